@@ -1,0 +1,1 @@
+"""faas: a self-hosted serverless platform that speaks the AWS Lambda wire protocols."""

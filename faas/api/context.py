@@ -1,0 +1,28 @@
+"""What the HTTP handlers are handed by the app factory."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from aiohttp import web
+
+from faas.dispatch.invoker import Invoker
+from faas.services.functions import FunctionService
+from faas.settings import Settings
+from faas.store.invocations import InvocationStore
+
+
+@dataclasses.dataclass(frozen=True)
+class Services:
+    settings: Settings
+    functions: FunctionService
+    invoker: Invoker
+    invocations: InvocationStore
+    retire: object  # callable(name): stop idle environments of a changed function
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+def services(request: web.Request) -> Services:
+    return request.app[SERVICES]

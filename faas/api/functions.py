@@ -1,0 +1,136 @@
+"""Lambda control-plane routes for functions: create, read, list, update, delete."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from aiohttp import web
+
+from faas.api.body import CODE_LIMIT, read_json
+from faas.api.context import services
+from faas.errors import InvalidParameterValue
+from faas.model import LATEST, Function
+from faas.services.code import CodeInfo
+from faas.services.functions import parse_function_ref
+from faas.settings import Settings
+
+API = "/2015-03-31/functions"
+MAX_LIST_ITEMS = 50
+
+
+def last_modified(value: dt.datetime) -> str:
+    """Lambda's own format: 2020-04-10T19:06:32.563+0000."""
+    value = value.astimezone(dt.timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+
+
+def configuration(fn: Function, settings: Settings) -> dict[str, Any]:
+    shape: dict[str, Any] = {
+        "FunctionName": fn.name,
+        "FunctionArn": settings.function_arn(fn.name),
+        "Role": fn.role,
+        "CodeSize": fn.code_size,
+        "Description": fn.description,
+        "Timeout": fn.timeout,
+        "MemorySize": fn.memory_size,
+        "LastModified": last_modified(fn.last_modified),
+        "Version": LATEST,
+        "TracingConfig": {"Mode": "PassThrough"},
+        "RevisionId": fn.revision_id,
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+        "PackageType": fn.package_type,
+        "Architectures": ["x86_64"],
+        "EphemeralStorage": {"Size": fn.ephemeral_storage},
+        "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{fn.name}"},
+    }
+    if fn.package_type == "Zip":
+        shape.update(Runtime=fn.runtime, Handler=fn.handler,
+                     CodeSha256=CodeInfo(fn.code_sha256 or "", fn.code_size, 0).sha256_b64)
+    else:
+        shape["CodeSha256"] = ""
+        if fn.image_config:
+            shape["ImageConfigResponse"] = {"ImageConfig": fn.image_config}
+    if fn.environment:
+        shape["Environment"] = {"Variables": dict(fn.environment)}
+    return shape
+
+
+def _name(request: web.Request) -> str:
+    return parse_function_ref(request.match_info["function"], request.query.get("Qualifier"))
+
+
+async def create_function(request: web.Request) -> web.Response:
+    ctx = services(request)
+    params = await read_json(request, "CreateFunction", CODE_LIMIT)
+    fn = await ctx.functions.create(params)
+    return web.json_response(configuration(fn, ctx.settings), status=201)
+
+
+async def list_functions(request: web.Request) -> web.Response:
+    ctx = services(request)
+    raw = request.query.get("MaxItems", str(MAX_LIST_ITEMS))
+    if not raw.isdigit() or not 1 <= int(raw) <= 10000:
+        raise InvalidParameterValue("MaxItems must be an integer between 1 and 10000")
+    page, next_marker = await ctx.functions.list(request.query.get("Marker") or None,
+                                                 min(int(raw), MAX_LIST_ITEMS))
+    body: dict[str, Any] = {"Functions": [configuration(fn, ctx.settings) for fn in page]}
+    if next_marker:
+        body["NextMarker"] = next_marker
+    return web.json_response(body)
+
+
+async def get_function(request: web.Request) -> web.Response:
+    ctx = services(request)
+    fn = await ctx.functions.get(_name(request))
+    if fn.package_type == "Zip":
+        code = {"RepositoryType": "S3",
+                "Location": f"{request.scheme}://{request.host}/faas/v1/functions/{fn.name}/code"}
+    else:
+        code = {"RepositoryType": "ECR", "ImageUri": fn.image_uri, "ResolvedImageUri": fn.image_uri}
+    return web.json_response({"Configuration": configuration(fn, ctx.settings), "Code": code, "Tags": {}})
+
+
+async def get_configuration(request: web.Request) -> web.Response:
+    ctx = services(request)
+    fn = await ctx.functions.get(_name(request))
+    return web.json_response(configuration(fn, ctx.settings))
+
+
+async def update_code(request: web.Request) -> web.Response:
+    ctx = services(request)
+    name = _name(request)
+    params = await read_json(request, "UpdateFunctionCode", CODE_LIMIT)
+    fn = await ctx.functions.update_code(name, params)
+    ctx.retire(name)
+    return web.json_response(configuration(fn, ctx.settings))
+
+
+async def update_configuration(request: web.Request) -> web.Response:
+    ctx = services(request)
+    name = _name(request)
+    params = await read_json(request, "UpdateFunctionConfiguration")
+    fn = await ctx.functions.update_configuration(name, params)
+    ctx.retire(name)
+    return web.json_response(configuration(fn, ctx.settings))
+
+
+async def delete_function(request: web.Request) -> web.Response:
+    ctx = services(request)
+    name = _name(request)
+    await ctx.functions.delete(name)
+    ctx.retire(name)
+    return web.Response(status=204)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post(API, create_function)
+    app.router.add_post(API + "/", create_function)
+    app.router.add_get(API, list_functions)
+    app.router.add_get(API + "/", list_functions)
+    app.router.add_get(API + "/{function}", get_function)
+    app.router.add_get(API + "/{function}/configuration", get_configuration)
+    app.router.add_put(API + "/{function}/code", update_code)
+    app.router.add_put(API + "/{function}/configuration", update_configuration)
+    app.router.add_delete(API + "/{function}", delete_function)

@@ -1,0 +1,45 @@
+"""Every response gets a request id; every error leaves as Lambda's error format, never a stack trace."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from faas.errors import ApiError, ServiceError, UnknownOperation
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_response(error: ApiError, request_id: str) -> web.Response:
+    return web.Response(
+        status=error.status,
+        body=json.dumps(error.body()).encode(),
+        content_type="application/json",
+        headers={"x-amzn-ErrorType": error.code, "x-amzn-RequestId": request_id},
+    )
+
+
+@web.middleware
+async def lambda_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = str(uuid.uuid4())
+    try:
+        response = await handler(request)
+    except ApiError as error:
+        return error_response(error, request_id)
+    except web.HTTPNotFound:
+        return error_response(UnknownOperation(f"No operation matches {request.method} {request.path}"), request_id)
+    except web.HTTPMethodNotAllowed:
+        return error_response(UnknownOperation(f"No operation matches {request.method} {request.path}"), request_id)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s (request %s)", request.method, request.path, request_id)
+        return error_response(ServiceError(f"Internal error (request id {request_id})"), request_id)
+    response.headers.setdefault("x-amzn-RequestId", request_id)
+    return response

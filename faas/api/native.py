@@ -1,0 +1,54 @@
+"""faas's own REST API beside Lambda's: health, logs and code download."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from faas.api.context import services
+from faas.errors import InvalidParameterValue
+from faas.services.functions import parse_function_ref
+
+NATIVE = "/faas/v1"
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def function_logs(request: web.Request) -> web.Response:
+    ctx = services(request)
+    name = parse_function_ref(request.match_info["function"])
+    raw = request.query.get("limit", "20")
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise InvalidParameterValue("limit must be an integer between 1 and 1000")
+    await ctx.functions.get(name)  # 404 for an unknown function
+    records = await ctx.invocations.recent(name, int(raw))
+    return web.json_response({"Invocations": [
+        {
+            "RequestId": r.request_id,
+            "Start": r.started_at.isoformat(),
+            "DurationMs": round(r.duration_ms, 2),
+            "BilledDurationMs": r.billed_duration_ms,
+            "MaxMemoryUsedMB": r.max_memory_used_mb,
+            "InitDurationMs": r.init_duration_ms,
+            "Outcome": r.outcome,
+            "ErrorType": r.error_type,
+            "Cold": r.cold,
+            "Log": r.log,
+        }
+        for r in records
+    ]})
+
+
+async def function_code(request: web.Request) -> web.Response:
+    ctx = services(request)
+    fn = await ctx.functions.get(parse_function_ref(request.match_info["function"]))
+    data = await ctx.functions.code(fn)
+    return web.Response(body=data, content_type="application/zip",
+                        headers={"Content-Disposition": f'attachment; filename="{fn.name}.zip"'})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/health", health)
+    app.router.add_get(NATIVE + "/functions/{function}/logs", function_logs)
+    app.router.add_get(NATIVE + "/functions/{function}/code", function_code)

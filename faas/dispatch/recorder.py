@@ -1,0 +1,57 @@
+"""Invocation records leave the invoke path through a buffer written to SQL in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from faas.model import InvocationRecord
+from faas.store.invocations import InvocationStore
+
+log = logging.getLogger(__name__)
+
+
+class Recorder:
+    def __init__(self, store: InvocationStore, flush_interval_s: float = 0.5, batch: int = 500) -> None:
+        self._store = store
+        self._interval = flush_interval_s
+        self._batch = batch
+        self._pending: list[InvocationRecord] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def add(self, record: InvocationRecord) -> None:
+        self._pending.append(record)
+        if len(self._pending) >= self._batch:
+            self._wake.set()
+
+    async def flush(self) -> None:
+        while self._pending:
+            records, self._pending = self._pending[: self._batch], self._pending[self._batch:]
+            try:
+                await self._store.add_many(records)
+            except Exception:
+                log.exception("writing %d invocation records failed; retrying", len(records))
+                self._pending[:0] = records
+                raise
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            with contextlib.suppress(Exception):
+                await self.flush()
+            if self._pending:
+                await asyncio.sleep(self._interval)  # the store is failing: back off

@@ -1,0 +1,128 @@
+"""The one error hierarchy: each API error knows its HTTP status and its Lambda wire code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FaasError(Exception):
+    """An error inside faas."""
+
+
+class ConfigError(FaasError):
+    """The platform is not configured correctly."""
+
+
+class StartupError(FaasError):
+    """The platform cannot start."""
+
+
+class ApiError(FaasError):
+    """An error with a place in the Lambda API's error format.
+
+    The class docstring is the default message; `code` is sent in `x-amzn-ErrorType`.
+    """
+
+    status = 500
+    code = "ServiceException"
+    error_type = "Service"
+
+    def __init__(self, message: str | None = None, **fields: Any) -> None:
+        self.message = message or (self.__doc__ or self.code).strip()
+        self.fields = fields  # extra body fields, e.g. Reason for 429
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        # Lambda's model spells the message both ways depending on the shape; send both.
+        return {"Type": self.error_type, "message": self.message, "Message": self.message, **self.fields}
+
+
+class InvalidParameterValue(ApiError):
+    """One of the parameters in the request is not valid."""
+
+    status = 400
+    code = "InvalidParameterValueException"
+    error_type = "User"
+
+
+class InvalidRequestContent(ApiError):
+    """The request body could not be parsed as JSON."""
+
+    status = 400
+    code = "InvalidRequestContentException"
+    error_type = "User"
+
+
+class AccessDenied(ApiError):
+    """You are not authorized to perform this operation."""
+
+    status = 403
+    code = "AccessDeniedException"
+    error_type = "User"
+
+
+class ResourceNotFound(ApiError):
+    """The resource specified in the request does not exist."""
+
+    status = 404
+    code = "ResourceNotFoundException"
+    error_type = "User"
+
+
+class ResourceConflict(ApiError):
+    """The resource already exists, or another operation is in progress."""
+
+    status = 409
+    code = "ResourceConflictException"
+    error_type = "User"
+
+
+class PreconditionFailed(ApiError):
+    """The RevisionId provided does not match the latest RevisionId."""
+
+    status = 412
+    code = "PreconditionFailedException"
+    error_type = "User"
+
+
+class RequestTooLarge(ApiError):
+    """The request payload exceeded the size limit."""
+
+    status = 413
+    code = "RequestTooLargeException"
+    error_type = "User"
+
+
+class UnsupportedMediaType(ApiError):
+    """The content type of the request is not supported."""
+
+    status = 415
+    code = "UnsupportedMediaTypeException"
+    error_type = "User"
+
+
+class TooManyRequests(ApiError):
+    """Rate exceeded."""
+
+    status = 429
+    code = "TooManyRequestsException"
+    error_type = "User"
+
+
+class ServiceError(ApiError):
+    """The service encountered an internal error."""
+
+
+class ResourceNotReady(ApiError):
+    """The function is not ready to run."""
+
+    status = 502
+    code = "ResourceNotReadyException"
+
+
+class UnknownOperation(ApiError):
+    """No operation matches this method and path."""
+
+    status = 404
+    code = "UnknownOperationException"
+    error_type = "User"

@@ -1,0 +1,61 @@
+"""The platform's domain values: functions and invocation records, free of SQL and HTTP."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+LATEST = "$LATEST"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclasses.dataclass(frozen=True)
+class Function:
+    name: str
+    runtime: str | None  # None for PackageType Image
+    handler: str | None
+    role: str
+    description: str
+    memory_size: int
+    timeout: int
+    ephemeral_storage: int
+    environment: dict[str, str]
+    package_type: str  # "Zip" or "Image"
+    code_sha256: str | None  # hex digest of the zip
+    code_size: int
+    image_uri: str | None
+    image_config: dict[str, Any]
+    revision_id: str
+    last_modified: dt.datetime
+
+    def replace(self, **changes: Any) -> Function:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclasses.dataclass(frozen=True)
+class InvocationRecord:
+    request_id: str
+    function_name: str
+    started_at: dt.datetime
+    duration_ms: float
+    billed_duration_ms: int
+    memory_size: int
+    max_memory_used_mb: int
+    init_duration_ms: float | None
+    cold: bool
+    outcome: str  # success | error | timeout
+    error_type: str | None
+    log: str
+
+
+@dataclasses.dataclass(frozen=True)
+class AccessKey:
+    key_id: str
+    principal: str
+    secret: bytes  # sealed by the master key; never the plain secret
+    enabled: bool
+    created_at: dt.datetime

@@ -1,0 +1,191 @@
+"""The Docker engine as a Backend: blocking SDK calls run in threads, one thread follows container events."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from faas.errors import ResourceNotReady, StartupError
+from faas.sandbox.backend import Exited, Started
+from faas.sandbox.spec import ContainerSpec
+
+log = logging.getLogger(__name__)
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def connect() -> docker.DockerClient:
+    """A client for the local engine, or a start-up error that says how to start one."""
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+        return client
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise StartupError(
+            "Docker is not running or not reachable (" + exc.__class__.__name__ + "). Install and start it: "
+            "`apt-get install -y docker.io && dockerd &` (or `systemctl start docker`), "
+            "or run `deploy/dev.sh serve`, which does both."
+        ) from exc
+
+
+def memory_peak_file(container_id: str) -> Path | None:
+    """Peak memory of a container, from cgroup v1 or v2, whichever this host has."""
+    for candidate in (
+        CGROUP_ROOT / "memory" / "docker" / container_id / "memory.max_usage_in_bytes",
+        CGROUP_ROOT / "system.slice" / f"docker-{container_id}.scope" / "memory.peak",
+        CGROUP_ROOT / "docker" / container_id / "memory.peak",
+    ):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def create_kwargs(spec: ContainerSpec, network: str) -> dict:
+    """The Docker API's create arguments for a spec: every limit of the sandbox contract."""
+    binds = {spec.code_dir: {"bind": "/var/task", "mode": "ro"}} if spec.code_dir else None
+    return {
+        "image": spec.image,
+        "entrypoint": spec.entrypoint,
+        "command": spec.command,
+        "working_dir": spec.working_dir,
+        "environment": spec.environment,
+        "labels": spec.labels,
+        "user": spec.user,
+        "host_config": {
+            "binds": binds,
+            "mem_limit": spec.memory_mb * 1024 * 1024,
+            "memswap_limit": spec.memory_mb * 1024 * 1024,  # no swap: over the limit is out of memory
+            "cpu_shares": spec.cpu_shares,
+            "pids_limit": spec.pids_limit,
+            "read_only": True,
+            "tmpfs": {"/tmp": f"rw,exec,nosuid,nodev,size={spec.tmp_size_mb}m,mode=1777"},
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges"],
+            "network_mode": network,
+            "auto_remove": True,
+        },
+    }
+
+
+class DockerBackend:
+    def __init__(self, client: docker.DockerClient, *, network: str, node_id: str) -> None:
+        self._client = client
+        self._api = client.api
+        self._network = network
+        self._node_id = node_id
+        self._events = None
+        self._watcher: threading.Thread | None = None
+
+    async def prepare(self) -> str:
+        return await asyncio.to_thread(self._ensure_network)
+
+    def _ensure_network(self) -> str:
+        try:
+            found = self._client.networks.list(names=[self._network])
+            network = found[0] if found else self._client.networks.create(
+                self._network,
+                driver="bridge",
+                # Environments must not reach each other, only the platform.
+                options={"com.docker.network.bridge.enable_icc": "false"},
+                labels={"faas": "1"},
+            )
+            network.reload()
+            configs = network.attrs.get("IPAM", {}).get("Config") or []
+            gateway = next((c["Gateway"] for c in configs if c.get("Gateway")), None)
+        except docker.errors.DockerException as exc:
+            raise StartupError(f"cannot prepare the Docker network {self._network!r}: {exc}") from exc
+        if not gateway:
+            raise StartupError(f"the Docker network {self._network!r} has no IPv4 gateway")
+        return gateway
+
+    async def start(self, spec: ContainerSpec) -> Started:
+        try:
+            return await asyncio.to_thread(self._start, spec)
+        except docker.errors.ImageNotFound as exc:
+            raise ResourceNotReady(f"The image {spec.image} is not on this node") from exc
+        except docker.errors.DockerException as exc:
+            log.error("starting an environment failed: %s", exc)
+            raise ResourceNotReady("The execution environment could not be started") from exc
+
+    def _start(self, spec: ContainerSpec) -> Started:
+        kwargs = create_kwargs(spec, self._network)
+        host_config = self._api.create_host_config(**kwargs.pop("host_config"))
+        container = self._api.create_container(host_config=host_config, **kwargs)
+        container_id = container["Id"]
+        self._api.start(container_id)
+        info = self._api.inspect_container(container_id)
+        ip = info["NetworkSettings"]["Networks"][self._network]["IPAddress"]
+        return Started(container_id=container_id, ip=ip, memory_peak_file=memory_peak_file(container_id))
+
+    async def kill(self, container_id: str) -> None:
+        await asyncio.to_thread(self._kill, container_id)
+
+    def _kill(self, container_id: str) -> None:
+        try:
+            self._api.kill(container_id)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if "is not running" not in str(exc):
+                log.warning("killing container %s failed: %s", container_id[:12], exc)
+
+    async def remove_leftovers(self) -> int:
+        return await asyncio.to_thread(self._remove_leftovers)
+
+    def _remove_leftovers(self) -> int:
+        leftovers = self._api.containers(all=True, filters={"label": f"faas.node={self._node_id}"})
+        for container in leftovers:
+            try:
+                self._api.remove_container(container["Id"], force=True)
+            except docker.errors.NotFound:
+                pass
+        return len(leftovers)
+
+    async def image_exists(self, ref: str) -> bool:
+        def check() -> bool:
+            try:
+                self._api.inspect_image(ref)
+                return True
+            except docker.errors.ImageNotFound:
+                return False
+
+        return await asyncio.to_thread(check)
+
+    def watch(self, on_exit: Callable[[Exited], None]) -> None:
+        loop = asyncio.get_running_loop()
+        self._events = self._api.events(
+            decode=True,
+            filters={"type": "container", "label": f"faas.node={self._node_id}", "event": ["die", "oom"]},
+        )
+        oom: set[str] = set()
+
+        def follow() -> None:
+            try:
+                for event in self._events:
+                    container_id = event.get("id", "")
+                    if event.get("status") == "oom":
+                        oom.add(container_id)
+                        continue
+                    exit_code = int(event.get("Actor", {}).get("Attributes", {}).get("exitCode", -1))
+                    exited = Exited(container_id, exit_code, container_id in oom)
+                    oom.discard(container_id)
+                    loop.call_soon_threadsafe(on_exit, exited)
+            except Exception as exc:  # the stream ends when closed at shutdown
+                log.debug("docker event stream ended: %s", exc)
+
+        self._watcher = threading.Thread(target=follow, name="faas-docker-events", daemon=True)
+        self._watcher.start()
+
+    async def close(self) -> None:
+        if self._events is not None:
+            self._events.close()
+        if self._watcher is not None:
+            await asyncio.to_thread(self._watcher.join, 5)
+        self._client.close()

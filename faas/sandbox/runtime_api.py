@@ -1,0 +1,150 @@
+"""The Lambda Runtime API that runtimes inside environments call, plus faas's log hand-over extension.
+
+Each request is tied to the environment it comes from by its source address on the bridge network,
+so a container can only ever fetch or answer its own invocations.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from aiohttp import web
+
+from faas.sandbox.environment import Environment, Outcome
+from faas.sandbox.pool import Pool
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/2018-06-01/runtime"
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100  # 6,291,556: what Lambda accepts from a runtime
+MAX_LOG_BYTES = 1024 * 1024
+MAX_ERROR_BYTES = 1024 * 1024
+POOL = web.AppKey("pool", Pool)
+
+
+def _error(status: int, error_type: str, message: str) -> web.Response:
+    return web.json_response({"errorType": error_type, "errorMessage": message}, status=status)
+
+
+def _accepted() -> web.Response:
+    return web.json_response({"status": "OK"}, status=202)
+
+
+async def _environment(request: web.Request) -> Environment | None:
+    return await request.app[POOL].environment_at(request.remote or "")
+
+
+def _current(env: Environment | None, request_id: str):  # -> Invocation | None
+    if env is None or env.current is None or env.current.request_id != request_id:
+        return None
+    return env.current
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None when it is over `limit` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    body = await request.content.read(limit + 1)
+    return None if len(body) > limit else body
+
+
+async def next_invocation(request: web.Request) -> web.StreamResponse:
+    env = await _environment(request)
+    if env is None or env.dead:
+        return _error(403, "Forbidden", "This address is not a faas execution environment")
+    invocation = await env.next_invocation()
+    invocation.deliver()
+    headers = {
+        "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+        "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
+        "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
+        "Lambda-Runtime-Trace-Id": f"Root=1-{invocation.request_id.replace('-', '')[:8]}-"
+                                   f"{invocation.request_id.replace('-', '')[8:32]};Sampled=0",
+        "Content-Type": "application/json",
+    }
+    if invocation.client_context:
+        headers["Lambda-Runtime-Client-Context"] = invocation.client_context
+    return web.Response(body=invocation.payload, headers=headers)
+
+
+async def post_response(request: web.Request) -> web.Response:
+    env = await _environment(request)
+    invocation = _current(env, request.match_info["request_id"])
+    if invocation is None:
+        return _error(400, "InvalidRequestID", "Invalid request ID")
+    body = await _read_limited(request, MAX_RESPONSE_BYTES)
+    if body is None:
+        size = request.content_length or MAX_RESPONSE_BYTES + 1
+        message = (f"Response payload size ({size} bytes) exceeded maximum allowed payload size "
+                   f"({MAX_RESPONSE_BYTES} bytes).")
+        invocation.finish(Outcome(
+            body=json.dumps({"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}).encode(),
+            error_type="Function.ResponseSizeTooLarge",
+        ))
+        return _error(413, "RequestEntityTooLarge", message)
+    invocation.finish(Outcome(body=body))
+    return _accepted()
+
+
+async def post_error(request: web.Request) -> web.Response:
+    env = await _environment(request)
+    invocation = _current(env, request.match_info["request_id"])
+    if invocation is None:
+        return _error(400, "InvalidRequestID", "Invalid request ID")
+    body = await _read_limited(request, MAX_ERROR_BYTES) or b"{}"
+    invocation.finish(Outcome(body=body, error_type=_error_type(request, body)))
+    return _accepted()
+
+
+async def post_logs(request: web.Request) -> web.Response:
+    env = await _environment(request)
+    invocation = _current(env, request.match_info["request_id"])
+    if invocation is None:
+        return _error(400, "InvalidRequestID", "Invalid request ID")
+    invocation.log = ((await request.content.read(MAX_LOG_BYTES)).decode("utf-8", "replace"))
+    return _accepted()
+
+
+async def init_error(request: web.Request) -> web.Response:
+    env = await _environment(request)
+    if env is None:
+        return _error(403, "Forbidden", "This address is not a faas execution environment")
+    body = await _read_limited(request, MAX_ERROR_BYTES) or b"{}"
+    env.dead = True  # the runtime exits after reporting; never hand this environment work again
+    if env.current is not None:
+        env.current.finish(Outcome(body=body, error_type=_error_type(request, body), environment_lost=True))
+    return _accepted()
+
+
+async def init_logs(request: web.Request) -> web.Response:
+    env = await _environment(request)
+    if env is None:
+        return _error(403, "Forbidden", "This address is not a faas execution environment")
+    env.init_log = (await request.content.read(MAX_LOG_BYTES)).decode("utf-8", "replace")
+    return _accepted()
+
+
+def _error_type(request: web.Request, body: bytes) -> str:
+    # awslambdaric and the Node client leave the header out: fall back to the body, then Unhandled.
+    header = request.headers.get("Lambda-Runtime-Function-Error-Type")
+    if header:
+        return header
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return "Unhandled"
+    error_type = parsed.get("errorType") if isinstance(parsed, dict) else None
+    return error_type if isinstance(error_type, str) and error_type else "Unhandled"
+
+
+def create_app(pool: Pool) -> web.Application:
+    app = web.Application(client_max_size=MAX_RESPONSE_BYTES + 1024)
+    app[POOL] = pool
+    app.router.add_get(f"{PREFIX}/invocation/next", next_invocation)
+    app.router.add_post(f"{PREFIX}/invocation/{{request_id}}/response", post_response)
+    app.router.add_post(f"{PREFIX}/invocation/{{request_id}}/error", post_error)
+    app.router.add_post(f"{PREFIX}/invocation/{{request_id}}/logs", post_logs)
+    app.router.add_post(f"{PREFIX}/init/error", init_error)
+    app.router.add_post(f"{PREFIX}/init/logs", init_logs)
+    return app

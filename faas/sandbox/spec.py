@@ -1,0 +1,79 @@
+"""What an execution environment looks like, as a pure value built from a function and the settings."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import secrets
+
+from faas.model import LATEST, Function
+
+SANDBOX_USER = "993:993"  # the uid Lambda's own sandboxes run as; no such user exists on the host
+PIDS_LIMIT = 1024
+# Lambda gives one full vCPU at 1,769 MB; CPU weight follows memory the same way.
+MB_PER_VCPU = 1769
+
+
+@dataclasses.dataclass(frozen=True)
+class ContainerSpec:
+    image: str
+    environment: dict[str, str]
+    labels: dict[str, str]
+    memory_mb: int
+    cpu_shares: int
+    pids_limit: int
+    tmp_size_mb: int
+    user: str
+    code_dir: str | None  # host directory mounted read-only at /var/task
+    entrypoint: list[str] | None = None
+    command: list[str] | None = None
+    working_dir: str | None = None
+
+
+def log_stream_name(now: dt.datetime) -> str:
+    return f"{now:%Y/%m/%d}/[{LATEST}]{secrets.token_hex(16)}"
+
+
+def lambda_environment(fn: Function, *, region: str, runtime_api: str, log_stream: str) -> dict[str, str]:
+    """The variables every Lambda runtime expects, plus the function's own."""
+    env = dict(fn.environment)
+    env.update({
+        "AWS_LAMBDA_FUNCTION_NAME": fn.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+        "AWS_LAMBDA_FUNCTION_VERSION": LATEST,
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_RUNTIME_API": runtime_api,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "LAMBDA_TASK_ROOT": "/var/task",
+        "LAMBDA_RUNTIME_DIR": "/var/runtime",
+        "TZ": ":UTC",
+    })
+    if fn.package_type == "Zip":
+        env["_HANDLER"] = fn.handler or ""
+        env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{fn.runtime}"
+    return env
+
+
+def container_spec(fn: Function, *, image: str, region: str, runtime_api: str, node_id: str,
+                   code_dir: str | None, log_stream: str) -> ContainerSpec:
+    return ContainerSpec(
+        image=image,
+        environment=lambda_environment(fn, region=region, runtime_api=runtime_api, log_stream=log_stream),
+        labels={
+            "faas.node": node_id,
+            "faas.function": fn.name,
+            "faas.revision": fn.revision_id,
+        },
+        memory_mb=fn.memory_size,
+        cpu_shares=max(2, fn.memory_size * 1024 // MB_PER_VCPU),
+        pids_limit=PIDS_LIMIT,
+        tmp_size_mb=fn.ephemeral_storage,
+        user=SANDBOX_USER,
+        code_dir=code_dir,
+        entrypoint=fn.image_config.get("EntryPoint"),
+        command=fn.image_config.get("Command"),
+        working_dir=fn.image_config.get("WorkingDirectory"),
+    )

@@ -1,0 +1,80 @@
+"""`faas serve`: start the platform, serve until SIGTERM, then drain and clean up."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+from faas.app import Platform, build
+from faas.errors import FaasError
+from faas.settings import Settings
+
+log = logging.getLogger("faas")
+
+
+def _progress(message: str) -> None:
+    print(f"faas: {message}", file=sys.stderr, flush=True)
+
+
+async def _serve(settings: Settings) -> None:
+    platform: Platform = await build(settings, _progress)
+    platform.pool.start()
+    platform.recorder.start()
+
+    runtime_runner = web.AppRunner(platform.runtime, access_log=None, handle_signals=False)
+    await runtime_runner.setup()
+    runtime_site = web.TCPSite(runtime_runner, platform.runtime_host, settings.runtime_api_port)
+    await runtime_site.start()
+    runtime_port = runtime_runner.addresses[0][1]
+    platform.pool.runtime_api = f"{platform.runtime_host}:{runtime_port}"
+
+    api_runner = web.AppRunner(platform.api, access_log=None, handle_signals=False,
+                               shutdown_timeout=settings.shutdown_grace_s)
+    await api_runner.setup()
+    api_site = web.TCPSite(api_runner, settings.host, settings.port, reuse_address=True)
+    try:
+        await api_site.start()
+    except OSError as exc:
+        await runtime_runner.cleanup()
+        await platform.close()
+        raise FaasError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from exc
+    port = api_runner.addresses[0][1]
+    endpoint = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '') else settings.host}:{port}"
+    (settings.data_dir / "endpoint").write_text(endpoint + "\n")
+    _progress(f"ready at {endpoint} (credentials: {settings.credentials_path})")
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+    _progress("stopping: no new requests; finishing in-flight invocations")
+    await api_site.stop()
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(platform.invoker.wait_idle(), settings.shutdown_grace_s)
+    await api_runner.cleanup()
+    await platform.close()
+    await runtime_runner.cleanup()
+    _progress("stopped")
+
+
+def run(settings: Settings) -> int:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        import uvloop
+    except ImportError:
+        runner = asyncio.run
+    else:
+        runner = uvloop.run
+    try:
+        runner(_serve(settings))
+    except FaasError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,264 @@
+"""Deployments: validating, creating, updating and deleting functions; the cache the invoke path reads."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from faas.errors import InvalidParameterValue, PreconditionFailed, ResourceNotFound
+from faas.model import LATEST, Function, utcnow
+from faas.services.code import CodeInfo, decode_zip_field, inspect_zip
+from faas.store.functions import FunctionStore
+
+NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+# name, partial ARN (account:function:name) or full ARN, each with an optional :qualifier
+FUNCTION_REF_RE = re.compile(
+    r"^(?:arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:|\d{12}:function:)?"
+    r"(?P<name>[a-zA-Z0-9_-]{1,64})(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]{1,128}))?$"
+)
+ROLE_RE = re.compile(r"^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-/]+$")
+HANDLER_RE = re.compile(r"^[^\s]{1,128}$")
+ENV_KEY_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*$")
+MAX_ENV_BYTES = 4 * 1024
+# Keys the platform sets itself; Lambda refuses them in a function's configuration too.
+RESERVED_ENV_KEYS = frozenset({
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+})
+DEFAULTS = {"MemorySize": 128, "Timeout": 3, "EphemeralStorage": 512}
+
+
+def parse_function_ref(raw: str, qualifier: str | None = None) -> str:
+    """The function name from a name or ARN; only $LATEST exists until versions land."""
+    match = FUNCTION_REF_RE.match(raw)
+    if not match:
+        raise InvalidParameterValue(
+            f"1 validation error detected: Value '{raw[:140]}' at 'functionName' failed to satisfy constraint: "
+            "Member must satisfy regular expression pattern: "
+            "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?"
+            "([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
+        )
+    for given in (match.group("qualifier"), qualifier):
+        if given and given != LATEST:
+            raise ResourceNotFound(f"Function not found: {match.group('name')}:{given}")
+    return match.group("name")
+
+
+def _int_in(params: Mapping[str, Any], key: str, low: int, high: int) -> int:
+    value = params[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidParameterValue(f"{key} must be an integer between {low} and {high}; got {value!r}")
+    return value
+
+
+def _string(params: Mapping[str, Any], key: str, pattern: re.Pattern[str], what: str) -> str:
+    value = params[key]
+    if not isinstance(value, str) or not pattern.match(value):
+        raise InvalidParameterValue(f"{key} is not valid: {what}")
+    return value
+
+
+def validate_environment(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not isinstance(value.get("Variables", {}), dict):
+        raise InvalidParameterValue("Environment must be an object with a Variables map")
+    variables = value.get("Variables") or {}
+    size = 0
+    for key, val in variables.items():
+        # Never echo values: they are secrets.
+        if not isinstance(key, str) or not ENV_KEY_RE.match(key):
+            raise InvalidParameterValue(f"Environment variable name {str(key)[:64]!r} is not valid: "
+                                        "use letters, digits and underscores, starting with a letter")
+        if not isinstance(val, str):
+            raise InvalidParameterValue(f"Environment variable {key} must have a string value")
+        size += len(key.encode()) + len(val.encode())
+    reserved = sorted(set(variables) & RESERVED_ENV_KEYS)
+    if reserved:
+        raise InvalidParameterValue(
+            "Lambda was unable to configure your environment variables because the environment variables you "
+            "have provided contains reserved keys that are currently not supported for modification. "
+            f"Reserved keys used in this request: {', '.join(reserved)}"
+        )
+    if size > MAX_ENV_BYTES:
+        raise InvalidParameterValue(
+            "Lambda was unable to configure your environment variables because the environment variables you "
+            f"have provided exceeded the 4KB limit ({size} bytes in names and values)."
+        )
+    return dict(variables)
+
+
+class FunctionService:
+    def __init__(self, store: FunctionStore, runtimes: tuple[str, ...],
+                 image_exists: Callable[[str], Any] | None = None) -> None:
+        self._store = store
+        self._runtimes = runtimes
+        self._image_exists = image_exists  # async (ref) -> bool, for PackageType Image
+        self._cache: dict[str, Function] = {}
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def get(self, name: str) -> Function:
+        fn = self._cache.get(name)
+        if fn is None:
+            fn = await self._store.get(name)
+            if fn is None:
+                raise ResourceNotFound(f"Function not found: {name}")
+            self._cache[name] = fn
+        return fn
+
+    async def list(self, marker: str | None, max_items: int) -> tuple[list[Function], str | None]:
+        page = await self._store.list(marker, max_items + 1)
+        if len(page) > max_items:
+            return page[:max_items], page[max_items - 1].name
+        return page, None
+
+    async def code(self, fn: Function) -> bytes:
+        if fn.code_sha256 is None:
+            raise ResourceNotFound(f"Function {fn.name} has no zip code: it is an image function")
+        return await self._store.code(fn.code_sha256)
+
+    # -- writes --------------------------------------------------------------------------------
+
+    async def create(self, params: Mapping[str, Any]) -> Function:
+        if not isinstance(params.get("FunctionName"), str):
+            raise InvalidParameterValue("FunctionName is required")
+        name = _string(params, "FunctionName", NAME_RE, "1-64 letters, digits, hyphens or underscores")
+        if not isinstance(params.get("Role"), str):
+            raise InvalidParameterValue("Role is required")
+        merged = {**DEFAULTS, **{k: v for k, v in params.items() if v is not None}}
+        package_type = merged.get("PackageType", "Zip")
+        if package_type not in ("Zip", "Image"):
+            raise InvalidParameterValue("PackageType must be Zip or Image")
+        code = merged.get("Code")
+        if not isinstance(code, dict):
+            raise InvalidParameterValue("Code is required")
+        fn = Function(
+            name=name, runtime=None, handler=None, role="", description="", memory_size=0, timeout=0,
+            ephemeral_storage=0, environment={}, package_type=package_type, code_sha256=None, code_size=0,
+            image_uri=None, image_config={}, revision_id="", last_modified=utcnow(),
+        )
+        fn = self._configure(fn, merged)
+        fn, blob = await self._with_code(fn, code)
+        fn = fn.replace(revision_id=str(uuid.uuid4()), last_modified=utcnow())
+        await self._store.create(fn, blob)
+        self._cache.pop(name, None)
+        return fn
+
+    async def update_configuration(self, name: str, params: Mapping[str, Any]) -> Function:
+        current = await self._fresh(name, params.get("RevisionId"))
+        fn = self._configure(current, {k: v for k, v in params.items() if v is not None})
+        return await self._save(current, fn, None)
+
+    async def update_code(self, name: str, params: Mapping[str, Any]) -> Function:
+        current = await self._fresh(name, params.get("RevisionId"))
+        fn, blob = await self._with_code(current, params)
+        if params.get("DryRun"):
+            return fn
+        return await self._save(current, fn, blob)
+
+    async def delete(self, name: str) -> None:
+        self._cache.pop(name, None)
+        await self._store.delete(name)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    async def _fresh(self, name: str, revision_id: Any) -> Function:
+        current = await self._store.get(name)
+        if current is None:
+            raise ResourceNotFound(f"Function not found: {name}")
+        if revision_id is not None and revision_id != current.revision_id:
+            raise PreconditionFailed(
+                "The Revision Id provided does not match the latest Revision Id. "
+                "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+            )
+        return current
+
+    async def _save(self, current: Function, fn: Function, blob: bytes | None) -> Function:
+        fn = fn.replace(revision_id=str(uuid.uuid4()), last_modified=utcnow())
+        try:
+            await self._store.replace(fn, blob, current.revision_id)
+        finally:
+            self._cache.pop(fn.name, None)
+        return fn
+
+    def _configure(self, fn: Function, params: Mapping[str, Any]) -> Function:
+        """Apply configuration fields (shared by create and update), validating each."""
+        changes: dict[str, Any] = {}
+        if "Role" in params:
+            changes["role"] = _string(params, "Role", ROLE_RE, "expected arn:aws:iam::<account>:role/<name>")
+        if "Description" in params:
+            if not isinstance(params["Description"], str) or len(params["Description"]) > 256:
+                raise InvalidParameterValue("Description must be a string of at most 256 characters")
+            changes["description"] = params["Description"]
+        if "MemorySize" in params:
+            changes["memory_size"] = _int_in(params, "MemorySize", 128, 10240)
+        if "Timeout" in params:
+            changes["timeout"] = _int_in(params, "Timeout", 1, 900)
+        if "EphemeralStorage" in params:
+            storage = params["EphemeralStorage"]
+            size = storage.get("Size") if isinstance(storage, dict) else storage
+            changes["ephemeral_storage"] = _int_in({"EphemeralStorage.Size": size}, "EphemeralStorage.Size",
+                                                   512, 10240)
+        if "Environment" in params:
+            changes["environment"] = validate_environment(params["Environment"])
+        if fn.package_type == "Zip":
+            runtime = params.get("Runtime", fn.runtime)
+            if runtime not in self._runtimes:
+                raise InvalidParameterValue(
+                    f"Value {runtime!r} at 'runtime' failed to satisfy constraint: Member must satisfy enum "
+                    f"value set: [{', '.join(self._runtimes)}]"
+                )
+            changes["runtime"] = runtime
+            handler = params.get("Handler", fn.handler)
+            if handler is None:
+                raise InvalidParameterValue("Handler is required for Zip functions")
+            changes["handler"] = _string({"Handler": handler}, "Handler", HANDLER_RE,
+                                         "1-128 characters without whitespace, e.g. app.handler")
+        else:
+            for key in ("Runtime", "Handler"):
+                if key in params:
+                    raise InvalidParameterValue(f"{key} is not supported for image functions")
+            if "ImageConfig" in params:
+                changes["image_config"] = _image_config(params["ImageConfig"])
+        return fn.replace(**changes)
+
+    async def _with_code(self, fn: Function, code: Mapping[str, Any]) -> tuple[Function, bytes | None]:
+        if fn.package_type == "Zip":
+            if "ImageUri" in code:
+                raise InvalidParameterValue("ImageUri is only valid for image functions")
+            if "ZipFile" not in code:
+                raise InvalidParameterValue("Code.ZipFile is required (S3 code locations are not supported)")
+            data = decode_zip_field(code["ZipFile"])
+            info: CodeInfo = inspect_zip(data)
+            return fn.replace(code_sha256=info.sha256, code_size=info.size), data
+        uri = code.get("ImageUri")
+        if not isinstance(uri, str) or not uri or len(uri) > 512:
+            raise InvalidParameterValue("Code.ImageUri is required for image functions")
+        if self._image_exists is not None and not await self._image_exists(uri):
+            raise InvalidParameterValue(
+                f"Source image {uri} does not exist on this node. Build or load it into the local Docker engine first."
+            )
+        return fn.replace(image_uri=uri, code_size=0), None
+
+
+def _image_config(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidParameterValue("ImageConfig must be an object")
+    config: dict[str, Any] = {}
+    for key in ("EntryPoint", "Command"):
+        if key in value:
+            items = value[key]
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise InvalidParameterValue(f"ImageConfig.{key} must be a list of strings")
+            config[key] = items
+    if "WorkingDirectory" in value:
+        if not isinstance(value["WorkingDirectory"], str):
+            raise InvalidParameterValue("ImageConfig.WorkingDirectory must be a string")
+        config["WorkingDirectory"] = value["WorkingDirectory"]
+    return config

@@ -1,0 +1,129 @@
+"""Every setting of the platform, declared once: name, environment variable, default and help."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from faas.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+    flag: bool = False  # also offered as a `faas serve --<name>` option
+
+    @property
+    def env(self) -> str:
+        return "FAAS_" + self.name.upper()
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected true or false")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "127.0.0.1", "address the API listens on", flag=True),
+    Setting("port", 9000, "port the API listens on", _positive_int, flag=True),
+    Setting("data_dir", "~/.local/share/faas", "where the database, code cache, keys and credentials live",
+            flag=True),
+    Setting("database_url", "", "SQLAlchemy URL of the store (default: SQLite at <data-dir>/faas.db); "
+            "postgresql://... selects PostgreSQL", flag=True),
+    Setting("region", "us-east-1", "region shown in ARNs and AWS_REGION"),
+    Setting("account_id", "000000000000", "12-digit account id shown in ARNs"),
+    Setting("docker_network", "faas", "Docker bridge network the execution environments join"),
+    Setting("image_prefix", "faas", "name prefix of the runtime images built locally"),
+    Setting("keep_alive_s", 600, "seconds an idle warm environment lives before it is stopped",
+            _positive_int),
+    Setting("runtime_api_port", 0, "port of the in-container Runtime API on the Docker bridge "
+            "(0 picks a free one)", _positive_int),
+    Setting("shutdown_grace_s", 30, "seconds SIGTERM waits for in-flight invocations", _positive_int),
+    Setting("build_images", True, "build missing runtime images at start", _bool),
+    Setting("log_level", "info", "log level: debug, info, warning or error"),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    host: str
+    port: int
+    data_dir: Path
+    database_url: str
+    region: str
+    account_id: str
+    docker_network: str
+    image_prefix: str
+    keep_alive_s: int
+    runtime_api_port: int
+    shutdown_grace_s: int
+    build_images: bool
+    log_level: str
+
+    @property
+    def effective_database_url(self) -> str:
+        return normalise_database_url(self.database_url or f"sqlite:///{self.data_dir / 'faas.db'}")
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.data_dir / "credentials"
+
+    def function_arn(self, name: str) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Pick the async driver for the plain URLs operators write."""
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    return url
+
+
+def load(env: Mapping[str, str], **overrides: Any) -> Settings:
+    """Settings from a mapping of FAAS_* variables; explicit overrides (CLI options) win."""
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = overrides.get(setting.name)
+        if raw is None:
+            raw = env.get(setting.env)
+        if raw is None:
+            values[setting.name] = setting.default
+            continue
+        try:
+            values[setting.name] = setting.parse(raw) if isinstance(raw, str) else raw
+        except ValueError as exc:
+            raise ConfigError(f"{setting.env}={raw!r} is not valid: {exc}") from exc
+    unknown = set(overrides) - set(_BY_NAME)
+    if unknown:
+        raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+    values["data_dir"] = Path(os.path.expanduser(str(values["data_dir"]))).resolve()
+    if values["log_level"] not in ("debug", "info", "warning", "error"):
+        raise ConfigError(f"FAAS_LOG_LEVEL={values['log_level']!r} is not one of debug, info, warning, error")
+    if not (values["account_id"].isdigit() and len(values["account_id"]) == 12):
+        raise ConfigError("FAAS_ACCOUNT_ID must be 12 digits")
+    return Settings(**values)

@@ -1,0 +1,137 @@
+"""Function configurations and their code blobs in SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from faas.errors import ResourceConflict, ResourceNotFound
+from faas.model import Function, utcnow
+from faas.store.tables import code_blobs, functions
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes; everything we write is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _to_function(row: Any) -> Function:
+    return Function(
+        name=row.name,
+        runtime=row.runtime,
+        handler=row.handler,
+        role=row.role,
+        description=row.description,
+        memory_size=row.memory_size,
+        timeout=row.timeout,
+        ephemeral_storage=row.ephemeral_storage,
+        environment=json.loads(row.environment),
+        package_type=row.package_type,
+        code_sha256=row.code_sha256,
+        code_size=row.code_size,
+        image_uri=row.image_uri,
+        image_config=json.loads(row.image_config),
+        revision_id=row.revision_id,
+        last_modified=as_utc(row.last_modified),
+    )
+
+
+def _to_row(fn: Function) -> dict[str, Any]:
+    return {
+        "name": fn.name,
+        "runtime": fn.runtime,
+        "handler": fn.handler,
+        "role": fn.role,
+        "description": fn.description,
+        "memory_size": fn.memory_size,
+        "timeout": fn.timeout,
+        "ephemeral_storage": fn.ephemeral_storage,
+        "environment": json.dumps(fn.environment, sort_keys=True),
+        "package_type": fn.package_type,
+        "code_sha256": fn.code_sha256,
+        "code_size": fn.code_size,
+        "image_uri": fn.image_uri,
+        "image_config": json.dumps(fn.image_config, sort_keys=True),
+        "revision_id": fn.revision_id,
+        "last_modified": fn.last_modified,
+    }
+
+
+class FunctionStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def get(self, name: str) -> Function | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(functions).where(functions.c.name == name))).first()
+        return _to_function(row) if row else None
+
+    async def list(self, after: str | None, limit: int) -> list[Function]:
+        query = select(functions).order_by(functions.c.name).limit(limit)
+        if after:
+            query = query.where(functions.c.name > after)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_to_function(row) for row in rows]
+
+    async def create(self, fn: Function, code: bytes | None) -> None:
+        try:
+            async with self._engine.begin() as conn:
+                if code is not None:
+                    await self._put_blob(conn, fn.code_sha256, code)
+                await conn.execute(insert(functions).values(**_to_row(fn)))
+        except IntegrityError as exc:
+            raise ResourceConflict(f"Function already exist: {fn.name}") from exc
+
+    async def replace(self, fn: Function, code: bytes | None, expected_revision: str) -> None:
+        """Store a new configuration (and code), failing if someone changed it meanwhile."""
+        async with self._engine.begin() as conn:
+            if code is not None:
+                await self._put_blob(conn, fn.code_sha256, code)
+            result = await conn.execute(
+                update(functions)
+                .where(functions.c.name == fn.name, functions.c.revision_id == expected_revision)
+                .values(**_to_row(fn))
+            )
+            if result.rowcount != 1:
+                still_there = (await conn.execute(select(functions.c.name).where(functions.c.name == fn.name))).first()
+                if still_there is None:
+                    raise ResourceNotFound(f"Function not found: {fn.name}")
+                raise ResourceConflict(
+                    f"The operation cannot be performed at this time. An update is in progress for resource: {fn.name}"
+                )
+            await self._drop_unused_blobs(conn)
+
+    async def delete(self, name: str) -> None:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(delete(functions).where(functions.c.name == name))
+            if result.rowcount != 1:
+                raise ResourceNotFound(f"Function not found: {name}")
+            await self._drop_unused_blobs(conn)
+
+    async def code(self, sha256: str) -> bytes:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(code_blobs.c.data).where(code_blobs.c.sha256 == sha256))).first()
+        if row is None:
+            raise ResourceNotFound(f"Code {sha256} is missing from the store")
+        return bytes(row.data)
+
+    async def blob_count(self) -> int:
+        async with self._engine.connect() as conn:
+            return len((await conn.execute(select(code_blobs.c.sha256))).all())
+
+    @staticmethod
+    async def _put_blob(conn: AsyncConnection, sha256: str | None, code: bytes) -> None:
+        present = (await conn.execute(select(code_blobs.c.sha256).where(code_blobs.c.sha256 == sha256))).first()
+        if present is None:
+            await conn.execute(insert(code_blobs).values(sha256=sha256, size=len(code), data=code, created_at=utcnow()))
+
+    @staticmethod
+    async def _drop_unused_blobs(conn: AsyncConnection) -> None:
+        in_use = exists().where(functions.c.code_sha256 == code_blobs.c.sha256)
+        await conn.execute(delete(code_blobs).where(~in_use))

@@ -1,0 +1,36 @@
+"""Invocation records in SQL: appended in batches, read back for logs and usage."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from faas.model import InvocationRecord
+from faas.store.functions import as_utc
+from faas.store.tables import invocations
+
+
+class InvocationStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def add_many(self, records: list[InvocationRecord]) -> None:
+        if not records:
+            return
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(invocations), [dataclasses.asdict(r) for r in records])
+
+    async def recent(self, function_name: str, limit: int) -> list[InvocationRecord]:
+        """The newest `limit` records of a function, oldest first."""
+        query = (
+            select(invocations)
+            .where(invocations.c.function_name == function_name)
+            .order_by(invocations.c.started_at.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        records = [InvocationRecord(**{**row._mapping, "started_at": as_utc(row.started_at)}) for row in rows]
+        return list(reversed(records))

@@ -1,0 +1,465 @@
+"""The python3.13 runtime's bootstrap: imports the function's handler and serves its invocations
+over the Lambda Runtime API, the way AWS's own Python runtime client (awslambdaric) does.
+
+It runs as the container's entrypoint, uses only the standard library and never imports faas.
+
+Inputs (environment):
+  AWS_LAMBDA_RUNTIME_API   host:port of the Runtime API (no scheme)
+  _HANDLER                 `module.function`; the module may be dotted or a path (`dir/sub.mod`)
+  LAMBDA_TASK_ROOT         the function's code (default /var/task), put first on sys.path
+  AWS_LAMBDA_FUNCTION_NAME, _VERSION, _MEMORY_SIZE, AWS_LAMBDA_LOG_GROUP_NAME, _LOG_STREAM_NAME
+                           copied into the context object
+  AWS_LAMBDA_LOG_LEVEL     optional level of the root logger (as on AWS; default WARNING)
+
+Log capture (a faas extension of the Runtime API): fds 1 and 2 point into an in-memory file, so
+the output of the handler and of any child process lands there. At the end of each invocation
+the bootstrap POSTs what was written since the previous one to `/runtime/invocation/{id}/logs`
+(text/plain; charset=utf-8, the last 1 MiB at most) before it posts the response or error; output
+written during init is part of the first invocation's log, and an init failure posts its log to
+`/runtime/init/logs` before `/runtime/init/error`. A Runtime API that answers 404 there does not
+know the extension: the logs then go to the container's original stdout, as with AWS.
+
+On SIGTERM the bootstrap stops; if an invocation is running, its log so far is posted first.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import http.client
+import importlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+import traceback
+
+API_PREFIX = "/2018-06-01/runtime"
+ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
+LOG_LIMIT_BYTES = 1024 * 1024
+LOG_CONTENT_TYPE = "text/plain; charset=utf-8"
+THIS_FILE = os.path.abspath(__file__)
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+class FaultError(Exception):
+    """A failure with one of the runtime's stable error types (`Runtime.ImportModuleError`, ...)."""
+
+    def __init__(self, error_type: str, message: str, stack_trace: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.stack_trace = stack_trace or []
+
+
+class RuntimeApiError(Exception):
+    """The Runtime API cannot be reached or broke the protocol: the environment is unusable."""
+
+
+def make_error(message: str, error_type: str, stack_trace: list[str], request_id: str = "") -> dict:
+    return {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack_trace}
+
+
+def error_from_exception(exc: BaseException, request_id: str = "") -> dict:
+    if isinstance(exc, FaultError):
+        return make_error(exc.message, exc.error_type, exc.stack_trace, request_id)
+    return make_error(str(exc), type(exc).__name__, user_stack_trace(exc), request_id)
+
+
+def user_stack_trace(exc: BaseException) -> list[str]:
+    """Frames of the user's code, formatted like awslambdaric (no column carets, no bootstrap)."""
+    frames = [(f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(exc.__traceback__)
+              if not f.filename.startswith("<frozen importlib")]
+    while frames and os.path.abspath(frames[0][0]) == THIS_FILE:
+        frames.pop(0)
+    return traceback.format_list(frames)
+
+
+def log_error(error: dict) -> None:
+    """Write an unhandled error into the function's log the way AWS's runtime does."""
+    lines = ["[ERROR] " + error["errorType"] + (": " + error["errorMessage"] if error["errorMessage"] else "")]
+    lines.append("Traceback (most recent call last):")
+    for element in error["stackTrace"]:
+        lines.extend(element.splitlines() or [""])
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+# --- the Runtime API client -------------------------------------------------------------------
+
+class RuntimeApi:
+    """One persistent keep-alive connection to the Runtime API: a warm invoke opens nothing new."""
+
+    def __init__(self, address: str) -> None:
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise RuntimeApiError(f"AWS_LAMBDA_RUNTIME_API must be host:port, got {address!r}")
+        # No timeout: /next is a long poll that stays open while the environment is idle.
+        self._conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=None)
+        self.logs_supported = True
+
+    def call(self, method: str, path: str, body: bytes | None = None,
+             headers: dict[str, str] | None = None) -> tuple[int, http.client.HTTPResponse, bytes]:
+        for attempt in (1, 2):
+            reused = self._conn.sock is not None
+            try:
+                self._conn.request(method, API_PREFIX + path, body, headers or {})
+                response = self._conn.getresponse()
+                return response.status, response, response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
+                self._conn.close()
+                # A kept-alive connection the server has closed meanwhile is retried once, fresh.
+                if not reused or attempt == 2:
+                    raise RuntimeApiError(f"{method} {path}: {exc}") from exc
+            except (OSError, http.client.HTTPException) as exc:
+                self._conn.close()
+                raise RuntimeApiError(f"{method} {path}: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def next_invocation(self) -> tuple[http.client.HTTPResponse, bytes]:
+        status, response, body = self.call("GET", "/invocation/next")
+        if status != 200:
+            raise RuntimeApiError(f"GET /invocation/next answered {status}: {body[:200]!r}")
+        return response, body
+
+    def post(self, path: str, body: bytes, content_type: str, error_type: str | None = None) -> int:
+        headers = {"Content-Type": content_type}
+        if error_type:
+            headers[ERROR_TYPE_HEADER] = error_type
+        status, _, answer = self.call("POST", path, body, headers)
+        if status >= 300 and not path.endswith("/logs"):
+            diagnose(f"POST {path} answered {status}: {answer[:200]!r}")
+        return status
+
+
+# --- log capture ------------------------------------------------------------------------------
+
+class LogCapture:
+    """fds 1 and 2 redirected into a memfd, read back and emptied after every invocation."""
+
+    def __init__(self) -> None:
+        self.original_stdout = os.dup(1)
+        self.original_stderr = os.dup(2)
+        self._fd = os.memfd_create("faas-function-log", os.MFD_CLOEXEC)
+        # O_APPEND: after a truncate, writers (including children holding their own fd 1) start
+        # at offset 0 again instead of leaving a hole up to their old offset.
+        fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) | os.O_APPEND)
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        os.dup2(self._fd, 1)
+        os.dup2(self._fd, 2)
+        # Line buffering keeps print() and a child's direct writes in order, one syscall a line.
+        for stream in (sys.stdout, sys.stderr):
+            stream.reconfigure(line_buffering=True)
+
+    def take(self) -> bytes:
+        """Everything written since the last call (its last 1 MiB), as valid UTF-8."""
+        for stream in {id(s): s for s in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)}.values():
+            try:
+                stream.flush()
+            except Exception:  # a user's replacement stream may not flush; its output is its own
+                pass
+        size = os.fstat(self._fd).st_size
+        if not size:
+            return b""
+        start = max(0, size - LOG_LIMIT_BYTES)
+        data = os.pread(self._fd, size - start, start)
+        os.ftruncate(self._fd, 0)
+        return data.decode("utf-8", "replace").encode("utf-8")
+
+    def write_original(self, data: bytes) -> None:
+        write_all(self.original_stdout, data)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+_diagnostics_fd = 2
+
+
+def diagnose(message: str) -> None:
+    """The bootstrap's own trouble goes to the container's real stderr, not the function's log."""
+    try:
+        write_all(_diagnostics_fd, f"faas bootstrap: {message}\n".encode("utf-8", "replace"))
+    except OSError:
+        pass
+
+
+def ship_logs(api: RuntimeApi, capture: LogCapture, path: str) -> None:
+    data = capture.take()
+    if not data:
+        return
+    if api.logs_supported:
+        status = api.post(path, data, LOG_CONTENT_TYPE)
+        if status < 300:
+            return
+        if status == 404:  # a plain Lambda Runtime API: stop trying, log like AWS does
+            api.logs_supported = False
+    capture.write_original(data)
+
+
+# --- logging ----------------------------------------------------------------------------------
+
+class RequestIdFilter(logging.Filter):
+    request_id = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.aws_request_id = self.request_id
+        return True
+
+
+class StdoutHandler(logging.Handler):
+    """Writes to whatever sys.stdout is at the time, as AWS's handler does."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = self.format(record)
+            sys.stdout.write(message if message.endswith("\n") else message + "\n")
+        except Exception:
+            self.handleError(record)
+
+
+def setup_logging() -> RequestIdFilter:
+    formatter = logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n", "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    request_ids = RequestIdFilter()
+    handler = StdoutHandler()
+    handler.setFormatter(formatter)
+    handler.addFilter(request_ids)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    level = {"TRACE": "DEBUG"}.get(level, level)
+    if level and isinstance(logging.getLevelName(level), int):  # a known level name
+        root.setLevel(level)
+    return request_ids
+
+
+# --- the handler ------------------------------------------------------------------------------
+
+def load_handler(spec: str):
+    """Import `module.function` from the task root; raise FaultError with AWS's error types."""
+    try:
+        module_name, function_name = spec.rsplit(".", 1)
+    except ValueError as exc:
+        raise FaultError("Runtime.MalformedHandlerName", f"Bad handler '{spec}': {exc}") from None
+    if module_name.split(".")[0] in sys.builtin_module_names:
+        raise FaultError("Runtime.BuiltInModuleConflict",
+                         f"Cannot use built-in module {module_name} as a handler module")
+    try:
+        module = importlib.import_module(module_name.replace("/", "."))
+    except ImportError as exc:
+        raise FaultError("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}") from None
+    except SyntaxError as exc:
+        trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
+        raise FaultError("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}",
+                         trace) from None
+    try:
+        return getattr(module, function_name)
+    except AttributeError:
+        raise FaultError("Runtime.HandlerNotFound",
+                         f"Handler '{function_name}' missing on module '{module_name}'") from None
+
+
+# --- the context object -----------------------------------------------------------------------
+
+class CognitoIdentity:
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self, fields: dict) -> None:
+        self.cognito_identity_id = fields.get("cognitoIdentityId")
+        self.cognito_identity_pool_id = fields.get("cognitoIdentityPoolId")
+
+
+class Client:
+    __slots__ = ("installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name")
+
+    def __init__(self, fields: dict) -> None:
+        for name in self.__slots__:
+            setattr(self, name, fields.get(name))
+
+
+class ClientContext:
+    __slots__ = ("custom", "env", "client")
+
+    def __init__(self, fields: dict) -> None:
+        self.custom = fields.get("custom")
+        self.env = fields.get("env")
+        client = fields.get("client")
+        self.client = Client(client) if client is not None else None
+
+
+class LambdaContext:
+    """What the handler gets as `context`; names and types as in AWS's Python runtime."""
+
+    def __init__(self, request_id: str, deadline_ms: int, invoked_function_arn: str | None,
+                 client_context: dict | None, identity: dict | None, function: dict) -> None:
+        self.aws_request_id = request_id
+        self.invoked_function_arn = invoked_function_arn
+        self.function_name = function["function_name"]
+        self.function_version = function["function_version"]
+        self.memory_limit_in_mb = function["memory_limit_in_mb"]  # a string, as in AWS's client
+        self.log_group_name = function["log_group_name"]
+        self.log_stream_name = function["log_stream_name"]
+        self.client_context = ClientContext(client_context) if client_context is not None else None
+        self.identity = CognitoIdentity(identity or {})
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self._deadline_ms - int(time.time() * 1000))
+
+    def log(self, message) -> None:
+        sys.stdout.write(str(message))
+
+    def __repr__(self) -> str:
+        return f"LambdaContext(aws_request_id={self.aws_request_id!r}, function_name={self.function_name!r})"
+
+
+def function_fields() -> dict:
+    env = os.environ
+    return {
+        "function_name": env.get("AWS_LAMBDA_FUNCTION_NAME"),
+        "function_version": env.get("AWS_LAMBDA_FUNCTION_VERSION"),
+        "memory_limit_in_mb": env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+        "log_group_name": env.get("AWS_LAMBDA_LOG_GROUP_NAME"),
+        "log_stream_name": env.get("AWS_LAMBDA_LOG_STREAM_NAME"),
+    }
+
+
+def parse_json_header(value: str | None, name: str):
+    if not value:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise FaultError("Runtime.LambdaContextUnmarshalError", f"Unable to parse {name} JSON: {exc}") from None
+
+
+def make_context(request_id: str, response: http.client.HTTPResponse, function: dict) -> LambdaContext:
+    headers = response.headers
+    return LambdaContext(
+        request_id,
+        int(headers.get("Lambda-Runtime-Deadline-Ms") or 0),
+        headers.get("Lambda-Runtime-Invoked-Function-Arn"),
+        parse_json_header(headers.get("Lambda-Runtime-Client-Context"), "Client Context"),
+        parse_json_header(headers.get("Lambda-Runtime-Cognito-Identity"), "Cognito Identity"),
+        function,
+    )
+
+
+# --- (un)marshalling --------------------------------------------------------------------------
+
+def _encode_default(value):
+    import decimal  # only a result that needs it pays for the import
+
+    # boto3 hands out DynamoDB numbers as Decimal; awslambdaric writes them as JSON numbers.
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value.is_finite() and value == value.to_integral_value() else float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=True, default=_encode_default)
+
+
+def decode_event(body: bytes, content_type: str | None):
+    # Like awslambdaric: JSON only when the event says it is JSON, else the raw bytes.
+    if (content_type or "").split(";")[0].strip().lower() != "application/json":
+        return body
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise FaultError("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}") from None
+
+
+def encode_result(result) -> tuple[bytes, str]:
+    if isinstance(result, bytes):
+        return result, "application/unknown"
+    try:
+        return _encoder.encode(result).encode("utf-8"), "application/json"
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError (lone surrogates) is a ValueError
+        raise FaultError("Runtime.MarshalError", f"Unable to marshal response: {exc}") from None
+
+
+# --- the loop ---------------------------------------------------------------------------------
+
+def invoke(handler, body: bytes, response: http.client.HTTPResponse, request_id: str,
+           function: dict) -> tuple[str, bytes, str, str | None]:
+    """Run the handler once: (path suffix, body, content type, error type)."""
+    try:
+        context = make_context(request_id, response, function)
+        event = decode_event(body, response.headers.get("Content-Type"))
+        result, content_type = encode_result(handler(event, context))
+        return "response", result, content_type, None
+    except Exception as exc:
+        error = error_from_exception(exc, request_id)
+        log_error(error)
+        return "error", _encoder.encode(error).encode("utf-8"), "application/json", error["errorType"]
+
+
+def serve_one(api: RuntimeApi, capture: LogCapture, handler, request_ids: RequestIdFilter,
+              function: dict) -> None:
+    response, body = api.next_invocation()
+    request_id = response.headers.get("Lambda-Runtime-Aws-Request-Id")
+    if not request_id:
+        raise RuntimeApiError("GET /invocation/next answered without Lambda-Runtime-Aws-Request-Id")
+    request_ids.request_id = request_id
+    trace_id = response.headers.get("Lambda-Runtime-Trace-Id")
+    if trace_id:
+        os.environ["_X_AMZN_TRACE_ID"] = trace_id
+    else:
+        os.environ.pop("_X_AMZN_TRACE_ID", None)
+    try:
+        outcome, payload, content_type, error_type = invoke(handler, body, response, request_id, function)
+    except BaseException:
+        # SystemExit, KeyboardInterrupt or SIGTERM: the process ends, but this invocation's log is kept.
+        ship_logs(api, capture, f"/invocation/{request_id}/logs")
+        raise
+    ship_logs(api, capture, f"/invocation/{request_id}/logs")
+    api.post(f"/invocation/{request_id}/{outcome}", payload, content_type, error_type)
+
+
+def fail_init(api: RuntimeApi, capture: LogCapture, exc: BaseException) -> None:
+    error = error_from_exception(exc)
+    log_error(error)
+    ship_logs(api, capture, "/init/logs")
+    api.post("/init/error", _encoder.encode(error).encode("utf-8"), "application/json", error["errorType"])
+
+
+def on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main() -> int:
+    global _diagnostics_fd
+    address = os.environ.get("AWS_LAMBDA_RUNTIME_API")
+    if not address:
+        diagnose("AWS_LAMBDA_RUNTIME_API is not set")
+        return 1
+    capture = LogCapture()
+    _diagnostics_fd = capture.original_stderr
+    # As PID 1 in a container, SIGTERM without a handler would be ignored until SIGKILL.
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        api = RuntimeApi(address)
+        request_ids = setup_logging()
+        sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
+        try:
+            handler = load_handler(os.environ.get("_HANDLER", ""))
+        except Exception as exc:
+            fail_init(api, capture, exc)
+            return 1
+        function = function_fields()
+        while True:
+            serve_one(api, capture, handler, request_ids, function)
+    except RuntimeApiError as exc:
+        diagnose(str(exc))
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""End-to-end fixtures: a real `faas serve` subprocess on a temp data dir, driven with boto3."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+REPO = Path(__file__).resolve().parents[2]
+ROLE = "arn:aws:iam::000000000000:role/faas-test"
+
+
+class Server:
+    """A running `faas serve` and what a user needs to talk to it."""
+
+    def __init__(self, data_dir: Path, database_url: str | None = None, extra_env: dict | None = None) -> None:
+        self.data_dir = data_dir
+        self.database_url = database_url
+        self.extra_env = extra_env or {}
+        self.proc: subprocess.Popen | None = None
+        self.endpoint = ""
+        self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("FAAS_", "AWS_"))}
+        env.update({"FAAS_DATA_DIR": str(self.data_dir), "FAAS_PORT": "0", "FAAS_KEEP_ALIVE_S": "600"})
+        if self.database_url:
+            env["FAAS_DATABASE_URL"] = self.database_url
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout: float = 240) -> Server:
+        endpoint_file = self.data_dir / "endpoint"
+        endpoint_file.unlink(missing_ok=True)
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "faas", "serve"], env=self.env,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"faas serve exited with {self.proc.returncode}:\n{self.output()}")
+            if endpoint_file.exists():
+                self.endpoint = endpoint_file.read_text().strip()
+                try:
+                    with urllib.request.urlopen(self.endpoint + "/health", timeout=2) as response:
+                        if response.status == 200:
+                            return self
+                except OSError:
+                    pass
+            time.sleep(0.1)
+        raise RuntimeError(f"faas serve did not become healthy:\n{self.output()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        self.log.close()
+        return code
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def client(self, read_timeout: int = 120):  # type: ignore[no-untyped-def]
+        session = boto3.Session(region_name="us-east-1")
+        os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(self.data_dir / "credentials")
+        try:
+            return session.client(
+                "lambda", endpoint_url=self.endpoint,
+                config=Config(retries={"max_attempts": 1}, read_timeout=read_timeout, connect_timeout=5,
+                              parameter_validation=False),  # the server must catch bad input itself
+            )
+        finally:
+            del os.environ["AWS_SHARED_CREDENTIALS_FILE"]
+
+
+def make_zip(files: dict[str, str | bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    srv = Server(tmp_path_factory.mktemp("faas") / "data").start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def lam(server: Server):  # type: ignore[no-untyped-def]
+    return server.client()

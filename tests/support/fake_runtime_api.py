@@ -1,0 +1,137 @@
+"""A scripted Lambda Runtime API for testing runtimes: hands out queued events, records every call.
+
+When its queue is empty it answers `/next` with 500, which makes a well-behaved runtime exit;
+tests then read what it posted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import http.server
+import json
+import queue
+import threading
+import time
+import uuid
+
+PREFIX = "/2018-06-01/runtime"
+
+
+@dataclasses.dataclass
+class Event:
+    body: bytes = b"{}"
+    request_id: str = dataclasses.field(default_factory=lambda: str(uuid.uuid4()))
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    deadline_ms: int | None = None  # None: 30 s from when it is handed out
+
+
+@dataclasses.dataclass
+class Call:
+    method: str
+    path: str  # without the /2018-06-01/runtime prefix
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class FakeRuntimeApi:
+    def __init__(self, host: str = "127.0.0.1", *, logs_supported: bool = True,
+                 hold_when_empty: bool = False) -> None:
+        self.events: queue.Queue[Event] = queue.Queue()
+        self.calls: list[Call] = []
+        self.logs_supported = logs_supported
+        self.hold_when_empty = hold_when_empty  # keep /next open instead of answering 500
+        self.changed = threading.Condition()
+        self._closing = threading.Event()
+        self._server = http.server.ThreadingHTTPServer((host, 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def address(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"{host}:{port}"
+
+    def __enter__(self) -> FakeRuntimeApi:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._closing.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def add(self, body: bytes | str | dict = b"{}", **fields) -> Event:
+        if isinstance(body, dict):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        event = Event(body=body, **fields)
+        self.events.put(event)
+        return event
+
+    def posts(self, suffix: str = "") -> list[Call]:
+        return [c for c in self.calls if c.method == "POST" and c.path.endswith(suffix)]
+
+    def wait_for(self, predicate, timeout: float = 10.0):
+        with self.changed:
+            if not self.changed.wait_for(lambda: predicate(self), timeout):
+                raise AssertionError(f"timed out waiting; calls so far: {[(c.method, c.path) for c in self.calls]}")
+
+    def _record(self, call: Call) -> None:
+        with self.changed:
+            self.calls.append(call)
+            self.changed.notify_all()
+
+    def _handler_class(self):
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the real server
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                path = self.path.removeprefix(PREFIX)
+                fake._record(Call("GET", path, dict(self.headers), b""))
+                if path != "/invocation/next":
+                    return self._answer(404, b'{"errorType":"NotFound"}')
+                event = self._next_event()
+                if event is None:
+                    return self._answer(500, b'{"errorMessage":"no more events"}')
+                deadline = event.deadline_ms or int(time.time() * 1000) + 30_000
+                headers = {"Lambda-Runtime-Aws-Request-Id": event.request_id,
+                           "Lambda-Runtime-Deadline-Ms": str(deadline),
+                           "Lambda-Runtime-Invoked-Function-Arn":
+                               "arn:aws:lambda:us-east-1:000000000000:function:fn",
+                           "Content-Type": "application/json", **event.headers}
+                self._answer(200, event.body, headers)
+
+            def _next_event(self) -> Event | None:
+                while True:
+                    try:
+                        return fake.events.get(timeout=0.05 if fake.hold_when_empty else 0)
+                    except queue.Empty:
+                        if not fake.hold_when_empty or fake._closing.is_set():
+                            return None
+
+            def do_POST(self) -> None:
+                path = self.path.removeprefix(PREFIX)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                fake._record(Call("POST", path, dict(self.headers), body))
+                if path.endswith("/logs") and not fake.logs_supported:
+                    return self._answer(404, b'{"errorType":"NotFound"}')
+                self._answer(202, b'{"status":"OK"}')
+
+            def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                for name, value in (headers or {"Content-Type": "application/json"}).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler
