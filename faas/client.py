@@ -103,6 +103,16 @@ def discover_endpoint(data_dir: Path, env: Mapping[str, str], explicit: str | No
                       f"(it writes {path})")
 
 
+def default_endpoint(config: settings_module.Settings) -> str:
+    """Where a server started with these settings listens, as a client on this machine reaches it."""
+    host = config.host
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"  # a wildcard address is no place to connect to
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{config.port}"
+
+
 def read_shared_credentials(path: Path, profile: str) -> sigv4.Credentials | None:
     """A profile of an AWS shared-credentials file; None when the file does not exist."""
     parser = configparser.ConfigParser(interpolation=None)
@@ -213,7 +223,7 @@ class Client:
     def from_settings(cls, config: settings_module.Settings, env: Mapping[str, str], *,
                       endpoint_url: str | None = None, profile: str | None = None,
                       progress: Progress | None = None) -> Client:
-        url, source = discover_endpoint(config.data_dir, env, endpoint_url, fallback=config.endpoint_url)
+        url, source = discover_endpoint(config.data_dir, env, endpoint_url, fallback=default_endpoint(config))
         credentials = discover_credentials(config.data_dir, env, profile)
         return cls(url, credentials, config.region, progress=progress, endpoint_source=source)
 

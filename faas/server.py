@@ -11,7 +11,7 @@ import sys
 from aiohttp import web
 
 from faas.app import Platform, build
-from faas.errors import FaasError
+from faas.errors import FaasError, StartupError
 from faas.settings import Settings
 
 log = logging.getLogger("faas")
@@ -42,7 +42,7 @@ async def _serve(settings: Settings) -> None:
     except OSError as exc:
         await runtime_runner.cleanup()
         await platform.close()
-        raise FaasError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from exc
+        raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from exc
     port = api_runner.addresses[0][1]
     endpoint = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '') else settings.host}:{port}"
     (settings.data_dir / "endpoint").write_text(endpoint + "\n")

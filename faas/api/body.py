@@ -18,10 +18,18 @@ async def read_body(request: web.Request, limit: int, operation: str) -> bytes:
     too_large = RequestTooLarge(f"Request must be smaller than {limit} bytes for the {operation} operation")
     if request.content_length is not None and request.content_length > limit:
         raise too_large
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise too_large
-    return body
+    return await read_at_most(request, limit, too_large)
+
+
+async def read_at_most(request: web.Request, limit: int, too_large: Exception) -> bytes:
+    """The whole body, raising `too_large` as soon as it passes `limit` bytes."""
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def read_json(request: web.Request, operation: str, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:

@@ -34,7 +34,7 @@ class Pool:
         self._idle: dict[tuple[str, str], list[Environment]] = defaultdict(list)
         self._by_ip: dict[str, Environment] = {}
         self._by_id: dict[str, Environment] = {}
-        self._ip_waiters: dict[str, asyncio.Future[Environment]] = {}
+        self._ip_waiters: dict[str, list[tuple[float, asyncio.Future[Environment | None]]]] = {}
         self._reaper: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -90,19 +90,29 @@ class Pool:
     # -- the Runtime API's view --------------------------------------------------------------------
 
     async def environment_at(self, ip: str) -> Environment | None:
-        """The environment a Runtime API request comes from, identified by its address on the bridge."""
+        """The environment a Runtime API request comes from, identified by its address on the bridge.
+
+        Docker hands a dead container's address to the next one at once, so a request is only ever
+        attributed to an environment created before the request arrived: a killed container's last
+        request, still in flight, must not take the next container's invocation.
+        """
+        arrived = time.monotonic()
         env = self._by_ip.get(ip)
         if env is not None:
-            return env
+            return env if env.started_at <= arrived else None
         # The runtime can ask before start() has learnt the container's address.
-        waiter = self._ip_waiters.setdefault(ip, asyncio.get_running_loop().create_future())
+        waiter: asyncio.Future[Environment | None] = asyncio.get_running_loop().create_future()
+        self._ip_waiters.setdefault(ip, []).append((arrived, waiter))
         try:
-            return await asyncio.wait_for(asyncio.shield(waiter), REGISTRATION_WAIT_S)
+            return await asyncio.wait_for(waiter, REGISTRATION_WAIT_S)
         except asyncio.TimeoutError:
             return None
         finally:
-            if self._ip_waiters.get(ip) is waiter and not waiter.done():
-                del self._ip_waiters[ip]
+            waiters = self._ip_waiters.get(ip)
+            if waiters and (arrived, waiter) in waiters:
+                waiters.remove((arrived, waiter))
+                if not waiters:
+                    del self._ip_waiters[ip]
 
     # -- internals ---------------------------------------------------------------------------------
 
@@ -120,9 +130,9 @@ class Pool:
         env = Environment(fn, started.container_id, started.ip, started.memory_peak_file, started_at)
         self._by_id[env.container_id] = env
         self._by_ip[env.ip] = env  # an address Docker reuses belongs to the newest container
-        waiter = self._ip_waiters.pop(env.ip, None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(env)
+        for arrived, waiter in self._ip_waiters.pop(env.ip, []):
+            if not waiter.done():
+                waiter.set_result(env if arrived >= started_at else None)
         return env
 
     def _forget(self, env: Environment) -> None:

@@ -32,7 +32,10 @@ def _accepted() -> web.Response:
 
 
 async def _environment(request: web.Request) -> Environment | None:
-    return await request.app[POOL].environment_at(request.remote or "")
+    env = await request.app[POOL].environment_at(request.remote or "")
+    log.debug("runtime api %s %s from %s -> %s", request.method, request.path, request.remote,
+              env.container_id[:12] if env else None)
+    return env
 
 
 def _current(env: Environment | None, request_id: str):  # -> Invocation | None
@@ -45,8 +48,13 @@ async def _read_limited(request: web.Request, limit: int) -> bytes | None:
     """The body, or None when it is over `limit` bytes."""
     if request.content_length is not None and request.content_length > limit:
         return None
-    body = await request.content.read(limit + 1)
-    return None if len(body) > limit else body
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def next_invocation(request: web.Request) -> web.StreamResponse:
@@ -102,7 +110,7 @@ async def post_logs(request: web.Request) -> web.Response:
     invocation = _current(env, request.match_info["request_id"])
     if invocation is None:
         return _error(400, "InvalidRequestID", "Invalid request ID")
-    invocation.log = ((await request.content.read(MAX_LOG_BYTES)).decode("utf-8", "replace"))
+    invocation.log = (await _read_limited(request, MAX_LOG_BYTES) or b"").decode("utf-8", "replace")
     return _accepted()
 
 
@@ -121,7 +129,7 @@ async def init_logs(request: web.Request) -> web.Response:
     env = await _environment(request)
     if env is None:
         return _error(403, "Forbidden", "This address is not a faas execution environment")
-    env.init_log = (await request.content.read(MAX_LOG_BYTES)).decode("utf-8", "replace")
+    env.init_log = (await _read_limited(request, MAX_LOG_BYTES) or b"").decode("utf-8", "replace")
     return _accepted()
 
 

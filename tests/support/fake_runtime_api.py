@@ -90,6 +90,7 @@ class FakeRuntimeApi:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as the real server
+            disable_nagle_algorithm = True  # headers and body go out in two writes
 
             def log_message(self, *args) -> None:
                 pass

@@ -217,6 +217,12 @@ def test_endpoint_discovery_order(tmp_path):
     assert client.discover_endpoint(tmp_path, env, "http://opt:2") == ("http://opt:2", "--endpoint-url")
 
 
+@pytest.mark.parametrize("host,expected", [("127.0.0.1", "http://127.0.0.1:9000"), ("0.0.0.0", "http://127.0.0.1:9000"),
+                                           ("::1", "http://[::1]:9000"), ("faas.local", "http://faas.local:9000")])
+def test_default_endpoint_from_settings(host, expected):
+    assert client.default_endpoint(settings.load({"FAAS_HOST": host})) == expected
+
+
 def test_credentials_discovery(tmp_path):
     with pytest.raises(ConfigError, match="no credentials"):
         client.discover_credentials(tmp_path, {})
@@ -297,7 +303,7 @@ class FakeLambda(http.server.BaseHTTPRequestHandler):
         if self.command == "POST" and name is None:
             request = json.loads(body)
             if request["FunctionName"] in self.functions:
-                return self._error(409, "ResourceConflictException", f"Function already exist: {request['FunctionName']}")
+                return self._error(409, "ResourceConflictException", "Function already exist")
             return self._reply(201, self._store(request["FunctionName"], request, request["Code"]["ZipFile"]))
         if self.command == "GET" and name is None:
             names = sorted(self.functions)

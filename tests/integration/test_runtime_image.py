@@ -1,0 +1,158 @@
+"""The runtime images in real containers, hardened as the platform runs them, against a fake Runtime API."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import time
+from pathlib import Path
+
+import docker
+import docker.errors
+import pytest
+
+from faas.sandbox.images import ensure_images, image_ref
+from tests.support.fake_runtime_api import FakeRuntimeApi
+from tests.support.images import build_awslambdaric_image
+
+pytestmark = pytest.mark.docker
+
+PREFIX = "faas"  # the platform's default: built once on a machine, reused by every run
+
+
+@pytest.fixture(scope="module")
+def client():
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        pytest.skip(f"Docker is not reachable: {exc}")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def python_image(client) -> str:
+    return ensure_images(client, prefix=PREFIX, progress=print, runtimes=["python3.13"])["python3.13"]
+
+
+@pytest.fixture(scope="module")
+def bridge_gateway(client) -> str:
+    """The host's address on Docker's default bridge, where a container reaches the host."""
+    config = client.networks.get("bridge").attrs["IPAM"]["Config"][0]
+    return config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
+
+
+def run_hardened(client, image: str, environment: dict[str, str], code_dir: Path | None = None):
+    """Run a container the way the sandbox does; return (exit code, container output)."""
+    volumes = {str(code_dir): {"bind": "/var/task", "mode": "ro"}} if code_dir else {}
+    container = client.containers.run(
+        image, detach=True, environment=environment, volumes=volumes, user="993:993", read_only=True,
+        tmpfs={"/tmp": "size=64m"}, cap_drop=["ALL"], security_opt=["no-new-privileges"],
+        pids_limit=256, mem_limit="256m", labels={"faas.test": "runtime-image"})
+    try:
+        exit_code = container.wait(timeout=60)["StatusCode"]
+        return exit_code, container.logs().decode()
+    finally:
+        container.remove(force=True)
+
+
+def lambda_env(api: FakeRuntimeApi, **extra: str) -> dict[str, str]:
+    return {"AWS_LAMBDA_RUNTIME_API": api.address, "AWS_LAMBDA_FUNCTION_NAME": "fn",
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/fn", **extra}
+
+
+def test_ensure_images_builds_once_and_then_reuses(client, python_image):
+    lines: list[str] = []
+    started = time.monotonic()
+    again = ensure_images(client, prefix=PREFIX, progress=lines.append)
+    assert time.monotonic() - started < 5
+    assert lines == []  # nothing built, nothing to report
+    assert again == {"python3.13": python_image} == {"python3.13": image_ref(PREFIX, "python3.13")}
+    labels = client.images.get(python_image).labels
+    assert labels["faas.recipe"] == "python3.13"
+    assert python_image.endswith(":" + labels["faas.recipe-hash"][:12])
+
+
+def test_python_image_serves_an_invocation_read_only_as_uid_993(client, python_image, bridge_gateway, tmp_path):
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text(
+        "import os, subprocess\n"
+        "print('init output')\n"
+        "def handler(event, context):\n"
+        "    print('handler output')\n"
+        "    subprocess.run(['sh', '-c', 'echo child output >&2'])\n"
+        "    with open('/tmp/scratch', 'w') as f:\n"
+        "        f.write('tmp is writable')\n"
+        "    try:\n"
+        "        open('/var/task/nope', 'w')\n"
+        "        task_writable = True\n"
+        "    except OSError:\n"
+        "        task_writable = False\n"
+        "    return {'echo': event, 'uid': os.getuid(), 'cwd': os.getcwd(), 'home': os.environ['HOME'],\n"
+        "            'task_writable': task_writable, 'request_id': context.aws_request_id,\n"
+        "            'function_name': context.function_name, 'memory': context.memory_limit_in_mb,\n"
+        "            'remaining_ms': context.get_remaining_time_in_millis()}\n")
+    # The sandbox user is not the owner: the code must be world-readable, as the platform's code cache.
+    code.chmod(0o755)
+    (code / "app.py").chmod(0o644)
+
+    with FakeRuntimeApi(bridge_gateway) as api:
+        event = api.add({"hello": "container"})
+        exit_code, output = run_hardened(client, python_image, lambda_env(api, _HANDLER="app.handler"), code)
+
+    assert exit_code == 1, output  # the fake answered the second /next with 500
+    [response] = api.posts("/response")
+    assert response.path == f"/invocation/{event.request_id}/response"
+    body = response.json()
+    assert body["echo"] == {"hello": "container"}
+    assert body["request_id"] == event.request_id
+    assert (body["uid"], body["cwd"], body["home"], body["task_writable"]) == (993, "/var/task", "/tmp", False)
+    assert (body["function_name"], body["memory"]) == ("fn", "256")
+    assert 0 < body["remaining_ms"] <= 30_000
+    [logs] = api.posts("/logs")
+    assert logs.body == b"init output\nhandler output\nchild output\n"
+    # The function's output went to the platform, not to the container's stdout.
+    assert "handler output" not in output
+    assert "faas bootstrap: GET /invocation/next answered 500" in output
+
+
+def test_python_image_reports_init_errors(client, python_image, bridge_gateway, tmp_path):
+    code = tmp_path / "code"
+    code.mkdir(mode=0o755)
+    (code / "app.py").write_text("import not_installed\n")
+    (code / "app.py").chmod(0o644)
+    with FakeRuntimeApi(bridge_gateway) as api:
+        exit_code, _ = run_hardened(client, python_image, lambda_env(api, _HANDLER="app.handler"), code)
+    assert exit_code == 1
+    assert [c.path for c in api.calls] == ["/init/logs", "/init/error"]
+    assert api.calls[1].json()["errorType"] == "Runtime.ImportModuleError"
+
+
+def test_awslambdaric_image_serves_an_invocation(client, python_image, bridge_gateway):
+    image = build_awslambdaric_image(client, python_image)
+    with FakeRuntimeApi(bridge_gateway) as api:
+        event = api.add(json.dumps({"via": "awslambdaric"}))
+        exit_code, output = run_hardened(client, image, lambda_env(api))
+
+    assert exit_code != 0  # awslambdaric exits when /next fails
+    [response] = api.posts("/response")
+    assert response.path == f"/invocation/{event.request_id}/response"
+    body = response.json()
+    assert body["echo"] == {"via": "awslambdaric"}
+    assert (body["request_id"], body["function_name"]) == (event.request_id, "fn")
+    assert 0 < body["remaining_ms"] <= 30_000
+    assert not api.posts("/logs")  # AWS's client knows nothing of the extension: logs on stdout
+    assert f"awslambdaric handler invoked: {event.request_id}" in output
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_containers(client):
+    yield
+    leftovers = client.containers.list(all=True, filters={"label": "faas.test=runtime-image"})
+    for container in leftovers:
+        container.remove(force=True)
+    assert not leftovers
+
