@@ -37,14 +37,10 @@ class Call:
 
 
 class FakeRuntimeApi:
-    def __init__(self, host: str = "127.0.0.1", *, logs_supported: bool = True,
-                 hold_when_empty: bool = False) -> None:
+    def __init__(self, host: str = "127.0.0.1", *, logs_supported: bool = True) -> None:
         self.events: queue.Queue[Event] = queue.Queue()
         self.calls: list[Call] = []
         self.logs_supported = logs_supported
-        self.hold_when_empty = hold_when_empty  # keep /next open instead of answering 500
-        self.changed = threading.Condition()
-        self._closing = threading.Event()
         self._server = http.server.ThreadingHTTPServer((host, 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -59,7 +55,6 @@ class FakeRuntimeApi:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self._closing.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -75,15 +70,8 @@ class FakeRuntimeApi:
     def posts(self, suffix: str = "") -> list[Call]:
         return [c for c in self.calls if c.method == "POST" and c.path.endswith(suffix)]
 
-    def wait_for(self, predicate, timeout: float = 10.0):
-        with self.changed:
-            if not self.changed.wait_for(lambda: predicate(self), timeout):
-                raise AssertionError(f"timed out waiting; calls so far: {[(c.method, c.path) for c in self.calls]}")
-
     def _record(self, call: Call) -> None:
-        with self.changed:
-            self.calls.append(call)
-            self.changed.notify_all()
+        self.calls.append(call)
 
     def _handler_class(self):
         fake = self
@@ -100,8 +88,9 @@ class FakeRuntimeApi:
                 fake._record(Call("GET", path, dict(self.headers), b""))
                 if path != "/invocation/next":
                     return self._answer(404, b'{"errorType":"NotFound"}')
-                event = self._next_event()
-                if event is None:
+                try:
+                    event = fake.events.get_nowait()
+                except queue.Empty:
                     return self._answer(500, b'{"errorMessage":"no more events"}')
                 deadline = event.deadline_ms or int(time.time() * 1000) + 30_000
                 headers = {"Lambda-Runtime-Aws-Request-Id": event.request_id,
@@ -110,14 +99,6 @@ class FakeRuntimeApi:
                                "arn:aws:lambda:us-east-1:000000000000:function:fn",
                            "Content-Type": "application/json", **event.headers}
                 self._answer(200, event.body, headers)
-
-            def _next_event(self) -> Event | None:
-                while True:
-                    try:
-                        return fake.events.get(timeout=0.05 if fake.hold_when_empty else 0)
-                    except queue.Empty:
-                        if not fake.hold_when_empty or fake._closing.is_set():
-                            return None
 
             def do_POST(self) -> None:
                 path = self.path.removeprefix(PREFIX)

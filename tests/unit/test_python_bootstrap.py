@@ -439,7 +439,8 @@ def bootstrap():
 
 def test_client_reads_chunked_bodies_and_honours_connection_close(bootstrap):
     server = ScriptedServer([
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n"
+        b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n",
         b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
         b"HTTP/1.1 202\r\n\r\nbody until close",
     ])

@@ -1,0 +1,209 @@
+"""Runtime image names, recipe hashes, the Debian mirror lookup and the build decisions, without Docker."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import docker.errors
+import pytest
+
+from faas.errors import StartupError
+from faas.sandbox import images
+
+# --- the Debian mirror ------------------------------------------------------------------------
+
+DEB822 = """\
+Types: deb
+# http://snapshot.debian.org/archive/debian-security/20250520T000000Z
+URIs: http://security.example.org/debian-security
+Suites: bookworm-security
+Components: main
+
+Types: deb-src
+URIs: http://src.example.org/debian
+Suites: bookworm
+
+Types: deb
+URIs: http://disabled.example.org/debian
+Suites: bookworm
+Enabled: no
+
+Types: deb
+# http://snapshot.debian.org/archive/debian/20250520T000000Z
+URIs: http://mirror.example.org/debian/
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_mirror_from_deb822_skips_security_source_and_disabled_stanzas(tmp_path):
+    sources = write(tmp_path / "debian.sources", DEB822)
+    assert images.debian_mirror([sources]) == "http://mirror.example.org/debian"
+
+
+def test_mirror_from_one_line_format(tmp_path):
+    sources = write(tmp_path / "sources.list", """\
+# deb http://commented.example.org/debian bookworm main
+deb-src http://src.example.org/debian bookworm main
+deb http://security.debian.org/debian-security bookworm-security main
+deb http://other.example.org/debian buster/updates main
+deb [arch=amd64 signed-by=/usr/share/keyrings/debian.gpg] https://mirror.example.org/debian bookworm main contrib
+""")
+    assert images.debian_mirror([sources]) == "https://mirror.example.org/debian"
+
+
+def test_mirror_skips_repositories_that_are_not_debian_archives(tmp_path):
+    sources_d = tmp_path / "sources.list.d"
+    write(sources_d / "a-nodesource.sources", "Types: deb\nURIs: https://deb.nodesource.com/node_20.x\n"
+                                               "Suites: nodistro\nComponents: main\n")
+    write(sources_d / "b-cloud.list", "deb https://packages.cloud.google.com/apt cloud-sdk-bookworm main\n")
+    write(sources_d / "c-debian.list.disabled", "deb http://ignored.example.org/debian bookworm main\n")
+    write(sources_d / "d-debian.list", "deb http://mirror.example.org/debian trixie main\n")
+    assert images.debian_mirror([tmp_path / "sources.list", sources_d]) == "http://mirror.example.org/debian"
+
+
+def test_sources_list_comes_before_sources_list_d(tmp_path):
+    write(tmp_path / "sources.list.d" / "debian.sources", DEB822)
+    write(tmp_path / "sources.list", "deb http://first.example.org/debian stable main\n")
+    paths = [tmp_path / "sources.list", tmp_path / "sources.list.d"]
+    assert images.debian_mirror(paths) == "http://first.example.org/debian"
+
+
+def test_no_debian_mirror_is_a_startup_error_with_a_hint(tmp_path):
+    write(tmp_path / "sources.list", "deb http://security.debian.org/debian-security bookworm-security main\n")
+    with pytest.raises(StartupError, match="FAAS_DEBIAN_MIRROR=http://<mirror>/debian"):
+        images.debian_mirror([tmp_path / "sources.list", tmp_path / "missing.d"])
+
+
+# --- recipe hashes and names ------------------------------------------------------------------
+
+def make_recipe(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        write(root / name, text)
+    return root
+
+
+def test_recipe_hash_is_stable_and_follows_content(tmp_path):
+    recipe = {"Dockerfile": "FROM ${BASE}\n", "bootstrap.py": "print('hi')\n", "lib/util.py": "x = 1\n"}
+    first = images.recipe_hash(make_recipe(tmp_path / "a", recipe), "faas/base:1")
+    # same files written in another order, at another time, in another place: same hash
+    second = images.recipe_hash(make_recipe(tmp_path / "b", dict(reversed(recipe.items()))), "faas/base:1")
+    assert first == second
+    assert re.fullmatch(r"[0-9a-f]{64}", first)
+
+    assert images.recipe_hash(tmp_path / "a", "faas/base:2") != first  # another base
+    write(tmp_path / "a" / "__pycache__" / "bootstrap.cpython-311.pyc", "junk")
+    assert images.recipe_hash(tmp_path / "a", "faas/base:1") == first  # caches are not recipe
+    (tmp_path / "a" / "bootstrap.py").chmod(0o755)
+    assert images.recipe_hash(tmp_path / "a", "faas/base:1") != first  # the executable bit is
+    (tmp_path / "a" / "bootstrap.py").chmod(0o644)
+    write(tmp_path / "a" / "lib" / "util.py", "x = 2\n")
+    assert images.recipe_hash(tmp_path / "a", "faas/base:1") != first
+    write(tmp_path / "a" / "lib" / "util.py", "x = 1\n")
+    write(tmp_path / "a" / "extra.txt", "")
+    assert images.recipe_hash(tmp_path / "a", "faas/base:1") != first
+
+
+def test_image_refs_are_named_after_recipe_hashes():
+    base = images.base_ref("faas")
+    assert re.fullmatch(r"faas/base:[0-9a-f]{12}", base)
+    ref = images.image_ref("faas", "python3.13")
+    digest = images.recipe_hash(images.RECIPES_DIR / "python3.13", base)
+    assert ref == f"faas/python3.13:{digest[:12]}"
+    assert images.image_ref("faas", "python3.13") == ref
+    assert images.image_ref("other", "python3.13").startswith("other/python3.13:")
+
+
+def test_every_runtime_has_a_recipe():
+    for runtime in images.RUNTIMES:
+        assert (images.RECIPES_DIR / runtime / "Dockerfile").is_file()
+
+
+def test_unknown_runtime_is_a_startup_error():
+    with pytest.raises(StartupError, match="unknown runtime 'cobol85'"):
+        images.image_ref("faas", "cobol85")
+
+
+# --- what ensure_images decides to build ------------------------------------------------------
+
+class FakeDocker:
+    """Just enough of docker.DockerClient: images that exist, and a record of builds."""
+
+    def __init__(self, existing: set[str], build_messages: list[dict] | None = None) -> None:
+        self.existing = set(existing)
+        self.builds: list[dict] = []
+        self.build_messages = build_messages
+        self.images = self
+        self.api = self
+
+    def get(self, ref: str):
+        if ref not in self.existing:
+            raise docker.errors.ImageNotFound(ref)
+        return object()
+
+    def build(self, **kwargs):
+        self.builds.append(kwargs)
+        if self.build_messages is None:
+            self.existing.add(kwargs["tag"])
+            return iter([{"stream": "Step 1/2 : ARG BASE\n"}, {"stream": " ---> abc\n"},
+                         {"stream": "Step 2/2 : FROM ${BASE}\n"}])
+        return iter(self.build_messages)
+
+
+def test_nothing_is_built_when_every_image_exists():
+    refs = {"python3.13": images.image_ref("faas", "python3.13")}
+    client = FakeDocker(set(refs.values()))
+    lines: list[str] = []
+    assert images.ensure_images(client, prefix="faas", progress=lines.append) == refs
+    assert client.builds == [] and lines == []
+
+
+def test_a_missing_runtime_image_is_built_on_the_existing_base():
+    base, ref = images.base_ref("faas"), images.image_ref("faas", "python3.13")
+    client = FakeDocker({base})
+    lines: list[str] = []
+    assert images.ensure_images(client, prefix="faas", progress=lines.append) == {"python3.13": ref}
+    [build] = client.builds
+    assert build["tag"] == ref
+    assert build["buildargs"] == {"BASE": base}
+    assert build["path"] == str(images.RECIPES_DIR / "python3.13")
+    assert build["labels"]["faas.recipe-hash"].startswith(ref.rsplit(":", 1)[1])
+    assert lines == [f"building runtime image {ref}...", "python3.13: Step 1/2 : ARG BASE",
+                     "python3.13: Step 2/2 : FROM ${BASE}"]
+
+
+def test_a_failed_build_is_a_startup_error():
+    client = FakeDocker({images.base_ref("faas")},
+                        build_messages=[{"error": "The command '/bin/sh -c false' returned 1\n"}])
+    with pytest.raises(StartupError, match="building faas/python3.13:.* failed: The command"):
+        images.ensure_images(client, prefix="faas", progress=lambda line: None)
+
+
+def test_a_missing_base_without_debootstrap_asks_for_it(monkeypatch):
+    monkeypatch.setattr(images.shutil, "which", lambda *args, **kwargs: None)
+    with pytest.raises(StartupError, match="apt-get install -y debootstrap"):
+        images.ensure_images(FakeDocker(set()), prefix="faas", progress=lambda line: None)
+
+
+def test_docker_errors_become_startup_errors():
+    class Unreachable(FakeDocker):
+        def get(self, ref):
+            raise docker.errors.DockerException("Error while fetching server API version")
+
+    with pytest.raises(StartupError, match="cannot ask Docker") as caught:
+        images.ensure_images(Unreachable(set()), prefix="faas", progress=lambda line: None)
+    assert isinstance(caught.value.__cause__, docker.errors.DockerException)
+
+
+def test_import_answers_report_errors_inside_a_200():
+    answer = '{"status":"Downloading"}\n{"errorDetail":{"message":"bad tar"},"error":"bad tar"}\n'
+    assert images._stream_error(answer) == "bad tar"
+    assert images._stream_error('{"status":"sha256:abc"}\n') is None
