@@ -77,7 +77,7 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
     client = await asyncio.to_thread(connect)
     if settings.build_images:
         image_refs = await asyncio.to_thread(images.ensure_images, client, prefix=settings.image_prefix,
-                                             progress=progress)
+                                             progress=progress, mirror=settings.debian_mirror or None)
     else:
         image_refs = {rt: images.image_ref(settings.image_prefix, rt) for rt in images.RUNTIMES}
     node = node_id(settings.data_dir)

@@ -115,7 +115,7 @@ def cmd_images_build(args: argparse.Namespace) -> int:
     runtimes = [args.runtime] if args.runtime else None  # None: every runtime the platform knows
     try:
         refs = images.ensure_images(docker_client, prefix=config.image_prefix, progress=_print_to_stderr,
-                                    runtimes=runtimes)
+                                    runtimes=runtimes, mirror=config.debian_mirror or None)
     except docker.errors.DockerException as exc:
         raise FaasError(f"building runtime images failed: {exc}") from exc
     for runtime, ref in sorted(refs.items()):

@@ -61,6 +61,7 @@ SETTINGS: tuple[Setting, ...] = (
             "(0 picks a free one)", _positive_int),
     Setting("shutdown_grace_s", 30, "seconds SIGTERM waits for in-flight invocations", _positive_int),
     Setting("build_images", True, "build missing runtime images at start", _bool),
+    Setting("debian_mirror", "", "Debian mirror for the runtime images' base (default: the host's apt sources)"),
     Setting("log_level", "info", "log level: debug, info, warning or error"),
 )
 
@@ -81,6 +82,7 @@ class Settings:
     runtime_api_port: int
     shutdown_grace_s: int
     build_images: bool
+    debian_mirror: str
     log_level: str
 
     @property

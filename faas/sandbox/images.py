@@ -9,7 +9,7 @@ recipe; an image whose tag exists is reused, and an unchanged recipe is never re
                                  the hash covers every file of the recipe and the base ref
 
 The Debian mirror is read at run time from the host's apt sources; the environment variable
-FAAS_DEBIAN_MIRROR (e.g. http://<mirror>/debian) overrides it. Building the base needs root and
+setting FAAS_DEBIAN_MIRROR (e.g. http://<mirror>/debian) overrides it. Building the base needs root and
 the `debootstrap` binary.
 
 Everything here blocks (the docker SDK, subprocesses): callers run it in a thread.
@@ -43,7 +43,6 @@ BASE_VARIANT = "minbase"
 BASE_PACKAGES = ("python3", "nodejs", "ca-certificates")
 BASE_RECIPE_VERSION = 1
 
-MIRROR_ENV = "FAAS_DEBIAN_MIRROR"
 APT_SOURCES: tuple[str, ...] = ("/etc/apt/sources.list", "/etc/apt/sources.list.d")
 _DEBIAN_SUITES = frozenset({"buster", "bullseye", "bookworm", "trixie", "forky", "duke", "sid", "stable",
                             "oldstable", "oldoldstable", "testing", "unstable", "experimental"})
@@ -105,7 +104,7 @@ def debian_mirror(paths: Sequence[str | Path] = APT_SOURCES) -> str:
                 return uri.rstrip("/")
     raise StartupError(
         f"no Debian mirror found in {', '.join(str(p) for p in paths)}: "
-        f"set {MIRROR_ENV}=http://<mirror>/debian to the Debian archive to build the base image from")
+        "set FAAS_DEBIAN_MIRROR=http://<mirror>/debian to the Debian archive to build the base image from")
 
 
 def _source_files(paths: Sequence[str | Path]) -> Iterator[Path]:
@@ -194,7 +193,7 @@ def _ensure_base(client: docker.DockerClient, prefix: str, progress: Callable[[s
     if os.geteuid() != 0:
         raise StartupError(f"building the base image {ref} with debootstrap needs root: "
                            "run the first start as root, or build the images on this host as root once")
-    mirror = mirror or os.environ.get(MIRROR_ENV) or debian_mirror()
+    mirror = mirror or debian_mirror()
     progress(f"building base image from Debian {BASE_SUITE} (debootstrap, about a minute)...")
     workdir = Path(tempfile.mkdtemp(prefix="faas-base-"))
     try:

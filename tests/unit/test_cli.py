@@ -117,7 +117,7 @@ def test_images_build_prints_refs(monkeypatch, capsys):
     calls = []
     known = {"python3.13": "faas/python3.13:abc", "nodejs20.x": "faas/nodejs20.x:def"}
 
-    def ensure_images(docker_client, *, prefix, progress, runtimes=None):
+    def ensure_images(docker_client, *, prefix, progress, runtimes=None, mirror=None):
         calls.append((docker_client, prefix, runtimes))
         progress("building python3.13")
         if runtimes and set(runtimes) - set(known):

@@ -1,0 +1,204 @@
+"""The error hierarchy (faas.errors) and the middleware that turns errors into Lambda's error format."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import uuid
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from faas import errors
+from faas.api.middleware import lambda_errors
+from faas.errors import ApiError, ResourceNotFound, TooManyRequests
+
+
+def all_subclasses(cls: type) -> list[type]:
+    found = []
+    for sub in cls.__subclasses__():
+        found.append(sub)
+        found.extend(all_subclasses(sub))
+    return found
+
+
+API_ERRORS = [cls for cls in all_subclasses(ApiError) if cls.__module__ == errors.__name__]
+
+
+def test_the_hierarchy_is_found():
+    assert ResourceNotFound in API_ERRORS and len(API_ERRORS) >= 10
+
+
+@pytest.mark.parametrize("cls", API_ERRORS, ids=lambda c: c.__name__)
+def test_every_api_error_has_a_status_a_code_and_a_docstring(cls):
+    assert isinstance(cls.status, int) and 400 <= cls.status <= 599
+    assert isinstance(cls.code, str) and cls.code.endswith("Exception")
+    assert cls.error_type in ("User", "Service")
+    assert (cls.status < 500) == (cls.error_type == "User")
+    assert "__doc__" in vars(cls) and inspect.cleandoc(cls.__doc__)
+
+
+def test_wire_codes_are_unique():
+    codes = [cls.code for cls in API_ERRORS]
+    assert len(codes) == len(set(codes))
+
+
+@pytest.mark.parametrize(("cls", "status", "code"), [
+    (errors.InvalidParameterValue, 400, "InvalidParameterValueException"),
+    (errors.InvalidRequestContent, 400, "InvalidRequestContentException"),
+    (errors.AccessDenied, 403, "AccessDeniedException"),
+    (errors.ResourceNotFound, 404, "ResourceNotFoundException"),
+    (errors.ResourceConflict, 409, "ResourceConflictException"),
+    (errors.PreconditionFailed, 412, "PreconditionFailedException"),
+    (errors.RequestTooLarge, 413, "RequestTooLargeException"),
+    (errors.UnsupportedMediaType, 415, "UnsupportedMediaTypeException"),
+    (errors.TooManyRequests, 429, "TooManyRequestsException"),
+    (errors.ServiceError, 500, "ServiceException"),
+    (errors.ResourceNotReady, 502, "ResourceNotReadyException"),
+])
+def test_lambda_status_and_codes(cls, status, code):
+    assert (cls.status, cls.code) == (status, code)
+
+
+@pytest.mark.parametrize("cls", API_ERRORS, ids=lambda c: c.__name__)
+def test_default_message_is_the_docstring(cls):
+    error = cls()
+    assert error.message == cls.__doc__.strip()
+    assert str(error) == error.message
+    body = error.body()
+    assert body["message"] == body["Message"] == error.message
+    assert body["Type"] == cls.error_type
+
+
+def test_body_has_type_and_message_both_ways():
+    body = ResourceNotFound("Function not found: fn").body()
+    assert body == {"Type": "User", "message": "Function not found: fn", "Message": "Function not found: fn"}
+
+
+def test_extra_fields_land_in_the_body():
+    body = TooManyRequests("Rate exceeded.", Reason="ReservedFunctionConcurrentInvocationLimitExceeded").body()
+    assert body["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    assert body["message"] == "Rate exceeded."
+
+
+def test_api_errors_are_faas_errors():
+    assert issubclass(ApiError, errors.FaasError)
+    assert issubclass(errors.ConfigError, errors.FaasError)
+    assert issubclass(errors.StartupError, errors.FaasError)
+
+
+# -- the middleware -------------------------------------------------------------------------------
+
+SECRET = "sk-live-7f3a9c1e-do-not-leak"
+
+
+async def ok(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def throttled(request: web.Request) -> web.Response:
+    raise TooManyRequests("Rate exceeded.", Reason="ConcurrentInvocationLimitExceeded")
+
+
+async def not_found(request: web.Request) -> web.Response:
+    raise ResourceNotFound("Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope")
+
+
+async def crash(request: web.Request) -> web.Response:
+    raise RuntimeError(f"database password is {SECRET}")
+
+
+async def crash_with_key_error(request: web.Request) -> web.Response:
+    return web.json_response({}[SECRET])
+
+
+@pytest.fixture
+async def client():
+    app = web.Application(middlewares=[lambda_errors])
+    app.router.add_get("/ok", ok)
+    app.router.add_get("/throttled", throttled)
+    app.router.add_get("/missing", not_found)
+    app.router.add_get("/crash", crash)
+    app.router.add_get("/crash-key", crash_with_key_error)
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
+
+
+def assert_request_id(response) -> str:
+    request_id = response.headers["x-amzn-RequestId"]
+    uuid.UUID(request_id)
+    return request_id
+
+
+async def test_success_gets_a_request_id(client):
+    response = await client.get("/ok")
+    assert response.status == 200
+    assert await response.json() == {"ok": True}
+    assert_request_id(response)
+    assert "x-amzn-ErrorType" not in response.headers
+
+
+async def test_request_ids_differ(client):
+    first, second = await client.get("/ok"), await client.get("/ok")
+    assert assert_request_id(first) != assert_request_id(second)
+
+
+async def test_an_api_error_becomes_lambdas_error_format(client):
+    response = await client.get("/missing")
+    assert response.status == 404
+    assert response.headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
+    assert response.content_type == "application/json"
+    assert_request_id(response)
+    body = await response.json()
+    message = "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope"
+    assert body == {"Type": "User", "message": message, "Message": message}
+
+
+async def test_extra_fields_of_an_api_error_reach_the_caller(client):
+    response = await client.get("/throttled")
+    assert response.status == 429
+    assert response.headers["x-amzn-ErrorType"] == "TooManyRequestsException"
+    assert (await response.json())["Reason"] == "ConcurrentInvocationLimitExceeded"
+
+
+@pytest.mark.parametrize("path", ["/crash", "/crash-key"])
+async def test_an_unexpected_exception_is_a_500_without_details(client, path, caplog):
+    caplog.set_level(logging.CRITICAL + 1, logger="faas.api.middleware")  # the traceback goes to the log
+    response = await client.get(path)
+    assert response.status == 500
+    assert response.headers["x-amzn-ErrorType"] == "ServiceException"
+    request_id = assert_request_id(response)
+    text = await response.text()
+    assert SECRET not in text
+    assert "Traceback" not in text
+    assert "RuntimeError" not in text and "KeyError" not in text
+    assert 'File "' not in text
+    body = json.loads(text)
+    assert body["Type"] == "Service"
+    assert body["message"] == body["Message"]
+    assert request_id in body["message"]  # the operator can find the traceback in the log by this id
+    assert SECRET not in json.dumps(dict(response.headers))
+
+
+async def test_the_traceback_goes_to_the_servers_log(client, caplog):
+    caplog.set_level(logging.ERROR, logger="faas.api.middleware")
+    response = await client.get("/crash")
+    request_id = assert_request_id(response)
+    records = [r for r in caplog.records if r.name == "faas.api.middleware"]
+    assert records and records[0].exc_info is not None
+    assert request_id in records[0].getMessage()
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/2015-03-31/functions/x/nothing"), ("DELETE", "/ok")])
+async def test_unknown_routes_are_404_in_lambda_format(client, method, path):
+    response = await client.request(method, path)
+    assert response.status == 404
+    assert response.headers["x-amzn-ErrorType"] == "UnknownOperationException"
+    assert response.content_type == "application/json"
+    assert_request_id(response)
+    body = await response.json()
+    assert body["Type"] == "User"
+    assert path in body["message"] and method in body["message"]
+    assert body["Message"] == body["message"]
