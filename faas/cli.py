@@ -168,13 +168,15 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         verb = "created"
     else:
         # Only what was given changes: a redeploy without --env keeps the function's variables.
+        # Configuration first: that is where bad flags are refused, before any new code goes live.
+        result = client.update_function_configuration(args.name, runtime=args.runtime, handler=args.handler,
+                                                      role=args.role, **options)
         if current.get("CodeSha256") != code_sha256(zip_bytes):
-            _wait_until_ready(client, args.name, client.update_function_code(args.name, zip_bytes))
+            _wait_until_ready(client, args.name, result)
+            result = client.update_function_code(args.name, zip_bytes)
             verb = "updated"
         else:
             verb = "updated (code unchanged)"
-        result = client.update_function_configuration(args.name, runtime=args.runtime, handler=args.handler,
-                                                      role=args.role, **options)
     result = _wait_until_ready(client, args.name, result)
     print(f"{verb} {result.get('FunctionName', args.name)}")
     print(f"  FunctionArn: {result.get('FunctionArn')}")

@@ -24,9 +24,11 @@ def aws(server: Server, tmp_path_factory: pytest.TempPathFactory):  # type: igno
     env.update({"AWS_SHARED_CREDENTIALS_FILE": str(server.data_dir / "credentials"),
                 "AWS_DEFAULT_REGION": "us-east-1", "HOME": str(home)})
 
-    def aws(*args: str, cwd: Path = home) -> subprocess.CompletedProcess[str]:
+    def aws(*args: str, cwd: Path = home, extra_env: dict[str, str] | None = None) \
+            -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "awscli", "lambda", *args, "--endpoint-url", server.endpoint],
-                              env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+                              env={**env, **(extra_env or {})}, cwd=cwd, capture_output=True, text=True,
+                              timeout=120)
     return aws
 
 
@@ -36,7 +38,9 @@ def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[
 
 
 def test_function_lifecycle_with_the_aws_cli(aws, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    (tmp_path / "hello.zip").write_bytes(make_zip({"app.py": (REPO / "examples/hello/app.py").read_text()}))
+    # as README.md packs it: no `zip` binary needed
+    subprocess.run([sys.executable, "-m", "zipfile", "-c", str(tmp_path / "hello.zip"), "app.py"],
+                   cwd=REPO / "examples" / "hello", check=True)
     name = unique("aws-hello")
 
     created = json.loads(ok(aws("create-function", "--function-name", name, "--runtime", "python3.13",
@@ -58,6 +62,12 @@ def test_function_lifecycle_with_the_aws_cli(aws, tmp_path: Path) -> None:  # ty
                                 cwd=tmp_path)).stdout)
     assert invoked["StatusCode"] == 200 and "FunctionError" not in invoked
     assert json.loads((tmp_path / "out.json").read_text())["message"] == "Hello, aws!"
+    # The form that works with v1 and v2 alike: the v2 default switched off in the config file.
+    config = tmp_path / "config"
+    config.write_text("[default]\ncli_binary_format = raw-in-base64-out\n")
+    ok(aws("invoke", "--function-name", name, "--payload", '{"name":"both"}', "out.json", cwd=tmp_path,
+           extra_env={"AWS_CONFIG_FILE": str(config)}))
+    assert json.loads((tmp_path / "out.json").read_text())["message"] == "Hello, both!"
 
     tailed = json.loads(ok(aws("invoke", "--function-name", name, "--log-type", "Tail", "out.json",
                                cwd=tmp_path)).stdout)

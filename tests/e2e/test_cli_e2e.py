@@ -142,7 +142,8 @@ def test_failing_function_exits_1_and_prints_the_error(run, tmp_path: Path) -> N
     assert "Unhandled" in failed.stderr
 
 
-def test_payload_file_and_stdin(run, server: Server, home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_payload_file_and_stdin(run, server: Server, home: Path,  # type: ignore[no-untyped-def]
+                                tmp_path: Path) -> None:
     name = unique("cli-file")
     ok(deploy(run, copy_hello(tmp_path), name))
     event = tmp_path / "event.json"
@@ -183,6 +184,20 @@ def test_invalid_runtime_is_refused_and_nothing_stored(run, tmp_path: Path) -> N
     assert name not in ok(run("ls")).stdout
     missing = run("invoke", name)
     assert missing.returncode == 1 and "ResourceNotFoundException" in missing.stderr
+
+
+def test_refused_redeploy_changes_nothing(run, lam, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code = copy_hello(tmp_path)
+    name = unique("cli-keep")
+    ok(deploy(run, code, name))
+    before = lam.get_function(FunctionName=name)["Configuration"]
+    app = code / "app.py"
+    app.write_text(app.read_text().replace('f"Hello, {name}!"', 'f"Bye, {name}!"'))
+    refused = run("deploy", str(code), "--name", name, "--runtime", "cobol", "--handler", "app.handler")
+    assert refused.returncode == 1 and "InvalidParameterValueException" in refused.stderr
+    after = lam.get_function(FunctionName=name)["Configuration"]
+    assert (after["Runtime"], after["CodeSha256"]) == (before["Runtime"], before["CodeSha256"])
+    assert json.loads(ok(run("invoke", name)).stdout)["message"] == "Hello, world!"
 
 
 def test_stopped_server_gives_a_hint(tmp_path_factory: pytest.TempPathFactory, home: Path) -> None:

@@ -1,0 +1,296 @@
+"""The SQL store (faas.store.functions, invocations, keys) against real SQLite and real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from faas.errors import ResourceConflict, ResourceNotFound
+from faas.model import AccessKey, Function, InvocationRecord
+from faas.settings import normalise_database_url
+from faas.store.db import create_engine, migrate
+from faas.store.functions import FunctionStore
+from faas.store.invocations import InvocationStore
+from faas.store.keys import KeyStore
+
+POSTGRES_URL = os.environ.get("FAAS_TEST_POSTGRES_URL")
+T0 = dt.datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=dt.timezone.utc)
+
+
+@contextlib.asynccontextmanager
+async def fresh_postgres_database(url: str) -> AsyncIterator[str]:
+    """The URL of a new, empty database on the test server, dropped afterwards."""
+    import asyncpg
+
+    name = f"faas_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(url)
+    try:
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        except asyncpg.InsufficientPrivilegeError:
+            pytest.fail("the test role cannot create databases: run "
+                        "`runuser -u postgres -- psql -c 'ALTER ROLE faas CREATEDB'`")
+        try:
+            yield normalise_database_url(make_url(url).set(database=name).render_as_string(hide_password=False))
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def engine(request, tmp_path) -> AsyncIterator[AsyncEngine]:
+    async with contextlib.AsyncExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite+aiosqlite:///{tmp_path / 'faas.db'}"
+        elif not POSTGRES_URL:
+            pytest.skip("FAAS_TEST_POSTGRES_URL is not set")
+        else:
+            url = await stack.enter_async_context(fresh_postgres_database(POSTGRES_URL))
+        engine = create_engine(url)
+        stack.push_async_callback(engine.dispose)
+        await migrate(engine)
+        yield engine
+
+
+@pytest.fixture
+def functions(engine) -> FunctionStore:
+    return FunctionStore(engine)
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def function(name: str, code: bytes | None = b"zip-1", **changes) -> Function:
+    fn = Function(
+        name=name, runtime="python3.13", handler="app.handler", role="arn:aws:iam::123456789012:role/r",
+        description="orders", memory_size=256, timeout=30, ephemeral_storage=1024,
+        environment={"DB_URL": "postgres://x", "Ü": "ö"}, package_type="Zip",
+        code_sha256=sha(code) if code is not None else None, code_size=len(code) if code is not None else 0,
+        image_uri=None, image_config={}, revision_id=str(uuid.uuid4()), last_modified=T0,
+    )
+    return fn.replace(**changes)
+
+
+# -- functions ------------------------------------------------------------------------------------
+
+
+async def test_create_and_get_round_trip(functions):
+    fn = function("orders")
+    await functions.create(fn, b"zip-1")
+    stored = await functions.get("orders")
+    assert stored == fn
+    assert stored.last_modified.tzinfo is not None
+    assert stored.last_modified == T0
+    assert await functions.code(fn.code_sha256) == b"zip-1"
+
+
+async def test_image_function_round_trip(functions):
+    fn = function("img", code=None, runtime=None, handler=None, package_type="Image", image_uri="my-image:1",
+                  image_config={"Command": ["app.handler"], "EntryPoint": ["/entry"]})
+    await functions.create(fn, None)
+    assert await functions.get("img") == fn
+    assert await functions.blob_count() == 0
+
+
+async def test_get_of_a_missing_function_is_none(functions):
+    assert await functions.get("nope") is None
+
+
+async def test_list_pages_in_name_order(functions):
+    for name in ("delta", "alpha", "echo", "charlie", "bravo"):
+        await functions.create(function(name), b"zip-1")
+    first = await functions.list(None, 2)
+    assert [f.name for f in first] == ["alpha", "bravo"]
+    second = await functions.list("bravo", 2)
+    assert [f.name for f in second] == ["charlie", "delta"]
+    assert [f.name for f in await functions.list("delta", 2)] == ["echo"]
+    assert await functions.list("echo", 2) == []
+    assert [f.name for f in await functions.list(None, 50)] == ["alpha", "bravo", "charlie", "delta", "echo"]
+    assert (await functions.list(None, 1))[0] == await functions.get("alpha")
+
+
+async def test_walking_all_pages_sees_every_function_once(functions):
+    names = ["B", "a", "a-1", "a_1", "A", "z9", "0", "Zed", "_x", "-y", "ab", "a1"]
+    for name in names:
+        await functions.create(function(name), b"zip-1")
+    seen, marker = [], None
+    while True:
+        page = await functions.list(marker, 3)
+        if not page:
+            break
+        seen += [f.name for f in page]
+        marker = page[-1].name
+    assert sorted(seen) == sorted(names)
+
+
+async def test_replace_with_the_expected_revision(functions):
+    fn = function("orders")
+    await functions.create(fn, b"zip-1")
+    new = fn.replace(timeout=60, revision_id=str(uuid.uuid4()), environment={"A": "1"},
+                     last_modified=T0 + dt.timedelta(seconds=5))
+    await functions.replace(new, None, fn.revision_id)
+    assert await functions.get("orders") == new
+
+
+async def test_replace_conflicts_when_the_revision_moved(functions):
+    fn = function("orders")
+    await functions.create(fn, b"zip-1")
+    moved = fn.replace(timeout=60, revision_id=str(uuid.uuid4()))
+    await functions.replace(moved, None, fn.revision_id)
+    late = fn.replace(timeout=5, revision_id=str(uuid.uuid4()))
+    with pytest.raises(ResourceConflict):
+        await functions.replace(late, b"zip-2", fn.revision_id)
+    assert await functions.get("orders") == moved
+    assert await functions.blob_count() == 1  # the late writer's code was not kept
+
+
+async def test_replace_of_a_deleted_function_is_not_found(functions):
+    fn = function("orders")
+    await functions.create(fn, b"zip-1")
+    await functions.delete("orders")
+    with pytest.raises(ResourceNotFound):
+        await functions.replace(fn.replace(revision_id=str(uuid.uuid4())), None, fn.revision_id)
+    assert await functions.get("orders") is None
+
+
+async def test_delete(functions):
+    await functions.create(function("orders"), b"zip-1")
+    await functions.create(function("users"), b"zip-1")
+    await functions.delete("orders")
+    assert await functions.get("orders") is None
+    assert [f.name for f in await functions.list(None, 10)] == ["users"]
+    with pytest.raises(ResourceNotFound):
+        await functions.delete("orders")
+
+
+async def test_code_is_stored_once_per_hash_and_dropped_when_unused(functions):
+    await functions.create(function("a", b"zip-1"), b"zip-1")
+    await functions.create(function("b", b"zip-1"), b"zip-1")
+    await functions.create(function("c", b"zip-2"), b"zip-2")
+    assert await functions.blob_count() == 2
+    await functions.delete("a")
+    assert await functions.blob_count() == 2
+    assert await functions.code(sha(b"zip-1")) == b"zip-1"
+    await functions.delete("b")
+    assert await functions.blob_count() == 1
+    with pytest.raises(ResourceNotFound):
+        await functions.code(sha(b"zip-1"))
+    assert await functions.code(sha(b"zip-2")) == b"zip-2"
+
+
+async def test_new_code_replaces_the_old_blob(functions):
+    fn = function("a", b"zip-1")
+    await functions.create(fn, b"zip-1")
+    new = function("a", b"zip-2", revision_id=str(uuid.uuid4()))
+    await functions.replace(new, b"zip-2", fn.revision_id)
+    assert await functions.blob_count() == 1
+    assert await functions.code(sha(b"zip-2")) == b"zip-2"
+    with pytest.raises(ResourceNotFound):
+        await functions.code(sha(b"zip-1"))
+
+
+async def test_large_code_round_trips(functions):
+    data = os.urandom(3 * 1024 * 1024)
+    await functions.create(function("big", data), data)
+    assert await functions.code(sha(data)) == data
+
+
+async def test_duplicate_create_conflicts_and_keeps_the_original(functions):
+    original = function("orders", b"zip-1")
+    await functions.create(original, b"zip-1")
+    with pytest.raises(ResourceConflict, match="orders"):
+        await functions.create(function("orders", b"zip-2", timeout=1), b"zip-2")
+    assert await functions.get("orders") == original
+    assert await functions.blob_count() == 1
+    assert await functions.code(sha(b"zip-1")) == b"zip-1"
+
+
+@pytest.mark.xfail(strict=True, reason="FunctionStore._put_blob checks then inserts: the second of two concurrent "
+                   "creates with the same zip hits the blob's primary key and is reported as ResourceConflict")
+async def test_concurrent_creates_with_the_same_code_both_succeed(functions):
+    await functions.create(function("warm-up", b"other"), b"other")  # open the pool's connections
+    for round_ in range(5):
+        code = f"shared zip {round_}".encode()
+        results = await asyncio.gather(functions.create(function(f"a{round_}", code), code),
+                                       functions.create(function(f"b{round_}", code), code),
+                                       return_exceptions=True)
+        assert results == [None, None]
+        assert await functions.code(sha(code)) == code
+
+
+@pytest.mark.xfail(strict=True, reason="a create that finds the blob present can race with the delete of its last "
+                   "user, whose _drop_unused_blobs does not see the new function yet: the code is lost")
+async def test_code_survives_deleting_its_last_user_while_another_function_is_created_with_it(functions):
+    for round_ in range(5):
+        code = f"shared zip {round_}".encode()
+        await functions.create(function(f"old{round_}", code), code)
+        await asyncio.gather(functions.delete(f"old{round_}"), functions.create(function(f"new{round_}", code), code))
+        assert await functions.code(sha(code)) == code
+
+
+# -- invocation records ---------------------------------------------------------------------------
+
+
+def record(function_name: str, started_at: dt.datetime, **changes) -> InvocationRecord:
+    values = dict(
+        request_id=str(uuid.uuid4()), function_name=function_name, started_at=started_at, duration_ms=12.5,
+        billed_duration_ms=100, memory_size=128, max_memory_used_mb=40, init_duration_ms=None, cold=False,
+        outcome="success", error_type=None, log="START ...\nEND ...\nREPORT ...\n",
+    )
+    values.update(changes)
+    return InvocationRecord(**values)
+
+
+async def test_invocation_records_newest_n_oldest_first(engine):
+    store = InvocationStore(engine)
+    records = [record("orders", T0 + dt.timedelta(seconds=i)) for i in range(6)]
+    shuffled = [records[i] for i in (3, 0, 5, 1, 4, 2)]
+    await store.add_many(shuffled[:3])
+    await store.add_many(shuffled[3:] + [record("other", T0 + dt.timedelta(hours=1))])
+    recent = await store.recent("orders", 4)
+    assert recent == records[2:]
+    assert all(r.started_at.tzinfo is not None for r in recent)
+    assert await store.recent("orders", 100) == records
+    assert await store.recent("nobody", 10) == []
+
+
+async def test_invocation_records_keep_every_field(engine):
+    store = InvocationStore(engine)
+    cold = record("orders", T0, init_duration_ms=250.25, cold=True, outcome="error", error_type="Runtime.ExitError",
+                  duration_ms=1234.56, billed_duration_ms=1300, memory_size=1024, max_memory_used_mb=1023,
+                  log="é" * 10_000)
+    await store.add_many([cold])
+    assert await store.recent("orders", 1) == [cold]
+
+
+async def test_adding_no_records_is_a_no_op(engine):
+    store = InvocationStore(engine)
+    await store.add_many([])
+    assert await store.recent("orders", 10) == []
+
+
+# -- access keys ----------------------------------------------------------------------------------
+
+
+async def test_access_keys_by_principal_oldest_first(engine):
+    store = KeyStore(engine)
+    newer = AccessKey("AKIANEWER", "admin", b"\x00sealed\xff" * 4, True, T0 + dt.timedelta(minutes=1))
+    older = AccessKey("AKIAOLDER", "admin", b"sealed-2", False, T0)
+    other = AccessKey("AKIAOTHER", "ci", b"sealed-3", True, T0)
+    for key in (newer, other, older):
+        await store.add(key)
+    assert await store.for_principal("admin") == [older, newer]
+    assert await store.for_principal("ci") == [other]
+    assert await store.for_principal("nobody") == []
+    assert all(k.created_at.tzinfo is not None for k in await store.for_principal("admin"))
