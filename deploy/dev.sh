@@ -108,6 +108,7 @@ ensure_postgres() {
         say "creating PostgreSQL role faas"
         psql_admin "CREATE ROLE faas LOGIN PASSWORD 'faas' CREATEDB"
     fi
+    psql_admin "ALTER ROLE faas CREATEDB" >/dev/null  # the tests make a database each
     if [ "$(psql_admin "SELECT 1 FROM pg_database WHERE datname = 'faas_test'")" != 1 ]; then
         say "creating database faas_test"
         psql_admin "CREATE DATABASE faas_test OWNER faas"

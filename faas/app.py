@@ -11,11 +11,13 @@ from pathlib import Path
 
 from aiohttp import web
 
+from faas.api import concurrency as concurrency_routes
 from faas.api import functions as function_routes
 from faas.api import invoke as invoke_routes
 from faas.api import native as native_routes
 from faas.api.context import SERVICES, Services
 from faas.api.middleware import lambda_errors
+from faas.dispatch.concurrency import Limiter
 from faas.dispatch.invoker import Invoker
 from faas.dispatch.recorder import Recorder
 from faas.sandbox import images, runtime_api
@@ -89,16 +91,21 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
 
     function_store = FunctionStore(engine)
     pool = Pool(backend, CodeCache(settings.data_dir / "code", function_store.code), images=image_refs,
-                region=settings.region, node_id=node, keep_alive_s=settings.keep_alive_s)
+                region=settings.region, node_id=node, keep_alive_s=settings.keep_alive_s,
+                max_environments=settings.max_concurrency, prewarm=settings.prewarm_per_runtime,
+                slots=settings.data_dir / "slots")
     recorder = Recorder(InvocationStore(engine))
-    invoker = Invoker(pool, recorder, settings.function_arn)
-    functions = FunctionService(function_store, images.RUNTIMES, backend.image_exists)
+    limiter = Limiter(settings.max_concurrency)
+    invoker = Invoker(pool, recorder, limiter, settings.function_arn)
+    functions = FunctionService(function_store, images.RUNTIMES, limiter, backend.image_exists)
+    await functions.load_reservations()
 
     api = web.Application(middlewares=[lambda_errors], client_max_size=MAX_REQUEST_BYTES)
     api[SERVICES] = Services(settings=settings, functions=functions, invoker=invoker,
                              invocations=InvocationStore(engine), retire=pool.retire)
     function_routes.add_routes(api)
     invoke_routes.add_routes(api)
+    concurrency_routes.add_routes(api)
     native_routes.add_routes(api)
 
     return Platform(settings=settings, api=api, runtime=runtime_api.create_app(pool), runtime_host=gateway,

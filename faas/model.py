@@ -31,6 +31,7 @@ class Function:
     image_config: dict[str, Any]
     revision_id: str
     last_modified: dt.datetime
+    reserved_concurrency: int | None = None  # None: draws on the node's unreserved pool
 
     def replace(self, **changes: Any) -> Function:
         return dataclasses.replace(self, **changes)

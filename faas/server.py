@@ -23,7 +23,6 @@ def _progress(message: str) -> None:
 
 async def _serve(settings: Settings) -> None:
     platform: Platform = await build(settings, _progress)
-    platform.pool.start()
     platform.recorder.start()
 
     runtime_runner = web.AppRunner(platform.runtime, access_log=None, handle_signals=False)
@@ -32,6 +31,7 @@ async def _serve(settings: Settings) -> None:
     await runtime_site.start()
     runtime_port = runtime_runner.addresses[0][1]
     platform.pool.runtime_api = f"{platform.runtime_host}:{runtime_port}"
+    platform.pool.start()
 
     api_runner = web.AppRunner(platform.api, access_log=None, handle_signals=False,
                                shutdown_timeout=settings.shutdown_grace_s)

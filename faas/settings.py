@@ -57,6 +57,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("image_prefix", "faas", "name prefix of the runtime images built locally"),
     Setting("keep_alive_s", 600, "seconds an idle warm environment lives before it is stopped",
             _positive_int),
+    Setting("max_concurrency", 1000, "invocations this node runs at once, over all functions (429 beyond)",
+            _positive_int),
+    Setting("prewarm_per_runtime", 2, "generic environments kept running per runtime to cut cold starts (0: none)",
+            _positive_int),
     Setting("runtime_api_port", 0, "port of the in-container Runtime API on the Docker bridge "
             "(0 picks a free one)", _positive_int),
     Setting("shutdown_grace_s", 30, "seconds SIGTERM waits for in-flight invocations", _positive_int),
@@ -79,6 +83,8 @@ class Settings:
     docker_network: str
     image_prefix: str
     keep_alive_s: int
+    max_concurrency: int
+    prewarm_per_runtime: int
     runtime_api_port: int
     shutdown_grace_s: int
     build_images: bool

@@ -89,7 +89,10 @@ async def get_function(request: web.Request) -> web.Response:
                 "Location": f"{request.scheme}://{request.host}/faas/v1/functions/{fn.name}/code"}
     else:
         code = {"RepositoryType": "ECR", "ImageUri": fn.image_uri, "ResolvedImageUri": fn.image_uri}
-    return web.json_response({"Configuration": configuration(fn, ctx.settings), "Code": code, "Tags": {}})
+    body = {"Configuration": configuration(fn, ctx.settings), "Code": code, "Tags": {}}
+    if fn.reserved_concurrency is not None:
+        body["Concurrency"] = {"ReservedConcurrentExecutions": fn.reserved_concurrency}
+    return web.json_response(body)
 
 
 async def get_configuration(request: web.Request) -> web.Response:

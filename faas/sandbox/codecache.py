@@ -19,21 +19,25 @@ def extract(data: bytes, target: Path) -> None:
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        for member in archive.infolist():
-            if unsafe_member(member.filename):  # checked at upload; checked again before touching disk
-                raise ValueError(f"unsafe zip entry {member.filename!r}")
-            archive.extract(member, tmp)
-            mode = (member.external_attr >> 16) & 0o777
-            path = tmp / member.filename
-            if member.is_dir():
-                path.chmod(0o755)
-            else:
-                path.chmod(0o755 if mode & stat.S_IXUSR else 0o644)
-    for root, dirs, _files in os.walk(tmp):
-        for name in dirs:
-            Path(root, name).chmod(0o755)
-    tmp.chmod(0o755)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for member in archive.infolist():
+                if unsafe_member(member.filename):  # checked at upload; checked again before touching disk
+                    raise ValueError(f"unsafe zip entry {member.filename!r}")
+                archive.extract(member, tmp)
+                mode = (member.external_attr >> 16) & 0o777
+                path = tmp / member.filename
+                if member.is_dir():
+                    path.chmod(0o755)
+                else:
+                    path.chmod(0o755 if mode & stat.S_IXUSR else 0o644)
+        for root, dirs, _files in os.walk(tmp):
+            for name in dirs:
+                Path(root, name).chmod(0o755)
+        tmp.chmod(0o755)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     os.replace(tmp, target)
 
 

@@ -14,7 +14,7 @@ import requests.exceptions
 
 from faas.errors import ResourceNotReady, StartupError
 from faas.sandbox.backend import Exited, Started
-from faas.sandbox.spec import ContainerSpec
+from faas.sandbox.spec import ContainerSpec, cpu_shares
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,14 @@ class DockerBackend:
         info = self._api.inspect_container(container_id)
         ip = info["NetworkSettings"]["Networks"][self._network]["IPAddress"]
         return Started(container_id=container_id, ip=ip, memory_peak_file=memory_peak_file(container_id))
+
+    async def set_memory(self, container_id: str, memory_mb: int) -> None:
+        limit = memory_mb * 1024 * 1024
+        try:
+            await asyncio.to_thread(self._api.update_container, container_id, mem_limit=limit, memswap_limit=limit,
+                                    cpu_shares=cpu_shares(memory_mb))
+        except docker.errors.DockerException as exc:
+            raise ResourceNotReady("The execution environment could not be resized") from exc
 
     async def kill(self, container_id: str) -> None:
         await asyncio.to_thread(self._kill, container_id)

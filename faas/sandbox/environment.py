@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
+import json
 import time
 from pathlib import Path
 
-from faas.model import Function
+from faas.model import Function, utcnow
 
 
 @dataclasses.dataclass
@@ -20,10 +22,18 @@ class Outcome:
     environment_lost: bool = False  # init failure, exit, timeout: the environment cannot be reused
 
 
-class Invocation:
-    """An event on its way through an environment; the Runtime API fills it in."""
+def _timestamp(now: dt.datetime) -> str:
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
-    def __init__(self, request_id: str, payload: bytes, function_arn: str, timeout_s: int,
+
+class Invocation:
+    """An event on its way through an environment; the Runtime API fills it in.
+
+    Deadlines are timers on the loop rather than a waiting task per invocation: the runtime must take
+    the event within `init_timeout_s` and answer within `timeout_s` of taking it.
+    """
+
+    def __init__(self, request_id: str, payload: bytes, function_arn: str, timeout_s: int, init_timeout_s: float,
                  client_context: str | None = None) -> None:
         self.request_id = request_id
         self.payload = payload
@@ -31,50 +41,83 @@ class Invocation:
         self.timeout_s = timeout_s
         self.client_context = client_context
         self.deadline_ms = 0
-        self.delivered_at = 0.0  # monotonic, when the runtime took the event
+        self.delivered_at = 0.0  # monotonic, when the runtime took the event; 0 until then
         self.log = ""
-        loop = asyncio.get_running_loop()
-        self.delivered: asyncio.Future[None] = loop.create_future()
-        self.outcome: asyncio.Future[Outcome] = loop.create_future()
+        self._loop = asyncio.get_running_loop()
+        self.outcome: asyncio.Future[Outcome] = self._loop.create_future()
+        self._timer = self._loop.call_later(init_timeout_s, self._expire)
+
+    @property
+    def delivered(self) -> bool:
+        return self.delivered_at > 0
 
     def deliver(self) -> None:
         self.delivered_at = time.monotonic()
         self.deadline_ms = int(time.time() * 1000) + self.timeout_s * 1000
-        if not self.delivered.done():
-            self.delivered.set_result(None)
+        self._timer.cancel()
+        self._timer = self._loop.call_later(self.timeout_s, self._expire)
 
     def finish(self, outcome: Outcome) -> bool:
         """Record the outcome; the first one wins (a late /response after a timeout is ignored)."""
         if self.outcome.done():
             return False
+        self._timer.cancel()
         self.outcome.set_result(outcome)
         return True
 
+    def _expire(self) -> None:
+        message = f"{_timestamp(utcnow())} {self.request_id} Task timed out after {self.timeout_s:.2f} seconds"
+        self.finish(Outcome(body=json.dumps({"errorMessage": message, "errorType": "Sandbox.Timedout"}).encode(),
+                            error_type="Sandbox.Timedout", timed_out=True, environment_lost=True))
+
 
 class Environment:
-    """A running container bound to one function revision; serves one invocation at a time."""
+    """A running container; bound to one function revision for life (a prewarmed one on first use).
+    Serves one invocation at a time."""
 
-    def __init__(self, fn: Function, container_id: str, ip: str, memory_peak_file: Path | None,
-                 started_at: float) -> None:
-        self.function = fn
+    def __init__(self, container_id: str, ip: str, memory_peak_file: Path | None, started_at: float,
+                 function: Function | None = None, runtime: str | None = None, slot: Path | None = None) -> None:
         self.container_id = container_id
         self.ip = ip
         self.memory_peak_file = memory_peak_file
-        self.started_at = started_at  # monotonic, before the container was created
+        self.created_at = started_at  # monotonic, before the container was created
+        self.started_at = started_at  # monotonic: container start, or specialisation of a prewarmed one
+        self.function = function
+        self.runtime = runtime or (function.runtime if function else None)
+        self.slot = slot  # host directory mounted at /var/task, for prewarmed environments
         self.init_duration_ms: float | None = None  # set when the runtime first asks for work
         self.init_log = ""
+        self.invocations = 0
         self.dead = False
-        self.oom_killed = False
         self.idle_since = time.monotonic()
         self.current: Invocation | None = None
         self._waiter: asyncio.Future[Invocation] | None = None
+        self._specialization: asyncio.Future[dict[str, str]] | None = None
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.function.name, self.function.revision_id)
+    def key(self) -> tuple[str, str] | None:
+        return (self.function.name, self.function.revision_id) if self.function else None
+
+    # -- prewarmed environments ------------------------------------------------------------------
+
+    async def specialization(self) -> dict[str, str]:
+        """What a prewarmed runtime's /specialize long poll waits for: its function's environment."""
+        if self._specialization is None:
+            self._specialization = asyncio.get_running_loop().create_future()
+        return await self._specialization
+
+    def specialize(self, fn: Function, environment: dict[str, str]) -> None:
+        self.function = fn
+        self.started_at = time.monotonic()
+        if self._specialization is None:
+            self._specialization = asyncio.get_running_loop().create_future()
+        self._specialization.set_result(environment)
+
+    # -- invocations ---------------------------------------------------------------------------------
 
     def assign(self, invocation: Invocation) -> None:
         self.current = invocation
+        self.invocations += 1
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(invocation)
             self._waiter = None
@@ -83,7 +126,7 @@ class Environment:
         """What the runtime's long-polling /next waits on."""
         if self.init_duration_ms is None:
             self.init_duration_ms = (time.monotonic() - self.started_at) * 1000
-        if self.current is not None and not self.current.delivered.done():
+        if self.current is not None and not self.current.delivered:
             return self.current
         self._waiter = asyncio.get_running_loop().create_future()
         return await self._waiter
@@ -98,5 +141,6 @@ class Environment:
 
     def mark_dead(self) -> None:
         self.dead = True
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.cancel()
+        for future in (self._waiter, self._specialization):
+            if future is not None and not future.done():
+                future.cancel()

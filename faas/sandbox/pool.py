@@ -1,5 +1,6 @@
 """Execution environments per function revision: reuse idle ones, start one per extra concurrent
-request, stop idle ones after the keep-alive window, and notice when one dies."""
+request, keep prewarmed generic ones ready per runtime, stop idle ones after the keep-alive window,
+and notice when one dies."""
 
 from __future__ import annotations
 
@@ -7,73 +8,120 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import secrets
+import shutil
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
+from pathlib import Path
 
 from faas.model import Function, utcnow
 from faas.sandbox.backend import Backend, Exited
 from faas.sandbox.codecache import CodeCache
 from faas.sandbox.environment import Environment, Outcome
-from faas.sandbox.spec import container_spec, log_stream_name
+from faas.sandbox.spec import PREWARM_MEMORY_MB, PREWARM_TMP_MB, container_spec, lambda_environment, \
+    log_stream_name, prewarmed_spec
 
 log = logging.getLogger(__name__)
 
 REGISTRATION_WAIT_S = 5.0
+PREWARM_RETRY_S = 5.0
+Key = tuple[str, str]  # (function name, revision id)
+
+
+def link_tree(source: Path, target: Path) -> None:
+    """Fill a prewarmed environment's /var/task with hard links to the unpacked code (no copying)."""
+    shutil.copytree(source, target, copy_function=os.link, dirs_exist_ok=True)
 
 
 class Pool:
-    def __init__(self, backend: Backend, code: CodeCache, *, images: dict[str, str], region: str,
-                 node_id: str, keep_alive_s: float) -> None:
+    def __init__(self, backend: Backend, code: CodeCache, *, images: dict[str, str], region: str, node_id: str,
+                 keep_alive_s: float, max_environments: int, prewarm: int, slots: Path) -> None:
         self._backend = backend
         self._code = code
         self._images = images
         self._region = region
         self._node_id = node_id
         self._keep_alive_s = keep_alive_s
+        self._max_environments = max_environments
+        self._prewarm = prewarm
+        self._slots = slots
         self.runtime_api = ""  # host:port, set once the Runtime API listens
-        self._idle: dict[tuple[str, str], list[Environment]] = defaultdict(list)
+        self._idle: dict[Key, list[Environment]] = defaultdict(list)
+        self._waiting: dict[Key, deque[asyncio.Future[Environment]]] = defaultdict(deque)
+        self._current: dict[str, str] = {}  # function -> the revision new invocations use
+        self._prewarmed: dict[str, list[Environment]] = defaultdict(list)
+        self._prewarming: dict[str, int] = defaultdict(int)
+        self._starting = 0
         self._by_ip: dict[str, Environment] = {}
         self._by_id: dict[str, Environment] = {}
         self._ip_waiters: dict[str, list[tuple[float, asyncio.Future[Environment | None]]]] = {}
+        self._tasks: set[asyncio.Task] = set()
         self._reaper: asyncio.Task[None] | None = None
+        self._closing = False
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> None:
         self._backend.watch(self._on_exit)
-        self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
+        self._slots.mkdir(parents=True, exist_ok=True)
+        for stale in self._slots.iterdir():  # slots of a previous run; their containers are gone
+            shutil.rmtree(stale, ignore_errors=True)
+        self._reaper = self._spawn(self._reap_forever())
+        self._refill_prewarmed()
 
     async def close(self) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+        self._closing = True
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         envs = list(self._by_id.values())
         for env in envs:
             self._forget(env)
         await asyncio.gather(*(self._backend.kill(env.container_id) for env in envs))
+        shutil.rmtree(self._slots, ignore_errors=True)
 
     @property
     def environments(self) -> int:
         return len(self._by_id)
 
+    def stats(self) -> dict[str, int]:
+        return {
+            "environments": len(self._by_id),
+            "idle": sum(len(envs) for envs in self._idle.values()),
+            "prewarmed": sum(len(envs) for envs in self._prewarmed.values()),
+            "starting": self._starting,
+        }
+
     # -- the invoke path -------------------------------------------------------------------------
 
     async def acquire(self, fn: Function) -> tuple[Environment, bool]:
-        """An idle environment of this revision, else a new one. Returns (environment, cold)."""
-        idle = self._idle.get((fn.name, fn.revision_id))
+        """An idle environment of this revision, else the first one to become free: a new one is started
+        for this request (scale-out per concurrent request), but one released meanwhile serves it sooner.
+        Returns (environment, cold)."""
+        key = (fn.name, fn.revision_id)
+        self._current[fn.name] = fn.revision_id
+        idle = self._idle.get(key)
         while idle:
             env = idle.pop()
             if not env.dead:
-                return env, False
-        return await self._start(fn), True
+                return env, env.invocations == 0
+        waiter: asyncio.Future[Environment] = asyncio.get_running_loop().create_future()
+        self._waiting[key].append(waiter)
+        self._spawn(self._start_for(fn))
+        env = await waiter
+        return env, env.invocations == 0
 
     def release(self, env: Environment) -> None:
         env.current = None
         if env.dead:
             return
-        env.idle_since = time.monotonic()
-        self._idle[env.key].append(env)
+        if env.key is None or self._current.get(env.key[0]) != env.key[1]:
+            self._spawn(self.discard(env))  # its function changed or is gone
+            return
+        self._offer(env)
 
     async def discard(self, env: Environment) -> None:
         self._forget(env)
@@ -82,10 +130,10 @@ class Pool:
     def retire(self, name: str) -> None:
         """Stop the idle environments of a function whose code or configuration changed or which is gone;
         busy ones finish their invocation and are stopped on release."""
+        self._current.pop(name, None)
         for key in [k for k in self._idle if k[0] == name]:
             for env in self._idle.pop(key):
-                self._forget(env)
-                asyncio.get_running_loop().create_task(self._backend.kill(env.container_id))
+                self._spawn(self.discard(env))
 
     # -- the Runtime API's view --------------------------------------------------------------------
 
@@ -99,7 +147,7 @@ class Pool:
         arrived = time.monotonic()
         env = self._by_ip.get(ip)
         if env is not None:
-            return env if env.started_at <= arrived else None
+            return env if env.created_at <= arrived else None
         # The runtime can ask before start() has learnt the container's address.
         waiter: asyncio.Future[Environment | None] = asyncio.get_running_loop().create_future()
         self._ip_waiters.setdefault(ip, []).append((arrived, waiter))
@@ -116,8 +164,59 @@ class Pool:
 
     # -- internals ---------------------------------------------------------------------------------
 
-    async def _start(self, fn: Function) -> Environment:
-        started_at = time.monotonic()
+    def _spawn(self, coro) -> asyncio.Task:  # type: ignore[no-untyped-def]
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _offer(self, env: Environment) -> None:
+        """Hand a free environment to the longest-waiting request for its revision, else park it idle."""
+        assert env.key is not None
+        waiting = self._waiting.get(env.key)
+        while waiting:
+            waiter = waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(env)
+                return
+        env.idle_since = time.monotonic()
+        self._idle[env.key].append(env)
+
+    def _fail_one_waiter(self, key: Key, error: BaseException) -> None:
+        waiting = self._waiting.get(key)
+        while waiting:
+            waiter = waiting.popleft()
+            if not waiter.done():
+                waiter.set_exception(error)
+                return
+
+    async def _start_for(self, fn: Function) -> None:
+        key = (fn.name, fn.revision_id)
+        self._starting += 1
+        try:
+            await self._make_room()
+            env = await self._specialize_prewarmed(fn) or await self._start_cold(fn)
+        except Exception as exc:
+            self._fail_one_waiter(key, exc)
+            return
+        finally:
+            self._starting -= 1
+        self._offer(env)
+
+    async def _make_room(self) -> None:
+        """At the node's environment cap, stop the idle environment that has waited longest."""
+        if len(self._by_id) + self._starting <= self._max_environments:
+            return
+        idle = [env for envs in self._idle.values() for env in envs] + \
+               [env for envs in self._prewarmed.values() for env in envs]
+        if idle:
+            oldest = min(idle, key=lambda env: env.idle_since)
+            if oldest.runtime and oldest in self._prewarmed.get(oldest.runtime, []):
+                self._prewarmed[oldest.runtime].remove(oldest)
+            await self.discard(oldest)
+
+    async def _start_cold(self, fn: Function) -> Environment:
+        created_at = time.monotonic()
         if fn.package_type == "Zip":
             assert fn.code_sha256 is not None and fn.runtime is not None
             code_dir = str(await self._code.directory(fn.code_sha256))
@@ -127,37 +226,96 @@ class Pool:
         spec = container_spec(fn, image=image, region=self._region, runtime_api=self.runtime_api,
                               node_id=self._node_id, code_dir=code_dir, log_stream=log_stream_name(utcnow()))
         started = await self._backend.start(spec)
-        env = Environment(fn, started.container_id, started.ip, started.memory_peak_file, started_at)
+        env = Environment(started.container_id, started.ip, started.memory_peak_file, created_at, function=fn)
+        self._register(env, created_at)
+        return env
+
+    async def _specialize_prewarmed(self, fn: Function) -> Environment | None:
+        """Bind a running generic environment to `fn`: link its code in, set its limits, hand it the env."""
+        if fn.package_type != "Zip" or fn.ephemeral_storage != PREWARM_TMP_MB:
+            return None
+        ready = self._prewarmed.get(fn.runtime or "")
+        if not ready:
+            return None
+        env = ready.pop()
+        self._refill_prewarmed()
+        assert fn.code_sha256 is not None and env.slot is not None
+        try:
+            code_dir = await self._code.directory(fn.code_sha256)
+            await asyncio.to_thread(link_tree, code_dir, env.slot)
+            if fn.memory_size != PREWARM_MEMORY_MB:
+                await self._backend.set_memory(env.container_id, fn.memory_size)
+        except Exception:
+            await self.discard(env)
+            raise
+        environment = lambda_environment(fn, region=self._region, runtime_api=self.runtime_api,
+                                         log_stream=log_stream_name(utcnow()))
+        env.specialize(fn, environment)
+        return env
+
+    def _refill_prewarmed(self) -> None:
+        if self._closing:
+            return
+        for runtime, image in self._images.items():
+            missing = self._prewarm - len(self._prewarmed[runtime]) - self._prewarming[runtime]
+            for _ in range(max(0, missing)):
+                self._prewarming[runtime] += 1
+                self._spawn(self._start_prewarmed(runtime, image))
+
+    async def _start_prewarmed(self, runtime: str, image: str) -> None:
+        created_at = time.monotonic()
+        slot = self._slots / secrets.token_hex(8)
+        try:
+            slot.mkdir(mode=0o755)
+            spec = prewarmed_spec(runtime, image=image, region=self._region, runtime_api=self.runtime_api,
+                                  node_id=self._node_id, slot=str(slot))
+            started = await self._backend.start(spec)
+        except Exception as exc:
+            log.warning("could not prewarm a %s environment: %s", runtime, exc)
+            shutil.rmtree(slot, ignore_errors=True)
+            return
+        finally:
+            self._prewarming[runtime] -= 1
+        env = Environment(started.container_id, started.ip, started.memory_peak_file, created_at,
+                          runtime=runtime, slot=slot)
+        self._register(env, created_at)
+        self._prewarmed[runtime].append(env)
+
+    def _register(self, env: Environment, created_at: float) -> None:
+        env.created_at = created_at
         self._by_id[env.container_id] = env
         self._by_ip[env.ip] = env  # an address Docker reuses belongs to the newest container
         for arrived, waiter in self._ip_waiters.pop(env.ip, []):
             if not waiter.done():
-                waiter.set_result(env if arrived >= started_at else None)
-        return env
+                waiter.set_result(env if arrived >= created_at else None)
 
     def _forget(self, env: Environment) -> None:
         env.mark_dead()
         self._by_id.pop(env.container_id, None)
         if self._by_ip.get(env.ip) is env:
             del self._by_ip[env.ip]
-        idle = self._idle.get(env.key)
-        if idle and env in idle:
-            idle.remove(env)
+        if env.key is not None and env in self._idle.get(env.key, ()):
+            self._idle[env.key].remove(env)
+        if env.runtime is not None and env in self._prewarmed.get(env.runtime, ()):
+            # A generic environment died before it was used: replace it, but slowly, so a runtime that
+            # cannot start does not spin.
+            self._prewarmed[env.runtime].remove(env)
+            asyncio.get_running_loop().call_later(PREWARM_RETRY_S, self._refill_prewarmed)
+        if env.slot is not None:
+            shutil.rmtree(env.slot, ignore_errors=True)
 
     def _on_exit(self, exited: Exited) -> None:
         env = self._by_id.get(exited.container_id)
         if env is None:
             return
-        env.oom_killed = exited.oom_killed
         self._forget(env)
         invocation = env.current
         if invocation is not None:
-            reason = "signal: killed" if exited.oom_killed or exited.exit_code == 137 else (
-                f"exit status {exited.exit_code}")
+            killed = exited.oom_killed or exited.exit_code == 137
+            reason = "signal: killed" if killed else f"exit status {exited.exit_code}"
             message = f"RequestId: {invocation.request_id} Error: Runtime exited with error: {reason}"
-            if exited.oom_killed:
-                message = (f"RequestId: {invocation.request_id} Error: Runtime exited with error: {reason} "
-                           f"(out of memory: the function needs more than {env.function.memory_size} MB)")
+            if exited.oom_killed and env.function is not None:
+                message += f" (out of memory: the function needs more than {env.function.memory_size} MB)"
             body = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
             invocation.finish(Outcome(body=body, error_type="Runtime.ExitError", environment_lost=True))
 
@@ -169,4 +327,3 @@ class Pool:
                 for env in [e for e in envs if e.idle_since < cutoff]:
                     log.debug("stopping idle environment %s of %s", env.container_id[:12], key[0])
                     await self.discard(env)
-

@@ -32,10 +32,7 @@ def _accepted() -> web.Response:
 
 
 async def _environment(request: web.Request) -> Environment | None:
-    env = await request.app[POOL].environment_at(request.remote or "")
-    log.debug("runtime api %s %s from %s -> %s", request.method, request.path, request.remote,
-              env.container_id[:12] if env else None)
-    return env
+    return await request.app[POOL].environment_at(request.remote or "")
 
 
 def _current(env: Environment | None, request_id: str):  # -> Invocation | None
@@ -57,9 +54,17 @@ async def _read_limited(request: web.Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+async def specialize(request: web.Request) -> web.Response:
+    """faas extension: a prewarmed runtime waits here until the platform binds it to a function."""
+    env = await _environment(request)
+    if env is None or env.dead or env.slot is None:
+        return _error(403, "Forbidden", "This address is not a prewarmed faas execution environment")
+    return web.json_response({"environment": await env.specialization()})
+
+
 async def next_invocation(request: web.Request) -> web.StreamResponse:
     env = await _environment(request)
-    if env is None or env.dead:
+    if env is None or env.dead or env.function is None:
         return _error(403, "Forbidden", "This address is not a faas execution environment")
     invocation = await env.next_invocation()
     invocation.deliver()
@@ -150,6 +155,7 @@ def create_app(pool: Pool) -> web.Application:
     app = web.Application(client_max_size=MAX_RESPONSE_BYTES + 1024)
     app[POOL] = pool
     app.router.add_get(f"{PREFIX}/invocation/next", next_invocation)
+    app.router.add_get(f"{PREFIX}/faas/specialize", specialize)
     app.router.add_post(f"{PREFIX}/invocation/{{request_id}}/response", post_response)
     app.router.add_post(f"{PREFIX}/invocation/{{request_id}}/error", post_error)
     app.router.add_post(f"{PREFIX}/invocation/{{request_id}}/logs", post_logs)

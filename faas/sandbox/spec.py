@@ -8,6 +8,8 @@ import secrets
 
 from faas.model import LATEST, Function
 
+PREWARM_MEMORY_MB = 128  # prewarmed environments start at Lambda's smallest size and grow on specialisation
+PREWARM_TMP_MB = 512  # /tmp cannot be resized once running: other EphemeralStorage sizes start cold
 SANDBOX_USER = "993:993"  # the uid Lambda's own sandboxes run as; no such user exists on the host
 PIDS_LIMIT = 1024
 # Lambda gives one full vCPU at 1,769 MB; CPU weight follows memory the same way.
@@ -34,15 +36,9 @@ def log_stream_name(now: dt.datetime) -> str:
     return f"{now:%Y/%m/%d}/[{LATEST}]{secrets.token_hex(16)}"
 
 
-def lambda_environment(fn: Function, *, region: str, runtime_api: str, log_stream: str) -> dict[str, str]:
-    """The variables every Lambda runtime expects, plus the function's own."""
-    env = dict(fn.environment)
-    env.update({
-        "AWS_LAMBDA_FUNCTION_NAME": fn.name,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
-        "AWS_LAMBDA_FUNCTION_VERSION": LATEST,
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+def base_environment(*, region: str, runtime_api: str) -> dict[str, str]:
+    """The variables that do not depend on the function: all a prewarmed environment starts with."""
+    return {
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "AWS_LAMBDA_RUNTIME_API": runtime_api,
         "AWS_REGION": region,
@@ -50,6 +46,19 @@ def lambda_environment(fn: Function, *, region: str, runtime_api: str, log_strea
         "LAMBDA_TASK_ROOT": "/var/task",
         "LAMBDA_RUNTIME_DIR": "/var/runtime",
         "TZ": ":UTC",
+    }
+
+
+def lambda_environment(fn: Function, *, region: str, runtime_api: str, log_stream: str) -> dict[str, str]:
+    """The variables every Lambda runtime expects, plus the function's own."""
+    env = dict(fn.environment)
+    env.update(base_environment(region=region, runtime_api=runtime_api))
+    env.update({
+        "AWS_LAMBDA_FUNCTION_NAME": fn.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+        "AWS_LAMBDA_FUNCTION_VERSION": LATEST,
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
     })
     if fn.package_type == "Zip":
         env["_HANDLER"] = fn.handler or ""
@@ -68,7 +77,7 @@ def container_spec(fn: Function, *, image: str, region: str, runtime_api: str, n
             "faas.revision": fn.revision_id,
         },
         memory_mb=fn.memory_size,
-        cpu_shares=max(2, fn.memory_size * 1024 // MB_PER_VCPU),
+        cpu_shares=cpu_shares(fn.memory_size),
         pids_limit=PIDS_LIMIT,
         tmp_size_mb=fn.ephemeral_storage,
         user=SANDBOX_USER,
@@ -77,3 +86,23 @@ def container_spec(fn: Function, *, image: str, region: str, runtime_api: str, n
         command=fn.image_config.get("Command"),
         working_dir=fn.image_config.get("WorkingDirectory"),
     )
+
+
+def prewarmed_spec(runtime: str, *, image: str, region: str, runtime_api: str, node_id: str,
+                   slot: str) -> ContainerSpec:
+    """A generic environment of a runtime: it waits on the Runtime API to be bound to a function."""
+    return ContainerSpec(
+        image=image,
+        environment={**base_environment(region=region, runtime_api=runtime_api), "FAAS_PREWARMED": "1"},
+        labels={"faas.node": node_id, "faas.prewarmed": runtime},
+        memory_mb=PREWARM_MEMORY_MB,
+        cpu_shares=cpu_shares(PREWARM_MEMORY_MB),
+        pids_limit=PIDS_LIMIT,
+        tmp_size_mb=PREWARM_TMP_MB,
+        user=SANDBOX_USER,
+        code_dir=slot,
+    )
+
+
+def cpu_shares(memory_mb: int) -> int:
+    return max(2, memory_mb * 1024 // MB_PER_VCPU)

@@ -14,6 +14,7 @@ from faas.errors import InvalidParameterValue, RequestTooLarge
 
 MAX_ZIP_BYTES = 50 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
+READABLE_COMPRESSION = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +59,11 @@ def inspect_zip(data: bytes) -> CodeInfo:
         if unsafe_member(member.filename):
             raise InvalidParameterValue(
                 f"The zip file contains an entry with an absolute path or '..': {member.filename!r}"
+            )
+        if member.flag_bits & 0x1 or member.compress_type not in READABLE_COMPRESSION:
+            raise InvalidParameterValue(
+                f"The zip entry {member.filename!r} is encrypted or uses a compression method that cannot be "
+                "unpacked; use stored or deflated entries"
             )
         unzipped += member.file_size
     if unzipped > MAX_UNZIPPED_BYTES:

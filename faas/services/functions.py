@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from faas.dispatch.concurrency import Limiter
 from faas.errors import InvalidParameterValue, PreconditionFailed, ResourceNotFound
 from faas.model import LATEST, Function, utcnow
 from faas.services.code import CodeInfo, decode_zip_field, inspect_zip
@@ -35,7 +36,7 @@ DEFAULTS = {"MemorySize": 128, "Timeout": 3, "EphemeralStorage": 512}
 
 def parse_function_ref(raw: str, qualifier: str | None = None) -> str:
     """The function name from a name or ARN; only $LATEST exists until versions land."""
-    match = FUNCTION_REF_RE.match(raw)
+    match = FUNCTION_REF_RE.fullmatch(raw)
     if not match:
         raise InvalidParameterValue(
             f"1 validation error detected: Value '{raw[:140]}' at 'functionName' failed to satisfy constraint: "
@@ -58,7 +59,7 @@ def _int_in(params: Mapping[str, Any], key: str, low: int, high: int) -> int:
 
 def _string(params: Mapping[str, Any], key: str, pattern: re.Pattern[str], what: str) -> str:
     value = params[key]
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise InvalidParameterValue(f"{key} is not valid: {what}")
     return value
 
@@ -72,7 +73,7 @@ def validate_environment(value: Any) -> dict[str, str]:
     size = 0
     for key, val in variables.items():
         # Never echo values: they are secrets.
-        if not isinstance(key, str) or not ENV_KEY_RE.match(key):
+        if not isinstance(key, str) or not ENV_KEY_RE.fullmatch(key):
             raise InvalidParameterValue(f"Environment variable name {str(key)[:64]!r} is not valid: "
                                         "use letters, digits and underscores, starting with a letter")
         if not isinstance(val, str):
@@ -94,10 +95,11 @@ def validate_environment(value: Any) -> dict[str, str]:
 
 
 class FunctionService:
-    def __init__(self, store: FunctionStore, runtimes: tuple[str, ...],
+    def __init__(self, store: FunctionStore, runtimes: tuple[str, ...], limiter: Limiter,
                  image_exists: Callable[[str], Any] | None = None) -> None:
         self._store = store
         self._runtimes = runtimes
+        self._limiter = limiter
         self._image_exists = image_exists  # async (ref) -> bool, for PackageType Image
         self._cache: dict[str, Function] = {}
 
@@ -165,6 +167,30 @@ class FunctionService:
     async def delete(self, name: str) -> None:
         self._cache.pop(name, None)
         await self._store.delete(name)
+        self._limiter.set_reserved(name, None)
+
+    async def load_reservations(self) -> None:
+        for name, reserved in (await self._store.reservations()).items():
+            self._limiter.set_reserved(name, reserved)
+
+    async def usage(self) -> tuple[int, int]:
+        return await self._store.usage()
+
+    async def put_concurrency(self, name: str, params: Mapping[str, Any]) -> int:
+        reserved = params.get("ReservedConcurrentExecutions")
+        if isinstance(reserved, bool) or not isinstance(reserved, int) or reserved < 0:
+            raise InvalidParameterValue("ReservedConcurrentExecutions must be an integer of 0 or more")
+        await self.get(name)
+        self._limiter.check_reservation(name, reserved)
+        await self._store.set_reserved_concurrency(name, reserved)
+        self._limiter.set_reserved(name, reserved)
+        self._cache.pop(name, None)
+        return reserved
+
+    async def delete_concurrency(self, name: str) -> None:
+        await self._store.set_reserved_concurrency(name, None)
+        self._limiter.set_reserved(name, None)
+        self._cache.pop(name, None)
 
     # -- helpers -------------------------------------------------------------------------------
 

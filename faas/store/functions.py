@@ -6,7 +6,8 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -38,6 +39,7 @@ def _to_function(row: Any) -> Function:
         image_config=json.loads(row.image_config),
         revision_id=row.revision_id,
         last_modified=as_utc(row.last_modified),
+        reserved_concurrency=row.reserved_concurrency,
     )
 
 
@@ -59,6 +61,7 @@ def _to_row(fn: Function) -> dict[str, Any]:
         "image_config": json.dumps(fn.image_config, sort_keys=True),
         "revision_id": fn.revision_id,
         "last_modified": fn.last_modified,
+        "reserved_concurrency": fn.reserved_concurrency,
     }
 
 
@@ -80,13 +83,16 @@ class FunctionStore:
         return [_to_function(row) for row in rows]
 
     async def create(self, fn: Function, code: bytes | None) -> None:
-        try:
-            async with self._engine.begin() as conn:
-                if code is not None:
-                    await self._put_blob(conn, fn.code_sha256, code)
-                await conn.execute(insert(functions).values(**_to_row(fn)))
-        except IntegrityError as exc:
-            raise ResourceConflict(f"Function already exist: {fn.name}") from exc
+        async with self._engine.begin() as conn:
+            if code is not None:
+                await self._put_blob(conn, fn.code_sha256, code)
+            if (await conn.execute(select(functions.c.name).where(functions.c.name == fn.name))).first():
+                raise ResourceConflict(f"Function already exist: {fn.name}")
+            try:
+                async with conn.begin_nested():
+                    await conn.execute(insert(functions).values(**_to_row(fn)))
+            except IntegrityError as exc:  # created by a concurrent request since the check
+                raise ResourceConflict(f"Function already exist: {fn.name}") from exc
 
     async def replace(self, fn: Function, code: bytes | None, expected_revision: str) -> None:
         """Store a new configuration (and code), failing if someone changed it meanwhile."""
@@ -106,6 +112,27 @@ class FunctionStore:
                     f"The operation cannot be performed at this time. An update is in progress for resource: {fn.name}"
                 )
             await self._drop_unused_blobs(conn)
+
+    async def set_reserved_concurrency(self, name: str, reserved: int | None) -> None:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(functions).where(functions.c.name == name).values(reserved_concurrency=reserved)
+            )
+            if result.rowcount != 1:
+                raise ResourceNotFound(f"Function not found: {name}")
+
+    async def usage(self) -> tuple[int, int]:
+        """(number of functions, bytes of zipped code they use)."""
+        query = select(func.count(functions.c.name), func.coalesce(func.sum(functions.c.code_size), 0))
+        async with self._engine.connect() as conn:
+            count, total = (await conn.execute(query)).one()
+        return int(count), int(total)
+
+    async def reservations(self) -> dict[str, int]:
+        query = select(functions.c.name, functions.c.reserved_concurrency).where(
+            functions.c.reserved_concurrency.is_not(None))
+        async with self._engine.connect() as conn:
+            return {row.name: row.reserved_concurrency for row in (await conn.execute(query)).all()}
 
     async def delete(self, name: str) -> None:
         async with self._engine.begin() as conn:
@@ -127,11 +154,18 @@ class FunctionStore:
 
     @staticmethod
     async def _put_blob(conn: AsyncConnection, sha256: str | None, code: bytes) -> None:
-        present = (await conn.execute(select(code_blobs.c.sha256).where(code_blobs.c.sha256 == sha256))).first()
-        if present is None:
-            await conn.execute(insert(code_blobs).values(sha256=sha256, size=len(code), data=code, created_at=utcnow()))
+        # An upsert, so two uploads of the same zip at once both succeed; DO UPDATE (not NOTHING) locks
+        # the row, so a concurrent delete of the blob's last user waits for us and then keeps the blob.
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(code_blobs).values(sha256=sha256, size=len(code), data=code, created_at=utcnow())
+        await conn.execute(statement.on_conflict_do_update(index_elements=["sha256"],
+                                                           set_={"size": statement.excluded.size}))
 
     @staticmethod
     async def _drop_unused_blobs(conn: AsyncConnection) -> None:
         in_use = exists().where(functions.c.code_sha256 == code_blobs.c.sha256)
-        await conn.execute(delete(code_blobs).where(~in_use))
+        try:
+            async with conn.begin_nested():
+                await conn.execute(delete(code_blobs).where(~in_use))
+        except IntegrityError:
+            pass  # a concurrent create took the blob meanwhile (the foreign key said so): keep it

@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    ForeignKey,
     Float,
     Integer,
     LargeBinary,
@@ -20,6 +21,7 @@ metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_name)s",
         "pk": "pk_%(table_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     }
 )
 
@@ -36,12 +38,14 @@ functions = Table(
     Column("ephemeral_storage", Integer, nullable=False),
     Column("environment", Text, nullable=False),  # JSON object; never logged
     Column("package_type", String(8), nullable=False),
-    Column("code_sha256", String(64), nullable=True),
+    # A blob can only be dropped once no function uses it, even with a concurrent create in flight.
+    Column("code_sha256", String(64), ForeignKey("code_blobs.sha256"), nullable=True),
     Column("code_size", BigInteger, nullable=False),
     Column("image_uri", String(512), nullable=True),
     Column("image_config", Text, nullable=False),  # JSON object
     Column("revision_id", String(36), nullable=False),
     Column("last_modified", DateTime(timezone=True), nullable=False),
+    Column("reserved_concurrency", Integer, nullable=True),
 )
 
 # Zips are stored once per content hash, shared by every function that uploads the same bytes.

@@ -19,6 +19,13 @@ written during init is part of the first invocation's log, and an init failure p
 `/runtime/init/logs` before `/runtime/init/error`. A Runtime API that answers 404 there does not
 know the extension: the logs then go to the container's original stdout, as with AWS.
 
+Prewarmed start (a faas extension): a generic container starts with FAAS_PREWARMED=1, the
+variables that do not depend on a function, no _HANDLER and an empty /var/task. The bootstrap then
+does everything it can without the function (imports, log capture, the connection) and long-polls
+`GET /runtime/faas/specialize`. A 200 answer `{"environment": {"NAME": "value", ...}}` is merged
+into os.environ, FAAS_PREWARMED is removed, and the start goes on as a normal one: import the
+handler, report an init error, serve invocations. Any other answer, or no connection: exit 1.
+
 On SIGTERM the bootstrap stops; if an invocation is running, its log so far is posted first.
 """
 
@@ -192,7 +199,7 @@ class RuntimeApi:
 
     def post(self, path: str, body: bytes, content_type: str, error_type: str | None = None) -> int:
         headers = {"Content-Type": content_type}
-        if error_type:
+        if error_type and error_type.isascii() and error_type.isprintable():  # a class name can be anything
             headers[ERROR_TYPE_HEADER] = error_type
         status, _, answer = self.call("POST", path, body, headers)
         if status >= 300 and not path.endswith("/logs"):
@@ -303,13 +310,16 @@ def setup_logging() -> RequestIdFilter:
     handler = StdoutHandler()
     handler.setFormatter(formatter)
     handler.addFilter(request_ids)
-    root = logging.getLogger()
-    root.addHandler(handler)
+    logging.getLogger().addHandler(handler)
+    return request_ids
+
+
+def apply_log_level() -> None:
+    """AWS_LAMBDA_LOG_LEVEL is a function's setting: read once the environment is the function's."""
     level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
     level = {"TRACE": "DEBUG"}.get(level, level)
     if level and isinstance(logging.getLevelName(level), int):  # a known level name
-        root.setLevel(level)
-    return request_ids
+        logging.getLogger().setLevel(level)
 
 
 # --- the handler ------------------------------------------------------------------------------
@@ -501,6 +511,24 @@ def fail_init(api: RuntimeApi, capture: LogCapture, exc: BaseException) -> None:
     api.post("/init/error", _encoder.encode(error).encode("utf-8"), "application/json", error["errorType"])
 
 
+def specialize(api: RuntimeApi) -> None:
+    """Wait to be bound to a function, then take on its environment (see the module docstring)."""
+    status, _, body = api.call("GET", "/faas/specialize")
+    if status != 200:
+        raise RuntimeApiError(f"GET /faas/specialize answered {status}: {body[:200]!r}")
+    try:
+        environment = json.loads(body)["environment"]
+    except (ValueError, KeyError, TypeError):
+        environment = None
+    if not isinstance(environment, dict) or not all(isinstance(v, str) for v in environment.values()):
+        raise RuntimeApiError('GET /faas/specialize: expected {"environment": {"NAME": "value", ...}}')
+    python_path = os.environ.get("PYTHONPATH", "")
+    os.environ.update(environment)
+    os.environ.pop("FAAS_PREWARMED", None)
+    if os.environ.get("PYTHONPATH", "") != python_path:  # read by the interpreter at start only
+        sys.path[1:1] = [p for p in os.environ["PYTHONPATH"].split(os.pathsep) if p and p not in sys.path]
+
+
 def on_sigterm(signum, frame) -> None:
     raise SystemExit(128 + signum)
 
@@ -518,6 +546,10 @@ def main() -> int:
     try:
         api = RuntimeApi(address)
         request_ids = setup_logging()
+        if os.environ.get("FAAS_PREWARMED"):
+            # Everything above is done; after this answer only the handler's import is left.
+            specialize(api)
+        apply_log_level()
         sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
         try:
             handler = load_handler(os.environ.get("_HANDLER", ""))

@@ -216,8 +216,6 @@ async def test_duplicate_create_conflicts_and_keeps_the_original(functions):
     assert await functions.code(sha(b"zip-1")) == b"zip-1"
 
 
-@pytest.mark.xfail(strict=True, reason="FunctionStore._put_blob checks then inserts: the second of two concurrent "
-                   "creates with the same zip hits the blob's primary key and is reported as ResourceConflict")
 async def test_concurrent_creates_with_the_same_code_both_succeed(functions):
     await functions.create(function("warm-up", b"other"), b"other")  # open the pool's connections
     for round_ in range(5):
@@ -229,8 +227,6 @@ async def test_concurrent_creates_with_the_same_code_both_succeed(functions):
         assert await functions.code(sha(code)) == code
 
 
-@pytest.mark.xfail(strict=True, reason="a create that finds the blob present can race with the delete of its last "
-                   "user, whose _drop_unused_blobs does not see the new function yet: the code is lost")
 async def test_code_survives_deleting_its_last_user_while_another_function_is_created_with_it(functions):
     for round_ in range(5):
         code = f"shared zip {round_}".encode()

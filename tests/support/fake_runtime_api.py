@@ -1,7 +1,8 @@
 """A scripted Lambda Runtime API for testing runtimes: hands out queued events, records every call.
 
 When its queue is empty it answers `/next` with 500, which makes a well-behaved runtime exit;
-tests then read what it posted.
+tests then read what it posted. A prewarmed runtime's `GET /runtime/faas/specialize` is held open
+until the test answers it with `specialize(...)`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Call:
     path: str  # without the /2018-06-01/runtime prefix
     headers: dict[str, str]
     body: bytes
+    received_at: float = dataclasses.field(default_factory=time.monotonic)
 
     def json(self):
         return json.loads(self.body)
@@ -41,6 +43,8 @@ class FakeRuntimeApi:
         self.events: queue.Queue[Event] = queue.Queue()
         self.calls: list[Call] = []
         self.logs_supported = logs_supported
+        self._specializations: queue.Queue[tuple[int, bytes]] = queue.Queue()
+        self._closing = threading.Event()
         self._server = http.server.ThreadingHTTPServer((host, 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -55,6 +59,7 @@ class FakeRuntimeApi:
         return self
 
     def __exit__(self, *exc_info) -> None:
+        self._closing.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -66,6 +71,23 @@ class FakeRuntimeApi:
         event = Event(body=body, **fields)
         self.events.put(event)
         return event
+
+    def specialize(self, environment: dict[str, str] | None = None, *, status: int = 200,
+                   body: bytes | None = None) -> None:
+        """Answer the (pending or next) `GET /faas/specialize`: 200 {"environment": ...} by default."""
+        if body is None:
+            body = json.dumps({"environment": environment or {}}).encode() if status == 200 else \
+                b'{"errorType":"Forbidden","errorMessage":"not a prewarmed environment"}'
+        self._specializations.put((status, body))
+
+    def wait_for_call(self, method: str, path: str, timeout: float = 20) -> Call:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for call in list(self.calls):
+                if call.method == method and call.path == path:
+                    return call
+            time.sleep(0.01)
+        raise TimeoutError(f"no {method} {path} within {timeout} s; calls: {[c.path for c in self.calls]}")
 
     def posts(self, suffix: str = "") -> list[Call]:
         return [c for c in self.calls if c.method == "POST" and c.path.endswith(suffix)]
@@ -86,6 +108,8 @@ class FakeRuntimeApi:
             def do_GET(self) -> None:
                 path = self.path.removeprefix(PREFIX)
                 fake._record(Call("GET", path, dict(self.headers), b""))
+                if path == "/faas/specialize":
+                    return self._specialize()
                 if path != "/invocation/next":
                     return self._answer(404, b'{"errorType":"NotFound"}')
                 try:
@@ -107,6 +131,14 @@ class FakeRuntimeApi:
                 if path.endswith("/logs") and not fake.logs_supported:
                     return self._answer(404, b'{"errorType":"NotFound"}')
                 self._answer(202, b'{"status":"OK"}')
+
+            def _specialize(self) -> None:
+                while not fake._closing.is_set():  # a long poll, as long as the test needs
+                    try:
+                        status, body = fake._specializations.get(timeout=0.05)
+                    except queue.Empty:
+                        continue
+                    return self._answer(status, body)
 
             def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
                 self.send_response(status)

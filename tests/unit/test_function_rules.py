@@ -122,7 +122,6 @@ def test_garbage_refs_are_invalid(ref):
         parse_function_ref(ref)
 
 
-@pytest.mark.xfail(strict=True, reason="FUNCTION_REF_RE ends in `$`, which also matches before a final newline")
 def test_a_trailing_newline_is_not_a_name():
     with pytest.raises(InvalidParameterValue):
         parse_function_ref("fn\n")
@@ -182,7 +181,6 @@ def test_bad_names_are_refused(key):
         validate_environment({"Variables": {key: SECRET}})
 
 
-@pytest.mark.xfail(strict=True, reason="ENV_KEY_RE ends in `$`, which also matches before a final newline")
 def test_a_name_with_a_trailing_newline_is_refused():
     with pytest.raises(InvalidParameterValue):
         validate_environment({"Variables": {"NAME\n": "1"}})
@@ -309,7 +307,6 @@ async def test_handler_is_required_for_zip(service):
         await service.create(create_params(Handler=...))
 
 
-@pytest.mark.xfail(strict=True, reason="NAME_RE/HANDLER_RE end in `$`, which also matches before a final newline")
 @pytest.mark.parametrize("changes", [{"FunctionName": "fn\n"}, {"Handler": "app.handler\n"}, {"Role": ROLE + "\n"}])
 async def test_a_trailing_newline_is_refused(service, store, changes):
     with pytest.raises(InvalidParameterValue):

@@ -1,0 +1,58 @@
+"""Concurrency routes: reserved concurrency per function, and the node's limits as account settings."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from faas.api.body import read_json
+from faas.api.context import services
+from faas.services.code import MAX_UNZIPPED_BYTES, MAX_ZIP_BYTES
+from faas.services.functions import parse_function_ref
+
+# Lambda's default storage quota for all code, reported as is.
+TOTAL_CODE_SIZE = 75 * 1024 ** 3
+
+
+async def put_concurrency(request: web.Request) -> web.Response:
+    ctx = services(request)
+    name = parse_function_ref(request.match_info["function"])
+    reserved = await ctx.functions.put_concurrency(name, await read_json(request, "PutFunctionConcurrency"))
+    return web.json_response({"ReservedConcurrentExecutions": reserved})
+
+
+async def get_concurrency(request: web.Request) -> web.Response:
+    ctx = services(request)
+    fn = await ctx.functions.get(parse_function_ref(request.match_info["function"]))
+    if fn.reserved_concurrency is None:
+        return web.json_response({})
+    return web.json_response({"ReservedConcurrentExecutions": fn.reserved_concurrency})
+
+
+async def delete_concurrency(request: web.Request) -> web.Response:
+    ctx = services(request)
+    await ctx.functions.delete_concurrency(parse_function_ref(request.match_info["function"]))
+    return web.Response(status=204)
+
+
+async def account_settings(request: web.Request) -> web.Response:
+    ctx = services(request)
+    limiter = ctx.invoker.limiter
+    count, code_size = await ctx.functions.usage()
+    return web.json_response({
+        "AccountLimit": {
+            "TotalCodeSize": TOTAL_CODE_SIZE,
+            "CodeSizeUnzipped": MAX_UNZIPPED_BYTES,
+            "CodeSizeZipped": MAX_ZIP_BYTES,
+            "ConcurrentExecutions": limiter.node_limit,
+            "UnreservedConcurrentExecutions": limiter.unreserved_limit,
+        },
+        "AccountUsage": {"TotalCodeSize": code_size, "FunctionCount": count},
+    })
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_put("/2017-10-31/functions/{function}/concurrency", put_concurrency)
+    app.router.add_delete("/2017-10-31/functions/{function}/concurrency", delete_concurrency)
+    app.router.add_get("/2019-09-30/functions/{function}/concurrency", get_concurrency)
+    app.router.add_get("/2016-08-19/account-settings", account_settings)
+    app.router.add_get("/2016-08-19/account-settings/", account_settings)
