@@ -34,7 +34,7 @@ import docker.errors
 import faas
 from faas.errors import StartupError
 
-RUNTIMES: tuple[str, ...] = ("python3.13",)
+RUNTIMES: tuple[str, ...] = ("python3.13", "nodejs20.x")
 RECIPES_DIR = Path(faas.__file__).resolve().parent.parent / "runtimes"
 
 # The base recipe. Bump BASE_RECIPE_VERSION when the way the base is made changes.

@@ -547,6 +547,8 @@ def main() -> int:
         api = RuntimeApi(address)
         request_ids = setup_logging()
         if os.environ.get("FAAS_PREWARMED"):
+            import decimal  # noqa: F401  (imported lazily otherwise; here the wait pays for it)
+
             # Everything above is done; after this answer only the handler's import is left.
             specialize(api)
         apply_log_level()

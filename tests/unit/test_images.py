@@ -162,7 +162,7 @@ def test_nothing_is_built_when_every_image_exists():
     refs = {"python3.13": images.image_ref("faas", "python3.13")}
     client = FakeDocker(set(refs.values()))
     lines: list[str] = []
-    assert images.ensure_images(client, prefix="faas", progress=lines.append) == refs
+    assert images.ensure_images(client, prefix="faas", progress=lines.append, runtimes=refs) == refs
     assert client.builds == [] and lines == []
 
 
@@ -170,7 +170,8 @@ def test_a_missing_runtime_image_is_built_on_the_existing_base():
     base, ref = images.base_ref("faas"), images.image_ref("faas", "python3.13")
     client = FakeDocker({base})
     lines: list[str] = []
-    assert images.ensure_images(client, prefix="faas", progress=lines.append) == {"python3.13": ref}
+    assert images.ensure_images(client, prefix="faas", progress=lines.append,
+                                runtimes=["python3.13"]) == {"python3.13": ref}
     [build] = client.builds
     assert build["tag"] == ref
     assert build["buildargs"] == {"BASE": base}
