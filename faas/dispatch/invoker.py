@@ -65,6 +65,7 @@ class Invoker:
         env.assign(invocation)
         outcome = await invocation.outcome
         finished = time.monotonic()
+        max_used_mb = env.max_memory_used_mb()  # before the environment may be stopped
         if outcome.environment_lost or env.dead:
             await self._pool.discard(env)  # only the environment that failed or ran over
         else:
@@ -75,7 +76,6 @@ class Invoker:
             duration_ms = fn.timeout * 1000.0
         billed_ms = billed_duration_ms(duration_ms)
         init_ms = env.init_duration_ms if cold else None
-        max_used_mb = env.max_memory_used_mb()
         output = (env.init_log if cold else "") + invocation.log + _platform_lines(outcome)
         report = report_line(request_id, duration_ms=duration_ms, billed_ms=billed_ms, memory_mb=fn.memory_size,
                              max_used_mb=max_used_mb, init_duration_ms=init_ms)

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import json
+import os
 import time
 from pathlib import Path
 
@@ -80,6 +81,7 @@ class Environment:
         self.container_id = container_id
         self.ip = ip
         self.memory_peak_file = memory_peak_file
+        self._memory_fd: int | None = None
         self.created_at = started_at  # monotonic, before the container was created
         self.started_at = started_at  # monotonic: container start, or specialisation of a prewarmed one
         self.function = function
@@ -132,15 +134,21 @@ class Environment:
         return await self._waiter
 
     def max_memory_used_mb(self) -> int:
-        if self.memory_peak_file is None:
-            return 0
+        """Peak memory of the container so far, read from its cgroup (kept open: this runs per invoke)."""
         try:
-            return int(self.memory_peak_file.read_text()) // (1024 * 1024)
+            if self._memory_fd is None:
+                if self.memory_peak_file is None:
+                    return 0
+                self._memory_fd = os.open(self.memory_peak_file, os.O_RDONLY)
+            return int(os.pread(self._memory_fd, 32, 0)) // (1024 * 1024)
         except (OSError, ValueError):
             return 0
 
     def mark_dead(self) -> None:
         self.dead = True
+        if self._memory_fd is not None:
+            os.close(self._memory_fd)
+            self._memory_fd = None
         for future in (self._waiter, self._specialization):
             if future is not None and not future.done():
                 future.cancel()

@@ -53,6 +53,7 @@ class Pool:
         self._prewarmed: dict[str, list[Environment]] = defaultdict(list)
         self._prewarming: dict[str, int] = defaultdict(int)
         self._starting = 0
+        self._starting_for: dict[Key, int] = defaultdict(int)
         self._by_ip: dict[str, Environment] = {}
         self._by_id: dict[str, Environment] = {}
         self._ip_waiters: dict[str, list[tuple[float, asyncio.Future[Environment | None]]]] = {}
@@ -109,8 +110,12 @@ class Pool:
             if not env.dead:
                 return env, env.invocations == 0
         waiter: asyncio.Future[Environment] = asyncio.get_running_loop().create_future()
-        self._waiting[key].append(waiter)
-        self._spawn(self._start_for(fn))
+        waiting = self._waiting[key]
+        waiting.append(waiter)
+        # One start per waiting request, counting starts already under way: under load a busy
+        # environment is often freed before a new one is up, and that must not snowball into more starts.
+        if self._starting_for[key] < sum(1 for w in waiting if not w.done()):
+            self._spawn(self._start_for(fn))
         env = await waiter
         return env, env.invocations == 0
 
@@ -193,6 +198,7 @@ class Pool:
     async def _start_for(self, fn: Function) -> None:
         key = (fn.name, fn.revision_id)
         self._starting += 1
+        self._starting_for[key] += 1
         try:
             await self._make_room()
             env = await self._specialize_prewarmed(fn) or await self._start_cold(fn)
@@ -201,6 +207,9 @@ class Pool:
             return
         finally:
             self._starting -= 1
+            self._starting_for[key] -= 1
+            if not self._starting_for[key]:
+                del self._starting_for[key]
         self._offer(env)
 
     async def _make_room(self) -> None:

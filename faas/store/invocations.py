@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,7 +18,8 @@ class InvocationStore:
         if not records:
             return
         async with self._engine.begin() as conn:
-            await conn.execute(insert(invocations), [dataclasses.asdict(r) for r in records])
+            # vars(), not dataclasses.asdict(): a shallow copy is enough and asdict costs ~10x more.
+            await conn.execute(insert(invocations), [vars(r) for r in records])
 
     async def recent(self, function_name: str, limit: int) -> list[InvocationRecord]:
         """The newest `limit` records of a function, oldest first."""

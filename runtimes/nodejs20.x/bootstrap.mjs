@@ -658,7 +658,8 @@ class Runtime {
     try {
       let context;
       [context, callback] = invocation.prepare(this.fields);
-      const result = this.handler(decodeEvent(answer.body, headers['content-type']), context, callback);
+      const handler = this.handler; // called as a plain function, not as a method of the runtime
+      const result = handler(decodeEvent(answer.body, headers["content-type"]), context, callback);
       if (result && typeof result.then === 'function') {
         result.then(context.succeed, context.fail).catch(context.fail);
       }

@@ -47,7 +47,8 @@ class FakeRuntimeApi:
         self._closing = threading.Event()
         self._server = http.server.ThreadingHTTPServer((host, 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
 
     @property
     def address(self) -> str:
