@@ -1,14 +1,18 @@
-"""Invoke-path benchmark: warm latency and throughput, cold start beside plain `docker run`.
+"""Invoke-path benchmark: every figure measured in the same run as its baseline.
 
-Starts its own `faas serve` on a temporary data dir, deploys a no-op Python handler and measures,
-in one run:
-  - baseline: an HTTP round trip to a bare aiohttp server answering a fixed body (what any HTTP
-    server in this process model costs), and the same through one aiohttp proxy hop;
-  - warm invocation latency, sequential (p50, p99) -> overhead = warm - baseline;
-  - warm throughput with concurrent clients;
-  - cold start of never-invoked functions (p50, p99) beside `docker run --rm` of the same image.
+Starts its own `faas serve` (twice: with the prewarmed pool and without) on temporary data dirs,
+deploys no-op Python handlers and measures:
+  - baseline HTTP: the same client against a bare aiohttp server answering a fixed body;
+  - warm invocation latency, sequential (p50, p99); overhead = warm - baseline HTTP;
+  - warm throughput with concurrent keep-alive clients (wrk when installed, else aiohttp);
+  - cold start of never-invoked functions (p50, p99), with and without the prewarmed pool,
+    beside `docker run --rm` of the same runtime image running a no-op Python;
+  - a burst of 100 concurrent requests to a never-invoked function: errors and time until all answered;
+  - memory of one idle warm environment (its cgroup's usage and RSS).
 
-Usage:  .venv/bin/python bench/invoke.py [--warm 2000] [--concurrency 16] [--cold 10] [--markdown]
+Usage:  .venv/bin/python bench/invoke.py [--warm 3000] [--cold 20] [--markdown]
+Needs: a running Docker engine and built runtime images (deploy/dev.sh does both); wrk for the
+throughput figure (apt-get install wrk), else a slower Python client is used and says so.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import base64
 import io
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -29,12 +34,13 @@ import zipfile
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
+import docker
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from faas.sandbox import images  # noqa: E402
+from faas.sandbox.docker_backend import memory_peak_file  # noqa: E402
 
 ROLE = "arn:aws:iam::000000000000:role/bench"
 NOOP = "def handler(event, context):\n    return None\n"
@@ -46,7 +52,8 @@ def percentile(samples: list[float], p: float) -> float:
 
 
 def summary(samples_ms: list[float]) -> dict[str, float]:
-    return {"p50": percentile(samples_ms, 50), "p99": percentile(samples_ms, 99), "mean": statistics.mean(samples_ms)}
+    return {"p50": percentile(samples_ms, 50), "p99": percentile(samples_ms, 99),
+            "mean": statistics.mean(samples_ms), "n": len(samples_ms)}
 
 
 def noop_zip() -> str:
@@ -57,14 +64,17 @@ def noop_zip() -> str:
 
 
 class Platform:
-    def __init__(self) -> None:
+    """A `faas serve` subprocess on a temporary data dir."""
+
+    def __init__(self, **settings: str) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="faas-bench-"))
+        self.settings = settings
         self.proc: subprocess.Popen | None = None
         self.endpoint = ""
 
-    def start(self) -> None:
+    def __enter__(self) -> Platform:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FAAS_")}
-        env.update(FAAS_DATA_DIR=str(self.tmp / "data"), FAAS_PORT="0", FAAS_LOG_LEVEL="warning")
+        env.update(FAAS_DATA_DIR=str(self.tmp / "data"), FAAS_PORT="0", FAAS_LOG_LEVEL="warning", **self.settings)
         self.proc = subprocess.Popen([sys.executable, "-m", "faas", "serve"], env=env,
                                      stdout=subprocess.DEVNULL, stderr=open(self.tmp / "server.log", "wb"))
         endpoint_file = self.tmp / "data" / "endpoint"
@@ -74,18 +84,25 @@ class Platform:
                 raise SystemExit("faas serve did not start:\n" + (self.tmp / "server.log").read_text())
             time.sleep(0.1)
         self.endpoint = endpoint_file.read_text().strip()
+        return self
 
-    def stop(self) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.proc:
             self.proc.terminate()
-            self.proc.wait(60)
+            self.proc.wait(120)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def url(self, name: str) -> str:
+        return f"{self.endpoint}/2015-03-31/functions/{name}/invocations"
 
-async def create(session: aiohttp.ClientSession, endpoint: str, name: str, code: str) -> None:
+    def node(self) -> str:
+        return (self.tmp / "data" / "node-id").read_text().strip()
+
+
+async def create(session: aiohttp.ClientSession, platform: Platform, name: str) -> None:
     body = {"FunctionName": name, "Runtime": "python3.13", "Role": ROLE, "Handler": "app.handler",
-            "Code": {"ZipFile": code}, "MemorySize": 128}
-    async with session.post(f"{endpoint}/2015-03-31/functions", json=body) as response:
+            "Code": {"ZipFile": noop_zip()}, "MemorySize": 128}
+    async with session.post(f"{platform.endpoint}/2015-03-31/functions", json=body) as response:
         assert response.status == 201, await response.text()
 
 
@@ -93,12 +110,12 @@ async def timed_post(session: aiohttp.ClientSession, url: str) -> float:
     start = time.perf_counter()
     async with session.post(url, data=b"{}") as response:
         await response.read()
-        assert response.status == 200, response.status
+        if response.status != 200 or "X-Amz-Function-Error" in response.headers:
+            raise RuntimeError(f"invoke failed: {response.status}")
     return (time.perf_counter() - start) * 1000
 
 
-async def baseline(n: int) -> dict[str, float]:
-    """The same client against a bare aiohttp server in another process answering a fixed body."""
+async def bare_http_baseline(n: int) -> dict[str, float]:
     code = ("from aiohttp import web\n"
             "async def h(r):\n    await r.read()\n    return web.Response(body=b'null')\n"
             "app = web.Application(); app.router.add_post('/x', h)\n"
@@ -107,7 +124,7 @@ async def baseline(n: int) -> dict[str, float]:
     proc = subprocess.Popen([sys.executable, "-c", code, str(port)])
     try:
         async with aiohttp.ClientSession() as session:
-            for _ in range(100):
+            for _ in range(200):
                 try:
                     await timed_post(session, f"http://127.0.0.1:{port}/x")
                     break
@@ -120,7 +137,18 @@ async def baseline(n: int) -> dict[str, float]:
     return summary(samples)
 
 
-async def throughput(url: str, concurrency: int, seconds: float) -> tuple[float, int]:
+def wrk_throughput(url: str, connections: int, seconds: int) -> tuple[float, int]:
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text('wrk.method = "POST"\nwrk.body = "{}"\nwrk.headers["Content-Type"] = "application/json"\n')
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
+                         capture_output=True, text=True, check=True).stdout
+    script.unlink()
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rate, int(errors.group(1)) if errors else 0
+
+
+async def python_throughput(url: str, connections: int, seconds: int) -> tuple[float, int]:
     done = errors = 0
     stop_at = time.perf_counter() + seconds
 
@@ -129,21 +157,15 @@ async def throughput(url: str, concurrency: int, seconds: float) -> tuple[float,
         while time.perf_counter() < stop_at:
             async with session.post(url, data=b"{}") as response:
                 await response.read()
-                if response.status == 200 and "X-Amz-Function-Error" not in response.headers:
-                    done += 1
-                else:
-                    errors += 1
+                done, errors = (done + 1, errors) if response.status == 200 else (done, errors + 1)
 
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as session:
         start = time.perf_counter()
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - start
-    return done / elapsed, errors
+        await asyncio.gather(*(worker(session) for _ in range(connections)))
+        return done / (time.perf_counter() - start), errors
 
 
 def docker_run_baseline(image: str, n: int) -> dict[str, float]:
-    """`docker run --rm` of the runtime image running a no-op Python: what a naive cold start costs."""
     samples = []
     for _ in range(n):
         start = time.perf_counter()
@@ -153,59 +175,118 @@ def docker_run_baseline(image: str, n: int) -> dict[str, float]:
     return summary(samples)
 
 
-async def run(args: argparse.Namespace) -> dict:
-    platform = Platform()
-    platform.start()
-    results: dict = {}
-    try:
-        code = noop_zip()
-        async with aiohttp.ClientSession() as session:
-            await create(session, platform.endpoint, "bench-warm", code)
-            url = f"{platform.endpoint}/2015-03-31/functions/bench-warm/invocations"
-            for _ in range(200):  # warm-up, and the first call is the cold start
-                await timed_post(session, url)
-            warm = [await timed_post(session, url) for _ in range(args.warm)]
-            results["warm"] = summary(warm)
+async def cold_starts(platform: Platform, n: int, prefix: str) -> dict[str, float]:
+    samples = []
+    async with aiohttp.ClientSession() as session:
+        for i in range(n):
+            await create(session, platform, f"{prefix}-{i}")
+            await asyncio.sleep(1.0)  # let the prewarmed pool refill, as between real first calls
+            samples.append(await timed_post(session, platform.url(f"{prefix}-{i}")))
+    return summary(samples)
 
-            cold = []
-            for i in range(args.cold):
-                name = f"bench-cold-{i}"
-                await create(session, platform.endpoint, name, code)
-                cold.append(await timed_post(session, f"{platform.endpoint}/2015-03-31/functions/{name}/invocations"))
-            results["cold"] = summary(cold)
-        results["baseline_http"] = await baseline(args.warm)
-        results["throughput"], results["throughput_errors"] = await throughput(url, args.concurrency, args.seconds)
-        results["docker_run"] = docker_run_baseline(images.image_ref("faas", "python3.13"), args.cold)
-    finally:
-        platform.stop()
-    results["overhead_p50"] = results["warm"]["p50"] - results["baseline_http"]["p50"]
-    results["overhead_p99"] = results["warm"]["p99"] - results["baseline_http"]["p99"]
+
+async def burst(platform: Platform, name: str, size: int = 100) -> dict[str, float]:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=size)) as session:
+        await create(session, platform, name)
+        start = time.perf_counter()
+        results = await asyncio.gather(*(timed_post(session, platform.url(name)) for _ in range(size)),
+                                       return_exceptions=True)
+        elapsed = (time.perf_counter() - start) * 1000
+    errors = sum(1 for r in results if isinstance(r, BaseException))
+    return {"errors": errors, "all_answered_ms": elapsed}
+
+
+def idle_environment_memory(platform: Platform, function: str) -> dict[str, float]:
+    client = docker.from_env()
+    containers = client.containers.list(filters={"label": [f"faas.node={platform.node()}",
+                                                           f"faas.function={function}"]})
+    usage_file = memory_peak_file(containers[0].id)
+    cgroup = usage_file.parent if usage_file else None
+    usage = rss = 0.0
+    if cgroup and (cgroup / "memory.usage_in_bytes").exists():
+        usage = int((cgroup / "memory.usage_in_bytes").read_text()) / 2 ** 20
+        stat = dict(line.split() for line in (cgroup / "memory.stat").read_text().splitlines())
+        rss = int(stat["total_rss"]) / 2 ** 20
+    elif cgroup:
+        usage = int((cgroup / "memory.current").read_text()) / 2 ** 20
+        stat = dict(line.split() for line in (cgroup / "memory.stat").read_text().splitlines())
+        rss = int(stat["anon"]) / 2 ** 20
+    return {"usage_mb": usage, "rss_mb": rss}
+
+
+async def run(args: argparse.Namespace) -> dict:
+    results: dict = {"baseline_http": await bare_http_baseline(args.warm)}
+    image = images.image_ref("faas", "python3.13")
+    results["docker_run"] = docker_run_baseline(image, args.cold)
+
+    with Platform(FAAS_PREWARM_PER_RUNTIME="2") as platform:
+        async with aiohttp.ClientSession() as session:
+            await create(session, platform, "warm")
+            for _ in range(300):
+                await timed_post(session, platform.url("warm"))
+            results["warm"] = summary([await timed_post(session, platform.url("warm")) for _ in range(args.warm)])
+        await asyncio.sleep(1)
+        results["idle_memory"] = idle_environment_memory(platform, "warm")
+        tool = "wrk" if shutil.which("wrk") else "python"
+        results["throughput"] = {}
+        for connections in args.connections:
+            if tool == "wrk":
+                wrk_throughput(platform.url("warm"), connections, 2)  # let the pool scale out first
+                rate, errors = wrk_throughput(platform.url("warm"), connections, args.seconds)
+            else:
+                rate, errors = await python_throughput(platform.url("warm"), connections, args.seconds)
+            results["throughput"][connections] = {"rate": rate, "errors": errors, "client": tool}
+        results["cold_prewarmed"] = await cold_starts(platform, args.cold, "cold-pre")
+        results["burst_prewarmed"] = await burst(platform, "burst-pre")
+
+    with Platform(FAAS_PREWARM_PER_RUNTIME="0") as platform:
+        results["cold_plain"] = await cold_starts(platform, args.cold, "cold")
+        results["burst_plain"] = await burst(platform, "burst")
+
+    results["overhead"] = {p: results["warm"][p] - results["baseline_http"][p] for p in ("p50", "p99")}
     return results
 
 
-def markdown(results: dict, args: argparse.Namespace) -> str:
-    w, b, c, d = results["warm"], results["baseline_http"], results["cold"], results["docker_run"]
-    return "\n".join([
-        f"| measure | p50 | p99 |",
-        f"| --- | --- | --- |",
+def markdown(r: dict, args: argparse.Namespace) -> str:
+    b, w, o, d = r["baseline_http"], r["warm"], r["overhead"], r["docker_run"]
+    cp, cc = r["cold_prewarmed"], r["cold_plain"]
+    lines = [
+        "| measure | p50 | p99 |",
+        "| --- | --- | --- |",
         f"| baseline: HTTP round trip to a bare aiohttp server | {b['p50']:.2f} ms | {b['p99']:.2f} ms |",
         f"| warm invoke of a no-op handler ({args.warm} sequential) | {w['p50']:.2f} ms | {w['p99']:.2f} ms |",
-        f"| platform overhead (warm - baseline) | {results['overhead_p50']:.2f} ms | {results['overhead_p99']:.2f} ms |",
+        f"| **platform overhead** (warm - baseline) | **{o['p50']:.2f} ms** | **{o['p99']:.2f} ms** |",
         f"| baseline: `docker run --rm` of the runtime image | {d['p50']:.0f} ms | {d['p99']:.0f} ms |",
-        f"| cold start of a never-invoked function ({args.cold}) | {c['p50']:.0f} ms | {c['p99']:.0f} ms |",
+        f"| cold start, prewarmed pool ({args.cold} never-invoked functions) | {cp['p50']:.0f} ms "
+        f"({cp['p50'] / d['p50']:.2f}x docker run) | {cp['p99']:.0f} ms |",
+        f"| cold start, no prewarmed pool | {cc['p50']:.0f} ms ({cc['p50'] / d['p50']:.2f}x docker run) "
+        f"| {cc['p99']:.0f} ms |",
         "",
-        f"Warm throughput, {args.concurrency} concurrent keep-alive clients for {args.seconds:.0f} s: "
-        f"**{results['throughput']:.0f} invocations/s**, {results['throughput_errors']} errors.",
-    ])
+        "| warm throughput, concurrent keep-alive clients | invocations/s | errors |",
+        "| --- | --- | --- |",
+    ]
+    for connections, t in r["throughput"].items():
+        lines.append(f"| {connections} ({t['client']}, {args.seconds} s) | {t['rate']:.0f} | {t['errors']} |")
+    lines += [
+        "",
+        "| burst of 100 concurrent requests to a never-invoked function | errors | all answered after |",
+        "| --- | --- | --- |",
+        f"| with the prewarmed pool | {r['burst_prewarmed']['errors']} | {r['burst_prewarmed']['all_answered_ms']:.0f} ms |",
+        f"| without | {r['burst_plain']['errors']} | {r['burst_plain']['all_answered_ms']:.0f} ms |",
+        "",
+        f"Memory of one idle warm environment: {r['idle_memory']['rss_mb']:.1f} MB resident "
+        f"({r['idle_memory']['usage_mb']:.1f} MB charged to its cgroup, page cache included).",
+    ]
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--warm", type=int, default=2000, help="sequential warm invocations")
-    parser.add_argument("--cold", type=int, default=10, help="cold starts (and docker runs)")
-    parser.add_argument("--concurrency", type=int, default=16, help="clients in the throughput run")
-    parser.add_argument("--seconds", type=float, default=10, help="length of the throughput run")
-    parser.add_argument("--markdown", action="store_true", help="print a markdown table")
+    parser.add_argument("--warm", type=int, default=3000, help="sequential warm invocations")
+    parser.add_argument("--cold", type=int, default=20, help="cold starts of each kind, and docker runs")
+    parser.add_argument("--connections", type=int, nargs="+", default=[1, 2, 4, 8], help="throughput clients")
+    parser.add_argument("--seconds", type=int, default=10, help="length of each throughput run")
+    parser.add_argument("--markdown", action="store_true", help="print markdown tables")
     args = parser.parse_args()
     results = asyncio.run(run(args))
     print(markdown(results, args) if args.markdown else json.dumps(results, indent=2))

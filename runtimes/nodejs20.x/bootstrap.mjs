@@ -2,7 +2,9 @@
 // the Lambda Runtime API, the way AWS's own Node.js runtime client does.
 //
 // It runs as the container's entrypoint (`node /var/runtime/bootstrap.mjs`), uses only Node's
-// standard library and never imports faas.
+// standard library and never imports faas. Its parts, beside it in /var/runtime: runtime-api.mjs
+// (the HTTP client), log-capture.mjs (the function's log), user-function.mjs (loading the handler),
+// faas-prewarm.cjs (loaded by a prewarmed container while it waits).
 //
 // Inputs (environment):
 //   AWS_LAMBDA_RUNTIME_API   host:port of the Runtime API (no scheme)
@@ -31,50 +33,35 @@
 // phase is part of the first invocation's log, or goes to `/runtime/init/logs` when init fails. A
 // Runtime API that answers 404 there does not know the extension: logs then go to the real stdout.
 // Output of child processes started with stdio 'inherit' bypasses the capture (fds 1 and 2 are not
-// redirected: Node has no dup2) and goes to the container's stdout.
+// redirected: Node has no dup2) and goes to the container's stdout, as does whatever is still
+// captured when the process exits on its own (process.exit() in a handler).
+//
+// Where faas differs from AWS's client, on purpose: an event whose Content-Type is not
+// application/json reaches the handler as a Buffer, and a Buffer (Uint8Array) result is sent as is
+// (as the python runtime does with bytes); getRemainingTimeInMillis() is never negative; the
+// bootstrap's own frames are left out of an error's `trace`; a missing package imported by an ES
+// module (ERR_MODULE_NOT_FOUND) is a Runtime.ImportModuleError too; console lines keep their
+// newlines (the platform's log is text, not CloudWatch records).
 
-import fs from 'node:fs';
-import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import util from 'node:util';
+
+import { LogCapture, patchConsole } from './log-capture.mjs';
+import { RuntimeApi, RuntimeApiError } from './runtime-api.mjs';
+import { loadHandler, runtimeErrorClass } from './user-function.mjs';
 
 const require = createRequire(import.meta.url);
 
-const API_PREFIX = '/2018-06-01/runtime';
-const ERROR_TYPE_HEADER = 'Lambda-Runtime-Function-Error-Type';
-const LOG_LIMIT_BYTES = 1024 * 1024;
 const LOG_CONTENT_TYPE = 'text/plain; charset=utf-8';
 const REQUEST_ID_SYMBOL = Symbol.for('aws.lambda.runtime.requestId');
-const BOOTSTRAP_URL = import.meta.url;
+const RUNTIME_DIR_URL = new URL('.', import.meta.url).href; // frames of these files are not the user's
 
 // --- errors -------------------------------------------------------------------------------------
 
-/** An error class whose instances are named `Runtime.<name>`, in their stack too. */
-function runtimeErrorClass(name) {
-  const cls = class extends Error {};
-  Object.defineProperty(cls, 'name', { value: name });
-  cls.prototype.name = `Runtime.${name}`;
-  return cls;
-}
-
-const HandlerNotFound = runtimeErrorClass('HandlerNotFound');
-const MalformedHandlerName = runtimeErrorClass('MalformedHandlerName');
-const ImportModuleError = runtimeErrorClass('ImportModuleError');
 const NodeJsExit = runtimeErrorClass('NodeJsExit');
 const UnhandledPromiseRejection = runtimeErrorClass('UnhandledPromiseRejection');
-
-class UserCodeSyntaxError extends Error {
-  constructor(cause) {
-    super(String(cause));
-    this.stack = cause.stack; // names the file and line; the bootstrap's own frames say nothing
-  }
-}
-UserCodeSyntaxError.prototype.name = 'Runtime.UserCodeSyntaxError';
-
-/** The Runtime API cannot be reached or broke the protocol: the environment is unusable. */
-class RuntimeApiError extends Error {}
 
 function looksLikeError(value) {
   return value && typeof value.name === 'string' && typeof value.message === 'string'
@@ -86,7 +73,7 @@ function looksLikeError(value) {
 function errorBody(error) {
   try {
     if (util.types.isNativeError(error) || looksLikeError(error)) {
-      const trace = error.stack.split('\n').filter((line) => !line.includes(BOOTSTRAP_URL));
+      const trace = error.stack.split('\n').filter((line) => !line.includes(RUNTIME_DIR_URL));
       return { errorType: error.name, errorMessage: error.message, trace };
     }
     return { errorType: typeof error, errorMessage: String(error), trace: [] };
@@ -119,292 +106,6 @@ function formatError(error) {
   } catch {
     return '\t' + JSON.stringify(errorBody(asError));
   }
-}
-
-// --- log capture --------------------------------------------------------------------------------
-
-/** process.stdout/stderr.write and console.* into memory, read back and emptied per invocation. */
-class LogCapture {
-  constructor() {
-    this.chunks = [];
-    this.bytes = 0;
-    this.hasBuffers = false;
-    this.requestId = undefined; // printed as "undefined" before the first invocation, as on AWS
-    const capture = this;
-    function write(chunk, encoding, callback) {
-      if (typeof encoding === 'function') {
-        [callback, encoding] = [encoding, undefined];
-      }
-      capture.add(chunk, encoding);
-      if (typeof callback === 'function') {
-        process.nextTick(callback);
-      }
-      return true;
-    }
-    process.stdout.write = write;
-    process.stderr.write = write;
-  }
-
-  add(chunk, encoding) {
-    let size;
-    if (typeof chunk === 'string') {
-      if (encoding && encoding !== 'utf8' && encoding !== 'utf-8') {
-        chunk = Buffer.from(chunk, encoding);
-        this.hasBuffers = true;
-        size = chunk.length;
-      } else {
-        size = Buffer.byteLength(chunk);
-      }
-    } else {
-      chunk = Buffer.from(chunk); // a copy: the writer may reuse its buffer
-      this.hasBuffers = true;
-      size = chunk.length;
-    }
-    this.chunks.push(chunk);
-    this.bytes += size;
-    if (this.bytes > 2 * LOG_LIMIT_BYTES) {
-      this.dropHead();
-    }
-  }
-
-  /** Forget whole chunks that cannot be part of the last LOG_LIMIT_BYTES. */
-  dropHead() {
-    let drop = 0;
-    let bytes = this.bytes;
-    while (drop < this.chunks.length - 1) {
-      const size = Buffer.byteLength(this.chunks[drop]);
-      if (bytes - size < LOG_LIMIT_BYTES) {
-        break;
-      }
-      bytes -= size;
-      drop += 1;
-    }
-    this.chunks.splice(0, drop);
-    this.bytes = bytes;
-  }
-
-  line(level, args) {
-    this.add(`${new Date().toISOString()}\t${this.requestId}\t${level}\t${util.format(...args)}\n`);
-  }
-
-  /** Everything written since the last call (its last 1 MiB) as valid UTF-8, or null. */
-  take() {
-    if (!this.bytes) {
-      return null;
-    }
-    let data;
-    if (this.hasBuffers) {
-      const joined = Buffer.concat(this.chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c)));
-      data = Buffer.from(joined.toString('utf8')); // invalid sequences become U+FFFD
-    } else {
-      data = Buffer.from(this.chunks.join(''));
-    }
-    this.chunks = [];
-    this.bytes = 0;
-    this.hasBuffers = false;
-    if (data.length > LOG_LIMIT_BYTES) {
-      let start = data.length - LOG_LIMIT_BYTES;
-      while (start < data.length && (data[start] & 0xc0) === 0x80) {
-        start += 1; // not in the middle of a character
-      }
-      data = data.subarray(start);
-    }
-    return data;
-  }
-
-  writeOriginal(data) {
-    try {
-      writeAllSync(1, data);
-    } catch {
-      // the container's stdout is gone: nowhere left to write it
-    }
-  }
-
-  diagnose(message) {
-    // The bootstrap's own trouble goes to the container's real stderr, not the function's log.
-    try {
-      writeAllSync(2, `faas bootstrap: ${message}\n`);
-    } catch {
-      // nowhere left to say it
-    }
-  }
-}
-
-const pause = new Int32Array(new SharedArrayBuffer(4));
-
-/** Synchronous, so nothing is lost at process.exit; fds 1 and 2 may be non-blocking pipes. */
-function writeAllSync(fd, data) {
-  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-  let offset = 0;
-  while (offset < bytes.length) {
-    try {
-      offset += fs.writeSync(fd, bytes, offset);
-    } catch (error) {
-      if (error.code !== 'EAGAIN') {
-        throw error;
-      }
-      Atomics.wait(pause, 0, 0, 1); // the reader is behind: wait a millisecond
-    }
-  }
-}
-
-const LEVELS = { TRACE: 1, DEBUG: 2, INFO: 3, WARN: 4, ERROR: 5, FATAL: 6 };
-
-/** console.* as AWS patches them; AWS_LAMBDA_LOG_LEVEL silences the levels below it. */
-function patchConsole(capture) {
-  const minimum = LEVELS[(process.env.AWS_LAMBDA_LOG_LEVEL || '').toUpperCase()] ?? LEVELS.TRACE;
-  const nothing = () => {};
-  const logger = (level) => (LEVELS[level] >= minimum ? (...args) => capture.line(level, args) : nothing);
-  console.trace = logger('TRACE');
-  console.debug = logger('DEBUG');
-  console.info = logger('INFO');
-  console.log = console.info;
-  console.warn = logger('WARN');
-  console.error = logger('ERROR');
-  console.fatal = (...args) => capture.line('FATAL', args);
-}
-
-// --- the Runtime API client ---------------------------------------------------------------------
-
-class RuntimeApi {
-  constructor(address) {
-    const colon = address.lastIndexOf(':');
-    const port = Number(address.slice(colon + 1));
-    if (colon <= 0 || !Number.isInteger(port) || port <= 0) {
-      throw new RuntimeApiError(`AWS_LAMBDA_RUNTIME_API must be host:port, got '${address}'`);
-    }
-    this.host = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
-    this.port = port;
-    // One kept-alive connection; an idle pooled socket is unref'd, so it never keeps the event
-    // loop alive (callbackWaitsForEmptyEventLoop relies on that).
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    this.logsSupported = true;
-  }
-
-  /** {status, headers (lower-case names), body: Buffer}. No timeout: /next is a long poll. */
-  request(method, apiPath, body, headers, retried = false) {
-    return new Promise((resolve, reject) => {
-      const request = http.request({
-        host: this.host, port: this.port, method, path: API_PREFIX + apiPath, agent: this.agent, headers,
-      }, (response) => {
-        const chunks = [];
-        response.on('data', (chunk) => chunks.push(chunk));
-        response.on('end', () => resolve({
-          status: response.statusCode,
-          headers: response.headers,
-          body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
-        }));
-        response.on('error', (error) => reject(new RuntimeApiError(`${method} ${apiPath}: ${error.message}`)));
-      });
-      request.on('error', (error) => {
-        // A kept-alive connection the server closed meanwhile is retried once, fresh.
-        if (request.reusedSocket && !retried && error.code === 'ECONNRESET') {
-          resolve(this.request(method, apiPath, body, headers, true));
-        } else {
-          reject(new RuntimeApiError(`${method} ${apiPath}: ${error.message}`));
-        }
-      });
-      request.end(body);
-    });
-  }
-
-  async post(apiPath, body, contentType, errorType) {
-    const headers = { 'Content-Type': contentType, 'Content-Length': body.length };
-    if (errorType && /^[\x20-\x7e]+$/.test(errorType)) {
-      headers[ERROR_TYPE_HEADER] = errorType;
-    }
-    const answer = await this.request('POST', apiPath, body, headers);
-    if (answer.status >= 300 && !apiPath.endsWith('/logs')) {
-      runtime.capture.diagnose(`POST ${apiPath} answered ${answer.status}: ${answer.body.subarray(0, 200)}`);
-    }
-    return answer.status;
-  }
-}
-
-// --- the handler --------------------------------------------------------------------------------
-
-function exists(file) {
-  return fs.existsSync(file);
-}
-
-/** package.json with "type": "module" in the folder or above it (up to a node_modules folder). */
-function inModulePackage(folder) {
-  for (;;) {
-    if (folder.endsWith('/node_modules')) {
-      return false;
-    }
-    const packageJson = path.join(folder, 'package.json');
-    if (exists(packageJson)) {
-      try {
-        return JSON.parse(fs.readFileSync(packageJson, 'utf8'))?.type === 'module';
-      } catch (error) {
-        console.warn(`${packageJson} cannot be read, it will be ignored for ES module detection purposes.`, error);
-        return false;
-      }
-    }
-    const parent = path.dirname(folder);
-    if (parent === folder) {
-      return false;
-    }
-    folder = parent;
-  }
-}
-
-async function importFile(file) {
-  return import(pathToFileURL(file).href);
-}
-
-/** The user's module, looked up in AWS's order: as is, .js (CommonJS unless in a "type": "module"
- * package), .mjs, .cjs, then Node's own resolution from the task root. */
-async function loadModule(appRoot, moduleRoot, moduleName) {
-  const base = path.resolve(appRoot, moduleRoot, moduleName);
-  try {
-    if (exists(base)) {
-      return require(base);
-    }
-    const esm = inModulePackage(path.dirname(base));
-    if (exists(base + '.js')) {
-      return esm ? await importFile(base + '.js') : require(base + '.js');
-    }
-    if (exists(base + '.mjs')) {
-      return await importFile(base + '.mjs');
-    }
-    if (exists(base + '.cjs')) {
-      return require(base + '.cjs');
-    }
-    return require(require.resolve(moduleName, { paths: [appRoot, path.resolve(appRoot, moduleRoot)] }));
-  } catch (error) {
-    if (error instanceof SyntaxError) {
-      throw new UserCodeSyntaxError(error);
-    }
-    // ERR_MODULE_NOT_FOUND: an ES module importing a missing package (AWS reports it as a plain Error).
-    if (error?.code === 'MODULE_NOT_FOUND' || error?.code === 'ERR_MODULE_NOT_FOUND') {
-      throw new ImportModuleError(String(error));
-    }
-    throw error;
-  }
-}
-
-async function loadHandler(appRoot, fullHandler) {
-  if (fullHandler.includes('..')) {
-    throw new MalformedHandlerName(`'${fullHandler}' is not a valid handler name. `
-      + 'Use absolute paths when specifying root directories in handler names.');
-  }
-  const handlerString = path.basename(fullHandler);
-  const moduleRoot = fullHandler.slice(0, fullHandler.length - handlerString.length);
-  const match = /^([^.]*)\.(.*)$/.exec(handlerString);
-  if (!match) {
-    throw new MalformedHandlerName('Bad handler');
-  }
-  const userModule = await loadModule(appRoot, moduleRoot, match[1]);
-  const handler = match[2].split('.').reduce((object, key) => object && object[key], userModule);
-  if (!handler) {
-    throw new HandlerNotFound(`${fullHandler} is undefined or not exported`);
-  }
-  if (typeof handler !== 'function') {
-    throw new HandlerNotFound(`${fullHandler} is not a function`);
-  }
-  return handler;
 }
 
 // --- (un)marshalling ----------------------------------------------------------------------------
@@ -450,7 +151,8 @@ function parseJsonHeader(value, name) {
 const noop = () => {};
 
 class Invocation {
-  constructor(requestId, headers) {
+  constructor(runtime, requestId, headers) {
+    this.runtime = runtime;
     this.requestId = requestId;
     this.headers = headers;
     this.completed = false;
@@ -460,6 +162,7 @@ class Invocation {
    * done, succeed and fail wins; a successful callback waits for an empty event loop unless
    * callbackWaitsForEmptyEventLoop was set to false. */
   prepare(fields) {
+    const runtime = this.runtime;
     let waitForEmptyEventLoop = true;
     let finished = false;
     const firstOnly = (fn) => (...args) => {
@@ -521,7 +224,7 @@ class Invocation {
   }
 
   fail(error) {
-    runtime.logError('Invoke Error', error);
+    this.runtime.logError('Invoke Error', error);
     const payload = errorBody(error);
     this.finish('error', Buffer.from(JSON.stringify(payload)), 'application/json', payload.errorType);
   }
@@ -531,9 +234,10 @@ class Invocation {
       return;
     }
     this.completed = true;
+    const runtime = this.runtime;
     runtime.beforeExit = noop;
-    runtime.post(this.requestId, outcome, body, contentType, errorType)
-      .then(() => runtime.serveNext(), (error) => runtime.die(error));
+    runtime.posting = runtime.post(this.requestId, outcome, body, contentType, errorType);
+    runtime.posting.then(() => runtime.serveNext(), (error) => runtime.die(error));
   }
 }
 
@@ -548,6 +252,7 @@ class Runtime {
     this.fields = null;
     this.state = 'init'; // init -> idle (waiting on /next) <-> invoking
     this.current = null;
+    this.posting = null; // the last invocation's outcome on its way to the Runtime API
     this.beforeExit = noop;
     this.dying = false;
   }
@@ -570,11 +275,20 @@ class Runtime {
       this.crash(error, 'Unhandled Promise Rejection', 128);
     });
     process.on('beforeExit', () => this.beforeExit());
+    process.on('exit', () => { // e.g. process.exit() in the handler: keep its output somewhere
+      const data = this.capture.take();
+      if (data) {
+        this.capture.writeOriginal(data);
+      }
+    });
     // As PID 1 in a container, SIGTERM without a handler would be ignored until SIGKILL.
     process.on('SIGTERM', () => this.terminate(143));
     try {
-      this.api = new RuntimeApi(address);
+      this.api = new RuntimeApi(address, (message) => this.capture.diagnose(message));
       if (process.env.FAAS_PREWARMED) {
+        // Init Duration counts from the specialize answer: load a module now, so that the import
+        // machinery is warm then (about 2 ms less).
+        await loadHandler(fileURLToPath(RUNTIME_DIR_URL), 'faas-prewarm.handler');
         await this.specialize();
       }
     } catch (error) {
@@ -584,6 +298,8 @@ class Runtime {
     patchConsole(this.capture);
     try {
       this.handler = await loadHandler(process.env.LAMBDA_TASK_ROOT || '/var/task', process.env._HANDLER || '');
+      // One turn of the event loop: a promise the module's code left rejected surfaces now, as an init error.
+      await new Promise(setImmediate);
     } catch (error) {
       await this.failInit(error, 1);
       return;
@@ -625,6 +341,9 @@ class Runtime {
   }
 
   serveNext() {
+    if (this.dying) {
+      return; // a crash is being reported: the process ends after that
+    }
     this.serveOne().catch((error) => this.die(error));
   }
 
@@ -646,7 +365,7 @@ class Runtime {
     } else {
       delete process.env._X_AMZN_TRACE_ID;
     }
-    const invocation = new Invocation(requestId, headers);
+    const invocation = new Invocation(this, requestId, headers);
     this.current = invocation;
     this.state = 'invoking';
     // Neither callback nor promise: complete once the event loop is empty, as AWS does.
@@ -659,7 +378,7 @@ class Runtime {
       let context;
       [context, callback] = invocation.prepare(this.fields);
       const handler = this.handler; // called as a plain function, not as a method of the runtime
-      const result = handler(decodeEvent(answer.body, headers["content-type"]), context, callback);
+      const result = handler(decodeEvent(answer.body, headers['content-type']), context, callback);
       if (result && typeof result.then === 'function') {
         result.then(context.succeed, context.fail).catch(context.fail);
       }
@@ -734,7 +453,11 @@ class Runtime {
         this.capture.diagnose(postError.message);
       }
     } else {
-      // Between invocations: nobody to report it to but the container's log.
+      // Between invocations: nobody to report it to but the container's log. An outcome still
+      // on its way is let through first.
+      if (this.state === 'invoking') {
+        await this.posting?.catch(noop);
+      }
       this.logError(label, error);
       const data = this.capture.take();
       if (data) {
@@ -766,4 +489,9 @@ class Runtime {
 }
 
 const runtime = new Runtime();
-runtime.start().catch((error) => runtime.die(error));
+
+// Run when started as the entrypoint; tests import the module to reach its parts.
+if (process.argv[1] && pathToFileURL(path.resolve(process.argv[1])).href === import.meta.url) {
+  runtime.start().catch((error) => runtime.die(error));
+}
+

@@ -35,8 +35,7 @@ class Server:
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("FAAS_", "AWS_"))}
-        env.update({"FAAS_DATA_DIR": str(self.data_dir), "FAAS_PORT": "0", "FAAS_KEEP_ALIVE_S": "600",
-                    "FAAS_PREWARM_PER_RUNTIME": "0"})
+        env.update({"FAAS_DATA_DIR": str(self.data_dir), "FAAS_PORT": "0", "FAAS_KEEP_ALIVE_S": "600"})
         if self.database_url:
             env["FAAS_DATABASE_URL"] = self.database_url
         env.update(self.extra_env)

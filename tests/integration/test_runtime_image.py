@@ -37,24 +37,48 @@ def python_image(client) -> str:
 
 
 @pytest.fixture(scope="module")
+def node_image(client) -> str:
+    return ensure_images(client, prefix=PREFIX, progress=print, runtimes=["nodejs20.x"])["nodejs20.x"]
+
+
+@pytest.fixture(scope="module")
 def bridge_gateway(client) -> str:
     """The host's address on Docker's default bridge, where a container reaches the host."""
     config = client.networks.get("bridge").attrs["IPAM"]["Config"][0]
     return config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
 
 
-def run_hardened(client, image: str, environment: dict[str, str], code_dir: Path | None = None):
-    """Run a container the way the sandbox does; return (exit code, container output)."""
+def start_hardened(client, image: str, environment: dict[str, str], code_dir: Path | None = None):
+    """Start a container the way the sandbox does."""
     volumes = {str(code_dir): {"bind": "/var/task", "mode": "ro"}} if code_dir else {}
-    container = client.containers.run(
+    return client.containers.run(
         image, detach=True, environment=environment, volumes=volumes, user="993:993", read_only=True,
         tmpfs={"/tmp": "size=64m"}, cap_drop=["ALL"], security_opt=["no-new-privileges"],
         pids_limit=256, mem_limit="256m", labels={"faas.test": "runtime-image"})
+
+
+def wait_and_remove(container) -> tuple[int, str]:
     try:
         exit_code = container.wait(timeout=60)["StatusCode"]
         return exit_code, container.logs().decode()
     finally:
         container.remove(force=True)
+
+
+def run_hardened(client, image: str, environment: dict[str, str], code_dir: Path | None = None):
+    """Run a container the way the sandbox does; return (exit code, container output)."""
+    return wait_and_remove(start_hardened(client, image, environment, code_dir))
+
+
+def code_dir(tmp_path: Path, files: dict[str, str]) -> Path:
+    """The function's code, world-readable: the sandbox user is not its owner (as with the code cache)."""
+    code = tmp_path / "code"
+    code.mkdir(mode=0o755)
+    code.chmod(0o755)
+    for name, text in files.items():
+        (code / name).write_text(text)
+        (code / name).chmod(0o644)
+    return code
 
 
 def lambda_env(api: FakeRuntimeApi, **extra: str) -> dict[str, str]:
@@ -63,16 +87,18 @@ def lambda_env(api: FakeRuntimeApi, **extra: str) -> dict[str, str]:
             "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/fn", **extra}
 
 
-def test_ensure_images_builds_once_and_then_reuses(client, python_image):
+def test_ensure_images_builds_once_and_then_reuses(client, python_image, node_image):
     lines: list[str] = []
     started = time.monotonic()
     again = ensure_images(client, prefix=PREFIX, progress=lines.append)
     assert time.monotonic() - started < 5
     assert lines == []  # nothing built, nothing to report
-    assert again == {"python3.13": python_image} == {"python3.13": image_ref(PREFIX, "python3.13")}
-    labels = client.images.get(python_image).labels
-    assert labels["faas.recipe"] == "python3.13"
-    assert python_image.endswith(":" + labels["faas.recipe-hash"][:12])
+    assert again == {"python3.13": python_image, "nodejs20.x": node_image} == {
+        runtime: image_ref(PREFIX, runtime) for runtime in ("python3.13", "nodejs20.x")}
+    for runtime, image in again.items():
+        labels = client.images.get(image).labels
+        assert labels["faas.recipe"] == runtime
+        assert image.endswith(":" + labels["faas.recipe-hash"][:12])
 
 
 def test_python_image_serves_an_invocation_read_only_as_uid_993(client, python_image, bridge_gateway, tmp_path):
@@ -129,6 +155,118 @@ def test_python_image_reports_init_errors(client, python_image, bridge_gateway, 
     assert exit_code == 1
     assert [c.path for c in api.calls] == ["/init/logs", "/init/error"]
     assert api.calls[1].json()["errorType"] == "Runtime.ImportModuleError"
+
+
+NODE_APP = """
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+
+console.log('init output');
+
+export const handler = async (event, context) => {
+  console.log('handler output');
+  process.stderr.write('raw stderr\\n');
+  fs.writeFileSync('/tmp/scratch', 'tmp is writable');
+  let taskWritable = true;
+  try {
+    fs.writeFileSync('/var/task/nope', 'x');
+  } catch {
+    taskWritable = false;
+  }
+  return {
+    echo: event, uid: process.getuid(), cwd: process.cwd(), home: os.homedir(), user: os.userInfo().username,
+    taskWritable, nodeVersion: process.version, nodePath: process.env.NODE_PATH, tz: process.env.TZ,
+    requestId: context.awsRequestId, functionName: context.functionName, memory: context.memoryLimitInMB,
+    remainingMs: context.getRemainingTimeInMillis(),
+    child: execFileSync('sh', ['-c', 'echo child output']).toString(),
+  };
+};
+"""
+
+
+def test_node_image_serves_an_invocation_read_only_as_uid_993(client, node_image, bridge_gateway, tmp_path):
+    code = code_dir(tmp_path, {"app.mjs": NODE_APP})
+    with FakeRuntimeApi(bridge_gateway) as api:
+        event = api.add({"hello": "node"})
+        exit_code, output = run_hardened(client, node_image, lambda_env(api, _HANDLER="app.handler"), code)
+
+    assert exit_code == 1, output  # the fake answered the second /next with 500
+    [response] = api.posts("/response")
+    assert response.path == f"/invocation/{event.request_id}/response"
+    body = response.json()
+    assert body["echo"] == {"hello": "node"}
+    assert body["requestId"] == event.request_id
+    assert (body["uid"], body["cwd"], body["home"], body["user"]) == (993, "/var/task", "/tmp", "sbx_user1051")
+    assert body["taskWritable"] is False
+    assert body["nodeVersion"].startswith("v20.")
+    assert body["nodePath"].endswith(":/var/runtime:/var/task") and body["tz"] == ":UTC"
+    assert (body["functionName"], body["memory"]) == ("fn", "256")
+    assert 0 < body["remainingMs"] <= 30_000
+    assert body["child"] == "child output\n"
+    [logs] = api.posts("/logs")
+    lines = [line.split("\t") for line in logs.body.decode().splitlines()]
+    assert [line[1:] for line in lines[:2]] == [["undefined", "INFO", "init output"],
+                                               [event.request_id, "INFO", "handler output"]]
+    assert lines[2] == ["raw stderr"]
+    # The function's output went to the platform, not to the container's stdout.
+    assert "handler output" not in output
+    assert "faas bootstrap: GET /invocation/next answered 500" in output
+
+
+def test_node_image_reports_init_errors(client, node_image, bridge_gateway, tmp_path):
+    code = code_dir(tmp_path, {"app.js": "require('not-installed');\n"})
+    with FakeRuntimeApi(bridge_gateway) as api:
+        exit_code, _ = run_hardened(client, node_image, lambda_env(api, _HANDLER="app.handler"), code)
+    assert exit_code == 1
+    assert [c.path for c in api.calls] == ["/init/logs", "/init/error"]
+    assert api.calls[1].json()["errorType"] == "Runtime.ImportModuleError"
+
+
+PREWARMED_CODE = {
+    "python3.13": ("app.py", "import os\n"
+                             "print('init of', os.environ['AWS_LAMBDA_FUNCTION_NAME'])\n"
+                             "def handler(event, context):\n"
+                             "    return {'echo': event, 'name': context.function_name,\n"
+                             "            'custom': os.environ['GREETING'], 'prewarmed': os.environ.get('FAAS_PREWARMED'),\n"
+                             "            'uid': os.getuid()}\n"),
+    "nodejs20.x": ("app.mjs", "console.log('init of', process.env.AWS_LAMBDA_FUNCTION_NAME);\n"
+                              "export const handler = async (event, context) => ({ echo: event,\n"
+                              "  name: context.functionName, custom: process.env.GREETING,\n"
+                              "  prewarmed: process.env.FAAS_PREWARMED ?? null, uid: process.getuid() });\n"),
+}
+
+
+@pytest.mark.parametrize("runtime", ["python3.13", "nodejs20.x"])
+def test_prewarmed_container_is_specialised_then_serves_the_function(
+        client, runtime, python_image, node_image, bridge_gateway, tmp_path):
+    image = {"python3.13": python_image, "nodejs20.x": node_image}[runtime]
+    slot = code_dir(tmp_path, {})  # empty: the platform fills it on the host before specialising
+    with FakeRuntimeApi(bridge_gateway) as api:
+        event = api.add({"hello": "prewarmed"})
+        container = start_hardened(client, image, {
+            "FAAS_PREWARMED": "1", "AWS_LAMBDA_RUNTIME_API": api.address, "LAMBDA_TASK_ROOT": "/var/task",
+            "LAMBDA_RUNTIME_DIR": "/var/runtime", "TZ": ":UTC", "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1", "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand"}, slot)
+        try:
+            api.wait_for_call("GET", "/faas/specialize", timeout=30)
+            time.sleep(0.2)
+            assert [c.path for c in api.calls] == ["/faas/specialize"]
+            name, text = PREWARMED_CODE[runtime]
+            (slot / name).write_text(text)
+            (slot / name).chmod(0o644)
+            api.specialize({"_HANDLER": "app.handler", "AWS_LAMBDA_FUNCTION_NAME": "fn",
+                            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+                            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/fn", "GREETING": "hello"})
+        finally:
+            exit_code, output = wait_and_remove(container)
+
+    assert exit_code == 1, output  # out of events
+    [response] = api.posts("/response")
+    assert response.path == f"/invocation/{event.request_id}/response"
+    assert response.json() == {"echo": {"hello": "prewarmed"}, "name": "fn", "custom": "hello",
+                               "prewarmed": None, "uid": 993}
+    assert "init of fn" in api.posts("/logs")[0].body.decode()
 
 
 def test_awslambdaric_image_serves_an_invocation(client, python_image, bridge_gateway):

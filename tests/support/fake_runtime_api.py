@@ -11,6 +11,7 @@ import dataclasses
 import http.server
 import json
 import queue
+import socket
 import threading
 import time
 import uuid
@@ -150,3 +151,53 @@ class FakeRuntimeApi:
                 self.wfile.write(body)
 
         return Handler
+
+
+class ScriptedServer:
+    """Answers the n-th request with the n-th canned answer; None closes the connection instead.
+
+    For testing a runtime's HTTP client itself: `drip` sends answers a few bytes at a time.
+    """
+
+    def __init__(self, answers: list[bytes | None], *, drip: bool = False) -> None:
+        self.answers = list(answers)
+        self.requests: list[bytes] = []
+        self.connections = 0
+        self.drip = drip
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = "127.0.0.1:%d" % self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while self.answers:
+            connection, _ = self.listener.accept()
+            self.connections += 1
+            with connection, connection.makefile("rb") as reader:
+                while self.answers:
+                    head = b""
+                    while not head.endswith(b"\r\n\r\n"):
+                        line = reader.readline()
+                        if not line:
+                            break
+                        head += line
+                    if not head:
+                        break
+                    length = [int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:")]
+                    self.requests.append(head + reader.read(length[0] if length else 0))
+                    answer = self.answers.pop(0)
+                    if answer is None:
+                        break
+                    self._send(connection, answer)
+
+    def _send(self, connection: socket.socket, answer: bytes) -> None:
+        if not self.drip:
+            connection.sendall(answer)
+            return
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for start in range(0, len(answer), 3):
+            connection.sendall(answer[start:start + 3])
+            time.sleep(0.001)
+
+    def close(self) -> None:
+        self.listener.close()

@@ -9,6 +9,7 @@ import zipfile
 
 import pytest
 
+from faas.dispatch.concurrency import Limiter
 from faas.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
 from faas.model import Function
 from faas.services.code import inspect_zip
@@ -224,7 +225,7 @@ def store():
 
 @pytest.fixture
 def service(store):
-    return FunctionService(store, RUNTIMES)
+    return FunctionService(store, RUNTIMES, Limiter(1000))
 
 
 def create_params(**changes):
@@ -366,7 +367,7 @@ async def test_image_function(store):
         checked.append(ref)
         return ref == "my-image:1"
 
-    service = FunctionService(store, RUNTIMES, image_exists)
+    service = FunctionService(store, RUNTIMES, Limiter(1000), image_exists)
     params = {"FunctionName": "img", "Role": ROLE, "PackageType": "Image",
               "ImageConfig": {"EntryPoint": ["/app/run"], "Command": ["app.handler"], "WorkingDirectory": "/app"}}
     fn = await service.create({**params, "Code": {"ImageUri": "my-image:1"}})

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fake_runtime_api import FakeRuntimeApi
+from tests.support.fake_runtime_api import FakeRuntimeApi, ScriptedServer
 
 BOOTSTRAP = Path(__file__).resolve().parents[2] / "runtimes" / "nodejs20.x" / "bootstrap.mjs"
 NODE = shutil.which("node")
@@ -459,6 +459,25 @@ def test_uncaught_exception_in_a_timer_fails_the_invocation_and_ends_the_process
     assert log_lines(api.posts("/logs")[0])[0][3].startswith("Uncaught Exception \t{")
 
 
+def test_unhandled_rejection_during_init_is_an_init_error(api, tmp_path):
+    write_code(tmp_path, {"app.js": "Promise.reject(new Error('at start'));\nexports.handler = async () => 1;\n"})
+    api.add({})
+    result = run_bootstrap(api, tmp_path)
+    assert result.returncode == 128
+    assert [c.path for c in api.calls] == ["/init/logs", "/init/error"]
+    body = api.posts("/init/error")[0].json()
+    assert (body["errorType"], body["errorMessage"]) == ("Runtime.UnhandledPromiseRejection", "Error: at start")
+
+
+def test_process_exit_in_a_handler_leaves_its_output_on_stdout(api, tmp_path):
+    write_code(tmp_path, {"app.js": "exports.handler = async () => { console.log('bye'); process.exit(3); };\n"})
+    api.add({})
+    result = run_bootstrap(api, tmp_path)
+    assert result.returncode == 3
+    assert [c.path for c in api.calls] == ["/invocation/next"]
+    assert result.stdout.decode().endswith("\tINFO\tbye\n")
+
+
 # --- log capture ------------------------------------------------------------------------------
 
 def test_console_and_stream_output_are_posted_before_the_response(api, tmp_path):
@@ -574,6 +593,76 @@ def test_exits_non_zero_when_the_runtime_api_is_unreachable(tmp_path):
     assert b"faas bootstrap: GET /invocation/next" in result.stderr
 
 
+CLIENT_DRIVER = """
+const { RuntimeApi } = await import(process.argv[1]);
+const api = new RuntimeApi(process.argv[2]);
+const answers = [];
+for (const [method, path, body] of JSON.parse(process.argv[3])) {
+  try {
+    const headerLines = body ? 'Content-Type: application/json\\r\\n' : '';
+    const { status, headers, body: received } = await api.request(method, path, Buffer.from(body), headerLines);
+    answers.push({ status, headers, body: received.toString('latin1') });
+  } catch (error) {
+    answers.push({ error: `${error.constructor.name}: ${error.message}` });
+  }
+}
+process.stdout.write(JSON.stringify(answers));
+"""
+
+
+def client_calls(server: ScriptedServer, requests: list[tuple[str, str, str]]) -> list[dict]:
+    """Run the bootstrap's Runtime API client (imported, not started) against a scripted server."""
+    client_module = (BOOTSTRAP.parent / "runtime-api.mjs").as_uri()
+    result = subprocess.run([NODE, "--input-type=module", "-e", CLIENT_DRIVER, client_module, server.address,
+                             json.dumps(requests)], capture_output=True, timeout=10)
+    server.close()
+    assert result.returncode == 0, result.stderr  # and the idle connection did not keep node alive
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("drip", [False, True])
+def test_client_reads_chunked_bodies_and_honours_connection_close(drip):
+    server = ScriptedServer([
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n"
+        b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+        b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nend",
+        b"HTTP/1.1 202\r\n\r\nbody until close",  # the server closes when out of answers
+    ], drip=drip)
+    answers = client_calls(server, [("GET", "/a", ""), ("POST", "/b", "{}"), ("GET", "/c", ""), ("POST", "/d", "x")])
+    assert answers[0] == {"status": 200, "headers": {"transfer-encoding": "chunked", "x-a": "1"},
+                          "body": "hello world"}
+    assert (answers[1]["status"], answers[1]["body"]) == (202, "ok")
+    assert answers[2]["body"] == "end"
+    assert answers[3]["body"] == "body until close"
+    assert server.connections == 3  # closed after `Connection: close` and after an HTTP/1.0 answer
+    assert server.requests[0] == (f"GET /2018-06-01/runtime/a HTTP/1.1\r\nHost: {server.address}\r\n"
+                                  "Content-Length: 0\r\n\r\n").encode()
+    assert server.requests[1].startswith(b"POST /2018-06-01/runtime/b HTTP/1.1\r\n")
+    assert b"\r\nContent-Type: application/json\r\n" in server.requests[1]
+    assert server.requests[1].endswith(b"\r\n\r\n{}")
+
+
+def test_client_retries_once_on_a_kept_alive_connection_the_server_closed():
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    server = ScriptedServer([ok, None, ok])
+    answers = client_calls(server, [("GET", "/one", ""), ("GET", "/two", "")])
+    assert [a.get("status") for a in answers] == [200, 200]  # the first try of /two hit the closed connection
+    assert server.connections == 2
+
+
+def test_client_does_not_retry_a_fresh_connection():
+    server = ScriptedServer([None])
+    [answer] = client_calls(server, [("GET", "/invocation/next", "")])
+    assert answer["error"].startswith("RuntimeApiError: GET /invocation/next: ")
+
+
+def test_client_rejects_what_is_not_http():
+    server = ScriptedServer([b"SSH-2.0-OpenSSH\r\n\r\n"])
+    [answer] = client_calls(server, [("GET", "/x", "")])
+    assert answer["error"].startswith("RuntimeApiError: GET /x: not an HTTP/1.x response")
+
+
 def test_warm_invocations_cost_well_under_a_millisecond_of_cpu(api, tmp_path):
     write_code(tmp_path, {"app.js": ECHO})
     count = 2000
@@ -641,6 +730,21 @@ def test_prewarmed_start_exits_when_the_runtime_api_is_unreachable(tmp_path):
     result = run_bootstrap(None, tmp_path, prewarmed=True, address=unused_address())
     assert result.returncode == 1
     assert b"faas bootstrap: GET /faas/specialize" in result.stderr
+
+
+def test_prewarmed_start_keeps_one_connection_from_specialize_on(tmp_path):
+    write_code(tmp_path, {"app.js": ECHO})
+    environment = json.dumps({"environment": function_env(tmp_path)}).encode()
+    server = ScriptedServer([
+        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(environment), environment),
+        b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n",
+    ])
+    result = run_bootstrap(None, tmp_path, prewarmed=True, address=server.address)
+    server.close()
+    assert result.returncode == 1
+    assert [r.split(b" ")[1] for r in server.requests] == [b"/2018-06-01/runtime/faas/specialize",
+                                                          b"/2018-06-01/runtime/invocation/next"]
+    assert server.connections == 1
 
 
 def test_init_error_after_specialize_goes_to_init_error(api, tmp_path):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fake_runtime_api import FakeRuntimeApi
+from tests.support.fake_runtime_api import FakeRuntimeApi, ScriptedServer
 
 BOOTSTRAP = Path(__file__).resolve().parents[2] / "runtimes" / "python3.13" / "bootstrap.py"
 
@@ -36,25 +36,36 @@ def write_code(root: Path, files: dict[str, str]) -> None:
         path.write_text(textwrap.dedent(text))
 
 
-def run_bootstrap(api: FakeRuntimeApi | None, task_root: Path, handler: str = "app.handler", *,
-                  env: dict[str, str] | None = None, wait: bool = True, address: str | None = None):
-    environment = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "AWS_LAMBDA_RUNTIME_API": address or api.address,
+def function_env(handler: str = "app.handler") -> dict[str, str]:
+    return {
         "_HANDLER": handler,
-        "LAMBDA_TASK_ROOT": str(task_root),
         "AWS_LAMBDA_FUNCTION_NAME": "fn",
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
         "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/fn",
         "AWS_LAMBDA_LOG_STREAM_NAME": "2024/01/02/[$LATEST]0123456789abcdef0123456789abcdef",
+    }
+
+
+def run_bootstrap(api: FakeRuntimeApi | None, task_root: Path, handler: str = "app.handler", *,
+                  env: dict[str, str] | None = None, wait: bool = True, address: str | None = None,
+                  prewarmed: bool = False):
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "AWS_LAMBDA_RUNTIME_API": address or api.address,
+        "LAMBDA_TASK_ROOT": str(task_root),
         "PYTHONDONTWRITEBYTECODE": "1",
+        **({"FAAS_PREWARMED": "1"} if prewarmed else function_env(handler)),
         **(env or {}),
     }
     process = subprocess.Popen([sys.executable, str(BOOTSTRAP)], env=environment, cwd=task_root,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if not wait:
         return process
+    return finish(process)
+
+
+def finish(process: subprocess.Popen) -> subprocess.CompletedProcess:
     try:
         stdout, stderr = process.communicate(timeout=30)
     finally:
@@ -370,6 +381,99 @@ def test_exits_non_zero_when_the_runtime_api_is_unreachable(tmp_path):
     assert b"faas bootstrap: GET /invocation/next" in result.stderr
 
 
+def unused_address() -> str:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{unused.getsockname()[1]}"
+
+
+# --- prewarmed start --------------------------------------------------------------------------
+
+def test_prewarmed_start_waits_for_specialize_then_serves_the_function(api, tmp_path):
+    libs = tmp_path / "libs"
+    event = api.add({"n": 1})
+    process = run_bootstrap(api, tmp_path, prewarmed=True, wait=False)
+    try:
+        api.wait_for_call("GET", "/faas/specialize")
+        time.sleep(0.1)
+        assert [c.path for c in api.calls] == ["/faas/specialize"]  # nothing else until bound
+        # The platform fills /var/task only now, as it does on the host for a bind mount.
+        write_code(tmp_path, {
+            "libs/helper.py": "GREETING = 'from PYTHONPATH'\n",
+            "app.py": """
+                import logging, os
+                import helper
+                print("init of", os.environ["AWS_LAMBDA_FUNCTION_NAME"])
+
+                def handler(event, context):
+                    logging.info("info is on")
+                    return {"event": event, "function_name": context.function_name,
+                            "memory": context.memory_limit_in_mb, "from_env": os.environ["AWS_LAMBDA_FUNCTION_NAME"],
+                            "custom": os.environ["GREETING"], "helper": helper.GREETING,
+                            "prewarmed": os.environ.get("FAAS_PREWARMED")}
+            """})
+        api.specialize({**function_env(), "GREETING": "hello", "AWS_LAMBDA_LOG_LEVEL": "INFO",
+                        "PYTHONPATH": str(libs)})
+        result = finish(process)
+    finally:
+        process.kill()
+    assert result.returncode == 1, result.stderr  # out of events
+    [response] = api.posts("/response")
+    assert response.path == f"/invocation/{event.request_id}/response"
+    assert response.json() == {"event": {"n": 1}, "function_name": "fn", "memory": "256", "from_env": "fn",
+                               "custom": "hello", "helper": "from PYTHONPATH", "prewarmed": None}
+    log = api.posts("/logs")[0].body.decode()
+    assert log.startswith("init of fn\n")
+    assert "[INFO]\t" in log  # the function's AWS_LAMBDA_LOG_LEVEL applies
+
+
+def test_prewarmed_start_exits_when_specialize_is_refused(api, tmp_path):
+    api.specialize(status=500)
+    result = run_bootstrap(api, tmp_path, prewarmed=True)
+    assert result.returncode == 1
+    assert [c.path for c in api.calls] == ["/faas/specialize"]
+    assert b"faas bootstrap: GET /faas/specialize answered 500" in result.stderr
+    assert result.stdout == b""
+
+
+@pytest.mark.parametrize("body", [b"not json", b'{"env": {}}', b'{"environment": {"A": 1}}', b'{"environment": []}'])
+def test_prewarmed_start_exits_when_specialize_answers_nonsense(api, tmp_path, body):
+    api.specialize(body=body)
+    result = run_bootstrap(api, tmp_path, prewarmed=True)
+    assert result.returncode == 1
+    assert [c.path for c in api.calls] == ["/faas/specialize"]
+    assert b"faas bootstrap: GET /faas/specialize: expected" in result.stderr
+
+
+def test_prewarmed_start_exits_when_the_runtime_api_is_unreachable(tmp_path):
+    result = run_bootstrap(None, tmp_path, prewarmed=True, address=unused_address())
+    assert result.returncode == 1
+    assert b"faas bootstrap: GET /faas/specialize" in result.stderr
+
+
+def test_prewarmed_start_keeps_one_connection_from_specialize_on(tmp_path):
+    write_code(tmp_path, {"app.py": APP})
+    environment = json.dumps({"environment": function_env()}).encode()
+    server = ScriptedServer([
+        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(environment), environment),
+        b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n",
+    ])
+    result = run_bootstrap(None, tmp_path, prewarmed=True, address=server.address)
+    server.close()
+    assert result.returncode == 1
+    assert [r.split(b" ")[1] for r in server.requests] == [b"/2018-06-01/runtime/faas/specialize",
+                                                          b"/2018-06-01/runtime/invocation/next"]
+    assert server.connections == 1
+
+
+def test_init_error_after_specialize_goes_to_init_error(api, tmp_path):
+    api.specialize(function_env("missing.handler"))
+    result = run_bootstrap(api, tmp_path, prewarmed=True)
+    assert result.returncode == 1
+    assert [c.path for c in api.calls] == ["/faas/specialize", "/init/logs", "/init/error"]
+    assert api.posts("/init/error")[0].json()["errorType"] == "Runtime.ImportModuleError"
+
+
 def test_warm_invocations_cost_well_under_a_millisecond_of_cpu(api, tmp_path):
     write_code(tmp_path, {"app.py": APP})
     count = 2000
@@ -393,43 +497,6 @@ def load_bootstrap_module():
     finally:
         sys.dont_write_bytecode = dont_write_bytecode
     return module
-
-
-class ScriptedServer:
-    """Answers the n-th request with the n-th canned answer; None closes the connection instead."""
-
-    def __init__(self, answers: list[bytes | None]) -> None:
-        self.answers = list(answers)
-        self.requests: list[bytes] = []
-        self.connections = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.address = "127.0.0.1:%d" % self.listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while self.answers:
-            connection, _ = self.listener.accept()
-            self.connections += 1
-            with connection, connection.makefile("rb") as reader:
-                while self.answers:
-                    head = b""
-                    while not head.endswith(b"\r\n\r\n"):
-                        line = reader.readline()
-                        if not line:
-                            break
-                        head += line
-                    if not head:
-                        break
-                    length = [int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                              if line.lower().startswith(b"content-length:")]
-                    self.requests.append(head + reader.read(length[0] if length else 0))
-                    answer = self.answers.pop(0)
-                    if answer is None:
-                        break
-                    connection.sendall(answer)
-
-    def close(self) -> None:
-        self.listener.close()
 
 
 @pytest.fixture
