@@ -102,7 +102,8 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
 
     api = web.Application(middlewares=[lambda_errors], client_max_size=MAX_REQUEST_BYTES)
     api[SERVICES] = Services(settings=settings, functions=functions, invoker=invoker,
-                             invocations=InvocationStore(engine), retire=pool.retire)
+                             invocations=InvocationStore(engine), retire=pool.retire,
+                             environments=pool.describe)
     function_routes.add_routes(api)
     invoke_routes.add_routes(api)
     concurrency_routes.add_routes(api)

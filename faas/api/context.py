@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -18,7 +19,8 @@ class Services:
     functions: FunctionService
     invoker: Invoker
     invocations: InvocationStore
-    retire: object  # callable(name): stop idle environments of a changed function
+    retire: Callable[[str], None]  # stop the idle environments of a changed function
+    environments: Callable[[], list[dict[str, object]]]
 
 
 SERVICES = web.AppKey("services", Services)

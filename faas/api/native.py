@@ -1,4 +1,4 @@
-"""faas's own REST API beside Lambda's: health, logs and code download."""
+"""faas's own REST API beside Lambda's: health, logs, code download and the node's environments."""
 
 from __future__ import annotations
 
@@ -48,7 +48,12 @@ async def function_code(request: web.Request) -> web.Response:
                         headers={"Content-Disposition": f'attachment; filename="{fn.name}.zip"'})
 
 
+async def environments(request: web.Request) -> web.Response:
+    return web.json_response({"Environments": services(request).environments()})
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/health", health)
     app.router.add_get(NATIVE + "/functions/{function}/logs", function_logs)
     app.router.add_get(NATIVE + "/functions/{function}/code", function_code)
+    app.router.add_get(NATIVE + "/environments", environments)

@@ -88,13 +88,25 @@ class Pool:
     def environments(self) -> int:
         return len(self._by_id)
 
-    def stats(self) -> dict[str, int]:
-        return {
-            "environments": len(self._by_id),
-            "idle": sum(len(envs) for envs in self._idle.values()),
-            "prewarmed": sum(len(envs) for envs in self._prewarmed.values()),
-            "starting": self._starting,
-        }
+    def describe(self) -> list[dict[str, object]]:
+        """Every environment of this node, for operators (`GET /faas/v1/environments`)."""
+        idle = {id(env) for envs in self._idle.values() for env in envs}
+        rows = []
+        for env in self._by_id.values():
+            if env.function is None:
+                state = "prewarmed"
+            else:
+                state = "busy" if env.current is not None else ("idle" if id(env) in idle else "starting")
+            rows.append({
+                "ContainerId": env.container_id,
+                "Runtime": env.runtime,
+                "FunctionName": env.function.name if env.function else None,
+                "RevisionId": env.function.revision_id if env.function else None,
+                "State": state,
+                "Invocations": env.invocations,
+                "Prewarmed": env.slot is not None,
+            })
+        return rows
 
     # -- the invoke path -------------------------------------------------------------------------
 

@@ -1,0 +1,94 @@
+"""Prewarmed generic environments: kept ready per runtime, specialised for one function on first use."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import urllib.request
+
+import pytest
+
+from tests.e2e.conftest import ROLE, Server, make_zip, unique
+
+pytestmark = pytest.mark.docker
+
+WHOAMI = make_zip({"app.py": (
+    "import os\n"
+    "def handler(event, context):\n"
+    "    return {'fn': context.function_name, 'secret': os.environ.get('SECRET'),\n"
+    "            'files': sorted(os.listdir('/var/task')), 'prewarm_flag': os.environ.get('FAAS_PREWARMED'),\n"
+    "            'memory': context.memory_limit_in_mb}\n"
+)})
+
+
+def environments(server: Server) -> list[dict]:
+    with urllib.request.urlopen(f"{server.endpoint}/faas/v1/environments") as response:
+        return json.loads(response.read())["Environments"]
+
+
+def wait_for(predicate, timeout: float = 30):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def prewarmed(server: Server, runtime: str) -> list[dict]:
+    return [e for e in environments(server) if e["State"] == "prewarmed" and e["Runtime"] == runtime]
+
+
+def test_prewarmed_environment_serves_exactly_one_function(tmp_path) -> None:
+    server = Server(tmp_path / "data", extra_env={"FAAS_PREWARM_PER_RUNTIME": "2"}).start()
+    try:
+        ready = wait_for(lambda: len(prewarmed(server, "python3.13")) == 2 and prewarmed(server, "python3.13"))
+        wait_for(lambda: len(prewarmed(server, "nodejs20.x")) == 2)
+        generic_ids = {e["ContainerId"] for e in ready}
+
+        lam = server.client()
+        a, b = unique("pwa"), unique("pwb")
+        lam.create_function(FunctionName=a, Runtime="python3.13", Role=ROLE, Handler="app.handler",
+                            Code={"ZipFile": WHOAMI}, MemorySize=512, Environment={"Variables": {"SECRET": "for-a"}})
+        lam.create_function(FunctionName=b, Runtime="python3.13", Role=ROLE, Handler="app.handler",
+                            Code={"ZipFile": WHOAMI})
+        response = lam.invoke(FunctionName=a, Payload=b"{}", LogType="Tail")
+        body = json.loads(response["Payload"].read())
+        assert body == {"fn": a, "secret": "for-a", "files": ["app.py"], "prewarm_flag": None, "memory": "512"}
+        log = base64.b64decode(response["LogResult"]).decode()
+        init_ms = float(re.search(r"Init Duration: ([\d.]+) ms", log).group(1))
+        assert init_ms < 1000
+
+        bound = [e for e in environments(server) if e["FunctionName"] == a]
+        assert len(bound) == 1 and bound[0]["ContainerId"] in generic_ids and bound[0]["Prewarmed"]
+        assert bound[0]["State"] == "idle"
+        # the pool refills, and the specialised environment is never offered to anyone else
+        wait_for(lambda: len(prewarmed(server, "python3.13")) == 2)
+        body_b = json.loads(lam.invoke(FunctionName=b, Payload=b"{}")["Payload"].read())
+        assert body_b["fn"] == b and body_b["secret"] is None
+        env_b = [e for e in environments(server) if e["FunctionName"] == b]
+        assert env_b[0]["ContainerId"] != bound[0]["ContainerId"]
+        for _ in range(3):
+            assert json.loads(lam.invoke(FunctionName=a, Payload=b"{}")["Payload"].read())["secret"] == "for-a"
+        assert [e["ContainerId"] for e in environments(server) if e["FunctionName"] == a] == [bound[0]["ContainerId"]]
+    finally:
+        assert server.stop() == 0
+
+
+def test_functions_outside_the_prewarmed_shape_still_start(tmp_path) -> None:
+    server = Server(tmp_path / "data", extra_env={"FAAS_PREWARM_PER_RUNTIME": "1"}).start()
+    try:
+        wait_for(lambda: prewarmed(server, "python3.13"))
+        lam = server.client()
+        name = unique("bigtmp")
+        lam.create_function(FunctionName=name, Runtime="python3.13", Role=ROLE, Handler="app.handler",
+                            Code={"ZipFile": WHOAMI}, EphemeralStorage={"Size": 1024})
+        assert json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())["fn"] == name
+        mine = [e for e in environments(server) if e["FunctionName"] == name]
+        assert len(mine) == 1 and not mine[0]["Prewarmed"]  # /tmp size differs: a cold container of its own
+        assert len(prewarmed(server, "python3.13")) == 1
+    finally:
+        assert server.stop() == 0
