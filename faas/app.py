@@ -24,6 +24,7 @@ from faas.sandbox import images, runtime_api
 from faas.sandbox.codecache import CodeCache
 from faas.sandbox.docker_backend import DockerBackend, connect
 from faas.sandbox.pool import Pool
+from faas.sandbox.spec import PIDS_LIMIT
 from faas.security.admin import ensure_admin_credentials
 from faas.security.masterkey import MasterKey
 from faas.services.functions import FunctionService
@@ -66,6 +67,18 @@ def node_id(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _check_pid_room(settings: Settings, progress: Callable[[str], None]) -> None:
+    """Every environment may run PIDS_LIMIT processes: warn when the host could run out of pids first."""
+    try:
+        pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+    except (OSError, ValueError):
+        return
+    if settings.max_concurrency * PIDS_LIMIT > pid_max:
+        progress(f"warning: kernel.pid_max is {pid_max}, but {settings.max_concurrency} environments may run "
+                 f"{PIDS_LIMIT} processes each; raise it (sysctl -w kernel.pid_max=4194304) or lower "
+                 "FAAS_MAX_CONCURRENCY, or fork bombs in many functions at once can starve the host")
+
+
 async def build(settings: Settings, progress: Callable[[str], None]) -> Platform:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.data_dir.chmod(0o700)
@@ -82,6 +95,7 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
                                              progress=progress, mirror=settings.debian_mirror or None)
     else:
         image_refs = {rt: images.image_ref(settings.image_prefix, rt) for rt in images.RUNTIMES}
+    _check_pid_room(settings, progress)
     node = node_id(settings.data_dir)
     backend = DockerBackend(client, network=settings.docker_network, node_id=node)
     gateway = await backend.prepare()

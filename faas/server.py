@@ -16,6 +16,8 @@ from faas.settings import Settings
 
 log = logging.getLogger("faas")
 
+RUNTIME_SHUTDOWN_S = 5  # environments are killed by then; nothing on the Runtime API is worth waiting for
+
 
 def _progress(message: str) -> None:
     print(f"faas: {message}", file=sys.stderr, flush=True)
@@ -25,7 +27,9 @@ async def _serve(settings: Settings) -> None:
     platform: Platform = await build(settings, _progress)
     platform.recorder.start()
 
-    runtime_runner = web.AppRunner(platform.runtime, access_log=None, handle_signals=False)
+    # handler_cancellation: a runtime that hangs up on /next must not leave its handler waiting forever.
+    runtime_runner = web.AppRunner(platform.runtime, access_log=None, handle_signals=False,
+                                   handler_cancellation=True, shutdown_timeout=RUNTIME_SHUTDOWN_S)
     await runtime_runner.setup()
     runtime_site = web.TCPSite(runtime_runner, platform.runtime_host, settings.runtime_api_port)
     await runtime_site.start()

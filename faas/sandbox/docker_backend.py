@@ -70,6 +70,8 @@ def create_kwargs(spec: ContainerSpec, network: str) -> dict:
             "security_opt": ["no-new-privileges"],
             "network_mode": network,
             "auto_remove": True,
+            # A tiny init as pid 1 reaps orphaned processes and lets a killed runtime end the container.
+            "init": True,
         },
     }
 

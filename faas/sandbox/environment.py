@@ -130,6 +130,8 @@ class Environment:
             self.init_duration_ms = (time.monotonic() - self.started_at) * 1000
         if self.current is not None and not self.current.delivered:
             return self.current
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.cancel()  # one poller per environment: a newer /next replaces an abandoned one
         self._waiter = asyncio.get_running_loop().create_future()
         return await self._waiter
 

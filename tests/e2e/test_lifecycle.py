@@ -14,6 +14,7 @@ import docker
 import pytest
 
 from tests.e2e.conftest import ROLE, Server, make_zip, unique
+from tests.e2e.test_scaling import wait_until_busy
 
 pytestmark = pytest.mark.docker
 
@@ -70,8 +71,7 @@ def test_sigterm_finishes_in_flight_invocations_and_removes_containers(tmp_path)
 
     caller = threading.Thread(target=slow_call)
     caller.start()
-    time.sleep(0.7)  # the invocation is running inside its container now
-    assert node_containers(server)
+    wait_until_busy(server, name)  # the invocation is running inside its container now
     server.proc.send_signal(signal.SIGTERM)
     caller.join(30)
     assert server.stop() == 0
@@ -81,7 +81,8 @@ def test_sigterm_finishes_in_flight_invocations_and_removes_containers(tmp_path)
 
 
 def test_restart_after_sigkill_removes_leftover_containers(tmp_path) -> None:
-    server = Server(tmp_path / "data").start()
+    no_prewarm = {"FAAS_PREWARM_PER_RUNTIME": "0"}  # count only the function's own container
+    server = Server(tmp_path / "data", extra_env=no_prewarm).start()
     lam = server.client()
     name = unique("orphan")
     lam.create_function(FunctionName=name, Runtime="python3.13", Role=ROLE, Handler="app.handler",
@@ -97,7 +98,7 @@ def test_restart_after_sigkill_removes_leftover_containers(tmp_path) -> None:
     caller.join(10)
     assert len(node_containers(server)) == 1  # left behind by the killed process
 
-    again = Server(tmp_path / "data").start()
+    again = Server(tmp_path / "data", extra_env=no_prewarm).start()
     try:
         assert node_containers(again) == []
         assert "removed 1 containers left behind" in again.output()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -56,6 +57,18 @@ def invoke(lam, name: str, seconds: float = 0) -> tuple[str, object]:  # type: i
     return "ok", json.loads(response["Payload"].read())
 
 
+def environments(server: Server) -> list[dict]:
+    with urllib.request.urlopen(f"{server.endpoint}/faas/v1/environments") as response:
+        return json.loads(response.read())["Environments"]
+
+
+def wait_until_busy(server: Server, name: str) -> None:
+    deadline = time.monotonic() + 30
+    while not any(e["FunctionName"] == name and e["State"] == "busy" for e in environments(server)):
+        assert time.monotonic() < deadline, "the invocation never started"
+        time.sleep(0.05)
+
+
 def node_containers(server: Server) -> list:
     node = (server.data_dir / "node-id").read_text().strip()
     return docker.from_env().containers.list(filters={"label": f"faas.node={node}"})
@@ -68,9 +81,17 @@ def test_concurrent_requests_scale_out_and_sequential_ones_reuse(server, lam) ->
         results = list(pool.map(lambda _: invoke(client, name, 1.0), range(5)))
     streams = {body["stream"] for status, body in results}
     assert [status for status, _ in results] == ["ok"] * 5
-    assert len(streams) == 5  # one environment per concurrent request
+    # One environment is started per concurrent request; a request may still be served sooner by one
+    # that another request freed meanwhile, so at least most of them ran side by side.
+    assert len(streams) >= 3
+    mine = lambda: [e for e in environments(server) if e["FunctionName"] == name]  # noqa: E731
+    deadline = time.monotonic() + 30
+    while len(mine()) < 5 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(mine()) == 5
     after = {invoke(client, name)[1]["stream"] for _ in range(5)}
-    assert after <= streams  # warm environments are reused, none started
+    assert len(after) >= 1
+    assert len(mine()) == 5  # warm environments are reused, none started
 
 
 def test_reserved_concurrency_api_and_throttling(server, lam) -> None:  # type: ignore[no-untyped-def]
@@ -83,8 +104,8 @@ def test_reserved_concurrency_api_and_throttling(server, lam) -> None:  # type: 
 
     client = pooled_client(server, 4)
     with ThreadPoolExecutor(2) as pool:
-        slow = pool.submit(invoke, client, name, 1.5)
-        time.sleep(0.8)
+        slow = pool.submit(invoke, client, name, 3)
+        wait_until_busy(server, name)
         fast = pool.submit(invoke, client, name, 0)
         results = [slow.result(), fast.result()]
     assert results[0][0] == "ok"
@@ -143,7 +164,8 @@ def test_node_limit_throttles_and_burst_to_a_cold_function_all_succeed(tmp_path)
 
 
 def test_idle_environments_stop_after_keep_alive(tmp_path) -> None:
-    server = Server(tmp_path / "data", extra_env={"FAAS_KEEP_ALIVE_S": "1"}).start()
+    # Without a prewarmed pool an idle node runs nothing at all.
+    server = Server(tmp_path / "data", extra_env={"FAAS_KEEP_ALIVE_S": "1", "FAAS_PREWARM_PER_RUNTIME": "0"}).start()
     try:
         lam = server.client()
         name = deploy(lam)
@@ -163,7 +185,7 @@ def test_update_sends_new_work_to_fresh_environments_while_old_ones_finish(serve
     client = pooled_client(server, 4)
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(invoke, client, name, 2.0)
-        time.sleep(0.8)
+        wait_until_busy(server, name)
         lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"V": "new"}})
         fresh = invoke(lam, name)
         old = running.result()
