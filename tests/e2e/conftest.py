@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -84,6 +85,18 @@ class Server:
             )
         finally:
             del os.environ["AWS_SHARED_CREDENTIALS_FILE"]
+
+
+def environments(server: Server) -> list[dict]:
+    with urllib.request.urlopen(f"{server.endpoint}/faas/v1/environments") as response:
+        return json.loads(response.read())["Environments"]
+
+
+def wait_until_busy(server: Server, name: str) -> None:
+    deadline = time.monotonic() + 30
+    while not any(e["FunctionName"] == name and e["State"] == "busy" for e in environments(server)):
+        assert time.monotonic() < deadline, "the invocation never started"
+        time.sleep(0.05)
 
 
 def make_zip(files: dict[str, str | bytes]) -> bytes:

@@ -13,8 +13,7 @@ import time
 import docker
 import pytest
 
-from tests.e2e.conftest import ROLE, Server, make_zip, unique
-from tests.e2e.test_scaling import wait_until_busy
+from tests.e2e.conftest import ROLE, Server, make_zip, unique, wait_until_busy
 
 pytestmark = pytest.mark.docker
 

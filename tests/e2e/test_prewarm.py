@@ -6,11 +6,10 @@ import base64
 import json
 import re
 import time
-import urllib.request
 
 import pytest
 
-from tests.e2e.conftest import ROLE, Server, make_zip, unique
+from tests.e2e.conftest import ROLE, Server, environments, make_zip, unique
 
 pytestmark = pytest.mark.docker
 
@@ -21,11 +20,6 @@ WHOAMI = make_zip({"app.py": (
     "            'files': sorted(os.listdir('/var/task')), 'prewarm_flag': os.environ.get('FAAS_PREWARMED'),\n"
     "            'memory': context.memory_limit_in_mb}\n"
 )})
-
-
-def environments(server: Server) -> list[dict]:
-    with urllib.request.urlopen(f"{server.endpoint}/faas/v1/environments") as response:
-        return json.loads(response.read())["Environments"]
 
 
 def wait_for(predicate, timeout: float = 30):  # type: ignore[no-untyped-def]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -13,7 +12,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.e2e.conftest import ROLE, Server, make_zip, unique
+from tests.e2e.conftest import ROLE, Server, environments, make_zip, unique, wait_until_busy
 
 pytestmark = pytest.mark.docker
 
@@ -55,18 +54,6 @@ def invoke(lam, name: str, seconds: float = 0) -> tuple[str, object]:  # type: i
         raise
     assert "FunctionError" not in response, response["Payload"].read()
     return "ok", json.loads(response["Payload"].read())
-
-
-def environments(server: Server) -> list[dict]:
-    with urllib.request.urlopen(f"{server.endpoint}/faas/v1/environments") as response:
-        return json.loads(response.read())["Environments"]
-
-
-def wait_until_busy(server: Server, name: str) -> None:
-    deadline = time.monotonic() + 30
-    while not any(e["FunctionName"] == name and e["State"] == "busy" for e in environments(server)):
-        assert time.monotonic() < deadline, "the invocation never started"
-        time.sleep(0.05)
 
 
 def node_containers(server: Server) -> list:
