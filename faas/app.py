@@ -13,8 +13,11 @@ from aiohttp import web
 
 from faas.api import concurrency as concurrency_routes
 from faas.api import functions as function_routes
+from faas.api import identities as identity_routes
 from faas.api import invoke as invoke_routes
 from faas.api import native as native_routes
+from faas.api import permissions as permission_routes
+from faas.api.auth import GUARD, Guard, guard
 from faas.api.context import SERVICES, Services
 from faas.api.middleware import lambda_errors
 from faas.dispatch.concurrency import Limiter
@@ -28,13 +31,22 @@ from faas.sandbox.spec import PIDS_LIMIT
 from faas.security.admin import ensure_admin_credentials
 from faas.security.masterkey import MasterKey
 from faas.services.functions import FunctionService
+from faas.services.identities import IdentityService
+from faas.services.permissions import PermissionService
+from faas.errors import StartupError
+from faas.model import Function
 from faas.settings import Settings
-from faas.store.db import create_engine, migrate
+from faas.store.db import create_engine, migrate, scrub
 from faas.store.functions import FunctionStore
 from faas.store.invocations import InvocationStore
-from faas.store.keys import KeyStore
+from faas.store.audit import AuditStore
+from faas.store.identities import IdentityStore
+from faas.store.permissions import MetaStore, PermissionStore
 
 log = logging.getLogger(__name__)
+
+CANARY = "master-key-canary"
+CANARY_TEXT = b"faas master key canary"
 
 # Base64 of a 50 MB zip plus the JSON around it; each route applies its own, smaller limit.
 MAX_REQUEST_BYTES = 70 * 1024 * 1024
@@ -48,13 +60,14 @@ class Platform:
     runtime_host: str
     pool: Pool
     invoker: Invoker
-    recorder: Recorder
+    recorders: tuple[Recorder, ...]  # invocation records, audit entries
     backend: DockerBackend
     engine: object
 
     async def close(self) -> None:
         await self.pool.close()
-        await self.recorder.close()
+        for recorder in self.recorders:
+            await recorder.close()
         await self.backend.close()
         await self.engine.dispose()  # type: ignore[attr-defined]
 
@@ -79,6 +92,25 @@ def _check_pid_room(settings: Settings, progress: Callable[[str], None]) -> None
                  "FAAS_MAX_CONCURRENCY, or fork bombs in many functions at once can starve the host")
 
 
+async def open_master_key(settings: Settings, meta: MetaStore) -> MasterKey:
+    """The master key from the setting or its file. A missing file is created only on a first start:
+    when the store already holds sealed secrets, starting with a new key would orphan them."""
+    canary = await meta.get(CANARY)
+    if settings.master_key:
+        master = MasterKey.from_setting(settings.master_key)
+    elif settings.master_key_path.exists() or canary is None:
+        master = MasterKey.load_or_create(settings.master_key_path)
+    else:
+        raise StartupError(
+            f"the master key file {settings.master_key_path} is missing, but the store holds secrets sealed with "
+            "it: restore the file (or set FAAS_MASTER_KEY); nothing was changed")
+    if canary is None:
+        await meta.put(CANARY, master.seal(CANARY_TEXT, CANARY))
+    elif master.open(canary, CANARY) != CANARY_TEXT:  # a wrong key fails inside open() already
+        raise StartupError("the master key does not match the store")
+    return master
+
+
 async def build(settings: Settings, progress: Callable[[str], None]) -> Platform:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.data_dir.chmod(0o700)
@@ -86,8 +118,11 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
     engine = create_engine(settings.effective_database_url)
     progress("applying database migrations")
     await migrate(engine)
-    master = MasterKey.load_or_create(settings.data_dir / "master.key")
-    await ensure_admin_credentials(KeyStore(engine), master, settings.credentials_path)
+    master = await open_master_key(settings, MetaStore(engine))
+    identity_store = IdentityStore(engine)
+    identities = IdentityService(identity_store, master, settings.account_id)
+    await identities.bootstrap()
+    await ensure_admin_credentials(identities, identity_store, master, settings.credentials_path)
 
     client = await asyncio.to_thread(connect)
     if settings.build_images:
@@ -103,25 +138,39 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
     if removed:
         progress(f"removed {removed} containers left behind by a previous run")
 
+    async def issue_credentials(fn: Function) -> tuple[dict[str, str], str]:
+        credentials = await identities.issue_session(fn.role, fn.name, settings.credentials_ttl_s)
+        return credentials, credentials["AWS_ACCESS_KEY_ID"]
+
     function_store = FunctionStore(engine)
     pool = Pool(backend, CodeCache(settings.data_dir / "code", function_store.code), images=image_refs,
                 region=settings.region, node_id=node, keep_alive_s=settings.keep_alive_s,
                 max_environments=settings.max_concurrency, prewarm=settings.prewarm_per_runtime,
-                slots=settings.data_dir / "slots")
+                slots=settings.data_dir / "slots", issue_credentials=issue_credentials,
+                revoke_credentials=identities.revoke_session, credentials_ttl_s=settings.credentials_ttl_s)
     recorder = Recorder(InvocationStore(engine))
+    audit = Recorder(AuditStore(engine))
     limiter = Limiter(settings.max_concurrency)
     invoker = Invoker(pool, recorder, limiter, settings.function_arn)
-    functions = FunctionService(function_store, images.RUNTIMES, limiter, backend.image_exists)
+    permissions = PermissionService(PermissionStore(engine), settings.function_arn)
+    functions = FunctionService(function_store, images.RUNTIMES, limiter, master, settings.function_arn,
+                                image_exists=backend.image_exists, role_exists=identities.role_for_arn,
+                                on_delete=permissions.forget)
     await functions.load_reservations()
+    sealed = await functions.seal_plaintext_environments()
+    if sealed:
+        progress(f"encrypted the environment variables of {sealed} functions stored before encryption")
+        await scrub(engine)
 
-    api = web.Application(middlewares=[lambda_errors], client_max_size=MAX_REQUEST_BYTES)
+    api = web.Application(middlewares=[lambda_errors, guard], client_max_size=MAX_REQUEST_BYTES)
     api[SERVICES] = Services(settings=settings, functions=functions, invoker=invoker,
                              invocations=InvocationStore(engine), retire=pool.retire,
-                             environments=pool.describe)
-    function_routes.add_routes(api)
-    invoke_routes.add_routes(api)
-    concurrency_routes.add_routes(api)
-    native_routes.add_routes(api)
+                             environments=pool.describe, identities=identities, permissions=permissions,
+                             audit=audit, audit_log=AuditStore(engine))
+    api[GUARD] = Guard(identities, permissions, audit, settings)
+    for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, identity_routes,
+                   native_routes):
+        routes.add_routes(api)
 
     return Platform(settings=settings, api=api, runtime=runtime_api.create_app(pool), runtime_host=gateway,
-                    pool=pool, invoker=invoker, recorder=recorder, backend=backend, engine=engine)
+                    pool=pool, invoker=invoker, recorders=(recorder, audit), backend=backend, engine=engine)

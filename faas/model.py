@@ -23,7 +23,7 @@ class Function:
     memory_size: int
     timeout: int
     ephemeral_storage: int
-    environment: dict[str, str]
+    environment: dict[str, str] = dataclasses.field(repr=False)  # secrets: never in a repr or a log
     package_type: str  # "Zip" or "Image"
     code_sha256: str | None  # hex digest of the zip
     code_size: int
@@ -32,6 +32,9 @@ class Function:
     revision_id: str
     last_modified: dt.datetime
     reserved_concurrency: int | None = None  # None: draws on the node's unreserved pool
+    # The stored form of `environment`: AES-256-GCM under the function's data key, sealed by the master key.
+    env_ciphertext: bytes | None = dataclasses.field(default=None, repr=False)
+    data_key: bytes | None = dataclasses.field(default=None, repr=False)
 
     def replace(self, **changes: Any) -> Function:
         return dataclasses.replace(self, **changes)

@@ -25,7 +25,8 @@ def _progress(message: str) -> None:
 
 async def _serve(settings: Settings) -> None:
     platform: Platform = await build(settings, _progress)
-    platform.recorder.start()
+    for recorder in platform.recorders:
+        recorder.start()
 
     # handler_cancellation: a runtime that hangs up on /next must not leave its handler waiting forever.
     runtime_runner = web.AppRunner(platform.runtime, access_log=None, handle_signals=False,
@@ -47,7 +48,11 @@ async def _serve(settings: Settings) -> None:
         await runtime_runner.cleanup()
         await platform.close()
         raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from exc
-    port = api_runner.addresses[0][1]
+    # Functions reach the API (AWS_ENDPOINT_URL, with their role's credentials) on the bridge gateway.
+    inside_site = web.TCPSite(api_runner, platform.runtime_host, 0)
+    await inside_site.start()
+    port, inside_port = (address[1] for address in api_runner.addresses[:2])
+    platform.pool.platform_endpoint = f"http://{platform.runtime_host}:{inside_port}"
     endpoint = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '') else settings.host}:{port}"
     (settings.data_dir / "endpoint").write_text(endpoint + "\n")
     _progress(f"ready at {endpoint} (credentials: {settings.credentials_path})")
@@ -60,6 +65,7 @@ async def _serve(settings: Settings) -> None:
 
     _progress("stopping: no new requests; finishing in-flight invocations")
     await api_site.stop()
+    await inside_site.stop()
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(platform.invoker.wait_idle(), settings.shutdown_grace_s)
     await api_runner.cleanup()

@@ -61,6 +61,10 @@ SETTINGS: tuple[Setting, ...] = (
             _positive_int),
     Setting("prewarm_per_runtime", 2, "generic environments kept running per runtime to cut cold starts (0: none)",
             _positive_int),
+    Setting("credentials_ttl_s", 3600, "lifetime of the role credentials each environment receives; an "
+            "environment is replaced once half of it has passed", _positive_int),
+    Setting("master_key", "", "the master key as base64 (default: <data-dir>/master.key, created on first "
+            "start); it seals every stored secret"),
     Setting("runtime_api_port", 0, "port of the in-container Runtime API on the Docker bridge "
             "(0 picks a free one)", _positive_int),
     Setting("shutdown_grace_s", 30, "seconds SIGTERM waits for in-flight invocations", _positive_int),
@@ -85,6 +89,8 @@ class Settings:
     keep_alive_s: int
     max_concurrency: int
     prewarm_per_runtime: int
+    credentials_ttl_s: int
+    master_key: str
     runtime_api_port: int
     shutdown_grace_s: int
     build_images: bool
@@ -94,6 +100,13 @@ class Settings:
     @property
     def effective_database_url(self) -> str:
         return normalise_database_url(self.database_url or f"sqlite:///{self.data_dir / 'faas.db'}")
+
+    def __repr__(self) -> str:  # never print the master key
+        return f"Settings(data_dir={self.data_dir!s}, host={self.host!r}, port={self.port})"
+
+    @property
+    def master_key_path(self) -> Path:
+        return self.data_dir / "master.key"
 
     @property
     def credentials_path(self) -> Path:

@@ -9,20 +9,32 @@ from aiohttp import web
 
 from faas.errors import InvalidRequestContent, RequestTooLarge
 
+# What a request carries between middlewares and handlers.
+BODY = web.RequestKey("body", bytes)  # read (and hashed for its signature) by the auth middleware
+REQUEST_ID = web.RequestKey("request_id", str)
+
 DEFAULT_LIMIT = 256 * 1024
 # CreateFunction / UpdateFunctionCode carry a base64 zip of up to 50 MB: 69,905,067 bytes as Lambda counts.
 CODE_LIMIT = 69_905_067
 
 
 async def read_body(request: web.Request, limit: int, operation: str) -> bytes:
+    """The body, which the auth middleware usually read already (the signature covers it)."""
     too_large = RequestTooLarge(f"Request must be smaller than {limit} bytes for the {operation} operation")
-    if request.content_length is not None and request.content_length > limit:
+    body = request.get(BODY)
+    if body is None:
+        if request.content_length is not None and request.content_length > limit:
+            raise too_large
+        body = request[BODY] = await read_at_most(request, limit, too_large)
+    if len(body) > limit:
         raise too_large
-    return await read_at_most(request, limit, too_large)
+    return body
 
 
 async def read_at_most(request: web.Request, limit: int, too_large: Exception) -> bytes:
     """The whole body, raising `too_large` as soon as it passes `limit` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
     chunks, size = [], 0
     async for chunk in request.content.iter_chunked(1 << 16):
         size += len(chunk)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from faas.api.auth import operation
 from faas.api.body import read_json
 from faas.api.context import services
 from faas.services.code import MAX_UNZIPPED_BYTES, MAX_ZIP_BYTES
@@ -13,6 +14,7 @@ from faas.services.functions import parse_function_ref
 TOTAL_CODE_SIZE = 75 * 1024 ** 3
 
 
+@operation("lambda:PutFunctionConcurrency")
 async def put_concurrency(request: web.Request) -> web.Response:
     ctx = services(request)
     name = parse_function_ref(request.match_info["function"])
@@ -20,6 +22,7 @@ async def put_concurrency(request: web.Request) -> web.Response:
     return web.json_response({"ReservedConcurrentExecutions": reserved})
 
 
+@operation("lambda:GetFunctionConcurrency", audited=False)
 async def get_concurrency(request: web.Request) -> web.Response:
     ctx = services(request)
     fn = await ctx.functions.get(parse_function_ref(request.match_info["function"]))
@@ -28,12 +31,14 @@ async def get_concurrency(request: web.Request) -> web.Response:
     return web.json_response({"ReservedConcurrentExecutions": fn.reserved_concurrency})
 
 
+@operation("lambda:DeleteFunctionConcurrency")
 async def delete_concurrency(request: web.Request) -> web.Response:
     ctx = services(request)
     await ctx.functions.delete_concurrency(parse_function_ref(request.match_info["function"]))
     return web.Response(status=204)
 
 
+@operation("lambda:GetAccountSettings", audited=False)
 async def account_settings(request: web.Request) -> web.Response:
     ctx = services(request)
     limiter = ctx.invoker.limiter

@@ -8,6 +8,10 @@ from collections.abc import Callable
 from aiohttp import web
 
 from faas.dispatch.invoker import Invoker
+from faas.dispatch.recorder import Recorder
+from faas.services.identities import IdentityService
+from faas.services.permissions import PermissionService
+from faas.store.audit import AuditStore
 from faas.services.functions import FunctionService
 from faas.settings import Settings
 from faas.store.invocations import InvocationStore
@@ -21,6 +25,10 @@ class Services:
     invocations: InvocationStore
     retire: Callable[[str], None]  # stop the idle environments of a changed function
     environments: Callable[[], list[dict[str, object]]]
+    identities: IdentityService
+    permissions: PermissionService
+    audit: Recorder  # where audit entries are appended
+    audit_log: AuditStore  # where they are queried
 
 
 SERVICES = web.AppKey("services", Services)

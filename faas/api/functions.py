@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from faas.api.auth import operation
 from faas.api.body import CODE_LIMIT, read_json
 from faas.api.context import services
 from faas.errors import InvalidParameterValue
@@ -61,6 +62,7 @@ def _name(request: web.Request) -> str:
     return parse_function_ref(request.match_info["function"], request.query.get("Qualifier"))
 
 
+@operation("lambda:CreateFunction", body_limit=CODE_LIMIT)
 async def create_function(request: web.Request) -> web.Response:
     ctx = services(request)
     params = await read_json(request, "CreateFunction", CODE_LIMIT)
@@ -68,6 +70,7 @@ async def create_function(request: web.Request) -> web.Response:
     return web.json_response(configuration(fn, ctx.settings), status=201)
 
 
+@operation("lambda:ListFunctions", audited=False)
 async def list_functions(request: web.Request) -> web.Response:
     ctx = services(request)
     raw = request.query.get("MaxItems", str(MAX_LIST_ITEMS))
@@ -81,6 +84,7 @@ async def list_functions(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+@operation("lambda:GetFunction", audited=False)
 async def get_function(request: web.Request) -> web.Response:
     ctx = services(request)
     fn = await ctx.functions.get(_name(request))
@@ -95,12 +99,14 @@ async def get_function(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+@operation("lambda:GetFunctionConfiguration", audited=False)
 async def get_configuration(request: web.Request) -> web.Response:
     ctx = services(request)
     fn = await ctx.functions.get(_name(request))
     return web.json_response(configuration(fn, ctx.settings))
 
 
+@operation("lambda:UpdateFunctionCode", body_limit=CODE_LIMIT)
 async def update_code(request: web.Request) -> web.Response:
     ctx = services(request)
     name = _name(request)
@@ -110,6 +116,7 @@ async def update_code(request: web.Request) -> web.Response:
     return web.json_response(configuration(fn, ctx.settings))
 
 
+@operation("lambda:UpdateFunctionConfiguration")
 async def update_configuration(request: web.Request) -> web.Response:
     ctx = services(request)
     name = _name(request)
@@ -119,6 +126,7 @@ async def update_configuration(request: web.Request) -> web.Response:
     return web.json_response(configuration(fn, ctx.settings))
 
 
+@operation("lambda:DeleteFunction")
 async def delete_function(request: web.Request) -> web.Response:
     ctx = services(request)
     name = _name(request)

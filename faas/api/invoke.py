@@ -8,6 +8,7 @@ import json
 
 from aiohttp import web
 
+from faas.api.auth import operation
 from faas.api.body import read_body
 from faas.api.context import services
 from faas.dispatch.logs import log_tail
@@ -19,6 +20,7 @@ MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 MAX_CLIENT_CONTEXT = 3583
 
 
+@operation("lambda:InvokeFunction", body_limit=MAX_SYNC_PAYLOAD, audited=False)
 async def invoke(request: web.Request) -> web.Response:
     ctx = services(request)
     name = parse_function_ref(request.match_info["function"], request.query.get("Qualifier"))

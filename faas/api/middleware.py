@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from faas.api.body import REQUEST_ID
 from faas.errors import ApiError, ServiceError, UnknownOperation
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def error_response(error: ApiError, request_id: str) -> web.Response:
 
 @web.middleware
 async def lambda_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request_id = str(uuid.uuid4())
+    request_id = request[REQUEST_ID] = str(uuid.uuid4())
     try:
         response = await handler(request)
     except ApiError as error:

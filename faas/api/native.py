@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from faas.api.auth import operation
 from faas.api.context import services
 from faas.errors import InvalidParameterValue
 from faas.services.functions import parse_function_ref
@@ -11,10 +12,12 @@ from faas.services.functions import parse_function_ref
 NATIVE = "/faas/v1"
 
 
+@operation("faas:Health", open=True, audited=False)
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+@operation("faas:GetFunctionLogs", audited=False)
 async def function_logs(request: web.Request) -> web.Response:
     ctx = services(request)
     name = parse_function_ref(request.match_info["function"])
@@ -40,6 +43,7 @@ async def function_logs(request: web.Request) -> web.Response:
     ]})
 
 
+@operation("lambda:GetFunction", audited=False)
 async def function_code(request: web.Request) -> web.Response:
     ctx = services(request)
     fn = await ctx.functions.get(parse_function_ref(request.match_info["function"]))
@@ -48,6 +52,7 @@ async def function_code(request: web.Request) -> web.Response:
                         headers={"Content-Disposition": f'attachment; filename="{fn.name}.zip"'})
 
 
+@operation("faas:ListEnvironments", audited=False)
 async def environments(request: web.Request) -> web.Response:
     return web.json_response({"Environments": services(request).environments()})
 

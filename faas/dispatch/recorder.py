@@ -1,4 +1,5 @@
-"""Invocation records leave the invoke path through a buffer written to SQL in batches."""
+"""Appends that must not slow their caller (invocation records, audit entries) leave through a buffer
+written to SQL in batches: every 0.5 s, when 500 are waiting, and at shutdown."""
 
 from __future__ import annotations
 
@@ -6,25 +7,28 @@ import asyncio
 import contextlib
 import logging
 
-from faas.model import InvocationRecord
-from faas.store.invocations import InvocationStore
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
 
+class Sink(Protocol):
+    async def add_many(self, items: list[Any]) -> None: ...
+
+
 class Recorder:
-    def __init__(self, store: InvocationStore, flush_interval_s: float = 0.5, batch: int = 500) -> None:
+    def __init__(self, store: Sink, flush_interval_s: float = 0.5, batch: int = 500) -> None:
         self._store = store
         self._interval = flush_interval_s
         self._batch = batch
-        self._pending: list[InvocationRecord] = []
+        self._pending: list[Any] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
-    def add(self, record: InvocationRecord) -> None:
+    def add(self, record: Any) -> None:
         self._pending.append(record)
         if len(self._pending) >= self._batch:
             self._wake.set()

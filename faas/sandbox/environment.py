@@ -88,6 +88,8 @@ class Environment:
         self.runtime = runtime or (function.runtime if function else None)
         self.slot = slot  # host directory mounted at /var/task, for prewarmed environments
         self.init_duration_ms: float | None = None  # set when the runtime first asks for work
+        self.session_key: str | None = None  # the role credentials this environment holds
+        self.retire_at = float("inf")  # monotonic: stop at the next release after this (credentials age)
         self.init_log = ""
         self.invocations = 0
         self.dead = False
@@ -108,9 +110,12 @@ class Environment:
             self._specialization = asyncio.get_running_loop().create_future()
         return await self._specialization
 
-    def specialize(self, fn: Function, environment: dict[str, str]) -> None:
+    def specialize(self, fn: Function, environment: dict[str, str], *, prewarmed: bool) -> None:
+        """Bind to `fn` and hand the runtime its environment. Init Duration of a prewarmed environment
+        counts from here; a fresh container's counts from its start."""
         self.function = fn
-        self.started_at = time.monotonic()
+        if prewarmed:
+            self.started_at = time.monotonic()
         if self._specialization is None:
             self._specialization = asyncio.get_running_loop().create_future()
         self._specialization.set_result(environment)

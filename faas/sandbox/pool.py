@@ -13,20 +13,24 @@ import secrets
 import shutil
 import time
 from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from faas.model import Function, utcnow
 from faas.sandbox.backend import Backend, Exited
 from faas.sandbox.codecache import CodeCache
 from faas.sandbox.environment import Environment, Outcome
-from faas.sandbox.spec import PREWARM_MEMORY_MB, PREWARM_TMP_MB, container_spec, lambda_environment, \
-    log_stream_name, prewarmed_spec
+from faas.sandbox.spec import PREWARM_MEMORY_MB, PREWARM_TMP_MB, container_spec, generic_environment, \
+    lambda_environment, log_stream_name, prewarmed_spec
 
 log = logging.getLogger(__name__)
 
 REGISTRATION_WAIT_S = 5.0
 PREWARM_RETRY_S = 5.0
 Key = tuple[str, str]  # (function name, revision id)
+# (function) -> (AWS_* credential variables for its role, the session's key id to revoke later)
+IssueCredentials = Callable[[Function], Awaitable[tuple[dict[str, str], str]]]
+RevokeCredentials = Callable[[str], Awaitable[None]]
 
 
 def link_tree(source: Path, target: Path) -> None:
@@ -36,7 +40,9 @@ def link_tree(source: Path, target: Path) -> None:
 
 class Pool:
     def __init__(self, backend: Backend, code: CodeCache, *, images: dict[str, str], region: str, node_id: str,
-                 keep_alive_s: float, max_environments: int, prewarm: int, slots: Path) -> None:
+                 keep_alive_s: float, max_environments: int, prewarm: int, slots: Path,
+                 issue_credentials: IssueCredentials | None = None, revoke_credentials: RevokeCredentials | None = None,
+                 credentials_ttl_s: float = 3600, platform_endpoint: str = "") -> None:
         self._backend = backend
         self._code = code
         self._images = images
@@ -46,6 +52,10 @@ class Pool:
         self._max_environments = max_environments
         self._prewarm = prewarm
         self._slots = slots
+        self._issue_credentials = issue_credentials
+        self._revoke_credentials = revoke_credentials
+        self._credentials_ttl_s = credentials_ttl_s
+        self.platform_endpoint = platform_endpoint  # AWS_ENDPOINT_URL as seen from inside environments
         self.runtime_api = ""  # host:port, set once the Runtime API listens
         self._idle: dict[Key, list[Environment]] = defaultdict(list)
         self._waiting: dict[Key, deque[asyncio.Future[Environment]]] = defaultdict(deque)
@@ -135,8 +145,8 @@ class Pool:
         env.current = None
         if env.dead:
             return
-        if env.key is None or self._current.get(env.key[0]) != env.key[1]:
-            self._spawn(self.discard(env))  # its function changed or is gone
+        if env.key is None or self._current.get(env.key[0]) != env.key[1] or time.monotonic() >= env.retire_at:
+            self._spawn(self.discard(env))  # its function changed or is gone, or its credentials age
             return
         self._offer(env)
 
@@ -240,16 +250,47 @@ class Pool:
         created_at = time.monotonic()
         if fn.package_type == "Zip":
             assert fn.code_sha256 is not None and fn.runtime is not None
-            code_dir = str(await self._code.directory(fn.code_sha256))
+            code_dir: str | None = str(await self._code.directory(fn.code_sha256))
             image = self._images[fn.runtime]
+            # The runtime is told its variables and credentials over the Runtime API, not by Docker.
+            environment = generic_environment(region=self._region, runtime_api=self.runtime_api)
         else:
+            # An image's own runtime (awslambdaric, say) only reads the process environment.
             code_dir, image = None, fn.image_uri or ""
+            environment, session_key = await self._function_environment(fn)
         spec = container_spec(fn, image=image, region=self._region, runtime_api=self.runtime_api,
-                              node_id=self._node_id, code_dir=code_dir, log_stream=log_stream_name(utcnow()))
+                              node_id=self._node_id, code_dir=code_dir, environment=environment)
         started = await self._backend.start(spec)
         env = Environment(started.container_id, started.ip, started.memory_peak_file, created_at, function=fn)
         self._register(env, created_at)
+        if fn.package_type == "Zip":
+            try:
+                environment, session_key = await self._function_environment(fn)
+            except Exception:
+                await self.discard(env)
+                raise
+            env.specialize(fn, environment, prewarmed=False)
+        self._hold_credentials(env, session_key)
         return env
+
+    async def _function_environment(self, fn: Function) -> tuple[dict[str, str], str | None]:
+        """Everything the function's runtime sees: Lambda's variables, the function's own, and
+        short-lived credentials for its execution role (with the session's key id, to revoke)."""
+        environment = lambda_environment(fn, region=self._region, runtime_api=self.runtime_api,
+                                         log_stream=log_stream_name(utcnow()))
+        if self._issue_credentials is None:
+            return environment, None
+        credentials, session_key = await self._issue_credentials(fn)
+        environment.update(credentials)
+        if self.platform_endpoint:
+            environment["AWS_ENDPOINT_URL"] = self.platform_endpoint
+        return environment, session_key
+
+    def _hold_credentials(self, env: Environment, session_key: str | None) -> None:
+        env.session_key = session_key
+        if session_key is not None:
+            # Retired (at its next release) while its credentials still have half their life left.
+            env.retire_at = time.monotonic() + self._credentials_ttl_s / 2
 
     async def _specialize_prewarmed(self, fn: Function) -> Environment | None:
         """Bind a running generic environment to `fn`: link its code in, set its limits, hand it the env."""
@@ -269,9 +310,13 @@ class Pool:
         except Exception:
             await self.discard(env)
             raise
-        environment = lambda_environment(fn, region=self._region, runtime_api=self.runtime_api,
-                                         log_stream=log_stream_name(utcnow()))
-        env.specialize(fn, environment)
+        try:
+            environment, session_key = await self._function_environment(fn)
+        except Exception:
+            await self.discard(env)
+            raise
+        env.specialize(fn, environment, prewarmed=True)
+        self._hold_credentials(env, session_key)
         return env
 
     def _refill_prewarmed(self) -> None:
@@ -324,6 +369,10 @@ class Pool:
             asyncio.get_running_loop().call_later(PREWARM_RETRY_S, self._refill_prewarmed)
         if env.slot is not None:
             shutil.rmtree(env.slot, ignore_errors=True)
+        if env.session_key is not None and self._revoke_credentials is not None:
+            # A stopped environment's credentials stop working.
+            self._spawn(self._revoke_credentials(env.session_key))
+            env.session_key = None
 
     def _on_exit(self, exited: Exited) -> None:
         env = self._by_id.get(exited.container_id)
@@ -344,7 +393,8 @@ class Pool:
         while True:
             await asyncio.sleep(min(10.0, max(self._keep_alive_s / 4, 0.25)))
             cutoff = time.monotonic() - self._keep_alive_s
+            now = time.monotonic()
             for key, envs in list(self._idle.items()):
-                for env in [e for e in envs if e.idle_since < cutoff]:
+                for env in [e for e in envs if e.idle_since < cutoff or e.retire_at <= now]:
                     log.debug("stopping idle environment %s of %s", env.container_id[:12], key[0])
                     await self.discard(env)

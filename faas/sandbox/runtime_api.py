@@ -55,10 +55,11 @@ async def _read_limited(request: web.Request, limit: int) -> bytes | None:
 
 
 async def specialize(request: web.Request) -> web.Response:
-    """faas extension: a prewarmed runtime waits here until the platform binds it to a function."""
+    """faas extension: a generic runtime waits here until the platform binds it to a function and hands
+    it the function's environment (variables and credentials)."""
     env = await _environment(request)
-    if env is None or env.dead or env.slot is None:
-        return _error(403, "Forbidden", "This address is not a prewarmed faas execution environment")
+    if env is None or env.dead:
+        return _error(403, "Forbidden", "This address is not a faas execution environment")
     return web.json_response({"environment": await env.specialization()})
 
 

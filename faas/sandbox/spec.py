@@ -67,10 +67,13 @@ def lambda_environment(fn: Function, *, region: str, runtime_api: str, log_strea
 
 
 def container_spec(fn: Function, *, image: str, region: str, runtime_api: str, node_id: str,
-                   code_dir: str | None, log_stream: str) -> ContainerSpec:
+                   code_dir: str | None, environment: dict[str, str]) -> ContainerSpec:
+    """A function's own container. For zip functions `environment` is only the generic part: the
+    function's variables and credentials reach the runtime over the Runtime API (`specialize`), so
+    they never sit in Docker's container config on disk."""
     return ContainerSpec(
         image=image,
-        environment=lambda_environment(fn, region=region, runtime_api=runtime_api, log_stream=log_stream),
+        environment=environment,
         labels={
             "faas.node": node_id,
             "faas.function": fn.name,
@@ -88,12 +91,17 @@ def container_spec(fn: Function, *, image: str, region: str, runtime_api: str, n
     )
 
 
+def generic_environment(*, region: str, runtime_api: str) -> dict[str, str]:
+    """What a runtime starts with when it will be told its function's environment over the Runtime API."""
+    return {**base_environment(region=region, runtime_api=runtime_api), "FAAS_PREWARMED": "1"}
+
+
 def prewarmed_spec(runtime: str, *, image: str, region: str, runtime_api: str, node_id: str,
                    slot: str) -> ContainerSpec:
     """A generic environment of a runtime: it waits on the Runtime API to be bound to a function."""
     return ContainerSpec(
         image=image,
-        environment={**base_environment(region=region, runtime_api=runtime_api), "FAAS_PREWARMED": "1"},
+        environment=generic_environment(region=region, runtime_api=runtime_api),
         labels={"faas.node": node_id, "faas.prewarmed": runtime},
         memory_mb=PREWARM_MEMORY_MB,
         cpu_shares=cpu_shares(PREWARM_MEMORY_MB),

@@ -1,26 +1,16 @@
-"""The first principal: an admin access key made on first start, written as AWS shared credentials."""
+"""The first principal's credentials: an admin access key made on first start, written as AWS shared
+credentials so boto3, the AWS CLI and the faas CLI on this machine find them."""
 
 from __future__ import annotations
 
 import configparser
 import io
 import os
-import secrets
-import string
 from pathlib import Path
 
-from faas.model import AccessKey, utcnow
 from faas.security.masterkey import MasterKey
-from faas.store.keys import KeyStore
-
-ADMIN = "admin"
-_KEY_ALPHABET = string.ascii_uppercase + string.digits
-
-
-def new_key_pair() -> tuple[str, str]:
-    key_id = "AKIA" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
-    secret = secrets.token_urlsafe(30)[:40]
-    return key_id, secret
+from faas.services.identities import ADMIN, IdentityService
+from faas.store.identities import IdentityStore
 
 
 def credentials_text(key_id: str, secret: str) -> str:
@@ -42,19 +32,15 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-async def ensure_admin_credentials(keys: KeyStore, master: MasterKey, path: Path) -> str:
+async def ensure_admin_credentials(identities: IdentityService, store: IdentityStore, master: MasterKey,
+                                   path: Path) -> str:
     """Make the admin key on first start; (re)write the credentials file when it is missing."""
-    existing = [k for k in await keys.for_principal(ADMIN) if k.enabled]
+    existing = [k for k in await store.keys(ADMIN) if k.enabled]
     if existing:
         key = existing[0]
         if not path.exists():
-            secret = master.open(key.secret, key.key_id).decode()
-            write_private(path, credentials_text(key.key_id, secret))
+            write_private(path, credentials_text(key.key_id, master.open(key.secret, key.key_id).decode()))
         return key.key_id
-    key_id, secret = new_key_pair()
-    await keys.add(
-        AccessKey(key_id=key_id, principal=ADMIN, secret=master.seal(secret.encode(), key_id),
-                  enabled=True, created_at=utcnow())
-    )
+    key_id, secret = await identities.create_key(ADMIN)
     write_private(path, credentials_text(key_id, secret))
     return key_id

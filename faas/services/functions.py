@@ -10,6 +10,8 @@ from typing import Any
 from faas.dispatch.concurrency import Limiter
 from faas.errors import InvalidParameterValue, PreconditionFailed, ResourceNotFound
 from faas.model import LATEST, Function, utcnow
+from faas.security import envelope
+from faas.security.masterkey import MasterKey
 from faas.services.code import CodeInfo, decode_zip_field, inspect_zip
 from faas.store.functions import FunctionStore
 
@@ -95,11 +97,17 @@ def validate_environment(value: Any) -> dict[str, str]:
 
 
 class FunctionService:
-    def __init__(self, store: FunctionStore, runtimes: tuple[str, ...], limiter: Limiter,
-                 image_exists: Callable[[str], Any] | None = None) -> None:
+    def __init__(self, store: FunctionStore, runtimes: tuple[str, ...], limiter: Limiter, master: MasterKey,
+                 function_arn: Callable[[str], str], image_exists: Callable[[str], Any] | None = None,
+                 role_exists: Callable[[str], Any] | None = None, on_delete: Callable[[str], None] | None = None,
+                 ) -> None:
         self._store = store
         self._runtimes = runtimes
         self._limiter = limiter
+        self._master = master
+        self._function_arn = function_arn
+        self._role_exists = role_exists  # async (role ARN) -> role name, raising for an unknown role
+        self._on_delete = on_delete
         self._image_exists = image_exists  # async (ref) -> bool, for PackageType Image
         self._cache: dict[str, Function] = {}
 
@@ -111,11 +119,11 @@ class FunctionService:
             fn = await self._store.get(name)
             if fn is None:
                 raise ResourceNotFound(f"Function not found: {name}")
-            self._cache[name] = fn
+            fn = self._cache[name] = self._unseal(fn)
         return fn
 
     async def list(self, marker: str | None, max_items: int) -> tuple[list[Function], str | None]:
-        page = await self._store.list(marker, max_items + 1)
+        page = [self._unseal(fn) for fn in await self._store.list(marker, max_items + 1)]
         if len(page) > max_items:
             return page[:max_items], page[max_items - 1].name
         return page, None
@@ -146,8 +154,10 @@ class FunctionService:
             image_uri=None, image_config={}, revision_id="", last_modified=utcnow(),
         )
         fn = self._configure(fn, merged)
+        if self._role_exists is not None:
+            await self._role_exists(fn.role)
         fn, blob = await self._with_code(fn, code)
-        fn = fn.replace(revision_id=str(uuid.uuid4()), last_modified=utcnow())
+        fn = self._seal(fn.replace(revision_id=str(uuid.uuid4()), last_modified=utcnow()))
         await self._store.create(fn, blob)
         self._cache.pop(name, None)
         return fn
@@ -155,6 +165,8 @@ class FunctionService:
     async def update_configuration(self, name: str, params: Mapping[str, Any]) -> Function:
         current = await self._fresh(name, params.get("RevisionId"))
         fn = self._configure(current, {k: v for k, v in params.items() if v is not None})
+        if self._role_exists is not None and fn.role != current.role:
+            await self._role_exists(fn.role)
         return await self._save(current, fn, None)
 
     async def update_code(self, name: str, params: Mapping[str, Any]) -> Function:
@@ -168,6 +180,17 @@ class FunctionService:
         self._cache.pop(name, None)
         await self._store.delete(name)
         self._limiter.set_reserved(name, None)
+        if self._on_delete is not None:
+            self._on_delete(name)
+
+    async def seal_plaintext_environments(self) -> int:
+        """Encrypt variables that releases before encryption stored as plaintext; returns how many."""
+        legacy = await self._store.plaintext_environments()
+        for fn in legacy:
+            sealed = self._seal(fn)
+            assert sealed.env_ciphertext is not None and sealed.data_key is not None
+            await self._store.seal_environment(fn.name, sealed.env_ciphertext, sealed.data_key)
+        return len(legacy)
 
     async def load_reservations(self) -> None:
         for name, reserved in (await self._store.reservations()).items():
@@ -198,6 +221,7 @@ class FunctionService:
         current = await self._store.get(name)
         if current is None:
             raise ResourceNotFound(f"Function not found: {name}")
+        current = self._unseal(current)
         if revision_id is not None and revision_id != current.revision_id:
             raise PreconditionFailed(
                 "The Revision Id provided does not match the latest Revision Id. "
@@ -205,8 +229,21 @@ class FunctionService:
             )
         return current
 
+    def _seal(self, fn: Function) -> Function:
+        """The stored form of the variables: under the function's own data key, bound to its ARN."""
+        data_key = fn.data_key or envelope.new_data_key(self._master, self._function_arn(fn.name))[1]
+        ciphertext = envelope.encrypt_environment(self._master, data_key, self._function_arn(fn.name),
+                                                  fn.environment)
+        return fn.replace(env_ciphertext=ciphertext, data_key=data_key)
+
+    def _unseal(self, fn: Function) -> Function:
+        if fn.env_ciphertext is None or fn.data_key is None:
+            return fn  # not yet migrated: plaintext from before encryption, sealed at the next start
+        return fn.replace(environment=envelope.decrypt_environment(
+            self._master, fn.data_key, self._function_arn(fn.name), fn.env_ciphertext))
+
     async def _save(self, current: Function, fn: Function, blob: bytes | None) -> Function:
-        fn = fn.replace(revision_id=str(uuid.uuid4()), last_modified=utcnow())
+        fn = self._seal(fn.replace(revision_id=str(uuid.uuid4()), last_modified=utcnow()))
         try:
             await self._store.replace(fn, blob, current.revision_id)
         finally:

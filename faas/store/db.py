@@ -24,6 +24,9 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Deleted rows (a replaced secret, a plaintext value before encryption) are overwritten, not left
+            # in free pages of the file.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine
@@ -46,3 +49,13 @@ async def migrate(engine: AsyncEngine) -> None:
 
     async with engine.begin() as connection:
         await connection.run_sync(upgrade)
+
+
+async def scrub(engine: AsyncEngine) -> None:
+    """After plaintext secrets were replaced: make sure no copy survives in SQLite's free pages or WAL."""
+    if engine.dialect.name != "sqlite":
+        return  # PostgreSQL: VACUUM is the operator's (the old row versions are not readable through SQL)
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")  # VACUUM refuses a transaction
+        await conn.exec_driver_sql("VACUUM")
+        await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -40,6 +40,8 @@ def _to_function(row: Any) -> Function:
         revision_id=row.revision_id,
         last_modified=as_utc(row.last_modified),
         reserved_concurrency=row.reserved_concurrency,
+        env_ciphertext=bytes(row.env_ciphertext) if row.env_ciphertext is not None else None,
+        data_key=bytes(row.data_key) if row.data_key is not None else None,
     )
 
 
@@ -53,7 +55,10 @@ def _to_row(fn: Function) -> dict[str, Any]:
         "memory_size": fn.memory_size,
         "timeout": fn.timeout,
         "ephemeral_storage": fn.ephemeral_storage,
-        "environment": json.dumps(fn.environment, sort_keys=True),
+        # Only ever the encrypted form; the plaintext column is what releases before 0003 wrote.
+        "environment": "{}",
+        "env_ciphertext": fn.env_ciphertext,
+        "data_key": fn.data_key,
         "package_type": fn.package_type,
         "code_sha256": fn.code_sha256,
         "code_size": fn.code_size,
@@ -120,6 +125,29 @@ class FunctionStore:
             )
             if result.rowcount != 1:
                 raise ResourceNotFound(f"Function not found: {name}")
+
+    async def plaintext_environments(self) -> list[Function]:
+        """Functions whose variables are still stored as plaintext (written before encryption existed)."""
+        query = select(functions).where(functions.c.environment != "{}")
+        async with self._engine.connect() as conn:
+            return [_to_function(row) for row in (await conn.execute(query)).all()]
+
+    async def seal_environment(self, name: str, env_ciphertext: bytes, data_key: bytes) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(update(functions).where(functions.c.name == name).values(
+                environment="{}", env_ciphertext=env_ciphertext, data_key=data_key))
+
+    async def reseal_data_keys(self, reseal) -> int:  # type: ignore[no-untyped-def]
+        """Re-wrap every function's data key (master key rotation); returns how many."""
+        count = 0
+        async with self._engine.begin() as conn:
+            rows = (await conn.execute(select(functions.c.name, functions.c.data_key)
+                                       .where(functions.c.data_key.is_not(None)))).all()
+            for row in rows:
+                await conn.execute(update(functions).where(functions.c.name == row.name)
+                                   .values(data_key=reseal(bytes(row.data_key), row.name)))
+                count += 1
+        return count
 
     async def usage(self) -> tuple[int, int]:
         """(number of functions, bytes of zipped code they use)."""

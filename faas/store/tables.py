@@ -36,7 +36,7 @@ functions = Table(
     Column("memory_size", Integer, nullable=False),
     Column("timeout", Integer, nullable=False),
     Column("ephemeral_storage", Integer, nullable=False),
-    Column("environment", Text, nullable=False),  # JSON object; never logged
+    Column("environment", Text, nullable=False),  # legacy plaintext JSON, emptied at start; see env_ciphertext
     Column("package_type", String(8), nullable=False),
     # A blob can only be dropped once no function uses it, even with a concurrent create in flight.
     Column("code_sha256", String(64), ForeignKey("code_blobs.sha256"), nullable=True),
@@ -46,6 +46,9 @@ functions = Table(
     Column("revision_id", String(36), nullable=False),
     Column("last_modified", DateTime(timezone=True), nullable=False),
     Column("reserved_concurrency", Integer, nullable=True),
+    # Environment variables: AES-256-GCM under a per-function data key, itself sealed by the master key.
+    Column("env_ciphertext", LargeBinary, nullable=True),
+    Column("data_key", LargeBinary, nullable=True),
 )
 
 # Zips are stored once per content hash, shared by every function that uploads the same bytes.
@@ -83,4 +86,91 @@ access_keys = Table(
     Column("secret", LargeBinary, nullable=False),  # sealed with the master key
     Column("enabled", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+principals = Table(
+    "principals",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),  # user | service
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Inline identity policies, as IAM's PutUserPolicy / PutRolePolicy keep them.
+principal_policies = Table(
+    "principal_policies",
+    metadata,
+    Column("principal", String(64), ForeignKey("principals.name", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("document", Text, nullable=False),
+)
+
+roles = Table(
+    "roles",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("description", String(256), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+role_policies = Table(
+    "role_policies",
+    metadata,
+    Column("role", String(64), ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("document", Text, nullable=False),
+)
+
+# Short-lived credentials handed to execution environments for their function's role.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("secret", LargeBinary, nullable=False),  # sealed with the master key
+    Column("token_hash", String(64), nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("function_name", String(64), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked", Boolean, nullable=False),
+)
+
+# Bearer tokens for curl and scripts; only their SHA-256 is kept.
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("principal", String(64), ForeignKey("principals.name", ondelete="CASCADE"), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Function (resource) policies: one row per AddPermission statement.
+function_permissions = Table(
+    "function_permissions",
+    metadata,
+    Column("function_name", String(64), ForeignKey("functions.name", ondelete="CASCADE"), primary_key=True),
+    Column("sid", String(100), primary_key=True),
+    Column("statement", Text, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("principal", String(256), nullable=False, index=True),
+    Column("action", String(64), nullable=False, index=True),
+    Column("resource", String(512), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),  # allowed | denied | failed
+    Column("request_id", String(36), nullable=False),
+    Column("source_ip", String(64), nullable=False),
+)
+
+# Small facts about the installation, e.g. a sealed canary that proves the master key is the right one.
+meta = Table(
+    "meta",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import io
 import json
 import os
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 import zipfile
@@ -18,8 +20,11 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from faas.security import sigv4
+from faas.security.sigv4 import Credentials
+
 REPO = Path(__file__).resolve().parents[2]
-ROLE = "arn:aws:iam::000000000000:role/faas-test"
+ROLE = "arn:aws:iam::000000000000:role/faas-default"  # made by faas serve on first start
 
 
 class Server:
@@ -74,6 +79,32 @@ class Server:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def credentials(self, profile: str = "default") -> Credentials:
+        parser = configparser.ConfigParser()
+        parser.read(self.data_dir / "credentials")
+        return Credentials(parser[profile]["aws_access_key_id"], parser[profile]["aws_secret_access_key"])
+
+    def request(self, method: str, path: str, body: bytes = b"", headers: dict | None = None,
+                credentials: Credentials | None = None, sign: bool = True) -> tuple[int, dict, bytes]:
+        """A plain HTTP request, SigV4-signed as the admin unless told otherwise."""
+        url = self.endpoint + path
+        headers = dict(headers or {})
+        if sign:
+            headers.update(sigv4.sign(credentials or self.credentials(), "us-east-1", "lambda", method, url,
+                                      headers, sigv4.payload_hash(body)))
+        request = urllib.request.Request(url, data=body if method not in ("GET", "HEAD") else None,
+                                         method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read()
+
+    def get_json(self, path: str) -> dict:
+        status, _, body = self.request("GET", path)
+        assert status == 200, (status, body[:500])
+        return json.loads(body)
+
     def client(self, read_timeout: int = 120):  # type: ignore[no-untyped-def]
         session = boto3.Session(region_name="us-east-1")
         os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(self.data_dir / "credentials")
@@ -88,8 +119,7 @@ class Server:
 
 
 def environments(server: Server) -> list[dict]:
-    with urllib.request.urlopen(f"{server.endpoint}/faas/v1/environments") as response:
-        return json.loads(response.read())["Environments"]
+    return server.get_json("/faas/v1/environments")["Environments"]
 
 
 def wait_until_busy(server: Server, name: str) -> None:

@@ -32,7 +32,7 @@ def error_code(exc_info: pytest.ExceptionInfo[ClientError]) -> tuple[int, str, s
             response["Error"].get("Message", ""))
 
 
-def test_create_get_list_update_delete(lam) -> None:  # type: ignore[no-untyped-def]
+def test_create_get_list_update_delete(server, lam) -> None:  # type: ignore[no-untyped-def]
     name = unique("crud")
     created = create(lam, name, MemorySize=256, Timeout=10, Description="first",
                      Environment={"Variables": {"GREETING": "hi"}})
@@ -48,8 +48,9 @@ def test_create_get_list_update_delete(lam) -> None:  # type: ignore[no-untyped-
     got = lam.get_function(FunctionName=name)
     assert got["Configuration"]["MemorySize"] == 256
     assert got["Code"]["RepositoryType"] == "S3"
-    with urllib.request.urlopen(got["Code"]["Location"]) as response:
-        assert response.read() == HELLO
+    location = got["Code"]["Location"]
+    assert location.startswith(server.endpoint)
+    assert server.request("GET", location[len(server.endpoint):])[2] == HELLO
     by_arn = lam.get_function_configuration(FunctionName=created["FunctionArn"])
     assert by_arn["RevisionId"] == created["RevisionId"]
     partial = lam.get_function_configuration(FunctionName=f"000000000000:function:{name}:$LATEST")
@@ -199,13 +200,8 @@ def test_duplicate_create_conflicts(lam) -> None:  # type: ignore[no-untyped-def
 
 
 def raw_request(server: Server, method: str, path: str, body: bytes) -> tuple[int, dict, dict]:
-    request = urllib.request.Request(server.endpoint + path, data=body, method=method,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request) as response:
-            return response.status, dict(response.headers), json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), json.loads(exc.read())
+    status, headers, answer = server.request(method, path, body, {"Content-Type": "application/json"})
+    return status, headers, json.loads(answer or b"{}")
 
 
 def test_malformed_json_body_is_refused(server: Server) -> None:

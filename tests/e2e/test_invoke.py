@@ -190,8 +190,7 @@ def test_invocations_are_recorded_with_logs(server, lam) -> None:  # type: ignor
     import time
     deadline = time.monotonic() + 10
     while True:
-        with urllib.request.urlopen(f"{server.endpoint}/faas/v1/functions/{name}/logs?limit=10") as response:
-            records = json.loads(response.read())["Invocations"]
+        records = server.get_json(f"/faas/v1/functions/{name}/logs?limit=10")["Invocations"]
         if len(records) == 3 or time.monotonic() > deadline:
             break
         time.sleep(0.2)

@@ -80,8 +80,7 @@ def again_logs(server: Server, name: str) -> list[dict]:
 
     deadline = time.monotonic() + 10
     while True:
-        with urllib.request.urlopen(f"{server.endpoint}/faas/v1/functions/{name}/logs") as response:
-            records = json.loads(response.read())["Invocations"]
+        records = server.get_json(f"/faas/v1/functions/{name}/logs")["Invocations"]
         if len(records) >= 2 or time.monotonic() > deadline:
             return records
         time.sleep(0.2)

@@ -20,7 +20,7 @@ from faas.settings import normalise_database_url
 from faas.store.db import create_engine, migrate
 from faas.store.functions import FunctionStore
 from faas.store.invocations import InvocationStore
-from faas.store.keys import KeyStore
+from faas.store.identities import IdentityStore
 
 POSTGRES_URL = os.environ.get("FAAS_TEST_POSTGRES_URL")
 T0 = dt.datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=dt.timezone.utc)
@@ -75,7 +75,9 @@ def function(name: str, code: bytes | None = b"zip-1", **changes) -> Function:
     fn = Function(
         name=name, runtime="python3.13", handler="app.handler", role="arn:aws:iam::123456789012:role/r",
         description="orders", memory_size=256, timeout=30, ephemeral_storage=1024,
-        environment={"DB_URL": "postgres://x", "Ü": "ö"}, package_type="Zip",
+        # The store keeps only the sealed form of the variables; the service decrypts them.
+        environment={}, env_ciphertext=b"fe1:\x00sealed-variables\xff", data_key=b"fk1:mk-1:wrapped-key",
+        package_type="Zip",
         code_sha256=sha(code) if code is not None else None, code_size=len(code) if code is not None else 0,
         image_uri=None, image_config={}, revision_id=str(uuid.uuid4()), last_modified=T0,
     )
@@ -83,6 +85,22 @@ def function(name: str, code: bytes | None = b"zip-1", **changes) -> Function:
 
 
 # -- functions ------------------------------------------------------------------------------------
+
+
+async def test_plaintext_variables_from_before_encryption_are_found_and_sealed(engine, functions):
+    from sqlalchemy import update
+
+    from faas.store.tables import functions as table
+
+    await functions.create(function("legacy"), b"zip-1")
+    async with engine.begin() as conn:  # as a release before encryption left it
+        await conn.execute(update(table).values(environment='{"OLD": "plain"}', env_ciphertext=None, data_key=None))
+    legacy = await functions.plaintext_environments()
+    assert [(fn.name, fn.environment) for fn in legacy] == [("legacy", {"OLD": "plain"})]
+    await functions.seal_environment("legacy", b"sealed", b"key")
+    assert await functions.plaintext_environments() == []
+    stored = await functions.get("legacy")
+    assert (stored.environment, stored.env_ciphertext, stored.data_key) == ({}, b"sealed", b"key")
 
 
 async def test_create_and_get_round_trip(functions):
@@ -137,7 +155,7 @@ async def test_walking_all_pages_sees_every_function_once(functions):
 async def test_replace_with_the_expected_revision(functions):
     fn = function("orders")
     await functions.create(fn, b"zip-1")
-    new = fn.replace(timeout=60, revision_id=str(uuid.uuid4()), environment={"A": "1"},
+    new = fn.replace(timeout=60, revision_id=str(uuid.uuid4()), env_ciphertext=b"fe1:other",
                      last_modified=T0 + dt.timedelta(seconds=5))
     await functions.replace(new, None, fn.revision_id)
     assert await functions.get("orders") == new
@@ -280,13 +298,20 @@ async def test_adding_no_records_is_a_no_op(engine):
 
 
 async def test_access_keys_by_principal_oldest_first(engine):
-    store = KeyStore(engine)
+    store = IdentityStore(engine)
+    for principal in ("admin", "ci"):
+        await store.add_principal(principal, "user")
     newer = AccessKey("AKIANEWER", "admin", b"\x00sealed\xff" * 4, True, T0 + dt.timedelta(minutes=1))
     older = AccessKey("AKIAOLDER", "admin", b"sealed-2", False, T0)
     other = AccessKey("AKIAOTHER", "ci", b"sealed-3", True, T0)
     for key in (newer, other, older):
-        await store.add(key)
-    assert await store.for_principal("admin") == [older, newer]
-    assert await store.for_principal("ci") == [other]
-    assert await store.for_principal("nobody") == []
-    assert all(k.created_at.tzinfo is not None for k in await store.for_principal("admin"))
+        await store.add_key(key)
+    assert await store.keys("admin") == [older, newer]
+    assert await store.keys("ci") == [other]
+    assert await store.keys("nobody") == []
+    assert all(k.created_at.tzinfo is not None for k in await store.keys("admin"))
+    assert await store.key("AKIAOLDER") == older
+    await store.set_key_enabled("AKIAOLDER", True)
+    assert (await store.key("AKIAOLDER")).enabled
+    await store.delete_principal("ci")
+    assert await store.key("AKIAOTHER") is None

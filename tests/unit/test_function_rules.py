@@ -10,6 +10,7 @@ import zipfile
 import pytest
 
 from faas.dispatch.concurrency import Limiter
+from faas.security.masterkey import MasterKey
 from faas.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
 from faas.model import Function
 from faas.services.code import inspect_zip
@@ -19,6 +20,12 @@ from faas.services.functions import MAX_ENV_BYTES, RESERVED_ENV_KEYS, FunctionSe
 ROLE = "arn:aws:iam::123456789012:role/lambda-role"
 RUNTIMES = ("python3.13", "nodejs20.x")
 SECRET = "hunter2-s3cr3t-VALUE"
+
+MASTER = MasterKey.from_setting(base64.b64encode(bytes(range(32))).decode())
+
+
+def ARN(name: str) -> str:  # noqa: N802 - stands in for Settings.function_arn
+    return f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
 
 
 def zip_of(source: bytes = b"def handler(event, context):\n    return event\n") -> bytes:
@@ -225,7 +232,7 @@ def store():
 
 @pytest.fixture
 def service(store):
-    return FunctionService(store, RUNTIMES, Limiter(1000))
+    return FunctionService(store, RUNTIMES, Limiter(1000), MASTER, ARN)
 
 
 def create_params(**changes):
@@ -367,7 +374,7 @@ async def test_image_function(store):
         checked.append(ref)
         return ref == "my-image:1"
 
-    service = FunctionService(store, RUNTIMES, Limiter(1000), image_exists)
+    service = FunctionService(store, RUNTIMES, Limiter(1000), MASTER, ARN, image_exists=image_exists)
     params = {"FunctionName": "img", "Role": ROLE, "PackageType": "Image",
               "ImageConfig": {"EntryPoint": ["/app/run"], "Command": ["app.handler"], "WorkingDirectory": "/app"}}
     fn = await service.create({**params, "Code": {"ImageUri": "my-image:1"}})

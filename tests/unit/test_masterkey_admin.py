@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import configparser
+import json
 import os
 import stat
 from pathlib import Path
@@ -11,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from faas.errors import StartupError
-from faas.security.admin import ADMIN, credentials_text, ensure_admin_credentials, new_key_pair
+from faas.security.admin import credentials_text, ensure_admin_credentials
+from faas.services.identities import ADMIN, IdentityService, new_key_id, new_secret
 from faas.security.masterkey import MasterKey
 from faas.store.db import create_engine, migrate
-from faas.store.keys import KeyStore
+from faas.store.identities import IdentityStore
 
 
 def mode_of(path: Path) -> int:
@@ -26,9 +28,11 @@ def mode_of(path: Path) -> int:
 
 def test_key_file_is_created_private(tmp_path):
     path = tmp_path / "keys" / "master.key"
-    MasterKey.load_or_create(path)
+    master = MasterKey.load_or_create(path)
     assert mode_of(path) == 0o600
-    assert len(base64.b64decode(path.read_text().strip(), validate=True)) == 32
+    [entry] = json.loads(path.read_text())["keys"]
+    assert entry["id"] == master.newest_id
+    assert len(base64.b64decode(entry["key"], validate=True)) == 32
 
 
 def test_key_file_is_created_private_whatever_the_umask(tmp_path):
@@ -108,10 +112,17 @@ def test_an_unreadable_key_file_stops_the_start(tmp_path):
 
 
 def test_new_key_pairs_look_like_aws_keys():
-    key_id, secret = new_key_pair()
+    key_id, secret = new_key_id("AKIA"), new_secret()
     assert key_id.startswith("AKIA") and len(key_id) == 20 and key_id.isalnum() and key_id.isupper()
     assert len(secret) == 40
-    assert new_key_pair() != (key_id, secret)
+    assert (new_key_id("AKIA"), new_secret()) != (key_id, secret)
+
+
+async def admin_credentials(store: IdentityStore, master: MasterKey, path: Path) -> str:
+    """What faas serve does on start: the admin principal, then its key and credentials file."""
+    identities = IdentityService(store, master, "000000000000")
+    await identities.bootstrap()
+    return await ensure_admin_credentials(identities, store, master, path)
 
 
 def read_credentials_text(text: str) -> tuple[str, str]:
@@ -134,7 +145,7 @@ def test_credentials_text_is_an_aws_shared_credentials_file():
 async def store(tmp_path):
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'faas.db'}")
     await migrate(engine)
-    yield KeyStore(engine)
+    yield IdentityStore(engine)
     await engine.dispose()
 
 
@@ -145,8 +156,8 @@ def master(tmp_path):
 
 async def test_first_call_creates_one_key_and_a_private_credentials_file(store, master, tmp_path):
     path = tmp_path / "data" / "credentials"
-    key_id = await ensure_admin_credentials(store, master, path)
-    keys = await store.for_principal(ADMIN)
+    key_id = await admin_credentials(store, master, path)
+    keys = await store.keys(ADMIN)
     assert [k.key_id for k in keys] == [key_id]
     assert keys[0].enabled and keys[0].created_at.tzinfo is not None
     assert mode_of(path) == 0o600
@@ -158,30 +169,30 @@ async def test_first_call_creates_one_key_and_a_private_credentials_file(store, 
 
 async def test_second_call_reuses_the_key_and_leaves_the_file_alone(store, master, tmp_path):
     path = tmp_path / "credentials"
-    key_id = await ensure_admin_credentials(store, master, path)
+    key_id = await admin_credentials(store, master, path)
     before = path.read_bytes()
-    assert await ensure_admin_credentials(store, master, path) == key_id
-    assert len(await store.for_principal(ADMIN)) == 1
+    assert await admin_credentials(store, master, path) == key_id
+    assert len(await store.keys(ADMIN)) == 1
     assert path.read_bytes() == before
 
 
 async def test_a_deleted_credentials_file_is_rewritten_with_the_same_key(store, master, tmp_path):
     path = tmp_path / "credentials"
-    key_id = await ensure_admin_credentials(store, master, path)
+    key_id = await admin_credentials(store, master, path)
     original = read_credentials(path)
     path.unlink()
-    assert await ensure_admin_credentials(store, master, path) == key_id
+    assert await admin_credentials(store, master, path) == key_id
     assert read_credentials(path) == original == (key_id, original[1])
     assert mode_of(path) == 0o600
-    assert len(await store.for_principal(ADMIN)) == 1
+    assert len(await store.keys(ADMIN)) == 1
 
 
 async def test_a_different_master_key_stops_the_rewrite(store, master, tmp_path):
     path = tmp_path / "credentials"
-    await ensure_admin_credentials(store, master, path)
+    await admin_credentials(store, master, path)
     path.unlink()
     with pytest.raises(StartupError):
-        await ensure_admin_credentials(store, MasterKey.load_or_create(tmp_path / "other.key"), path)
+        await admin_credentials(store, MasterKey.load_or_create(tmp_path / "other.key"), path)
     assert not path.exists()
 
 
@@ -190,7 +201,7 @@ async def test_the_secret_is_not_stored_in_plain_text(tmp_path, master):
     engine = create_engine(f"sqlite+aiosqlite:///{db}")
     await migrate(engine)
     path = tmp_path / "credentials"
-    key_id = await ensure_admin_credentials(KeyStore(engine), master, path)
+    key_id = await admin_credentials(IdentityStore(engine), master, path)
     _, secret = read_credentials(path)
 
     def database_bytes() -> bytes:

@@ -13,7 +13,14 @@ from faas.dispatch.logs import MAX_STORED_LOG_CHARS, TAIL_BYTES, invocation_log,
 from faas.dispatch.metering import billed_duration_ms
 from faas.model import Function
 from faas.sandbox.docker_backend import create_kwargs
-from faas.sandbox.spec import MB_PER_VCPU, ContainerSpec, container_spec, lambda_environment, log_stream_name
+from faas.sandbox.spec import (
+    MB_PER_VCPU,
+    ContainerSpec,
+    container_spec,
+    generic_environment,
+    lambda_environment,
+    log_stream_name,
+)
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc)
 PLATFORM_KEYS = {
@@ -39,8 +46,17 @@ def image_function(**changes) -> Function:
 
 
 def spec_of(fn: Function, code_dir: str | None = "/var/lib/faas/code/abab") -> ContainerSpec:
+    environment = lambda_environment(fn, region="eu-west-1", runtime_api="172.18.0.1:9001",
+                                     log_stream="2026/11/27/[$LATEST]00ff")
     return container_spec(fn, image="faas/python3.13:abc", region="eu-west-1", runtime_api="172.18.0.1:9001",
-                          node_id="node-1", code_dir=code_dir, log_stream="2026/11/27/[$LATEST]00ff")
+                          node_id="node-1", code_dir=code_dir, environment=environment)
+
+
+def test_a_generic_environment_carries_nothing_of_any_function():
+    env = generic_environment(region="eu-west-1", runtime_api="172.18.0.1:9001")
+    assert env["FAAS_PREWARMED"] == "1" and env["AWS_LAMBDA_RUNTIME_API"] == "172.18.0.1:9001"
+    assert not any(k.startswith(("AWS_LAMBDA_FUNCTION", "AWS_ACCESS", "AWS_SECRET", "AWS_SESSION")) for k in env)
+    assert "_HANDLER" not in env
 
 
 # -- container_spec -------------------------------------------------------------------------------

@@ -1,0 +1,281 @@
+"""Who may call the platform: principals with access keys and bearer tokens, roles with short-lived
+sessions for execution environments, and the inline policies of both. Resolving a caller from a key
+is cached in memory, so signature checks on the invoke path never wait for SQL."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import re
+import secrets
+import string
+from typing import Any
+
+from faas.errors import InvalidParameterValue, ResourceNotFound
+from faas.model import AccessKey, utcnow
+from faas.security import policy
+from faas.security.masterkey import MasterKey
+from faas.store.identities import IdentityStore, Session
+
+NAME_RE = re.compile(r"[\w+=,.@-]{1,64}")
+POLICY_NAME_RE = re.compile(r"[\w+=,.@-]{1,128}")
+ROLE_ARN_RE = re.compile(r"arn:aws[a-zA-Z-]*:iam::(\d{12}):role/(?:.*/)?([\w+=,.@-]{1,64})")
+KINDS = ("user", "service")
+MAX_POLICY_BYTES = 10 * 1024
+_KEY_ALPHABET = string.ascii_uppercase + string.digits
+ADMIN = "admin"
+DEFAULT_ROLE = "faas-default"
+ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+@dataclasses.dataclass(frozen=True)
+class Caller:
+    """An authenticated caller, everything needed to check its signature and its permissions."""
+
+    arn: str
+    name: str
+    kind: str  # user | service | session
+    documents: tuple[dict, ...]
+    secret: str | None = None  # plain, in memory only: signatures need it
+    session_token_hash: str | None = None
+    expires_at: dt.datetime | None = None
+    function_name: str | None = None  # the function whose environment holds this session
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_key_id(prefix: str) -> str:
+    return prefix + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(16))
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(30)[:40]
+
+
+def _name(value: Any, what: str, pattern: re.Pattern[str] = NAME_RE) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise InvalidParameterValue(f"{what} must be 1-64 letters, digits or +=,.@_- characters")
+    return value
+
+
+class IdentityService:
+    def __init__(self, store: IdentityStore, master: MasterKey, account_id: str) -> None:
+        self._store = store
+        self._master = master
+        self._account = account_id
+        self._by_key: dict[str, Caller] = {}
+        self._by_token: dict[str, Caller] = {}
+
+    # -- ARNs ------------------------------------------------------------------------------------
+
+    def user_arn(self, name: str) -> str:
+        return f"arn:aws:iam::{self._account}:user/{name}"
+
+    def role_arn(self, name: str) -> str:
+        return f"arn:aws:iam::{self._account}:role/{name}"
+
+    def session_arn(self, role: str, function_name: str) -> str:
+        return f"arn:aws:sts::{self._account}:assumed-role/{role}/{function_name}"
+
+    # -- the request path: resolving callers -------------------------------------------------------
+
+    async def caller_for_key(self, key_id: str) -> Caller | None:
+        caller = self._by_key.get(key_id)
+        if caller is None:
+            caller = await self._load_key(key_id)
+            if caller is None:
+                return None
+            self._by_key[key_id] = caller
+        if caller.expires_at is not None and caller.expires_at <= utcnow():
+            self._by_key.pop(key_id, None)
+            return None
+        return caller
+
+    async def caller_for_token(self, token: str) -> Caller | None:
+        digest = token_hash(token)
+        caller = self._by_token.get(digest)
+        if caller is None:
+            found = await self._store.token(digest)
+            if found is None:
+                return None
+            principal, expires_at = found
+            caller = dataclasses.replace(await self._principal_caller(principal), expires_at=expires_at)
+            self._by_token[digest] = caller
+        if caller.expires_at is not None and caller.expires_at <= utcnow():
+            self._by_token.pop(digest, None)
+            return None
+        return caller
+
+    async def _load_key(self, key_id: str) -> Caller | None:
+        key = await self._store.key(key_id)
+        if key is not None:
+            if not key.enabled:
+                return None
+            caller = await self._principal_caller(key.principal)
+            return dataclasses.replace(caller, secret=self._master.open(key.secret, key.key_id).decode())
+        session = await self._store.session(key_id)
+        if session is None or session.revoked:
+            return None
+        documents = await self._documents("role", session.role)
+        return Caller(arn=self.session_arn(session.role, session.function_name), name=session.role,
+                      kind="session", documents=documents,
+                      secret=self._master.open(session.secret, session.key_id).decode(),
+                      session_token_hash=session.token_hash, expires_at=session.expires_at,
+                      function_name=session.function_name)
+
+    async def _principal_caller(self, name: str) -> Caller:
+        principal = await self._store.principal(name)
+        if principal is None:
+            raise ResourceNotFound(f"Principal not found: {name}")
+        return Caller(arn=self.user_arn(name), name=name, kind=principal.kind,
+                      documents=await self._documents("principal", name))
+
+    async def _documents(self, owner_kind: str, owner: str) -> tuple[dict, ...]:
+        return tuple(policy.parse_document(doc) for doc in (await self._store.policies(owner_kind, owner)).values())
+
+    def _forget(self, *, principal: str | None = None, role: str | None = None) -> None:
+        """Drop cached callers whose keys, tokens or policies just changed."""
+        for cache in (self._by_key, self._by_token):
+            for key, caller in list(cache.items()):
+                if (principal and caller.kind != "session" and caller.name == principal) or \
+                        (role and caller.kind == "session" and caller.name == role):
+                    del cache[key]
+
+    # -- principals, keys, tokens ------------------------------------------------------------------
+
+    async def create_principal(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = _name(params.get("Name"), "Name")
+        kind = params.get("Kind", "user")
+        if kind not in KINDS:
+            raise InvalidParameterValue("Kind must be user or service")
+        principal = await self._store.add_principal(name, kind)
+        return self.describe_principal(principal.name, principal.kind, principal.created_at)
+
+    def describe_principal(self, name: str, kind: str, created_at: dt.datetime) -> dict[str, Any]:
+        return {"Name": name, "Kind": kind, "Arn": self.user_arn(name), "CreatedAt": created_at.isoformat()}
+
+    async def list_principals(self) -> list[dict[str, Any]]:
+        return [self.describe_principal(p.name, p.kind, p.created_at) for p in await self._store.list_principals()]
+
+    async def delete_principal(self, name: str) -> None:
+        if name == ADMIN:
+            raise InvalidParameterValue("The admin principal cannot be deleted")
+        await self._store.delete_principal(name)
+        self._forget(principal=name)
+
+    async def create_key(self, principal: str) -> tuple[str, str]:
+        """A new access key; the secret is returned this once and kept only sealed."""
+        if await self._store.principal(principal) is None:
+            raise ResourceNotFound(f"Principal not found: {principal}")
+        key_id, secret = new_key_id("AKIA"), new_secret()
+        await self._store.add_key(AccessKey(key_id=key_id, principal=principal,
+                                            secret=self._master.seal(secret.encode(), key_id),
+                                            enabled=True, created_at=utcnow()))
+        return key_id, secret
+
+    async def list_keys(self, principal: str | None = None) -> list[dict[str, Any]]:
+        return [{"AccessKeyId": k.key_id, "Principal": k.principal, "Status": "Active" if k.enabled else "Inactive",
+                 "CreatedAt": k.created_at.isoformat()} for k in await self._store.keys(principal)]
+
+    async def set_key_enabled(self, key_id: str, enabled: Any) -> None:
+        if not isinstance(enabled, bool):
+            raise InvalidParameterValue("Enabled must be true or false")
+        await self._store.set_key_enabled(key_id, enabled)
+        self._by_key.pop(key_id, None)
+
+    async def delete_key(self, key_id: str) -> None:
+        await self._store.delete_key(key_id)
+        self._by_key.pop(key_id, None)
+
+    async def create_token(self, caller: Caller, ttl_s: Any) -> tuple[str, dt.datetime]:
+        if caller.kind == "session":
+            raise InvalidParameterValue("Role sessions cannot create bearer tokens")
+        if isinstance(ttl_s, bool) or not isinstance(ttl_s, int) or not 60 <= ttl_s <= 7 * 86400:
+            raise InvalidParameterValue("TtlSeconds must be an integer between 60 and 604800")
+        token = "faas_" + secrets.token_urlsafe(32)
+        expires_at = utcnow() + dt.timedelta(seconds=ttl_s)
+        await self._store.add_token(token_hash(token), caller.name, expires_at)
+        return token, expires_at
+
+    # -- policies --------------------------------------------------------------------------------
+
+    async def put_policy(self, owner_kind: str, owner: str, name: str, document: Any) -> dict[str, Any]:
+        _name(name, "PolicyName", POLICY_NAME_RE)
+        text = document if isinstance(document, str) else json.dumps(document)
+        parsed = policy.parse_document(text, max_bytes=MAX_POLICY_BYTES)
+        await self._store.put_policy(owner_kind, owner, name, json.dumps(parsed))
+        self._forget(**{"principal" if owner_kind == "principal" else "role": owner})
+        return parsed
+
+    async def policies(self, owner_kind: str, owner: str) -> dict[str, dict]:
+        await self._require(owner_kind, owner)
+        return {name: json.loads(doc) for name, doc in (await self._store.policies(owner_kind, owner)).items()}
+
+    async def delete_policy(self, owner_kind: str, owner: str, name: str) -> None:
+        await self._store.delete_policy(owner_kind, owner, name)
+        self._forget(**{"principal" if owner_kind == "principal" else "role": owner})
+
+    async def _require(self, owner_kind: str, owner: str) -> None:
+        found = await (self._store.principal(owner) if owner_kind == "principal" else self._store.role(owner))
+        if found is None:
+            raise ResourceNotFound(f"{owner_kind.capitalize()} not found: {owner}")
+
+    # -- roles and their sessions --------------------------------------------------------------------
+
+    async def create_role(self, params: dict[str, Any]) -> dict[str, Any]:
+        name = _name(params.get("Name"), "Name")
+        description = params.get("Description", "")
+        if not isinstance(description, str) or len(description) > 256:
+            raise InvalidParameterValue("Description must be a string of at most 256 characters")
+        role = await self._store.add_role(name, description)
+        return self.describe_role(role.name, role.description, role.created_at)
+
+    def describe_role(self, name: str, description: str, created_at: dt.datetime) -> dict[str, Any]:
+        return {"Name": name, "Arn": self.role_arn(name), "Description": description,
+                "CreatedAt": created_at.isoformat()}
+
+    async def list_roles(self) -> list[dict[str, Any]]:
+        return [self.describe_role(r.name, r.description, r.created_at) for r in await self._store.list_roles()]
+
+    async def delete_role(self, name: str) -> None:
+        await self._store.delete_role(name)
+        self._forget(role=name)
+
+    async def role_for_arn(self, arn: str) -> str:
+        """The role name an execution-role ARN names; the role must exist in this account."""
+        match = ROLE_ARN_RE.fullmatch(arn)
+        if not match or match.group(1) != self._account or await self._store.role(match.group(2)) is None:
+            raise InvalidParameterValue(
+                f"The role defined for the function cannot be assumed by Lambda: {arn} does not name an existing "
+                "role of this account (create it with `faas roles create`)")
+        return match.group(2)
+
+    async def issue_session(self, role_arn: str, function_name: str, ttl_s: int) -> dict[str, str]:
+        """Short-lived credentials for an environment of `function_name`, allowed what its role allows."""
+        match = ROLE_ARN_RE.fullmatch(role_arn)
+        role = match.group(2) if match else DEFAULT_ROLE
+        key_id, secret, token = new_key_id("ASIA"), new_secret(), "faas-session-" + secrets.token_urlsafe(48)
+        expires_at = utcnow() + dt.timedelta(seconds=ttl_s)
+        await self._store.add_session(Session(key_id=key_id, secret=self._master.seal(secret.encode(), key_id),
+                                              token_hash=token_hash(token), role=role, function_name=function_name,
+                                              expires_at=expires_at, revoked=False))
+        return {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": token}
+
+    async def revoke_session(self, key_id: str) -> None:
+        self._by_key.pop(key_id, None)
+        await self._store.revoke_session(key_id)
+
+    # -- first start ---------------------------------------------------------------------------------
+
+    async def bootstrap(self) -> None:
+        """The admin principal with full rights, and the default execution role (allowed nothing)."""
+        if await self._store.principal(ADMIN) is None:
+            await self._store.add_principal(ADMIN, "user")
+        if "AdministratorAccess" not in await self._store.policies("principal", ADMIN):
+            await self._store.put_policy("principal", ADMIN, "AdministratorAccess", json.dumps(ADMIN_POLICY))
+        if await self._store.role(DEFAULT_ROLE) is None:
+            await self._store.add_role(DEFAULT_ROLE, "Default execution role: allowed nothing until given policies")

@@ -1,0 +1,60 @@
+"""Function (resource) policies in SQL: one row per AddPermission statement, and the installation's
+small facts (the master key canary)."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from faas.errors import ResourceConflict, ResourceNotFound
+from faas.store.tables import function_permissions, meta
+
+
+class PermissionStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def add(self, function_name: str, sid: str, statement: str) -> None:
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(insert(function_permissions).values(
+                    function_name=function_name, sid=sid, statement=statement))
+        except IntegrityError as exc:
+            raise ResourceConflict(f"The statement id ({sid}) provided already exists. Please provide a new "
+                                   "statement id, or remove the existing statement.") from exc
+
+    async def remove(self, function_name: str, sid: str) -> None:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(delete(function_permissions).where(
+                function_permissions.c.function_name == function_name, function_permissions.c.sid == sid))
+            if result.rowcount != 1:
+                raise ResourceNotFound(f"Statement {sid} is not found in resource policy.")
+
+    async def statements(self, function_name: str) -> list[str]:
+        query = (select(function_permissions.c.statement)
+                 .where(function_permissions.c.function_name == function_name)
+                 .order_by(function_permissions.c.sid))
+        async with self._engine.connect() as conn:
+            return [row.statement for row in (await conn.execute(query)).all()]
+
+    async def remove_all(self, function_name: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(function_permissions).where(
+                function_permissions.c.function_name == function_name))
+
+
+class MetaStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def get(self, name: str) -> bytes | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(meta.c.value).where(meta.c.name == name))).first()
+        return bytes(row.value) if row else None
+
+    async def put(self, name: str, value: bytes) -> None:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(update(meta).where(meta.c.name == name).values(value=value))
+            if result.rowcount == 0:
+                await conn.execute(insert(meta).values(name=name, value=value))
