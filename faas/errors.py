@@ -120,6 +120,13 @@ class ResourceNotReady(ApiError):
     code = "ResourceNotReadyException"
 
 
+class KMSAccessDenied(ApiError):
+    """The platform could not decrypt a stored secret with its master key."""
+
+    status = 502
+    code = "KMSAccessDeniedException"
+
+
 class UnknownOperation(ApiError):
     """No operation matches this method and path."""
 

@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from faas.api.body import REQUEST_ID
-from faas.errors import ApiError, ServiceError, UnknownOperation
+from faas.errors import ApiError, KMSAccessDenied, ServiceError, UnknownOperation
+from faas.security.masterkey import KeyringError
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,9 @@ async def lambda_errors(request: web.Request, handler: Handler) -> web.StreamRes
         response = await handler(request)
     except ApiError as error:
         return error_response(error, request_id)
+    except KeyringError as error:  # e.g. a master key retired while a sealed value still needed it
+        log.error("request %s: %s", request_id, error)
+        return error_response(KMSAccessDenied(str(error)), request_id)
     except web.HTTPNotFound:
         return error_response(UnknownOperation(f"No operation matches {request.method} {request.path}"), request_id)
     except web.HTTPMethodNotAllowed:

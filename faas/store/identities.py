@@ -122,7 +122,7 @@ class IdentityStore:
         async with self._engine.begin() as conn:
             for table, column in ((access_keys, access_keys.c.key_id), (sessions, sessions.c.key_id)):
                 for row in (await conn.execute(select(column, table.c.secret))).all():
-                    await conn.execute(update(table).where(column == row[0]).values(secret=reseal(row[1], row[0])))
+                    await conn.execute(update(table).where(column == row[0]).values(secret=reseal(bytes(row[1]), row[0])))
                     count += 1
         return count
 
@@ -204,6 +204,10 @@ class IdentityStore:
             return None
         return Session(row.key_id, bytes(row.secret), row.token_hash, row.role, row.function_name,
                        as_utc(row.expires_at), row.revoked)
+
+    async def session_secrets(self) -> list[bytes]:
+        async with self._engine.connect() as conn:
+            return [bytes(row.secret) for row in (await conn.execute(select(sessions.c.secret))).all()]
 
     async def revoke_session(self, key_id: str) -> None:
         async with self._engine.begin() as conn:
