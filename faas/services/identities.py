@@ -11,6 +11,7 @@ import json
 import re
 import secrets
 import string
+import time
 from typing import Any
 
 from faas.errors import InvalidParameterValue, ResourceNotFound
@@ -25,6 +26,7 @@ ROLE_ARN_RE = re.compile(r"arn:aws[a-zA-Z-]*:iam::(\d{12}):role/(?:.*/)?([\w+=,.
 KINDS = ("user", "service")
 MAX_POLICY_BYTES = 10 * 1024
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
+CACHE_TTL_S = 5.0
 ADMIN = "admin"
 DEFAULT_ROLE = "faas-default"
 ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
@@ -67,8 +69,8 @@ class IdentityService:
         self._store = store
         self._master = master
         self._account = account_id
-        self._by_key: dict[str, Caller] = {}
-        self._by_token: dict[str, Caller] = {}
+        self._by_key: dict[str, tuple[Caller, float]] = {}  # key id -> (caller, re-read after)
+        self._by_token: dict[str, tuple[Caller, float]] = {}
 
     # -- ARNs ------------------------------------------------------------------------------------
 
@@ -84,12 +86,16 @@ class IdentityService:
     # -- the request path: resolving callers -------------------------------------------------------
 
     async def caller_for_key(self, key_id: str) -> Caller | None:
-        caller = self._by_key.get(key_id)
-        if caller is None:
+        cached = self._by_key.get(key_id)
+        now = time.monotonic()
+        if cached is None or cached[1] < now:
             caller = await self._load_key(key_id)
             if caller is None:
+                self._by_key.pop(key_id, None)
                 return None
-            self._by_key[key_id] = caller
+            # Other nodes change keys and policies too: a cached caller is re-read after a few seconds.
+            cached = self._by_key[key_id] = (caller, now + CACHE_TTL_S)
+        caller = cached[0]
         if caller.expires_at is not None and caller.expires_at <= utcnow():
             self._by_key.pop(key_id, None)
             return None
@@ -97,14 +103,17 @@ class IdentityService:
 
     async def caller_for_token(self, token: str) -> Caller | None:
         digest = token_hash(token)
-        caller = self._by_token.get(digest)
-        if caller is None:
+        cached = self._by_token.get(digest)
+        now = time.monotonic()
+        if cached is None or cached[1] < now:
             found = await self._store.token(digest)
             if found is None:
+                self._by_token.pop(digest, None)
                 return None
             principal, expires_at = found
             caller = dataclasses.replace(await self._principal_caller(principal), expires_at=expires_at)
-            self._by_token[digest] = caller
+            cached = self._by_token[digest] = (caller, now + CACHE_TTL_S)
+        caller = cached[0]
         if caller.expires_at is not None and caller.expires_at <= utcnow():
             self._by_token.pop(digest, None)
             return None
@@ -140,7 +149,7 @@ class IdentityService:
     def _forget(self, *, principal: str | None = None, role: str | None = None) -> None:
         """Drop cached callers whose keys, tokens or policies just changed."""
         for cache in (self._by_key, self._by_token):
-            for key, caller in list(cache.items()):
+            for key, (caller, _) in list(cache.items()):
                 if (principal and caller.kind != "session" and caller.name == principal) or \
                         (role and caller.kind == "session" and caller.name == role):
                     del cache[key]

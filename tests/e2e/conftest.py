@@ -56,6 +56,7 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self.log.close()
                 raise RuntimeError(f"faas serve exited with {self.proc.returncode}:\n{self.output()}")
             if endpoint_file.exists():
                 self.endpoint = endpoint_file.read_text().strip()
