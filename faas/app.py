@@ -12,6 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from faas.api import concurrency as concurrency_routes
+from faas.api import event_configs as event_config_routes
 from faas.api import functions as function_routes
 from faas.api import identities as identity_routes
 from faas.api import invoke as invoke_routes
@@ -20,6 +21,7 @@ from faas.api import permissions as permission_routes
 from faas.api.auth import GUARD, Guard, guard
 from faas.api.context import SERVICES, Services
 from faas.api.middleware import lambda_errors
+from faas.dispatch.async_invoker import AsyncInvoker
 from faas.dispatch.concurrency import Limiter
 from faas.dispatch.invoker import Invoker
 from faas.dispatch.recorder import Recorder
@@ -30,6 +32,7 @@ from faas.sandbox.pool import Pool
 from faas.sandbox.spec import PIDS_LIMIT
 from faas.security.admin import ensure_admin_credentials
 from faas.security.masterkey import MasterKey
+from faas.services.event_configs import EventConfigService
 from faas.services.functions import FunctionService
 from faas.services.identities import IdentityService
 from faas.services.permissions import PermissionService
@@ -40,6 +43,7 @@ from faas.store.db import create_engine, migrate, scrub
 from faas.store.functions import FunctionStore
 from faas.store.invocations import InvocationStore
 from faas.store.audit import AuditStore
+from faas.store.events import EventStore
 from faas.store.identities import IdentityStore
 from faas.store.permissions import MetaStore, PermissionStore
 
@@ -60,11 +64,13 @@ class Platform:
     runtime_host: str
     pool: Pool
     invoker: Invoker
+    async_invoker: AsyncInvoker
     recorders: tuple[Recorder, ...]  # invocation records, audit entries
     backend: DockerBackend
     engine: object
 
     async def close(self) -> None:
+        await self.async_invoker.close()
         await self.pool.close()
         for recorder in self.recorders:
             await recorder.close()
@@ -157,6 +163,9 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
                                 image_exists=backend.image_exists, role_exists=identities.role_for_arn,
                                 on_delete=permissions.forget)
     await functions.load_reservations()
+    event_configs = EventConfigService(EventStore(engine), settings.function_arn)
+    async_invoker = AsyncInvoker(EventStore(engine), event_configs, functions, invoker, node_id=node,
+                                 function_arn=settings.function_arn, retry_base_s=settings.async_retry_base_s)
     sealed = await functions.seal_plaintext_environments()
     if sealed:
         progress(f"encrypted the environment variables of {sealed} functions stored before encryption")
@@ -166,11 +175,13 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
     api[SERVICES] = Services(settings=settings, functions=functions, invoker=invoker,
                              invocations=InvocationStore(engine), retire=pool.retire,
                              environments=pool.describe, identities=identities, permissions=permissions,
-                             audit=audit, audit_log=AuditStore(engine))
+                             audit=audit, audit_log=AuditStore(engine), async_invoker=async_invoker,
+                             event_configs=event_configs)
     api[GUARD] = Guard(identities, permissions, audit, settings)
-    for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, identity_routes,
-                   native_routes):
+    for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
+                   identity_routes, native_routes):
         routes.add_routes(api)
 
     return Platform(settings=settings, api=api, runtime=runtime_api.create_app(pool), runtime_host=gateway,
-                    pool=pool, invoker=invoker, recorders=(recorder, audit), backend=backend, engine=engine)
+                    pool=pool, invoker=invoker, async_invoker=async_invoker, recorders=(recorder, audit),
+                    backend=backend, engine=engine)

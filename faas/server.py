@@ -37,6 +37,7 @@ async def _serve(settings: Settings) -> None:
     runtime_port = runtime_runner.addresses[0][1]
     platform.pool.runtime_api = f"{platform.runtime_host}:{runtime_port}"
     platform.pool.start()
+    await platform.async_invoker.start()
 
     api_runner = web.AppRunner(platform.api, access_log=None, handle_signals=False,
                                shutdown_timeout=settings.shutdown_grace_s)
@@ -66,6 +67,7 @@ async def _serve(settings: Settings) -> None:
     _progress("stopping: no new requests; finishing in-flight invocations")
     await api_site.stop()
     await inside_site.stop()
+    await platform.async_invoker.stop_claiming()
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(platform.invoker.wait_idle(), settings.shutdown_grace_s)
     await api_runner.cleanup()

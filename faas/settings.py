@@ -65,6 +65,10 @@ SETTINGS: tuple[Setting, ...] = (
             "environment is replaced once half of it has passed", _positive_int),
     Setting("master_key", "", "the master key as base64 (default: <data-dir>/master.key, created on first "
             "start); it seals every stored secret"),
+    Setting("async_retry_base_s", 60.0, "seconds before the first retry of a failed asynchronous invocation "
+            "(the second waits twice as long), as Lambda does", float),
+    Setting("url_domain", "lambda-url.localhost", "domain of function URLs: http://<url-id>.<domain>:<port>/ "
+            "(path-style /lambda-url/<url-id>/ works on any host)"),
     Setting("runtime_api_port", 0, "port of the in-container Runtime API on the Docker bridge "
             "(0 picks a free one)", _positive_int),
     Setting("shutdown_grace_s", 30, "seconds SIGTERM waits for in-flight invocations", _positive_int),
@@ -91,6 +95,8 @@ class Settings:
     prewarm_per_runtime: int
     credentials_ttl_s: int
     master_key: str
+    async_retry_base_s: float
+    url_domain: str
     runtime_api_port: int
     shutdown_grace_s: int
     build_images: bool

@@ -7,8 +7,10 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from faas.dispatch.async_invoker import AsyncInvoker
 from faas.dispatch.invoker import Invoker
 from faas.dispatch.recorder import Recorder
+from faas.services.event_configs import EventConfigService
 from faas.services.identities import IdentityService
 from faas.services.permissions import PermissionService
 from faas.store.audit import AuditStore
@@ -29,6 +31,8 @@ class Services:
     permissions: PermissionService
     audit: Recorder  # where audit entries are appended
     audit_log: AuditStore  # where they are queried
+    async_invoker: AsyncInvoker
+    event_configs: EventConfigService
 
 
 SERVICES = web.AppKey("services", Services)

@@ -1,4 +1,4 @@
-"""The Invoke route: RequestResponse and DryRun (Event, the async style, arrives with its own issue)."""
+"""The Invoke route: RequestResponse (synchronous), Event (queued durably, 202) and DryRun."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from faas.api.auth import operation
 from faas.api.body import read_body
 from faas.api.context import services
 from faas.dispatch.logs import log_tail
-from faas.errors import InvalidParameterValue, InvalidRequestContent
+from faas.dispatch.async_invoker import MAX_ASYNC_PAYLOAD
+from faas.errors import InvalidParameterValue, InvalidRequestContent, RequestTooLarge
 from faas.model import LATEST
 from faas.services.functions import parse_function_ref
 
@@ -26,10 +27,8 @@ async def invoke(request: web.Request) -> web.Response:
     name = parse_function_ref(request.match_info["function"], request.query.get("Qualifier"))
     invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
     log_type = request.headers.get("X-Amz-Log-Type", "None")
-    if invocation_type not in ("RequestResponse", "DryRun"):
-        raise InvalidParameterValue(
-            f"InvocationType {invocation_type!r} is not supported; use RequestResponse or DryRun"
-        )
+    if invocation_type not in ("RequestResponse", "Event", "DryRun"):
+        raise InvalidParameterValue(f"InvocationType {invocation_type!r} is not one of RequestResponse, Event, DryRun")
     if log_type not in ("None", "Tail"):
         raise InvalidParameterValue("LogType must be None or Tail")
     fn = await ctx.functions.get(name)
@@ -53,6 +52,13 @@ async def invoke(request: web.Request) -> web.Response:
             raise InvalidRequestContent("Client context must be base64-encoded JSON") from exc
     if invocation_type == "DryRun":
         return web.Response(status=204)
+    if invocation_type == "Event":
+        if len(payload) > MAX_ASYNC_PAYLOAD:
+            raise RequestTooLarge(f"Request must be smaller than {MAX_ASYNC_PAYLOAD} bytes for an asynchronous "
+                                  "invocation")
+        # 202 only once the event is durably in the store.
+        request_id = await ctx.async_invoker.enqueue(fn.name, payload)
+        return web.Response(status=202, headers={"x-amzn-RequestId": request_id})
 
     result = await ctx.invoker.invoke(fn, payload, client_context)
     headers = {"X-Amz-Executed-Version": LATEST, "x-amzn-RequestId": result.request_id}

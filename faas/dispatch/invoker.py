@@ -44,20 +44,20 @@ class Invoker:
     async def wait_idle(self) -> None:
         await self._idle.wait()
 
-    async def invoke(self, fn: Function, payload: bytes, client_context: str | None = None) -> Result:
+    async def invoke(self, fn: Function, payload: bytes, client_context: str | None = None,
+                     request_id: str | None = None) -> Result:
         unreserved = self.limiter.admit(fn.name)  # 429 before any work
         self.in_flight += 1
         self._idle.clear()
         try:
-            return await self._invoke(fn, payload, client_context)
+            return await self._invoke(fn, payload, client_context, request_id or str(uuid.uuid4()))
         finally:
             self.limiter.release(fn.name, unreserved)
             self.in_flight -= 1
             if self.in_flight == 0:
                 self._idle.set()
 
-    async def _invoke(self, fn: Function, payload: bytes, client_context: str | None) -> Result:
-        request_id = str(uuid.uuid4())
+    async def _invoke(self, fn: Function, payload: bytes, client_context: str | None, request_id: str) -> Result:
         started_wall = utcnow()
         env, cold = await self._pool.acquire(fn)
         invocation = Invocation(request_id, payload, self._function_arn(fn.name), fn.timeout,

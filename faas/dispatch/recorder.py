@@ -9,6 +9,8 @@ import logging
 
 from typing import Any, Protocol
 
+from sqlalchemy.exc import DataError, IntegrityError
+
 log = logging.getLogger(__name__)
 
 
@@ -38,9 +40,16 @@ class Recorder:
             records, self._pending = self._pending[: self._batch], self._pending[self._batch:]
             try:
                 await self._store.add_many(records)
+            except (IntegrityError, DataError):
+                # Something in the batch can never be stored: keep the rest, drop only that.
+                for record in records:
+                    try:
+                        await self._store.add_many([record])
+                    except (IntegrityError, DataError) as exc:
+                        log.error("dropping a record that cannot be stored: %s", exc.__class__.__name__)
             except Exception:
-                log.exception("writing %d invocation records failed; retrying", len(records))
-                self._pending[:0] = records
+                log.exception("writing %d records failed; retrying", len(records))
+                self._pending[:0] = records  # the store is unavailable: keep them for the next try
                 raise
 
     async def close(self) -> None:

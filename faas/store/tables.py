@@ -22,6 +22,7 @@ metadata = MetaData(
         "ix": "ix_%(table_name)s_%(column_0_name)s",
         "pk": "pk_%(table_name)s",
         "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
     }
 )
 
@@ -64,9 +65,10 @@ code_blobs = Table(
 invocations = Table(
     "invocations",
     metadata,
+    # An asynchronous invocation keeps its request id across retries: each attempt is its own record.
     Column("request_id", String(36), primary_key=True),
     Column("function_name", String(64), nullable=False, index=True),
-    Column("started_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("started_at", DateTime(timezone=True), primary_key=True, index=True),
     Column("duration_ms", Float, nullable=False),
     Column("billed_duration_ms", Integer, nullable=False),
     Column("memory_size", Integer, nullable=False),
@@ -173,4 +175,41 @@ meta = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", LargeBinary, nullable=False),
+)
+
+# Asynchronous invocations: written before 202 is returned, run (and retried) from here.
+async_events = Table(
+    "async_events",
+    metadata,
+    Column("request_id", String(36), primary_key=True),
+    Column("function_name", String(64), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False),  # runs started so far (approximateInvokeCount)
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),  # set while a node runs it
+    Column("node", String(32), nullable=True),  # the node running it
+    Column("status", String(16), nullable=False, index=True),  # queued | running
+)
+
+event_invoke_configs = Table(
+    "event_invoke_configs",
+    metadata,
+    Column("function_name", String(64), ForeignKey("functions.name", ondelete="CASCADE"), primary_key=True),
+    Column("maximum_retry_attempts", Integer, nullable=False),
+    Column("maximum_event_age_s", Integer, nullable=False),
+    Column("on_success", String(256), nullable=True),
+    Column("on_failure", String(256), nullable=True),
+    Column("last_modified", DateTime(timezone=True), nullable=False),
+)
+
+function_urls = Table(
+    "function_urls",
+    metadata,
+    Column("function_name", String(64), ForeignKey("functions.name", ondelete="CASCADE"), primary_key=True),
+    Column("url_id", String(40), nullable=False, unique=True),
+    Column("auth_type", String(16), nullable=False),
+    Column("cors", Text, nullable=False),  # JSON object, {} when none
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_modified", DateTime(timezone=True), nullable=False),
 )

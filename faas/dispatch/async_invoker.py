@@ -1,0 +1,163 @@
+"""Asynchronous invocations (InvocationType=Event): durably queued in SQL before 202, run by this
+node's workers, retried after Lambda's delays, and reported to destinations."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import random
+import uuid
+from typing import Any
+
+from faas.dispatch.invoker import Invoker
+from faas.errors import ApiError, ResourceNotFound, TooManyRequests
+from faas.model import LATEST, utcnow
+from faas.services.event_configs import EventConfigService, destination_function
+from faas.services.functions import FunctionService
+from faas.store.events import AsyncEvent, EventStore
+
+log = logging.getLogger(__name__)
+
+MAX_ASYNC_PAYLOAD = 1024 * 1024
+THROTTLE_RETRY_S = 1.0
+POLL_S = 0.5
+MAX_RUNNING = 64
+# A claimed event must finish within the longest function timeout, or another node takes it over.
+LEASE_S = 900 + 60
+
+
+class AsyncInvoker:
+    def __init__(self, store: EventStore, configs: EventConfigService, functions: FunctionService,
+                 invoker: Invoker, *, node_id: str, function_arn, retry_base_s: float) -> None:  # type: ignore[no-untyped-def]
+        self._store = store
+        self._configs = configs
+        self._functions = functions
+        self._invoker = invoker
+        self._node = node_id
+        self._function_arn = function_arn
+        self._retry_base_s = retry_base_s  # Lambda waits about 1 minute, then 2
+        self._wake = asyncio.Event()
+        self._running: set[asyncio.Task] = set()
+        self._loop_task: asyncio.Task | None = None
+
+    async def enqueue(self, function_name: str, payload: bytes, request_id: str | None = None) -> str:
+        """Write the event durably; only then may the caller be told 202."""
+        request_id = request_id or str(uuid.uuid4())
+        now = utcnow()
+        await self._store.add(AsyncEvent(request_id, function_name, payload, now, 0, now))
+        self._wake.set()
+        return request_id
+
+    async def start(self) -> None:
+        requeued = await self._store.requeue_node(self._node)
+        if requeued:
+            log.info("re-queued %d asynchronous invocations the previous run was running", requeued)
+        self._loop_task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop_claiming(self) -> None:
+        """On SIGTERM: take no new events; the running ones finish (the server waits for them)."""
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+            self._loop_task = None
+
+    async def close(self) -> None:
+        await self.stop_claiming()
+        for task in list(self._running):
+            task.cancel()
+        for task in list(self._running):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        # Cancelled runs stay 'running' under this node's name: the next start queues them again.
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_S)
+            self._wake.clear()
+            room = MAX_RUNNING - len(self._running)
+            if room <= 0:
+                continue
+            try:
+                events = await self._store.claim_due(utcnow(), self._node, LEASE_S, room)
+            except Exception:
+                log.exception("claiming asynchronous invocations failed")
+                continue
+            for event in events:
+                task = asyncio.get_running_loop().create_task(self._run(event))
+                self._running.add(task)
+                task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._running.discard(task)
+        self._wake.set()  # room for more
+
+    async def _run(self, event: AsyncEvent) -> None:
+        try:
+            fn = await self._functions.get(event.function_name)
+        except ResourceNotFound:
+            log.info("dropping asynchronous invocation %s: function %s is gone", event.request_id,
+                     event.function_name)
+            await self._store.done(event.request_id)
+            return
+        config = await self._configs.effective(fn.name)
+        now = utcnow()
+        if now - event.created_at > dt.timedelta(seconds=config.maximum_event_age_s):
+            await self._report(config.on_failure, event, "EventAgeExceeded", None, None, attempts=event.attempts - 1)
+            await self._store.done(event.request_id)
+            return
+        try:
+            result = await self._invoker.invoke(fn, event.payload, request_id=event.request_id)
+        except TooManyRequests:
+            # Throttled events wait and are tried again; they are only dropped once too old.
+            delay = THROTTLE_RETRY_S * (1 + random.random())
+            await self._store.retry_at(event.request_id, now + dt.timedelta(seconds=delay), count_attempt=False)
+            return
+        except ApiError as error:  # e.g. the environment could not start: a failed attempt
+            body, function_error = json.dumps({"errorMessage": error.message, "errorType": error.code}).encode(), \
+                "Unhandled"
+        else:
+            body, function_error = result.body, result.function_error
+        if function_error is None:
+            await self._report(config.on_success, event, "Success", body, None)
+        elif event.attempts <= config.maximum_retry_attempts:
+            delay = self._retry_base_s * event.attempts
+            await self._store.retry_at(event.request_id, utcnow() + dt.timedelta(seconds=delay))
+            return
+        else:
+            await self._report(config.on_failure, event, "RetriesExhausted", body, function_error)
+        await self._store.done(event.request_id)
+
+    async def _report(self, destination: str | None, event: AsyncEvent, condition: str, response: bytes | None,
+                      function_error: str | None, attempts: int | None = None) -> None:
+        """Send Lambda's destination record, itself as an asynchronous invocation of the destination."""
+        if not destination:
+            return
+        record: dict[str, Any] = {
+            "version": "1.0",
+            "timestamp": utcnow().isoformat().replace("+00:00", "Z"),
+            "requestContext": {
+                "requestId": event.request_id,
+                "functionArn": f"{self._function_arn(event.function_name)}:{LATEST}",
+                "condition": condition,
+                "approximateInvokeCount": event.attempts if attempts is None else attempts,
+            },
+            "requestPayload": _json_or_text(event.payload),
+        }
+        if response is not None:
+            record["responseContext"] = {"statusCode": 200, "executedVersion": LATEST}
+            if function_error:
+                record["responseContext"]["functionError"] = function_error
+            record["responsePayload"] = _json_or_text(response)
+        await self.enqueue(destination_function(destination), json.dumps(record).encode())
+
+
+def _json_or_text(payload: bytes) -> Any:
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return payload.decode("utf-8", "replace")
