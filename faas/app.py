@@ -18,6 +18,7 @@ from faas.api import identities as identity_routes
 from faas.api import invoke as invoke_routes
 from faas.api import native as native_routes
 from faas.api import permissions as permission_routes
+from faas.api import urls as url_routes
 from faas.api.auth import GUARD, Guard, guard
 from faas.api.context import SERVICES, Services
 from faas.api.middleware import lambda_errors
@@ -36,6 +37,7 @@ from faas.services.event_configs import EventConfigService
 from faas.services.functions import FunctionService
 from faas.services.identities import IdentityService
 from faas.services.permissions import PermissionService
+from faas.services.urls import UrlService
 from faas.errors import StartupError
 from faas.model import Function
 from faas.settings import Settings
@@ -46,6 +48,7 @@ from faas.store.audit import AuditStore
 from faas.store.events import EventStore
 from faas.store.identities import IdentityStore
 from faas.store.permissions import MetaStore, PermissionStore
+from faas.store.urls import UrlStore
 
 log = logging.getLogger(__name__)
 
@@ -171,15 +174,17 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
         progress(f"encrypted the environment variables of {sealed} functions stored before encryption")
         await scrub(engine)
 
-    api = web.Application(middlewares=[lambda_errors, guard], client_max_size=MAX_REQUEST_BYTES)
+    urls = UrlService(UrlStore(engine), settings.function_arn, settings.url_domain)
+    api = web.Application(middlewares=[url_routes.host_style(settings.url_domain), lambda_errors, guard],
+                          client_max_size=MAX_REQUEST_BYTES)
     api[SERVICES] = Services(settings=settings, functions=functions, invoker=invoker,
                              invocations=InvocationStore(engine), retire=pool.retire,
                              environments=pool.describe, identities=identities, permissions=permissions,
                              audit=audit, audit_log=AuditStore(engine), async_invoker=async_invoker,
-                             event_configs=event_configs)
+                             event_configs=event_configs, urls=urls)
     api[GUARD] = Guard(identities, permissions, audit, settings)
     for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
-                   identity_routes, native_routes):
+                   url_routes, identity_routes, native_routes):
         routes.add_routes(api)
 
     return Platform(settings=settings, api=api, runtime=runtime_api.create_app(pool), runtime_host=gateway,

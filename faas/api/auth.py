@@ -123,14 +123,15 @@ class Guard:
             raise InvalidSignature()
         return caller
 
-    async def authorize(self, caller: Caller, action: str, resource: str, function_name: str | None) -> None:
+    async def authorize(self, caller: Caller, action: str, resource: str, function_name: str | None,
+                        context: dict[str, str] | None = None) -> None:
         identity = policy.evaluate(caller.documents, action, resource)
         resource_decision = policy.NO_MATCH
         if action in INVOKE_ACTIONS and function_name is not None and identity != policy.DENY:
             statements = await self.permissions.statements(function_name)
             if statements:
                 resource_decision = policy.evaluate_resource_policy(
-                    statements, principal=caller.arn, action=action, resource=resource)
+                    statements, principal=caller.arn, action=action, resource=resource, context=context or {})
         if not policy.is_allowed(identity, resource_decision):
             raise AccessDenied(f"User: {caller.arn} is not authorized to perform: {action} on resource: {resource}")
 

@@ -13,6 +13,7 @@ from faas.dispatch.recorder import Recorder
 from faas.services.event_configs import EventConfigService
 from faas.services.identities import IdentityService
 from faas.services.permissions import PermissionService
+from faas.services.urls import UrlService
 from faas.store.audit import AuditStore
 from faas.services.functions import FunctionService
 from faas.settings import Settings
@@ -33,6 +34,7 @@ class Services:
     audit_log: AuditStore  # where they are queried
     async_invoker: AsyncInvoker
     event_configs: EventConfigService
+    urls: UrlService
 
 
 SERVICES = web.AppKey("services", Services)

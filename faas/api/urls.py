@@ -1,0 +1,172 @@
+"""Function URLs: the Lambda control-plane routes for their configuration, and the plain HTTP endpoint
+webhooks and browsers call, host-style (`<url-id>.<domain>`) or path-style (`/lambda-url/<url-id>/`)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from faas.api.auth import GUARD, InvalidSignature, UnrecognizedClient, operation
+from faas.api.body import BODY, read_json
+from faas.api.context import services
+from faas.errors import AccessDenied, ApiError, RequestTooLarge, ResourceNotFound, TooManyRequests
+from faas.model import utcnow
+from faas.services.functions import parse_function_ref
+from faas.sources import url_events
+
+API = "/2021-10-31/functions/{function}"
+PATH_PREFIX = "/lambda-url/"
+MAX_BODY = 6 * 1024 * 1024
+
+
+async def _name(request: web.Request) -> str:
+    name = parse_function_ref(request.match_info["function"], request.query.get("Qualifier"))
+    await services(request).functions.get(name)
+    return name
+
+
+@operation("lambda:CreateFunctionUrlConfig")
+async def create_url(request: web.Request) -> web.Response:
+    ctx = services(request)
+    config = await ctx.urls.create(await _name(request), await read_json(request, "CreateFunctionUrlConfig"))
+    return web.json_response(ctx.urls.shape(config, request.url.port), status=201)
+
+
+@operation("lambda:GetFunctionUrlConfig", audited=False)
+async def get_url(request: web.Request) -> web.Response:
+    ctx = services(request)
+    return web.json_response(ctx.urls.shape(await ctx.urls.get(await _name(request)), request.url.port))
+
+
+@operation("lambda:UpdateFunctionUrlConfig")
+async def update_url(request: web.Request) -> web.Response:
+    ctx = services(request)
+    config = await ctx.urls.update(await _name(request), await read_json(request, "UpdateFunctionUrlConfig"))
+    return web.json_response(ctx.urls.shape(config, request.url.port))
+
+
+@operation("lambda:DeleteFunctionUrlConfig")
+async def delete_url(request: web.Request) -> web.Response:
+    await services(request).urls.delete(await _name(request))
+    return web.Response(status=204)
+
+
+@operation("lambda:ListFunctionUrlConfigs", audited=False)
+async def list_urls(request: web.Request) -> web.Response:
+    ctx = services(request)
+    try:
+        configs = [ctx.urls.shape(await ctx.urls.get(await _name(request)), request.url.port)]
+    except ResourceNotFound:
+        configs = []
+    return web.json_response({"FunctionUrlConfigs": configs})
+
+
+# -- the URLs themselves ------------------------------------------------------------------------------
+
+
+def _plain(status: int, message: str) -> web.Response:
+    return web.json_response({"Message": message}, status=status)
+
+
+@operation("lambda:InvokeFunctionUrl", open=True, audited=False)  # it checks AuthType itself
+async def path_style(request: web.Request) -> web.StreamResponse:
+    return await serve_url(request, request.match_info["url_id"], "/" + request.match_info.get("tail", ""))
+
+
+async def serve_url(request: web.Request, url_id: str, raw_path: str) -> web.StreamResponse:
+    ctx = services(request)
+    config = await ctx.urls.for_url_id(url_id)
+    if config is None:
+        return _plain(404, "Not Found")
+    try:
+        fn = await ctx.functions.get(config.function_name)
+    except ResourceNotFound:
+        return _plain(404, "Not Found")
+    headers = {k: v for k, v in request.headers.items()}
+    answered = url_events.preflight(config.cors, request.method, headers)
+    if answered is not None:
+        status, cors = answered
+        return web.Response(status=status, headers=cors)
+
+    authorizer = None
+    try:
+        if config.auth_type == "AWS_IAM":
+            guard = request.app[GUARD]
+            caller = await guard.authenticate(request, MAX_BODY)
+            arn = ctx.settings.function_arn(fn.name)
+            await guard.authorize(caller, "lambda:InvokeFunctionUrl", arn, fn.name,
+                                  {"lambda:FunctionUrlAuthType": "AWS_IAM"})
+            authorizer = {"accessKey": request.headers.get("Authorization", "").split("Credential=")[-1][:20]
+                          if "Credential=" in request.headers.get("Authorization", "") else None,
+                          "accountId": ctx.settings.account_id, "callerId": caller.name,
+                          "principalOrgId": None, "userArn": caller.arn, "userId": caller.name}
+            body = request[BODY]
+        else:
+            body = await _read(request)
+    except (UnrecognizedClient, InvalidSignature, AccessDenied):
+        return _plain(403, "Forbidden")
+    except RequestTooLarge:
+        return _plain(413, "Request Entity Too Large")
+
+    request_id = str(uuid.uuid4())
+    event = url_events.build_event(url_events.HttpRequest(
+        method=request.method, raw_path=raw_path.split("?", 1)[0], raw_query=request.query_string,
+        headers=list(request.headers.items()), body=body, source_ip=request.remote or "", url_id=url_id,
+        domain_name=request.host, account_id=ctx.settings.account_id, request_id=request_id, now=utcnow(),
+        authorizer_iam=authorizer))
+    try:
+        result = await ctx.invoker.invoke(fn, json.dumps(event).encode())
+    except TooManyRequests:
+        return _plain(429, "Rate Exceeded.")
+    except ApiError:
+        return _plain(502, "Internal Server Error")
+    status, response_headers, response_body = url_events.response_from_result(result.body, result.function_error)
+    response = web.Response(status=status, body=response_body)
+    for name, value in response_headers + url_events.cors_headers(config.cors, headers):
+        response.headers.add(name, value)
+    response.headers["x-amzn-RequestId"] = result.request_id
+    return response
+
+
+async def _read(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise RequestTooLarge()
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise RequestTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def host_style(domain: str):  # type: ignore[no-untyped-def]
+    """Middleware: a request for `<url-id>.<domain>` is a function URL whatever its path."""
+    suffix = "." + domain.lower()
+
+    @web.middleware
+    async def route(request: web.Request, handler: Handler) -> web.StreamResponse:
+        host = (request.host or "").rsplit(":", 1)[0].lower() if not (request.host or "").startswith("[") else ""
+        if host.endswith(suffix):
+            url_id = host[: -len(suffix)]
+            if url_id and "." not in url_id:
+                return await serve_url(request, url_id, request.raw_path)
+        return await handler(request)
+
+    return route
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post(API + "/url", create_url)
+    app.router.add_get(API + "/url", get_url)
+    app.router.add_put(API + "/url", update_url)
+    app.router.add_delete(API + "/url", delete_url)
+    app.router.add_get(API + "/urls", list_urls)
+    app.router.add_route("*", PATH_PREFIX + "{url_id}", path_style)
+    app.router.add_route("*", PATH_PREFIX + "{url_id}/{tail:.*}", path_style)

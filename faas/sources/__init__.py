@@ -1,0 +1,1 @@
+"""Event sources: the ways other than Invoke that turn outside events into function invocations."""

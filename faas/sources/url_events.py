@@ -1,0 +1,388 @@
+"""Function URLs as pure values: HTTP request -> payload format 2.0 event, result -> HTTP response, and CORS."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import datetime
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from faas.errors import InvalidParameterValue
+
+Header = tuple[str, str]
+
+# What AWS sends for a function error or a response it cannot map: no error type, no message, no trace.
+BAD_GATEWAY_BODY = b"Internal Server Error"
+
+# A request body is passed as text (isBase64Encoded false) when its media type is one of these, or
+# text/*, or application/<anything>+json|+xml, AND the bytes are valid UTF-8. Everything else, a body
+# without a Content-Type included, is base64: the function can always recover the exact bytes.
+TEXT_MEDIA_TYPES = frozenset({
+    "application/json", "application/javascript", "application/ecmascript", "application/x-javascript",
+    "application/xml", "application/x-www-form-urlencoded", "application/graphql", "application/yaml",
+    "application/x-yaml", "application/x-ndjson",
+})
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# RFC 9110 token: what a header name may be. Anything else (spaces, CR/LF, ':') could split a response.
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_UNSAFE_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+@dataclasses.dataclass(frozen=True)
+class HttpRequest:
+    """One HTTP request to a function URL, as the server received it."""
+
+    method: str
+    raw_path: str                    # as received, percent-encoded, without the query
+    raw_query: str                   # without '?'
+    headers: list[Header]            # in order, original case, repeated names possible
+    body: bytes
+    source_ip: str
+    url_id: str
+    domain_name: str                 # "<url-id>.lambda-url.<region>.on.faas", or the Host as received
+    account_id: str
+    request_id: str
+    now: datetime.datetime           # UTC
+    authorizer_iam: dict | None = None  # AWS_IAM callers: accessKey, accountId, callerId, principalOrgId, ...
+
+
+# --- request -> event -----------------------------------------------------------------------------
+
+def build_event(request: HttpRequest) -> dict[str, Any]:
+    """The payload format 2.0 event Lambda gives a function for this request."""
+    cookies: list[str] = []
+    joined: dict[str, str] = {}
+    for name, value in request.headers:
+        key = name.lower()
+        if key == "cookie":
+            # Cookies travel in their own field, one entry per cookie, never in `headers`.
+            cookies.extend(part.strip() for part in value.split(";") if part.strip())
+            continue
+        joined[key] = f"{joined[key]},{value}" if key in joined else value
+
+    when = _utc(request.now)
+    context: dict[str, Any] = {
+        "accountId": request.account_id,
+        "apiId": request.url_id,
+        "domainName": request.domain_name,
+        "domainPrefix": request.url_id,
+        "http": {
+            "method": request.method.upper(),
+            "path": unquote(request.raw_path),
+            "protocol": "HTTP/1.1",
+            "sourceIp": request.source_ip,
+            "userAgent": joined.get("user-agent", ""),
+        },
+        "requestId": request.request_id,
+        "routeKey": "$default",
+        "stage": "$default",
+        "time": request_time(when),
+        "timeEpoch": (when - _EPOCH) // datetime.timedelta(milliseconds=1),
+    }
+    if request.authorizer_iam is not None:
+        context["authorizer"] = {"iam": dict(request.authorizer_iam)}
+
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": request.raw_path,
+        "rawQueryString": request.raw_query,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    event["headers"] = joined
+    query = query_parameters(request.raw_query)
+    if query:
+        event["queryStringParameters"] = query
+    event["requestContext"] = context
+    if request.body:
+        text = body_text(_first(request.headers, "content-type"), request.body)
+        if text is None:
+            event["body"] = base64.b64encode(request.body).decode("ascii")
+            event["isBase64Encoded"] = True
+        else:
+            event["body"] = text
+            event["isBase64Encoded"] = False
+    else:
+        event["isBase64Encoded"] = False
+    return event
+
+
+def query_parameters(raw_query: str) -> dict[str, str]:
+    """Decoded parameters ('+' is a space, as in a form), repeated keys joined with ','; blank values kept."""
+    params: dict[str, str] = {}
+    for key, value in parse_qsl(raw_query, keep_blank_values=True):
+        params[key] = f"{params[key]},{value}" if key in params else value
+    return params
+
+
+def body_text(content_type: str | None, body: bytes) -> str | None:
+    """The body as text when its content type is textual and it is valid UTF-8; None means send it base64."""
+    if content_type is None:
+        return None
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    textual = (
+        media_type.startswith("text/")
+        or media_type in TEXT_MEDIA_TYPES
+        or (media_type.startswith("application/") and media_type.endswith(("+json", "+xml")))
+    )
+    if not textual:
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def request_time(when: datetime.datetime) -> str:
+    """`27/Nov/2026:06:58:48 +0000`: the CLF timestamp, with English month names whatever the locale."""
+    when = _utc(when)
+    return f"{when.day:02d}/{_MONTHS[when.month - 1]}/{when.year:04d}:{when:%H:%M:%S} +0000"
+
+
+def _utc(when: datetime.datetime) -> datetime.datetime:
+    if when.tzinfo is None:
+        return when.replace(tzinfo=datetime.timezone.utc)
+    return when.astimezone(datetime.timezone.utc)
+
+
+def _first(headers: list[Header], name: str) -> str | None:
+    return next((value for key, value in headers if key.lower() == name), None)
+
+
+# --- result -> response ---------------------------------------------------------------------------
+
+def bad_gateway() -> tuple[int, list[Header], bytes]:
+    """The generic 502; a new header list each time, so a caller may add CORS headers to it."""
+    return 502, [("Content-Type", "text/plain; charset=utf-8")], BAD_GATEWAY_BODY
+
+
+class _Malformed(Exception):
+    """The function returned a structured response Lambda cannot turn into HTTP."""
+
+
+def response_from_result(payload: bytes, function_error: str | None) -> tuple[int, list[Header], bytes]:
+    """The HTTP response (status, headers, body) for what the function returned.
+
+    - A function error, invalid JSON or a malformed structured response: 502 `Internal Server Error`,
+      with nothing from the function (no error type, no message).
+    - A JSON object with `statusCode`: that status, `headers` (non-string values as JSON text),
+      `cookies` (one Set-Cookie each), `body` (base64-decoded when `isBase64Encoded` is true;
+      a non-string body is sent as JSON text); content-type defaults to application/json.
+    - Any other JSON (an object without `statusCode`, a string, a number, null): 200,
+      application/json, the payload bytes as the function returned them (a string keeps its quotes).
+    """
+    if function_error is not None:
+        return bad_gateway()
+    try:
+        value = json.loads(payload)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
+        return bad_gateway()
+    if not isinstance(value, dict) or "statusCode" not in value:
+        return 200, [("Content-Type", "application/json")], payload
+    try:
+        return _structured(value)
+    except _Malformed:
+        return bad_gateway()
+
+
+def _structured(value: dict[str, Any]) -> tuple[int, list[Header], bytes]:
+    status = value["statusCode"]
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        raise _Malformed("statusCode")
+
+    headers: list[Header] = []
+    given = value.get("headers")
+    if given is not None:
+        if not isinstance(given, dict):
+            raise _Malformed("headers")
+        for name, raw in given.items():
+            if raw is None:
+                continue
+            headers.append((_header_name(name), _header_value(raw)))
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("Content-Type", "application/json"))
+
+    cookies = value.get("cookies")
+    if cookies is not None:
+        if not isinstance(cookies, list):
+            raise _Malformed("cookies")
+        headers.extend(("Set-Cookie", _header_value(cookie, strings_only=True)) for cookie in cookies)
+
+    body = value.get("body")
+    if body is None:
+        data = b""
+    elif not isinstance(body, str):
+        data = json.dumps(body).encode()
+    elif value.get("isBase64Encoded") is True:
+        try:
+            data = base64.b64decode(body, validate=True)
+        except binascii.Error as exc:
+            raise _Malformed("body") from exc
+    else:
+        data = body.encode("utf-8", "surrogatepass")
+    return status, headers, data
+
+
+def _header_name(name: Any) -> str:
+    if not isinstance(name, str) or not _TOKEN.match(name):
+        raise _Malformed("header name")
+    return name
+
+
+def _header_value(raw: Any, strings_only: bool = False) -> str:
+    if isinstance(raw, str):
+        text = raw
+    elif not strings_only and isinstance(raw, (bool, int, float)):
+        text = json.dumps(raw)  # true, not True: what a JavaScript or Java runtime would write
+    else:
+        raise _Malformed("header value")
+    if _UNSAFE_VALUE.search(text):
+        raise _Malformed("header value")
+    return text
+
+
+# --- CORS -----------------------------------------------------------------------------------------
+
+def preflight(cors: dict | None, method: str, headers: Mapping[str, str]) -> tuple[int, list[Header]] | None:
+    """Lambda's own answer to a CORS preflight, or None when the request goes to the function.
+
+    A preflight is an OPTIONS request with Origin and Access-Control-Request-Method, to a URL with CORS
+    configured. It is always answered 200; an origin that isn't allowed gets no Access-Control-* header,
+    so the browser refuses the real request.
+    """
+    if not cors or method.upper() != "OPTIONS":
+        return None
+    origin = _lookup(headers, "origin")
+    requested_method = _lookup(headers, "access-control-request-method")
+    if origin is None or requested_method is None:
+        return None
+    allow_origin = _allowed_origin(cors, origin)
+    if allow_origin is None:
+        return 200, []
+
+    credentials = cors.get("AllowCredentials") is True
+    out: list[Header] = [("Access-Control-Allow-Origin", allow_origin)]
+    if credentials:
+        out.append(("Access-Control-Allow-Credentials", "true"))
+    methods = cors.get("AllowMethods") or []
+    if methods:
+        # With credentials a browser reads '*' literally, so answer the method actually asked for.
+        wildcard = "*" in methods and credentials
+        out.append(("Access-Control-Allow-Methods", requested_method.upper() if wildcard else ",".join(methods)))
+    allow_headers = cors.get("AllowHeaders") or []
+    if allow_headers:
+        if "*" in allow_headers and credentials:
+            requested = _lookup(headers, "access-control-request-headers")
+            if requested:
+                out.append(("Access-Control-Allow-Headers", requested))
+        else:
+            out.append(("Access-Control-Allow-Headers", ",".join(allow_headers)))
+    if cors.get("MaxAge") is not None:
+        out.append(("Access-Control-Max-Age", str(cors["MaxAge"])))
+    if allow_origin != "*":
+        out.append(("Vary", "Origin"))
+    return 200, out
+
+
+def cors_headers(cors: dict | None, headers: Mapping[str, str]) -> list[Header]:
+    """The CORS headers Lambda adds to a function's response for this request's Origin (none if refused)."""
+    if not cors:
+        return []
+    origin = _lookup(headers, "origin")
+    if origin is None:
+        return []
+    allow_origin = _allowed_origin(cors, origin)
+    if allow_origin is None:
+        return []
+    out: list[Header] = [("Access-Control-Allow-Origin", allow_origin)]
+    if cors.get("AllowCredentials") is True:
+        out.append(("Access-Control-Allow-Credentials", "true"))
+    if cors.get("ExposeHeaders"):
+        out.append(("Access-Control-Expose-Headers", ",".join(cors["ExposeHeaders"])))
+    if allow_origin != "*":
+        out.append(("Vary", "Origin"))
+    return out
+
+
+def _allowed_origin(cors: dict, origin: str) -> str | None:
+    """The Access-Control-Allow-Origin value for this origin, or None when it isn't allowed.
+
+    A listed origin is echoed. '*' answers '*' without credentials; with credentials a browser ignores
+    '*', so AWS echoes the caller's origin instead (the configuration asked for every origin).
+    """
+    allowed = cors.get("AllowOrigins") or []
+    if any(entry != "*" and entry.lower() == origin.lower() for entry in allowed):
+        return origin
+    if "*" in allowed:
+        return origin if cors.get("AllowCredentials") is True else "*"
+    return None
+
+
+def _lookup(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+# --- CORS configuration ----------------------------------------------------------------------------
+
+ALLOWED_METHODS = ("GET", "PUT", "HEAD", "POST", "PATCH", "DELETE", "*")
+MAX_AGE_S = 86_400
+# field -> (most items, longest item), from the Lambda API's Cors shape.
+_LIST_LIMITS = {
+    "AllowHeaders": (100, 1024),
+    "AllowMethods": (6, 6),
+    "AllowOrigins": (100, 253),
+    "ExposeHeaders": (100, 1024),
+}
+_ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@]+$")
+
+
+def validate_cors(value: Any) -> dict[str, Any]:
+    """A checked copy of a FunctionUrlConfig Cors object; methods upper-cased, null fields dropped."""
+    if not isinstance(value, dict):
+        raise InvalidParameterValue("Cors must be an object")
+    unknown = sorted(set(value) - {"AllowCredentials", "MaxAge", *_LIST_LIMITS})
+    if unknown:
+        raise InvalidParameterValue(f"Cors has unknown fields: {', '.join(unknown)}")
+    cors: dict[str, Any] = {}
+    credentials = value.get("AllowCredentials")
+    if credentials is not None:
+        if not isinstance(credentials, bool):
+            raise InvalidParameterValue(f"Cors.AllowCredentials must be a boolean; got {credentials!r}")
+        cors["AllowCredentials"] = credentials
+    for field, (most, longest) in _LIST_LIMITS.items():
+        items = value.get(field)
+        if items is None:
+            continue
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise InvalidParameterValue(f"Cors.{field} must be a list of strings")
+        if len(items) > most:
+            raise InvalidParameterValue(f"Cors.{field} has {len(items)} items; at most {most} are allowed")
+        for item in items:
+            if field == "AllowMethods" and item.upper() not in ALLOWED_METHODS:
+                raise InvalidParameterValue(
+                    f"Cors.AllowMethods item {item!r} is not valid; use {', '.join(ALLOWED_METHODS)}")
+            if not item or len(item) > longest or _UNSAFE_VALUE.search(item) or "\t" in item:
+                raise InvalidParameterValue(
+                    f"Cors.{field} item {item!r} must be 1-{longest} characters with no control characters")
+        cors[field] = [item.upper() for item in items] if field == "AllowMethods" else items
+    for origin in cors.get("AllowOrigins", []):
+        if origin != "*" and not _ORIGIN.match(origin):
+            raise InvalidParameterValue(
+                f"Cors.AllowOrigins item {origin!r} is not valid; use an origin like https://example.com, or *")
+    max_age = value.get("MaxAge")
+    if max_age is not None:
+        if not isinstance(max_age, int) or isinstance(max_age, bool) or not 0 <= max_age <= MAX_AGE_S:
+            raise InvalidParameterValue(f"Cors.MaxAge must be an integer between 0 and {MAX_AGE_S}; got {max_age!r}")
+        cors["MaxAge"] = max_age
+    return cors

@@ -1,0 +1,350 @@
+"""Function URL events (faas.sources.url_events): request -> 2.0 event, result -> response, CORS."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime
+import json
+
+import pytest
+
+from faas.errors import InvalidParameterValue
+from faas.sources import url_events
+from faas.sources.url_events import (
+    HttpRequest, build_event, cors_headers, preflight, response_from_result, validate_cors,
+)
+
+NOW = datetime.datetime(2026, 11, 27, 6, 58, 48, 123000, tzinfo=datetime.timezone.utc)
+IAM = {"accessKey": "AKIDEXAMPLE", "accountId": "111122223333", "callerId": "AIDAEXAMPLE",
+       "principalOrgId": None, "userArn": "arn:aws:iam::111122223333:user/alice", "userId": "AIDAEXAMPLE"}
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe"
+
+
+def request(**changes) -> HttpRequest:
+    base = HttpRequest(
+        method="GET", raw_path="/", raw_query="", headers=[("Host", "abc.lambda-url.us-east-1.on.faas")],
+        body=b"", source_ip="203.0.113.7", url_id="abc", domain_name="abc.lambda-url.us-east-1.on.faas",
+        account_id="123456789012", request_id="req-1", now=NOW,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+# --- request -> event ----------------------------------------------------------------------------
+
+def test_a_get_without_body_query_or_cookies():
+    event = build_event(request(headers=[("Host", "abc.lambda-url.us-east-1.on.faas"), ("User-Agent", "curl/8")]))
+    assert event == {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/",
+        "rawQueryString": "",
+        "headers": {"host": "abc.lambda-url.us-east-1.on.faas", "user-agent": "curl/8"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc",
+            "domainName": "abc.lambda-url.us-east-1.on.faas",
+            "domainPrefix": "abc",
+            "http": {"method": "GET", "path": "/", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7",
+                     "userAgent": "curl/8"},
+            "requestId": "req-1",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "27/Nov/2026:06:58:48 +0000",
+            "timeEpoch": 1795762728123,
+        },
+        "isBase64Encoded": False,
+    }
+    assert json.loads(json.dumps(event)) == event  # the event is plain JSON
+
+
+BODY_CASES = [
+    # content-type, body, expected event body, base64?
+    ("application/json", b'{"a": 1}', '{"a": 1}', False),
+    ("application/json; charset=utf-8", "{\"name\": \"Zoë\"}".encode(), "{\"name\": \"Zoë\"}", False),
+    ("text/plain", b"hello", "hello", False),
+    ("TEXT/HTML; charset=UTF-8", b"<p>hi</p>", "<p>hi</p>", False),
+    ("application/x-www-form-urlencoded", b"a=1&b=2", "a=1&b=2", False),
+    ("application/xml", b"<a/>", "<a/>", False),
+    ("application/javascript", b"f()", "f()", False),
+    ("application/vnd.api+json", b"{}", "{}", False),
+    ("application/atom+xml", b"<feed/>", "<feed/>", False),
+    ("image/png", PNG, base64.b64encode(PNG).decode(), True),
+    ("application/octet-stream", b"abc", "YWJj", True),
+    ("multipart/form-data; boundary=x", b"--x--", "LS14LS0=", True),
+    ("text/plain", b"\xff\xfe not utf-8", base64.b64encode(b"\xff\xfe not utf-8").decode(), True),
+    (None, b"no content type", base64.b64encode(b"no content type").decode(), True),
+]
+
+
+@pytest.mark.parametrize("content_type, body, expected, encoded", BODY_CASES,
+                         ids=[f"{c}-{e}" for c, _, _, e in BODY_CASES])
+def test_post_bodies_are_text_or_base64(content_type, body, expected, encoded):
+    headers = [("Content-Type", content_type)] if content_type else []
+    event = build_event(request(method="post", headers=headers, body=body))
+    assert event["requestContext"]["http"]["method"] == "POST"
+    assert event["body"] == expected
+    assert event["isBase64Encoded"] is encoded
+    if encoded:
+        assert base64.b64decode(event["body"]) == body
+
+
+QUERY_CASES = [
+    # raw query, queryStringParameters (None: omitted)
+    ("", None),
+    ("a=1", {"a": "1"}),
+    ("parameter1=value1&parameter1=value2&parameter2=value", {"parameter1": "value1,value2", "parameter2": "value"}),
+    ("q=hello%20world&e=a%2Bb%40c.d", {"q": "hello world", "e": "a+b@c.d"}),
+    ("q=two+words", {"q": "two words"}),
+    ("na%C3%AFve=%E2%9C%93", {"naïve": "✓"}),
+    ("flag&empty=", {"flag": "", "empty": ""}),
+    ("&", None),
+]
+
+
+@pytest.mark.parametrize("raw_query, expected", QUERY_CASES)
+def test_query_strings(raw_query, expected):
+    event = build_event(request(raw_query=raw_query))
+    assert event["rawQueryString"] == raw_query
+    assert event.get("queryStringParameters") == expected
+    assert ("queryStringParameters" in event) == (expected is not None)
+
+
+def test_the_raw_path_keeps_its_encoding_and_http_path_is_decoded():
+    event = build_event(request(raw_path="/my/path%20with/%E2%9C%93"))
+    assert event["rawPath"] == "/my/path%20with/%E2%9C%93"
+    assert event["requestContext"]["http"]["path"] == "/my/path with/✓"
+
+
+def test_repeated_headers_are_joined_and_names_lower_cased():
+    headers = [("X-Forwarded-For", "1.1.1.1"), ("Accept", "text/html"), ("x-forwarded-for", "2.2.2.2"),
+               ("ACCEPT", "application/json")]
+    event = build_event(request(headers=headers))
+    assert event["headers"] == {"x-forwarded-for": "1.1.1.1,2.2.2.2", "accept": "text/html,application/json"}
+    assert event["requestContext"]["http"]["userAgent"] == ""
+
+
+def test_cookies_come_out_of_the_headers():
+    headers = [("Cookie", "a=1; b=2"), ("Accept", "*/*"), ("cookie", "c=3;d=4; ")]
+    event = build_event(request(headers=headers))
+    assert event["cookies"] == ["a=1", "b=2", "c=3", "d=4"]
+    assert event["headers"] == {"accept": "*/*"}
+
+
+def test_no_cookie_header_means_no_cookies_field():
+    assert "cookies" not in build_event(request())
+
+
+def test_the_iam_authorizer_is_passed_and_copied():
+    event = build_event(request(authorizer_iam=IAM))
+    assert event["requestContext"]["authorizer"] == {"iam": IAM}
+    assert event["requestContext"]["authorizer"]["iam"] is not IAM
+    assert "authorizer" not in build_event(request())["requestContext"]
+
+
+TIME_CASES = [
+    # now, time, timeEpoch
+    (datetime.datetime(2026, 11, 27, 6, 58, 48, tzinfo=datetime.timezone.utc),
+     "27/Nov/2026:06:58:48 +0000", 1795762728000),
+    (datetime.datetime(2026, 1, 2, 3, 4, 5, 999999),  # naive is taken as UTC; milliseconds are truncated
+     "02/Jan/2026:03:04:05 +0000", 1767323045999),
+    (datetime.datetime(2026, 3, 1, 1, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=2))),
+     "28/Feb/2026:23:30:00 +0000", 1772321400000),
+    (NOW, "27/Nov/2026:06:58:48 +0000", 1795762728123),
+]
+
+
+@pytest.mark.parametrize("when, text, epoch_ms", TIME_CASES)
+def test_the_time_is_utc_in_clf_format_and_epoch_milliseconds(when, text, epoch_ms):
+    context = build_event(request(now=when))["requestContext"]
+    assert context["time"] == text
+    assert context["timeEpoch"] == epoch_ms
+
+
+# --- result -> response --------------------------------------------------------------------------
+
+JSON_TYPE = ("Content-Type", "application/json")
+BAD_GATEWAY = (502, [("Content-Type", "text/plain; charset=utf-8")], b"Internal Server Error")
+
+RESPONSE_CASES = [
+    # id, payload, function error, expected (status, headers, body)
+    ("object-without-statusCode", b'{"message": "Hello, world!"}', None,
+     (200, [JSON_TYPE], b'{"message": "Hello, world!"}')),
+    ("string", b'"Hello, world!"', None, (200, [JSON_TYPE], b'"Hello, world!"')),
+    ("number", b"42", None, (200, [JSON_TYPE], b"42")),
+    ("null", b"null", None, (200, [JSON_TYPE], b"null")),
+    ("list", b"[1, 2]", None, (200, [JSON_TYPE], b"[1, 2]")),
+    ("statusCode-only", b'{"statusCode": 204}', None, (204, [JSON_TYPE], b"")),
+    ("statusCode-headers-body", json.dumps({
+        "statusCode": 201, "headers": {"Content-Type": "text/plain", "My-Custom-Header": "Custom Value"},
+        "body": "created"}).encode(), None,
+     (201, [("Content-Type", "text/plain"), ("My-Custom-Header", "Custom Value")], b"created")),
+    ("header-values-stringified", json.dumps({
+        "statusCode": 200, "headers": {"x-count": 3, "x-ok": True, "x-ratio": 1.5, "x-none": None},
+        "body": "{}"}).encode(), None,
+     (200, [("x-count", "3"), ("x-ok", "true"), ("x-ratio", "1.5"), JSON_TYPE], b"{}")),
+    ("cookies", json.dumps({
+        "statusCode": 200, "cookies": ["a=1; Max-Age=60", "b=2; HttpOnly"], "body": "ok"}).encode(), None,
+     (200, [JSON_TYPE, ("Set-Cookie", "a=1; Max-Age=60"), ("Set-Cookie", "b=2; HttpOnly")], b"ok")),
+    ("base64-body", json.dumps({
+        "statusCode": 200, "headers": {"content-type": "image/png"},
+        "body": base64.b64encode(PNG).decode(), "isBase64Encoded": True}).encode(), None,
+     (200, [("content-type", "image/png")], PNG)),
+    ("base64-flag-false", json.dumps({"statusCode": 200, "body": "YWJj", "isBase64Encoded": False}).encode(), None,
+     (200, [JSON_TYPE], b"YWJj")),
+    ("utf8-body", json.dumps({"statusCode": 200, "body": "Zoë ✓"}).encode(), None,
+     (200, [JSON_TYPE], "Zoë ✓".encode())),
+    ("object-body-as-json", json.dumps({"statusCode": 200, "body": {"a": 1}}).encode(), None,
+     (200, [JSON_TYPE], b'{"a": 1}')),
+    ("function-error", json.dumps({"errorMessage": "boom /secret/path", "errorType": "ValueError",
+                                   "stackTrace": ["line 1"]}).encode(), "Unhandled", BAD_GATEWAY),
+    ("function-error-even-with-statusCode", b'{"statusCode": 200, "body": "ok"}', "Handled", BAD_GATEWAY),
+    ("invalid-json", b"{not json", None, BAD_GATEWAY),
+    ("empty-payload", b"", None, BAD_GATEWAY),
+    ("not-utf8", b'"\xff"', None, BAD_GATEWAY),
+    ("statusCode-string", b'{"statusCode": "200"}', None, BAD_GATEWAY),
+    ("statusCode-float", b'{"statusCode": 200.5}', None, BAD_GATEWAY),
+    ("statusCode-bool", b'{"statusCode": true}', None, BAD_GATEWAY),
+    ("statusCode-null", b'{"statusCode": null}', None, BAD_GATEWAY),
+    ("statusCode-99", b'{"statusCode": 99}', None, BAD_GATEWAY),
+    ("statusCode-600", b'{"statusCode": 600}', None, BAD_GATEWAY),
+    ("headers-not-object", b'{"statusCode": 200, "headers": ["a"]}', None, BAD_GATEWAY),
+    ("header-value-object", b'{"statusCode": 200, "headers": {"a": {"b": 1}}}', None, BAD_GATEWAY),
+    ("header-injection", b'{"statusCode": 200, "headers": {"a": "x\\r\\nSet-Cookie: evil=1"}}', None, BAD_GATEWAY),
+    ("header-name-with-space", b'{"statusCode": 200, "headers": {"a b": "x"}}', None, BAD_GATEWAY),
+    ("cookies-not-list", b'{"statusCode": 200, "cookies": "a=1"}', None, BAD_GATEWAY),
+    ("cookie-not-string", b'{"statusCode": 200, "cookies": [1]}', None, BAD_GATEWAY),
+    ("bad-base64", b'{"statusCode": 200, "body": "not base64!", "isBase64Encoded": true}', None, BAD_GATEWAY),
+]
+
+
+@pytest.mark.parametrize("payload, function_error, expected", [c[1:] for c in RESPONSE_CASES],
+                         ids=[c[0] for c in RESPONSE_CASES])
+def test_response_from_result(payload, function_error, expected):
+    assert response_from_result(payload, function_error) == expected
+
+
+def test_a_502_never_carries_the_functions_error():
+    status, headers, body = response_from_result(b'{"errorMessage": "db password is hunter2"}', "Unhandled")
+    assert status == 502 and body == b"Internal Server Error"
+    assert all("hunter2" not in value and "Unhandled" not in value for _, value in headers)
+    assert url_events.bad_gateway() == BAD_GATEWAY
+    headers.append(("Vary", "Origin"))  # callers add CORS headers; the next 502 must not carry them
+    assert response_from_result(b"", None) == BAD_GATEWAY
+
+
+# --- CORS ----------------------------------------------------------------------------------------
+
+SITE = "https://app.example.com"
+CORS = {"AllowOrigins": [SITE], "AllowMethods": ["GET", "POST"], "AllowHeaders": ["content-type", "x-api-key"],
+        "ExposeHeaders": ["x-request-id"], "MaxAge": 600}
+
+
+def preflight_headers(origin: str | None = SITE, method: str = "POST", **more: str) -> dict[str, str]:
+    headers = {"Access-Control-Request-Method": method, **more}
+    if origin is not None:
+        headers["Origin"] = origin
+    return headers
+
+
+PREFLIGHT_CASES = [
+    # id, cors, method, request headers, expected
+    ("allowed-origin", CORS, "OPTIONS", preflight_headers(),
+     (200, [("Access-Control-Allow-Origin", SITE), ("Access-Control-Allow-Methods", "GET,POST"),
+            ("Access-Control-Allow-Headers", "content-type,x-api-key"), ("Access-Control-Max-Age", "600"),
+            ("Vary", "Origin")])),
+    ("origin-case-insensitive", CORS, "options", preflight_headers("HTTPS://APP.EXAMPLE.COM"),
+     (200, [("Access-Control-Allow-Origin", "HTTPS://APP.EXAMPLE.COM"), ("Access-Control-Allow-Methods", "GET,POST"),
+            ("Access-Control-Allow-Headers", "content-type,x-api-key"), ("Access-Control-Max-Age", "600"),
+            ("Vary", "Origin")])),
+    ("refused-origin", CORS, "OPTIONS", preflight_headers("https://evil.example"), (200, [])),
+    ("wildcard", {"AllowOrigins": ["*"], "AllowMethods": ["*"], "AllowHeaders": ["*"]}, "OPTIONS",
+     preflight_headers("https://any.example", "DELETE"),
+     (200, [("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", "*"),
+            ("Access-Control-Allow-Headers", "*")])),
+    ("wildcard-with-credentials", {"AllowOrigins": ["*"], "AllowMethods": ["*"], "AllowHeaders": ["*"],
+                                   "AllowCredentials": True}, "OPTIONS",
+     preflight_headers("https://any.example", "delete", **{"Access-Control-Request-Headers": "x-a,x-b"}),
+     (200, [("Access-Control-Allow-Origin", "https://any.example"), ("Access-Control-Allow-Credentials", "true"),
+            ("Access-Control-Allow-Methods", "DELETE"), ("Access-Control-Allow-Headers", "x-a,x-b"),
+            ("Vary", "Origin")])),
+    ("credentials-listed-origin", {"AllowOrigins": [SITE], "AllowCredentials": True, "MaxAge": 0}, "OPTIONS",
+     preflight_headers(),
+     (200, [("Access-Control-Allow-Origin", SITE), ("Access-Control-Allow-Credentials", "true"),
+            ("Access-Control-Max-Age", "0"), ("Vary", "Origin")])),
+    ("lower-case-request-headers", CORS, "OPTIONS",
+     {"origin": SITE, "access-control-request-method": "GET"},
+     (200, [("Access-Control-Allow-Origin", SITE), ("Access-Control-Allow-Methods", "GET,POST"),
+            ("Access-Control-Allow-Headers", "content-type,x-api-key"), ("Access-Control-Max-Age", "600"),
+            ("Vary", "Origin")])),
+    ("no-cors-configured", None, "OPTIONS", preflight_headers(), None),
+    ("empty-cors", {}, "OPTIONS", preflight_headers(), None),
+    ("not-options", CORS, "POST", preflight_headers(), None),
+    ("no-origin", CORS, "OPTIONS", preflight_headers(origin=None), None),
+    ("no-request-method", CORS, "OPTIONS", {"Origin": SITE}, None),
+]
+
+
+@pytest.mark.parametrize("cors, method, headers, expected", [c[1:] for c in PREFLIGHT_CASES],
+                         ids=[c[0] for c in PREFLIGHT_CASES])
+def test_preflight(cors, method, headers, expected):
+    assert preflight(cors, method, headers) == expected
+
+
+CORS_HEADER_CASES = [
+    ("allowed-origin", CORS, {"Origin": SITE},
+     [("Access-Control-Allow-Origin", SITE), ("Access-Control-Expose-Headers", "x-request-id"), ("Vary", "Origin")]),
+    ("lower-case-origin-header", CORS, {"origin": SITE},
+     [("Access-Control-Allow-Origin", SITE), ("Access-Control-Expose-Headers", "x-request-id"), ("Vary", "Origin")]),
+    ("refused-origin", CORS, {"Origin": "https://evil.example"}, []),
+    ("no-origin", CORS, {"Host": "abc"}, []),
+    ("no-cors", None, {"Origin": SITE}, []),
+    ("wildcard", {"AllowOrigins": ["*"]}, {"Origin": SITE}, [("Access-Control-Allow-Origin", "*")]),
+    ("wildcard-with-credentials", {"AllowOrigins": ["*"], "AllowCredentials": True}, {"Origin": SITE},
+     [("Access-Control-Allow-Origin", SITE), ("Access-Control-Allow-Credentials", "true"), ("Vary", "Origin")]),
+]
+
+
+@pytest.mark.parametrize("cors, headers, expected", [c[1:] for c in CORS_HEADER_CASES],
+                         ids=[c[0] for c in CORS_HEADER_CASES])
+def test_cors_headers(cors, headers, expected):
+    assert cors_headers(cors, headers) == expected
+
+
+def test_validate_cors_accepts_a_full_configuration():
+    value = {"AllowCredentials": True, "AllowHeaders": ["content-type"], "AllowMethods": ["get", "POST", "*"],
+             "AllowOrigins": ["https://example.com", "http://localhost:3000", "*"], "ExposeHeaders": ["x-id"],
+             "MaxAge": 86400}
+    assert validate_cors(value) == {**value, "AllowMethods": ["GET", "POST", "*"]}
+    assert validate_cors({}) == {}
+    assert validate_cors({"MaxAge": None, "AllowOrigins": None}) == {}
+    assert validate_cors({"AllowOrigins": ["*"] * 100}) == {"AllowOrigins": ["*"] * 100}
+
+
+VALIDATE_ERRORS = [
+    ("not-object", ["*"], "must be an object"),
+    ("unknown-field", {"AllowOrigin": ["*"]}, "unknown fields: AllowOrigin"),
+    ("credentials-string", {"AllowCredentials": "true"}, "AllowCredentials must be a boolean"),
+    ("origins-string", {"AllowOrigins": "*"}, "AllowOrigins must be a list of strings"),
+    ("headers-non-string", {"AllowHeaders": [1]}, "AllowHeaders must be a list of strings"),
+    ("too-many-origins", {"AllowOrigins": ["*"] * 101}, "at most 100"),
+    ("too-many-methods", {"AllowMethods": ["GET"] * 7}, "at most 6"),
+    ("bad-method", {"AllowMethods": ["OPTIONS"]}, "'OPTIONS' is not valid"),
+    ("origin-without-scheme", {"AllowOrigins": ["example.com"]}, "'example.com' is not valid"),
+    ("origin-with-path", {"AllowOrigins": ["https://example.com/app"]}, "is not valid"),
+    ("origin-too-long", {"AllowOrigins": ["https://" + "a" * 250]}, "1-253 characters"),
+    ("empty-header", {"ExposeHeaders": [""]}, "1-1024 characters"),
+    ("header-with-newline", {"AllowHeaders": ["x\r\nSet-Cookie: a=1"]}, "no control characters"),
+    ("max-age-negative", {"MaxAge": -1}, "between 0 and 86400"),
+    ("max-age-too-big", {"MaxAge": 86401}, "between 0 and 86400"),
+    ("max-age-string", {"MaxAge": "60"}, "between 0 and 86400"),
+    ("max-age-bool", {"MaxAge": True}, "between 0 and 86400"),
+]
+
+
+@pytest.mark.parametrize("value, message", [c[1:] for c in VALIDATE_ERRORS], ids=[c[0] for c in VALIDATE_ERRORS])
+def test_validate_cors_errors(value, message):
+    with pytest.raises(InvalidParameterValue) as caught:
+        validate_cors(value)
+    assert message in caught.value.message
+    assert caught.value.status == 400
