@@ -9,6 +9,7 @@ deploys no-op Python handlers and measures:
     beside `docker run --rm` of the same runtime image running a no-op Python;
   - a burst of 100 concurrent requests to a never-invoked function: errors and time until all answered;
   - memory of one idle warm environment (its cgroup's usage and RSS).
+Every platform request is SigV4-signed as boto3 signs (the server verifies each one).
 
 Usage:  .venv/bin/python bench/invoke.py [--warm 3000] [--cold 20] [--markdown]
 Needs: a running Docker engine and built runtime images (deploy/dev.sh does both); wrk for the
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import configparser
 import io
 import json
 import os
@@ -41,8 +43,9 @@ sys.path.insert(0, str(REPO))
 
 from faas.sandbox import images  # noqa: E402
 from faas.sandbox.docker_backend import memory_peak_file  # noqa: E402
+from faas.security import sigv4  # noqa: E402
 
-ROLE = "arn:aws:iam::000000000000:role/bench"
+ROLE = "arn:aws:iam::000000000000:role/faas-default"  # made by faas serve on first start
 NOOP = "def handler(event, context):\n    return None\n"
 
 
@@ -95,20 +98,33 @@ class Platform:
     def url(self, name: str) -> str:
         return f"{self.endpoint}/2015-03-31/functions/{name}/invocations"
 
+    def signed(self, method: str, url: str, body: bytes) -> dict[str, str]:
+        """SigV4 headers as boto3 sends them. A signed request stays valid for 15 minutes, so the timed
+        loops replay one: the server verifies every signature, the client does not pay for signing."""
+        parser = configparser.ConfigParser()
+        parser.read(self.tmp / "data" / "credentials")
+        credentials = sigv4.Credentials(parser["default"]["aws_access_key_id"],
+                                        parser["default"]["aws_secret_access_key"])
+        headers = {"Content-Type": "application/json"}
+        headers.update(sigv4.sign(credentials, "us-east-1", "lambda", method, url, headers,
+                                  sigv4.payload_hash(body)))
+        return headers
+
     def node(self) -> str:
         return (self.tmp / "data" / "node-id").read_text().strip()
 
 
 async def create(session: aiohttp.ClientSession, platform: Platform, name: str) -> None:
-    body = {"FunctionName": name, "Runtime": "python3.13", "Role": ROLE, "Handler": "app.handler",
-            "Code": {"ZipFile": noop_zip()}, "MemorySize": 128}
-    async with session.post(f"{platform.endpoint}/2015-03-31/functions", json=body) as response:
+    body = json.dumps({"FunctionName": name, "Runtime": "python3.13", "Role": ROLE, "Handler": "app.handler",
+                       "Code": {"ZipFile": noop_zip()}, "MemorySize": 128}).encode()
+    url = f"{platform.endpoint}/2015-03-31/functions"
+    async with session.post(url, data=body, headers=platform.signed("POST", url, body)) as response:
         assert response.status == 201, await response.text()
 
 
-async def timed_post(session: aiohttp.ClientSession, url: str) -> float:
+async def timed_post(session: aiohttp.ClientSession, url: str, headers: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
-    async with session.post(url, data=b"{}") as response:
+    async with session.post(url, data=b"{}", headers=headers) as response:
         await response.read()
         if response.status != 200 or "X-Amz-Function-Error" in response.headers:
             raise RuntimeError(f"invoke failed: {response.status}")
@@ -137,9 +153,11 @@ async def bare_http_baseline(n: int) -> dict[str, float]:
     return summary(samples)
 
 
-def wrk_throughput(url: str, connections: int, seconds: int) -> tuple[float, int]:
+def wrk_throughput(url: str, headers: dict[str, str], connections: int, seconds: int) -> tuple[float, int]:
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    script.write_text('wrk.method = "POST"\nwrk.body = "{}"\nwrk.headers["Content-Type"] = "application/json"\n')
+    lines = ['wrk.method = "POST"', 'wrk.body = "{}"']
+    lines += [f'wrk.headers["{name}"] = "{value}"' for name, value in headers.items() if name.lower() != "host"]
+    script.write_text("\n".join(lines) + "\n")
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
                          capture_output=True, text=True, check=True).stdout
     script.unlink()
@@ -148,14 +166,14 @@ def wrk_throughput(url: str, connections: int, seconds: int) -> tuple[float, int
     return rate, int(errors.group(1)) if errors else 0
 
 
-async def python_throughput(url: str, connections: int, seconds: int) -> tuple[float, int]:
+async def python_throughput(url: str, headers: dict[str, str], connections: int, seconds: int) -> tuple[float, int]:
     done = errors = 0
     stop_at = time.perf_counter() + seconds
 
     async def worker(session: aiohttp.ClientSession) -> None:
         nonlocal done, errors
         while time.perf_counter() < stop_at:
-            async with session.post(url, data=b"{}") as response:
+            async with session.post(url, data=b"{}", headers=headers) as response:
                 await response.read()
                 done, errors = (done + 1, errors) if response.status == 200 else (done, errors + 1)
 
@@ -180,16 +198,19 @@ async def cold_starts(platform: Platform, n: int, prefix: str) -> dict[str, floa
     async with aiohttp.ClientSession() as session:
         for i in range(n):
             await create(session, platform, f"{prefix}-{i}")
+            url = platform.url(f"{prefix}-{i}")
+            headers = platform.signed("POST", url, b"{}")
             await asyncio.sleep(1.0)  # let the prewarmed pool refill, as between real first calls
-            samples.append(await timed_post(session, platform.url(f"{prefix}-{i}")))
+            samples.append(await timed_post(session, url, headers))
     return summary(samples)
 
 
 async def burst(platform: Platform, name: str, size: int = 100) -> dict[str, float]:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=size)) as session:
         await create(session, platform, name)
+        headers = platform.signed("POST", platform.url(name), b"{}")
         start = time.perf_counter()
-        results = await asyncio.gather(*(timed_post(session, platform.url(name)) for _ in range(size)),
+        results = await asyncio.gather(*(timed_post(session, platform.url(name), headers) for _ in range(size)),
                                        return_exceptions=True)
         elapsed = (time.perf_counter() - start) * 1000
     errors = sum(1 for r in results if isinstance(r, BaseException))
@@ -222,19 +243,21 @@ async def run(args: argparse.Namespace) -> dict:
     with Platform(FAAS_PREWARM_PER_RUNTIME="2") as platform:
         async with aiohttp.ClientSession() as session:
             await create(session, platform, "warm")
+            url = platform.url("warm")
+            headers = platform.signed("POST", url, b"{}")
             for _ in range(300):
-                await timed_post(session, platform.url("warm"))
-            results["warm"] = summary([await timed_post(session, platform.url("warm")) for _ in range(args.warm)])
+                await timed_post(session, url, headers)
+            results["warm"] = summary([await timed_post(session, url, headers) for _ in range(args.warm)])
         await asyncio.sleep(1)
         results["idle_memory"] = idle_environment_memory(platform, "warm")
         tool = "wrk" if shutil.which("wrk") else "python"
         results["throughput"] = {}
         for connections in args.connections:
             if tool == "wrk":
-                wrk_throughput(platform.url("warm"), connections, 2)  # let the pool scale out first
-                rate, errors = wrk_throughput(platform.url("warm"), connections, args.seconds)
+                wrk_throughput(url, headers, connections, 2)  # let the pool scale out first
+                rate, errors = wrk_throughput(url, headers, connections, args.seconds)
             else:
-                rate, errors = await python_throughput(platform.url("warm"), connections, args.seconds)
+                rate, errors = await python_throughput(url, headers, connections, args.seconds)
             results["throughput"][connections] = {"rate": rate, "errors": errors, "client": tool}
         results["cold_prewarmed"] = await cold_starts(platform, args.cold, "cold-pre")
         results["burst_prewarmed"] = await burst(platform, "burst-pre")

@@ -77,25 +77,30 @@ def parse_env(pairs: Sequence[str]) -> dict[str, str]:
 
 # --- output helpers ----------------------------------------------------------------------------
 
-def _print_to_stderr(*parts: Any) -> None:
+def print_to_stderr(*parts: Any) -> None:
     print(*parts, file=sys.stderr, flush=True)
 
 
 def _error(message: str) -> None:
-    _print_to_stderr(f"error: {message}")
+    print_to_stderr(f"error: {message}")
 
 
-def _table(rows: list[list[str]]) -> str:
+def table(rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
 
 
 # --- commands ----------------------------------------------------------------------------------
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def settings_from(args: argparse.Namespace) -> settings_module.Settings:
+    """The settings as `faas serve` loads them: its options (see add_setting_options) over FAAS_* variables."""
     given = {s.name: getattr(args, s.name) for s in settings_module.SETTINGS
-             if s.flag and getattr(args, s.name) is not None}
-    config = settings_module.load(os.environ, **given)
+             if s.flag and getattr(args, s.name, None) is not None}
+    return settings_module.load(os.environ, **given)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    config = settings_from(args)
     from faas import server  # lazily: the client verbs should not pay for the server's imports
 
     return server.run(config)
@@ -114,7 +119,7 @@ def cmd_images_build(args: argparse.Namespace) -> int:
         raise StartupError(f"Docker is not reachable ({exc}); start dockerd first") from exc
     runtimes = [args.runtime] if args.runtime else None  # None: every runtime the platform knows
     try:
-        refs = images.ensure_images(docker_client, prefix=config.image_prefix, progress=_print_to_stderr,
+        refs = images.ensure_images(docker_client, prefix=config.image_prefix, progress=print_to_stderr,
                                     runtimes=runtimes, mirror=config.debian_mirror or None)
     except docker.errors.DockerException as exc:
         raise FaasError(f"building runtime images failed: {exc}") from exc
@@ -130,7 +135,7 @@ def _upload_progress(args: argparse.Namespace) -> UploadProgress | None:
     return UploadProgress(sys.stderr)  # rewritten in place on a terminal, a line per 10% otherwise
 
 
-def _client(args: argparse.Namespace, config: settings_module.Settings | None = None) -> Client:
+def client_for(args: argparse.Namespace, config: settings_module.Settings | None = None) -> Client:
     config = config or settings_module.load(os.environ, data_dir=args.data_dir)
     return Client.from_settings(config, os.environ, endpoint_url=args.endpoint_url, profile=args.profile,
                                 progress=_upload_progress(args))
@@ -152,7 +157,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     config = settings_module.load(os.environ, data_dir=args.data_dir)
     zip_bytes = read_code(Path(args.path))
     environment = parse_env(args.env) if args.env is not None else None
-    client = _client(args, config)
+    client = client_for(args, config)
     try:
         current = client.get_function(args.name)["Configuration"]
     except ClientError as exc:
@@ -195,7 +200,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             raise ConfigError(f"cannot read {args.payload_file}: {exc.strerror}") from exc
     else:
         payload = (args.payload if args.payload is not None else "{}").encode("utf-8")
-    result = _client(args).invoke(args.name, payload, log_tail=args.log)
+    result = client_for(args).invoke(args.name, payload, log_tail=args.log)
     if args.log and result.log_tail:
         sys.stderr.write(result.log_tail if result.log_tail.endswith("\n") else result.log_tail + "\n")
         sys.stderr.flush()
@@ -212,22 +217,22 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 def cmd_ls(args: argparse.Namespace) -> int:
     rows = [["NAME", "RUNTIME", "MEMORY", "TIMEOUT", "LAST MODIFIED"]]
-    for function in _client(args).list_functions():
+    for function in client_for(args).list_functions():
         rows.append([str(function.get("FunctionName", "")), str(function.get("Runtime", "")),
                      f"{function.get('MemorySize', '')} MB", f"{function.get('Timeout', '')} s",
                      str(function.get("LastModified", ""))])
-    print(_table(rows))
+    print(table(rows))
     return 0
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    _client(args).delete_function(args.name)
+    client_for(args).delete_function(args.name)
     print(f"deleted {args.name}")
     return 0
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    for invocation in _client(args).logs(args.name, args.limit):
+    for invocation in client_for(args).logs(args.name, args.limit):
         log = str(invocation.get("Log") or "")
         sys.stdout.write(log if log.endswith("\n") or not log else log + "\n")
     sys.stdout.flush()
@@ -242,6 +247,14 @@ def _escape(text: str) -> str:
 
 def _default_text(setting: settings_module.Setting) -> str:
     return "empty" if setting.default in ("", None) else str(setting.default)
+
+
+def add_setting_options(parser: argparse.ArgumentParser, names: Sequence[str] | None = None) -> None:
+    """`faas serve`'s setting options (or only those named), read back by settings_from()."""
+    for s in settings_module.SETTINGS:
+        if s.flag and (names is None or s.name in names):
+            parser.add_argument(s.option, dest=s.name, metavar=s.name.split("_")[-1].upper(),
+                                help=_escape(f"{s.help} (env {s.env}, default {_default_text(s)})"))
 
 
 def _serve_epilog() -> str:
@@ -259,7 +272,8 @@ def _serve_epilog() -> str:
     return _escape("\n".join(lines))
 
 
-def _client_options() -> argparse.ArgumentParser:
+def client_options(profile: bool = True) -> argparse.ArgumentParser:
+    """The connection options of every client verb; `profile=False` leaves --profile to the verb."""
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("connection")
     group.add_argument("--endpoint-url", metavar="URL",
@@ -269,26 +283,26 @@ def _client_options() -> argparse.ArgumentParser:
     group.add_argument("--data-dir", metavar="DIR",
                        help=_escape(f"the server's data dir, where endpoint and credentials are found "
                                     f"(env {data_dir.env}, default {data_dir.default})"))
-    group.add_argument("--profile", metavar="NAME",
-                       help="profile in <data-dir>/credentials (default: AWS_ACCESS_KEY_ID and "
-                            "AWS_SECRET_ACCESS_KEY when both are set, else the profile 'default')")
+    if profile:
+        group.add_argument("--profile", metavar="NAME",
+                           help="profile in the credentials file: AWS_SHARED_CREDENTIALS_FILE when set, else "
+                                "<data-dir>/credentials (default: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                                "when both are set, else the profile 'default')")
     return parent
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="faas", description="A self-hosted serverless platform that speaks the AWS Lambda API. "
-                                 "'faas serve' runs it; the other commands are clients of a running server.")
+                                 "'faas serve' runs it; the other commands are clients of a running "
+                                 "server, but for 'images build' and 'keys rotate', which run on its machine.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    client_options = _client_options()
+    connection = client_options()
 
     serve = commands.add_parser("serve", help="run the platform", description="Run the platform: the Lambda API, "
                                 "the invoke path and the execution environments.", epilog=_serve_epilog(),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    for s in settings_module.SETTINGS:
-        if s.flag:
-            serve.add_argument(s.option, dest=s.name, metavar=s.name.split("_")[-1].upper(),
-                               help=_escape(f"{s.help} (env {s.env}, default {_default_text(s)})"))
+    add_setting_options(serve)
     serve.set_defaults(run=cmd_serve)
 
     images = commands.add_parser("images", help="manage the runtime images",
@@ -301,10 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "FAAS_IMAGE_PREFIX.")
     build.add_argument("--runtime", metavar="R", help="only this runtime, e.g. python3.13 (default: all)")
     build.set_defaults(run=cmd_images_build)
-    images.set_defaults(run=lambda args: _usage(images))
+    images.set_defaults(run=lambda args: usage(images))
 
     deploy = commands.add_parser(
-        "deploy", parents=[client_options], help="create or update a function from a folder",
+        "deploy", parents=[connection], help="create or update a function from a folder",
         description="Zip a folder (deterministically; __pycache__ and .git are left out) or take a .zip, and "
                     "create the function, or update its code and configuration when it exists. On update only "
                     "the options given change.")
@@ -326,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.set_defaults(run=cmd_deploy)
 
     invoke = commands.add_parser(
-        "invoke", parents=[client_options], help="invoke a function and print its result",
+        "invoke", parents=[connection], help="invoke a function and print its result",
         description="Invoke a function synchronously and print its result to stdout. Exits 1 when the "
                     "function fails (the error JSON is still printed).")
     invoke.add_argument("name", help="function name or ARN")
@@ -336,24 +350,29 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--log", action="store_true", help="print the last 4 KB of the log to stderr")
     invoke.set_defaults(run=cmd_invoke)
 
-    ls = commands.add_parser("ls", parents=[client_options], help="list functions",
+    ls = commands.add_parser("ls", parents=[connection], help="list functions",
                              description="List the functions: name, runtime, memory, timeout, last modified.")
     ls.set_defaults(run=cmd_ls)
 
-    rm = commands.add_parser("rm", parents=[client_options], help="delete a function",
+    rm = commands.add_parser("rm", parents=[connection], help="delete a function",
                              description="Delete a function.")
     rm.add_argument("name", help="function name or ARN")
     rm.set_defaults(run=cmd_rm)
 
-    logs = commands.add_parser("logs", parents=[client_options], help="print a function's recent logs",
+    logs = commands.add_parser("logs", parents=[connection], help="print a function's recent logs",
                                description="Print the logs of a function's latest invocations, oldest first.")
     logs.add_argument("name", help="function name")
     logs.add_argument("--limit", type=int, default=20, metavar="N", help="how many invocations (default 20)")
     logs.set_defaults(run=cmd_logs)
+
+    # Imported here, not at the top: that module uses this one's helpers.
+    from faas.cli_identities import add_identity_commands
+
+    add_identity_commands(commands)
     return parser
 
 
-def _usage(parser: argparse.ArgumentParser) -> int:
+def usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
     return 2
 
@@ -365,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help and usage errors: keep main() returning the status
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if not hasattr(args, "run"):
-        return _usage(parser)
+        return usage(parser)
     try:
         return args.run(args)
     except ClientError as exc:
@@ -373,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except EndpointUnreachable as exc:
         _error(f"cannot connect to {exc.endpoint}: {exc.reason}")
-        _print_to_stderr(f"hint: is 'faas serve' running? endpoint: {exc.endpoint} (from {exc.source})")
+        print_to_stderr(f"hint: is 'faas serve' running? endpoint: {exc.endpoint} (from {exc.source})")
         return 1
     except (ConfigError, StartupError) as exc:
         _error(str(exc))
@@ -382,6 +401,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(str(exc))
         return 1
     except KeyboardInterrupt:
-        _print_to_stderr("interrupted")
+        print_to_stderr("interrupted")
         return 130
 

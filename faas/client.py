@@ -23,6 +23,7 @@ SERVICE = "lambda"
 LAMBDA_PREFIX = "/2015-03-31"
 NATIVE_PREFIX = "/faas/v1"
 ENDPOINT_ENV = "FAAS_ENDPOINT_URL"
+CREDENTIALS_FILE_ENV = "AWS_SHARED_CREDENTIALS_FILE"
 DEFAULT_PROFILE = "default"
 PROGRESS_THRESHOLD = 1024 * 1024  # bodies above this are sent in chunks with progress
 CHUNK_SIZE = 256 * 1024
@@ -134,14 +135,24 @@ def read_shared_credentials(path: Path, profile: str) -> sigv4.Credentials | Non
     return sigv4.Credentials(key_id, secret, section.get("aws_session_token", "").strip() or None)
 
 
+def credentials_file(data_dir: Path, env: Mapping[str, str]) -> Path:
+    """The shared-credentials file the client reads: AWS_SHARED_CREDENTIALS_FILE, as the AWS SDKs
+    do, else `<data-dir>/credentials`, which `faas serve` writes for the admin."""
+    if env.get(CREDENTIALS_FILE_ENV):
+        return Path(os.path.expanduser(env[CREDENTIALS_FILE_ENV]))
+    return data_dir / "credentials"
+
+
 def discover_credentials(data_dir: Path, env: Mapping[str, str], profile: str | None = None) -> sigv4.Credentials:
-    """AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else `<data-dir>/credentials`; an explicit profile reads the file."""
+    """AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else the credentials file; an explicit profile reads the file."""
     if profile is None and env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
         return sigv4.Credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"],
                                  env.get("AWS_SESSION_TOKEN") or None)
-    path = data_dir / "credentials"
+    path = credentials_file(data_dir, env)
     credentials = read_shared_credentials(path, profile or DEFAULT_PROFILE)
     if credentials is None:
+        if env.get(CREDENTIALS_FILE_ENV):
+            raise ConfigError(f"no credentials: {path} ({CREDENTIALS_FILE_ENV}) does not exist")
         raise ConfigError(f"no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or start "
                           f"'faas serve' once with this data dir (it writes {path})")
     return credentials
@@ -192,6 +203,17 @@ def _error_from(response: Response) -> ClientError:
         message = response.body[:500].decode("utf-8", "replace").strip()
     reason = http.client.responses.get(response.status, "error")
     return ClientError(code or f"HTTP{response.status}", message or reason, response.status)
+
+
+def _json_field(result: Mapping[str, Any], field: str) -> dict[str, Any]:
+    """Lambda returns policies as JSON inside a JSON string field."""
+    try:
+        value = json.loads(result.get(field) or "")
+    except (TypeError, ValueError) as exc:
+        raise ClientError("InvalidResponse", f"the platform's {field} is not a JSON document", 200) from exc
+    if not isinstance(value, dict):
+        raise ClientError("InvalidResponse", f"the platform's {field} is not a JSON object", 200)
+    return value
 
 
 class Client:
@@ -389,3 +411,89 @@ class Client:
         BilledDurationMs, Outcome, Cold, Log."""
         page = self._json("GET", f"{NATIVE_PREFIX}/functions/{_quote(name)}/logs", query={"limit": limit})
         return list(page.get("Invocations") or [])
+
+    # -- identities: principals, access keys, bearer tokens, roles, inline policies, audit --
+
+    def create_principal(self, name: str, kind: str = "user") -> dict[str, Any]:
+        """{"Name", "Kind", "Arn", "CreatedAt"}."""
+        return self._json("POST", f"{NATIVE_PREFIX}/principals", {"Name": name, "Kind": kind})
+
+    def list_principals(self) -> list[dict[str, Any]]:
+        return list(self._json("GET", f"{NATIVE_PREFIX}/principals").get("Principals") or [])
+
+    def delete_principal(self, name: str) -> None:
+        self.request("DELETE", f"{NATIVE_PREFIX}/principals/{_quote(name)}")
+
+    def create_access_key(self, principal: str) -> dict[str, Any]:
+        """{"AccessKeyId", "SecretAccessKey", "Principal"}: the only time the secret is shown."""
+        return self._json("POST", f"{NATIVE_PREFIX}/principals/{_quote(principal)}/keys", {})
+
+    def list_access_keys(self, principal: str | None = None) -> list[dict[str, Any]]:
+        """{"AccessKeyId", "Principal", "Status": "Active"|"Inactive", "CreatedAt"} for each key."""
+        page = self._json("GET", f"{NATIVE_PREFIX}/keys", query={"principal": principal})
+        return list(page.get("AccessKeys") or [])
+
+    def set_access_key_enabled(self, key_id: str, enabled: bool) -> None:
+        self._json("PATCH", f"{NATIVE_PREFIX}/keys/{_quote(key_id)}", {"Enabled": enabled})
+
+    def delete_access_key(self, key_id: str) -> None:
+        self.request("DELETE", f"{NATIVE_PREFIX}/keys/{_quote(key_id)}")
+
+    def create_token(self, ttl_s: int = 3600) -> dict[str, Any]:
+        """A bearer token for the caller: {"Token", "Expiration"}."""
+        return self._json("POST", f"{NATIVE_PREFIX}/tokens", {"TtlSeconds": ttl_s})
+
+    def create_role(self, name: str, description: str = "") -> dict[str, Any]:
+        """{"Name", "Arn", "Description", "CreatedAt"}."""
+        return self._json("POST", f"{NATIVE_PREFIX}/roles", {"Name": name, "Description": description})
+
+    def list_roles(self) -> list[dict[str, Any]]:
+        return list(self._json("GET", f"{NATIVE_PREFIX}/roles").get("Roles") or [])
+
+    def delete_role(self, name: str) -> None:
+        self.request("DELETE", f"{NATIVE_PREFIX}/roles/{_quote(name)}")
+
+    @staticmethod
+    def _owner_path(owner_kind: str, owner: str) -> str:
+        if owner_kind not in ("principal", "role"):
+            raise ValueError(f"owner_kind must be principal or role, not {owner_kind!r}")
+        return f"{NATIVE_PREFIX}/{owner_kind}s/{_quote(owner)}/policies"
+
+    def put_policy(self, owner_kind: str, owner: str, policy_name: str, document: Any) -> dict[str, Any]:
+        """Create or replace an inline policy of a principal or a role; returns the stored document."""
+        return self._json("PUT", f"{self._owner_path(owner_kind, owner)}/{_quote(policy_name)}",
+                          {"PolicyDocument": document})
+
+    def list_policies(self, owner_kind: str, owner: str) -> dict[str, Any]:
+        """The inline policies of a principal or a role, by name."""
+        return dict(self._json("GET", self._owner_path(owner_kind, owner)).get("Policies") or {})
+
+    def delete_policy(self, owner_kind: str, owner: str, policy_name: str) -> None:
+        self.request("DELETE", f"{self._owner_path(owner_kind, owner)}/{_quote(policy_name)}")
+
+    def audit_log(self, *, principal: str | None = None, action: str | None = None, since: str | None = None,
+                  limit: int | None = None) -> list[dict[str, Any]]:
+        """The latest audit entries, newest first: Time, Principal (an ARN), Action, Resource, Status,
+        Outcome, RequestId, SourceIp."""
+        page = self._json("GET", f"{NATIVE_PREFIX}/audit",
+                          query={"principal": principal, "action": action, "since": since, "limit": limit})
+        return list(page.get("Entries") or [])
+
+    # -- function policies (Lambda's AddPermission, RemovePermission, GetPolicy) --
+
+    def add_permission(self, function: str, *, statement_id: str, action: str, principal: str,
+                       source_arn: str | None = None, function_url_auth_type: str | None = None) -> dict[str, Any]:
+        """AddPermission; returns the statement added."""
+        payload = {"StatementId": statement_id, "Action": action, "Principal": principal,
+                   "SourceArn": source_arn, "FunctionUrlAuthType": function_url_auth_type}
+        result = self._json("POST", f"{LAMBDA_PREFIX}/functions/{_quote(function)}/policy",
+                            {k: v for k, v in payload.items() if v is not None})
+        return _json_field(result, "Statement")
+
+    def remove_permission(self, function: str, statement_id: str) -> None:
+        self.request("DELETE", f"{LAMBDA_PREFIX}/functions/{_quote(function)}/policy/{_quote(statement_id)}")
+
+    def get_policy(self, function: str) -> dict[str, Any]:
+        """GetPolicy; returns the function's policy document."""
+        return _json_field(self._json("GET", f"{LAMBDA_PREFIX}/functions/{_quote(function)}/policy"), "Policy")
+

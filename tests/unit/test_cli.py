@@ -18,11 +18,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from faas import cli, client, settings
+from faas import cli, cli_identities, client, settings
 from faas.errors import ConfigError
 from faas.security import sigv4
 
 KEY_ID, SECRET = "AKIDFAKE", "fake/secret+key"
+DEV_ARN = "arn:aws:iam::000000000000:user/dev"
 
 
 @pytest.fixture(autouse=True)
@@ -52,8 +53,17 @@ def write_credentials(data_dir: Path, profile: str = "default", key_id: str = KE
 
 # --- help and parsing --------------------------------------------------------------------------
 
+IDENTITY_COMMANDS = [
+    ["principals"], ["principals", "create"], ["principals", "ls"], ["principals", "rm"],
+    ["keys"], ["keys", "create"], ["keys", "ls"], ["keys", "disable"], ["keys", "enable"], ["keys", "rm"],
+    ["keys", "rotate"], ["roles"], ["roles", "create"], ["roles", "ls"], ["roles", "rm"],
+    ["policies"], ["policies", "put"], ["policies", "ls"], ["policies", "rm"],
+    ["permissions"], ["permissions", "add"], ["permissions", "rm"], ["permissions", "show"], ["token"], ["audit"],
+]
+
+
 @pytest.mark.parametrize("argv", [[], ["serve"], ["images"], ["images", "build"], ["deploy"], ["invoke"],
-                                  ["ls"], ["rm"], ["logs"]])
+                                  ["ls"], ["rm"], ["logs"], *IDENTITY_COMMANDS])
 def test_help_of_every_command_exits_0(argv, capsys):
     assert cli.main([*argv, "--help"]) == 0
     assert "usage: faas" in capsys.readouterr().out
@@ -495,3 +505,467 @@ def test_error_body_without_header_or_json():
                                b'{"Message": "bad"}')
     error = client._error_from(response)
     assert (error.code, error.message) == ("InvalidParameterValueException", "bad")
+
+
+# --- identity verbs: parsing and help ----------------------------------------------------------
+
+def parse(*argv: str):
+    return cli.build_parser().parse_args(list(argv))
+
+
+def test_faas_help_lists_the_identity_verbs(capsys):
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for verb in ("principals", "keys", "roles", "policies", "permissions", "token", "audit"):
+        assert f"\n    {verb} " in out or f"\n    {verb}\n" in out, verb
+
+
+def test_identity_groups_without_a_verb_print_usage(capsys):
+    for group in ("principals", "keys", "roles", "policies", "permissions"):
+        assert cli.main([group]) == 2
+        assert f"usage: faas {group}" in capsys.readouterr().err
+
+
+def test_identity_verbs_take_the_connection_options(capsys):
+    args = parse("principals", "ls", "--endpoint-url", "http://h:1", "--data-dir", "/d", "--profile", "dev")
+    assert (args.endpoint_url, args.data_dir, args.profile) == ("http://h:1", "/d", "dev")
+    for argv in (["principals", "create", "--help"], ["keys", "disable", "--help"], ["policies", "put", "--help"],
+                 ["permissions", "show", "--help"], ["token", "--help"], ["audit", "--help"]):
+        assert cli.main(argv) == 0
+        out = capsys.readouterr().out
+        assert "--endpoint-url URL" in out and "--profile NAME" in out and "AWS_SHARED_CREDENTIALS_FILE" in out
+
+
+def test_parse_principals_and_roles():
+    args = parse("principals", "create", "ci")
+    assert (args.name, args.kind, args.run) == ("ci", "user", cli_identities.cmd_principals_create)
+    assert parse("principals", "create", "ci", "--kind", "service").kind == "service"
+    assert parse("principals", "rm", "ci").name == "ci"
+    args = parse("roles", "create", "worker", "--description", "runs jobs")
+    assert (args.name, args.description) == ("worker", "runs jobs")
+    assert parse("roles", "create", "worker").description == ""
+    assert parse("roles", "rm", "worker").run == cli_identities.cmd_roles_rm
+
+
+def test_parse_keys():
+    args = parse("keys", "create", "dev", "--credentials-file", "/tmp/c", "--profile", "p")
+    # --profile here names the profile to write; the connection uses the default credentials.
+    assert (args.principal, args.credentials_file, args.credentials_profile, args.profile) == \
+        ("dev", "/tmp/c", "p", None)
+    assert parse("keys", "ls").principal is None
+    assert parse("keys", "ls", "--principal", "dev").principal == "dev"
+    disable, enable = parse("keys", "disable", "AKIA1"), parse("keys", "enable", "AKIA1")
+    assert (disable.key_id, disable.enabled, enable.enabled) == ("AKIA1", False, True)
+    assert parse("keys", "rm", "AKIA1").run == cli_identities.cmd_keys_rm
+    args = parse("keys", "rotate", "--data-dir", "/srv/faas", "--database-url", "postgresql://db/faas")
+    assert (args.data_dir, args.database_url, args.run) == ("/srv/faas", "postgresql://db/faas",
+                                                            cli_identities.cmd_keys_rotate)
+
+
+def test_keys_rotate_is_not_a_client_verb(capsys):
+    assert cli.main(["keys", "rotate", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--data-dir DIR" in out and "--database-url URL" in out and "FAAS_DATABASE_URL" in out
+    assert "--endpoint-url" not in out and "--profile" not in out
+
+
+def test_parse_policies():
+    args = parse("policies", "put", "--principal", "dev", "ListOnly", "--document", "{}")
+    assert (args.principal, args.role, args.policy_name, args.document, args.file) == \
+        ("dev", None, "ListOnly", "{}", None)
+    args = parse("policies", "put", "--role", "worker", "P", "--file", "p.json")
+    assert (args.principal, args.role, args.file) == (None, "worker", "p.json")
+    assert parse("policies", "ls", "--role", "worker").role == "worker"
+    args = parse("policies", "rm", "--principal", "dev", "P")
+    assert (args.principal, args.policy_name) == ("dev", "P")
+
+
+@pytest.mark.parametrize("argv", [
+    ["policies", "put", "P", "--document", "{}"],  # no owner
+    ["policies", "put", "--principal", "a", "--role", "b", "P", "--document", "{}"],  # two owners
+    ["policies", "put", "--principal", "a", "P"],  # no document
+    ["policies", "put", "--principal", "a", "P", "--document", "{}", "--file", "f"],  # two documents
+    ["policies", "ls"],
+    ["policies", "rm", "--role", "r"],
+    ["principals", "create", "x", "--kind", "robot"],
+    ["principals", "rm"],
+    ["keys", "create"],
+    ["keys", "disable"],
+    ["keys", "rotate", "--endpoint-url", "http://h:1"],
+    ["permissions", "add", "f", "--principal", "*"],  # no --statement-id
+    ["permissions", "add", "f", "--statement-id", "s"],  # no --principal
+    ["permissions", "add", "f", "--statement-id", "s", "--principal", "*", "--function-url-auth-type", "OPEN"],
+    ["permissions", "rm", "f"],
+    ["token", "--ttl", "an hour"],
+    ["audit", "--limit", "many"],
+])
+def test_identity_usage_errors_exit_2(argv, capsys):
+    assert cli.main(argv) == 2
+    assert "usage: faas" in capsys.readouterr().err
+
+
+def test_parse_permissions_token_audit():
+    args = parse("permissions", "add", "fn", "--statement-id", "s1", "--principal", DEV_ARN)
+    assert (args.function, args.statement_id, args.action, args.principal, args.source_arn,
+            args.function_url_auth_type) == ("fn", "s1", "lambda:InvokeFunction", DEV_ARN, None, None)
+    args = parse("permissions", "add", "fn", "--statement-id", "u", "--action", "lambda:InvokeFunctionUrl",
+                 "--principal", "*", "--function-url-auth-type", "NONE", "--source-arn", "arn:aws:s3:::b")
+    assert (args.action, args.function_url_auth_type, args.source_arn) == ("lambda:InvokeFunctionUrl", "NONE",
+                                                                         "arn:aws:s3:::b")
+    args = parse("permissions", "rm", "fn", "s1")
+    assert (args.function, args.statement_id) == ("fn", "s1")
+    assert parse("permissions", "show", "fn").function == "fn"
+    assert parse("token").ttl == 3600 and parse("token", "--ttl", "120").ttl == 120
+    args = parse("audit")
+    assert (args.principal, args.action, args.since, args.limit) == (None, None, None, None)
+    args = parse("audit", "--principal", "dev", "--action", "faas:CreatePrincipal", "--since", "2024-01-01T00:00:00",
+                 "--limit", "5")
+    assert (args.principal, args.action, args.since, args.limit) == ("dev", "faas:CreatePrincipal",
+                                                                    "2024-01-01T00:00:00", 5)
+
+
+# --- identity verbs: pure helpers --------------------------------------------------------------
+
+def test_upsert_profile_appends_and_replaces_in_place():
+    assert cli_identities.upsert_profile("", "dev", "AK1", "s1") == \
+        "[dev]\naws_access_key_id = AK1\naws_secret_access_key = s1\n"
+    existing = ("# my keys\n[default]\naws_access_key_id = A\naws_secret_access_key = a\n\n"
+                "[dev]\naws_access_key_id = OLD\naws_secret_access_key = old\nregion = x\n\n"
+                "[prod]\naws_access_key_id = P\naws_secret_access_key = p")
+    replaced = cli_identities.upsert_profile(existing, "dev", "AK2", "s2")
+    assert replaced == ("# my keys\n[default]\naws_access_key_id = A\naws_secret_access_key = a\n\n"
+                        "[dev]\naws_access_key_id = AK2\naws_secret_access_key = s2\n\n"
+                        "[prod]\naws_access_key_id = P\naws_secret_access_key = p")
+    appended = cli_identities.upsert_profile(existing, "ci", "AK3", "s3")
+    assert appended.startswith(existing + "\n\n[ci]\n")
+    import configparser
+
+    parser = configparser.ConfigParser()
+    parser.read_string(appended)
+    assert parser.sections() == ["default", "dev", "prod", "ci"]
+    assert dict(parser["ci"]) == {"aws_access_key_id": "AK3", "aws_secret_access_key": "s3"}
+
+
+def test_write_private_replaces_the_file_with_mode_0600(tmp_path):
+    path = tmp_path / "aws" / "credentials"
+    assert cli_identities.read_credentials_text(path) == ""
+    cli_identities.write_private(path, "[a]\n")
+    assert path.stat().st_mode & 0o777 == 0o600
+    path.chmod(0o644)
+    cli_identities.write_private(path, "[b]\n")
+    assert (path.read_text(), path.stat().st_mode & 0o777) == ("[b]\n", 0o600)
+    assert [p.name for p in path.parent.iterdir()] == ["credentials"]  # no temp file left behind
+    with pytest.raises(ConfigError, match="cannot read"):
+        cli_identities.read_credentials_text(path.parent)
+
+
+def test_read_policy_document(tmp_path, monkeypatch):
+    document = {"Version": "2012-10-17", "Statement": []}
+    assert cli_identities.read_policy_document(json.dumps(document), None) == document
+    (tmp_path / "p.json").write_text(json.dumps(document))
+    assert cli_identities.read_policy_document(None, str(tmp_path / "p.json")) == document
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(document)))
+    assert cli_identities.read_policy_document(None, "-") == document
+    with pytest.raises(ConfigError, match="--document is not JSON"):
+        cli_identities.read_policy_document("{nope", None)
+    with pytest.raises(ConfigError, match="must be a JSON object"):
+        cli_identities.read_policy_document("[]", None)
+    with pytest.raises(ConfigError, match="cannot read"):
+        cli_identities.read_policy_document(None, str(tmp_path / "missing.json"))
+
+
+def test_audit_principal_takes_names_or_arns():
+    assert cli_identities.audit_principal(None, "000000000000") is None
+    assert cli_identities.audit_principal("dev", "123456789012") == "arn:aws:iam::123456789012:user/dev"
+    arn = "arn:aws:sts::000000000000:assumed-role/r/f"
+    assert cli_identities.audit_principal(arn, "000000000000") == arn
+    assert cli_identities.audit_principal("anonymous", "000000000000") == "anonymous"
+
+
+def test_shared_credentials_file_env_replaces_the_data_dir_file(tmp_path):
+    write_credentials(tmp_path)
+    shared = tmp_path / "shared"
+    shared.write_text(cli_identities.profile_text("dev", "AKIADEV", "sdev"))
+    env = {"AWS_SHARED_CREDENTIALS_FILE": str(shared)}
+    assert client.discover_credentials(tmp_path, env, "dev") == sigv4.Credentials("AKIADEV", "sdev")
+    with pytest.raises(ConfigError, match=f"not in {shared}"):
+        client.discover_credentials(tmp_path, env)  # no 'default' profile in that file
+    with pytest.raises(ConfigError, match="AWS_SHARED_CREDENTIALS_FILE"):
+        client.discover_credentials(tmp_path, {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")})
+    assert client.discover_credentials(tmp_path, {}) == sigv4.Credentials(KEY_ID, SECRET)
+
+
+# --- identity verbs against a fake of the API --------------------------------------------------
+
+class FakeIdentities(FakeLambda):
+    """Canned answers by (method, path); records what was sent; checks every signature."""
+
+    answers: dict[tuple[str, str], tuple[int, object]] = {}
+    sent: list[tuple[str, str, object]] = []
+
+    def _handle(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if not self._verified(body):
+            return self._error(403, "InvalidSignatureException", "signature mismatch")
+        self.sent.append((self.command, self.path, json.loads(body) if body else None))
+        answer = self.answers.get((self.command, urlsplit(self.path).path))
+        if answer is None:
+            return self._error(404, "ResourceNotFoundException", f"nothing at {self.command} {self.path}")
+        status, reply = answer
+        return self._reply(status, b"" if reply is None else reply)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+
+@pytest.fixture
+def fake_identities(data_dir):
+    FakeIdentities.answers = {}
+    FakeIdentities.sent = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeIdentities)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    (data_dir / "endpoint").write_text(f"http://127.0.0.1:{server.server_address[1]}\n")
+    write_credentials(data_dir)
+    yield FakeIdentities
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+
+def test_principals_verbs(fake_identities, capsys):
+    fake_identities.answers = {
+        ("POST", "/faas/v1/principals"): (201, {"Name": "dev", "Kind": "service", "Arn": DEV_ARN, "CreatedAt": "t1"}),
+        ("GET", "/faas/v1/principals"): (200, {"Principals": [
+            {"Name": "admin", "Kind": "user", "Arn": "arn:aws:iam::000000000000:user/admin", "CreatedAt": "t0"},
+            {"Name": "dev", "Kind": "service", "Arn": DEV_ARN, "CreatedAt": "t1"}]}),
+        ("DELETE", "/faas/v1/principals/dev"): (204, None),
+    }
+    assert cli.main(["principals", "create", "dev", "--kind", "service"]) == 0
+    assert capsys.readouterr().out == f"created principal dev ({DEV_ARN})\n"
+    assert fake_identities.sent[-1] == ("POST", "/faas/v1/principals", {"Name": "dev", "Kind": "service"})
+    assert cli.main(["principals", "ls"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["NAME", "KIND", "ARN", "CREATED"]
+    assert lines[2].split() == ["dev", "service", DEV_ARN, "t1"]
+    assert cli.main(["principals", "rm", "dev"]) == 0
+    assert capsys.readouterr().out == "deleted principal dev\n"
+    assert cli.main(["principals", "rm", "ghost"]) == 1
+    assert capsys.readouterr().err == "error: ResourceNotFoundException: nothing at DELETE /faas/v1/principals/ghost\n"
+
+
+def test_keys_create_prints_the_secret_once_with_a_profile(fake_identities, capsys):
+    fake_identities.answers = {("POST", "/faas/v1/principals/dev/keys"): (
+        201, {"AccessKeyId": "AKIADEV", "SecretAccessKey": "s3cret", "Principal": "dev"})}
+    assert cli.main(["keys", "create", "dev"]) == 0
+    out, err = capsys.readouterr()
+    assert out == ("AccessKeyId:     AKIADEV\nSecretAccessKey: s3cret\n\n"
+                   "[dev]\naws_access_key_id = AKIADEV\naws_secret_access_key = s3cret\n")
+    assert "only this once" in err
+    assert cli.main(["keys", "create", "dev", "--profile", "mine"]) == 0
+    assert "\n[mine]\naws_access_key_id = AKIADEV\n" in capsys.readouterr().out
+
+
+def test_keys_create_writes_the_profile_instead(fake_identities, tmp_path, capsys):
+    fake_identities.answers = {("POST", "/faas/v1/principals/dev/keys"): (
+        201, {"AccessKeyId": "AKIADEV", "SecretAccessKey": "s3cret", "Principal": "dev"})}
+    path = tmp_path / "creds"
+    path.write_text("[dev]\naws_access_key_id = OLD\naws_secret_access_key = old\n[other]\naws_access_key_id = O\n")
+    assert cli.main(["keys", "create", "dev", "--credentials-file", str(path), "--profile", "dev"]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"created access key AKIADEV for dev\nwrote profile [dev] to {path}\n"
+    assert "s3cret" not in out + err
+    assert client.read_shared_credentials(path, "dev") == sigv4.Credentials("AKIADEV", "s3cret")
+    assert "[other]\naws_access_key_id = O\n" in path.read_text() and path.stat().st_mode & 0o777 == 0o600
+
+    link = tmp_path / "link"
+    link.symlink_to(path)
+    assert cli.main(["keys", "create", "dev", "--credentials-file", str(link)]) == 0  # profile: the principal's name
+    assert capsys.readouterr().out.endswith(f"wrote profile [dev] to {path}\n")
+    assert link.is_symlink()
+
+
+def test_keys_create_unreadable_file_fails_before_a_key_is_made(fake_identities, tmp_path, capsys):
+    assert cli.main(["keys", "create", "dev", "--credentials-file", str(tmp_path)]) == 2  # a directory
+    assert capsys.readouterr().err.startswith(f"error: cannot read {tmp_path}")
+    assert fake_identities.sent == []
+
+
+def test_keys_create_unwritable_file_names_the_lost_key(fake_identities, tmp_path, monkeypatch, capsys):
+    fake_identities.answers = {("POST", "/faas/v1/principals/dev/keys"): (
+        201, {"AccessKeyId": "AKIADEV", "SecretAccessKey": "s3cret", "Principal": "dev"})}
+
+    def replace(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", replace)
+    path = tmp_path / "aws" / "creds"
+    assert cli.main(["keys", "create", "dev", "--credentials-file", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "s3cret" not in err
+    assert err == (f"error: cannot write {path}: Permission denied; access key AKIADEV was created "
+                   "but its secret is lost: delete it with 'faas keys rm AKIADEV'\n")
+    assert list(path.parent.iterdir()) == []  # no temp file left behind
+
+
+def test_keys_ls_enable_disable_rm(fake_identities, capsys):
+    fake_identities.answers = {
+        ("GET", "/faas/v1/keys"): (200, {"AccessKeys": [
+            {"AccessKeyId": "AKIADEV", "Principal": "dev", "Status": "Inactive", "CreatedAt": "t1"}]}),
+        ("PATCH", "/faas/v1/keys/AKIADEV"): (200, {"AccessKeyId": "AKIADEV", "Enabled": True}),
+        ("DELETE", "/faas/v1/keys/AKIADEV"): (204, None),
+    }
+    assert cli.main(["keys", "ls", "--principal", "dev"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["ACCESS", "KEY", "ID", "PRINCIPAL", "STATUS", "CREATED"]
+    assert lines[1].split() == ["AKIADEV", "dev", "Inactive", "t1"]
+    assert fake_identities.sent[-1][1] == "/faas/v1/keys?principal=dev"
+    assert cli.main(["keys", "ls"]) == 0
+    assert fake_identities.sent[-1][1] == "/faas/v1/keys"
+    capsys.readouterr()
+    assert cli.main(["keys", "disable", "AKIADEV"]) == 0
+    assert fake_identities.sent[-1] == ("PATCH", "/faas/v1/keys/AKIADEV", {"Enabled": False})
+    assert cli.main(["keys", "enable", "AKIADEV"]) == 0
+    assert fake_identities.sent[-1] == ("PATCH", "/faas/v1/keys/AKIADEV", {"Enabled": True})
+    assert cli.main(["keys", "rm", "AKIADEV"]) == 0
+    assert capsys.readouterr().out == ("disabled access key AKIADEV\nenabled access key AKIADEV\n"
+                                       "deleted access key AKIADEV\n")
+
+
+def test_keys_rotate_runs_the_rotation_with_serve_settings(monkeypatch, tmp_path, capsys):
+    seen = []
+
+    async def rotate_master_key(settings, progress):
+        seen.append(settings)
+        progress("re-wrapped 3 secrets")
+        return "k2"
+
+    fake = types.SimpleNamespace(rotate_master_key=rotate_master_key)
+    monkeypatch.setitem(sys.modules, "faas.rotation", fake)
+    monkeypatch.setattr("faas.rotation", fake, raising=False)
+    monkeypatch.setenv("FAAS_DATABASE_URL", "sqlite:////elsewhere.db")
+    assert cli.main(["keys", "rotate", "--data-dir", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert (out, err) == ("new master key: k2\n", "re-wrapped 3 secrets\n")
+    (config,) = seen
+    assert (config.data_dir, config.database_url) == (tmp_path, "sqlite:////elsewhere.db")
+    assert cli.main(["keys", "rotate", "--data-dir", str(tmp_path), "--database-url", "postgresql://db/x"]) == 0
+    assert seen[-1].database_url == "postgresql://db/x"
+
+
+def test_keys_rotate_errors_are_printed(monkeypatch, capsys):
+    async def rotate_master_key(settings, progress):
+        raise ConfigError("the master key comes from FAAS_MASTER_KEY")
+
+    fake = types.SimpleNamespace(rotate_master_key=rotate_master_key)
+    monkeypatch.setitem(sys.modules, "faas.rotation", fake)
+    monkeypatch.setattr("faas.rotation", fake, raising=False)
+    assert cli.main(["keys", "rotate"]) == 2
+    assert capsys.readouterr().err == "error: the master key comes from FAAS_MASTER_KEY\n"
+
+
+def test_roles_verbs(fake_identities, capsys):
+    role_arn = "arn:aws:iam::000000000000:role/worker"
+    fake_identities.answers = {
+        ("POST", "/faas/v1/roles"): (201, {"Name": "worker", "Arn": role_arn, "Description": "d", "CreatedAt": "t"}),
+        ("GET", "/faas/v1/roles"): (200, {"Roles": [{"Name": "worker", "Arn": role_arn, "Description": "runs jobs",
+                                                     "CreatedAt": "t"}]}),
+        ("DELETE", "/faas/v1/roles/worker"): (204, None),
+    }
+    assert cli.main(["roles", "create", "worker", "--description", "d"]) == 0
+    assert fake_identities.sent[-1] == ("POST", "/faas/v1/roles", {"Name": "worker", "Description": "d"})
+    assert capsys.readouterr().out == f"created role worker ({role_arn})\n"
+    assert cli.main(["roles", "ls"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["NAME", "ARN", "CREATED", "DESCRIPTION"]
+    assert lines[1].split() == ["worker", role_arn, "t", "runs", "jobs"]
+    assert cli.main(["roles", "rm", "worker"]) == 0
+    assert capsys.readouterr().out == "deleted role worker\n"
+
+
+def test_policies_verbs(fake_identities, tmp_path, capsys):
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:ListFunctions",
+                                                         "Resource": "*"}]}
+    fake_identities.answers = {
+        ("PUT", "/faas/v1/principals/dev/policies/ListOnly"): (200, {"PolicyName": "ListOnly",
+                                                                      "PolicyDocument": document}),
+        ("PUT", "/faas/v1/roles/worker/policies/W"): (200, {"PolicyName": "W", "PolicyDocument": document}),
+        ("GET", "/faas/v1/roles/worker/policies"): (200, {"Policies": {"W": document}}),
+        ("DELETE", "/faas/v1/principals/dev/policies/ListOnly"): (204, None),
+    }
+    assert cli.main(["policies", "put", "--principal", "dev", "ListOnly", "--document", json.dumps(document)]) == 0
+    assert fake_identities.sent[-1] == ("PUT", "/faas/v1/principals/dev/policies/ListOnly",
+                                        {"PolicyDocument": document})
+    (tmp_path / "w.json").write_text(json.dumps(document))
+    assert cli.main(["policies", "put", "--role", "worker", "W", "--file", str(tmp_path / "w.json")]) == 0
+    assert fake_identities.sent[-1][2] == {"PolicyDocument": document}
+    assert capsys.readouterr().out == "put policy ListOnly on principal dev\nput policy W on role worker\n"
+    assert cli.main(["policies", "ls", "--role", "worker"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"W": document}
+    assert cli.main(["policies", "rm", "--principal", "dev", "ListOnly"]) == 0
+    assert capsys.readouterr().out == "deleted policy ListOnly of principal dev\n"
+
+    sent = len(fake_identities.sent)
+    assert cli.main(["policies", "put", "--principal", "dev", "P", "--document", "{'single': 'quotes'}"]) == 2
+    assert capsys.readouterr().err.startswith("error: the policy in --document is not JSON")
+    assert len(fake_identities.sent) == sent  # refused before any request
+
+
+def test_permissions_verbs(fake_identities, capsys):
+    statement = {"Sid": "dev", "Effect": "Allow", "Principal": {"AWS": DEV_ARN}, "Action": "lambda:InvokeFunction",
+                 "Resource": "arn:aws:lambda:us-east-1:000000000000:function:fn"}
+    fake_identities.answers = {
+        ("POST", "/2015-03-31/functions/fn/policy"): (201, {"Statement": json.dumps(statement)}),
+        ("GET", "/2015-03-31/functions/fn/policy"): (200, {"Policy": json.dumps(
+            {"Version": "2012-10-17", "Id": "default", "Statement": [statement]}), "RevisionId": "r"}),
+        ("DELETE", "/2015-03-31/functions/fn/policy/dev"): (204, None),
+    }
+    assert cli.main(["permissions", "add", "fn", "--statement-id", "dev", "--principal", DEV_ARN]) == 0
+    assert fake_identities.sent[-1] == ("POST", "/2015-03-31/functions/fn/policy", {
+        "StatementId": "dev", "Action": "lambda:InvokeFunction", "Principal": DEV_ARN})
+    assert json.loads(capsys.readouterr().out) == statement
+    assert cli.main(["permissions", "add", "fn", "--statement-id", "dev", "--principal", DEV_ARN,
+                     "--source-arn", "arn:aws:s3:::b"]) == 0
+    assert fake_identities.sent[-1][2]["SourceArn"] == "arn:aws:s3:::b"
+    capsys.readouterr()
+    assert cli.main(["permissions", "show", "fn"]) == 0
+    assert json.loads(capsys.readouterr().out)["Statement"] == [statement]
+    assert cli.main(["permissions", "rm", "fn", "dev"]) == 0
+    assert capsys.readouterr().out == "removed statement dev from fn\n"
+
+
+def test_token_prints_only_the_token_on_stdout(fake_identities, capsys):
+    fake_identities.answers = {("POST", "/faas/v1/tokens"): (201, {"Token": "faas_abc",
+                                                                   "Expiration": "2030-01-01T00:00:00+00:00"})}
+    assert cli.main(["token", "--ttl", "120"]) == 0
+    assert capsys.readouterr() == ("faas_abc\n", "expires 2030-01-01T00:00:00+00:00\n")
+    assert fake_identities.sent[-1] == ("POST", "/faas/v1/tokens", {"TtlSeconds": 120})
+
+
+def test_audit_prints_a_table_oldest_first(fake_identities, capsys):
+    entry = {"Principal": "arn:aws:iam::000000000000:user/admin", "Resource": DEV_ARN, "Status": 201,
+             "Outcome": "allowed", "RequestId": "r", "SourceIp": "127.0.0.1"}
+    fake_identities.answers = {("GET", "/faas/v1/audit"): (200, {"Entries": [  # newest first, as the server sends
+        {**entry, "Time": "2024-01-01T00:00:02+00:00", "Action": "faas:DeletePrincipal", "Status": 204},
+        {**entry, "Time": "2024-01-01T00:00:01+00:00", "Action": "faas:CreatePrincipal"}]})}
+    assert cli.main(["audit", "--principal", "admin", "--action", "faas:CreatePrincipal", "--since",
+                     "2024-01-01T00:00:00+00:00", "--limit", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["TIME", "PRINCIPAL", "ACTION", "RESOURCE", "STATUS", "OUTCOME"]
+    assert lines[1].split() == ["2024-01-01T00:00:01+00:00", entry["Principal"], "faas:CreatePrincipal", DEV_ARN,
+                                "201", "allowed"]
+    assert lines[2].split()[2:5] == ["faas:DeletePrincipal", DEV_ARN, "204"]
+    method, path, _ = fake_identities.sent[-1]
+    assert (method, urlsplit(path).path) == ("GET", "/faas/v1/audit")
+    assert parse_qs(urlsplit(path).query) == {"principal": ["arn:aws:iam::000000000000:user/admin"],
+                                             "action": ["faas:CreatePrincipal"],
+                                             "since": ["2024-01-01T00:00:00+00:00"], "limit": ["2"]}
+    fake_identities.answers = {("GET", "/faas/v1/audit"): (200, {"Entries": []})}
+    assert cli.main(["audit"]) == 0
+    assert capsys.readouterr().out.split() == ["TIME", "PRINCIPAL", "ACTION", "RESOURCE", "STATUS", "OUTCOME"]
+    assert fake_identities.sent[-1][1] == "/faas/v1/audit"
+
+
+def test_identity_errors_are_printed_in_one_line(fake_identities, capsys):
+    assert cli.main(["roles", "rm", "ghost"]) == 1
+    assert capsys.readouterr().err == "error: ResourceNotFoundException: nothing at DELETE /faas/v1/roles/ghost\n"
