@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import base64
 import hashlib
 import io
@@ -200,6 +201,10 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             raise ConfigError(f"cannot read {args.payload_file}: {exc.strerror}") from exc
     else:
         payload = (args.payload if args.payload is not None else "{}").encode("utf-8")
+    if args.asynchronous:
+        # 202: the platform stored the event and runs it (and its retries) on its own.
+        print(client_for(args).invoke_async(args.name, payload))
+        return 0
     result = client_for(args).invoke(args.name, payload, log_tail=args.log)
     if args.log and result.log_tail:
         sys.stderr.write(result.log_tail if result.log_tail.endswith("\n") else result.log_tail + "\n")
@@ -212,6 +217,26 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     if result.function_error:
         _error(f"the function failed ({result.function_error})")
         return 1
+    return 0
+
+
+def cmd_url_create(args: argparse.Namespace) -> int:
+    cors = {"AllowOrigins": args.cors_origin, "AllowMethods": ["*"]} if args.cors_origin else None
+    config = client_for(args).create_url(args.name, args.auth_type, cors)
+    print(config["FunctionUrl"])
+    print(f"auth type: {config['AuthType']}; path-style: /lambda-url/"
+          f"{config['FunctionUrl'].split('//', 1)[1].split('.', 1)[0]}/ on the API endpoint", file=sys.stderr)
+    return 0
+
+
+def cmd_url_get(args: argparse.Namespace) -> int:
+    print(json.dumps(client_for(args).get_url(args.name), indent=2))
+    return 0
+
+
+def cmd_url_delete(args: argparse.Namespace) -> int:
+    client_for(args).delete_url(args.name)
+    print(f"deleted the URL of {args.name}")
     return 0
 
 
@@ -342,13 +367,39 @@ def build_parser() -> argparse.ArgumentParser:
     invoke = commands.add_parser(
         "invoke", parents=[connection], help="invoke a function and print its result",
         description="Invoke a function synchronously and print its result to stdout. Exits 1 when the "
-                    "function fails (the error JSON is still printed).")
+                    "function fails (the error JSON is still printed). With --async the event is queued "
+                    "(InvocationType Event) and only its request id is printed.")
     invoke.add_argument("name", help="function name or ARN")
     payload = invoke.add_mutually_exclusive_group()
     payload.add_argument("--payload", metavar="JSON", help="the event as JSON (default: {})")
     payload.add_argument("--payload-file", metavar="FILE", help="read the event from FILE ('-' for stdin)")
-    invoke.add_argument("--log", action="store_true", help="print the last 4 KB of the log to stderr")
+    mode = invoke.add_mutually_exclusive_group()
+    mode.add_argument("--log", action="store_true", help="print the last 4 KB of the log to stderr")
+    mode.add_argument("--async", dest="asynchronous", action="store_true",
+                      help="queue the event (retried on failure, sent to destinations) and print its request id")
     invoke.set_defaults(run=cmd_invoke)
+
+    url = commands.add_parser("url", help="manage a function's URL",
+                              description="Create, show or delete the HTTP endpoint of a function (a function "
+                                          "URL), which webhooks and browsers call.")
+    url_commands = url.add_subparsers(dest="url_command", metavar="ACTION", required=True)
+    url_create = url_commands.add_parser("create", parents=[connection], help="give a function a URL",
+                                         description="Create the function's URL and print it.")
+    url_create.add_argument("name", help="function name or ARN")
+    url_create.add_argument("--auth-type", choices=["NONE", "AWS_IAM"], default="AWS_IAM",
+                            help="NONE: anyone may call it; AWS_IAM (default): signed requests or bearer tokens "
+                                 "allowed lambda:InvokeFunctionUrl")
+    url_create.add_argument("--cors-origin", action="append", metavar="ORIGIN",
+                            help="allow browsers on ORIGIN (repeatable; '*' for any)")
+    url_create.set_defaults(run=cmd_url_create)
+    url_get = url_commands.add_parser("get", parents=[connection], help="print a function's URL",
+                                      description="Print the function's URL configuration as JSON.")
+    url_get.add_argument("name", help="function name or ARN")
+    url_get.set_defaults(run=cmd_url_get)
+    url_delete = url_commands.add_parser("delete", parents=[connection], help="remove a function's URL",
+                                         description="Delete the function's URL.")
+    url_delete.add_argument("name", help="function name or ARN")
+    url_delete.set_defaults(run=cmd_url_delete)
 
     ls = commands.add_parser("ls", parents=[connection], help="list functions",
                              description="List the functions: name, runtime, memory, timeout, last modified.")

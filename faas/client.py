@@ -20,6 +20,7 @@ from faas.errors import ConfigError, FaasError
 from faas.security import sigv4
 
 SERVICE = "lambda"
+URL_PREFIX = "/2021-10-31"
 LAMBDA_PREFIX = "/2015-03-31"
 NATIVE_PREFIX = "/faas/v1"
 ENDPOINT_ENV = "FAAS_ENDPOINT_URL"
@@ -403,6 +404,24 @@ class Client:
             executed_version=response.headers.get("x-amz-executed-version"),
             request_id=response.headers.get("x-amzn-requestid"),
         )
+
+    def invoke_async(self, name: str, payload: bytes = b"") -> str:
+        """An Event invocation: queued durably by the platform; returns its request id."""
+        response = self.request("POST", f"{LAMBDA_PREFIX}/functions/{_quote(name)}/invocations", body=payload,
+                                headers={"X-Amz-Invocation-Type": "Event"})
+        return response.headers.get("x-amzn-requestid") or ""
+
+    def create_url(self, name: str, auth_type: str, cors: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"AuthType": auth_type}
+        if cors:
+            body["Cors"] = dict(cors)
+        return self._json("POST", f"{URL_PREFIX}/functions/{_quote(name)}/url", body)
+
+    def get_url(self, name: str) -> dict[str, Any]:
+        return self._json("GET", f"{URL_PREFIX}/functions/{_quote(name)}/url")
+
+    def delete_url(self, name: str) -> None:
+        self.request("DELETE", f"{URL_PREFIX}/functions/{_quote(name)}/url")
 
     # -- native API --
 

@@ -218,3 +218,29 @@ def test_help_exits_0(argv: list[str], home: Path, tmp_path: Path) -> None:
     result = faas(tmp_path, home, *argv, "--help", timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"usage: faas {' '.join(argv)}".rstrip()), result.stdout
+
+
+def test_async_invoke_and_url_verbs(run, server: Server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    name = unique("cliweb")
+    ok(deploy(run, copy_hello(tmp_path), name))
+    request_id = ok(run("invoke", name, "--async", "--payload", '{"name": "queued"}')).stdout.strip()
+    assert re.fullmatch(r"[0-9a-f-]{36}", request_id)
+    deadline = time.monotonic() + 30
+    while True:
+        records = server.get_json(f"/faas/v1/functions/{name}/logs")["Invocations"]
+        if any(r["RequestId"] == request_id for r in records) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert [r["Outcome"] for r in records if r["RequestId"] == request_id] == ["success"]
+
+    created = ok(run("url", "create", name, "--auth-type", "NONE"))
+    url = created.stdout.strip()
+    assert re.fullmatch(r"http://[a-z0-9]{32}\.lambda-url\.localhost:\d+/", url)
+    url_id = url.split("//")[1].split(".")[0]
+    status, _, body = server.request("POST", f"/lambda-url/{url_id}/", b'{"name": "web"}', sign=False)
+    assert status == 200 and b"Hello, world!" in body  # the URL event has no "name"
+    assert json.loads(ok(run("url", "get", name)).stdout)["AuthType"] == "NONE"
+    ok(run("url", "delete", name))
+    assert server.request("POST", f"/lambda-url/{url_id}/", b"{}", sign=False)[0] == 404
+    refused = run("url", "get", name)
+    assert refused.returncode == 1 and "ResourceNotFoundException" in refused.stderr
