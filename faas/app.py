@@ -129,7 +129,8 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
     await migrate(engine)
     master = await open_master_key(settings, MetaStore(engine))
     identity_store = IdentityStore(engine)
-    identities = IdentityService(identity_store, master, settings.account_id)
+    node = node_id(settings.data_dir)
+    identities = IdentityService(identity_store, master, settings.account_id, node)
     await identities.bootstrap()
     await ensure_admin_credentials(identities, identity_store, master, settings.credentials_path)
 
@@ -140,12 +141,12 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
     else:
         image_refs = {rt: images.image_ref(settings.image_prefix, rt) for rt in images.RUNTIMES}
     _check_pid_room(settings, progress)
-    node = node_id(settings.data_dir)
     backend = DockerBackend(client, network=settings.docker_network, node_id=node)
     gateway = await backend.prepare()
     removed = await backend.remove_leftovers()
     if removed:
         progress(f"removed {removed} containers left behind by a previous run")
+    await identities.revoke_node_sessions()
 
     async def issue_credentials(fn: Function) -> tuple[dict[str, str], str]:
         credentials = await identities.issue_session(fn.role, fn.name, settings.credentials_ttl_s)
@@ -162,9 +163,15 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
     limiter = Limiter(settings.max_concurrency)
     invoker = Invoker(pool, recorder, limiter, settings.function_arn)
     permissions = PermissionService(PermissionStore(engine), settings.function_arn)
+    urls = UrlService(UrlStore(engine), settings.function_arn, settings.url_domain)
+
+    def function_deleted(name: str) -> None:  # its rows went with it; so must what is cached of them
+        permissions.forget(name)
+        urls.forget_function(name)
+
     functions = FunctionService(function_store, images.RUNTIMES, limiter, master, settings.function_arn,
                                 image_exists=backend.image_exists, role_exists=identities.role_for_arn,
-                                on_delete=permissions.forget)
+                                on_delete=function_deleted)
     await functions.load_reservations()
     event_configs = EventConfigService(EventStore(engine), settings.function_arn)
     async_invoker = AsyncInvoker(EventStore(engine), event_configs, functions, invoker, node_id=node,
@@ -174,7 +181,6 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
         progress(f"encrypted the environment variables of {sealed} functions stored before encryption")
         await scrub(engine)
 
-    urls = UrlService(UrlStore(engine), settings.function_arn, settings.url_domain)
     api = web.Application(middlewares=[url_routes.host_style(settings.url_domain), lambda_errors, guard],
                           client_max_size=MAX_REQUEST_BYTES)
     api[SERVICES] = Services(settings=settings, functions=functions, invoker=invoker,

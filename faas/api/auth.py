@@ -8,6 +8,7 @@ auth NONE) are open; a route without a declaration is refused.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -76,6 +77,7 @@ class Guard:
             caller = await self.identities.caller_for_token(header[7:].strip())
             if caller is None:
                 raise UnrecognizedClient("The bearer token is unknown or expired.")
+            caller = dataclasses.replace(caller, via_token=True)
             request[BODY] = await _read(request, body_limit)
             return caller
         return await self._sigv4(request, header, body_limit)
@@ -157,6 +159,16 @@ class Guard:
         except (ValueError, AttributeError, TypeError, ApiError):
             return "*", None  # the handler refuses the body itself
 
+    @staticmethod
+    def passed_role(request: web.Request, action: str) -> str | None:
+        if action not in ("lambda:CreateFunction", "lambda:UpdateFunctionConfiguration"):
+            return None
+        try:
+            role = json.loads(request[BODY]).get("Role")
+        except (ValueError, AttributeError):
+            return None
+        return role if isinstance(role, str) else None
+
     def record(self, request: web.Request, caller: Caller | None, action: str, resource: str, status: int,
                outcome: str) -> None:
         self.audit.add(AuditEntry(
@@ -191,6 +203,10 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if action == "lambda:CreateFunction":  # the resource is the function it creates
             resource, function_name = checks.created_function(request)
         await checks.authorize(caller, action, resource, function_name)
+        role = checks.passed_role(request, action)
+        if role is not None:
+            # Giving a function a role is acting with that role's rights: the caller must be allowed to.
+            await checks.authorize(caller, "iam:PassRole", role, None)
     except (AccessDenied, UnrecognizedClient, InvalidSignature) as refusal:
         checks.record(request, caller, action, resource, refusal.status, "denied")
         raise

@@ -57,8 +57,9 @@ async def delete_url(request: web.Request) -> web.Response:
 @operation("lambda:ListFunctionUrlConfigs", audited=False)
 async def list_urls(request: web.Request) -> web.Response:
     ctx = services(request)
+    name = await _name(request)  # an unknown function is a 404, not an empty list
     try:
-        configs = [ctx.urls.shape(await ctx.urls.get(await _name(request)), request.url.port)]
+        configs = [ctx.urls.shape(await ctx.urls.get(name), request.url.port)]
     except ResourceNotFound:
         configs = []
     return web.json_response({"FunctionUrlConfigs": configs})
@@ -73,7 +74,10 @@ def _plain(status: int, message: str) -> web.Response:
 
 @operation("lambda:InvokeFunctionUrl", open=True, audited=False)  # it checks AuthType itself
 async def path_style(request: web.Request) -> web.StreamResponse:
-    return await serve_url(request, request.match_info["url_id"], "/" + request.match_info.get("tail", ""))
+    url_id = request.match_info["url_id"]
+    # The path as received (still percent-encoded), after /lambda-url/<url-id>.
+    raw_path = request.raw_path.split("?", 1)[0][len(PATH_PREFIX) + len(url_id):] or "/"
+    return await serve_url(request, url_id, raw_path)
 
 
 async def serve_url(request: web.Request, url_id: str, raw_path: str) -> web.StreamResponse:
@@ -113,7 +117,7 @@ async def serve_url(request: web.Request, url_id: str, raw_path: str) -> web.Str
 
     request_id = str(uuid.uuid4())
     event = url_events.build_event(url_events.HttpRequest(
-        method=request.method, raw_path=raw_path.split("?", 1)[0], raw_query=request.query_string,
+        method=request.method, raw_path=raw_path.split("?", 1)[0], raw_query=request.rel_url.raw_query_string,
         headers=list(request.headers.items()), body=body, source_ip=request.remote or "", url_id=url_id,
         domain_name=request.host, account_id=ctx.settings.account_id, request_id=request_id, now=utcnow(),
         authorizer_iam=authorizer))

@@ -98,6 +98,15 @@ class AsyncInvoker:
 
     async def _run(self, event: AsyncEvent) -> None:
         try:
+            await self._attempt(event)
+        except Exception:
+            # Whatever broke, the event is not stranded under a long lease: it is tried again later.
+            log.exception("asynchronous invocation %s failed unexpectedly; retrying", event.request_id)
+            with contextlib.suppress(Exception):
+                await self._store.retry_at(event.request_id, utcnow() + dt.timedelta(seconds=self._retry_base_s))
+
+    async def _attempt(self, event: AsyncEvent) -> None:
+        try:
             fn = await self._functions.get(event.function_name)
         except ResourceNotFound:
             log.info("dropping asynchronous invocation %s: function %s is gone", event.request_id,

@@ -89,9 +89,14 @@ class Pool:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         envs = list(self._by_id.values())
+        sessions = [env.session_key for env in envs if env.session_key]
         for env in envs:
+            env.session_key = None  # revoked below, and waited for, before the store closes
             self._forget(env)
         await asyncio.gather(*(self._backend.kill(env.container_id) for env in envs))
+        if self._revoke_credentials is not None:
+            for session in sessions:
+                await self._revoke_credentials(session)
         shutil.rmtree(self._slots, ignore_errors=True)
 
     @property

@@ -44,6 +44,7 @@ class Caller:
     session_token_hash: str | None = None
     expires_at: dt.datetime | None = None
     function_name: str | None = None  # the function whose environment holds this session
+    via_token: bool = False  # authenticated with a bearer token (which must not mint longer-lived ones)
 
 
 def token_hash(token: str) -> str:
@@ -65,10 +66,11 @@ def _name(value: Any, what: str, pattern: re.Pattern[str] = NAME_RE) -> str:
 
 
 class IdentityService:
-    def __init__(self, store: IdentityStore, master: MasterKey, account_id: str) -> None:
+    def __init__(self, store: IdentityStore, master: MasterKey, account_id: str, node_id: str = "") -> None:
         self._store = store
         self._master = master
         self._account = account_id
+        self._node = node_id
         self._by_key: dict[str, tuple[Caller, float]] = {}  # key id -> (caller, re-read after)
         self._by_token: dict[str, tuple[Caller, float]] = {}
 
@@ -203,6 +205,8 @@ class IdentityService:
     async def create_token(self, caller: Caller, ttl_s: Any) -> tuple[str, dt.datetime]:
         if caller.kind == "session":
             raise InvalidParameterValue("Role sessions cannot create bearer tokens")
+        if caller.via_token:
+            raise InvalidParameterValue("A bearer token cannot create another: sign the request with an access key")
         if isinstance(ttl_s, bool) or not isinstance(ttl_s, int) or not 60 <= ttl_s <= 7 * 86400:
             raise InvalidParameterValue("TtlSeconds must be an integer between 60 and 604800")
         token = "faas_" + secrets.token_urlsafe(32)
@@ -271,12 +275,17 @@ class IdentityService:
         expires_at = utcnow() + dt.timedelta(seconds=ttl_s)
         await self._store.add_session(Session(key_id=key_id, secret=self._master.seal(secret.encode(), key_id),
                                               token_hash=token_hash(token), role=role, function_name=function_name,
-                                              expires_at=expires_at, revoked=False))
+                                              expires_at=expires_at, revoked=False, node=self._node))
         return {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": token}
 
     async def revoke_session(self, key_id: str) -> None:
         self._by_key.pop(key_id, None)
         await self._store.revoke_session(key_id)
+
+    async def revoke_node_sessions(self) -> int:
+        """At start: the environments of this node's previous run are gone, and so are their rights."""
+        await self._store.drop_expired_sessions(utcnow())
+        return await self._store.revoke_node_sessions(self._node)
 
     # -- first start ---------------------------------------------------------------------------------
 

@@ -24,12 +24,15 @@ class UrlService:
         self._store = store
         self._function_arn = function_arn
         self.domain = domain
-        self._by_id: dict[str, UrlConfig | None] = {}
+        self._by_id: dict[str, UrlConfig] = {}
 
     async def for_url_id(self, url_id: str) -> UrlConfig | None:
-        if url_id not in self._by_id:
-            self._by_id[url_id] = await self._store.by_url_id(url_id)
-        return self._by_id[url_id]
+        config = self._by_id.get(url_id)
+        if config is None:  # unknown ids are not cached: anyone can make up as many as they like
+            config = await self._store.by_url_id(url_id)
+            if config is not None:
+                self._by_id[url_id] = config
+        return config
 
     async def get(self, function_name: str) -> UrlConfig:
         config = await self._store.get(function_name)
@@ -61,7 +64,7 @@ class UrlService:
 
     def forget_function(self, function_name: str) -> None:
         for url_id, config in list(self._by_id.items()):
-            if config is not None and config.function_name == function_name:
+            if config.function_name == function_name:
                 del self._by_id[url_id]
 
     def shape(self, config: UrlConfig, port: int | None) -> dict[str, Any]:

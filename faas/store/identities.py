@@ -47,6 +47,7 @@ class Session:
     function_name: str
     expires_at: dt.datetime
     revoked: bool
+    node: str = ""  # the node whose environment holds it
 
 
 class IdentityStore:
@@ -203,7 +204,7 @@ class IdentityStore:
         if row is None:
             return None
         return Session(row.key_id, bytes(row.secret), row.token_hash, row.role, row.function_name,
-                       as_utc(row.expires_at), row.revoked)
+                       as_utc(row.expires_at), row.revoked, row.node or "")
 
     async def session_secrets(self) -> list[bytes]:
         async with self._engine.connect() as conn:
@@ -212,6 +213,12 @@ class IdentityStore:
     async def revoke_session(self, key_id: str) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(update(sessions).where(sessions.c.key_id == key_id).values(revoked=True))
+
+    async def revoke_node_sessions(self, node: str) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(update(sessions).where(sessions.c.node == node, sessions.c.revoked.is_(False))
+                                        .values(revoked=True))
+        return result.rowcount
 
     async def drop_expired_sessions(self, now: dt.datetime) -> None:
         async with self._engine.begin() as conn:

@@ -134,6 +134,7 @@ sessions = Table(
     Column("function_name", String(64), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("revoked", Boolean, nullable=False),
+    Column("node", String(32), nullable=True),
 )
 
 # Bearer tokens for curl and scripts; only their SHA-256 is kept.

@@ -15,6 +15,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Sessions remember their node, so a restarted node can revoke what its dead environments held.
+    with op.batch_alter_table("sessions") as batch:
+        batch.add_column(sa.Column("node", sa.String(32), nullable=True))
     # Retries of an asynchronous invocation share its request id: one record per attempt.
     with op.batch_alter_table("invocations", recreate="always") as batch:
         batch.drop_constraint("pk_invocations", type_="primary")
@@ -62,6 +65,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("sessions") as batch:
+        batch.drop_column("node")
     with op.batch_alter_table("invocations", recreate="always") as batch:
         batch.drop_constraint("pk_invocations", type_="primary")
         batch.create_primary_key("pk_invocations", ["request_id"])
