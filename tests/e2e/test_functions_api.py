@@ -7,8 +7,6 @@ import hashlib
 import io
 import json
 import sqlite3
-import urllib.error
-import urllib.request
 import zipfile
 
 import pytest

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError

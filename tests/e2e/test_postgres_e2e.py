@@ -76,7 +76,6 @@ def test_functions_and_invocations_on_postgres(tmp_path, postgres_url: str) -> N
 
 def again_logs(server: Server, name: str) -> list[dict]:
     import time
-    import urllib.request
 
     deadline = time.monotonic() + 10
     while True:

@@ -11,40 +11,17 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from faas.errors import ResourceConflict, ResourceNotFound
 from faas.model import AccessKey, Function, InvocationRecord
-from faas.settings import normalise_database_url
 from faas.store.db import create_engine, migrate
 from faas.store.functions import FunctionStore
 from faas.store.invocations import InvocationStore
 from faas.store.identities import IdentityStore
 
-POSTGRES_URL = os.environ.get("FAAS_TEST_POSTGRES_URL")
+from tests.support.postgres import POSTGRES_URL, fresh_postgres_database
 T0 = dt.datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=dt.timezone.utc)
-
-
-@contextlib.asynccontextmanager
-async def fresh_postgres_database(url: str) -> AsyncIterator[str]:
-    """The URL of a new, empty database on the test server, dropped afterwards."""
-    import asyncpg
-
-    name = f"faas_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(url)
-    try:
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        except asyncpg.InsufficientPrivilegeError:
-            pytest.fail("the test role cannot create databases: run "
-                        "`runuser -u postgres -- psql -c 'ALTER ROLE faas CREATEDB'`")
-        try:
-            yield normalise_database_url(make_url(url).set(database=name).render_as_string(hide_password=False))
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -2,43 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import make_url
 
-from faas.settings import normalise_database_url
 from faas.store.db import create_engine, migrate
 from faas.store.tables import metadata
 
-POSTGRES_URL = os.environ.get("FAAS_TEST_POSTGRES_URL")
-
-
-@contextlib.asynccontextmanager
-async def fresh_postgres_database(url: str) -> AsyncIterator[str]:
-    """The URL of a new, empty database on the test server, dropped afterwards."""
-    import asyncpg
-
-    name = f"faas_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(url)
-    try:
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        except asyncpg.InsufficientPrivilegeError:
-            pytest.fail("the test role cannot create databases: run "
-                        "`runuser -u postgres -- psql -c 'ALTER ROLE faas CREATEDB'`")
-        try:
-            yield normalise_database_url(make_url(url).set(database=name).render_as_string(hide_password=False))
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+from tests.support.postgres import POSTGRES_URL, fresh_postgres_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
