@@ -265,15 +265,26 @@ class Pool:
             environment, session_key = await self._function_environment(fn)
         spec = container_spec(fn, image=image, region=self._region, runtime_api=self.runtime_api,
                               node_id=self._node_id, code_dir=code_dir, environment=environment)
-        started = await self._backend.start(spec)
+        if fn.package_type != "Zip":
+            started = await self._backend.start(spec)
+        else:
+            # The function's environment (credentials: one SQL insert) is made while the container starts.
+            starting = asyncio.ensure_future(self._backend.start(spec))
+            try:
+                environment, session_key = await self._function_environment(fn)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await self._backend.kill((await starting).container_id)
+                raise
+            try:
+                started = await starting
+            except BaseException:
+                if session_key is not None and self._revoke_credentials is not None:
+                    await self._revoke_credentials(session_key)
+                raise
         env = Environment(started.container_id, started.ip, started.memory_peak_file, created_at, function=fn)
         self._register(env, created_at)
         if fn.package_type == "Zip":
-            try:
-                environment, session_key = await self._function_environment(fn)
-            except Exception:
-                await self.discard(env)
-                raise
             env.specialize(fn, environment, prewarmed=False)
         self._hold_credentials(env, session_key)
         return env
@@ -307,16 +318,14 @@ class Pool:
         env = ready.pop()
         self._refill_prewarmed()
         assert fn.code_sha256 is not None and env.slot is not None
-        try:
+        async def prepare() -> None:
             code_dir = await self._code.directory(fn.code_sha256)
             await asyncio.to_thread(link_tree, code_dir, env.slot)
             if fn.memory_size != PREWARM_MEMORY_MB:
                 await self._backend.set_memory(env.container_id, fn.memory_size)
-        except Exception:
-            await self.discard(env)
-            raise
-        try:
-            environment, session_key = await self._function_environment(fn)
+
+        try:  # the code, the limits and the credentials, side by side
+            _, (environment, session_key) = await asyncio.gather(prepare(), self._function_environment(fn))
         except Exception:
             await self.discard(env)
             raise
