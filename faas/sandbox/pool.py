@@ -134,8 +134,12 @@ class Pool:
         idle = self._idle.get(key)
         while idle:
             env = idle.pop()
-            if not env.dead:
-                return env, env.invocations == 0
+            if env.dead:
+                continue
+            if time.monotonic() >= env.retire_at:  # its credentials are getting old: a fresh one instead
+                self._spawn(self.discard(env))
+                continue
+            return env, env.invocations == 0
         waiter: asyncio.Future[Environment] = asyncio.get_running_loop().create_future()
         waiting = self._waiting[key]
         waiting.append(waiter)
