@@ -12,6 +12,7 @@ from faas.errors import InvalidParameterValue, PreconditionFailed, ResourceNotFo
 from faas.model import LATEST, Function, utcnow
 from faas.security import envelope
 from faas.security.masterkey import MasterKey
+from faas.services.cache import TtlCache
 from faas.services.code import CodeInfo, decode_zip_field, inspect_zip
 from faas.store.functions import FunctionStore
 
@@ -109,7 +110,7 @@ class FunctionService:
         self._role_exists = role_exists  # async (role ARN) -> role name, raising for an unknown role
         self._on_delete = on_delete
         self._image_exists = image_exists  # async (ref) -> bool, for PackageType Image
-        self._cache: dict[str, Function] = {}
+        self._cache: TtlCache[Function] = TtlCache()
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -119,7 +120,7 @@ class FunctionService:
             fn = await self._store.get(name)
             if fn is None:
                 raise ResourceNotFound(f"Function not found: {name}")
-            fn = self._cache[name] = self._unseal(fn)
+            fn = self._cache.put(name, self._unseal(fn))
         return fn
 
     async def list(self, marker: str | None, max_items: int) -> tuple[list[Function], str | None]:
@@ -159,7 +160,7 @@ class FunctionService:
         fn, blob = await self._with_code(fn, code)
         fn = self._seal(fn.replace(revision_id=str(uuid.uuid4()), last_modified=utcnow()))
         await self._store.create(fn, blob)
-        self._cache.pop(name, None)
+        self._cache.pop(name)
         return fn
 
     async def update_configuration(self, name: str, params: Mapping[str, Any]) -> Function:
@@ -177,7 +178,7 @@ class FunctionService:
         return await self._save(current, fn, blob)
 
     async def delete(self, name: str) -> None:
-        self._cache.pop(name, None)
+        self._cache.pop(name)
         await self._store.delete(name)
         self._limiter.set_reserved(name, None)
         if self._on_delete is not None:
@@ -207,13 +208,13 @@ class FunctionService:
         self._limiter.check_reservation(name, reserved)
         await self._store.set_reserved_concurrency(name, reserved)
         self._limiter.set_reserved(name, reserved)
-        self._cache.pop(name, None)
+        self._cache.pop(name)
         return reserved
 
     async def delete_concurrency(self, name: str) -> None:
         await self._store.set_reserved_concurrency(name, None)
         self._limiter.set_reserved(name, None)
-        self._cache.pop(name, None)
+        self._cache.pop(name)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -247,7 +248,7 @@ class FunctionService:
         try:
             await self._store.replace(fn, blob, current.revision_id)
         finally:
-            self._cache.pop(fn.name, None)
+            self._cache.pop(fn.name)
         return fn
 
     def _configure(self, fn: Function, params: Mapping[str, Any]) -> Function:

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from faas.errors import InvalidParameterValue, ResourceNotFound
+from faas.services.cache import TtlCache
 from faas.security import policy
 from faas.store.permissions import PermissionStore
 
@@ -17,15 +18,14 @@ class PermissionService:
     def __init__(self, store: PermissionStore, function_arn) -> None:  # type: ignore[no-untyped-def]
         self._store = store
         self._function_arn = function_arn
-        self._cache: dict[str, tuple[dict, ...]] = {}
+        self._cache: TtlCache[tuple[dict, ...]] = TtlCache()
         self._revisions: dict[str, str] = {}
 
     async def statements(self, name: str) -> tuple[dict, ...]:
-        """The function's policy statements (cached: read on every invocation by another principal)."""
+        """The function's policy statements (cached a few seconds: read on every invocation by another principal)."""
         cached = self._cache.get(name)
         if cached is None:
-            cached = tuple(json.loads(s) for s in await self._store.statements(name))
-            self._cache[name] = cached
+            cached = self._cache.put(name, tuple(json.loads(s) for s in await self._store.statements(name)))
         return cached
 
     async def add(self, name: str, params: dict[str, Any]) -> dict:
@@ -61,5 +61,5 @@ class PermissionService:
         self._changed(name)
 
     def _changed(self, name: str) -> None:
-        self._cache.pop(name, None)
+        self._cache.pop(name)
         self._revisions.pop(name, None)

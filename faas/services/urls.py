@@ -8,6 +8,7 @@ from typing import Any
 
 from faas.errors import InvalidParameterValue, ResourceNotFound
 from faas.model import utcnow
+from faas.services.cache import TtlCache
 from faas.sources.url_events import validate_cors
 from faas.store.urls import UrlConfig, UrlStore
 
@@ -24,14 +25,14 @@ class UrlService:
         self._store = store
         self._function_arn = function_arn
         self.domain = domain
-        self._by_id: dict[str, UrlConfig] = {}
+        self._by_id: TtlCache[UrlConfig] = TtlCache()
 
     async def for_url_id(self, url_id: str) -> UrlConfig | None:
         config = self._by_id.get(url_id)
         if config is None:  # unknown ids are not cached: anyone can make up as many as they like
             config = await self._store.by_url_id(url_id)
             if config is not None:
-                self._by_id[url_id] = config
+                self._by_id.put(url_id, config)
         return config
 
     async def get(self, function_name: str) -> UrlConfig:
@@ -45,7 +46,7 @@ class UrlService:
         config = UrlConfig(function_name, "".join(secrets.choice(_ID_ALPHABET) for _ in range(32)),
                            _auth_type(params.get("AuthType")), validate_cors(params.get("Cors") or {}), now, now)
         await self._store.add(config)
-        self._by_id.pop(config.url_id, None)
+        self._by_id.pop(config.url_id)
         return config
 
     async def update(self, function_name: str, params: dict[str, Any]) -> UrlConfig:
@@ -54,18 +55,16 @@ class UrlService:
         cors = validate_cors(params["Cors"] or {}) if "Cors" in params else current.cors
         config = UrlConfig(function_name, current.url_id, auth_type, cors, current.created_at, utcnow())
         await self._store.replace(config)
-        self._by_id.pop(config.url_id, None)
+        self._by_id.pop(config.url_id)
         return config
 
     async def delete(self, function_name: str) -> None:
         current = await self.get(function_name)
         await self._store.delete(function_name)
-        self._by_id.pop(current.url_id, None)
+        self._by_id.pop(current.url_id)
 
     def forget_function(self, function_name: str) -> None:
-        for url_id, config in list(self._by_id.items()):
-            if config.function_name == function_name:
-                del self._by_id[url_id]
+        self._by_id.drop_where(lambda config: config.function_name == function_name)
 
     def shape(self, config: UrlConfig, port: int | None) -> dict[str, Any]:
         host = f"{config.url_id}.{self.domain}" + (f":{port}" if port and port != 80 else "")
