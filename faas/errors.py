@@ -93,14 +93,6 @@ class RequestTooLarge(ApiError):
     error_type = "User"
 
 
-class UnsupportedMediaType(ApiError):
-    """The content type of the request is not supported."""
-
-    status = 415
-    code = "UnsupportedMediaTypeException"
-    error_type = "User"
-
-
 class TooManyRequests(ApiError):
     """Rate exceeded."""
 

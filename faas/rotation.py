@@ -53,7 +53,7 @@ async def rotate_master_key(settings: Settings, progress: Callable[[str], None])
         def reseal(context_of: Callable[[str], str]) -> Callable[[bytes, str], bytes]:
             return lambda sealed, owner: envelope.rewrap(master, sealed, context_of(owner))
 
-        for attempt in range(MAX_PASSES):
+        for _ in range(MAX_PASSES):
             secrets_count = await identities.reseal_keys(reseal(lambda key_id: key_id))
             keys_count = await functions.reseal_data_keys(reseal(settings.function_arn))
             canary = await meta.get(CANARY)

@@ -68,7 +68,6 @@ class Pool:
         self._by_id: dict[str, Environment] = {}
         self._ip_waiters: dict[str, list[tuple[float, asyncio.Future[Environment | None]]]] = {}
         self._tasks: set[asyncio.Task] = set()
-        self._reaper: asyncio.Task[None] | None = None
         self._closing = False
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -78,7 +77,7 @@ class Pool:
         self._slots.mkdir(parents=True, exist_ok=True)
         for stale in self._slots.iterdir():  # slots of a previous run; their containers are gone
             shutil.rmtree(stale, ignore_errors=True)
-        self._reaper = self._spawn(self._reap_forever())
+        self._spawn(self._reap_forever())  # cancelled with every other task on close()
         self._refill_prewarmed()
 
     async def close(self) -> None:
@@ -98,10 +97,6 @@ class Pool:
             for session in sessions:
                 await self._revoke_credentials(session)
         shutil.rmtree(self._slots, ignore_errors=True)
-
-    @property
-    def environments(self) -> int:
-        return len(self._by_id)
 
     def describe(self) -> list[dict[str, object]]:
         """Every environment of this node, for operators (`GET /faas/v1/environments`)."""

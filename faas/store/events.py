@@ -91,13 +91,6 @@ class EventStore:
         async with self._engine.begin() as conn:
             await conn.execute(delete(async_events).where(async_events.c.request_id == request_id))
 
-    async def pending(self, function_name: str | None = None) -> int:
-        query = select(async_events.c.request_id)
-        if function_name:
-            query = query.where(async_events.c.function_name == function_name)
-        async with self._engine.connect() as conn:
-            return len((await conn.execute(query)).all())
-
     # -- event-invoke configs ----------------------------------------------------------------------
 
     async def put_config(self, config: EventInvokeConfig) -> None:

@@ -38,11 +38,6 @@ class PermissionStore:
         async with self._engine.connect() as conn:
             return [row.statement for row in (await conn.execute(query)).all()]
 
-    async def remove_all(self, function_name: str) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(delete(function_permissions).where(
-                function_permissions.c.function_name == function_name))
-
 
 class MetaStore:
     def __init__(self, engine: AsyncEngine) -> None:

@@ -53,7 +53,6 @@ def test_wire_codes_are_unique():
     (errors.ResourceConflict, 409, "ResourceConflictException"),
     (errors.PreconditionFailed, 412, "PreconditionFailedException"),
     (errors.RequestTooLarge, 413, "RequestTooLargeException"),
-    (errors.UnsupportedMediaType, 415, "UnsupportedMediaTypeException"),
     (errors.TooManyRequests, 429, "TooManyRequestsException"),
     (errors.ServiceError, 500, "ServiceException"),
     (errors.ResourceNotReady, 502, "ResourceNotReadyException"),
