@@ -177,6 +177,12 @@ class Guard:
             source_ip=request.remote or ""))
 
 
+def permits(caller: Caller, action: str, resource: str) -> bool:
+    """Whether the caller's own policies allow `action` on `resource` (pure, on its cached documents): for
+    answers that show a caller only what it may read, such as environment variables."""
+    return policy.is_allowed(policy.evaluate(caller.documents, action, resource))
+
+
 async def _read(request: web.Request, limit: int) -> bytes:
     return await read_at_most(request, limit, RequestTooLarge(f"Request must be smaller than {limit} bytes"))
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
-from faas.api.auth import operation
+from faas.api.auth import CALLER, operation, permits
 from faas.api.body import CODE_LIMIT, read_json
 from faas.api.context import services
 from faas.errors import InvalidParameterValue
@@ -18,6 +19,8 @@ from faas.settings import Settings
 
 API = "/2015-03-31/functions"
 MAX_LIST_ITEMS = 50
+# Environment variables are secrets: an answer shows them only to a caller who may read them this way.
+READ_VARIABLES = "lambda:GetFunctionConfiguration"
 
 
 def last_modified(value: dt.datetime) -> str:
@@ -26,7 +29,8 @@ def last_modified(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
 
 
-def configuration(fn: Function, settings: Settings) -> dict[str, Any]:
+def configuration(fn: Function, settings: Settings, *, variables: bool = False) -> dict[str, Any]:
+    """Lambda's FunctionConfiguration; `Environment` only when `variables` (the caller may read them)."""
     shape: dict[str, Any] = {
         "FunctionName": fn.name,
         "FunctionArn": settings.function_arn(fn.name),
@@ -53,9 +57,15 @@ def configuration(fn: Function, settings: Settings) -> dict[str, Any]:
         shape["CodeSha256"] = ""
         if fn.image_config:
             shape["ImageConfigResponse"] = {"ImageConfig": fn.image_config}
-    if fn.environment:
+    if variables and fn.environment:
         shape["Environment"] = {"Variables": dict(fn.environment)}
     return shape
+
+
+def reads_variables(request: web.Request) -> Callable[[str], bool]:
+    """Whether the request's caller may read a function's variables, by the function's name."""
+    caller, settings = request[CALLER], services(request).settings
+    return lambda name: permits(caller, READ_VARIABLES, settings.function_arn(name))
 
 
 def _name(request: web.Request) -> str:
@@ -67,7 +77,8 @@ async def create_function(request: web.Request) -> web.Response:
     ctx = services(request)
     params = await read_json(request, "CreateFunction", CODE_LIMIT)
     fn = await ctx.functions.create(params)
-    return web.json_response(configuration(fn, ctx.settings), status=201)
+    return web.json_response(configuration(fn, ctx.settings, variables=reads_variables(request)(fn.name)),
+                             status=201)
 
 
 @operation("lambda:ListFunctions", audited=False)
@@ -76,9 +87,13 @@ async def list_functions(request: web.Request) -> web.Response:
     raw = request.query.get("MaxItems", str(MAX_LIST_ITEMS))
     if not raw.isdigit() or not 1 <= int(raw) <= 10000:
         raise InvalidParameterValue("MaxItems must be an integer between 1 and 10000")
+    # ListFunctions acts on "*": a caller that may list but not read a function sees it without its
+    # variables, which are then not even decrypted.
+    readable = reads_variables(request)
     page, next_marker = await ctx.functions.list(request.query.get("Marker") or None,
-                                                 min(int(raw), MAX_LIST_ITEMS))
-    body: dict[str, Any] = {"Functions": [configuration(fn, ctx.settings) for fn in page]}
+                                                 min(int(raw), MAX_LIST_ITEMS), unseal=readable)
+    body: dict[str, Any] = {"Functions": [configuration(fn, ctx.settings, variables=readable(fn.name))
+                                          for fn in page]}
     if next_marker:
         body["NextMarker"] = next_marker
     return web.json_response(body)
@@ -93,7 +108,8 @@ async def get_function(request: web.Request) -> web.Response:
                 "Location": f"{request.scheme}://{request.host}/faas/v1/functions/{fn.name}/code"}
     else:
         code = {"RepositoryType": "ECR", "ImageUri": fn.image_uri, "ResolvedImageUri": fn.image_uri}
-    body = {"Configuration": configuration(fn, ctx.settings), "Code": code, "Tags": {}}
+    # As in AWS, lambda:GetFunction (already checked on this function) is enough to read the variables.
+    body = {"Configuration": configuration(fn, ctx.settings, variables=True), "Code": code, "Tags": {}}
     if fn.reserved_concurrency is not None:
         body["Concurrency"] = {"ReservedConcurrentExecutions": fn.reserved_concurrency}
     return web.json_response(body)
@@ -103,7 +119,7 @@ async def get_function(request: web.Request) -> web.Response:
 async def get_configuration(request: web.Request) -> web.Response:
     ctx = services(request)
     fn = await ctx.functions.get(_name(request))
-    return web.json_response(configuration(fn, ctx.settings))
+    return web.json_response(configuration(fn, ctx.settings, variables=True))  # READ_VARIABLES, checked
 
 
 @operation("lambda:UpdateFunctionCode", body_limit=CODE_LIMIT)
@@ -113,7 +129,7 @@ async def update_code(request: web.Request) -> web.Response:
     params = await read_json(request, "UpdateFunctionCode", CODE_LIMIT)
     fn = await ctx.functions.update_code(name, params)
     ctx.retire(name)
-    return web.json_response(configuration(fn, ctx.settings))
+    return web.json_response(configuration(fn, ctx.settings, variables=reads_variables(request)(fn.name)))
 
 
 @operation("lambda:UpdateFunctionConfiguration")
@@ -123,7 +139,7 @@ async def update_configuration(request: web.Request) -> web.Response:
     params = await read_json(request, "UpdateFunctionConfiguration")
     fn = await ctx.functions.update_configuration(name, params)
     ctx.retire(name)
-    return web.json_response(configuration(fn, ctx.settings))
+    return web.json_response(configuration(fn, ctx.settings, variables=reads_variables(request)(fn.name)))
 
 
 @operation("lambda:DeleteFunction")

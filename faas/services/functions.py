@@ -123,8 +123,11 @@ class FunctionService:
             fn = self._cache.put(name, self._unseal(fn))
         return fn
 
-    async def list(self, marker: str | None, max_items: int) -> tuple[list[Function], str | None]:
-        page = [self._unseal(fn) for fn in await self._store.list(marker, max_items + 1)]
+    async def list(self, marker: str | None, max_items: int, *,
+                   unseal: Callable[[str], bool] = lambda name: True) -> tuple[list[Function], str | None]:
+        """A page of functions; those `unseal` refuses come without their variables (never decrypted)."""
+        page = [self._unseal(fn) if unseal(fn.name) else fn.replace(environment={})
+                for fn in await self._store.list(marker, max_items + 1)]
         if len(page) > max_items:
             return page[:max_items], page[max_items - 1].name
         return page, None
