@@ -33,6 +33,7 @@ from faas.sandbox.pool import Pool
 from faas.sandbox.spec import PIDS_LIMIT
 from faas.security.admin import ensure_admin_credentials
 from faas.security.masterkey import MasterKey
+from faas.services.destinations import DestinationPermissions
 from faas.services.event_configs import EventConfigService
 from faas.services.functions import FunctionService
 from faas.services.identities import IdentityService
@@ -173,9 +174,11 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
                                 image_exists=backend.image_exists, role_exists=identities.role_for_arn,
                                 on_delete=function_deleted)
     await functions.load_reservations()
-    event_configs = EventConfigService(EventStore(engine), settings.function_arn)
+    destinations = DestinationPermissions(identities, permissions, settings.function_arn)
+    event_configs = EventConfigService(EventStore(engine), settings.function_arn, destinations.may_invoke)
     async_invoker = AsyncInvoker(EventStore(engine), event_configs, functions, invoker, node_id=node,
-                                 function_arn=settings.function_arn, retry_base_s=settings.async_retry_base_s)
+                                 function_arn=settings.function_arn, retry_base_s=settings.async_retry_base_s,
+                                 may_invoke=destinations.may_invoke, audit=audit)
     sealed = await functions.seal_plaintext_environments()
     if sealed:
         progress(f"encrypted the environment variables of {sealed} functions stored before encryption")

@@ -7,31 +7,36 @@ from aiohttp import web
 from faas.api.auth import operation
 from faas.api.body import read_json
 from faas.api.context import services
+from faas.model import Function
 from faas.services.functions import parse_function_ref
 
 API = "/2019-09-25/functions/{function}/event-invoke-config"
 
 
-async def _name(request: web.Request) -> str:
+async def _function(request: web.Request) -> Function:
     name = parse_function_ref(request.match_info["function"], request.query.get("Qualifier"))
-    await services(request).functions.get(name)  # 404 for an unknown function
-    return name
+    return await services(request).functions.get(name)  # 404 for an unknown function
+
+
+async def _name(request: web.Request) -> str:
+    return (await _function(request)).name
 
 
 @operation("lambda:PutFunctionEventInvokeConfig")
 async def put_config(request: web.Request) -> web.Response:
     ctx = services(request)
-    name = await _name(request)
-    config = await ctx.event_configs.put(name, await read_json(request, "PutFunctionEventInvokeConfig"), merge=False)
+    fn = await _function(request)
+    params = await read_json(request, "PutFunctionEventInvokeConfig")
+    config = await ctx.event_configs.put(fn.name, fn.role, params, merge=False)
     return web.json_response(ctx.event_configs.shape(config))
 
 
 @operation("lambda:UpdateFunctionEventInvokeConfig")
 async def update_config(request: web.Request) -> web.Response:
     ctx = services(request)
-    name = await _name(request)
+    fn = await _function(request)
     params = await read_json(request, "UpdateFunctionEventInvokeConfig")
-    config = await ctx.event_configs.put(name, params, merge=True)
+    config = await ctx.event_configs.put(fn.name, fn.role, params, merge=True)
     return web.json_response(ctx.event_configs.shape(config))
 
 

@@ -10,13 +10,16 @@ import json
 import logging
 import random
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faas.dispatch.invoker import Invoker
+from faas.dispatch.recorder import Recorder
 from faas.errors import ApiError, ResourceNotFound, TooManyRequests
-from faas.model import LATEST, utcnow
+from faas.model import LATEST, Function, utcnow
 from faas.services.event_configs import EventConfigService, destination_function
 from faas.services.functions import FunctionService
+from faas.store.audit import AuditEntry
 from faas.store.events import AsyncEvent, EventStore
 
 log = logging.getLogger(__name__)
@@ -27,11 +30,16 @@ POLL_S = 0.5
 MAX_RUNNING = 64
 # A claimed event must finish within the longest function timeout, or another node takes it over.
 LEASE_S = 900 + 60
+DELIVERY_ACTION = "lambda:InvokeFunction"
+
+# (role ARN, source function, destination function) -> may the role invoke the destination?
+MayInvoke = Callable[[str, str, str], Awaitable[bool]]
 
 
 class AsyncInvoker:
     def __init__(self, store: EventStore, configs: EventConfigService, functions: FunctionService,
-                 invoker: Invoker, *, node_id: str, function_arn, retry_base_s: float) -> None:  # type: ignore[no-untyped-def]
+                 invoker: Invoker, *, node_id: str, function_arn, retry_base_s: float,  # type: ignore[no-untyped-def]
+                 may_invoke: MayInvoke, audit: Recorder) -> None:
         self._store = store
         self._configs = configs
         self._functions = functions
@@ -39,6 +47,8 @@ class AsyncInvoker:
         self._node = node_id
         self._function_arn = function_arn
         self._retry_base_s = retry_base_s  # Lambda waits about 1 minute, then 2
+        self._may_invoke = may_invoke
+        self._audit = audit
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task] = set()
         self._loop_task: asyncio.Task | None = None
@@ -116,7 +126,8 @@ class AsyncInvoker:
         config = await self._configs.effective(fn.name)
         now = utcnow()
         if now - event.created_at > dt.timedelta(seconds=config.maximum_event_age_s):
-            await self._report(config.on_failure, event, "EventAgeExceeded", None, None, attempts=event.attempts - 1)
+            await self._report(fn, config.on_failure, event, "EventAgeExceeded", None, None,
+                               attempts=event.attempts - 1)
             await self._store.done(event.request_id)
             return
         try:
@@ -132,19 +143,29 @@ class AsyncInvoker:
         else:
             body, function_error = result.body, result.function_error
         if function_error is None:
-            await self._report(config.on_success, event, "Success", body, None)
+            await self._report(fn, config.on_success, event, "Success", body, None)
         elif event.attempts <= config.maximum_retry_attempts:
             delay = self._retry_base_s * event.attempts
             await self._store.retry_at(event.request_id, utcnow() + dt.timedelta(seconds=delay))
             return
         else:
-            await self._report(config.on_failure, event, "RetriesExhausted", body, function_error)
+            await self._report(fn, config.on_failure, event, "RetriesExhausted", body, function_error)
         await self._store.done(event.request_id)
 
-    async def _report(self, destination: str | None, event: AsyncEvent, condition: str, response: bytes | None,
-                      function_error: str | None, attempts: int | None = None) -> None:
-        """Send Lambda's destination record, itself as an asynchronous invocation of the destination."""
+    async def _report(self, fn: Function, destination: str | None, event: AsyncEvent, condition: str,
+                      response: bytes | None, function_error: str | None, attempts: int | None = None) -> None:
+        """Send Lambda's destination record, itself as an asynchronous invocation of the destination, if the
+        function's execution role may still invoke it (checked again here: it may have lost the right since
+        the destination was configured, or the function may have been given another role)."""
         if not destination:
+            return
+        target = destination_function(destination)
+        if not await self._may_invoke(fn.role, fn.name, target):
+            log.warning("dropped the %s destination record of %s (request %s): its execution role %s may not "
+                        "invoke %s", condition, fn.name, event.request_id, fn.role, target)
+            self._audit.add(AuditEntry(
+                at=utcnow(), principal=fn.role, action=DELIVERY_ACTION, resource=self._function_arn(target),
+                status=403, outcome="denied", request_id=event.request_id, source_ip=""))
             return
         record: dict[str, Any] = {
             "version": "1.0",
@@ -162,7 +183,7 @@ class AsyncInvoker:
             if function_error:
                 record["responseContext"]["functionError"] = function_error
             record["responsePayload"] = _json_or_text(response)
-        await self.enqueue(destination_function(destination), json.dumps(record).encode())
+        await self.enqueue(target, json.dumps(record).encode())
 
 
 def _json_or_text(payload: bytes) -> Any:

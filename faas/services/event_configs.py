@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faas.errors import InvalidParameterValue, ResourceNotFound
@@ -29,9 +30,11 @@ def destination_function(arn: str) -> str:
 
 
 class EventConfigService:
-    def __init__(self, store: EventStore, function_arn) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, store: EventStore, function_arn,  # type: ignore[no-untyped-def]
+                 may_invoke: Callable[[str, str, str], Awaitable[bool]]) -> None:
         self._store = store
         self._function_arn = function_arn
+        self._may_invoke = may_invoke  # (role ARN, source function, destination function) -> allowed
 
     async def effective(self, function_name: str) -> EventInvokeConfig:
         return await self._store.config(function_name) or defaults(function_name)
@@ -46,8 +49,9 @@ class EventConfigService:
                                    "EventInvokeConfig")
         return config
 
-    async def put(self, function_name: str, params: dict[str, Any], *, merge: bool) -> EventInvokeConfig:
-        """Put replaces the whole config; Update changes only the fields given."""
+    async def put(self, function_name: str, role: str, params: dict[str, Any], *, merge: bool) -> EventInvokeConfig:
+        """Put replaces the whole config; Update changes only the fields given. `role` is the function's
+        execution role: a destination it may not invoke is refused, as Lambda does."""
         base = (await self._store.config(function_name) if merge else None) or defaults(function_name)
         retries = base.maximum_retry_attempts
         if "MaximumRetryAttempts" in params:
@@ -62,9 +66,26 @@ class EventConfigService:
                 raise InvalidParameterValue("DestinationConfig must be an object")
             on_success = _destination(destinations, "OnSuccess", on_success if merge else None)
             on_failure = _destination(destinations, "OnFailure", on_failure if merge else None)
+            # Only the destinations this request names are checked: one configured earlier whose
+            # permission was revoked since is caught at delivery instead.
+            for key, arn in (("OnSuccess", on_success), ("OnFailure", on_failure)):
+                if key in destinations and arn is not None:
+                    await self._check_destination(function_name, role, arn)
         config = EventInvokeConfig(function_name, retries, max_age, on_success, on_failure, utcnow())
         await self._store.put_config(config)
         return config
+
+    async def _check_destination(self, function_name: str, role: str, arn: str) -> None:
+        destination = destination_function(arn)
+        if arn not in (self._function_arn(destination), f"{self._function_arn(destination)}:{LATEST}"):
+            raise InvalidParameterValue(
+                f"The destination ARN {arn[:256]} names a function outside this platform: destinations must be "
+                f"functions of this region and account ({self._function_arn(destination)})")
+        if not await self._may_invoke(role, function_name, destination):
+            raise InvalidParameterValue(
+                f"The function's execution role {role} does not have permissions to call InvokeFunction on {arn}: "
+                "allow it lambda:InvokeFunction on the destination (in the role's policy, or with AddPermission on "
+                "the destination)")
 
     async def delete(self, function_name: str) -> None:
         if not await self._store.delete_config(function_name):

@@ -73,6 +73,7 @@ class IdentityService:
         self._node = node_id
         self._by_key: dict[str, tuple[Caller, float]] = {}  # key id -> (caller, re-read after)
         self._by_token: dict[str, tuple[Caller, float]] = {}
+        self._by_role: dict[str, tuple[tuple[dict, ...], float]] = {}  # role name -> (documents, re-read after)
 
     # -- ARNs ------------------------------------------------------------------------------------
 
@@ -148,8 +149,25 @@ class IdentityService:
     async def _documents(self, owner_kind: str, owner: str) -> tuple[dict, ...]:
         return tuple(policy.parse_document(doc) for doc in (await self._store.policies(owner_kind, owner)).values())
 
+    async def role_documents(self, role_arn: str) -> tuple[dict, ...] | None:
+        """The policies of the role an execution-role ARN names, cached like a caller's; None when the ARN
+        names no role of this account (which is then allowed nothing)."""
+        match = ROLE_ARN_RE.fullmatch(role_arn)
+        if not match or match.group(1) != self._account:
+            return None
+        role = match.group(2)
+        cached = self._by_role.get(role)
+        now = time.monotonic()
+        if cached is None or cached[1] < now:
+            if len(self._by_role) > 10_000:
+                self._by_role.clear()
+            cached = self._by_role[role] = (await self._documents("role", role), now + CACHE_TTL_S)
+        return cached[0]
+
     def _forget(self, *, principal: str | None = None, role: str | None = None) -> None:
         """Drop cached callers whose keys, tokens or policies just changed."""
+        if role:
+            self._by_role.pop(role, None)
         for cache in (self._by_key, self._by_token):
             for key, (caller, _) in list(cache.items()):
                 if (principal and caller.kind != "session" and caller.name == principal) or \

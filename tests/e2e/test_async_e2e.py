@@ -22,7 +22,7 @@ import sqlalchemy
 from botocore.exceptions import ClientError
 
 from faas.store.tables import async_events
-from tests.e2e.conftest import ROLE, Server, environments, make_zip, unique
+from tests.e2e.conftest import Server, environments, make_zip, unique
 
 pytestmark = pytest.mark.docker
 
@@ -30,6 +30,9 @@ pytestmark = pytest.mark.docker
 ASYNC_ENV = {"FAAS_ASYNC_RETRY_BASE_S": "1"}
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
 SINK_MARK = "DESTINATION-RECORD "
+# Destination records are sent with the function's execution role: this one may invoke every function here.
+SENDER = "async-sender"
+SENDER_ARN = f"arn:aws:iam::000000000000:role/{SENDER}"
 
 SINK = f'''
 import json
@@ -74,16 +77,29 @@ def handler(event, context):
 '''
 
 
+def with_sender_role(server: Server) -> Server:
+    """The execution role of this module's functions, allowed to invoke their destinations."""
+    status, _, body = server.request("POST", "/faas/v1/roles", json.dumps({"Name": SENDER}).encode(),
+                                     {"Content-Type": "application/json"})
+    assert status in (201, 409), (status, body[:500])  # 409: made by an earlier start on this data dir
+    document = {"PolicyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": ARN + "async-*"}]}}
+    status, _, body = server.request("PUT", f"/faas/v1/roles/{SENDER}/policies/destinations",
+                                     json.dumps(document).encode(), {"Content-Type": "application/json"})
+    assert status == 200, (status, body[:500])
+    return server
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    srv = Server(tmp_path_factory.mktemp("faas") / "data", extra_env=ASYNC_ENV).start()
+    srv = with_sender_role(Server(tmp_path_factory.mktemp("faas") / "data", extra_env=ASYNC_ENV).start())
     yield srv
     srv.stop()
 
 
 def deploy(lam, code: str, **extra: Any) -> str:  # type: ignore[no-untyped-def]
     name = unique("async")
-    lam.create_function(FunctionName=name, Runtime="python3.13", Role=ROLE, Handler="app.handler",
+    lam.create_function(FunctionName=name, Runtime="python3.13", Role=SENDER_ARN, Handler="app.handler",
                         Code={"ZipFile": make_zip({"app.py": code})}, **extra)
     return name
 
@@ -359,7 +375,7 @@ def test_event_invocations_refused_up_front_queue_nothing(server: Server, lam: A
 
 
 def _start(data_dir: Path) -> Server:
-    return Server(data_dir, extra_env=ASYNC_ENV).start()
+    return with_sender_role(Server(data_dir, extra_env=ASYNC_ENV).start())
 
 
 def test_events_outlive_a_sigkilled_server(tmp_path: Path) -> None:
