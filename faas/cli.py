@@ -220,9 +220,32 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     return 0
 
 
+# What a NONE URL needs in the function's policy before it answers anyone, with the statement ids the
+# AWS console gives them: InvokeFunctionUrl for principal "*" on a NONE URL, and InvokeFunction for "*"
+# only when invoked through the URL (so the function does not become invocable by anyone directly).
+PUBLIC_URL_STATEMENTS: tuple[dict[str, Any], ...] = (
+    {"statement_id": "FunctionURLAllowPublicAccess", "action": "lambda:InvokeFunctionUrl", "principal": "*",
+     "function_url_auth_type": "NONE"},
+    {"statement_id": "FunctionURLAllowInvokeAction", "action": "lambda:InvokeFunction", "principal": "*",
+     "invoked_via_function_url": True},
+)
+
+
 def cmd_url_create(args: argparse.Namespace) -> int:
     cors = {"AllowOrigins": args.cors_origin, "AllowMethods": ["*"]} if args.cors_origin else None
-    config = client_for(args).create_url(args.name, args.auth_type, cors)
+    client = client_for(args)
+    config = client.create_url(args.name, args.auth_type, cors)
+    if args.auth_type == "NONE":
+        for statement in PUBLIC_URL_STATEMENTS:
+            try:
+                client.add_permission(args.name, **statement)
+            except ClientError as exc:
+                if exc.code != "ResourceConflictException":
+                    _error(f"the URL {config['FunctionUrl']} was created, but it answers 403 until the function's "
+                           f"policy allows it: adding statement {statement['statement_id']} failed")
+                    raise
+                # An earlier URL of this function left it: keep it (faas permissions show prints it).
+                print_to_stderr(f"kept the statement {statement['statement_id']} already in the function's policy")
     print(config["FunctionUrl"])
     print(f"auth type: {config['AuthType']}; path-style: /lambda-url/"
           f"{config['FunctionUrl'].split('//', 1)[1].split('.', 1)[0]}/ on the API endpoint", file=sys.stderr)
@@ -387,8 +410,11 @@ def build_parser() -> argparse.ArgumentParser:
                                          description="Create the function's URL and print it.")
     url_create.add_argument("name", help="function name or ARN")
     url_create.add_argument("--auth-type", choices=["NONE", "AWS_IAM"], default="AWS_IAM",
-                            help="NONE: anyone may call it; AWS_IAM (default): signed requests or bearer tokens "
-                                 "allowed lambda:InvokeFunctionUrl")
+                            help="NONE: anyone may call it, once the function's policy allows principal * both "
+                                 "lambda:InvokeFunctionUrl and lambda:InvokeFunction via the URL (this command "
+                                 "adds the two statements, FunctionURLAllowPublicAccess and "
+                                 "FunctionURLAllowInvokeAction); AWS_IAM (default): signed requests or bearer "
+                                 "tokens allowed lambda:InvokeFunctionUrl and lambda:InvokeFunction")
     url_create.add_argument("--cors-origin", action="append", metavar="ORIGIN",
                             help="allow browsers on ORIGIN (repeatable; '*' for any)")
     url_create.set_defaults(run=cmd_url_create)

@@ -225,7 +225,8 @@ def cmd_policies_rm(args: argparse.Namespace) -> int:
 def cmd_permissions_add(args: argparse.Namespace) -> int:
     statement = client_for(args).add_permission(
         args.function, statement_id=args.statement_id, action=args.action, principal=args.principal,
-        source_arn=args.source_arn, function_url_auth_type=args.function_url_auth_type)
+        source_arn=args.source_arn, function_url_auth_type=args.function_url_auth_type,
+        invoked_via_function_url=True if args.invoked_via_function_url else None)
     print(json.dumps(statement, indent=2))
     return 0
 
@@ -398,6 +399,9 @@ def add_identity_commands(commands: argparse._SubParsersAction) -> None:
     add.add_argument("--source-arn", metavar="A", help="only for calls on behalf of this ARN (condition)")
     add.add_argument("--function-url-auth-type", choices=("NONE", "AWS_IAM"),
                      help="with --action lambda:InvokeFunctionUrl: the function URL's auth type")
+    add.add_argument("--invoked-via-function-url", action="store_true",
+                     help="with --action lambda:InvokeFunction: only for invocations through the function's URL "
+                          "(a URL needs this or a wider InvokeFunction grant besides lambda:InvokeFunctionUrl)")
     add.set_defaults(run=cmd_permissions_add)
     rm = permissions.add_parser("rm", parents=[connection], help="remove a statement from a function's policy",
                                 description="Remove a statement from a function's policy (RemovePermission).")

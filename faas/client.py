@@ -501,10 +501,12 @@ class Client:
     # -- function policies (Lambda's AddPermission, RemovePermission, GetPolicy) --
 
     def add_permission(self, function: str, *, statement_id: str, action: str, principal: str,
-                       source_arn: str | None = None, function_url_auth_type: str | None = None) -> dict[str, Any]:
+                       source_arn: str | None = None, function_url_auth_type: str | None = None,
+                       invoked_via_function_url: bool | None = None) -> dict[str, Any]:
         """AddPermission; returns the statement added."""
         payload = {"StatementId": statement_id, "Action": action, "Principal": principal,
-                   "SourceArn": source_arn, "FunctionUrlAuthType": function_url_auth_type}
+                   "SourceArn": source_arn, "FunctionUrlAuthType": function_url_auth_type,
+                   "InvokedViaFunctionUrl": invoked_via_function_url}
         result = self._json("POST", f"{LAMBDA_PREFIX}/functions/{_quote(function)}/policy",
                             {k: v for k, v in payload.items() if v is not None})
         return _json_field(result, "Statement")

@@ -10,11 +10,13 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from faas.api.auth import GUARD, InvalidSignature, UnrecognizedClient, operation
-from faas.api.body import BODY, read_json
+from faas.api.body import BODY, REQUEST_ID, read_json
 from faas.api.context import services
 from faas.errors import AccessDenied, ApiError, RequestTooLarge, ResourceNotFound, TooManyRequests
 from faas.model import utcnow
+from faas.security import sigv4
 from faas.services.functions import parse_function_ref
+from faas.services.identities import Caller
 from faas.sources import url_events
 
 API = "/2021-10-31/functions/{function}"
@@ -67,12 +69,19 @@ async def list_urls(request: web.Request) -> web.Response:
 
 # -- the URLs themselves ------------------------------------------------------------------------------
 
+# A request to a NONE URL: no credentials, no identity policies; only principal "*" in the function's
+# policy can allow it.
+ANONYMOUS = Caller(arn="anonymous", name="anonymous", kind="anonymous", documents=())
+# Lambda's answer to a refused URL request, whatever the reason (it tells an anonymous caller nothing more).
+FORBIDDEN = ("Forbidden. For troubleshooting Function URL authorization issues, see the Function URLs "
+             "section of the platform's docs/SECURITY.md")
 
-def _plain(status: int, message: str) -> web.Response:
-    return web.json_response({"Message": message}, status=status)
+
+def _plain(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"Message": message}, status=status, headers=headers)
 
 
-@operation("lambda:InvokeFunctionUrl", open=True, audited=False)  # it checks AuthType itself
+@operation("lambda:InvokeFunctionUrl", open=True, audited=False)  # serve_url authorises it itself
 async def path_style(request: web.Request) -> web.StreamResponse:
     url_id = request.match_info["url_id"]
     # The path as received (still percent-encoded), after /lambda-url/<url-id>.
@@ -95,27 +104,33 @@ async def serve_url(request: web.Request, url_id: str, raw_path: str) -> web.Str
         status, cors = answered
         return web.Response(status=status, headers=cors)
 
+    request_id = request.get(REQUEST_ID) or str(uuid.uuid4())  # host-style requests skip the middleware
+    request[REQUEST_ID] = request_id
+    guard = request.app[GUARD]
+    arn = ctx.settings.function_arn(fn.name)
+    caller: Caller | None = None
+    action = "lambda:InvokeFunctionUrl"
     authorizer = None
     try:
         if config.auth_type == "AWS_IAM":
-            guard = request.app[GUARD]
             caller = await guard.authenticate(request, MAX_BODY)
-            arn = ctx.settings.function_arn(fn.name)
-            await guard.authorize(caller, "lambda:InvokeFunctionUrl", arn, fn.name,
-                                  {"lambda:FunctionUrlAuthType": "AWS_IAM"})
-            authorizer = {"accessKey": request.headers.get("Authorization", "").split("Credential=")[-1][:20]
-                          if "Credential=" in request.headers.get("Authorization", "") else None,
-                          "accountId": ctx.settings.account_id, "callerId": caller.name,
-                          "principalOrgId": None, "userArn": caller.arn, "userId": caller.name}
-            body = request[BODY]
+            authorizer = _identity(request, caller, ctx.settings.account_id)
         else:
-            body = await _read(request)
-    except (UnrecognizedClient, InvalidSignature, AccessDenied):
-        return _plain(403, "Forbidden")
+            caller = ANONYMOUS
+        # Both permissions, before the body is read: a refused request never reaches the function.
+        for action, context in url_events.URL_PERMISSIONS[config.auth_type]:
+            await guard.authorize(caller, action, arn, fn.name, context)
+        # An AWS_IAM request's body was read (and hashed for its signature) by authenticate().
+        body = request[BODY] if config.auth_type == "AWS_IAM" else await _read(request)
+    except (UnrecognizedClient, InvalidSignature, AccessDenied) as refusal:
+        if config.auth_type == "AWS_IAM":
+            # Someone tried to use credentials: like every refusal on the API, it goes to the audit log.
+            # NONE URLs are for anyone on the network, who could fill the log with refusals.
+            guard.record(request, caller, action, arn, refusal.status, "denied")
+        return _plain(403, FORBIDDEN, {"x-amzn-ErrorType": AccessDenied.code, "x-amzn-RequestId": request_id})
     except RequestTooLarge:
         return _plain(413, "Request Entity Too Large")
 
-    request_id = str(uuid.uuid4())
     event = url_events.build_event(url_events.HttpRequest(
         method=request.method, raw_path=raw_path.split("?", 1)[0], raw_query=request.rel_url.raw_query_string,
         headers=list(request.headers.items()), body=body, source_ip=request.remote or "", url_id=url_id,
@@ -133,6 +148,17 @@ async def serve_url(request: web.Request, url_id: str, raw_path: str) -> web.Str
         response.headers.add(name, value)
     response.headers["x-amzn-RequestId"] = result.request_id
     return response
+
+
+def _identity(request: web.Request, caller: Caller, account_id: str) -> dict:
+    """requestContext.authorizer.iam for a caller authenticate() just accepted."""
+    try:  # the access key id of a SigV4 request; a bearer token has none
+        access_key: str | None = sigv4.parse_authorization(request.headers["Authorization"]).access_key_id
+    except ValueError:
+        access_key = None
+    user_id = f"{caller.name}:{caller.function_name}" if caller.kind == "session" else caller.name
+    return url_events.authorizer_iam(access_key=access_key, account_id=account_id, user_arn=caller.arn,
+                                     user_id=user_id)
 
 
 async def _read(request: web.Request) -> bytes:

@@ -7,6 +7,9 @@ Pure functions, no I/O; the semantics are AWS's:
   crosses `:` and `/`, so `function:app` does not cover `function:app:PROD` but `function:app*` does.
 - A condition key absent from the request context makes a positive operator (StringEquals, ArnLike...)
   false and a negated one (StringNotEquals, ArnNotLike...) true, as IAM documents.
+  Bool compares "true"/"false" without regard to case; the platform alone sets the keys a function
+  URL request carries (`lambda:FunctionUrlAuthType`, `lambda:InvokedViaFunctionUrl`), so a direct
+  Invoke never matches a grant limited to invocations through the URL.
 - Statements are trusted to be well formed (the output of `parse_document` or `function_statement`):
   a malformed one, or an unsupported condition operator, raises rather than being skipped, so a bad
   stored policy fails closed.
@@ -59,6 +62,9 @@ _ORG_ID = re.compile(r"o-[a-z0-9]{10,32}")
 _PRINCIPAL_ARN = re.compile(r"arn:aws[a-zA-Z-]*:(iam|sts)::\d{12}:[^\s*?]+")
 _SERVICE_NAME = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 _URL_AUTH_TYPES = ("NONE", "AWS_IAM")
+# Condition keys the platform sets for a request through a function URL (never taken from the caller).
+FUNCTION_URL_AUTH_TYPE = "lambda:FunctionUrlAuthType"
+INVOKED_VIA_FUNCTION_URL = "lambda:InvokedViaFunctionUrl"
 
 # A caller's ARN: arn:<partition>:iam|sts::<account>:<resource>.
 _CALLER_ARN = re.compile(r"arn:([^:\s]+):(iam|sts)::(\d{12}):(\S+)")
@@ -216,12 +222,16 @@ def function_statement(
     source_arn: str | None = None,
     source_account: str | None = None,
     function_url_auth_type: str | None = None,
+    invoked_via_function_url: bool | None = None,
     principal_org_id: str | None = None,
 ) -> dict:
     """The statement AddPermission stores in a function policy, in Lambda's own JSON shape.
 
     principal: "*"; a 12-digit account id (stored as the account's root ARN); an IAM or STS ARN; or
-    a service principal such as "s3.amazonaws.com". Raises InvalidParameterValue for bad values.
+    a service principal such as "s3.amazonaws.com". invoked_via_function_url=True limits an
+    InvokeFunction grant to invocations through the function's URL (Lambda's
+    `{"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}`); False is the same as leaving it out.
+    Raises InvalidParameterValue for bad values.
     """
     if not isinstance(sid, str) or not _STATEMENT_ID.fullmatch(sid):
         raise InvalidParameterValue(
@@ -250,7 +260,16 @@ def function_statement(
         if action.lower() != "lambda:invokefunctionurl":
             raise InvalidParameterValue(
                 "FunctionUrlAuthType is only valid with the action lambda:InvokeFunctionUrl")
-        string_equals["lambda:FunctionUrlAuthType"] = function_url_auth_type
+        string_equals[FUNCTION_URL_AUTH_TYPE] = function_url_auth_type
+    if invoked_via_function_url is not None:
+        if not isinstance(invoked_via_function_url, bool):
+            raise InvalidParameterValue(
+                f"InvokedViaFunctionUrl {invoked_via_function_url!r} is not valid: use true or false")
+        if invoked_via_function_url:
+            if action.lower() != "lambda:invokefunction":
+                raise InvalidParameterValue(
+                    "InvokedViaFunctionUrl is only valid with the action lambda:InvokeFunction")
+            condition["Bool"] = {INVOKED_VIA_FUNCTION_URL: "true"}
     if principal_org_id is not None:
         if not isinstance(principal_org_id, str) or not _ORG_ID.fullmatch(principal_org_id):
             raise InvalidParameterValue(
@@ -386,6 +405,10 @@ def _arn_like(pattern: str, value: str) -> bool:
     return _arn_matcher(pattern)(value)
 
 
+def _bool(pattern: str, value: str) -> bool:
+    return pattern.lower() == value.lower()
+
+
 # operator (lower-cased) -> (value test, negated). ArnEquals takes wildcards too, as in IAM.
 _OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
     "stringequals": (_string_equals, False),
@@ -396,6 +419,7 @@ _OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
     "arnlike": (_arn_like, False),
     "arnnotequals": (_arn_like, True),
     "arnnotlike": (_arn_like, True),
+    "bool": (_bool, False),
 }
 
 
@@ -559,7 +583,8 @@ def evaluate_resource_policy(
     the role), "service:<name>.amazonaws.com" for platform services, or "anonymous" (covered only by
     "*" and {"AWS": "*"}). An Allow naming an account ({"AWS": "arn:aws:iam::<acct>:root"}) is
     NO_MATCH: as in AWS, the identity policy must allow. `context` holds condition keys
-    (aws:SourceArn, aws:SourceAccount, lambda:FunctionUrlAuthType, aws:PrincipalOrgID...).
+    (aws:SourceArn, aws:SourceAccount, lambda:FunctionUrlAuthType, lambda:InvokedViaFunctionUrl,
+    aws:PrincipalOrgID...).
     """
     caller = _caller(principal)
     action = action.lower()

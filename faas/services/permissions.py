@@ -37,6 +37,7 @@ class PermissionService:
             resource=self._function_arn(name), source_arn=params.get("SourceArn"),
             source_account=params.get("SourceAccount"),
             function_url_auth_type=params.get("FunctionUrlAuthType"),
+            invoked_via_function_url=params.get("InvokedViaFunctionUrl"),
             principal_org_id=params.get("PrincipalOrgID"))
         current = await self.statements(name)
         if len(json.dumps([*current, statement])) > MAX_POLICY_BYTES:

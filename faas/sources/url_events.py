@@ -13,6 +13,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from faas.errors import InvalidParameterValue
+from faas.security import sigv4
+from faas.security.policy import FUNCTION_URL_AUTH_TYPE, INVOKED_VIA_FUNCTION_URL
 
 Header = tuple[str, str]
 
@@ -26,6 +28,35 @@ TEXT_MEDIA_TYPES = frozenset({
     "application/json", "application/javascript", "application/ecmascript", "application/x-javascript",
     "application/xml", "application/x-www-form-urlencoded", "application/graphql", "application/yaml",
     "application/x-yaml", "application/x-ndjson",
+})
+
+# What a request through a URL must be allowed, each (action, the condition keys it is evaluated with).
+# Since October 2025 Lambda wants both, for either auth type: InvokeFunctionUrl for this auth type, and
+# InvokeFunction as invoked via a URL, which a grant limited to URL invocations covers and nothing
+# else a caller sends can imitate. An anonymous caller (NONE) is matched only by principal "*".
+URL_PERMISSIONS: dict[str, tuple[tuple[str, dict[str, str]], ...]] = {
+    auth_type: (
+        ("lambda:InvokeFunctionUrl", {FUNCTION_URL_AUTH_TYPE: auth_type}),
+        ("lambda:InvokeFunction", {INVOKED_VIA_FUNCTION_URL: "true"}),
+    )
+    for auth_type in ("NONE", "AWS_IAM")
+}
+
+# Request headers that carry a caller's credentials for this platform. They authenticate the caller to
+# faas, not to the function, and a bearer token works on every API for days: a function never sees them.
+# On an AWS_IAM URL the Authorization header is always the platform's (the request was refused
+# otherwise); on a NONE URL it is dropped only when it is one of the platform's own (a SigV4 signature
+# or a faas bearer token), so a function can still do its own authentication with it.
+SESSION_TOKEN_HEADER = "x-amz-security-token"
+_SIGV4_SCHEME = sigv4.ALGORITHM.lower()
+_BEARER_TOKEN_PREFIX = "faas_"
+
+# Response headers that frame the message or belong to one connection (RFC 9110 7.6.1, 6.4, 8.6). The
+# platform frames the response itself: a function's own Transfer-Encoding or Content-Length next to
+# the platform's would let it split one response into two for anything between the caller and faas.
+FRAMING_HEADERS = frozenset({
+    "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+    "content-length",
 })
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
@@ -50,17 +81,44 @@ class HttpRequest:
     account_id: str
     request_id: str
     now: datetime.datetime           # UTC
-    authorizer_iam: dict | None = None  # AWS_IAM callers: accessKey, accountId, callerId, principalOrgId, ...
+    authorizer_iam: dict | None = None  # set exactly for AWS_IAM URLs: see authorizer_iam()
 
 
 # --- request -> event -----------------------------------------------------------------------------
 
+def authorizer_iam(*, access_key: str | None, account_id: str, user_arn: str, user_id: str) -> dict[str, Any]:
+    """`requestContext.authorizer.iam`: who signed an AWS_IAM URL request, in Lambda's field names.
+
+    There are no unique ids like AIDA...: callerId and userId are the principal's name (for a role
+    session `<role>:<session>`, as Lambda writes it). accessKey is null for a bearer token.
+    """
+    return {"accessKey": access_key, "accountId": account_id, "callerId": user_id, "cognitoIdentity": None,
+            "principalOrgId": None, "userArn": user_arn, "userId": user_id}
+
+
+def is_platform_credential(name: str, value: str, signed: bool) -> bool:
+    """Whether a request header (name lower-cased) is a credential for the platform; `signed`: AWS_IAM URL."""
+    if name == SESSION_TOKEN_HEADER:
+        return True
+    if name != "authorization":
+        return False
+    if signed:
+        return True
+    scheme, _, rest = value.strip().partition(" ")
+    scheme = scheme.lower()
+    return scheme == _SIGV4_SCHEME or (scheme == "bearer" and rest.strip().startswith(_BEARER_TOKEN_PREFIX))
+
+
 def build_event(request: HttpRequest) -> dict[str, Any]:
-    """The payload format 2.0 event Lambda gives a function for this request."""
+    """The payload format 2.0 event Lambda gives a function for this request, without the caller's
+    credentials for the platform (the caller's identity is in requestContext.authorizer.iam)."""
+    signed = request.authorizer_iam is not None
     cookies: list[str] = []
     joined: dict[str, str] = {}
     for name, value in request.headers:
         key = name.lower()
+        if is_platform_credential(key, value, signed):
+            continue
         if key == "cookie":
             # Cookies travel in their own field, one entry per cookie, never in `headers`.
             cookies.extend(part.strip() for part in value.split(";") if part.strip())
@@ -173,7 +231,8 @@ def response_from_result(payload: bytes, function_error: str | None) -> tuple[in
 
     - A function error, invalid JSON or a malformed structured response: 502 `Internal Server Error`,
       with nothing from the function (no error type, no message).
-    - A JSON object with `statusCode`: that status, `headers` (non-string values as JSON text),
+    - A JSON object with `statusCode` (200-599): that status, `headers` (non-string values as JSON text;
+      framing and connection headers such as Transfer-Encoding and Content-Length are dropped),
       `cookies` (one Set-Cookie each), `body` (base64-decoded when `isBase64Encoded` is true;
       a non-string body is sent as JSON text); content-type defaults to application/json.
     - Any other JSON (an object without `statusCode`, a string, a number, null): 200,
@@ -195,7 +254,8 @@ def response_from_result(payload: bytes, function_error: str | None) -> tuple[in
 
 def _structured(value: dict[str, Any]) -> tuple[int, list[Header], bytes]:
     status = value["statusCode"]
-    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+    # 1xx is never a final response: a 101 or 103 would leave the caller waiting or switch protocols.
+    if not isinstance(status, int) or isinstance(status, bool) or not 200 <= status <= 599:
         raise _Malformed("statusCode")
 
     headers: list[Header] = []
@@ -206,7 +266,9 @@ def _structured(value: dict[str, Any]) -> tuple[int, list[Header], bytes]:
         for name, raw in given.items():
             if raw is None:
                 continue
-            headers.append((_header_name(name), _header_value(raw)))
+            name, text = _header_name(name), _header_value(raw)
+            if name.lower() not in FRAMING_HEADERS:
+                headers.append((name, text))
     if not any(name.lower() == "content-type" for name, _ in headers):
         headers.append(("Content-Type", "application/json"))
 

@@ -239,8 +239,23 @@ def test_async_invoke_and_url_verbs(run, server: Server, tmp_path: Path) -> None
     url_id = url.split("//")[1].split(".")[0]
     status, _, body = server.request("POST", f"/lambda-url/{url_id}/", b'{"name": "web"}', sign=False)
     assert status == 200 and b"Hello, world!" in body  # the URL event has no "name"
+    # it answered because the CLI added what a public URL needs to the function's policy
+    statements = json.loads(ok(run("permissions", "show", name)).stdout)["Statement"]
+    assert {(s["Sid"], s["Action"], s["Principal"], json.dumps(s["Condition"], sort_keys=True))
+            for s in statements} == {
+        ("FunctionURLAllowPublicAccess", "lambda:InvokeFunctionUrl", "*",
+         '{"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}'),
+        ("FunctionURLAllowInvokeAction", "lambda:InvokeFunction", "*",
+         '{"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}'),
+    }
     assert json.loads(ok(run("url", "get", name)).stdout)["AuthType"] == "NONE"
     ok(run("url", "delete", name))
     assert server.request("POST", f"/lambda-url/{url_id}/", b"{}", sign=False)[0] == 404
+    # a new URL keeps the statements the last one left
+    recreated = ok(run("url", "create", name, "--auth-type", "NONE"))
+    assert "kept the statement FunctionURLAllowPublicAccess" in recreated.stderr
+    new_id = recreated.stdout.strip().split("//")[1].split(".")[0]
+    assert server.request("POST", f"/lambda-url/{new_id}/", b"{}", sign=False)[0] == 200
+    ok(run("url", "delete", name))
     refused = run("url", "get", name)
     assert refused.returncode == 1 and "ResourceNotFoundException" in refused.stderr

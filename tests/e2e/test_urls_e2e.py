@@ -10,9 +10,11 @@ import http.client
 import json
 import os
 import re
+import socket
+import sqlite3
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from botocore.exceptions import ClientError
@@ -25,6 +27,7 @@ pytestmark = pytest.mark.docker
 ACCOUNT = "000000000000"
 URL_RE = re.compile(r"http://([a-z0-9]{32})\.lambda-url\.localhost:(\d+)/")
 SECRET = "secret-detail-4711"
+SMUGGLED = "0\r\n\r\nHTTP/1.1 200 OK\r\nX-Smuggled: yes\r\nContent-Length: 0\r\n\r\n"
 CORS = {"AllowOrigins": ["https://good.example"], "AllowMethods": ["GET", "POST"], "AllowHeaders": ["x-custom"],
         "ExposeHeaders": ["x-custom"], "MaxAge": 300}
 
@@ -43,6 +46,14 @@ def handler(event, context):
         return {{"hello": "world", "n": 1}}
     if path.startswith("/raise"):
         raise ValueError({SECRET!r})
+    if path.startswith("/frame"):
+        # framing headers of its own, and a body that would be a second response to a confused parser
+        return {{"statusCode": 200, "headers": {{
+            "Transfer-Encoding": "chunked", "Content-Length": "2", "Connection": "close", "Keep-Alive": "timeout=1",
+            "Upgrade": "h2c", "TE": "trailers", "Trailer": "X-Sum", "Content-Type": "text/plain", "X-Kept": "yes"}},
+            "body": {SMUGGLED!r}}}
+    if path.startswith("/switch"):
+        return {{"statusCode": 101, "headers": {{"Upgrade": "websocket", "Connection": "Upgrade"}}}}
     if path.startswith("/binary"):
         return {{"statusCode": 200, "headers": {{"Content-Type": "application/octet-stream"}},
                 "isBase64Encoded": True, "body": base64.b64encode(raw).decode()}}
@@ -56,6 +67,21 @@ def deploy(lam) -> str:  # type: ignore[no-untyped-def]
     lam.create_function(FunctionName=name, Runtime="python3.13", Role=ROLE, Handler="app.handler",
                         Code={"ZipFile": make_zip({"app.py": APP})})
     return name
+
+
+def allow_public(lam, name: str) -> None:  # type: ignore[no-untyped-def]
+    """The two statements a NONE URL needs before it answers anyone (what `faas url create` and the AWS
+    console add)."""
+    lam.add_permission(FunctionName=name, StatementId="FunctionURLAllowPublicAccess", Principal="*",
+                       Action="lambda:InvokeFunctionUrl", FunctionUrlAuthType="NONE")
+    lam.add_permission(FunctionName=name, StatementId="FunctionURLAllowInvokeAction", Principal="*",
+                       Action="lambda:InvokeFunction", InvokedViaFunctionUrl=True)
+
+
+def public_url(server: Server, lam, name: str, **config: Any) -> Url:  # type: ignore[no-untyped-def]
+    url = Url(server, lam.create_function_url_config(FunctionName=name, AuthType="NONE", **config)["FunctionUrl"])
+    allow_public(lam, name)
+    return url
 
 
 class Url:
@@ -107,8 +133,7 @@ def runs(server: Server, name: str) -> list[dict]:
 @pytest.fixture(scope="module")
 def open_url(server: Server, lam) -> tuple[str, Url]:  # type: ignore[no-untyped-def]
     name = deploy(lam)
-    config = lam.create_function_url_config(FunctionName=name, AuthType="NONE", Cors=CORS)
-    return name, Url(server, config["FunctionUrl"])
+    return name, public_url(server, lam, name, Cors=CORS)
 
 
 STYLES = pytest.mark.parametrize("style", ["host", "path"])
@@ -314,7 +339,7 @@ def test_a_handler_error_is_a_bare_502(open_url: tuple[str, Url], style: str) ->
 
 def test_cors_preflight_oversize_bodies_and_cors_on_responses(server: Server, lam: Any) -> None:
     name = deploy(lam)
-    url = Url(server, lam.create_function_url_config(FunctionName=name, AuthType="NONE", Cors=CORS)["FunctionUrl"])
+    url = public_url(server, lam, name, Cors=CORS)
     for style in ("host", "path"):
         status, headers, _ = url.call(style, "OPTIONS", "/anything", headers={
             "Origin": "https://good.example", "Access-Control-Request-Method": "POST",
@@ -398,6 +423,11 @@ def test_aws_iam_urls_need_a_signature_and_a_permission(server: Server, lam: Any
 
     lam.add_permission(FunctionName=name, StatementId="url-caller", Action="lambda:InvokeFunctionUrl",
                        Principal=arn, FunctionUrlAuthType="AWS_IAM")
+    # as in Lambda since October 2025, a URL invocation is an InvokeFunction too
+    status, data = _iam_call(server, url, credentials)
+    assert status == 403, data
+    lam.add_permission(FunctionName=name, StatementId="url-caller-invoke", Action="lambda:InvokeFunction",
+                       Principal=arn, InvokedViaFunctionUrl=True)
     deadline = time.monotonic() + 10
     while (result := _iam_call(server, url, credentials))[0] != 200 and time.monotonic() < deadline:
         time.sleep(0.25)
@@ -429,7 +459,7 @@ def test_repeated_request_headers_are_comma_joined(open_url: tuple[str, Url]) ->
 
 def test_auth_type_changes_take_effect_at_once(server: Server, lam: Any) -> None:
     name = deploy(lam)
-    url = Url(server, lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"])
+    url = public_url(server, lam, name)
     assert url.call("path", "GET", "/echo")[0] == 200
     lam.update_function_url_config(FunctionName=name, AuthType="AWS_IAM")
     assert url.call("path", "GET", "/echo")[0] == 403
@@ -440,7 +470,7 @@ def test_auth_type_changes_take_effect_at_once(server: Server, lam: Any) -> None
 
 def test_a_deleted_functions_url_does_not_serve_a_new_function_of_the_same_name(server: Server, lam: Any) -> None:
     name = deploy(lam)
-    url = Url(server, lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"])
+    url = public_url(server, lam, name)
     assert url.call("path", "GET", "/echo")[0] == 200  # the URL is now known to the server
     lam.delete_function(FunctionName=name)
     lam.create_function(FunctionName=name, Runtime="python3.13", Role=ROLE, Handler="app.handler",
@@ -451,3 +481,227 @@ def test_a_deleted_functions_url_does_not_serve_a_new_function_of_the_same_name(
     for style in ("path", "host"):
         status, _, body = url.call(style, "GET", "/echo")
         assert status == 404, (style, status, body[:200])
+
+
+# --- a NONE URL answers only when the function's policy makes it public ----------------------------
+
+
+def _refused(answer: tuple[int, list[tuple[str, str]], bytes]) -> None:
+    status, headers, body = answer
+    assert status == 403, (status, body[:300])
+    assert header(headers, "x-amzn-ErrorType") == "AccessDeniedException"
+    assert json.loads(body)["Message"].startswith("Forbidden")
+    assert b"Traceback" not in body
+
+
+def _eventually(call, status: int):  # type: ignore[no-untyped-def]
+    """Policies are cached per node for a few seconds: wait (with a deadline) until a call answers `status`."""
+    deadline = time.monotonic() + 10
+    while (answer := call())[0] != status and time.monotonic() < deadline:
+        time.sleep(0.25)
+    return answer
+
+
+def _wait_for_runs(server: Server, name: str, count: int) -> list[dict]:
+    deadline = time.monotonic() + 15
+    while len(found := runs(server, name)) < count:
+        assert time.monotonic() < deadline, found
+        time.sleep(0.25)
+    return found
+
+
+def test_a_none_url_needs_both_public_statements_and_a_deny_wins(server: Server, lam: Any) -> None:
+    name = deploy(lam)
+    url = Url(server, lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"])
+    document = b'{"kept": true}'
+
+    # no policy at all: 403 for both styles, for every method, and the function never runs
+    for style in ("host", "path"):
+        _refused(url.call(style, "GET", "/echo"))
+        _refused(url.call(style, "POST", "/echo", document, {"Content-Type": "application/json"}))
+
+    # one statement is not enough, whichever it is
+    lam.add_permission(FunctionName=name, StatementId="FunctionURLAllowPublicAccess", Principal="*",
+                       Action="lambda:InvokeFunctionUrl", FunctionUrlAuthType="NONE")
+    _refused(url.call("path", "GET", "/echo"))
+    lam.remove_permission(FunctionName=name, StatementId="FunctionURLAllowPublicAccess")
+    lam.add_permission(FunctionName=name, StatementId="FunctionURLAllowInvokeAction", Principal="*",
+                       Action="lambda:InvokeFunction", InvokedViaFunctionUrl=True)
+    _refused(url.call("path", "GET", "/echo"))
+    # a grant of InvokeFunctionUrl for an AWS_IAM URL does not open a NONE one
+    lam.add_permission(FunctionName=name, StatementId="iam-only", Principal="*",
+                       Action="lambda:InvokeFunctionUrl", FunctionUrlAuthType="AWS_IAM")
+    _refused(url.call("host", "GET", "/echo"))
+
+    # GetPolicy shows the URL-only grant as Lambda writes it
+    statements = {s["Sid"]: s for s in json.loads(lam.get_policy(FunctionName=name)["Policy"])["Statement"]}
+    assert statements["FunctionURLAllowInvokeAction"]["Condition"] == {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}
+    assert statements["FunctionURLAllowInvokeAction"]["Principal"] == "*"
+
+    # both: 200, and the body arrives whole
+    lam.add_permission(FunctionName=name, StatementId="FunctionURLAllowPublicAccess", Principal="*",
+                       Action="lambda:InvokeFunctionUrl", FunctionUrlAuthType="NONE")
+    for style in ("host", "path"):
+        status, _, body = url.call(style, "POST", "/echo", document, {"Content-Type": "application/json"})
+        assert status == 200, body[:300]
+        assert json.loads(json.loads(body)["event"]["body"]) == {"kept": True}
+    # the refused requests never reached the function: only the two allowed ones ran
+    assert len(_wait_for_runs(server, name, 2)) == 2
+
+    # ...and the URL-only grant does not let anyone call the Invoke API directly
+    status, _, body = server.request("POST", f"/2015-03-31/functions/{name}/invocations", b"{}", sign=False)
+    assert status == 403, body
+    narrow_arn, narrow = _new_principal(server)  # a principal whose own policies allow nothing
+    status, headers, body = server.request("POST", f"/2015-03-31/functions/{name}/invocations", b"{}",
+                                           credentials=narrow)
+    assert status == 403 and headers.get("x-amzn-ErrorType") == "AccessDeniedException", body
+    assert len(runs(server, name)) == 2
+
+
+def _write_statement(server: Server, name: str, statement: dict) -> None:
+    """AddPermission writes only Allow statements; a function policy's Deny is written to the store, where
+    the platform reads its statements from (as any other writer of that table would)."""
+    with sqlite3.connect(server.data_dir / "faas.db", timeout=30) as db:
+        db.execute("INSERT INTO function_permissions (function_name, sid, statement) VALUES (?, ?, ?)",
+                   (name, statement["Sid"], json.dumps(statement)))
+
+
+@pytest.mark.parametrize("action", ["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"])
+def test_an_explicit_deny_closes_a_public_url(server: Server, lam: Any, action: str) -> None:
+    name = deploy(lam)
+    url = public_url(server, lam, name)
+    assert url.call("path", "GET", "/echo")[0] == 200
+    _write_statement(server, name, {"Sid": "deny-everyone", "Effect": "Deny", "Principal": "*", "Action": action,
+                                    "Resource": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"})
+    served = 1
+    deadline = time.monotonic() + 10  # policies are cached per node for up to five seconds
+    while (answer := url.call("path", "GET", "/echo"))[0] == 200 and time.monotonic() < deadline:
+        served += 1
+        time.sleep(0.25)
+    _refused(answer)
+    _refused(url.call("host", "GET", "/echo"))
+    lam.remove_permission(FunctionName=name, StatementId="deny-everyone")
+    assert url.call("host", "GET", "/echo")[0] == 200
+    served += 1
+    assert len(_wait_for_runs(server, name, served)) == served  # the refused requests never ran
+
+
+def _token(server: Server) -> str:
+    status, _, body = server.request("POST", "/faas/v1/tokens", json.dumps({"TtlSeconds": 300}).encode(),
+                                     {"Content-Type": "application/json"})
+    assert status == 201, body
+    return json.loads(body)["Token"]
+
+
+def test_a_function_never_sees_the_callers_credentials(server: Server, lam: Any) -> None:
+    name = deploy(lam)
+    url = Url(server, lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")["FunctionUrl"])
+    admin = server.credentials()
+    admin_arn = f"arn:aws:iam::{ACCOUNT}:user/admin"
+    token = _token(server)
+
+    # SigV4, with a session token header alongside
+    status, _, data = server.request("GET", f"/lambda-url/{url.url_id}/echo",
+                                     headers={"X-Amz-Security-Token": "a-session-token"})
+    assert status == 200, data
+    event = json.loads(data)["event"]
+    for leak in (b"AWS4-HMAC-SHA256", b"Signature=", b"a-session-token", admin.secret_access_key.encode()):
+        assert leak not in data, leak
+    assert "authorization" not in event["headers"] and "x-amz-security-token" not in event["headers"]
+    assert event["requestContext"]["authorizer"]["iam"] == {
+        "accessKey": admin.access_key_id, "accountId": ACCOUNT, "callerId": "admin", "cognitoIdentity": None,
+        "principalOrgId": None, "userArn": admin_arn, "userId": "admin"}
+
+    # a bearer token (what the README suggests for curl): it works on every API, so it must not leak
+    for style in ("host", "path"):
+        status, _, data = url.call(style, "GET", "/echo", headers={"Authorization": f"Bearer {token}"})
+        assert status == 200, data
+        assert token.encode() not in data and b"Bearer" not in data
+        iam = json.loads(data)["event"]["requestContext"]["authorizer"]["iam"]
+        assert iam["userArn"] == admin_arn and iam["accessKey"] is None
+
+    # a NONE URL: the platform's credentials are dropped, the function's own schemes pass
+    public = public_url(server, lam, deploy(lam))
+    event = public.echo("host", "GET", "/echo", headers={"Authorization": f"Bearer {token}",
+                                                          "X-Amz-Security-Token": "a-session-token"})["event"]
+    assert "authorization" not in event["headers"] and "x-amz-security-token" not in event["headers"]
+    assert "authorizer" not in event["requestContext"]
+    assert token not in json.dumps(event)
+    event = public.echo("path", "GET", "/echo", headers={"Authorization": "Basic dXNlcjpwYXNz"})["event"]
+    assert event["headers"]["authorization"] == "Basic dXNlcjpwYXNz"
+
+
+def test_refusals_on_aws_iam_urls_are_audited(server: Server, lam: Any) -> None:
+    name = deploy(lam)
+    url = Url(server, lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")["FunctionUrl"])
+    arn, credentials = _new_principal(server)
+    resource = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"
+
+    _refused(url.call("host", "GET", "/echo"))  # unsigned
+    status, headers, _ = server.request("GET", f"/lambda-url/{url.url_id}/echo", credentials=credentials)
+    assert status == 403 and headers.get("x-amzn-ErrorType") == "AccessDeniedException"
+    refused_id = headers.get("x-amzn-RequestId")
+
+    # an identity policy's Deny wins over a function policy that allows everyone
+    lam.add_permission(FunctionName=name, StatementId="all-url", Principal="*", Action="lambda:InvokeFunctionUrl",
+                       FunctionUrlAuthType="AWS_IAM")
+    lam.add_permission(FunctionName=name, StatementId="all-invoke", Principal="*", Action="lambda:InvokeFunction",
+                       InvokedViaFunctionUrl=True)
+    assert _eventually(lambda: _iam_call(server, url, credentials), 200)[0] == 200
+    status, _, body = server.request("PUT", f"/faas/v1/principals/{arn.rsplit('/', 1)[1]}/policies/no-invoke",
+                                     json.dumps({"PolicyDocument": {"Statement": [
+                                         {"Effect": "Deny", "Action": "lambda:InvokeFunction", "Resource": "*"}]}}
+                                                ).encode(),
+                                     {"Content-Type": "application/json"})
+    assert status in (200, 201, 204), body
+    assert _eventually(lambda: _iam_call(server, url, credentials), 403)[0] == 403
+
+    def audited(**query: str) -> list[dict]:
+        status, _, body = server.request("GET", "/faas/v1/audit?" + urlencode({"limit": "1000", **query}))
+        assert status == 200, body
+        return [e for e in json.loads(body)["Entries"] if e["Resource"] == resource]
+
+    anonymous = audited(principal="anonymous", action="lambda:InvokeFunctionUrl")
+    assert [(e["Status"], e["Outcome"]) for e in anonymous] == [(403, "denied")]
+    by_caller = audited(principal=arn)
+    assert sorted((e["Action"], e["Status"], e["Outcome"]) for e in by_caller) == [
+        ("lambda:InvokeFunction", 403, "denied"),  # the identity policy's Deny
+        ("lambda:InvokeFunctionUrl", 403, "denied"),  # no grant yet
+    ]  # the allowed URL calls are invocations, with records of their own, not audit entries
+    assert refused_id and refused_id in {e["RequestId"] for e in by_caller}
+    assert all(e["Time"] and e["SourceIp"] for e in anonymous + by_caller)
+
+
+# --- the platform frames a URL's response ---------------------------------------------------------
+
+
+def _read_response(reader) -> tuple[int, list[tuple[str, str]], bytes]:  # type: ignore[no-untyped-def]
+    status_line = reader.readline()
+    assert status_line.startswith(b"HTTP/1.1 "), status_line
+    headers: list[tuple[str, str]] = []
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        headers.append((name.strip(), value.strip()))
+    assert not (header(headers, "Transfer-Encoding") and header(headers, "Content-Length")), headers
+    assert len(all_headers(headers, "Content-Length")) == 1, headers
+    return int(status_line.split()[1]), headers, reader.read(int(header(headers, "Content-Length") or 0))
+
+
+@STYLES
+def test_a_functions_framing_headers_cannot_split_the_response(open_url: tuple[str, Url], style: str) -> None:
+    _, url = open_url
+    endpoint = urlsplit(url.server.endpoint)
+    target, host = ("/frame", url.host) if style == "host" else (f"/lambda-url/{url.url_id}/frame", endpoint.netloc)
+    with socket.create_connection((endpoint.hostname, endpoint.port), timeout=60) as sock:
+        reader = sock.makefile("rb")
+        for _ in range(2):  # the same connection, twice: the first response ended where it said it would
+            sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            status, headers, body = _read_response(reader)
+            assert status == 200
+            assert body == SMUGGLED.encode()  # all of it, as the body of this one response
+            assert header(headers, "Content-Length") == str(len(SMUGGLED))
+            for dropped in ("Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade", "TE", "Trailer"):
+                assert header(headers, dropped) is None, (dropped, headers)
+            assert header(headers, "X-Kept") == "yes" and header(headers, "X-Smuggled") is None
+        status, _, body = url.call(style, "GET", "/switch")  # a 101 would hand the connection over
+        assert status == 502 and body == b"Internal Server Error"

@@ -927,11 +927,64 @@ def test_permissions_verbs(fake_identities, capsys):
     assert cli.main(["permissions", "add", "fn", "--statement-id", "dev", "--principal", DEV_ARN,
                      "--source-arn", "arn:aws:s3:::b"]) == 0
     assert fake_identities.sent[-1][2]["SourceArn"] == "arn:aws:s3:::b"
+    assert cli.main(["permissions", "add", "fn", "--statement-id", "via-url", "--principal", "*",
+                     "--invoked-via-function-url"]) == 0
+    assert fake_identities.sent[-1][2] == {"StatementId": "via-url", "Action": "lambda:InvokeFunction",
+                                           "Principal": "*", "InvokedViaFunctionUrl": True}
     capsys.readouterr()
     assert cli.main(["permissions", "show", "fn"]) == 0
     assert json.loads(capsys.readouterr().out)["Statement"] == [statement]
     assert cli.main(["permissions", "rm", "fn", "dev"]) == 0
     assert capsys.readouterr().out == "removed statement dev from fn\n"
+
+
+URL_CONFIG = {"FunctionUrl": "http://abcdefghijklmnopqrstuvwxyz012345.lambda-url.localhost:9000/",
+              "FunctionArn": "arn:aws:lambda:us-east-1:000000000000:function:fn", "AuthType": "NONE"}
+PUBLIC_URL_PERMISSIONS = [
+    {"StatementId": "FunctionURLAllowPublicAccess", "Action": "lambda:InvokeFunctionUrl", "Principal": "*",
+     "FunctionUrlAuthType": "NONE"},
+    {"StatementId": "FunctionURLAllowInvokeAction", "Action": "lambda:InvokeFunction", "Principal": "*",
+     "InvokedViaFunctionUrl": True},
+]
+
+
+def test_url_create_none_adds_the_two_statements_a_public_url_needs(fake_identities, capsys):
+    fake_identities.answers = {
+        ("POST", "/2021-10-31/functions/fn/url"): (201, URL_CONFIG),
+        ("POST", "/2015-03-31/functions/fn/policy"): (201, {"Statement": "{}"}),
+    }
+    assert cli.main(["url", "create", "fn", "--auth-type", "NONE"]) == 0
+    assert capsys.readouterr().out == URL_CONFIG["FunctionUrl"] + "\n"
+    assert [body for _, _, body in fake_identities.sent] == [{"AuthType": "NONE"}, *PUBLIC_URL_PERMISSIONS]
+
+    # AWS_IAM adds nothing: callers' own policies (or statements naming them) grant it
+    fake_identities.sent.clear()
+    assert cli.main(["url", "create", "fn", "--auth-type", "AWS_IAM"]) == 0
+    assert [body for _, _, body in fake_identities.sent] == [{"AuthType": "AWS_IAM"}]
+
+
+def test_url_create_none_keeps_statements_left_by_an_earlier_url(fake_identities, capsys):
+    fake_identities.answers = {
+        ("POST", "/2021-10-31/functions/fn/url"): (201, URL_CONFIG),
+        ("POST", "/2015-03-31/functions/fn/policy"): (409, {
+            "__type": "ResourceConflictException", "message": "The statement id provided already exists."}),
+    }
+    assert cli.main(["url", "create", "fn", "--auth-type", "NONE"]) == 0
+    out, err = capsys.readouterr()
+    assert out == URL_CONFIG["FunctionUrl"] + "\n"
+    assert "kept the statement FunctionURLAllowPublicAccess" in err and "FunctionURLAllowInvokeAction" in err
+
+
+def test_url_create_none_says_when_the_url_stays_closed(fake_identities, capsys):
+    fake_identities.answers = {
+        ("POST", "/2021-10-31/functions/fn/url"): (201, URL_CONFIG),
+        ("POST", "/2015-03-31/functions/fn/policy"): (403, {"__type": "AccessDeniedException",
+                                                            "message": "not allowed"}),
+    }
+    assert cli.main(["url", "create", "fn", "--auth-type", "NONE"]) == 1
+    err = capsys.readouterr().err
+    assert f"the URL {URL_CONFIG['FunctionUrl']} was created, but it answers 403" in err
+    assert "FunctionURLAllowPublicAccess failed" in err
 
 
 def test_token_prints_only_the_token_on_stdout(fake_identities, capsys):

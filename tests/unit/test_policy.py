@@ -338,6 +338,34 @@ def test_function_statement_for_a_function_url(auth_type):
     assert statement["Principal"] == "*"
 
 
+def test_function_statement_invoked_via_a_function_url():
+    statement = policy.function_statement(sid="FunctionURLAllowInvokeAction", action="lambda:InvokeFunction",
+                                          principal="*", resource=FN, invoked_via_function_url=True)
+    # Lambda's own rendering: a Bool condition with the string "true"
+    assert statement == {"Sid": "FunctionURLAllowInvokeAction", "Effect": "Allow", "Principal": "*",
+                         "Action": "lambda:InvokeFunction", "Resource": FN,
+                         "Condition": {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}}
+    assert "Condition" not in policy.function_statement(sid="s", action="lambda:InvokeFunction", principal="*",
+                                                        resource=FN, invoked_via_function_url=False)
+    assert policy.function_statement(sid="s", action="lambda:InvokeFunction", principal="s3.amazonaws.com",
+                                     resource=FN, source_arn=BUCKET_ARN, invoked_via_function_url=True)[
+        "Condition"] == {"ArnLike": {"AWS:SourceArn": BUCKET_ARN}, "Bool": {"lambda:InvokedViaFunctionUrl": "true"}}
+
+
+URL_VIA = "lambda:InvokedViaFunctionUrl"
+
+
+@pytest.mark.parametrize("caller", ["anonymous", USER, SESSION])
+def test_a_grant_limited_to_url_invocations_never_covers_a_direct_invoke(caller):
+    statement = grant("*", invoked_via_function_url=True)
+    assert resource_decision([statement], caller, context={URL_VIA: "true"}) == ALLOW
+    # the Invoke API sets no such key, and nothing a caller sends can set it
+    assert resource_decision([statement], caller) == NO_MATCH
+    assert resource_decision([statement], caller, context={}) == NO_MATCH
+    assert resource_decision([statement], caller, action="lambda:InvokeFunctionUrl",
+                             context={URL_VIA: "true", "lambda:FunctionUrlAuthType": "NONE"}) == NO_MATCH
+
+
 @pytest.mark.parametrize(("action", "valid"), [
     ("lambda:InvokeFunction", True),
     ("lambda:InvokeFunctionUrl", True),
@@ -401,6 +429,10 @@ FUNCTION_STATEMENT_ERRORS = [
     ({"action": "lambda:InvokeFunctionUrl", "function_url_auth_type": "none"}, "FunctionUrlAuthType"),
     ({"action": "lambda:InvokeFunction", "function_url_auth_type": "NONE"}, "only valid with the action"),
     ({"action": "*", "function_url_auth_type": "NONE"}, "only valid with the action"),
+    ({"action": "lambda:InvokeFunctionUrl", "invoked_via_function_url": True}, "only valid with the action"),
+    ({"action": "lambda:*", "invoked_via_function_url": True}, "only valid with the action"),
+    ({"invoked_via_function_url": "true"}, "InvokedViaFunctionUrl"),
+    ({"invoked_via_function_url": 1}, "InvokedViaFunctionUrl"),
 ]
 
 
@@ -553,6 +585,11 @@ OPERATOR_CASES = [
     ({"StringEquals": {"a": "1", "b": "2"}}, {"a": "1", "b": "3"}, False),
     ({"StringEquals": {"a": "1"}, "StringLike": {"b": "x*"}}, {"a": "1", "b": "xy"}, True),
     ({"StringEquals": {"a": "1"}, "StringLike": {"b": "x*"}}, {"a": "1", "b": "yx"}, False),
+    ({"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}, {"lambda:InvokedViaFunctionUrl": "true"}, True),
+    ({"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}, {"lambda:InvokedViaFunctionUrl": "TRUE"}, True),
+    ({"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}, {"lambda:InvokedViaFunctionUrl": "false"}, False),
+    ({"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}, {}, False),  # absent: a direct Invoke
+    ({"Bool": {"lambda:InvokedViaFunctionUrl": "false"}}, {"lambda:InvokedViaFunctionUrl": "false"}, True),
 ]
 
 

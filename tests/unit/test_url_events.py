@@ -142,6 +142,54 @@ def test_the_iam_authorizer_is_passed_and_copied():
     assert "authorizer" not in build_event(request())["requestContext"]
 
 
+SIGV4 = ("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261127/us-east-1/lambda/aws4_request, "
+         "SignedHeaders=host;x-amz-date, Signature=abc123")
+TOKEN = "faas_0123456789abcdefghijklmnopqrstuvwxyzABCDE"
+
+
+def test_a_signed_requests_credentials_never_reach_the_function():
+    headers = [("Authorization", SIGV4), ("X-Amz-Date", "20261127T065848Z"), ("X-Amz-Security-Token", "session"),
+               ("x-amz-security-token", "again"), ("X-Other", "kept")]
+    event = build_event(request(headers=headers, authorizer_iam=IAM))
+    assert event["headers"] == {"x-amz-date": "20261127T065848Z", "x-other": "kept"}
+    assert event["requestContext"]["authorizer"] == {"iam": IAM}  # who called, in its own field
+    for value in ("Bearer " + TOKEN, "Basic dXNlcjpwdw==", "anything at all"):  # AWS_IAM: always the platform's
+        event = build_event(request(headers=[("authorization", value)], authorizer_iam=IAM))
+        assert "authorization" not in event["headers"]
+
+
+@pytest.mark.parametrize("value, kept", [
+    (SIGV4, False),
+    ("  aws4-hmac-sha256 Credential=x", False),
+    ("Bearer " + TOKEN, False),
+    ("bearer   " + TOKEN, False),
+    ("Bearer eyJhbGciOiJSUzI1NiJ9.e30.sig", True),  # the function's own tokens are its business
+    ("Basic dXNlcjpwdw==", True),
+    ("", True),
+])
+def test_an_open_url_drops_only_the_platforms_credentials(value, kept):
+    event = build_event(request(headers=[("Authorization", value), ("X-Amz-Security-Token", "session")]))
+    assert ("authorization" in event["headers"]) is kept
+    assert "x-amz-security-token" not in event["headers"]
+
+
+def test_the_iam_authorizer_has_lambdas_fields():
+    iam = url_events.authorizer_iam(access_key="AKIDEXAMPLE", account_id="123456789012",
+                                    user_arn="arn:aws:iam::123456789012:user/alice", user_id="alice")
+    assert iam == {"accessKey": "AKIDEXAMPLE", "accountId": "123456789012", "callerId": "alice",
+                   "cognitoIdentity": None, "principalOrgId": None,
+                   "userArn": "arn:aws:iam::123456789012:user/alice", "userId": "alice"}
+    assert url_events.authorizer_iam(access_key=None, account_id="1", user_arn="a", user_id="u")["accessKey"] is None
+
+
+def test_a_url_needs_both_permissions_for_either_auth_type():
+    for auth_type in ("NONE", "AWS_IAM"):
+        assert url_events.URL_PERMISSIONS[auth_type] == (
+            ("lambda:InvokeFunctionUrl", {"lambda:FunctionUrlAuthType": auth_type}),
+            ("lambda:InvokeFunction", {"lambda:InvokedViaFunctionUrl": "true"}),
+        )
+
+
 TIME_CASES = [
     # now, time, timeEpoch
     (datetime.datetime(2026, 11, 27, 6, 58, 48, tzinfo=datetime.timezone.utc),
@@ -215,6 +263,18 @@ RESPONSE_CASES = [
     ("cookies-not-list", b'{"statusCode": 200, "cookies": "a=1"}', None, BAD_GATEWAY),
     ("cookie-not-string", b'{"statusCode": 200, "cookies": [1]}', None, BAD_GATEWAY),
     ("bad-base64", b'{"statusCode": 200, "body": "not base64!", "isBase64Encoded": true}', None, BAD_GATEWAY),
+    # the platform frames the response: a function's framing and connection headers are dropped
+    ("framing-headers-dropped", json.dumps({
+        "statusCode": 200, "body": "hello", "headers": {
+            "Transfer-Encoding": "chunked", "content-length": "2", "Connection": "close", "Keep-Alive": "timeout=1",
+            "Upgrade": "websocket", "TE": "trailers", "Trailer": "X-Sum", "Proxy-Connection": "keep-alive",
+            "X-Kept": "yes", "Content-Type": "text/plain"}}).encode(), None,
+     (200, [("X-Kept", "yes"), ("Content-Type", "text/plain")], b"hello")),
+    ("statusCode-100", b'{"statusCode": 100}', None, BAD_GATEWAY),  # 1xx is never a final response
+    ("statusCode-101", b'{"statusCode": 101, "headers": {"Upgrade": "h2c"}}', None, BAD_GATEWAY),
+    ("statusCode-103", b'{"statusCode": 103}', None, BAD_GATEWAY),
+    ("statusCode-199", b'{"statusCode": 199}', None, BAD_GATEWAY),
+    ("statusCode-200", b'{"statusCode": 200}', None, (200, [JSON_TYPE], b"")),
 ]
 
 
