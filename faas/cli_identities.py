@@ -339,13 +339,14 @@ def add_identity_commands(commands: argparse._SubParsersAction) -> None:
     ls.add_argument("--principal", metavar="P", help="only this principal's keys")
     ls.set_defaults(run=cmd_keys_ls)
     for verb, enabled, text in (("disable", False, "Disable an access key: requests signed with it are refused "
-                                                   "(UnrecognizedClientException) until it is enabled again."),
+                                                   "(UnrecognizedClientException) until it is enabled again, and "
+                                                   "the bearer tokens it minted are revoked for good."),
                                 ("enable", True, "Enable an access key that was disabled.")):
         toggle = keys.add_parser(verb, parents=[connection], help=f"{verb} an access key", description=text)
         toggle.add_argument("key_id", metavar="ID", help="access key id")
         toggle.set_defaults(run=cmd_keys_enable, enabled=enabled)
     rm = keys.add_parser("rm", parents=[connection], help="delete an access key",
-                         description="Delete an access key for good.")
+                         description="Delete an access key for good, with the bearer tokens it minted.")
     rm.add_argument("key_id", metavar="ID", help="access key id")
     rm.set_defaults(run=cmd_keys_rm)
     rotate = keys.add_parser(
