@@ -253,7 +253,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         checks.record(request, caller, action, resource, refusal.status, "denied")
         raise
     except InvalidParameterValue as error:  # a Role that names no role: refused before the handler runs
-        checks.record(request, caller, action, resource, error.status, "failed")
+        if caller is not None:
+            checks.record(request, caller, action, resource, error.status, "failed")
         raise
     request[CALLER] = caller
     try:
