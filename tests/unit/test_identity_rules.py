@@ -1,5 +1,5 @@
 """Pure rules of who may call: IAM's name patterns (ASCII only), exact role ARNs, the token lifetime
-setting, and keyring errors that reach callers without the operator's details."""
+setting, what each route acts on, and keyring errors that reach callers without the operator's details."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import os
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
+from faas.api.auth import Guard
 from faas.api.middleware import lambda_errors
 from faas.errors import ConfigError
 from faas.security.masterkey import MasterKey
-from faas.services.identities import NAME_RE, POLICY_NAME_RE, role_name_in
+from faas.services.identities import NAME_RE, POLICY_NAME_RE, Caller, role_name_in
 from faas.settings import load
 
 ACCOUNT = "123456789012"
@@ -102,3 +103,47 @@ async def test_a_keyring_error_tells_the_caller_no_path_and_no_key_id(keyring_cl
     assert logged and "mk-0badc0de" in logged[0]
     if route == "/opens":
         assert str(path) in logged[0]
+
+
+class FakeIdentities:
+    """The two look-ups the guard makes: who owns a key, who owns a token."""
+
+    def user_arn(self, name: str) -> str:
+        return f"arn:aws:iam::{ACCOUNT}:user/{name}"
+
+    async def key_owner(self, key_id: str) -> str | None:
+        return {"AKIAADMIN": "admin"}.get(key_id)
+
+    async def token_owner(self, token_id: str) -> str | None:
+        return {"tok-0000000000000001": "admin"}.get(token_id)
+
+
+FN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:"
+
+
+@pytest.mark.parametrize(("action", "path", "match_info", "expected"), [
+    ("faas:CreateToken", "/faas/v1/tokens", {}, f"arn:aws:iam::{ACCOUNT}:user/dev"),
+    ("faas:ListTokens", "/faas/v1/tokens", {}, f"arn:aws:iam::{ACCOUNT}:user/dev"),
+    ("faas:ListTokens", "/faas/v1/tokens?principal=admin", {}, f"arn:aws:iam::{ACCOUNT}:user/admin"),
+    ("faas:ListAccessKeys", "/faas/v1/keys", {}, "*"),
+    ("faas:ListAccessKeys", "/faas/v1/keys?principal=admin", {}, f"arn:aws:iam::{ACCOUNT}:user/admin"),
+    ("faas:UpdateAccessKey", "/faas/v1/keys/AKIAADMIN", {"key": "AKIAADMIN"}, f"arn:aws:iam::{ACCOUNT}:user/admin"),
+    ("faas:DeleteAccessKey", "/faas/v1/keys/AKIANONE", {"key": "AKIANONE"}, "*"),
+    ("faas:RevokeToken", "/faas/v1/tokens/tok-0000000000000001", {"token": "tok-0000000000000001"},
+     f"arn:aws:iam::{ACCOUNT}:user/admin"),
+    ("faas:RevokeToken", "/faas/v1/tokens/tok-x", {"token": "tok-x"}, "*"),
+    ("faas:GetAuditLog", "/faas/v1/audit", {}, f"arn:aws:faas:us-east-1:{ACCOUNT}:audit-log"),
+    ("faas:GetAuditLog", f"/faas/v1/audit?principal=arn:aws:iam::{ACCOUNT}:user/dev", {},
+     f"arn:aws:iam::{ACCOUNT}:user/dev"),
+    ("faas:GetAuditLog", "/faas/v1/audit?principal=anonymous", {}, f"arn:aws:faas:us-east-1:{ACCOUNT}:audit-log"),
+    ("faas:ListEnvironments", "/faas/v1/environments", {}, FN + "*"),
+    ("faas:ListEnvironments", "/faas/v1/environments?function=app", {}, FN + "app"),
+    ("faas:ListEnvironments", "/faas/v1/environments?function=bad%20name", {}, "*"),
+    ("lambda:GetFunction", "/2015-03-31/functions/app", {}, "as before"),
+])
+async def test_what_a_route_acts_on_once_the_caller_is_known(action, path, match_info, expected):
+    guard = Guard(FakeIdentities(), None, None, load({"FAAS_ACCOUNT_ID": ACCOUNT}))
+    caller = Caller(arn=f"arn:aws:iam::{ACCOUNT}:user/dev", name="dev", kind="user", documents=())
+    request = make_mocked_request("GET", path, match_info=match_info)
+    resource, _ = await guard.acted_on(request, action, caller, "as before", None)
+    assert resource == expected
