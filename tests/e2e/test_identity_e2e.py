@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from faas.security.sigv4 import Credentials
-from tests.e2e.conftest import ROLE, Server, unique
+from tests.e2e.conftest import Server, unique
 from tests.e2e.test_security_e2e import (
     ACCOUNT,
     FUNCTIONS,

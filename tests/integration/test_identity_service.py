@@ -159,7 +159,7 @@ async def test_roles_resolve_from_their_exact_arn(engine):
                 f"arn:aws:iam::{ACCOUNT}:role/anything/app-x",
                 f"arn:aws:iam::{ACCOUNT}:role//platform-admin",
                 f"arn:aws:iam::{ACCOUNT}:role/missing",
-                f"arn:aws:iam::999999999999:role/app-x",
+                "arn:aws:iam::999999999999:role/app-x",
                 f"arn:aws-cn:iam::{ACCOUNT}:role/app-x",
                 f"arn:aws:iam::{ACCOUNT}:role/App-X",
                 "app-x", None, 7):

@@ -42,7 +42,7 @@ def test_names_follow_iams_ascii_pattern(name, valid):
     (f"arn:aws:iam::{ACCOUNT}:role//platform-admin", None),
     (f"arn:aws:iam::{ACCOUNT}:role/platform-admin/", None),
     (f"arn:aws:iam::{ACCOUNT}:role/", None),
-    (f"arn:aws:iam::999999999999:role/app-x", None),
+    ("arn:aws:iam::999999999999:role/app-x", None),
     (f"arn:aws-cn:iam::{ACCOUNT}:role/app-x", None),
     (f"arn:aws:iam::{ACCOUNT}:user/app-x", None),
     (f"arn:aws:sts::{ACCOUNT}:assumed-role/app-x/fn", None),
