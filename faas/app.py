@@ -131,7 +131,8 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
     master = await open_master_key(settings, MetaStore(engine))
     identity_store = IdentityStore(engine)
     node = node_id(settings.data_dir)
-    identities = IdentityService(identity_store, master, settings.account_id, node)
+    identities = IdentityService(identity_store, master, settings.account_id, node,
+                                 token_max_ttl_s=settings.token_max_ttl_s)
     await identities.bootstrap()
     await ensure_admin_credentials(identities, identity_store, master, settings.credentials_path)
 
@@ -171,7 +172,7 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
         urls.forget_function(name)
 
     functions = FunctionService(function_store, images.RUNTIMES, limiter, master, settings.function_arn,
-                                image_exists=backend.image_exists, role_exists=identities.role_for_arn,
+                                image_exists=backend.image_exists, role_exists=identities.resolve_role_arn,
                                 on_delete=function_deleted)
     await functions.load_reservations()
     destinations = DestinationPermissions(identities, permissions, settings.function_arn)

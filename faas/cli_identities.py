@@ -247,7 +247,21 @@ def cmd_permissions_show(args: argparse.Namespace) -> int:
 def cmd_token(args: argparse.Namespace) -> int:
     token = client_for(args).create_token(args.ttl)
     print(token["Token"], flush=True)  # alone on stdout: TOKEN=$(faas token)
-    print_to_stderr(f"expires {token.get('Expiration', '?')}")
+    print_to_stderr(f"token {token.get('TokenId', '?')} expires {token.get('Expiration', '?')}; it dies with "
+                    f"access key {token.get('AccessKeyId', '?')}")
+    return 0
+
+
+def cmd_token_ls(args: argparse.Namespace) -> int:
+    _print_table(client_for(args).list_tokens(args.principal),
+                 {"TOKEN ID": "TokenId", "PRINCIPAL": "Principal", "ACCESS KEY ID": "AccessKeyId",
+                  "CREATED": "CreatedAt", "EXPIRES": "Expiration"})
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    client_for(args).revoke_token(args.token_id)
+    print(f"revoked token {args.token_id}")
     return 0
 
 
@@ -292,7 +306,7 @@ def add_identity_commands(commands: argparse._SubParsersAction) -> None:
                         "and inline policies. A new principal is allowed nothing.")
     create = principals.add_parser("create", parents=[connection], help="create a principal",
                                    description="Create a principal (allowed nothing until given a policy).")
-    create.add_argument("name", metavar="NAME", help="1-64 letters, digits or +=,.@_- characters")
+    create.add_argument("name", metavar="NAME", help="1-64 ASCII letters, digits or +=,.@_- characters")
     create.add_argument("--kind", choices=("user", "service"), default="user", help="default: user")
     create.set_defaults(run=cmd_principals_create)
     principals.add_parser("ls", parents=[connection], help="list principals",
@@ -326,13 +340,14 @@ def add_identity_commands(commands: argparse._SubParsersAction) -> None:
     ls.add_argument("--principal", metavar="P", help="only this principal's keys")
     ls.set_defaults(run=cmd_keys_ls)
     for verb, enabled, text in (("disable", False, "Disable an access key: requests signed with it are refused "
-                                                   "(UnrecognizedClientException) until it is enabled again."),
+                                                   "(UnrecognizedClientException) until it is enabled again, and "
+                                                   "the bearer tokens it minted are revoked for good."),
                                 ("enable", True, "Enable an access key that was disabled.")):
         toggle = keys.add_parser(verb, parents=[connection], help=f"{verb} an access key", description=text)
         toggle.add_argument("key_id", metavar="ID", help="access key id")
         toggle.set_defaults(run=cmd_keys_enable, enabled=enabled)
     rm = keys.add_parser("rm", parents=[connection], help="delete an access key",
-                         description="Delete an access key for good.")
+                         description="Delete an access key for good, with the bearer tokens it minted.")
     rm.add_argument("key_id", metavar="ID", help="access key id")
     rm.set_defaults(run=cmd_keys_rm)
     rotate = keys.add_parser(
@@ -350,7 +365,7 @@ def add_identity_commands(commands: argparse._SubParsersAction) -> None:
                    "what its function's role allows. Name one with 'faas deploy --role ARN'.")
     create = roles.add_parser("create", parents=[connection], help="create a role",
                               description="Create a role (allowed nothing until given a policy).")
-    create.add_argument("name", metavar="NAME", help="1-64 letters, digits or +=,.@_- characters")
+    create.add_argument("name", metavar="NAME", help="1-64 ASCII letters, digits or +=,.@_- characters")
     create.add_argument("--description", metavar="D", default="", help="at most 256 characters")
     create.set_defaults(run=cmd_roles_create)
     roles.add_parser("ls", parents=[connection], help="list roles",
@@ -368,7 +383,7 @@ def add_identity_commands(commands: argparse._SubParsersAction) -> None:
                     "name. Example: --document '{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": "
                     "\"Allow\", \"Action\": \"lambda:ListFunctions\", \"Resource\": \"*\"}]}'")
     _owner_options(put)
-    put.add_argument("policy_name", metavar="POLICY_NAME", help="1-128 letters, digits or +=,.@_- characters")
+    put.add_argument("policy_name", metavar="POLICY_NAME", help="1-128 ASCII letters, digits or +=,.@_- characters")
     source = put.add_mutually_exclusive_group(required=True)
     source.add_argument("--document", metavar="JSON", help="the policy document")
     source.add_argument("--file", metavar="F", help="read the policy document from F ('-' for stdin)")
@@ -413,13 +428,35 @@ def add_identity_commands(commands: argparse._SubParsersAction) -> None:
     show.add_argument("function", metavar="FUNCTION", help="function name or ARN")
     show.set_defaults(run=cmd_permissions_show)
 
-    token = commands.add_parser(
-        "token", parents=[connection], help="print a bearer token for curl",
-        description="Create a bearer token for the calling principal and print it alone on stdout (its expiry "
-                    "goes to stderr), e.g. curl -H \"Authorization: Bearer $(faas token)\" ...")
-    token.add_argument("--ttl", type=int, default=3600, metavar="SECONDS",
-                       help="lifetime in seconds, 60 to 604800 (default 3600)")
+    token_help = ("Create a bearer token for the calling principal and print it alone on stdout (its id and "
+                  "expiry go to stderr), e.g. curl -H \"Authorization: Bearer $(faas token)\" ... A token "
+                  "dies with the access key that signed its creation: disabling or deleting that key revokes "
+                  "it. 'faas token ls' lists tokens, 'faas token revoke ID' revokes one.")
+    ttl_help = "lifetime in seconds, 60 to the server's FAAS_TOKEN_MAX_TTL_S (default 604800, 7 days); default 3600"
+    token = commands.add_parser("token", parents=[connection], help="print a bearer token for curl; list or "
+                                "revoke tokens", description=token_help)
+    token.add_argument("--ttl", type=int, default=3600, metavar="SECONDS", help=ttl_help)
     token.set_defaults(run=cmd_token)
+    token_commands = token.add_subparsers(dest="token_command", metavar="COMMAND")
+    # The subcommands take the same options again; not given there, the ones before the subcommand stand.
+    inherited = client_options()
+    for action in inherited._actions:
+        action.default = argparse.SUPPRESS
+    create = token_commands.add_parser("create", parents=[inherited], help="create a token (the default)",
+                                       description=token_help)
+    create.add_argument("--ttl", type=int, default=argparse.SUPPRESS, metavar="SECONDS", help=ttl_help)
+    create.set_defaults(run=cmd_token)
+    ls = token_commands.add_parser(
+        "ls", parents=[inherited], help="list live tokens",
+        description="List a principal's live bearer tokens (never the tokens): id, principal, the access key "
+                    "that minted each, creation and expiry.")
+    ls.add_argument("--principal", metavar="P", help="this principal's tokens (default: the caller's)")
+    ls.set_defaults(run=cmd_token_ls)
+    revoke = token_commands.add_parser("revoke", parents=[inherited], help="revoke a token",
+                                       description="Revoke a bearer token by its id (see 'faas token ls'): "
+                                                   "requests with it are refused from then on.")
+    revoke.add_argument("token_id", metavar="ID", help="token id, tok-...")
+    revoke.set_defaults(run=cmd_token_revoke)
 
     audit = commands.add_parser(
         "audit", parents=[connection], help="print the audit log",

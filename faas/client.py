@@ -459,8 +459,16 @@ class Client:
         self.request("DELETE", f"{NATIVE_PREFIX}/keys/{_quote(key_id)}")
 
     def create_token(self, ttl_s: int = 3600) -> dict[str, Any]:
-        """A bearer token for the caller: {"Token", "Expiration"}."""
+        """A bearer token for the caller, bound to the signing access key: {"Token", "TokenId", "Principal",
+        "AccessKeyId", "CreatedAt", "Expiration"}; the only time the token is shown."""
         return self._json("POST", f"{NATIVE_PREFIX}/tokens", {"TtlSeconds": ttl_s})
+
+    def list_tokens(self, principal: str | None = None) -> list[dict[str, Any]]:
+        """The live tokens of a principal (default: the caller), never the tokens themselves."""
+        return list(self._json("GET", f"{NATIVE_PREFIX}/tokens", query={"principal": principal}).get("Tokens") or [])
+
+    def revoke_token(self, token_id: str) -> None:
+        self.request("DELETE", f"{NATIVE_PREFIX}/tokens/{_quote(token_id)}")
 
     def create_role(self, name: str, description: str = "") -> dict[str, Any]:
         """{"Name", "Arn", "Description", "CreatedAt"}."""

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from faas.api.body import BODY, DEFAULT_LIMIT, REQUEST_ID, read_at_most
-from faas.errors import AccessDenied, ApiError, RequestTooLarge, ServiceError
+from faas.errors import AccessDenied, ApiError, InvalidParameterValue, RequestTooLarge, ServiceError
 from faas.model import utcnow
 from faas.security import policy, sigv4
 from faas.services.functions import parse_function_ref
@@ -152,6 +152,43 @@ class Guard:
             return self.identities.role_arn(info["role"]), None
         return "*", None
 
+    async def acted_on(self, request: web.Request, action: str, caller: Caller, resource: str,
+                       function_name: str | None) -> tuple[str, str | None]:
+        """The resource once the caller is known: what a route acts on when its path alone does not say.
+
+        Keys and tokens act on their owner's user ARN (as IAM authorises UpdateAccessKey on the user), so a
+        principal allowed them on its own ARN cannot touch another's; an unknown key or token acts on "*"
+        (only a principal allowed everything learns that it does not exist). The audit log filtered by a
+        caller acts on that caller's ARN, unfiltered on the log's own ARN; environments act on the function
+        they are filtered by, else on every function.
+        """
+        query, info = request.query, request.match_info
+        if action == "lambda:CreateFunction":  # the resource is the function it creates
+            return self.created_function(request)
+        if action == "faas:CreateToken":
+            return caller.arn, None
+        if action in ("faas:ListTokens", "faas:ListAccessKeys"):
+            if "principal" in query:
+                return self.identities.user_arn(query["principal"]), None
+            return (caller.arn if action == "faas:ListTokens" else "*"), None
+        if "key" in info:
+            owner = await self.identities.key_owner(info["key"])
+            return (self.identities.user_arn(owner) if owner else "*"), None
+        if "token" in info:
+            owner = await self.identities.token_owner(info["token"])
+            return (self.identities.user_arn(owner) if owner else "*"), None
+        if action == "faas:GetAuditLog":
+            principal = query.get("principal", "")
+            return (principal if principal.startswith("arn:") else
+                    f"arn:aws:faas:{self.settings.region}:{self.settings.account_id}:audit-log"), None
+        if action == "faas:ListEnvironments":
+            try:
+                name = parse_function_ref(query["function"]) if "function" in query else "*"
+            except ApiError:
+                return "*", None  # the handler answers the bad name itself
+            return self.settings.function_arn(name), (name if name != "*" else None)
+        return resource, function_name
+
     def created_function(self, request: web.Request) -> tuple[str, str | None]:
         try:
             name = json.loads(request[BODY]).get("FunctionName")
@@ -160,14 +197,23 @@ class Guard:
             return "*", None  # the handler refuses the body itself
 
     @staticmethod
-    def passed_role(request: web.Request, action: str) -> str | None:
+    def passed_role(request: web.Request, action: str) -> object | None:
+        """The Role a request gives a function, as sent (None when it gives none)."""
         if action not in ("lambda:CreateFunction", "lambda:UpdateFunctionConfiguration"):
             return None
         try:
-            role = json.loads(request[BODY]).get("Role")
+            return json.loads(request[BODY]).get("Role")
         except (ValueError, AttributeError):
-            return None
-        return role if isinstance(role, str) else None
+            return None  # the handler refuses the body itself
+
+    async def authorize_pass_role(self, request: web.Request, action: str, caller: Caller) -> None:
+        """Giving a function a role is acting with that role's rights: the caller must be allowed
+        iam:PassRole on the ARN of the role the function will run as. The Role is resolved exactly (path and
+        all) before the check, and one that names no existing role is refused here, so no spelling of an
+        ARN can be checked as one role and run as another."""
+        role = self.passed_role(request, action)
+        if role is not None:
+            await self.authorize(caller, "iam:PassRole", await self.identities.resolve_role_arn(role), None)
 
     def record(self, request: web.Request, caller: Caller | None, action: str, resource: str, status: int,
                outcome: str) -> None:
@@ -206,15 +252,15 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     caller: Caller | None = None
     try:
         caller = await checks.authenticate(request, target.body_limit)
-        if action == "lambda:CreateFunction":  # the resource is the function it creates
-            resource, function_name = checks.created_function(request)
+        resource, function_name = await checks.acted_on(request, action, caller, resource, function_name)
         await checks.authorize(caller, action, resource, function_name)
-        role = checks.passed_role(request, action)
-        if role is not None:
-            # Giving a function a role is acting with that role's rights: the caller must be allowed to.
-            await checks.authorize(caller, "iam:PassRole", role, None)
+        await checks.authorize_pass_role(request, action, caller)
     except (AccessDenied, UnrecognizedClient, InvalidSignature) as refusal:
         checks.record(request, caller, action, resource, refusal.status, "denied")
+        raise
+    except InvalidParameterValue as error:  # a Role that names no role: refused before the handler runs
+        if caller is not None:
+            checks.record(request, caller, action, resource, error.status, "failed")
         raise
     request[CALLER] = caller
     try:

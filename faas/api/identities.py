@@ -1,5 +1,11 @@
 """faas's native API for who may do what: principals, access keys, bearer tokens, roles, inline
-policies, and the audit log."""
+policies, and the audit log.
+
+What each route acts on, for identity policies to scope (see `Guard.acted_on`): a principal's keys and
+tokens act on its user ARN, `arn:aws:iam::<account>:user/<name>` (as IAM authorises its access-key
+actions on the user), a role's policies on the role's ARN, and the audit log on the ARN of the principal
+it is filtered by, else on `arn:aws:faas:<region>:<account>:audit-log`.
+"""
 
 from __future__ import annotations
 
@@ -63,9 +69,25 @@ async def delete_key(request: web.Request) -> web.Response:
 @operation("faas:CreateToken")
 async def create_token(request: web.Request) -> web.Response:
     params = await read_json(request, "CreateToken")
-    token, expires_at = await services(request).identities.create_token(request[CALLER],
+    described, token = await services(request).identities.create_token(request[CALLER],
                                                                        params.get("TtlSeconds", 3600))
-    return web.json_response({"Token": token, "Expiration": expires_at.isoformat()}, status=201)
+    # The only time the token leaves the platform.
+    return web.json_response({"Token": token, **described}, status=201)
+
+
+@operation("faas:ListTokens", audited=False)
+async def list_tokens(request: web.Request) -> web.Response:
+    caller = request[CALLER]
+    if "principal" not in request.query and caller.kind == "session":
+        return web.json_response({"Tokens": []})  # a role session can mint no token
+    principal = request.query.get("principal", caller.name)  # what the guard authorised, to the letter
+    return web.json_response({"Tokens": await services(request).identities.list_tokens(principal)})
+
+
+@operation("faas:RevokeToken")
+async def revoke_token(request: web.Request) -> web.Response:
+    await services(request).identities.revoke_token(request.match_info["token"])
+    return web.Response(status=204)
 
 
 def _owner(request: web.Request) -> tuple[str, str]:
@@ -148,6 +170,8 @@ def add_routes(app: web.Application) -> None:
     r.add_patch(NATIVE + "/keys/{key}", update_key)
     r.add_delete(NATIVE + "/keys/{key}", delete_key)
     r.add_post(NATIVE + "/tokens", create_token)
+    r.add_get(NATIVE + "/tokens", list_tokens)
+    r.add_delete(NATIVE + "/tokens/{token}", revoke_token)
     for owner in ("/principals/{principal}", "/roles/{role}"):
         r.add_put(NATIVE + owner + "/policies/{policy}", put_policy)
         r.add_get(NATIVE + owner + "/policies", get_policies)

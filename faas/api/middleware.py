@@ -35,8 +35,11 @@ async def lambda_errors(request: web.Request, handler: Handler) -> web.StreamRes
     except ApiError as error:
         return error_response(error, request_id)
     except KeyringError as error:  # e.g. a master key retired while a sealed value still needed it
+        # The details (the key file's path, key ids, which secret) are the operator's: they go to the log,
+        # and the caller learns only that a stored secret could not be opened.
         log.error("request %s: %s", request_id, error)
-        return error_response(KMSAccessDenied(str(error)), request_id)
+        return error_response(KMSAccessDenied(
+            f"{KMSAccessDenied().message} The operator's log has the details (request id {request_id})."), request_id)
     except web.HTTPNotFound:
         return error_response(UnknownOperation(f"No operation matches {request.method} {request.path}"), request_id)
     except web.HTTPMethodNotAllowed:

@@ -54,7 +54,13 @@ async def function_code(request: web.Request) -> web.Response:
 
 @operation("faas:ListEnvironments", audited=False)
 async def environments(request: web.Request) -> web.Response:
-    return web.json_response({"Environments": services(request).environments()})
+    """This node's environments: all of them (acting on `function:*`), or with `?function=NAME` only that
+    function's (acting on its ARN), so a principal may be allowed to see its own functions' only."""
+    rows = services(request).environments()
+    if "function" in request.query:
+        name = parse_function_ref(request.query["function"])
+        rows = [row for row in rows if row["FunctionName"] == name]
+    return web.json_response({"Environments": rows})
 
 
 def add_routes(app: web.Application) -> None:

@@ -107,7 +107,7 @@ class FunctionService:
         self._limiter = limiter
         self._master = master
         self._function_arn = function_arn
-        self._role_exists = role_exists  # async (role ARN) -> role name, raising for an unknown role
+        self._role_exists = role_exists  # async (role ARN) -> the role's ARN, raising for an unknown role
         self._on_delete = on_delete
         self._image_exists = image_exists  # async (ref) -> bool, for PackageType Image
         self._cache: TtlCache[Function] = TtlCache()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -39,6 +39,18 @@ class Role:
 
 
 @dataclasses.dataclass(frozen=True)
+class Token:
+    """A bearer token as stored: never the token itself, only its SHA-256."""
+
+    token_id: str
+    token_hash: str
+    principal: str
+    key_id: str  # the access key that minted it, and whose end is its end
+    expires_at: dt.datetime
+    created_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
 class Session:
     key_id: str
     secret: bytes  # sealed
@@ -60,6 +72,7 @@ class IdentityStore:
         principal = Principal(name, kind, utcnow())
         try:
             async with self._engine.begin() as conn:
+                await _refuse_case_twin(conn, principals, name, "Principal")
                 await conn.execute(insert(principals).values(**dataclasses.asdict(principal)))
         except IntegrityError as exc:
             raise ResourceConflict(f"Principal already exists: {name}") from exc
@@ -105,14 +118,18 @@ class IdentityStore:
             return [_key(row) for row in (await conn.execute(query)).all()]
 
     async def set_key_enabled(self, key_id: str, enabled: bool) -> None:
+        """Enable or disable a key; disabling also revokes every token it minted, for good."""
         async with self._engine.begin() as conn:
             result = await conn.execute(update(access_keys).where(access_keys.c.key_id == key_id)
                                         .values(enabled=enabled))
             if result.rowcount != 1:
                 raise ResourceNotFound(f"Access key not found: {key_id}")
+            if not enabled:
+                await conn.execute(delete(tokens).where(tokens.c.key_id == key_id))
 
     async def delete_key(self, key_id: str) -> None:
         async with self._engine.begin() as conn:
+            await conn.execute(delete(tokens).where(tokens.c.key_id == key_id))
             result = await conn.execute(delete(access_keys).where(access_keys.c.key_id == key_id))
             if result.rowcount != 1:
                 raise ResourceNotFound(f"Access key not found: {key_id}")
@@ -129,15 +146,45 @@ class IdentityStore:
 
     # -- bearer tokens ---------------------------------------------------------------------------
 
-    async def add_token(self, token_hash: str, principal: str, expires_at: dt.datetime) -> None:
+    async def add_token(self, token: Token) -> None:
+        """Store a token, unless the key minting it was disabled or deleted meanwhile."""
         async with self._engine.begin() as conn:
-            await conn.execute(insert(tokens).values(token_hash=token_hash, principal=principal,
-                                                     expires_at=expires_at, created_at=utcnow()))
+            # Taking the key's row lock (PostgreSQL) orders this insert after a concurrent disable:
+            # either the disable sees the token and revokes it, or this sees the key disabled.
+            key = (await conn.execute(select(access_keys.c.enabled).where(access_keys.c.key_id == token.key_id)
+                                      .with_for_update())).first()
+            if key is None or not key.enabled:
+                raise ResourceNotFound(f"Access key not found or not active: {token.key_id}")
+            await conn.execute(insert(tokens).values(**dataclasses.asdict(token)))
 
-    async def token(self, token_hash: str) -> tuple[str, dt.datetime] | None:
+    async def token(self, token_hash: str) -> Token | None:
+        """A live token by its hash: its key must still exist and be enabled."""
+        query = (select(tokens).join(access_keys, access_keys.c.key_id == tokens.c.key_id)
+                 .where(tokens.c.token_hash == token_hash, access_keys.c.enabled.is_(True)))
         async with self._engine.connect() as conn:
-            row = (await conn.execute(select(tokens).where(tokens.c.token_hash == token_hash))).first()
-        return (row.principal, as_utc(row.expires_at)) if row else None
+            row = (await conn.execute(query)).first()
+        return _token(row) if row else None
+
+    async def token_by_id(self, token_id: str) -> Token | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(tokens).where(tokens.c.token_id == token_id))).first()
+        return _token(row) if row else None
+
+    async def tokens(self, principal: str) -> list[Token]:
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(tokens).where(tokens.c.principal == principal)
+                                       .order_by(tokens.c.created_at))).all()
+        return [_token(row) for row in rows]
+
+    async def delete_token(self, token_id: str) -> None:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(delete(tokens).where(tokens.c.token_id == token_id))
+            if result.rowcount != 1:
+                raise ResourceNotFound(f"Token not found: {token_id}")
+
+    async def drop_expired_tokens(self, now: dt.datetime) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(tokens).where(tokens.c.expires_at < now))
 
     # -- inline policies (principals and roles alike) ---------------------------------------------
 
@@ -170,6 +217,7 @@ class IdentityStore:
         role = Role(name, description, utcnow())
         try:
             async with self._engine.begin() as conn:
+                await _refuse_case_twin(conn, roles, name, "Role")
                 await conn.execute(insert(roles).values(**dataclasses.asdict(role)))
         except IntegrityError as exc:
             raise ResourceConflict(f"Role already exists: {name}") from exc
@@ -223,6 +271,18 @@ class IdentityStore:
     async def drop_expired_sessions(self, now: dt.datetime) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(delete(sessions).where(sessions.c.expires_at < now))
+
+
+async def _refuse_case_twin(conn, table, name: str, what: str) -> None:  # type: ignore[no-untyped-def]
+    """IAM names are unique regardless of case: `Admin` may not sit beside `admin`."""
+    twin = (await conn.execute(select(table.c.name).where(func.lower(table.c.name) == name.lower()))).first()
+    if twin is not None:
+        raise ResourceConflict(f"{what} already exists: {twin.name}")
+
+
+def _token(row) -> Token:  # type: ignore[no-untyped-def]
+    return Token(token_id=row.token_id, token_hash=row.token_hash, principal=row.principal, key_id=row.key_id,
+                 expires_at=as_utc(row.expires_at), created_at=as_utc(row.created_at))
 
 
 def _key(row) -> AccessKey:  # type: ignore[no-untyped-def]

@@ -137,12 +137,17 @@ sessions = Table(
     Column("node", String(32), nullable=True),
 )
 
-# Bearer tokens for curl and scripts; only their SHA-256 is kept.
+# Bearer tokens for curl and scripts; only their SHA-256 is kept. A token dies with the access key
+# that minted it: deleting the key deletes its tokens, disabling it revokes them.
 tokens = Table(
     "tokens",
     metadata,
     Column("token_hash", String(64), primary_key=True),
-    Column("principal", String(64), ForeignKey("principals.name", ondelete="CASCADE"), nullable=False),
+    Column("token_id", String(32), nullable=False, unique=True),  # what listing shows and revoking names
+    Column("principal", String(64), ForeignKey("principals.name", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("key_id", String(32), ForeignKey("access_keys.key_id", ondelete="CASCADE"), nullable=False,
+           index=True),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -160,7 +160,7 @@ def test_token_is_a_bearer_token_for_curl(run, server: Server) -> None:  # type:
     created = ok(run("token", "--ttl", "600"))
     token = created.stdout.strip()
     assert created.stdout == token + "\n" and token.startswith("faas_")  # alone on stdout
-    assert created.stderr.startswith("expires ")
+    assert created.stderr.startswith("token tok-") and " expires " in created.stderr
     status, _, body = bearer_get(server, "/2015-03-31/functions/", token)
     assert status == 200 and isinstance(json.loads(body)["Functions"], list)
     for bad in ("garbage", token + "x"):

@@ -987,12 +987,37 @@ def test_url_create_none_says_when_the_url_stays_closed(fake_identities, capsys)
     assert "FunctionURLAllowPublicAccess failed" in err
 
 
+TOKEN = {"TokenId": "tok-0123456789abcdef", "Principal": "dev", "AccessKeyId": "AKIADEV",
+         "CreatedAt": "2030-01-01T00:00:00+00:00", "Expiration": "2030-01-01T01:00:00+00:00"}
+
+
 def test_token_prints_only_the_token_on_stdout(fake_identities, capsys):
-    fake_identities.answers = {("POST", "/faas/v1/tokens"): (201, {"Token": "faas_abc",
-                                                                   "Expiration": "2030-01-01T00:00:00+00:00"})}
+    fake_identities.answers = {("POST", "/faas/v1/tokens"): (201, {"Token": "faas_abc", **TOKEN})}
     assert cli.main(["token", "--ttl", "120"]) == 0
-    assert capsys.readouterr() == ("faas_abc\n", "expires 2030-01-01T00:00:00+00:00\n")
+    assert capsys.readouterr() == ("faas_abc\n", "token tok-0123456789abcdef expires 2030-01-01T01:00:00+00:00; "
+                                                 "it dies with access key AKIADEV\n")
     assert fake_identities.sent[-1] == ("POST", "/faas/v1/tokens", {"TtlSeconds": 120})
+    assert cli.main(["token", "create", "--ttl", "90"]) == 0
+    assert capsys.readouterr().out == "faas_abc\n"
+    assert fake_identities.sent[-1] == ("POST", "/faas/v1/tokens", {"TtlSeconds": 90})
+
+
+def test_token_ls_and_revoke(fake_identities, capsys):
+    fake_identities.answers = {("GET", "/faas/v1/tokens"): (200, {"Tokens": [TOKEN]}),
+                               ("DELETE", "/faas/v1/tokens/tok-0123456789abcdef"): (204, None)}
+    assert cli.main(["token", "ls", "--principal", "dev"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["TOKEN", "ID", "PRINCIPAL", "ACCESS", "KEY", "ID", "CREATED", "EXPIRES"]
+    assert lines[1].split() == ["tok-0123456789abcdef", "dev", "AKIADEV", TOKEN["CreatedAt"], TOKEN["Expiration"]]
+    method, path, _ = fake_identities.sent[-1]
+    assert (method, urlsplit(path).path, parse_qs(urlsplit(path).query)) == \
+        ("GET", "/faas/v1/tokens", {"principal": ["dev"]})
+    assert cli.main(["token", "ls"]) == 0  # the caller's own: no principal sent
+    assert urlsplit(fake_identities.sent[-1][1]).query == ""
+    capsys.readouterr()
+    assert cli.main(["token", "revoke", "tok-0123456789abcdef"]) == 0
+    assert fake_identities.sent[-1][:2] == ("DELETE", "/faas/v1/tokens/tok-0123456789abcdef")
+    assert capsys.readouterr().out == "revoked token tok-0123456789abcdef\n"
 
 
 def test_audit_prints_a_table_oldest_first(fake_identities, capsys):
