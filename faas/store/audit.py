@@ -52,7 +52,8 @@ class AuditStore:
     async def prune_before(self, cutoff: dt.datetime, limit: int) -> int:
         """Delete at most `limit` entries older than `cutoff`, oldest first, in one short transaction; the
         number deleted."""
-        oldest = select(audit_log.c.id).where(audit_log.c.at < cutoff).order_by(audit_log.c.id).limit(limit)
+        oldest = (select(audit_log.c.id).where(audit_log.c.at < cutoff).order_by(audit_log.c.id).limit(limit)
+                  .with_for_update(skip_locked=True))
         async with self._engine.begin() as conn:
             result = await conn.execute(delete(audit_log).where(audit_log.c.id.in_(oldest)))
         return result.rowcount

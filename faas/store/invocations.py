@@ -43,7 +43,8 @@ class InvocationStore:
         short transaction; the number deleted. A bounded batch: SQLite has one writer, the invoke path's
         recorder among them."""
         oldest = (select(invocations.c.request_id, invocations.c.started_at)
-                  .where(invocations.c.started_at < cutoff).order_by(invocations.c.started_at).limit(limit))
+                  .where(invocations.c.started_at < cutoff).order_by(invocations.c.started_at).limit(limit)
+                  .with_for_update(skip_locked=True))  # PostgreSQL: nodes pruning at once take turns, not locks
         async with self._engine.begin() as conn:
             result = await conn.execute(delete(invocations).where(_KEY.in_(oldest)))
         return result.rowcount
