@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from faas.api.body import BODY, DEFAULT_LIMIT, REQUEST_ID, read_at_most, spool
+from faas.api.body import BODY, DEFAULT_LIMIT, REQUEST_ID, SPOOL_IN_MEMORY, read_at_most, spool
 from faas.errors import AccessDenied, ApiError, RequestTooLarge, ServiceError
 from faas.model import utcnow
 from faas.security import policy, sigv4
@@ -133,9 +133,13 @@ class Guard:
             body = await read_at_most(request, body_limit, too_large)
             if declared != sigv4.UNSIGNED_PAYLOAD and sigv4.payload_hash(body) != declared.lower():
                 raise InvalidSignature("The payload does not match X-Amz-Content-Sha256")
+        elif request.content_length is not None and request.content_length <= SPOOL_IN_MEMORY:
+            # The SDKs sign the body's hash without sending it (Lambda's clients do), so the body must be
+            # read first. A small one (an invocation) is read as it is: its declared length bounds it.
+            body = await read_at_most(request, body_limit, too_large)
+            self._verify(request, auth, stamp, caller.secret, sigv4.payload_hash(body))
         else:
-            # The SDKs sign the body's hash without sending it (Lambda's clients do): the body must be read
-            # before the signature can be checked, so it is spooled rather than held until then.
+            # A large or chunked one is spooled through the hash rather than held until the signature is known.
             spooled = await spool(request, body_limit, too_large, self.settings.data_dir)
             try:
                 self._verify(request, auth, stamp, caller.secret, spooled.sha256)
