@@ -15,6 +15,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -62,8 +63,7 @@ def tampered(headers: dict[str, str]) -> dict[str, str]:
 
 def connect(server: Server) -> socket.socket:
     parts = urllib.parse.urlsplit(server.endpoint)
-    sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
-    return sock
+    return socket.create_connection((parts.hostname, parts.port), timeout=30)
 
 
 def head_bytes(server: Server, method: str, path: str, headers: dict[str, str], content_length: int) -> bytes:
@@ -219,7 +219,7 @@ def test_concurrent_large_bodies_with_bad_signatures_cost_little_memory(server: 
     assert function_names(server) == before
 
 
-def test_boto3_still_creates_a_function_from_a_zip_larger_than_memory_spooling_and_invokes_it(lam) -> None:  # type: ignore[no-untyped-def]
+def test_boto3_creates_a_function_whose_request_is_spooled_and_invokes_it(lam) -> None:  # type: ignore[no-untyped-def]
     name = unique("ingress-big")
     # Incompressible ballast: ~3 MB of base64 in the request, so its body goes through the spool file.
     code = make_zip({"app.py": ECHO, "ballast.bin": os.urandom(2 * 1024 * 1024)})
@@ -236,6 +236,7 @@ def test_boto3_still_creates_a_function_from_a_zip_larger_than_memory_spooling_a
 
 def test_a_flood_of_anonymous_refusals_writes_a_bounded_number_of_audit_rows(server: Server) -> None:
     since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
+    started = time.monotonic()
     stranger = Credentials("AKIAFLOODFLOODFLOOD0", "not-a-secret")
     parts = urllib.parse.urlsplit(server.endpoint)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
@@ -249,9 +250,10 @@ def test_a_flood_of_anonymous_refusals_writes_a_bounded_number_of_audit_rows(ser
                          403, "UnrecognizedClientException")
     finally:
         connection.close()
+    minutes = 1 + int((time.monotonic() - started) // 60)  # one on this machine; more only under heavy load
     rows = audit(server, principal="anonymous", action="faas:ListEnvironments", since=since.isoformat())
     # The first refusal as it was; the other 299 are one row with their count once the minute ends.
-    assert 1 <= len(rows) <= 2, rows
+    assert 1 <= len(rows) <= 2 * minutes, rows
     assert all(row["Outcome"] == "denied" and row["Status"] == 403 for row in rows)
     assert server.get_json("/faas/v1/environments") is not None  # the platform still answers its callers
 
@@ -312,9 +314,13 @@ def test_old_invocation_records_and_audit_entries_are_pruned_and_refusal_counts_
         with database.begin() as conn:
             refusals = conn.execute(sa.select(tables.audit_log).where(
                 tables.audit_log.c.principal == "anonymous")).all()
-            # The flood left its first row and, written at the clean stop, one row with the other 49.
-            assert sorted(row.resource for row in refusals) == ["*", "49 more refusals like this within 60 s"], \
-                refusals
+            # The flood left its first row and, written at the clean stop, one row with the other 49 (a
+            # minute that ended during the flood would add one more pair: the total stays 50).
+            full = [row for row in refusals if row.resource == "*"]
+            summaries = [re.fullmatch(r"(\d+) more refusals like this within 60 s", row.resource)
+                         for row in refusals if row.resource != "*"]
+            assert full and all(summaries) and len(refusals) <= 4, refusals
+            assert len(full) + sum(int(match.group(1)) for match in summaries if match) == 50
             now = dt.datetime.now(dt.timezone.utc)
             old_ids = [str(uuid.uuid4()) for _ in range(1200)]  # more than one batch
             conn.execute(sa.insert(tables.invocations), [
