@@ -26,6 +26,7 @@ from faas.dispatch.async_invoker import AsyncInvoker
 from faas.dispatch.concurrency import Limiter
 from faas.dispatch.invoker import Invoker
 from faas.dispatch.recorder import Recorder
+from faas.dispatch.refusals import RefusalCoalescer
 from faas.sandbox import images, runtime_api
 from faas.sandbox.codecache import CodeCache
 from faas.sandbox.docker_backend import DockerBackend, connect
@@ -38,6 +39,7 @@ from faas.services.event_configs import EventConfigService
 from faas.services.functions import FunctionService
 from faas.services.identities import IdentityService
 from faas.services.permissions import PermissionService
+from faas.services.retention import Pruner, Rule
 from faas.services.urls import UrlService
 from faas.errors import StartupError
 from faas.model import Function
@@ -58,6 +60,9 @@ CANARY_TEXT = b"faas master key canary"
 
 # Base64 of a 50 MB zip plus the JSON around it; each route applies its own, smaller limit.
 MAX_REQUEST_BYTES = 70 * 1024 * 1024
+# Audit entries waiting for the store; past this they are dropped and counted (floods of refusals are
+# folded into one row per caller, address, action and status a minute before they get here).
+AUDIT_BUFFER = 10_000
 
 
 @dataclasses.dataclass
@@ -70,12 +75,14 @@ class Platform:
     invoker: Invoker
     async_invoker: AsyncInvoker
     recorders: tuple[Recorder, ...]  # invocation records, audit entries
+    retention: Pruner
     backend: DockerBackend
     engine: object
 
     async def close(self) -> None:
         await self.async_invoker.close()
         await self.pool.close()
+        await self.retention.close()
         for recorder in self.recorders:
             await recorder.close()
         await self.backend.close()
@@ -161,7 +168,9 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
                 slots=settings.data_dir / "slots", issue_credentials=issue_credentials,
                 revoke_credentials=identities.revoke_session, credentials_ttl_s=settings.credentials_ttl_s)
     recorder = Recorder(InvocationStore(engine))
-    audit = Recorder(AuditStore(engine))
+    audit = Recorder(AuditStore(engine), max_pending=AUDIT_BUFFER, coalescer=RefusalCoalescer())
+    retention = Pruner([Rule("invocation records", InvocationStore(engine), settings.invocation_retention_days),
+                        Rule("audit entries", AuditStore(engine), settings.audit_retention_days)])
     limiter = Limiter(settings.max_concurrency)
     invoker = Invoker(pool, recorder, limiter, settings.function_arn)
     permissions = PermissionService(PermissionStore(engine), settings.function_arn)
@@ -199,4 +208,4 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
 
     return Platform(settings=settings, api=api, runtime=runtime_api.create_app(pool), runtime_host=gateway,
                     pool=pool, invoker=invoker, async_invoker=async_invoker, recorders=(recorder, audit),
-                    backend=backend, engine=engine)
+                    retention=retention, backend=backend, engine=engine)

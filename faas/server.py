@@ -27,6 +27,7 @@ async def _serve(settings: Settings) -> None:
     platform: Platform = await build(settings, _progress)
     for recorder in platform.recorders:
         recorder.start()
+    platform.retention.start()
 
     # handler_cancellation: a runtime that hangs up on /next must not leave its handler waiting forever.
     runtime_runner = web.AppRunner(platform.runtime, access_log=None, handle_signals=False,

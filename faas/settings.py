@@ -35,6 +35,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _days(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):  # also refuses nan
+        raise ValueError("must be a number of days, 0 or more")
+    return value
+
+
 def _bool(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -74,6 +81,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("runtime_api_port", 0, "port of the in-container Runtime API on the Docker bridge "
             "(0 picks a free one)", _positive_int),
     Setting("shutdown_grace_s", 30, "seconds SIGTERM waits for in-flight invocations", _positive_int),
+    Setting("invocation_retention_days", 30.0, "days invocation records and their logs are kept before they are "
+            "deleted (fractions allowed; 0 keeps them forever)", _days),
+    Setting("audit_retention_days", 90.0, "days audit log entries are kept before they are deleted, as long as "
+            "CloudTrail's event history (fractions allowed; 0 keeps them forever)", _days),
     Setting("build_images", True, "build missing runtime images at start", _bool),
     Setting("debian_mirror", "", "Debian mirror for the runtime images' base (default: the host's apt sources)"),
     Setting("log_level", "info", "log level: debug, info, warning or error"),
@@ -102,6 +113,8 @@ class Settings:
     url_domain: str
     runtime_api_port: int
     shutdown_grace_s: int
+    invocation_retention_days: float
+    audit_retention_days: float
     build_images: bool
     debian_mirror: str
     log_level: str

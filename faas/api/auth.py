@@ -12,11 +12,12 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from faas.api.body import BODY, DEFAULT_LIMIT, REQUEST_ID, read_at_most
+from faas.api.body import BODY, DEFAULT_LIMIT, REQUEST_ID, SPOOL_IN_MEMORY, read_at_most, spool
 from faas.errors import AccessDenied, ApiError, InvalidParameterValue, RequestTooLarge, ServiceError
 from faas.model import utcnow
 from faas.security import policy, sigv4
@@ -27,6 +28,7 @@ from faas.store.audit import AuditEntry
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_CLOCK_SKEW = dt.timedelta(minutes=15)
 INVOKE_ACTIONS = frozenset({"lambda:InvokeFunction", "lambda:InvokeFunctionUrl"})
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class UnrecognizedClient(ApiError):
@@ -43,6 +45,14 @@ class InvalidSignature(ApiError):
     status = 403
     code = "InvalidSignatureException"
     error_type = "User"
+
+
+class IncompleteSignature(InvalidSignature):
+    """The request signature does not conform to AWS standards."""
+
+    # A refusal like its parent (audited, 403 on function URLs), but a 400 as AWS answers malformed credentials.
+    status = 400
+    code = "IncompleteSignatureException"
 
 
 def operation(action: str, *, body_limit: int = DEFAULT_LIMIT, audited: bool = True,
@@ -70,19 +80,27 @@ class Guard:
         self._signing_keys: dict[tuple[str, str, str, str], bytes] = {}
 
     async def authenticate(self, request: web.Request, body_limit: int) -> Caller:
+        """The caller, with the body in request[BODY]. Nothing larger than a few headers is read before the
+        credentials are known good: a declared length over `body_limit` is refused before a byte of the body
+        is read, and a body whose signature covers it is only held in memory once that signature is checked."""
+        too_large = RequestTooLarge(f"Request must be smaller than {body_limit} bytes")
+        if request.content_length is not None and request.content_length > body_limit:
+            raise too_large
         header = request.headers.get("Authorization")
         if not header:
             raise UnrecognizedClient("Missing Authentication Token: sign the request (SigV4) or send a bearer token")
+        if not header.isascii():  # aiohttp hands undecodable bytes over as surrogates; they name no credential
+            raise IncompleteSignature("The Authorization header must be ASCII")
         if header.startswith("Bearer "):
             caller = await self.identities.caller_for_token(header[7:].strip())
             if caller is None:
                 raise UnrecognizedClient("The bearer token is unknown or expired.")
             caller = dataclasses.replace(caller, via_token=True)
-            request[BODY] = await _read(request, body_limit)
+            request[BODY] = await read_at_most(request, body_limit, too_large)
             return caller
-        return await self._sigv4(request, header, body_limit)
+        return await self._sigv4(request, header, body_limit, too_large)
 
-    async def _sigv4(self, request: web.Request, header: str, body_limit: int) -> Caller:
+    async def _sigv4(self, request: web.Request, header: str, body_limit: int, too_large: RequestTooLarge) -> Caller:
         try:
             auth = sigv4.parse_authorization(header)
         except ValueError as exc:
@@ -102,28 +120,49 @@ class Guard:
             raise UnrecognizedClient()
         if caller.session_token_hash is not None:
             token = request.headers.get("X-Amz-Security-Token", "")
+            if not token.isascii():
+                raise IncompleteSignature("X-Amz-Security-Token must be ASCII")
             if hashlib.sha256(token.encode()).hexdigest() != caller.session_token_hash:
                 raise UnrecognizedClient()
-        body = await _read(request, body_limit)
-        request[BODY] = body
         declared = request.headers.get("X-Amz-Content-Sha256")
-        digest = sigv4.payload_hash(body)
-        if declared and declared != sigv4.UNSIGNED_PAYLOAD and declared != digest:
-            raise InvalidSignature("The payload does not match X-Amz-Content-Sha256")
+        if declared is not None:
+            # The hash is in a header: the signature can be checked before a byte of the body is read.
+            if declared != sigv4.UNSIGNED_PAYLOAD and not _SHA256_HEX.fullmatch(declared):
+                raise InvalidSignature("X-Amz-Content-Sha256 must be UNSIGNED-PAYLOAD or the hex SHA-256 of the body")
+            self._verify(request, auth, stamp, caller.secret, declared)
+            body = await read_at_most(request, body_limit, too_large)
+            if declared != sigv4.UNSIGNED_PAYLOAD and sigv4.payload_hash(body) != declared.lower():
+                raise InvalidSignature("The payload does not match X-Amz-Content-Sha256")
+        elif request.content_length is not None and request.content_length <= SPOOL_IN_MEMORY:
+            # The SDKs sign the body's hash without sending it (Lambda's clients do), so the body must be
+            # read first. A small one (an invocation) is read as it is: its declared length bounds it.
+            body = await read_at_most(request, body_limit, too_large)
+            self._verify(request, auth, stamp, caller.secret, sigv4.payload_hash(body))
+        else:
+            # A large or chunked one is spooled through the hash rather than held until the signature is known.
+            spooled = await spool(request, body_limit, too_large, self.settings.data_dir)
+            try:
+                self._verify(request, auth, stamp, caller.secret, spooled.sha256)
+                body = await spooled.read()
+            finally:
+                spooled.close()
+        request[BODY] = body
+        return caller
+
+    def _verify(self, request: web.Request, auth: sigv4.Authorization, stamp: str, secret: str,
+                payload_hash: str) -> None:
         path, _, query = request.raw_path.partition("?")
         canonical = sigv4.canonical_request(request.method, path, query, request.headers.items(),
-                                            auth.signed_headers, declared or digest)
+                                            auth.signed_headers, payload_hash)
         key_cache = (auth.access_key_id, auth.date, auth.region, auth.service)
         key = self._signing_keys.get(key_cache)
         if key is None:
             if len(self._signing_keys) > 10_000:
                 self._signing_keys.clear()
-            key = self._signing_keys[key_cache] = sigv4.signing_key(caller.secret, auth.date, auth.region,
-                                                                    auth.service)
+            key = self._signing_keys[key_cache] = sigv4.signing_key(secret, auth.date, auth.region, auth.service)
         expected = sigv4.signature(key, sigv4.string_to_sign(stamp, auth.scope, canonical))
         if not sigv4.signatures_match(expected, auth.signature):
             raise InvalidSignature()
-        return caller
 
     async def authorize(self, caller: Caller, action: str, resource: str, function_name: str | None,
                         context: dict[str, str] | None = None) -> None:
@@ -227,10 +266,6 @@ def permits(caller: Caller, action: str, resource: str) -> bool:
     """Whether the caller's own policies allow `action` on `resource` (pure, on its cached documents): for
     answers that show a caller only what it may read, such as environment variables."""
     return policy.is_allowed(policy.evaluate(caller.documents, action, resource))
-
-
-async def _read(request: web.Request, limit: int) -> bytes:
-    return await read_at_most(request, limit, RequestTooLarge(f"Request must be smaller than {limit} bytes"))
 
 
 GUARD = web.AppKey("guard", Guard)

@@ -1,9 +1,16 @@
-"""Reading request bodies with per-route size limits, so one oversize request never fills memory."""
+"""Reading request bodies with per-route size limits, so one oversize request never fills memory, and
+spooling bodies whose signature can only be checked once they are read, so unverified bytes cost disk,
+not memory."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import hashlib
 import json
-from typing import Any
+import tempfile
+from pathlib import Path
+from typing import IO, Any
 
 from aiohttp import web
 
@@ -16,6 +23,10 @@ REQUEST_ID = web.RequestKey("request_id", str)
 DEFAULT_LIMIT = 256 * 1024
 # CreateFunction / UpdateFunctionCode carry a base64 zip of up to 50 MB: 69,905,067 bytes as Lambda counts.
 CODE_LIMIT = 69_905_067
+# An unverified body stays in memory up to this size; the rest goes to an unlinked temporary file,
+# written in pieces this large off the event loop. Invocations (a few hundred bytes) never touch a file.
+SPOOL_IN_MEMORY = 1 << 20
+CHUNK = 1 << 16
 
 
 async def read_body(request: web.Request, limit: int, operation: str) -> bytes:
@@ -36,12 +47,72 @@ async def read_at_most(request: web.Request, limit: int, too_large: Exception) -
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(1 << 16):
+    async for chunk in request.content.iter_chunked(CHUNK):
         size += len(chunk)
         if size > limit:
             raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+@dataclasses.dataclass
+class Spooled:
+    """A body read through SHA-256 and not yet trusted: in memory when small, else in a temporary file."""
+
+    sha256: str
+    size: int
+    memory: bytes | None
+    file: IO[bytes] | None
+
+    async def read(self) -> bytes:
+        """All of it, once its signature has been checked (and only then: this is where memory is spent)."""
+        if self.file is None:
+            return self.memory or b""
+        file = self.file
+
+        def load() -> bytes:
+            file.seek(0)
+            return file.read()
+
+        return await asyncio.to_thread(load)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()  # it was unlinked at creation: closing frees its space
+            self.file = None
+
+
+async def spool(request: web.Request, limit: int, too_large: Exception, directory: Path) -> Spooled:
+    """Read the body through SHA-256, raising `too_large` past `limit` bytes; past SPOOL_IN_MEMORY it
+    goes to an unlinked temporary file in `directory`, so concurrent large bodies cost little memory."""
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    digest = hashlib.sha256()
+    chunks: list[bytes] = []
+    size = buffered = 0
+    file: IO[bytes] | None = None
+    try:
+        async for chunk in request.content.iter_chunked(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            digest.update(chunk)
+            chunks.append(chunk)
+            buffered += len(chunk)
+            if buffered >= SPOOL_IN_MEMORY:
+                if file is None:
+                    file = await asyncio.to_thread(tempfile.TemporaryFile, dir=directory)
+                await asyncio.to_thread(file.write, b"".join(chunks))
+                chunks, buffered = [], 0
+        if file is None:
+            return Spooled(sha256=digest.hexdigest(), size=size, memory=b"".join(chunks), file=None)
+        if chunks:
+            await asyncio.to_thread(file.write, b"".join(chunks))
+        return Spooled(sha256=digest.hexdigest(), size=size, memory=None, file=file)
+    except BaseException:
+        if file is not None:
+            file.close()
+        raise
 
 
 async def read_json(request: web.Request, operation: str, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:

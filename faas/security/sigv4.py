@@ -80,7 +80,7 @@ def _remove_dot_segments(path: str) -> str:
 
 def canonical_uri(raw_path: str) -> str:
     """The path as sent on the wire, encoded once more (`%3A` becomes `%253A`), as botocore does."""
-    return quote(_remove_dot_segments(raw_path), safe="/~")
+    return quote(_remove_dot_segments(raw_path), safe="/~", errors="surrogateescape")
 
 
 def canonical_query(query_string: str) -> str:
@@ -95,8 +95,13 @@ def canonical_query(query_string: str) -> str:
     pairs = []
     for part in query_string.split("&"):
         key, _, value = part.partition("=")
-        pairs.append((quote(unquote(key), safe="-_.~"), quote(unquote(value), safe="-_.~")))
+        pairs.append((_requote(key), _requote(value)))
     return "&".join(f"{key}={value}" for key, value in sorted(pairs))
+
+
+def _requote(text: str) -> str:
+    # Bytes that are not UTF-8 (as %FF, or raw, which aiohttp hands over as surrogates) keep their value.
+    return quote(unquote(text, errors="surrogateescape"), safe="-_.~", errors="surrogateescape")
 
 
 def _header_items(headers: Headers) -> Iterable[tuple[str, str]]:
@@ -128,7 +133,8 @@ def credential_scope(date: str, region: str, service: str) -> str:
 
 
 def string_to_sign(amz_date: str, scope: str, canonical_request: str) -> str:
-    digest = hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()
+    # Header values that are not UTF-8 arrive from aiohttp as surrogates: hash the bytes that were sent.
+    digest = hashlib.sha256(canonical_request.encode("utf-8", "surrogateescape")).hexdigest()
     return f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from faas.store.functions import as_utc
@@ -48,3 +48,12 @@ class AuditStore:
         return [AuditEntry(at=as_utc(r.at), principal=r.principal, action=r.action, resource=r.resource,
                            status=r.status, outcome=r.outcome, request_id=r.request_id, source_ip=r.source_ip)
                 for r in rows]
+
+    async def prune_before(self, cutoff: dt.datetime, limit: int) -> int:
+        """Delete at most `limit` entries older than `cutoff`, oldest first, in one short transaction; the
+        number deleted."""
+        oldest = (select(audit_log.c.id).where(audit_log.c.at < cutoff).order_by(audit_log.c.id).limit(limit)
+                  .with_for_update(skip_locked=True))
+        async with self._engine.begin() as conn:
+            result = await conn.execute(delete(audit_log).where(audit_log.c.id.in_(oldest)))
+        return result.rowcount

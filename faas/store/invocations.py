@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+import datetime as dt
+
+from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from faas.model import InvocationRecord
 from faas.store.functions import as_utc
 from faas.store.tables import invocations
+
+_KEY = tuple_(invocations.c.request_id, invocations.c.started_at)
 
 
 class InvocationStore:
@@ -33,3 +37,14 @@ class InvocationStore:
             rows = (await conn.execute(query)).all()
         records = [InvocationRecord(**{**row._mapping, "started_at": as_utc(row.started_at)}) for row in rows]
         return list(reversed(records))
+
+    async def prune_before(self, cutoff: dt.datetime, limit: int) -> int:
+        """Delete at most `limit` records (with their logs) started before `cutoff`, oldest first, in one
+        short transaction; the number deleted. A bounded batch: SQLite has one writer, the invoke path's
+        recorder among them."""
+        oldest = (select(invocations.c.request_id, invocations.c.started_at)
+                  .where(invocations.c.started_at < cutoff).order_by(invocations.c.started_at).limit(limit)
+                  .with_for_update(skip_locked=True))  # PostgreSQL: nodes pruning at once take turns, not locks
+        async with self._engine.begin() as conn:
+            result = await conn.execute(delete(invocations).where(_KEY.in_(oldest)))
+        return result.rowcount

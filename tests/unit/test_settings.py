@@ -106,6 +106,19 @@ def test_a_bad_int_names_the_variable(variable, text):
     assert variable in str(caught.value)
 
 
+def test_retention_is_in_days_with_fractions_and_zero_keeps_forever():
+    assert (load({}).invocation_retention_days, load({}).audit_retention_days) == (30.0, 90.0)
+    loaded = load({"FAAS_INVOCATION_RETENTION_DAYS": "0.5", "FAAS_AUDIT_RETENTION_DAYS": "0"})
+    assert (loaded.invocation_retention_days, loaded.audit_retention_days) == (0.5, 0.0)
+
+
+@pytest.mark.parametrize("variable", ["FAAS_INVOCATION_RETENTION_DAYS", "FAAS_AUDIT_RETENTION_DAYS"])
+@pytest.mark.parametrize("text", ["a month", "-1", "nan", "inf", ""])
+def test_a_bad_retention_names_the_variable(variable, text):
+    with pytest.raises(ConfigError, match=variable):
+        load({variable: text})
+
+
 def test_bad_log_level_and_account_id_are_refused():
     with pytest.raises(ConfigError, match="FAAS_LOG_LEVEL"):
         load({"FAAS_LOG_LEVEL": "loud"})
