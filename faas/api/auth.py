@@ -19,6 +19,7 @@ from aiohttp import web
 from faas.api.body import BODY, DEFAULT_LIMIT, REQUEST_ID, read_at_most
 from faas.errors import AccessDenied, ApiError, RequestTooLarge, ServiceError
 from faas.model import utcnow
+from faas.sandbox import repositories
 from faas.security import policy, sigv4
 from faas.services.functions import parse_function_ref
 from faas.services.identities import Caller
@@ -169,6 +170,20 @@ class Guard:
             return None
         return role if isinstance(role, str) else None
 
+    def used_image(self, request: web.Request, action: str) -> str | None:
+        """The ECR-style ARN of the image repository a create or code update would run, if any."""
+        if action not in ("lambda:CreateFunction", "lambda:UpdateFunctionCode"):
+            return None
+        try:
+            params = json.loads(request[BODY])
+            uri = (params.get("Code") or {}).get("ImageUri") if action == "lambda:CreateFunction" \
+                else params.get("ImageUri")
+        except (ValueError, AttributeError):
+            return None
+        repo = repositories.repository(uri) if isinstance(uri, str) else None
+        # An unparsable URI is refused by the handler with the same parser, before anything is stored.
+        return repositories.repository_arn(self.settings.region, self.settings.account_id, repo) if repo else None
+
     def record(self, request: web.Request, caller: Caller | None, action: str, resource: str, status: int,
                outcome: str) -> None:
         self.audit.add(AuditEntry(
@@ -207,6 +222,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if role is not None:
             # Giving a function a role is acting with that role's rights: the caller must be allowed to.
             await checks.authorize(caller, "iam:PassRole", role, None)
+        image = checks.used_image(request, action)
+        if image is not None:
+            # Running an image is pulling it: as on AWS, the caller needs ECR's pull actions on its repository.
+            for image_action in repositories.IMAGE_ACTIONS:
+                await checks.authorize(caller, image_action, image, None)
     except (AccessDenied, UnrecognizedClient, InvalidSignature) as refusal:
         checks.record(request, caller, action, resource, refusal.status, "denied")
         raise
