@@ -429,7 +429,9 @@ class Pool:
             reason = "signal: killed" if killed else f"exit status {exited.exit_code}"
             message = f"RequestId: {invocation.request_id} Error: Runtime exited with error: {reason}"
             if exited.oom_killed and env.function is not None:
-                message += f" (out of memory: the function needs more than {env.function.memory_size} MB)"
+                # Files in /tmp and /dev/shm live in memory: a /tmp bigger than the memory left fills it first.
+                message += (f" (out of memory: the function needs more than {env.function.memory_size} MB; "
+                            "files in /tmp and /dev/shm count towards it)")
             body = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
             invocation.finish(Outcome(body=body, error_type="Runtime.ExitError", environment_lost=True))
 
