@@ -44,7 +44,8 @@ def new_slot(slots: Path, code_dir: Path | None = None) -> Path:
     """A directory of its own for one environment's /var/task, named at random: its path is what the
     function sees in /proc/self/mountinfo, so it must say nothing of the node's directories or of the code."""
     slot = slots / secrets.token_hex(8)
-    slot.mkdir(mode=0o755)
+    slot.mkdir()
+    slot.chmod(0o755)  # readable by the sandbox user whatever the server's umask
     if code_dir is not None:
         try:
             link_tree(code_dir, slot)

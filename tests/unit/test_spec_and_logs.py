@@ -95,7 +95,7 @@ def test_cpu_shares_are_proportional_to_memory():
 
 
 @pytest.mark.parametrize(("memory_mb", "host_cpus", "quota"), [
-    (128, 2, 25_000), (442, 2, 25_000), (MB_PER_VCPU, 2, 100_000), (MB_PER_VCPU // 2 + 1, 2, 50_028),
+    (128, 2, 50_000), (884, 2, 50_000), (MB_PER_VCPU, 2, 100_000), (MB_PER_VCPU // 2 + 1, 2, 50_028),
     (2 * MB_PER_VCPU, 2, 200_000), (10240, 2, 200_000), (10240, 8, 578_858), (10240, None, 578_858),
 ])
 def test_cpu_quota_follows_memory_up_to_the_hosts_cores(memory_mb, host_cpus, quota):
@@ -202,7 +202,7 @@ def test_create_kwargs_apply_every_limit():
     assert host["mem_limit"] == 256 * 1024 * 1024
     assert host["memswap_limit"] == host["mem_limit"]
     assert host["cpu_shares"] == spec.cpu_shares
-    assert host["cpu_period"] == CPU_PERIOD_US and host["cpu_quota"] == int(MIN_VCPUS * CPU_PERIOD_US)
+    assert host["cpu_period"] == CPU_PERIOD_US and host["cpu_quota"] == int(MIN_VCPUS * CPU_PERIOD_US) == 50_000
     assert host["shm_size"] == 1024 * 1024 * 1024 and host["ipc_mode"] == "private"
     assert host["pids_limit"] == spec.pids_limit > 0
     assert set(host["tmpfs"]) == {"/tmp"}
@@ -233,7 +233,7 @@ def test_create_kwargs_are_accepted_by_the_docker_sdk():
     assert host["NetworkMode"] == "faas"
     assert "/tmp" in host["Tmpfs"]
     assert host["AutoRemove"] is True
-    assert (host["CpuPeriod"], host["CpuQuota"]) == (CPU_PERIOD_US, 512 * CPU_PERIOD_US // MB_PER_VCPU)
+    assert (host["CpuPeriod"], host["CpuQuota"]) == (CPU_PERIOD_US, CPU_PERIOD_US // 2)  # the floor
     assert host["ShmSize"] == 512 * 1024 * 1024 and host["IpcMode"] == "private"
     assert set(kwargs) - {"host_config"} <= {"image", "entrypoint", "command", "working_dir", "environment",
                                              "labels", "user"}
