@@ -51,7 +51,7 @@ def _prefixes(text: str) -> tuple[str, ...]:
 SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "address the API listens on", flag=True),
     Setting("port", 9000, "port the API listens on", _positive_int, flag=True),
-    Setting("data_dir", "~/.local/share/faas", "where the database, code cache, keys and credentials live",
+    Setting("data_dir", "~/.local/share/faas", "where the database, keys and credentials live",
             flag=True),
     Setting("database_url", "", "SQLAlchemy URL of the store (default: SQLite at <data-dir>/faas.db); "
             "postgresql://... selects PostgreSQL", flag=True),

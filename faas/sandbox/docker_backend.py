@@ -13,6 +13,7 @@ import docker.errors
 import requests.exceptions
 
 from faas.errors import ResourceNotReady, StartupError
+from faas.sandbox import repositories
 from faas.sandbox.backend import Exited, Started
 from faas.sandbox.spec import ContainerSpec, cpu_shares, vcpus
 
@@ -177,10 +178,10 @@ class DockerBackend:
     async def image_exists(self, ref: str) -> bool:
         def check() -> bool:
             try:
-                self._api.inspect_image(ref)
-                return True
+                found = self._api.inspect_image(ref)
             except docker.errors.ImageNotFound:
                 return False
+            return repositories.is_named(ref, found.get("RepoTags") or [], found.get("RepoDigests") or [])
 
         return await asyncio.to_thread(check)
 

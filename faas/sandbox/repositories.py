@@ -39,3 +39,16 @@ def allowed(repo: str, prefixes: tuple[str, ...]) -> bool:
 def repository_arn(region: str, account_id: str, repo: str) -> str:
     return f"arn:aws:ecr:{region}:{account_id}:repository/{repo}"
 
+
+
+def is_named(uri: str, repo_tags: list[str], repo_digests: list[str]) -> bool:
+    """Whether an image the engine found for `uri` really carries that name. Engines can resolve
+    `<any name>@<image id>` to the image with that id whatever its repository; only the image's own
+    tags and digests count."""
+    match = IMAGE_URI_RE.fullmatch(uri)
+    if match is None:
+        return False
+    repo, tag, digest = match.group("repository", "tag", "digest")
+    if digest:
+        return f"{repo}@{digest}" in repo_digests
+    return f"{repo}:{tag or 'latest'}" in repo_tags

@@ -10,8 +10,8 @@ from typing import Any
 from faas.dispatch.concurrency import Limiter
 from faas.errors import InvalidParameterValue, PreconditionFailed, ResourceNotFound
 from faas.model import LATEST, Function, utcnow
-from faas.security import envelope
 from faas.sandbox import repositories
+from faas.security import envelope
 from faas.security.masterkey import MasterKey
 from faas.services.cache import TtlCache
 from faas.services.code import CodeInfo, decode_zip_field, inspect_zip

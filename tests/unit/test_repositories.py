@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from faas.sandbox.repositories import IMAGE_ACTIONS, allowed, repository, repository_arn
+from faas.sandbox.repositories import IMAGE_ACTIONS, allowed, is_named, repository, repository_arn
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 
@@ -47,3 +47,18 @@ def test_repository_arn_and_actions_follow_ecr():
     assert repository_arn("eu-west-1", "123456789012", "faas/app") == \
         "arn:aws:ecr:eu-west-1:123456789012:repository/faas/app"
     assert IMAGE_ACTIONS == ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+
+
+def test_an_image_must_carry_the_name_it_was_found_by():
+    tags, digests = ["faas/app:1", "faas/app:latest"], [f"faas/app@{DIGEST}"]
+    assert is_named("faas/app:1", tags, digests)
+    assert is_named("faas/app", tags, digests)  # :latest
+    assert is_named(f"faas/app@{DIGEST}", tags, digests)
+    assert is_named(f"faas/app:9@{DIGEST}", tags, digests)  # the digest decides, as in Docker
+    assert not is_named("faas/app:2", tags, digests)
+    assert not is_named("faas/other:1", tags, digests)
+    other = "sha256:" + "f" * 64  # e.g. another tenant's image id, given under an allowed name
+    assert not is_named(f"faas/app@{other}", tags, digests)
+    assert not is_named(f"faas/other@{DIGEST}", tags, digests)
+    assert not is_named("faas/app:1", [], [])
+    assert not is_named("not a reference", tags, digests)
