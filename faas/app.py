@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import logging
 import secrets
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -78,11 +79,14 @@ class Platform:
     retention: Pruner
     backend: DockerBackend
     engine: object
+    sandbox: Path | None = None  # this node's unpacked code and /var/task directories
 
     async def close(self) -> None:
         await self.async_invoker.close()
         await self.pool.close()
         await self.retention.close()
+        if self.sandbox is not None:  # a cache of the store's code: the next start unpacks what it needs
+            shutil.rmtree(self.sandbox, ignore_errors=True)
         for recorder in self.recorders:
             await recorder.close()
         await self.backend.close()
@@ -107,6 +111,22 @@ def _check_pid_room(settings: Settings, progress: Callable[[str], None]) -> None
         progress(f"warning: kernel.pid_max is {pid_max}, but {settings.max_concurrency} environments may run "
                  f"{PIDS_LIMIT} processes each; raise it (sysctl -w kernel.pid_max=4194304) or lower "
                  "FAAS_MAX_CONCURRENCY, or fork bombs in many functions at once can starve the host")
+
+
+def sandbox_dir(settings: Settings, node: str, progress: Callable[[str], None]) -> Path:
+    """This node's directory for unpacked code and environments' /var/task. Functions read its path in
+    /proc/self/mountinfo, so it lives outside the data dir (whose path may name a user or a host)."""
+    path = settings.sandbox_dir / node
+    try:
+        settings.sandbox_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise StartupError(f"cannot create the sandbox directory {path}: {exc.strerror}; set FAAS_SANDBOX_DIR to "
+                           "a directory this user may write, outside the data dir") from exc
+    if settings.sandbox_dir.is_relative_to(settings.data_dir):
+        progress(f"warning: FAAS_SANDBOX_DIR ({settings.sandbox_dir}) is inside the data dir: every function "
+                 "can read the data dir's path in /proc/self/mountinfo")
+    return path
 
 
 async def open_master_key(settings: Settings, meta: MetaStore) -> MasterKey:
@@ -162,11 +182,13 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
         return credentials, credentials["AWS_ACCESS_KEY_ID"]
 
     function_store = FunctionStore(engine)
-    pool = Pool(backend, CodeCache(settings.data_dir / "code", function_store.code), images=image_refs,
+    sandbox = sandbox_dir(settings, node, progress)
+    pool = Pool(backend, CodeCache(sandbox / "code", function_store.code), images=image_refs,
                 region=settings.region, node_id=node, keep_alive_s=settings.keep_alive_s,
                 max_environments=settings.max_concurrency, prewarm=settings.prewarm_per_runtime,
-                slots=settings.data_dir / "slots", issue_credentials=issue_credentials,
-                revoke_credentials=identities.revoke_session, credentials_ttl_s=settings.credentials_ttl_s)
+                slots=sandbox / "slots", issue_credentials=issue_credentials,
+                revoke_credentials=identities.revoke_session, credentials_ttl_s=settings.credentials_ttl_s,
+                image_repositories=settings.image_repositories)
     recorder = Recorder(InvocationStore(engine))
     audit = Recorder(AuditStore(engine), max_pending=AUDIT_BUFFER, coalescer=RefusalCoalescer())
     retention = Pruner([Rule("invocation records", InvocationStore(engine), settings.invocation_retention_days),
@@ -182,7 +204,7 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
 
     functions = FunctionService(function_store, images.RUNTIMES, limiter, master, settings.function_arn,
                                 image_exists=backend.image_exists, role_exists=identities.resolve_role_arn,
-                                on_delete=function_deleted)
+                                on_delete=function_deleted, image_repositories=settings.image_repositories)
     await functions.load_reservations()
     destinations = DestinationPermissions(identities, permissions, settings.function_arn)
     event_configs = EventConfigService(EventStore(engine), settings.function_arn, destinations.may_invoke)
@@ -208,4 +230,4 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
 
     return Platform(settings=settings, api=api, runtime=runtime_api.create_app(pool), runtime_host=gateway,
                     pool=pool, invoker=invoker, async_invoker=async_invoker, recorders=(recorder, audit),
-                    retention=retention, backend=backend, engine=engine)
+                    retention=retention, backend=backend, engine=engine, sandbox=sandbox)

@@ -294,6 +294,8 @@ def _escape(text: str) -> str:
 
 
 def _default_text(setting: settings_module.Setting) -> str:
+    if isinstance(setting.default, tuple):
+        return ",".join(setting.default) or "empty"
     return "empty" if setting.default in ("", None) else str(setting.default)
 
 

@@ -51,10 +51,14 @@ def _bool(text: str) -> bool:
     raise ValueError("expected true or false")
 
 
+def _prefixes(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "address the API listens on", flag=True),
     Setting("port", 9000, "port the API listens on", _positive_int, flag=True),
-    Setting("data_dir", "~/.local/share/faas", "where the database, code cache, keys and credentials live",
+    Setting("data_dir", "~/.local/share/faas", "where the database, keys and credentials live",
             flag=True),
     Setting("database_url", "", "SQLAlchemy URL of the store (default: SQLite at <data-dir>/faas.db); "
             "postgresql://... selects PostgreSQL", flag=True),
@@ -62,6 +66,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("account_id", "000000000000", "12-digit account id shown in ARNs"),
     Setting("docker_network", "faas", "Docker bridge network the execution environments join"),
     Setting("image_prefix", "faas", "name prefix of the runtime images built locally"),
+    Setting("image_repositories", ("faas/",), "comma-separated repository prefixes that image functions "
+            "(PackageType Image) may use; anything else is refused", _prefixes),
+    Setting("sandbox_dir", "/var/lib/faas-sandbox", "where unpacked code and each environment's /var/task "
+            "live (per node); keep it outside the data dir: functions see this path in /proc/self/mountinfo"),
     Setting("keep_alive_s", 600, "seconds an idle warm environment lives before it is stopped",
             _positive_int),
     Setting("max_concurrency", 1000, "invocations this node runs at once, over all functions (429 beyond)",
@@ -103,6 +111,8 @@ class Settings:
     account_id: str
     docker_network: str
     image_prefix: str
+    image_repositories: tuple[str, ...]
+    sandbox_dir: Path
     keep_alive_s: int
     max_concurrency: int
     prewarm_per_runtime: int
@@ -165,6 +175,7 @@ def load(env: Mapping[str, str], **overrides: Any) -> Settings:
     if unknown:
         raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
     values["data_dir"] = Path(os.path.expanduser(str(values["data_dir"]))).resolve()
+    values["sandbox_dir"] = Path(os.path.expanduser(str(values["sandbox_dir"]))).resolve()
     if values["log_level"] not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"FAAS_LOG_LEVEL={values['log_level']!r} is not one of debug, info, warning, error")
     if values["token_max_ttl_s"] < 60:

@@ -20,6 +20,7 @@ from aiohttp import web
 from faas.api.body import BODY, DEFAULT_LIMIT, REQUEST_ID, SPOOL_IN_MEMORY, read_at_most, spool
 from faas.errors import AccessDenied, ApiError, InvalidParameterValue, RequestTooLarge, ServiceError
 from faas.model import utcnow
+from faas.sandbox import repositories
 from faas.security import policy, sigv4
 from faas.services.functions import parse_function_ref
 from faas.services.identities import Caller
@@ -254,6 +255,20 @@ class Guard:
         if role is not None:
             await self.authorize(caller, "iam:PassRole", await self.identities.resolve_role_arn(role), None)
 
+    def used_image(self, request: web.Request, action: str) -> str | None:
+        """The ECR-style ARN of the image repository a create or code update would run, if any."""
+        if action not in ("lambda:CreateFunction", "lambda:UpdateFunctionCode"):
+            return None
+        try:
+            params = json.loads(request[BODY])
+            uri = (params.get("Code") or {}).get("ImageUri") if action == "lambda:CreateFunction" \
+                else params.get("ImageUri")
+        except (ValueError, AttributeError):
+            return None
+        repo = repositories.repository(uri) if isinstance(uri, str) else None
+        # An unparsable URI is refused by the handler with the same parser, before anything is stored.
+        return repositories.repository_arn(self.settings.region, self.settings.account_id, repo) if repo else None
+
     def record(self, request: web.Request, caller: Caller | None, action: str, resource: str, status: int,
                outcome: str) -> None:
         self.audit.add(AuditEntry(
@@ -290,6 +305,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         resource, function_name = await checks.acted_on(request, action, caller, resource, function_name)
         await checks.authorize(caller, action, resource, function_name)
         await checks.authorize_pass_role(request, action, caller)
+        image = checks.used_image(request, action)
+        if image is not None:
+            # Running an image is pulling it: as on AWS, the caller needs ECR's pull actions on its repository.
+            for image_action in repositories.IMAGE_ACTIONS:
+                await checks.authorize(caller, image_action, image, None)
     except (AccessDenied, UnrecognizedClient, InvalidSignature) as refusal:
         checks.record(request, caller, action, resource, refusal.status, "denied")
         raise

@@ -33,7 +33,7 @@ class Backend(Protocol):
     async def kill(self, container_id: str) -> None: ...
 
     async def set_memory(self, container_id: str, memory_mb: int) -> None:
-        """Change a running container's memory limit (and the CPU weight that follows it)."""
+        """Change a running container's memory limit (and the CPU weight and quota that follow it)."""
 
     async def remove_leftovers(self) -> int:
         """Remove containers a previous run of this node left behind; return how many."""

@@ -13,12 +13,14 @@ import docker.errors
 import requests.exceptions
 
 from faas.errors import ResourceNotReady, StartupError
+from faas.sandbox import repositories
 from faas.sandbox.backend import Exited, Started
-from faas.sandbox.spec import ContainerSpec, cpu_shares
+from faas.sandbox.spec import ContainerSpec, cpu_shares, vcpus
 
 log = logging.getLogger(__name__)
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+CPU_PERIOD_US = 100_000  # the CFS period Docker's --cpus uses; the quota is a share of it
 
 
 def connect() -> docker.DockerClient:
@@ -47,7 +49,14 @@ def memory_peak_file(container_id: str) -> Path | None:
     return None
 
 
-def create_kwargs(spec: ContainerSpec, network: str) -> dict:
+def cpu_quota_us(cpus: float, host_cpus: int | None) -> int:
+    """The CFS quota per CPU_PERIOD_US for `cpus` vCPUs; more than the host has would be no limit at all."""
+    if host_cpus:
+        cpus = min(cpus, host_cpus)
+    return int(cpus * CPU_PERIOD_US)
+
+
+def create_kwargs(spec: ContainerSpec, network: str, host_cpus: int | None = None) -> dict:
     """The Docker API's create arguments for a spec: every limit of the sandbox contract."""
     binds = {spec.code_dir: {"bind": "/var/task", "mode": "ro"}} if spec.code_dir else None
     return {
@@ -62,10 +71,14 @@ def create_kwargs(spec: ContainerSpec, network: str) -> dict:
             "binds": binds,
             "mem_limit": spec.memory_mb * 1024 * 1024,
             "memswap_limit": spec.memory_mb * 1024 * 1024,  # no swap: over the limit is out of memory
-            "cpu_shares": spec.cpu_shares,
+            "cpu_shares": spec.cpu_shares,  # the weight under contention ...
+            "cpu_period": CPU_PERIOD_US,  # ... and a hard cap even when the host is idle
+            "cpu_quota": cpu_quota_us(spec.cpus, host_cpus),
             "pids_limit": spec.pids_limit,
             "read_only": True,
             "tmpfs": {"/tmp": f"rw,exec,nosuid,nodev,size={spec.tmp_size_mb}m,mode=1777"},
+            "ipc_mode": "private",
+            "shm_size": spec.shm_size_mb * 1024 * 1024,
             "cap_drop": ["ALL"],
             "security_opt": ["no-new-privileges"],
             "network_mode": network,
@@ -84,6 +97,7 @@ class DockerBackend:
         self._node_id = node_id
         self._events = None
         self._watcher: threading.Thread | None = None
+        self._host_cpus: int | None = None  # the engine's, learnt at the first start
 
     async def prepare(self) -> str:
         return await asyncio.to_thread(self._ensure_network)
@@ -117,7 +131,9 @@ class DockerBackend:
             raise ResourceNotReady("The execution environment could not be started") from exc
 
     def _start(self, spec: ContainerSpec) -> Started:
-        kwargs = create_kwargs(spec, self._network)
+        if self._host_cpus is None:  # once, on the first start
+            self._host_cpus = int(self._client.info().get("NCPU") or 0) or None
+        kwargs = create_kwargs(spec, self._network, self._host_cpus)
         host_config = self._api.create_host_config(**kwargs.pop("host_config"))
         container = self._api.create_container(host_config=host_config, **kwargs)
         container_id = container["Id"]
@@ -130,7 +146,8 @@ class DockerBackend:
         limit = memory_mb * 1024 * 1024
         try:
             await asyncio.to_thread(self._api.update_container, container_id, mem_limit=limit, memswap_limit=limit,
-                                    cpu_shares=cpu_shares(memory_mb))
+                                    cpu_shares=cpu_shares(memory_mb), cpu_period=CPU_PERIOD_US,
+                                    cpu_quota=cpu_quota_us(vcpus(memory_mb), self._host_cpus))
         except docker.errors.DockerException as exc:
             raise ResourceNotReady("The execution environment could not be resized") from exc
 
@@ -161,10 +178,10 @@ class DockerBackend:
     async def image_exists(self, ref: str) -> bool:
         def check() -> bool:
             try:
-                self._api.inspect_image(ref)
-                return True
+                found = self._api.inspect_image(ref)
             except docker.errors.ImageNotFound:
                 return False
+            return repositories.is_named(ref, found.get("RepoTags") or [], found.get("RepoDigests") or [])
 
         return await asyncio.to_thread(check)
 

@@ -77,7 +77,8 @@ class Environment:
     Serves one invocation at a time."""
 
     def __init__(self, container_id: str, ip: str, memory_peak_file: Path | None, started_at: float,
-                 function: Function | None = None, runtime: str | None = None, slot: Path | None = None) -> None:
+                 function: Function | None = None, runtime: str | None = None, slot: Path | None = None,
+                 prewarmed: bool = False) -> None:
         self.container_id = container_id
         self.ip = ip
         self.memory_peak_file = memory_peak_file
@@ -86,7 +87,8 @@ class Environment:
         self.started_at = started_at  # monotonic: container start, or specialisation of a prewarmed one
         self.function = function
         self.runtime = runtime or (function.runtime if function else None)
-        self.slot = slot  # host directory mounted at /var/task, for prewarmed environments
+        self.slot = slot  # host directory mounted at /var/task (none for image functions)
+        self.prewarmed = prewarmed  # started generic, for whichever function of its runtime comes first
         self.init_duration_ms: float | None = None  # set when the runtime first asks for work
         self.session_key: str | None = None  # the role credentials this environment holds
         self.retire_at = float("inf")  # monotonic: stop at the next release after this (credentials age)

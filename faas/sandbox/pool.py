@@ -16,7 +16,9 @@ from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from faas.errors import ResourceNotReady
 from faas.model import Function, utcnow
+from faas.sandbox import repositories
 from faas.sandbox.backend import Backend, Exited
 from faas.sandbox.codecache import CodeCache
 from faas.sandbox.environment import Environment, Outcome
@@ -34,15 +36,31 @@ RevokeCredentials = Callable[[str], Awaitable[None]]
 
 
 def link_tree(source: Path, target: Path) -> None:
-    """Fill a prewarmed environment's /var/task with hard links to the unpacked code (no copying)."""
+    """Fill an environment's /var/task with hard links to the unpacked code (no copying)."""
     shutil.copytree(source, target, copy_function=os.link, dirs_exist_ok=True)
+
+
+def new_slot(slots: Path, code_dir: Path | None = None) -> Path:
+    """A directory of its own for one environment's /var/task, named at random: its path is what the
+    function sees in /proc/self/mountinfo, so it must say nothing of the node's directories or of the code."""
+    slot = slots / secrets.token_hex(8)
+    slot.mkdir()
+    slot.chmod(0o755)  # readable by the sandbox user whatever the server's umask
+    if code_dir is not None:
+        try:
+            link_tree(code_dir, slot)
+        except BaseException:
+            shutil.rmtree(slot, ignore_errors=True)
+            raise
+    return slot
 
 
 class Pool:
     def __init__(self, backend: Backend, code: CodeCache, *, images: dict[str, str], region: str, node_id: str,
                  keep_alive_s: float, max_environments: int, prewarm: int, slots: Path,
                  issue_credentials: IssueCredentials | None = None, revoke_credentials: RevokeCredentials | None = None,
-                 credentials_ttl_s: float = 3600, platform_endpoint: str = "") -> None:
+                 credentials_ttl_s: float = 3600, platform_endpoint: str = "",
+                 image_repositories: tuple[str, ...] = ("faas/",)) -> None:
         self._backend = backend
         self._code = code
         self._images = images
@@ -55,6 +73,7 @@ class Pool:
         self._issue_credentials = issue_credentials
         self._revoke_credentials = revoke_credentials
         self._credentials_ttl_s = credentials_ttl_s
+        self._image_repositories = image_repositories
         self.platform_endpoint = platform_endpoint  # AWS_ENDPOINT_URL as seen from inside environments
         self.runtime_api = ""  # host:port, set once the Runtime API listens
         self._idle: dict[Key, list[Environment]] = defaultdict(list)
@@ -114,7 +133,7 @@ class Pool:
                 "RevisionId": env.function.revision_id if env.function else None,
                 "State": state,
                 "Invocations": env.invocations,
-                "Prewarmed": env.slot is not None,
+                "Prewarmed": env.prewarmed,
             })
         return rows
 
@@ -252,36 +271,48 @@ class Pool:
 
     async def _start_cold(self, fn: Function) -> Environment:
         created_at = time.monotonic()
+        slot: Path | None = None
         if fn.package_type == "Zip":
             assert fn.code_sha256 is not None and fn.runtime is not None
-            code_dir: str | None = str(await self._code.directory(fn.code_sha256))
+            slot = await asyncio.to_thread(new_slot, self._slots, await self._code.directory(fn.code_sha256))
+            code_dir: str | None = str(slot)
             image = self._images[fn.runtime]
             # The runtime is told its variables and credentials over the Runtime API, not by Docker.
             environment = generic_environment(region=self._region, runtime_api=self.runtime_api)
         else:
+            # Checked when the function was stored; again here, so narrowing the setting stops old ones too.
+            repo = repositories.repository(fn.image_uri or "")
+            if repo is None or not repositories.allowed(repo, self._image_repositories):
+                raise ResourceNotReady(f"The image {fn.image_uri} is not in a repository this node allows")
             # An image's own runtime (awslambdaric, say) only reads the process environment.
             code_dir, image = None, fn.image_uri or ""
             environment, session_key = await self._function_environment(fn)
-        spec = container_spec(fn, image=image, region=self._region, runtime_api=self.runtime_api,
-                              node_id=self._node_id, code_dir=code_dir, environment=environment)
-        if fn.package_type != "Zip":
-            started = await self._backend.start(spec)
-        else:
-            # The function's environment (credentials: one SQL insert) is made while the container starts.
-            starting = asyncio.ensure_future(self._backend.start(spec))
-            try:
-                environment, session_key = await self._function_environment(fn)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await self._backend.kill((await starting).container_id)
-                raise
-            try:
-                started = await starting
-            except BaseException:
-                if session_key is not None and self._revoke_credentials is not None:
-                    await self._revoke_credentials(session_key)
-                raise
-        env = Environment(started.container_id, started.ip, started.memory_peak_file, created_at, function=fn)
+        try:
+            spec = container_spec(fn, image=image, region=self._region, runtime_api=self.runtime_api,
+                                  node_id=self._node_id, code_dir=code_dir, environment=environment)
+            if fn.package_type != "Zip":
+                started = await self._backend.start(spec)
+            else:
+                # The function's environment (credentials: one SQL insert) is made while the container starts.
+                starting = asyncio.ensure_future(self._backend.start(spec))
+                try:
+                    environment, session_key = await self._function_environment(fn)
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await self._backend.kill((await starting).container_id)
+                    raise
+                try:
+                    started = await starting
+                except BaseException:
+                    if session_key is not None and self._revoke_credentials is not None:
+                        await self._revoke_credentials(session_key)
+                    raise
+        except BaseException:
+            if slot is not None:
+                shutil.rmtree(slot, ignore_errors=True)
+            raise
+        env = Environment(started.container_id, started.ip, started.memory_peak_file, created_at, function=fn,
+                          slot=slot)
         self._register(env, created_at)
         if fn.package_type == "Zip":
             env.specialize(fn, environment, prewarmed=False)
@@ -343,20 +374,21 @@ class Pool:
 
     async def _start_prewarmed(self, runtime: str, image: str) -> None:
         created_at = time.monotonic()
-        slot = self._slots / secrets.token_hex(8)
+        slot: Path | None = None
         try:
-            slot.mkdir(mode=0o755)
+            slot = new_slot(self._slots)
             spec = prewarmed_spec(runtime, image=image, region=self._region, runtime_api=self.runtime_api,
                                   node_id=self._node_id, slot=str(slot))
             started = await self._backend.start(spec)
         except Exception as exc:
             log.warning("could not prewarm a %s environment: %s", runtime, exc)
-            shutil.rmtree(slot, ignore_errors=True)
+            if slot is not None:
+                shutil.rmtree(slot, ignore_errors=True)
             return
         finally:
             self._prewarming[runtime] -= 1
         env = Environment(started.container_id, started.ip, started.memory_peak_file, created_at,
-                          runtime=runtime, slot=slot)
+                          runtime=runtime, slot=slot, prewarmed=True)
         self._register(env, created_at)
         self._prewarmed[runtime].append(env)
 
@@ -398,7 +430,9 @@ class Pool:
             reason = "signal: killed" if killed else f"exit status {exited.exit_code}"
             message = f"RequestId: {invocation.request_id} Error: Runtime exited with error: {reason}"
             if exited.oom_killed and env.function is not None:
-                message += f" (out of memory: the function needs more than {env.function.memory_size} MB)"
+                # Files in /tmp and /dev/shm live in memory: a /tmp bigger than the memory left fills it first.
+                message += (f" (out of memory: the function needs more than {env.function.memory_size} MB; "
+                            "files in /tmp and /dev/shm count towards it)")
             body = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
             invocation.finish(Outcome(body=body, error_type="Runtime.ExitError", environment_lost=True))
 

@@ -10,6 +10,7 @@ from typing import Any
 from faas.dispatch.concurrency import Limiter
 from faas.errors import InvalidParameterValue, PreconditionFailed, ResourceNotFound
 from faas.model import LATEST, Function, utcnow
+from faas.sandbox import repositories
 from faas.security import envelope
 from faas.security.masterkey import MasterKey
 from faas.services.cache import TtlCache
@@ -101,7 +102,7 @@ class FunctionService:
     def __init__(self, store: FunctionStore, runtimes: tuple[str, ...], limiter: Limiter, master: MasterKey,
                  function_arn: Callable[[str], str], image_exists: Callable[[str], Any] | None = None,
                  role_exists: Callable[[str], Any] | None = None, on_delete: Callable[[str], None] | None = None,
-                 ) -> None:
+                 image_repositories: tuple[str, ...] = ("faas/",)) -> None:
         self._store = store
         self._runtimes = runtimes
         self._limiter = limiter
@@ -110,6 +111,7 @@ class FunctionService:
         self._role_exists = role_exists  # async (role ARN) -> the role's ARN, raising for an unknown role
         self._on_delete = on_delete
         self._image_exists = image_exists  # async (ref) -> bool, for PackageType Image
+        self._image_repositories = image_repositories  # the operator's allowed repository prefixes
         self._cache: TtlCache[Function] = TtlCache()
 
     # -- reads ---------------------------------------------------------------------------------
@@ -305,8 +307,16 @@ class FunctionService:
             info: CodeInfo = inspect_zip(data)
             return fn.replace(code_sha256=info.sha256, code_size=info.size), data
         uri = code.get("ImageUri")
-        if not isinstance(uri, str) or not uri or len(uri) > 512:
+        if not isinstance(uri, str) or not uri or len(uri) > repositories.MAX_URI_LENGTH:
             raise InvalidParameterValue("Code.ImageUri is required for image functions")
+        repo = repositories.repository(uri)
+        if repo is None:
+            raise InvalidParameterValue(f"Source image {uri} is not valid. Provide a valid source image.")
+        if not repositories.allowed(repo, self._image_repositories):
+            # Checked before the engine is asked, so nobody learns which other images the host holds.
+            allowed = ", ".join(p + "*" for p in self._image_repositories) or "none"
+            raise InvalidParameterValue(
+                f"Source image {uri} is not in a repository this platform allows (allowed: {allowed}).")
         if self._image_exists is not None and not await self._image_exists(uri):
             raise InvalidParameterValue(
                 f"Source image {uri} does not exist on this node. Build or load it into the local Docker engine first."

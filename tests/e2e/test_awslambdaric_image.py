@@ -8,10 +8,19 @@ import docker
 import pytest
 
 from faas.sandbox import images
-from tests.e2e.conftest import ROLE, unique
+from tests.e2e.conftest import ROLE, Server, unique
 from tests.support.images import build_awslambdaric_image
 
 pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The test image's repository (faas-test/) is one the operator allows besides the platform's own."""
+    srv = Server(tmp_path_factory.mktemp("faas") / "data",
+                 extra_env={"FAAS_IMAGE_REPOSITORIES": "faas/, faas-test/"}).start()
+    yield srv
+    srv.stop()
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import pytest
 from faas.errors import InvalidParameterValue, RequestTooLarge
 from faas.sandbox import codecache
 from faas.sandbox.codecache import CodeCache, extract
+from faas.sandbox.pool import new_slot
 from faas.services.code import MAX_UNZIPPED_BYTES, MAX_ZIP_BYTES, decode_zip_field, inspect_zip, unsafe_member
 
 
@@ -256,3 +257,29 @@ async def test_code_cache_extracts_once_when_asked_concurrently(tmp_path):
     directories = await asyncio.gather(*(cache.directory("h1") for _ in range(5)))
     assert set(directories) == {tmp_path / "cache" / "h1"}
     assert loads == ["h1"]
+
+
+def test_a_slot_names_nothing_and_links_the_code(tmp_path):
+    code = tmp_path / "code" / ("ab" * 32)
+    extract(make_zip({"app.py": b"a", "lib/": None, "lib/m.py": b"m"}), code)
+    slots = tmp_path / "slots"
+    slots.mkdir()
+    old_umask = os.umask(0o077)  # as under deploy/faas.service
+    try:
+        first, second, empty = new_slot(slots, code), new_slot(slots, code), new_slot(slots)
+    finally:
+        os.umask(old_umask)
+    assert len({first, second, empty}) == 3
+    for slot in (first, second, empty):
+        assert slot.parent == slots and len(slot.name) == 16 and int(slot.name, 16) >= 0  # random hex only
+        assert stat.S_IMODE(slot.stat().st_mode) == 0o755  # the sandbox user can read it
+    assert os.path.samefile(first / "lib" / "m.py", code / "lib" / "m.py")  # a hard link, not a copy
+    assert list(empty.iterdir()) == []
+
+
+def test_a_slot_that_cannot_be_filled_is_removed(tmp_path):
+    slots = tmp_path / "slots"
+    slots.mkdir()
+    with pytest.raises(OSError):
+        new_slot(slots, tmp_path / "no-such-code")
+    assert list(slots.iterdir()) == []

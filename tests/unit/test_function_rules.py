@@ -372,25 +372,58 @@ async def test_image_function(store):
 
     async def image_exists(ref: str) -> bool:
         checked.append(ref)
-        return ref == "my-image:1"
+        return ref == "faas/my-image:1"
 
     service = FunctionService(store, RUNTIMES, Limiter(1000), MASTER, ARN, image_exists=image_exists)
     params = {"FunctionName": "img", "Role": ROLE, "PackageType": "Image",
               "ImageConfig": {"EntryPoint": ["/app/run"], "Command": ["app.handler"], "WorkingDirectory": "/app"}}
-    fn = await service.create({**params, "Code": {"ImageUri": "my-image:1"}})
-    assert fn.package_type == "Image" and fn.image_uri == "my-image:1"
+    fn = await service.create({**params, "Code": {"ImageUri": "faas/my-image:1"}})
+    assert fn.package_type == "Image" and fn.image_uri == "faas/my-image:1"
     assert fn.runtime is None and fn.handler is None and fn.code_sha256 is None
     assert fn.image_config == {"EntryPoint": ["/app/run"], "Command": ["app.handler"], "WorkingDirectory": "/app"}
     with pytest.raises(InvalidParameterValue, match="does not exist"):
-        await service.create({**params, "FunctionName": "img2", "Code": {"ImageUri": "missing:1"}})
-    assert checked == ["my-image:1", "missing:1"]
+        await service.create({**params, "FunctionName": "img2", "Code": {"ImageUri": "faas/missing:1"}})
+    assert checked == ["faas/my-image:1", "faas/missing:1"]
     with pytest.raises(InvalidParameterValue, match="Runtime"):
         await service.create({**params, "FunctionName": "img3", "Runtime": "python3.13",
-                              "Code": {"ImageUri": "my-image:1"}})
+                              "Code": {"ImageUri": "faas/my-image:1"}})
     with pytest.raises(InvalidParameterValue, match="ImageConfig"):
         await service.create({**params, "FunctionName": "img4", "ImageConfig": {"Command": "app.handler"},
-                              "Code": {"ImageUri": "my-image:1"}})
+                              "Code": {"ImageUri": "faas/my-image:1"}})
     assert sorted(store.functions) == ["img"]
+
+
+async def test_image_functions_only_use_allowed_repositories(store):
+    checked = []
+
+    async def image_exists(ref: str) -> bool:
+        checked.append(ref)
+        return True  # every image is on the host: the repository rule alone must refuse
+
+    service = FunctionService(store, RUNTIMES, Limiter(1000), MASTER, ARN, image_exists=image_exists,
+                              image_repositories=("faas/", "team-a/"))
+    params = {"FunctionName": "img", "Role": ROLE, "PackageType": "Image"}
+    for uri in ("other-tenant/app:1", "faas:1", "faas-evil/app:1", "registry.example/faas/app:1",
+                "localhost:5000/faas/app:1", "sha256:" + "a" * 64, "5d7a90df2661"):
+        with pytest.raises(InvalidParameterValue, match="not in a repository this platform allows"):
+            await service.create({**params, "Code": {"ImageUri": uri}})
+    for uri in ("faas/app:", "FAAS/app:1", "faas/app:1 ", "faas//app", "faas/../app:1"):
+        with pytest.raises(InvalidParameterValue, match="not valid"):
+            await service.create({**params, "Code": {"ImageUri": uri}})
+    assert checked == [] and store.writes == 0
+    for n, uri in enumerate(("faas/app:1", "team-a/app", "faas/nested/app@sha256:" + "b" * 64)):
+        await service.create({**params, "FunctionName": f"img{n}", "Code": {"ImageUri": uri}})
+    assert checked == ["faas/app:1", "team-a/app", "faas/nested/app@sha256:" + "b" * 64]
+    with pytest.raises(InvalidParameterValue, match="allows"):  # a code update is held to the same rule
+        await service.update_code("img0", {"ImageUri": "other-tenant/app:1"})
+    assert (await service.get("img0")).image_uri == "faas/app:1"
+
+
+async def test_no_allowed_repositories_allow_no_image(store):
+    service = FunctionService(store, RUNTIMES, Limiter(1000), MASTER, ARN, image_repositories=())
+    with pytest.raises(InvalidParameterValue, match="allowed: none"):
+        await service.create({"FunctionName": "img", "Role": ROLE, "PackageType": "Image",
+                              "Code": {"ImageUri": "faas/app:1"}})
 
 
 async def test_update_configuration(service, store):

@@ -128,6 +128,16 @@ def test_bad_log_level_and_account_id_are_refused():
         load({"FAAS_ACCOUNT_ID": "12345678901a"})
 
 
+def test_image_repositories_and_sandbox_dir(home):
+    defaults = load({})
+    assert defaults.image_repositories == ("faas/",)
+    assert defaults.sandbox_dir == Path("/var/lib/faas-sandbox")
+    loaded = load({"FAAS_IMAGE_REPOSITORIES": " faas/, team-a/ ,,", "FAAS_SANDBOX_DIR": "~/sandbox"})
+    assert loaded.image_repositories == ("faas/", "team-a/")
+    assert loaded.sandbox_dir == (home / "sandbox").resolve()
+    assert load({"FAAS_IMAGE_REPOSITORIES": ""}).image_repositories == ()  # no image at all
+
+
 def test_data_dir_expands_the_home_directory(home):
     assert load({"FAAS_DATA_DIR": "~/faas-data"}).data_dir == (home / "faas-data").resolve()
 

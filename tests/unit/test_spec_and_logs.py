@@ -12,9 +12,10 @@ import pytest
 from faas.dispatch.logs import MAX_STORED_LOG_CHARS, TAIL_BYTES, invocation_log, log_tail, report_line
 from faas.dispatch.metering import billed_duration_ms
 from faas.model import Function
-from faas.sandbox.docker_backend import create_kwargs
+from faas.sandbox.docker_backend import CPU_PERIOD_US, cpu_quota_us, create_kwargs
 from faas.sandbox.spec import (
     MB_PER_VCPU,
+    MIN_VCPUS,
     ContainerSpec,
     container_spec,
     generic_environment,
@@ -63,15 +64,20 @@ def test_a_generic_environment_carries_nothing_of_any_function():
 
 
 @pytest.mark.parametrize(("fn", "expected"), [
-    (function(), {"memory_mb": 128, "cpu_shares": 128 * 1024 // MB_PER_VCPU, "tmp_size_mb": 512}),
-    (function(memory_size=MB_PER_VCPU), {"memory_mb": MB_PER_VCPU, "cpu_shares": 1024, "tmp_size_mb": 512}),
+    (function(), {"memory_mb": 128, "cpu_shares": 128 * 1024 // MB_PER_VCPU, "cpus": MIN_VCPUS,
+                  "tmp_size_mb": 512, "shm_size_mb": 512}),
+    (function(memory_size=896),  # above the floor: proportional
+     {"memory_mb": 896, "cpus": 896 / MB_PER_VCPU, "tmp_size_mb": 512, "shm_size_mb": 512}),
+    (function(memory_size=MB_PER_VCPU), {"memory_mb": MB_PER_VCPU, "cpu_shares": 1024, "cpus": 1.0,
+                                         "tmp_size_mb": 512, "shm_size_mb": 512}),
     (function(memory_size=2 * MB_PER_VCPU, ephemeral_storage=4096),
-     {"memory_mb": 2 * MB_PER_VCPU, "cpu_shares": 2048, "tmp_size_mb": 4096}),
+     {"memory_mb": 2 * MB_PER_VCPU, "cpu_shares": 2048, "cpus": 2.0, "tmp_size_mb": 4096, "shm_size_mb": 4096}),
     (function(memory_size=10240, ephemeral_storage=10240),
-     {"memory_mb": 10240, "cpu_shares": 10240 * 1024 // MB_PER_VCPU, "tmp_size_mb": 10240}),
+     {"memory_mb": 10240, "cpu_shares": 10240 * 1024 // MB_PER_VCPU, "cpus": 10240 / MB_PER_VCPU,
+      "tmp_size_mb": 10240, "shm_size_mb": 10240}),
     (image_function(memory_size=256), {"memory_mb": 256, "cpu_shares": 256 * 1024 // MB_PER_VCPU,
-                                       "tmp_size_mb": 512}),
-], ids=["128MB", "one-vcpu", "two-vcpus", "max", "image"])
+                                       "cpus": MIN_VCPUS, "tmp_size_mb": 512, "shm_size_mb": 512}),
+], ids=["128MB", "896MB", "one-vcpu", "two-vcpus", "max", "image"])
 def test_limits_follow_the_function(fn, expected):
     spec = spec_of(fn)
     assert {key: getattr(spec, key) for key in expected} == expected
@@ -86,6 +92,16 @@ def test_cpu_shares_are_proportional_to_memory():
         assert abs(value - mb * 1024 / MB_PER_VCPU) < 1, (mb, value)
     assert shares[256] in (2 * shares[128], 2 * shares[128] + 1)
     assert min(shares.values()) >= 2  # Docker's minimum
+
+
+@pytest.mark.parametrize(("memory_mb", "host_cpus", "quota"), [
+    (128, 2, 50_000), (884, 2, 50_000), (MB_PER_VCPU, 2, 100_000), (MB_PER_VCPU // 2 + 1, 2, 50_028),
+    (2 * MB_PER_VCPU, 2, 200_000), (10240, 2, 200_000), (10240, 8, 578_858), (10240, None, 578_858),
+])
+def test_cpu_quota_follows_memory_up_to_the_hosts_cores(memory_mb, host_cpus, quota):
+    fn = function(memory_size=memory_mb)
+    assert cpu_quota_us(spec_of(fn).cpus, host_cpus) == quota
+    assert create_kwargs(spec_of(fn), "faas", host_cpus)["host_config"]["cpu_quota"] == quota
 
 
 def test_labels_name_the_node_function_and_revision():
@@ -186,6 +202,8 @@ def test_create_kwargs_apply_every_limit():
     assert host["mem_limit"] == 256 * 1024 * 1024
     assert host["memswap_limit"] == host["mem_limit"]
     assert host["cpu_shares"] == spec.cpu_shares
+    assert host["cpu_period"] == CPU_PERIOD_US and host["cpu_quota"] == int(MIN_VCPUS * CPU_PERIOD_US) == 50_000
+    assert host["shm_size"] == 1024 * 1024 * 1024 and host["ipc_mode"] == "private"
     assert host["pids_limit"] == spec.pids_limit > 0
     assert set(host["tmpfs"]) == {"/tmp"}
     assert "size=1024m" in host["tmpfs"]["/tmp"].split(",")
@@ -215,6 +233,8 @@ def test_create_kwargs_are_accepted_by_the_docker_sdk():
     assert host["NetworkMode"] == "faas"
     assert "/tmp" in host["Tmpfs"]
     assert host["AutoRemove"] is True
+    assert (host["CpuPeriod"], host["CpuQuota"]) == (CPU_PERIOD_US, CPU_PERIOD_US // 2)  # the floor
+    assert host["ShmSize"] == 512 * 1024 * 1024 and host["IpcMode"] == "private"
     assert set(kwargs) - {"host_config"} <= {"image", "entrypoint", "command", "working_dir", "environment",
                                              "labels", "user"}
 
