@@ -11,12 +11,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from faas.api.body import BODY, DEFAULT_LIMIT, REQUEST_ID, read_at_most
+from faas.api.body import BODY, DEFAULT_LIMIT, REQUEST_ID, parse_json, read_at_most
 from faas.errors import AccessDenied, ApiError, RequestTooLarge, ServiceError
 from faas.model import utcnow
 from faas.security import policy, sigv4
@@ -154,7 +153,7 @@ class Guard:
 
     def created_function(self, request: web.Request) -> tuple[str, str | None]:
         try:
-            name = json.loads(request[BODY]).get("FunctionName")
+            name = parse_json(request, request[BODY]).get("FunctionName")
             return self.settings.function_arn(parse_function_ref(name)), name
         except (ValueError, AttributeError, TypeError, ApiError):
             return "*", None  # the handler refuses the body itself
@@ -164,7 +163,7 @@ class Guard:
         if action not in ("lambda:CreateFunction", "lambda:UpdateFunctionConfiguration"):
             return None
         try:
-            role = json.loads(request[BODY]).get("Role")
+            role = parse_json(request, request[BODY]).get("Role")
         except (ValueError, AttributeError):
             return None
         return role if isinstance(role, str) else None
