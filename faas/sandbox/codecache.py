@@ -60,6 +60,9 @@ class CodeCache:
         self._root = root
         self._load = load
         self._locks: dict[str, asyncio.Lock] = {}
+        # Hashes whose zip cannot be unpacked (stored before the checks): the same bytes fail the same way,
+        # so retries and further cold starts fail at once instead of reading up to 250 MB again.
+        self._broken: dict[str, str] = {}
         root.mkdir(parents=True, exist_ok=True)
 
     async def directory(self, sha256: str) -> Path:
@@ -68,7 +71,13 @@ class CodeCache:
             return target
         lock = self._locks.setdefault(sha256, asyncio.Lock())
         async with lock:
+            if sha256 in self._broken:
+                raise InvalidZipFile(self._broken[sha256])
             if not target.is_dir():
                 data = await self._load(sha256)
-                await asyncio.to_thread(extract, data, target)
+                try:
+                    await asyncio.to_thread(extract, data, target)
+                except InvalidZipFile as exc:
+                    self._broken[sha256] = exc.message
+                    raise
         return target

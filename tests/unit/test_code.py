@@ -309,3 +309,18 @@ async def test_code_cache_extracts_once_when_asked_concurrently(tmp_path):
     directories = await asyncio.gather(*(cache.directory("h1") for _ in range(5)))
     assert set(directories) == {tmp_path / "cache" / "h1"}
     assert loads == ["h1"]
+
+
+async def test_code_cache_remembers_a_zip_that_cannot_be_unpacked(tmp_path):
+    loads = []
+
+    async def load(sha256: str) -> bytes:
+        loads.append(sha256)
+        return bomb(zipfile.ZIP_BZIP2, 1 << 20)  # stored by a release that accepted bzip2
+
+    cache = CodeCache(tmp_path / "cache", load)
+    for _ in range(3):
+        with pytest.raises(InvalidZipFile, match="compression method 12 \\(bzip2\\)"):
+            await cache.directory("h1")
+    assert loads == ["h1"]
+    assert list((tmp_path / "cache").iterdir()) == []
