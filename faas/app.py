@@ -196,7 +196,7 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
     limiter = Limiter(settings.max_concurrency)
     invoker = Invoker(pool, recorder, limiter, settings.function_arn)
     permissions = PermissionService(PermissionStore(engine), settings.function_arn)
-    urls = UrlService(UrlStore(engine), settings.function_arn, settings.url_domain)
+    urls = UrlService(UrlStore(engine), settings.function_arn, settings.url_domain, settings.scheme)
 
     def function_deleted(name: str) -> None:  # its rows went with it; so must what is cached of them
         permissions.forget(name)

@@ -139,7 +139,7 @@ def _upload_progress(args: argparse.Namespace) -> UploadProgress | None:
 def client_for(args: argparse.Namespace, config: settings_module.Settings | None = None) -> Client:
     config = config or settings_module.load(os.environ, data_dir=args.data_dir)
     return Client.from_settings(config, os.environ, endpoint_url=args.endpoint_url, profile=args.profile,
-                                progress=_upload_progress(args))
+                                progress=_upload_progress(args), ca_bundle=args.ca_bundle)
 
 
 def _wait_until_ready(client: Client, name: str, configuration: dict[str, Any]) -> dict[str, Any]:
@@ -333,6 +333,9 @@ def client_options(profile: bool = True) -> argparse.ArgumentParser:
     group.add_argument("--data-dir", metavar="DIR",
                        help=_escape(f"the server's data dir, where endpoint and credentials are found "
                                     f"(env {data_dir.env}, default {data_dir.default})"))
+    group.add_argument("--ca-bundle", metavar="FILE",
+                       help="PEM file of the CA certificates to verify an https:// endpoint with, instead of the "
+                            "system's; for a self-signed certificate, the certificate itself (env AWS_CA_BUNDLE)")
     if profile:
         group.add_argument("--profile", metavar="NAME",
                            help="profile in the credentials file: AWS_SHARED_CREDENTIALS_FILE when set, else "

@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import socket
+import ssl
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -25,6 +26,7 @@ LAMBDA_PREFIX = "/2015-03-31"
 NATIVE_PREFIX = "/faas/v1"
 ENDPOINT_ENV = "FAAS_ENDPOINT_URL"
 CREDENTIALS_FILE_ENV = "AWS_SHARED_CREDENTIALS_FILE"
+CA_BUNDLE_ENV = "AWS_CA_BUNDLE"  # as the AWS CLI and SDKs read it
 DEFAULT_PROFILE = "default"
 PROGRESS_THRESHOLD = 1024 * 1024  # bodies above this are sent in chunks with progress
 CHUNK_SIZE = 256 * 1024
@@ -112,7 +114,19 @@ def default_endpoint(config: settings_module.Settings) -> str:
         host = "127.0.0.1"  # a wildcard address is no place to connect to
     elif ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{config.port}"
+    return f"{config.scheme}://{host}:{config.port}"
+
+
+def tls_context(env: Mapping[str, str], explicit: str | None = None) -> ssl.SSLContext:
+    """How HTTPS endpoints are verified: against the CA bundle given (the option, else AWS_CA_BUNDLE), which
+    replaces the system's CAs as it does for the AWS CLI; else against the system's CAs."""
+    path = explicit or env.get(CA_BUNDLE_ENV) or None
+    try:
+        return ssl.create_default_context(cafile=os.path.expanduser(path) if path else None)
+    except (OSError, ssl.SSLError) as exc:
+        source = "--ca-bundle" if explicit else CA_BUNDLE_ENV
+        raise ConfigError(f"cannot read the CA bundle {path} ({source}): "
+                          f"{getattr(exc, 'strerror', None) or exc}") from exc
 
 
 def read_shared_credentials(path: Path, profile: str) -> sigv4.Credentials | None:
@@ -221,7 +235,8 @@ class Client:
     """Signed, synchronous calls to one faas endpoint. One connection per call: it is a CLI."""
 
     def __init__(self, endpoint_url: str, credentials: sigv4.Credentials, region: str, *,
-                 progress: Progress | None = None, endpoint_source: str = "") -> None:
+                 progress: Progress | None = None, endpoint_source: str = "",
+                 tls: ssl.SSLContext | None = None) -> None:
         parts = urlsplit(endpoint_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"endpoint {endpoint_url!r} is not an http:// or https:// URL")
@@ -230,25 +245,28 @@ class Client:
         self.credentials = credentials
         self.region = region
         self.progress = progress
+        self.tls = tls  # None: the system's CAs
         self._parts = parts
         self._base_path = parts.path.rstrip("/")
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None, *, endpoint_url: str | None = None,
                          data_dir: str | None = None, profile: str | None = None,
-                         progress: Progress | None = None) -> Client:
+                         progress: Progress | None = None, ca_bundle: str | None = None) -> Client:
         """A client for the platform this environment points at (see discover_endpoint/credentials)."""
         env = os.environ if env is None else env
         config = settings_module.load(env, data_dir=data_dir)
-        return cls.from_settings(config, env, endpoint_url=endpoint_url, profile=profile, progress=progress)
+        return cls.from_settings(config, env, endpoint_url=endpoint_url, profile=profile, progress=progress,
+                                 ca_bundle=ca_bundle)
 
     @classmethod
     def from_settings(cls, config: settings_module.Settings, env: Mapping[str, str], *,
                       endpoint_url: str | None = None, profile: str | None = None,
-                      progress: Progress | None = None) -> Client:
+                      progress: Progress | None = None, ca_bundle: str | None = None) -> Client:
         url, source = discover_endpoint(config.data_dir, env, endpoint_url, fallback=default_endpoint(config))
         credentials = discover_credentials(config.data_dir, env, profile)
-        return cls(url, credentials, config.region, progress=progress, endpoint_source=source)
+        tls = tls_context(env, ca_bundle) if url.startswith("https://") else None
+        return cls(url, credentials, config.region, progress=progress, endpoint_source=source, tls=tls)
 
     # -- transport --
 
@@ -276,7 +294,7 @@ class Client:
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
         host, port = self._parts.hostname, self._parts.port
         if self._parts.scheme == "https":
-            return http.client.HTTPSConnection(host, port, timeout=timeout)
+            return http.client.HTTPSConnection(host, port, timeout=timeout, context=self.tls)
         return http.client.HTTPConnection(host, port, timeout=timeout)
 
     def _unreachable(self, reason: object) -> EndpointUnreachable:
@@ -291,6 +309,11 @@ class Client:
                 for name, value in headers.items():
                     connection.putheader(name, value)
                 connection.endheaders()
+            except ssl.SSLCertVerificationError as exc:
+                raise ConfigError(
+                    f"cannot verify the TLS certificate of {self.endpoint_url}: {exc.verify_message}; pass "
+                    f"--ca-bundle FILE or set {CA_BUNDLE_ENV} to the certificate of the CA that signed it "
+                    "(for a self-signed certificate, the certificate itself)") from exc
             except OSError as exc:  # refused, unknown host, unreachable network
                 raise self._unreachable(exc.strerror or exc) from exc
             try:

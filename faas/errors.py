@@ -119,6 +119,13 @@ class KMSAccessDenied(ApiError):
     code = "KMSAccessDeniedException"
 
 
+class InvalidZipFile(ApiError):
+    """Lambda could not unzip the deployment package."""
+
+    status = 502
+    code = "InvalidZipFileException"
+
+
 class UnknownOperation(ApiError):
     """No operation matches this method and path."""
 

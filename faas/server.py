@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import signal
+import ssl
 import sys
 
 from aiohttp import web
@@ -23,7 +25,39 @@ def _progress(message: str) -> None:
     print(f"faas: {message}", file=sys.stderr, flush=True)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach `host` ("" and 0.0.0.0 are every address, so no)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may well resolve to a public address
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The server side of HTTPS for the API and function URLs, or None for plain HTTP."""
+    if not settings.tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise StartupError(
+            f"cannot load the TLS certificate {settings.tls_cert} with the key {settings.tls_key}: "
+            f"{getattr(exc, 'strerror', None) or exc}; FAAS_TLS_CERT/--tls-cert must be a PEM certificate "
+            "(chain) and FAAS_TLS_KEY/--tls-key its unencrypted PEM private key"
+        ) from exc
+    return context
+
+
 async def _serve(settings: Settings) -> None:
+    tls = tls_context(settings)  # a bad certificate is a start-up error, before anything else starts
+    if tls is None and not is_loopback(settings.host):
+        _progress(f"warning: listening on {settings.host or 'every address'} over plain HTTP: request bodies "
+                  "(code, environment variables, payloads) and bearer tokens cross the network unencrypted; "
+                  "serve HTTPS with --tls-cert and --tls-key")
     platform: Platform = await build(settings, _progress)
     for recorder in platform.recorders:
         recorder.start()
@@ -43,19 +77,21 @@ async def _serve(settings: Settings) -> None:
     api_runner = web.AppRunner(platform.api, access_log=None, handle_signals=False,
                                shutdown_timeout=settings.shutdown_grace_s)
     await api_runner.setup()
-    api_site = web.TCPSite(api_runner, settings.host, settings.port, reuse_address=True)
+    api_site = web.TCPSite(api_runner, settings.host, settings.port, reuse_address=True, ssl_context=tls)
     try:
         await api_site.start()
     except OSError as exc:
         await runtime_runner.cleanup()
         await platform.close()
         raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from exc
-    # Functions reach the API (AWS_ENDPOINT_URL, with their role's credentials) on the bridge gateway.
+    # Functions reach the API (AWS_ENDPOINT_URL, with their role's credentials) on the bridge gateway, in
+    # plain HTTP even when the API serves HTTPS: that traffic never leaves this host's bridge, and the
+    # runtimes would otherwise need to trust the operator's CA (as the Runtime API, also plain HTTP).
     inside_site = web.TCPSite(api_runner, platform.runtime_host, 0)
     await inside_site.start()
     port, inside_port = (address[1] for address in api_runner.addresses[:2])
     platform.pool.platform_endpoint = f"http://{platform.runtime_host}:{inside_port}"
-    endpoint = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '') else settings.host}:{port}"
+    endpoint = f"{settings.scheme}://{'127.0.0.1' if settings.host in ('0.0.0.0', '') else settings.host}:{port}"
     (settings.data_dir / "endpoint").write_text(endpoint + "\n")
     _progress(f"ready at {endpoint} (credentials: {settings.credentials_path})")
 

@@ -62,6 +62,9 @@ SETTINGS: tuple[Setting, ...] = (
             flag=True),
     Setting("database_url", "", "SQLAlchemy URL of the store (default: SQLite at <data-dir>/faas.db); "
             "postgresql://... selects PostgreSQL", flag=True),
+    Setting("tls_cert", "", "PEM certificate (with its chain) to serve the API and function URLs over HTTPS "
+            "(empty: plain HTTP); needs --tls-key", flag=True),
+    Setting("tls_key", "", "PEM private key of the --tls-cert certificate", flag=True),
     Setting("region", "us-east-1", "region shown in ARNs and AWS_REGION"),
     Setting("account_id", "000000000000", "12-digit account id shown in ARNs"),
     Setting("docker_network", "faas", "Docker bridge network the execution environments join"),
@@ -107,6 +110,8 @@ class Settings:
     port: int
     data_dir: Path
     database_url: str
+    tls_cert: str
+    tls_key: str
     region: str
     account_id: str
     docker_network: str
@@ -135,6 +140,11 @@ class Settings:
 
     def __repr__(self) -> str:  # never print the master key
         return f"Settings(data_dir={self.data_dir!s}, host={self.host!r}, port={self.port})"
+
+    @property
+    def scheme(self) -> str:
+        """How clients reach the API and function URLs."""
+        return "https" if self.tls_cert else "http"
 
     @property
     def master_key_path(self) -> Path:
@@ -176,6 +186,10 @@ def load(env: Mapping[str, str], **overrides: Any) -> Settings:
         raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
     values["data_dir"] = Path(os.path.expanduser(str(values["data_dir"]))).resolve()
     values["sandbox_dir"] = Path(os.path.expanduser(str(values["sandbox_dir"]))).resolve()
+    if bool(values["tls_cert"]) != bool(values["tls_key"]):
+        raise ConfigError("FAAS_TLS_CERT (--tls-cert) and FAAS_TLS_KEY (--tls-key) go together: set both, or neither")
+    for name in ("tls_cert", "tls_key"):
+        values[name] = os.path.abspath(os.path.expanduser(values[name])) if values[name] else ""
     if values["log_level"] not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"FAAS_LOG_LEVEL={values['log_level']!r} is not one of debug, info, warning, error")
     if values["token_max_ttl_s"] < 60:

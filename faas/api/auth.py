@@ -11,13 +11,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import json
 import re
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from faas.api.body import BODY, DEFAULT_LIMIT, REQUEST_ID, SPOOL_IN_MEMORY, read_at_most, spool
+from faas.api.body import BODY, DEFAULT_LIMIT, REQUEST_ID, SPOOL_IN_MEMORY, parse_json, read_at_most, spool
 from faas.errors import AccessDenied, ApiError, InvalidParameterValue, RequestTooLarge, ServiceError
 from faas.model import utcnow
 from faas.sandbox import repositories
@@ -231,7 +230,7 @@ class Guard:
 
     def created_function(self, request: web.Request) -> tuple[str, str | None]:
         try:
-            name = json.loads(request[BODY]).get("FunctionName")
+            name = parse_json(request, request[BODY]).get("FunctionName")
             return self.settings.function_arn(parse_function_ref(name)), name
         except (ValueError, AttributeError, TypeError, ApiError):
             return "*", None  # the handler refuses the body itself
@@ -242,7 +241,7 @@ class Guard:
         if action not in ("lambda:CreateFunction", "lambda:UpdateFunctionConfiguration"):
             return None
         try:
-            return json.loads(request[BODY]).get("Role")
+            return parse_json(request, request[BODY]).get("Role")
         except (ValueError, AttributeError):
             return None  # the handler refuses the body itself
 
@@ -260,7 +259,7 @@ class Guard:
         if action not in ("lambda:CreateFunction", "lambda:UpdateFunctionCode"):
             return None
         try:
-            params = json.loads(request[BODY])
+            params = parse_json(request, request[BODY])
             uri = (params.get("Code") or {}).get("ImageUri") if action == "lambda:CreateFunction" \
                 else params.get("ImageUri")
         except (ValueError, AttributeError):

@@ -18,6 +18,7 @@ from faas.errors import InvalidRequestContent, RequestTooLarge
 
 # What a request carries between middlewares and handlers.
 BODY = web.RequestKey("body", bytes)  # read (and hashed for its signature) by the auth middleware
+BODY_JSON = web.RequestKey("body_json", object)  # the body parsed as JSON, or why it could not be
 REQUEST_ID = web.RequestKey("request_id", str)
 
 DEFAULT_LIMIT = 256 * 1024
@@ -115,12 +116,26 @@ async def spool(request: web.Request, limit: int, too_large: Exception, director
         raise
 
 
+def parse_json(request: web.Request, body: bytes) -> Any:
+    """`body` as JSON, parsed once per request however many checks read it: a code upload carries 70 MB
+    of base64, and every parse holds the event loop (and the GIL) for a tenth of a second or more."""
+    if BODY_JSON not in request:
+        try:
+            request[BODY_JSON] = json.loads(body)
+        except ValueError as exc:  # UnicodeDecodeError too
+            request[BODY_JSON] = exc
+    parsed = request[BODY_JSON]
+    if isinstance(parsed, ValueError):
+        raise parsed
+    return parsed
+
+
 async def read_json(request: web.Request, operation: str, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
     body = await read_body(request, limit, operation)
     if not body.strip():
         return {}
     try:
-        parsed = json.loads(body)
+        parsed = parse_json(request, body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequestContent(f"Could not parse request body into json: {exc.__class__.__name__}") from exc
     if not isinstance(parsed, dict):

@@ -7,7 +7,7 @@ from aiohttp import web
 from faas.api.auth import operation
 from faas.api.body import read_json
 from faas.api.context import services
-from faas.services.code import MAX_UNZIPPED_BYTES, MAX_ZIP_BYTES
+from faas.zips import MAX_UNZIPPED_BYTES, MAX_ZIP_BYTES
 from faas.services.functions import parse_function_ref
 
 # Lambda's default storage quota for all code, reported as is.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -36,6 +37,9 @@ RESERVED_ENV_KEYS = frozenset({
     "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
 })
 DEFAULTS = {"MemorySize": 128, "Timeout": 3, "EphemeralStorage": 512}
+# Uploads checked at once, each in a thread: a zip is decoded and read through in full (up to 250 MB
+# unpacked, in 1 MB chunks), which must neither stall the event loop nor take every worker thread.
+ZIP_CHECKS_AT_ONCE = 2
 
 
 def parse_function_ref(raw: str, qualifier: str | None = None) -> str:
@@ -113,6 +117,7 @@ class FunctionService:
         self._image_exists = image_exists  # async (ref) -> bool, for PackageType Image
         self._image_repositories = image_repositories  # the operator's allowed repository prefixes
         self._cache: TtlCache[Function] = TtlCache()
+        self._zip_checks = asyncio.Semaphore(ZIP_CHECKS_AT_ONCE)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -303,8 +308,8 @@ class FunctionService:
                 raise InvalidParameterValue("ImageUri is only valid for image functions")
             if "ZipFile" not in code:
                 raise InvalidParameterValue("Code.ZipFile is required (S3 code locations are not supported)")
-            data = decode_zip_field(code["ZipFile"])
-            info: CodeInfo = inspect_zip(data)
+            async with self._zip_checks:
+                data, info = await asyncio.to_thread(_read_zip_field, code["ZipFile"])
             return fn.replace(code_sha256=info.sha256, code_size=info.size), data
         uri = code.get("ImageUri")
         if not isinstance(uri, str) or not uri or len(uri) > repositories.MAX_URI_LENGTH:
@@ -322,6 +327,11 @@ class FunctionService:
                 f"Source image {uri} does not exist on this node. Build or load it into the local Docker engine first."
             )
         return fn.replace(image_uri=uri, code_size=0), None
+
+
+def _read_zip_field(value: Any) -> tuple[bytes, CodeInfo]:
+    data = decode_zip_field(value)
+    return data, inspect_zip(data)
 
 
 def _image_config(value: Any) -> dict[str, Any]:

@@ -21,10 +21,12 @@ def _timestamp(value) -> str:  # type: ignore[no-untyped-def]
 
 
 class UrlService:
-    def __init__(self, store: UrlStore, function_arn, domain: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, store: UrlStore, function_arn, domain: str,  # type: ignore[no-untyped-def]
+                 scheme: str = "http") -> None:
         self._store = store
         self._function_arn = function_arn
         self.domain = domain
+        self.scheme = scheme  # https when the API serves TLS: URLs are served on its port
         self._by_id: TtlCache[UrlConfig] = TtlCache()
 
     async def for_url_id(self, url_id: str) -> UrlConfig | None:
@@ -67,9 +69,10 @@ class UrlService:
         self._by_id.drop_where(lambda config: config.function_name == function_name)
 
     def shape(self, config: UrlConfig, port: int | None) -> dict[str, Any]:
-        host = f"{config.url_id}.{self.domain}" + (f":{port}" if port and port != 80 else "")
+        default_port = 443 if self.scheme == "https" else 80
+        host = f"{config.url_id}.{self.domain}" + (f":{port}" if port and port != default_port else "")
         shape: dict[str, Any] = {
-            "FunctionUrl": f"http://{host}/",
+            "FunctionUrl": f"{self.scheme}://{host}/",
             "FunctionArn": self._function_arn(config.function_name),
             "AuthType": config.auth_type,
             "CreationTime": _timestamp(config.created_at),

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -30,10 +31,13 @@ ROLE = "arn:aws:iam::000000000000:role/faas-default"  # made by faas serve on fi
 class Server:
     """A running `faas serve` and what a user needs to talk to it."""
 
-    def __init__(self, data_dir: Path, database_url: str | None = None, extra_env: dict | None = None) -> None:
+    def __init__(self, data_dir: Path, database_url: str | None = None, extra_env: dict | None = None,
+                 ca_bundle: Path | None = None) -> None:
         self.data_dir = data_dir
         self.database_url = database_url
         self.extra_env = extra_env or {}
+        self.ca_bundle = ca_bundle  # what verifies the certificate of a server started with TLS
+        self.tls = ssl.create_default_context(cafile=str(ca_bundle)) if ca_bundle else None
         self.proc: subprocess.Popen | None = None
         self.endpoint = ""
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
@@ -61,7 +65,7 @@ class Server:
             if endpoint_file.exists():
                 self.endpoint = endpoint_file.read_text().strip()
                 try:
-                    with urllib.request.urlopen(self.endpoint + "/health", timeout=2) as response:
+                    with urllib.request.urlopen(self.endpoint + "/health", timeout=2, context=self.tls) as response:
                         if response.status == 200:
                             return self
                 except OSError:
@@ -96,7 +100,7 @@ class Server:
         request = urllib.request.Request(url, data=body if method not in ("GET", "HEAD") else None,
                                          method=method, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=120) as response:
+            with urllib.request.urlopen(request, timeout=120, context=self.tls) as response:
                 return response.status, dict(response.headers), response.read()
         except urllib.error.HTTPError as exc:
             return exc.code, dict(exc.headers), exc.read()
@@ -111,7 +115,7 @@ class Server:
         os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(self.data_dir / "credentials")
         try:
             return session.client(
-                "lambda", endpoint_url=self.endpoint,
+                "lambda", endpoint_url=self.endpoint, verify=str(self.ca_bundle) if self.ca_bundle else None,
                 config=Config(retries={"max_attempts": 1}, read_timeout=read_timeout, connect_timeout=5,
                               parameter_validation=False),  # the server must catch bad input itself
             )

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import socket
+import ssl
 import sys
 import threading
 import types
@@ -21,6 +22,7 @@ import pytest
 from faas import cli, cli_identities, client, settings
 from faas.errors import ConfigError
 from faas.security import sigv4
+from tests.support.tls import self_signed
 
 KEY_ID, SECRET = "AKIDFAKE", "fake/secret+key"
 DEV_ARN = "arn:aws:iam::000000000000:user/dev"
@@ -231,6 +233,8 @@ def test_endpoint_discovery_order(tmp_path):
                                            ("::1", "http://[::1]:9000"), ("faas.local", "http://faas.local:9000")])
 def test_default_endpoint_from_settings(host, expected):
     assert client.default_endpoint(settings.load({"FAAS_HOST": host})) == expected
+    tls = {"FAAS_HOST": host, "FAAS_TLS_CERT": "c.pem", "FAAS_TLS_KEY": "k.pem"}
+    assert client.default_endpoint(settings.load(tls)) == expected.replace("http://", "https://")
 
 
 def test_credentials_discovery(tmp_path):
@@ -489,6 +493,50 @@ def test_refused_connection_prints_a_hint(data_dir, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot connect to http://127.0.0.1:{port}: ")
     assert f"is 'faas serve' running? endpoint: http://127.0.0.1:{port}" in err
+
+
+@pytest.fixture
+def fake_tls_api(fake_api, data_dir, tmp_path):
+    """The fake API behind HTTPS with a self-signed certificate; yields the certificate (its own CA)."""
+    cert, key = self_signed(tmp_path / "tls")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeLambda)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    (data_dir / "endpoint").write_text(f"https://127.0.0.1:{server.server_address[1]}\n")
+    yield cert
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_https_endpoint_with_a_ca_bundle_option_or_aws_ca_bundle(fake_tls_api, monkeypatch, capsys):
+    assert cli.main(["ls", "--ca-bundle", str(fake_tls_api)]) == 0
+    assert "NAME" in capsys.readouterr().out
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(fake_tls_api))
+    assert cli.main(["ls"]) == 0
+
+
+def test_https_endpoint_not_trusted_names_the_fix(fake_tls_api, capsys):
+    assert cli.main(["ls"]) == 2  # the system's CAs do not know a self-signed certificate
+    err = capsys.readouterr().err
+    assert "cannot verify the TLS certificate of https://127.0.0.1:" in err
+    assert "--ca-bundle FILE or set AWS_CA_BUNDLE" in err
+
+
+def test_unreadable_ca_bundle_is_a_config_error(fake_tls_api, tmp_path, capsys):
+    assert cli.main(["ls", "--ca-bundle", str(tmp_path / "missing.pem")]) == 2
+    assert "cannot read the CA bundle" in capsys.readouterr().err
+
+
+def test_the_ca_bundle_replaces_the_system_cas_and_the_option_wins(tmp_path):
+    cert, _ = self_signed(tmp_path)
+    assert client.tls_context({"AWS_CA_BUNDLE": str(cert)}).cert_store_stats()["x509_ca"] == 1
+    assert client.tls_context({"AWS_CA_BUNDLE": "/nonexistent.pem"}, str(cert)).cert_store_stats()["x509_ca"] == 1
+    with pytest.raises(ConfigError, match="AWS_CA_BUNDLE"):
+        client.tls_context({"AWS_CA_BUNDLE": "/nonexistent.pem"})
 
 
 def test_missing_credentials_exit_2(data_dir, capsys):

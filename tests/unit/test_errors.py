@@ -56,6 +56,7 @@ def test_wire_codes_are_unique():
     (errors.TooManyRequests, 429, "TooManyRequestsException"),
     (errors.ServiceError, 500, "ServiceException"),
     (errors.ResourceNotReady, 502, "ResourceNotReadyException"),
+    (errors.InvalidZipFile, 502, "InvalidZipFileException"),
 ])
 def test_lambda_status_and_codes(cls, status, code):
     assert (cls.status, cls.code) == (status, code)

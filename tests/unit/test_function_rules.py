@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
+import threading
+import time
 import io
 import zipfile
 
@@ -14,8 +17,9 @@ from faas.security.masterkey import MasterKey
 from faas.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
 from faas.model import Function
 from faas.services.code import inspect_zip
-from faas.services.functions import MAX_ENV_BYTES, RESERVED_ENV_KEYS, FunctionService, parse_function_ref, \
-    validate_environment
+from faas.services import functions as functions_module
+from faas.services.functions import MAX_ENV_BYTES, RESERVED_ENV_KEYS, ZIP_CHECKS_AT_ONCE, FunctionService, \
+    parse_function_ref, validate_environment
 
 ROLE = "arn:aws:iam::123456789012:role/lambda-role"
 RUNTIMES = ("python3.13", "nodejs20.x")
@@ -486,6 +490,36 @@ async def test_dry_run_still_validates(service):
     await service.create(create_params())
     with pytest.raises(InvalidParameterValue):
         await service.update_code("fn", {"ZipFile": b64(b"not a zip"), "DryRun": True})
+
+
+async def test_zips_are_checked_in_threads_a_few_at_a_time(service, monkeypatch):
+    running, most, threads = 0, 0, set()
+    real_inspect = functions_module.inspect_zip
+
+    def slow_inspect(data: bytes):  # type: ignore[no-untyped-def]
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        threads.add(threading.current_thread())
+        time.sleep(0.05)
+        running -= 1
+        return real_inspect(data)
+
+    monkeypatch.setattr(functions_module, "inspect_zip", slow_inspect)
+    ticks = 0
+
+    async def tick() -> None:  # the event loop keeps turning while zips are checked
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.005)
+
+    ticker = asyncio.ensure_future(tick())
+    await asyncio.gather(*(service.create(create_params(FunctionName=f"fn{i}")) for i in range(6)))
+    ticker.cancel()
+    assert threading.main_thread() not in threads
+    assert most == ZIP_CHECKS_AT_ONCE
+    assert ticks > 6
 
 
 async def test_get_sees_updates_and_deletes(service):

@@ -76,6 +76,17 @@ def test_env_values_are_parsed_to_their_types(tmp_path):
     assert loaded.log_level == "debug"
 
 
+def test_tls_certificate_and_key_go_together(home):
+    assert load({}).scheme == "http"
+    loaded = load({"FAAS_TLS_CERT": "~/cert.pem"}, tls_key="key.pem")
+    assert loaded.scheme == "https"
+    assert loaded.tls_cert == str(home / "cert.pem")
+    assert Path(loaded.tls_key).is_absolute() and loaded.tls_key.endswith("key.pem")
+    for one in ({"FAAS_TLS_CERT": "cert.pem"}, {"FAAS_TLS_KEY": "key.pem"}):
+        with pytest.raises(ConfigError, match="FAAS_TLS_CERT .*FAAS_TLS_KEY .*go together"):
+            load(one)
+
+
 def test_variables_without_the_prefix_are_ignored():
     assert load({"PORT": "1234", "faas_port": "1234"}).port == 9000
 
