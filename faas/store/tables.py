@@ -189,7 +189,10 @@ work_items = Table(
     # where a busy queue would run through 32; SQLite's rowid is 64 bits already.
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("kind", String(128), nullable=False),  # the line it waits in: claimers name it ("async", ...)
-    Column("key", String(256), nullable=False),  # unique per kind, so adding the same work twice adds it once
+    Column("key", String(256), nullable=False),  # unique per kind: the same pending work added twice is added once
+    # Items of one group are claimed one at a time in the order they were added (FIFO queues' message groups);
+    # NULL for work with no order, such as asynchronous invocations.
+    Column("group_key", String(128), nullable=True),
     Column("payload", LargeBinary, nullable=False),  # opaque to the store: the kind's user encodes it
     Column("created_at", DateTime(timezone=True), nullable=False),  # for maximum ages and the oldest's age
     # When it may next be claimed: when it is first due, after a retry delay, or when its owner's lease runs
@@ -199,6 +202,7 @@ work_items = Table(
     Column("owner", String(64), nullable=True, index=True),  # who holds the lease (a node id); NULL while waiting
     UniqueConstraint("kind", "key", name="uq_work_items_kind_key"),
     Index("ix_work_items_kind_due_at", "kind", "due_at"),
+    Index("ix_work_items_kind_group_key", "kind", "group_key"),  # finds a group's earlier items
 )
 
 event_invoke_configs = Table(

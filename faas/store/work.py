@@ -28,6 +28,7 @@ class WorkItem:
     id: int
     kind: str
     key: str
+    group: str | None
     payload: bytes
     created_at: dt.datetime
     due_at: dt.datetime  # while claimed: when the lease runs out
@@ -46,8 +47,8 @@ class WorkDepth:
 
 
 def _item(row) -> WorkItem:  # type: ignore[no-untyped-def]
-    return WorkItem(row.id, row.kind, row.key, bytes(row.payload), as_utc(row.created_at), as_utc(row.due_at),
-                    row.attempts, row.owner)
+    return WorkItem(row.id, row.kind, row.key, row.group_key, bytes(row.payload), as_utc(row.created_at),
+                    as_utc(row.due_at), row.attempts, row.owner)
 
 
 def _later(now: dt.datetime, seconds: float) -> dt.datetime:
@@ -59,23 +60,29 @@ class WorkStore:
         self._engine = engine
 
     async def add(self, kind: str, key: str, payload: bytes, *, due_at: dt.datetime,
-                  created_at: dt.datetime | None = None) -> bool:
+                  created_at: dt.datetime | None = None, group: str | None = None) -> bool:
         """Queue work, durably once this returns. The same key again within a kind, while the first is still
-        pending, adds nothing (a retried send): returns whether this call added it."""
+        pending, adds nothing (a retried send): returns whether this call added it. Items of a `group` are
+        claimed one at a time, in the order they were added."""
         dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
         new = dialect.insert(work_items).values(
-            kind=kind, key=key, payload=payload, created_at=created_at or due_at, due_at=due_at, attempts=0,
-            owner=None).on_conflict_do_nothing(index_elements=[work_items.c.kind, work_items.c.key])
+            kind=kind, key=key, group_key=group, payload=payload, created_at=created_at or due_at, due_at=due_at,
+            attempts=0, owner=None).on_conflict_do_nothing(index_elements=[work_items.c.kind, work_items.c.key])
         async with self._engine.begin() as conn:
             result = await conn.execute(new)
         return result.rowcount == 1
 
     async def claim(self, kind: str, owner: str, *, lease_s: float, limit: int, now: dt.datetime) -> list[WorkItem]:
         """Take up to `limit` due items of a kind for `owner` until `now + lease_s`, earliest due first: new
-        and retried ones whose time came, and those whose owner's lease ran out. Each claim is an attempt."""
+        and retried ones whose time came, and those whose owner's lease ran out. Each claim is an attempt.
+        Of a group only its first pending item may be claimed: the next waits until that one is complete."""
         if limit <= 0:
             return []
-        due = (select(work_items.c.id).where(work_items.c.kind == kind, work_items.c.due_at <= now)
+        earlier = work_items.alias("earlier")
+        first_of_group = work_items.c.group_key.is_(None) | ~select(earlier.c.id).where(
+            earlier.c.kind == kind, earlier.c.group_key == work_items.c.group_key, earlier.c.id < work_items.c.id,
+        ).exists()
+        due = (select(work_items.c.id).where(work_items.c.kind == kind, work_items.c.due_at <= now, first_of_group)
                .order_by(work_items.c.due_at).limit(limit)  # the index's own order: no sort
                .with_for_update(skip_locked=True))  # SQLite has no row locks; its compiler leaves this out
         claim = (update(work_items).where(work_items.c.id.in_(due.scalar_subquery()))

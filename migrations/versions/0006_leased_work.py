@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("kind", sa.String(128), nullable=False),
         sa.Column("key", sa.String(256), nullable=False),
+        sa.Column("group_key", sa.String(128), nullable=True),
         sa.Column("payload", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
@@ -58,6 +59,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("kind", "key", name="uq_work_items_kind_key"),
     )
     op.create_index("ix_work_items_kind_due_at", "work_items", ["kind", "due_at"])
+    op.create_index("ix_work_items_kind_group_key", "work_items", ["kind", "group_key"])
     op.create_index("ix_work_items_owner", "work_items", ["owner"])
 
     def queued(row):  # type: ignore[no-untyped-def]
@@ -103,5 +105,6 @@ def downgrade() -> None:
     # Only asynchronous invocations existed before this revision.
     _copy(sa.select(work_items).where(work_items.c.kind == ASYNC), async_events, event)
     op.drop_index("ix_work_items_owner", table_name="work_items")
+    op.drop_index("ix_work_items_kind_group_key", table_name="work_items")
     op.drop_index("ix_work_items_kind_due_at", table_name="work_items")
     op.drop_table("work_items")

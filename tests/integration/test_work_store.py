@@ -141,6 +141,36 @@ async def test_a_released_item_is_due_again_after_its_delay(work):
     assert await work.add("async", "retry", b"", due_at=at(0))  # gone: the key is free again
 
 
+async def test_items_of_a_group_are_claimed_one_at_a_time_in_the_order_they_were_added(work):
+    """FIFO queues' message groups: the next item of a group waits while the one before it is pending
+    (leased, or released to wait for a retry); other groups and items with no group go on meanwhile."""
+    for key in ("g-1", "g-2", "g-3"):
+        await work.add("fifo", key, b"", due_at=at(0), group="g")
+    await work.add("fifo", "h-1", b"", due_at=at(0), group="h")
+    await work.add("fifo", "loose", b"", due_at=at(0))
+    await work.add("other", "g-elsewhere", b"", due_at=at(0), group="g")  # groups belong to their kind
+
+    first = await work.claim("fifo", "a", lease_s=LEASE_S, limit=10, now=at(1))
+    assert [(i.key, i.group) for i in first] == [("g-1", "g"), ("h-1", "h"), ("loose", None)]
+    assert await work.claim("fifo", "a", lease_s=LEASE_S, limit=10, now=at(1)) == []
+    assert [i.key for i in await work.claim("other", "a", lease_s=LEASE_S, limit=10, now=at(1))] == ["g-elsewhere"]
+
+    for item in first:
+        assert await work.complete(item.id, "a")
+    [g2] = await work.claim("fifo", "b", lease_s=LEASE_S, limit=10, now=at(2))
+    assert g2.key == "g-2"
+    assert await work.release(g2.id, "b", delay_s=10, now=at(3))  # a retry keeps its place in line
+    assert await work.claim("fifo", "b", lease_s=LEASE_S, limit=10, now=at(12)) == []
+    [again] = await work.claim("fifo", "b", lease_s=LEASE_S, limit=10, now=at(13))
+    assert (again.key, again.attempts) == ("g-2", 2)
+    # A dead owner's lease running out frees the group again, with the same item first.
+    [taken_over] = await work.claim("fifo", "c", lease_s=LEASE_S, limit=10, now=at(13 + LEASE_S))
+    assert (taken_over.key, taken_over.owner) == ("g-2", "c")
+    assert await work.complete(taken_over.id, "c")
+    [g3] = await work.claim("fifo", "c", lease_s=LEASE_S, limit=10, now=at(14 + LEASE_S))
+    assert g3.key == "g-3"
+
+
 async def test_depth_counts_due_delayed_and_leased_items_of_a_kind(work):
     assert await work.depth("async", now=at(0)) == WorkDepth(0, 0, 0, 0.0)
     await work.add("async", "held", b"", due_at=at(0))
@@ -198,3 +228,24 @@ async def test_concurrent_claimers_on_two_engines_never_take_the_same_item(datab
     assert len(times) == count and set(times.values()) == {1}
     assert await work.claim("async", "late", lease_s=LEASE_S, limit=10, now=at(1)) == []
     assert await work.depth("async", now=at(1)) == WorkDepth(due=0, delayed=0, leased=count, oldest_due_s=0.0)
+
+
+async def test_concurrent_claimers_take_only_the_first_item_of_each_group(database_url, work):
+    groups, per_group = 12, 4
+    for n in range(per_group):
+        for g in range(groups):
+            await work.add("fifo", f"g{g}-{n}", b"", due_at=at(0), group=f"g{g}")
+    other = create_engine(database_url)
+    try:
+        nodes = [work, WorkStore(other)]
+        claimed: list[str] = []
+
+        async def claimer(store: WorkStore, owner: str) -> None:
+            while batch := await store.claim("fifo", owner, lease_s=LEASE_S, limit=2, now=at(1)):
+                claimed.extend(item.key for item in batch)
+                await asyncio.sleep(0)
+
+        await asyncio.gather(*(claimer(nodes[n % 2], f"node-{n % 2}") for n in range(16)))
+    finally:
+        await other.dispose()
+    assert sorted(claimed) == sorted(f"g{g}-0" for g in range(groups))

@@ -16,7 +16,7 @@ T0 = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.timezone.utc)
 @pytest.mark.parametrize("payload", [b"{}", b"", b'{"a": "line\\none"}\n\n', b"\x00\xff\n\x80 not json",
                                      b"x" * 1_000_000])
 def test_an_event_comes_back_as_it_was_queued(payload: bytes) -> None:
-    item = WorkItem(41, "async", "req-1", encode_event("orders_v2-x", payload), T0, T0, 3, "node-a")
+    item = WorkItem(41, "async", "req-1", None, encode_event("orders_v2-x", payload), T0, T0, 3, "node-a")
     assert decode_event(item) == AsyncEvent("req-1", "orders_v2-x", payload, T0, 3, 41)
 
 

@@ -156,7 +156,7 @@ class FakeWork:
     async def add(self, kind: str, key: str, payload: bytes, *, due_at: dt.datetime,
                   created_at: dt.datetime | None = None) -> bool:
         assert kind == "async"
-        self.events.append(decode_event(WorkItem(len(self.events) + 100, kind, key, payload, created_at or due_at,
+        self.events.append(decode_event(WorkItem(len(self.events) + 100, kind, key, None, payload, created_at or due_at,
                                                  due_at, 0, None)))
         return True
 
