@@ -49,10 +49,11 @@ from faas.store.db import create_engine, migrate, scrub
 from faas.store.functions import FunctionStore
 from faas.store.invocations import InvocationStore
 from faas.store.audit import AuditStore
-from faas.store.events import EventStore
+from faas.store.event_configs import EventConfigStore
 from faas.store.identities import IdentityStore
 from faas.store.permissions import MetaStore, PermissionStore
 from faas.store.urls import UrlStore
+from faas.store.work import WorkStore
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +208,8 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
                                 on_delete=function_deleted, image_repositories=settings.image_repositories)
     await functions.load_reservations()
     destinations = DestinationPermissions(identities, permissions, settings.function_arn)
-    event_configs = EventConfigService(EventStore(engine), settings.function_arn, destinations.may_invoke)
-    async_invoker = AsyncInvoker(EventStore(engine), event_configs, functions, invoker, node_id=node,
+    event_configs = EventConfigService(EventConfigStore(engine), settings.function_arn, destinations.may_invoke)
+    async_invoker = AsyncInvoker(WorkStore(engine), event_configs, functions, invoker, node_id=node,
                                  function_arn=settings.function_arn, retry_base_s=settings.async_retry_base_s,
                                  may_invoke=destinations.may_invoke, audit=audit)
     sealed = await functions.seal_plaintext_environments()

@@ -1,10 +1,11 @@
-"""Asynchronous invocations (InvocationType=Event): durably queued in SQL before 202, run by this
-node's workers, retried after Lambda's delays, and reported to destinations."""
+"""Asynchronous invocations (InvocationType=Event): durably queued as leased work (kind "async") before
+202, run by this node's workers, retried after Lambda's delays, and reported to destinations."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -20,7 +21,7 @@ from faas.model import LATEST, Function, utcnow
 from faas.services.event_configs import EventConfigService, destination_function
 from faas.services.functions import FunctionService
 from faas.store.audit import AuditEntry
-from faas.store.events import AsyncEvent, EventStore
+from faas.store.work import WorkItem, WorkStore
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +32,38 @@ MAX_RUNNING = 64
 # A claimed event must finish within the longest function timeout, or another node takes it over.
 LEASE_S = 900 + 60
 DELIVERY_ACTION = "lambda:InvokeFunction"
+ASYNC = "async"  # the kind of work an asynchronous invocation is; its key is the request id
 
 # (role ARN, source function, destination function) -> may the role invoke the destination?
 MayInvoke = Callable[[str, str, str], Awaitable[bool]]
 
 
+@dataclasses.dataclass(frozen=True)
+class AsyncEvent:
+    request_id: str
+    function_name: str
+    payload: bytes
+    created_at: dt.datetime
+    attempts: int  # runs started so far, this one included (approximateInvokeCount)
+    item_id: int  # its work item, which this node holds under a lease while it runs
+
+
+def encode_event(function_name: str, payload: bytes) -> bytes:
+    """The work payload: a JSON header line naming the function, then the event's own bytes untouched
+    (a JSON envelope would have to escape or base64 a payload of up to a megabyte)."""
+    return json.dumps({"function": function_name}).encode() + b"\n" + payload
+
+
+def decode_event(item: WorkItem) -> AsyncEvent:
+    header, _, payload = item.payload.partition(b"\n")
+    return AsyncEvent(item.key, json.loads(header)["function"], payload, item.created_at, item.attempts, item.id)
+
+
 class AsyncInvoker:
-    def __init__(self, store: EventStore, configs: EventConfigService, functions: FunctionService,
+    def __init__(self, work: WorkStore, configs: EventConfigService, functions: FunctionService,
                  invoker: Invoker, *, node_id: str, function_arn, retry_base_s: float,  # type: ignore[no-untyped-def]
                  may_invoke: MayInvoke, audit: Recorder) -> None:
-        self._store = store
+        self._work = work
         self._configs = configs
         self._functions = functions
         self._invoker = invoker
@@ -57,12 +80,12 @@ class AsyncInvoker:
         """Write the event durably; only then may the caller be told 202."""
         request_id = request_id or str(uuid.uuid4())
         now = utcnow()
-        await self._store.add(AsyncEvent(request_id, function_name, payload, now, 0, now))
+        await self._work.add(ASYNC, request_id, encode_event(function_name, payload), due_at=now, created_at=now)
         self._wake.set()
         return request_id
 
     async def start(self) -> None:
-        requeued = await self._store.requeue_node(self._node)
+        requeued = await self._work.reclaim_owner(self._node, now=utcnow())
         if requeued:
             log.info("re-queued %d asynchronous invocations the previous run was running", requeued)
         self._loop_task = asyncio.get_running_loop().create_task(self._loop())
@@ -82,7 +105,7 @@ class AsyncInvoker:
         for task in list(self._running):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        # Cancelled runs stay 'running' under this node's name: the next start queues them again.
+        # Cancelled runs stay leased to this node: its next start hands them back at once.
 
     async def _loop(self) -> None:
         while True:
@@ -93,12 +116,12 @@ class AsyncInvoker:
             if room <= 0:
                 continue
             try:
-                events = await self._store.claim_due(utcnow(), self._node, LEASE_S, room)
+                items = await self._work.claim(ASYNC, self._node, lease_s=LEASE_S, limit=room, now=utcnow())
             except Exception:
                 log.exception("claiming asynchronous invocations failed")
                 continue
-            for event in events:
-                task = asyncio.get_running_loop().create_task(self._run(event))
+            for item in items:
+                task = asyncio.get_running_loop().create_task(self._run(decode_event(item)))
                 self._running.add(task)
                 task.add_done_callback(self._finished)
 
@@ -113,7 +136,7 @@ class AsyncInvoker:
             # Whatever broke, the event is not stranded under a long lease: it is tried again later.
             log.exception("asynchronous invocation %s failed unexpectedly; retrying", event.request_id)
             with contextlib.suppress(Exception):
-                await self._store.retry_at(event.request_id, utcnow() + dt.timedelta(seconds=self._retry_base_s))
+                await self._retry(event, self._retry_base_s)
 
     async def _attempt(self, event: AsyncEvent) -> None:
         try:
@@ -121,21 +144,21 @@ class AsyncInvoker:
         except ResourceNotFound:
             log.info("dropping asynchronous invocation %s: function %s is gone", event.request_id,
                      event.function_name)
-            await self._store.done(event.request_id)
+            await self._done(event)
             return
         config = await self._configs.effective(fn.name)
         now = utcnow()
         if now - event.created_at > dt.timedelta(seconds=config.maximum_event_age_s):
             await self._report(fn, config.on_failure, event, "EventAgeExceeded", None, None,
                                attempts=event.attempts - 1)
-            await self._store.done(event.request_id)
+            await self._done(event)
             return
         try:
             result = await self._invoker.invoke(fn, event.payload, request_id=event.request_id)
         except TooManyRequests:
             # Throttled events wait and are tried again; they are only dropped once too old.
             delay = THROTTLE_RETRY_S * (1 + random.random())
-            await self._store.retry_at(event.request_id, now + dt.timedelta(seconds=delay), count_attempt=False)
+            await self._retry(event, delay, count_attempt=False)
             return
         except ApiError as error:  # e.g. the environment could not start: a failed attempt
             body, function_error = json.dumps({"errorMessage": error.message, "errorType": error.code}).encode(), \
@@ -145,12 +168,18 @@ class AsyncInvoker:
         if function_error is None:
             await self._report(fn, config.on_success, event, "Success", body, None)
         elif event.attempts <= config.maximum_retry_attempts:
-            delay = self._retry_base_s * event.attempts
-            await self._store.retry_at(event.request_id, utcnow() + dt.timedelta(seconds=delay))
+            await self._retry(event, self._retry_base_s * event.attempts)
             return
         else:
             await self._report(fn, config.on_failure, event, "RetriesExhausted", body, function_error)
-        await self._store.done(event.request_id)
+        await self._done(event)
+
+    async def _retry(self, event: AsyncEvent, delay_s: float, *, count_attempt: bool = True) -> None:
+        await self._work.release(event.item_id, self._node, delay_s=delay_s, now=utcnow(),
+                                 count_attempt=count_attempt)
+
+    async def _done(self, event: AsyncEvent) -> None:
+        await self._work.complete(event.item_id, self._node)
 
     async def _report(self, fn: Function, destination: str | None, event: AsyncEvent, condition: str,
                       response: bytes | None, function_error: str | None, attempts: int | None = None) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from faas.errors import InvalidParameterValue, ResourceNotFound
 from faas.model import LATEST, utcnow
-from faas.store.events import EventInvokeConfig, EventStore
+from faas.store.event_configs import EventConfigStore, EventInvokeConfig
 
 DEFAULT_RETRIES = 2
 DEFAULT_MAX_AGE_S = 6 * 3600
@@ -30,7 +30,7 @@ def destination_function(arn: str) -> str:
 
 
 class EventConfigService:
-    def __init__(self, store: EventStore, function_arn,  # type: ignore[no-untyped-def]
+    def __init__(self, store: EventConfigStore, function_arn,  # type: ignore[no-untyped-def]
                  may_invoke: Callable[[str, str, str], Awaitable[bool]]) -> None:
         self._store = store
         self._function_arn = function_arn

@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Index,
     ForeignKey,
     Float,
     Integer,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData(
@@ -183,19 +185,29 @@ meta = Table(
     Column("value", LargeBinary, nullable=False),
 )
 
-# Asynchronous invocations: written before 202 is returned, run (and retried) from here.
-async_events = Table(
-    "async_events",
+# Pending work of every kind, each row claimed under a lease by one owner at a time and deleted once done
+# (faas/store/work.py): asynchronous invocations now; queue messages, topic deliveries and schedule firings next.
+work_items = Table(
+    "work_items",
     metadata,
-    Column("request_id", String(36), primary_key=True),
-    Column("function_name", String(64), nullable=False),
-    Column("payload", LargeBinary, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("attempts", Integer, nullable=False),  # runs started so far (approximateInvokeCount)
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("lease_until", DateTime(timezone=True), nullable=True),  # set while a node runs it
-    Column("node", String(32), nullable=True),  # the node running it
-    Column("status", String(16), nullable=False, index=True),  # queued | running
+    # A short handle for renew/complete/release (one number rather than kind and key). 64 bits on PostgreSQL,
+    # where a busy queue would run through 32; SQLite's rowid is 64 bits already.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("kind", String(128), nullable=False),  # the line it waits in: claimers name it ("async", ...)
+    Column("key", String(256), nullable=False),  # unique per kind: the same pending work added twice is added once
+    # Items of one group are claimed one at a time in the order they were added (FIFO queues' message groups);
+    # NULL for work with no order, such as asynchronous invocations.
+    Column("group_key", String(128), nullable=True),
+    Column("payload", LargeBinary, nullable=False),  # opaque to the store: the kind's user encodes it
+    Column("created_at", DateTime(timezone=True), nullable=False),  # for maximum ages and the oldest's age
+    # When it may next be claimed: when it is first due, after a retry delay, or when its owner's lease runs
+    # out (SQS's visibility timeout is the same idea): one column, so one index range finds all claimable work.
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False),  # claims so far (approximateInvokeCount, ApproximateReceiveCount)
+    Column("owner", String(64), nullable=True, index=True),  # who holds the lease (a node id); NULL while waiting
+    UniqueConstraint("kind", "key", name="uq_work_items_kind_key"),
+    Index("ix_work_items_kind_due_at", "kind", "due_at"),
+    Index("ix_work_items_kind_group_key", "kind", "group_key"),  # finds a group's earlier items
 )
 
 event_invoke_configs = Table(

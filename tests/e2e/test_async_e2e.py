@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy
 from botocore.exceptions import ClientError
 
-from faas.store.tables import async_events
+from faas.store.tables import work_items
 from tests.e2e.conftest import Server, environments, make_zip, unique
 
 pytestmark = pytest.mark.docker
@@ -449,8 +449,9 @@ def test_an_event_older_than_its_maximum_age_is_dropped_and_reported(tmp_path: P
     engine = sqlalchemy.create_engine(f"sqlite:///{data_dir / 'faas.db'}")
     try:
         with engine.begin() as conn:
-            [row] = conn.execute(sqlalchemy.select(async_events).where(async_events.c.request_id == request_id)).all()
-            conn.execute(sqlalchemy.update(async_events).where(async_events.c.request_id == request_id)
+            event = (work_items.c.kind == "async") & (work_items.c.key == request_id)
+            [row] = conn.execute(sqlalchemy.select(work_items).where(event)).all()
+            conn.execute(sqlalchemy.update(work_items).where(event)
                          .values(created_at=row.created_at - dt.timedelta(minutes=2)))
     finally:
         engine.dispose()

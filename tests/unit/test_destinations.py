@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from faas.dispatch.async_invoker import AsyncInvoker
+from faas.dispatch.async_invoker import AsyncEvent, AsyncInvoker, decode_event
 from faas.dispatch.invoker import Result
 from faas.errors import InvalidParameterValue
 from faas.model import Function, utcnow
@@ -19,7 +19,8 @@ from faas.security import policy
 from faas.services.destinations import DestinationPermissions
 from faas.services.event_configs import EventConfigService
 from faas.services.identities import IdentityService
-from faas.store.events import AsyncEvent, EventInvokeConfig
+from faas.store.event_configs import EventInvokeConfig
+from faas.store.work import WorkItem
 
 ACCOUNT = "000000000000"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/app-a-role"
@@ -137,8 +138,6 @@ async def test_role_documents_are_cached_and_forgotten_when_the_role_policies_ch
 class FakeEventStore:
     def __init__(self) -> None:
         self.configs: dict[str, EventInvokeConfig] = {}
-        self.events: list[AsyncEvent] = []
-        self.finished: list[str] = []
 
     async def config(self, function_name: str) -> EventInvokeConfig | None:
         return self.configs.get(function_name)
@@ -146,11 +145,24 @@ class FakeEventStore:
     async def put_config(self, config: EventInvokeConfig) -> None:
         self.configs[config.function_name] = config
 
-    async def add(self, event: AsyncEvent) -> None:
-        self.events.append(event)
 
-    async def done(self, request_id: str) -> None:
-        self.finished.append(request_id)
+class FakeWork:
+    """The leased work the asynchronous invoker adds and completes."""
+
+    def __init__(self) -> None:
+        self.events: list[AsyncEvent] = []  # added, as the invoker will read them back
+        self.finished: list[tuple[int, str]] = []
+
+    async def add(self, kind: str, key: str, payload: bytes, *, due_at: dt.datetime,
+                  created_at: dt.datetime | None = None) -> bool:
+        assert kind == "async"
+        self.events.append(decode_event(WorkItem(len(self.events) + 100, kind, key, None, payload, created_at or due_at,
+                                                 due_at, 0, None)))
+        return True
+
+    async def complete(self, item_id: int, owner: str) -> bool:
+        self.finished.append((item_id, owner))
+        return True
 
 
 def config_service(allowed: set[str]) -> tuple[EventConfigService, FakeEventStore, list[tuple[str, str, str]]]:
@@ -255,7 +267,7 @@ def function(name: str) -> Function:
                     last_modified=utcnow())
 
 
-async def deliver(allowed: bool, function_error: str | None) -> tuple[FakeEventStore, FakeAudit, list]:
+async def deliver(allowed: bool, function_error: str | None) -> tuple[FakeWork, FakeAudit, list]:
     asked: list[tuple[str, str, str]] = []
 
     async def may_invoke(role: str, source: str, destination: str) -> bool:
@@ -266,19 +278,20 @@ async def deliver(allowed: bool, function_error: str | None) -> tuple[FakeEventS
     store.configs["app-a"] = EventInvokeConfig("app-a", 0, 3600, arn("sink"), arn("billing-admin"), utcnow())
     configs = EventConfigService(store, arn, may_invoke)  # type: ignore[arg-type]
     audit = FakeAudit()
-    invoker = AsyncInvoker(store, configs, FakeFunctions(function("app-a")),  # type: ignore[arg-type]
+    work = FakeWork()
+    invoker = AsyncInvoker(work, configs, FakeFunctions(function("app-a")),  # type: ignore[arg-type]
                            FakeInvoker(Result("req-1", b'{"ok": true}', function_error, "")),  # type: ignore[arg-type]
                            node_id="n", function_arn=arn, retry_base_s=1, may_invoke=may_invoke, audit=audit)
     now = utcnow()
-    await invoker._attempt(AsyncEvent("req-1", "app-a", b"{}", now - dt.timedelta(seconds=1), 1, now))
-    assert store.finished == ["req-1"]  # the source event is over either way
-    return store, audit, asked
+    await invoker._attempt(AsyncEvent("req-1", "app-a", b"{}", now - dt.timedelta(seconds=1), 1, 7))
+    assert work.finished == [(7, "n")]  # the source event is over either way
+    return work, audit, asked
 
 
 async def test_an_allowed_delivery_is_queued_for_the_destination() -> None:
-    store, audit, asked = await deliver(True, None)
+    work, audit, asked = await deliver(True, None)
     assert asked == [(ROLE, "app-a", "sink")]
-    [record] = store.events
+    [record] = work.events
     assert record.function_name == "sink"
     assert json.loads(record.payload)["requestContext"]["condition"] == "Success"
     assert audit.entries == []
@@ -287,9 +300,9 @@ async def test_an_allowed_delivery_is_queued_for_the_destination() -> None:
 @pytest.mark.parametrize("function_error, destination", [(None, "sink"), ("Unhandled", "billing-admin")])
 async def test_a_delivery_the_role_may_no_longer_make_is_dropped_and_audited(
         function_error: str | None, destination: str, caplog: pytest.LogCaptureFixture) -> None:
-    store, audit, asked = await deliver(False, function_error)
+    work, audit, asked = await deliver(False, function_error)
     assert asked == [(ROLE, "app-a", destination)]
-    assert store.events == []  # never performed
+    assert work.events == []  # never performed
     [entry] = audit.entries
     assert dataclasses.asdict(entry) | {"at": None} == {
         "at": None, "principal": ROLE, "action": "lambda:InvokeFunction", "resource": arn(destination),
