@@ -2,8 +2,9 @@
 work is done; control-plane changes and refusals go to the audit log.
 
 Handlers declare what they are with @operation: the IAM action they need, how big a body they take,
-whether they are audited, and whether they are open. Only /health (and, later, function URLs with
-auth NONE) are open; a route without a declaration is refused.
+whether they are audited, and whether they are open. Only /health is open (function URLs authorise
+each request themselves, anonymous callers through the function policy); a route without a
+declaration is refused.
 """
 
 from __future__ import annotations
