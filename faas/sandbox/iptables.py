@@ -122,12 +122,14 @@ class Firewall:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _run(self, command: list[str], stdin: str | None = None) -> str:
-        if shutil.which(command[0]) is None:
+        # sbin is often missing from PATH (cron, sudo, a user's shell), yet that is where iptables lives.
+        binary = shutil.which(command[0], path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+        if binary is None:
             raise StartupError(f"FAAS_EGRESS={self._policy.mode} keeps functions off this host with iptables, "
-                               f"but `{command[0]}` is not on PATH: install it (`apt-get install -y iptables`) "
+                               f"but `{command[0]}` is not installed: install it (`apt-get install -y iptables`) "
                                + HINT)
         try:
-            done = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=TIMEOUT_S + 10,
+            done = subprocess.run([binary, *command[1:]], input=stdin, capture_output=True, text=True, timeout=TIMEOUT_S + 10,
                                   check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise StartupError(f"`{' '.join(command)}` failed ({exc.__class__.__name__}); " + HINT) from exc
