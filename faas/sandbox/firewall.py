@@ -75,7 +75,8 @@ class Opening:
 
     @property
     def rule(self) -> str:
-        return f"-d {self.address}/32 -p tcp -m tcp --dport {self.port} -m comment --comment {OWNER_TAG}{self.owner} -j RETURN"
+        return (f"-d {self.address}/32 -p tcp -m tcp --dport {self.port} "
+                f"-m comment --comment {OWNER_TAG}{self.owner} -j RETURN")
 
 
 class PolicyConflict(Exception):

@@ -64,10 +64,6 @@ class Firewall:
         if self._policy.mode != firewall.OPEN:
             self._run(["iptables", "-w", str(TIMEOUT_S), "-S", "INPUT"])
 
-    @property
-    def mode(self) -> str:
-        return self._policy.mode
-
     def install(self, interface: str, openings: list[tuple[str, int]]) -> None:
         """Apply the policy to traffic from the bridge `interface` and open this server's (address, port)
         pairs to functions; idempotent."""
@@ -129,8 +125,8 @@ class Firewall:
                                f"but `{command[0]}` is not installed: install it (`apt-get install -y iptables`) "
                                + HINT)
         try:
-            done = subprocess.run([binary, *command[1:]], input=stdin, capture_output=True, text=True, timeout=TIMEOUT_S + 10,
-                                  check=False)
+            done = subprocess.run([binary, *command[1:]], input=stdin, capture_output=True, text=True,
+                                  timeout=TIMEOUT_S + 10, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise StartupError(f"`{' '.join(command)}` failed ({exc.__class__.__name__}); " + HINT) from exc
         if done.returncode != 0:

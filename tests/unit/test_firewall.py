@@ -154,8 +154,8 @@ def test_nameservers_are_the_ipv4_non_loopback_ones(text, expected):
 # -- installing -------------------------------------------------------------------------------------
 
 
-def install(table_text: str, policy: Policy, *, owner: int = 100, mine=MINE, live=(100,),  # type: ignore[no-untyped-def]
-            interface: str = "br-0123456789ab") -> tuple[str, str]:
+def install(table_text: str, policy: Policy, *, owner: int = 100, mine: list[Opening] = MINE,
+            live: tuple[int, ...] = (100,), interface: str = "br-0123456789ab") -> tuple[str, str]:
     script = firewall.install_script(parse(table_text), CHAINS, interface=interface, policy=policy, mine=mine,
                                      owner=owner, alive=alive(*live))
     return script, apply(table_text, script)

@@ -41,8 +41,8 @@ def test_iptables_without_permission_is_a_startup_error_with_a_hint(tmp_path, mo
 
 
 def test_other_iptables_failures_show_the_last_line_of_its_output(tmp_path, monkeypatch):
-    fake_binary(tmp_path, "iptables", "echo 'warming up' >&2; echo 'iptables: No chain/target/match by that name.' >&2; "
-                                      "exit 1")
+    fake_binary(tmp_path, "iptables",
+                "echo 'warming up' >&2; echo 'iptables: No chain/target/match by that name.' >&2; exit 1")
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
     with pytest.raises(StartupError, match="No chain/target/match by that name"):
         Firewall(network="faas", policy=Policy("public")).check()
@@ -51,6 +51,7 @@ def test_other_iptables_failures_show_the_last_line_of_its_output(tmp_path, monk
 def test_open_needs_no_iptables_at_all(tmp_path, monkeypatch):
     fake_binary(tmp_path, "iptables", f"echo '{DENIED}' >&2; exit 4")
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setattr(iptables, "LOCK_PATH", tmp_path / "faas-firewall.lock")
     firewall = Firewall(network="faas", policy=Policy("open"))
     firewall.check()
     firewall.install("br-0123456789ab", [("172.18.0.1", 4000)])  # only clears leftovers, when it may
