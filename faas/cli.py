@@ -271,7 +271,7 @@ def _escape(text: str) -> str:
 
 
 def _default_text(setting: settings_module.Setting) -> str:
-    return "empty" if setting.default in ("", None) else str(setting.default)
+    return "empty" if setting.default in ("", None, ()) else str(setting.default)
 
 
 def add_setting_options(parser: argparse.ArgumentParser, names: Sequence[str] | None = None) -> None:

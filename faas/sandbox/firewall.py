@@ -60,8 +60,9 @@ class Policy:
 
     @property
     def fingerprint(self) -> str:
-        """Names this policy in the chain, so servers sharing a network can tell they disagree."""
-        text = "|".join((self.mode, ",".join(self.allow), ",".join(self.nameservers)))
+        """Names the operator's choice in the chain, so servers sharing a network can tell they disagree.
+        The resolvers are the host's, not a choice: a server started after they changed updates them."""
+        text = "|".join((self.mode, ",".join(self.allow)))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

@@ -133,11 +133,21 @@ def test_host_rules_open_only_the_platforms_ports_then_refuse(policy, middle):
     ]
 
 
-def test_fingerprints_tell_policies_apart():
+def test_fingerprints_tell_the_operators_choices_apart_but_not_the_hosts_resolvers():
     prints = {Policy("public").fingerprint, Policy("none").fingerprint,
-              Policy("public", ("10.0.0.0/8",)).fingerprint, Policy("public", (), ("10.0.0.2",)).fingerprint}
+              Policy("public", ("10.0.0.0/8",)).fingerprint, Policy("none", ("10.0.0.0/8",)).fingerprint}
     assert len(prints) == 4
     assert Policy("public", ("10.0.0.0/8",)).fingerprint == Policy("public", ("10.0.0.0/8",)).fingerprint
+    assert Policy("public", (), ("10.0.0.2",)).fingerprint == Policy("public", (), ("10.0.0.3",)).fingerprint
+
+
+def test_a_server_started_after_the_resolvers_changed_updates_them_for_the_network():
+    _, first = install(DOCKER_TABLE, Policy("public", (), ("10.0.0.2",)), owner=300,
+                       mine=[Opening(300, "172.18.0.1", 7000)], live=(300,))
+    _, after = install(first, Policy("public", (), ("10.0.0.3",)), live=(100, 300))
+    rules = parse(after).of(CHAINS.egress)
+    assert "-d 10.0.0.3/32 -p udp -m udp --dport 53 -j RETURN" in rules
+    assert not any("10.0.0.2" in rule for rule in rules)
 
 
 @pytest.mark.parametrize(("text", "expected"), [
