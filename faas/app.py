@@ -29,8 +29,11 @@ from faas.dispatch.invoker import Invoker
 from faas.dispatch.recorder import Recorder
 from faas.dispatch.refusals import RefusalCoalescer
 from faas.sandbox import images, runtime_api
+from faas.sandbox.backend import Network
 from faas.sandbox.codecache import CodeCache
 from faas.sandbox.docker_backend import DockerBackend, connect
+from faas.sandbox.firewall import OPEN, Policy
+from faas.sandbox.iptables import Firewall, host_nameservers
 from faas.sandbox.pool import Pool
 from faas.sandbox.spec import PIDS_LIMIT
 from faas.security.admin import ensure_admin_credentials
@@ -73,6 +76,8 @@ class Platform:
     api: web.Application
     runtime: web.Application
     runtime_host: str
+    network: Network
+    firewall: Firewall  # installed by the server once it knows its ports on the bridge
     pool: Pool
     invoker: Invoker
     async_invoker: AsyncInvoker
@@ -149,9 +154,17 @@ async def open_master_key(settings: Settings, meta: MetaStore) -> MasterKey:
     return master
 
 
+def egress_firewall(settings: Settings) -> Firewall:
+    policy = Policy(settings.egress, settings.egress_allow,
+                    host_nameservers() if settings.egress != OPEN else ())
+    return Firewall(network=settings.docker_network, policy=policy)
+
+
 async def build(settings: Settings, progress: Callable[[str], None]) -> Platform:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.data_dir.chmod(0o700)
+    firewall = egress_firewall(settings)
+    await asyncio.to_thread(firewall.check)  # before anything slow: without it no function may run
 
     engine = create_engine(settings.effective_database_url)
     progress("applying database migrations")
@@ -172,7 +185,10 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
         image_refs = {rt: images.image_ref(settings.image_prefix, rt) for rt in images.RUNTIMES}
     _check_pid_room(settings, progress)
     backend = DockerBackend(client, network=settings.docker_network, node_id=node)
-    gateway = await backend.prepare()
+    network = await backend.prepare()
+    if network.ipv6 and settings.egress != OPEN:
+        raise StartupError(f"the Docker network {settings.docker_network!r} has IPv6, which the egress firewall "
+                           "does not cover: use an IPv4-only network (FAAS_DOCKER_NETWORK) or FAAS_EGRESS=open")
     removed = await backend.remove_leftovers()
     if removed:
         progress(f"removed {removed} containers left behind by a previous run")
@@ -229,6 +245,7 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
                    url_routes, identity_routes, native_routes):
         routes.add_routes(api)
 
-    return Platform(settings=settings, api=api, runtime=runtime_api.create_app(pool), runtime_host=gateway,
-                    pool=pool, invoker=invoker, async_invoker=async_invoker, recorders=(recorder, audit),
-                    retention=retention, backend=backend, engine=engine, sandbox=sandbox)
+    return Platform(settings=settings, api=api, runtime=runtime_api.create_app(pool),
+                    runtime_host=network.gateway, network=network, firewall=firewall, pool=pool, invoker=invoker,
+                    async_invoker=async_invoker, recorders=(recorder, audit), retention=retention,
+                    backend=backend, engine=engine, sandbox=sandbox)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -55,6 +56,29 @@ def _prefixes(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
+EGRESS_MODES = ("public", "none", "open")
+
+
+def _egress(text: str) -> str:
+    mode = text.strip().lower()
+    if mode not in EGRESS_MODES:
+        raise ValueError("expected one of " + ", ".join(EGRESS_MODES))
+    return mode
+
+
+def _cidrs(text: str) -> tuple[str, ...]:
+    """IPv4 networks, comma-separated: the Docker network functions use is IPv4 only."""
+    networks = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        network = ipaddress.ip_network(part)  # strict: a CIDR with host bits set is likely a typo
+        if network.version != 4:
+            raise ValueError(f"{part} is not IPv4 (the functions' network is IPv4 only)")
+        networks.append(str(network))
+    return tuple(networks)
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "address the API listens on", flag=True),
     Setting("port", 9000, "port the API listens on", _positive_int, flag=True),
@@ -97,6 +121,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("audit_retention_days", 90.0, "days audit log entries are kept before they are deleted, as long as "
             "CloudTrail's event history (fractions allowed; 0 keeps them forever)", _days),
     Setting("build_images", True, "build missing runtime images at start", _bool),
+    Setting("egress", "public", "what functions may reach: public (the internet, not this host, private ranges or "
+            "169.254.0.0/16), none (only the platform) or open (no firewall)", _egress),
+    Setting("egress_allow", (), "comma-separated IPv4 CIDRs functions may reach whatever FAAS_EGRESS says, "
+            "e.g. 10.0.5.0/24", _cidrs),
     Setting("debian_mirror", "", "Debian mirror for the runtime images' base (default: the host's apt sources)"),
     Setting("log_level", "info", "log level: debug, info, warning or error"),
 )
@@ -131,6 +159,8 @@ class Settings:
     invocation_retention_days: float
     audit_retention_days: float
     build_images: bool
+    egress: str
+    egress_allow: tuple[str, ...]
     debian_mirror: str
     log_level: str
 
@@ -196,4 +226,7 @@ def load(env: Mapping[str, str], **overrides: Any) -> Settings:
         raise ConfigError("FAAS_TOKEN_MAX_TTL_S must be at least 60 (seconds)")
     if not (values["account_id"].isdigit() and len(values["account_id"]) == 12):
         raise ConfigError("FAAS_ACCOUNT_ID must be 12 digits")
+    if values["egress"] == "open" and values["egress_allow"]:
+        raise ConfigError("FAAS_EGRESS_ALLOW has no effect with FAAS_EGRESS=open, which allows everything: "
+                          "set FAAS_EGRESS=public or none, or drop FAAS_EGRESS_ALLOW")
     return Settings(**values)

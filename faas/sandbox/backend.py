@@ -18,6 +18,13 @@ class Started:
 
 
 @dataclasses.dataclass(frozen=True)
+class Network:
+    gateway: str  # the address environments reach the platform at
+    interface: str  # the host's side of the network, where the firewall matches environments' traffic
+    ipv6: bool  # whether environments have IPv6, which the firewall does not cover
+
+
+@dataclasses.dataclass(frozen=True)
 class Exited:
     container_id: str
     exit_code: int
@@ -25,8 +32,8 @@ class Exited:
 
 
 class Backend(Protocol):
-    async def prepare(self) -> str:
-        """Get the network ready; return the address environments reach the platform at."""
+    async def prepare(self) -> Network:
+        """Get the network ready; return where environments reach the platform and how to find their traffic."""
 
     async def start(self, spec: ContainerSpec) -> Started: ...
 

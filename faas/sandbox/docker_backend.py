@@ -14,7 +14,7 @@ import requests.exceptions
 
 from faas.errors import ResourceNotReady, StartupError
 from faas.sandbox import repositories
-from faas.sandbox.backend import Exited, Started
+from faas.sandbox.backend import Exited, Network, Started
 from faas.sandbox.spec import ContainerSpec, cpu_shares, vcpus
 
 log = logging.getLogger(__name__)
@@ -99,12 +99,13 @@ class DockerBackend:
         self._watcher: threading.Thread | None = None
         self._host_cpus: int | None = None  # the engine's, learnt at the first start
 
-    async def prepare(self) -> str:
+    async def prepare(self) -> Network:
         return await asyncio.to_thread(self._ensure_network)
 
-    def _ensure_network(self) -> str:
+    def _ensure_network(self) -> Network:
         try:
-            found = self._client.networks.list(names=[self._network])
+            # The engine's name filter matches parts of names too: "faas" would find "faas-test".
+            found = [n for n in self._client.networks.list(names=[self._network]) if n.name == self._network]
             network = found[0] if found else self._client.networks.create(
                 self._network,
                 driver="bridge",
@@ -119,7 +120,9 @@ class DockerBackend:
             raise StartupError(f"cannot prepare the Docker network {self._network!r}: {exc}") from exc
         if not gateway:
             raise StartupError(f"the Docker network {self._network!r} has no IPv4 gateway")
-        return gateway
+        options = network.attrs.get("Options") or {}
+        interface = options.get("com.docker.network.bridge.name") or "br-" + network.id[:12]
+        return Network(gateway=gateway, interface=interface, ipv6=bool(network.attrs.get("EnableIPv6")))
 
     async def start(self, spec: ContainerSpec) -> Started:
         try:

@@ -220,3 +220,43 @@ def test_every_setting_is_documented_in_the_readme():
     text = README.read_text(encoding="utf-8")
     missing = [s.env for s in SETTINGS if not re.search(rf"\b{s.env}\b", text)]
     assert not missing, f"README.md does not mention {', '.join(missing)}"
+
+
+# -- egress -----------------------------------------------------------------------------------------
+
+
+def test_egress_defaults_to_public_with_nothing_extra_allowed():
+    loaded = load({})
+    assert loaded.egress == "public"
+    assert loaded.egress_allow == ()
+
+
+@pytest.mark.parametrize(("text", "mode"), [("public", "public"), ("NONE", "none"), (" open ", "open")])
+def test_egress_modes(text, mode):
+    assert load({"FAAS_EGRESS": text}).egress == mode
+
+
+def test_an_unknown_egress_mode_names_the_variable_and_the_choices():
+    with pytest.raises(ConfigError, match="FAAS_EGRESS=.*public, none, open"):
+        load({"FAAS_EGRESS": "closed"})
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("10.0.5.0/24", ("10.0.5.0/24",)),
+    (" 10.0.5.0/24 , 192.168.1.7/32,", ("10.0.5.0/24", "192.168.1.7/32")),
+    ("192.168.1.7", ("192.168.1.7/32",)),
+    ("", ()),
+])
+def test_egress_allow_is_a_list_of_ipv4_networks(text, expected):
+    assert load({"FAAS_EGRESS_ALLOW": text}).egress_allow == expected
+
+
+@pytest.mark.parametrize("text", ["10.0.5.1/24", "fd00::/8", "database", "10.0.0.0/33"])
+def test_a_bad_egress_allow_entry_names_the_variable(text):
+    with pytest.raises(ConfigError, match="FAAS_EGRESS_ALLOW"):
+        load({"FAAS_EGRESS_ALLOW": text})
+
+
+def test_egress_allow_with_open_is_refused_as_meaningless():
+    with pytest.raises(ConfigError, match="FAAS_EGRESS_ALLOW has no effect with FAAS_EGRESS=open"):
+        load({"FAAS_EGRESS": "open", "FAAS_EGRESS_ALLOW": "10.0.0.0/8"})
