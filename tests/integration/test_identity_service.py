@@ -5,11 +5,9 @@ ARN; IAM names unique regardless of case."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import dataclasses
 import datetime as dt
 import os
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import update
@@ -18,28 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from faas.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound
 from faas.security.masterkey import MasterKey
 from faas.services.identities import Caller, IdentityService
-from faas.store.db import create_engine, migrate
 from faas.store.identities import IdentityStore
 from faas.store.tables import access_keys, tokens
 
-from tests.support.postgres import POSTGRES_URL, fresh_postgres_database
 
 ACCOUNT = "123456789012"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def engine(request, tmp_path) -> AsyncIterator[AsyncEngine]:
-    async with contextlib.AsyncExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite+aiosqlite:///{tmp_path / 'faas.db'}"
-        elif not POSTGRES_URL:
-            pytest.skip("FAAS_TEST_POSTGRES_URL is not set")
-        else:
-            url = await stack.enter_async_context(fresh_postgres_database(POSTGRES_URL))
-        engine = create_engine(url)
-        stack.push_async_callback(engine.dispose)
-        await migrate(engine)
-        yield engine
 
 
 def service(engine: AsyncEngine, token_max_ttl_s: int = 7 * 86400) -> IdentityService:

@@ -3,10 +3,8 @@ entries are deleted in bounded batches by the same Pruner `faas serve` runs, and
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
@@ -15,28 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from faas.model import InvocationRecord
 from faas.services.retention import Pruner, Rule
 from faas.store.audit import AuditEntry, AuditStore
-from faas.store.db import create_engine, migrate
 from faas.store.invocations import InvocationStore
 from faas.store.tables import audit_log, invocations
 
-from tests.support.postgres import POSTGRES_URL, fresh_postgres_database
 
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.timezone.utc)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def engine(request, tmp_path) -> AsyncIterator[AsyncEngine]:
-    async with contextlib.AsyncExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite+aiosqlite:///{tmp_path / 'faas.db'}"
-        elif not POSTGRES_URL:
-            pytest.skip("FAAS_TEST_POSTGRES_URL is not set")
-        else:
-            url = await stack.enter_async_context(fresh_postgres_database(POSTGRES_URL))
-        engine = create_engine(url)
-        stack.push_async_callback(engine.dispose)
-        await migrate(engine)
-        yield engine
 
 
 def invocation(age: dt.timedelta, function_name: str = "orders") -> InvocationRecord:

@@ -3,40 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import hashlib
 import os
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from faas.errors import ResourceConflict, ResourceNotFound
 from faas.model import AccessKey, Function, InvocationRecord
-from faas.store.db import create_engine, migrate
 from faas.store.functions import FunctionStore
 from faas.store.invocations import InvocationStore
 from faas.store.identities import IdentityStore
 
-from tests.support.postgres import POSTGRES_URL, fresh_postgres_database
 T0 = dt.datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=dt.timezone.utc)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def engine(request, tmp_path) -> AsyncIterator[AsyncEngine]:
-    async with contextlib.AsyncExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite+aiosqlite:///{tmp_path / 'faas.db'}"
-        elif not POSTGRES_URL:
-            pytest.skip("FAAS_TEST_POSTGRES_URL is not set")
-        else:
-            url = await stack.enter_async_context(fresh_postgres_database(POSTGRES_URL))
-        engine = create_engine(url)
-        stack.push_async_callback(engine.dispose)
-        await migrate(engine)
-        yield engine
 
 
 @pytest.fixture

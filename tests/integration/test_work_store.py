@@ -6,16 +6,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import Counter
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from faas.store.db import create_engine, migrate
+from faas.store.db import create_engine
 from faas.store.work import WorkDepth, WorkStore
 
-from tests.support.postgres import POSTGRES_URL, fresh_postgres_database
 
 T0 = dt.datetime(2026, 11, 30, 10, 0, 0, 250000, tzinfo=dt.timezone.utc)
 LEASE_S = 60
@@ -23,27 +20,6 @@ LEASE_S = 60
 
 def at(seconds: float) -> dt.datetime:
     return T0 + dt.timedelta(seconds=seconds)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def database_url(request, tmp_path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'faas.db'}"
-    elif not POSTGRES_URL:
-        pytest.skip("FAAS_TEST_POSTGRES_URL is not set")
-    else:
-        async with fresh_postgres_database(POSTGRES_URL) as url:
-            yield url
-
-
-@pytest.fixture
-async def engine(database_url) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    try:
-        await migrate(engine)
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture
