@@ -5,7 +5,8 @@ recipe; an image whose tag exists is reused, and an unchanged recipe is never re
 
   <prefix>/base:<hash12>         debootstrap of Debian trixie (minbase + python3, nodejs,
                                  ca-certificates), imported with `docker import`
-  <prefix>/<runtime>:<hash12>    `docker build` of runtimes/<runtime>/ with BASE=<base ref>;
+  <prefix>/<runtime>:<hash12>    `docker build` of the recipe faas/runtimes/<runtime>/ (package data:
+                                 the repository's runtimes/<runtime>/) with BASE=<base ref>;
                                  the hash covers every file of the recipe and the base ref
 
 The Debian mirror is read at run time from the host's apt sources; the environment variable
@@ -26,16 +27,18 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from importlib import resources
 from pathlib import Path
 
 import docker
 import docker.errors
 
-import faas
 from faas.errors import StartupError
 
 RUNTIMES: tuple[str, ...] = ("python3.13", "nodejs20.x")
-RECIPES_DIR = Path(faas.__file__).resolve().parent.parent / "runtimes"
+# Package data, so an installed wheel has the recipes too; resolved because in a checkout it is a
+# symlink to the top-level runtimes/ and `docker build` gets the real directory as its context.
+RECIPES_DIR = Path(str(resources.files("faas") / "runtimes")).resolve()
 
 # The base recipe. Bump BASE_RECIPE_VERSION when the way the base is made changes.
 BASE_SUITE = "trixie"

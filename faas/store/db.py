@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from alembic import command
@@ -9,7 +10,9 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
+# Package data (env.py, script.py.mako, versions/), so an installed wheel can migrate; in a checkout
+# faas/migrations is a symlink to the top-level migrations/.
+MIGRATIONS_DIR = Path(str(resources.files("faas") / "migrations")).resolve()
 
 
 def create_engine(url: str) -> AsyncEngine:
