@@ -245,7 +245,7 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
                    url_routes, identity_routes, native_routes):
         routes.add_routes(api)
 
-    return Platform(settings=settings, api=api, runtime=runtime_api.create_app(pool),
+    return Platform(settings=settings, api=api, runtime=runtime_api.create_app(pool.registry),
                     runtime_host=network.gateway, network=network, firewall=firewall, pool=pool, invoker=invoker,
                     async_invoker=async_invoker, recorders=(recorder, audit), retention=retention,
                     backend=backend, engine=engine, sandbox=sandbox)

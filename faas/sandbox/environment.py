@@ -142,6 +142,21 @@ class Environment:
         self._waiter = asyncio.get_running_loop().create_future()
         return await self._waiter
 
+    def exited(self, exit_code: int, oom_killed: bool) -> None:
+        """The container stopped: its invocation, if any, ends with Lambda's `Runtime.ExitError`."""
+        invocation = self.current
+        if invocation is None:
+            return
+        killed = oom_killed or exit_code == 137
+        reason = "signal: killed" if killed else f"exit status {exit_code}"
+        message = f"RequestId: {invocation.request_id} Error: Runtime exited with error: {reason}"
+        if oom_killed and self.function is not None:
+            # Files in /tmp and /dev/shm live in memory: a /tmp bigger than the memory left fills it first.
+            message += (f" (out of memory: the function needs more than {self.function.memory_size} MB; "
+                        "files in /tmp and /dev/shm count towards it)")
+        body = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
+        invocation.finish(Outcome(body=body, error_type="Runtime.ExitError", environment_lost=True))
+
     def max_memory_used_mb(self) -> int:
         """Peak memory of the container so far, read from its cgroup (kept open: this runs per invoke)."""
         try:

@@ -12,7 +12,7 @@ import logging
 from aiohttp import web
 
 from faas.sandbox.environment import Environment, Outcome
-from faas.sandbox.pool import Pool
+from faas.sandbox.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ PREFIX = "/2018-06-01/runtime"
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100  # 6,291,556: what Lambda accepts from a runtime
 MAX_LOG_BYTES = 1024 * 1024
 MAX_ERROR_BYTES = 1024 * 1024
-POOL = web.AppKey("pool", Pool)
+REGISTRY = web.AppKey("registry", Registry)
 
 
 def _error(status: int, error_type: str, message: str) -> web.Response:
@@ -32,7 +32,7 @@ def _accepted() -> web.Response:
 
 
 async def _environment(request: web.Request) -> Environment | None:
-    return await request.app[POOL].environment_at(request.remote or "")
+    return await request.app[REGISTRY].environment_at(request.remote or "")
 
 
 def _current(env: Environment | None, request_id: str):  # -> Invocation | None
@@ -152,9 +152,9 @@ def _error_type(request: web.Request, body: bytes) -> str:
     return error_type if isinstance(error_type, str) and error_type else "Unhandled"
 
 
-def create_app(pool: Pool) -> web.Application:
+def create_app(registry: Registry) -> web.Application:
     app = web.Application(client_max_size=MAX_RESPONSE_BYTES + 1024)
-    app[POOL] = pool
+    app[REGISTRY] = registry
     app.router.add_get(f"{PREFIX}/invocation/next", next_invocation)
     app.router.add_get(f"{PREFIX}/faas/specialize", specialize)
     app.router.add_post(f"{PREFIX}/invocation/{{request_id}}/response", post_response)

@@ -18,7 +18,7 @@ import pytest
 from faas.errors import InvalidParameterValue, InvalidZipFile, RequestTooLarge
 from faas.sandbox import codecache
 from faas.sandbox.codecache import CodeCache, extract
-from faas.sandbox.pool import new_slot
+from faas.sandbox.launcher import new_slot
 from faas.services import code
 from faas.services.code import decode_zip_field, inspect_zip
 from faas.zips import MAX_UNZIPPED_BYTES, MAX_ZIP_BYTES, unsafe_member
