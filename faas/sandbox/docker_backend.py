@@ -176,6 +176,10 @@ class DockerBackend:
                 self._api.remove_container(container["Id"], force=True)
             except docker.errors.NotFound:
                 pass
+            except docker.errors.APIError as exc:
+                # Containers are auto-removed: one whose removal Docker already started (409) is going anyway.
+                if exc.status_code != 409:
+                    raise
         return len(leftovers)
 
     async def image_exists(self, ref: str) -> bool:
