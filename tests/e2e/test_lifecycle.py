@@ -17,8 +17,9 @@ from tests.e2e.conftest import ROLE, Server, make_zip, unique, wait_until_busy
 
 pytestmark = pytest.mark.docker
 
-SLEEPY = make_zip({"app.py": "import time\ndef handler(e, c):\n    time.sleep(e.get('s', 0))\n"
-                             "    return {'slept': e.get('s', 0)}\n"})
+# It marks /tmp/started once the handler runs, so a test can tell "running" from "event on its way".
+SLEEPY = make_zip({"app.py": "import time\ndef handler(e, c):\n    open('/tmp/started', 'w').close()\n"
+                             "    time.sleep(e.get('s', 0))\n    return {'slept': e.get('s', 0)}\n"})
 
 
 def node_containers(server: Server) -> list:
@@ -89,10 +90,11 @@ def test_restart_after_sigkill_removes_leftover_containers(tmp_path) -> None:
     # An invocation still running when the platform dies keeps its container alive.
     caller = threading.Thread(target=lambda: _ignore_errors(lam.invoke, FunctionName=name, Payload=b'{"s": 60}'))
     caller.start()
-    deadline = time.monotonic() + 10
-    while not node_containers(server) and time.monotonic() < deadline:
+    # Kill only once the handler runs: an event still on its way to /next would make the runtime exit.
+    deadline = time.monotonic() + 30
+    while not _handler_started(server):
+        assert time.monotonic() < deadline, "the handler never started"
         time.sleep(0.1)
-    time.sleep(1)
     server.stop(signal.SIGKILL)
     caller.join(10)
     assert len(node_containers(server)) == 1  # left behind by the killed process
@@ -105,6 +107,16 @@ def test_restart_after_sigkill_removes_leftover_containers(tmp_path) -> None:
         assert json.loads(lam.invoke(FunctionName=name, Payload=b'{"s": 0}')["Payload"].read()) == {"slept": 0}
     finally:
         assert again.stop() == 0
+
+
+def _handler_started(server: Server) -> bool:
+    for container in node_containers(server):
+        try:
+            if container.exec_run(["test", "-f", "/tmp/started"]).exit_code == 0:
+                return True
+        except docker.errors.APIError:  # not running (yet, or any more)
+            pass
+    return False
 
 
 def _ignore_errors(call, **kwargs) -> None:  # type: ignore[no-untyped-def]
