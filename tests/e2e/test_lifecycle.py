@@ -11,6 +11,7 @@ import threading
 import time
 
 import docker
+import docker.errors
 import pytest
 
 from tests.e2e.conftest import ROLE, Server, make_zip, unique, wait_until_busy
