@@ -217,7 +217,8 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
         progress(f"encrypted the environment variables of {sealed} functions stored before encryption")
         await scrub(engine)
 
-    api = web.Application(middlewares=[url_routes.host_style(settings.url_domain), lambda_errors, guard],
+    # lambda_errors first: host-style URL requests, answered by the next middleware, leave through it too.
+    api = web.Application(middlewares=[lambda_errors, url_routes.host_style(settings.url_domain), guard],
                           client_max_size=MAX_REQUEST_BYTES)
     api[SERVICES] = Services(settings=settings, functions=functions, invoker=invoker,
                              invocations=InvocationStore(engine), retire=pool.retire,

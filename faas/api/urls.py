@@ -4,7 +4,6 @@ webhooks and browsers call, host-style (`<url-id>.<domain>`) or path-style (`/la
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -104,8 +103,7 @@ async def serve_url(request: web.Request, url_id: str, raw_path: str) -> web.Str
         status, cors = answered
         return web.Response(status=status, headers=cors)
 
-    request_id = request.get(REQUEST_ID) or str(uuid.uuid4())  # host-style requests skip the middleware
-    request[REQUEST_ID] = request_id
+    request_id = request[REQUEST_ID]
     guard = request.app[GUARD]
     arn = ctx.settings.function_arn(fn.name)
     caller: Caller | None = None

@@ -705,3 +705,34 @@ def test_a_functions_framing_headers_cannot_split_the_response(open_url: tuple[s
             assert header(headers, "X-Kept") == "yes" and header(headers, "X-Smuggled") is None
         status, _, body = url.call(style, "GET", "/switch")  # a 101 would hand the connection over
         assert status == 502 and body == b"Internal Server Error"
+
+
+# --- errors the URL code does not answer itself ------------------------------------------------------
+
+
+@STYLES
+def test_an_unexpected_error_on_a_url_leaves_in_the_apis_error_format(server: Server, lam: Any, style: str) -> None:
+    """Host-style requests pass through the same error middleware as every other request: an error the URL
+    code does not answer itself (here the caller's key secret is sealed by a master key the server does not
+    hold, as after a restored backup) is Lambda's error shape with a request id, never a bare 500 with a
+    stack trace, and it tells the caller no path or key id of the operator's."""
+    name = deploy(lam)
+    url = Url(server, lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")["FunctionUrl"])
+    _, credentials = _new_principal(server)
+    with sqlite3.connect(server.data_dir / "faas.db", timeout=30) as db:
+        db.execute("UPDATE access_keys SET secret = ? WHERE key_id = ?",
+                   (b"fk1:mk-0badc0de:" + os.urandom(60), credentials.access_key_id))
+    db.close()
+
+    path, headers = ("/echo", {"Host": url.host}) if style == "host" else (f"/lambda-url/{url.url_id}/echo", {})
+    status, answer_headers, body = server.request("GET", path, headers=headers, credentials=credentials)
+    assert status == 502, (status, body[:500])
+    assert answer_headers.get("x-amzn-ErrorType") == "KMSAccessDeniedException", answer_headers
+    request_id = answer_headers.get("x-amzn-RequestId")
+    error = json.loads(body)
+    assert request_id and request_id in error["Message"] and error["message"] == error["Message"], error
+    for detail in (str(server.data_dir), "master.key", "mk-0badc0de", "Traceback"):
+        assert detail not in body.decode(), (detail, body)
+    logged = [line for line in server.output().splitlines() if request_id in line]
+    assert logged and "mk-0badc0de" in logged[0]
+    assert runs(server, name) == []  # refused before the function was reached
