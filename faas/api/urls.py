@@ -16,7 +16,7 @@ from faas.model import utcnow
 from faas.security import sigv4
 from faas.services.functions import parse_function_ref
 from faas.services.identities import Caller
-from faas.sources import url_events
+from faas.sources import cors, url_events
 
 API = "/2021-10-31/functions/{function}"
 PATH_PREFIX = "/lambda-url/"
@@ -98,10 +98,10 @@ async def serve_url(request: web.Request, url_id: str, raw_path: str) -> web.Str
     except ResourceNotFound:
         return _plain(404, "Not Found")
     headers = {k: v for k, v in request.headers.items()}
-    answered = url_events.preflight(config.cors, request.method, headers)
+    answered = cors.preflight(config.cors, request.method, headers)
     if answered is not None:
-        status, cors = answered
-        return web.Response(status=status, headers=cors)
+        status, allowed = answered
+        return web.Response(status=status, headers=allowed)
 
     request_id = request[REQUEST_ID]
     guard = request.app[GUARD]
@@ -142,7 +142,7 @@ async def serve_url(request: web.Request, url_id: str, raw_path: str) -> web.Str
         return _plain(502, "Internal Server Error")
     status, response_headers, response_body = url_events.response_from_result(result.body, result.function_error)
     response = web.Response(status=status, body=response_body)
-    for name, value in response_headers + url_events.cors_headers(config.cors, headers):
+    for name, value in response_headers + cors.cors_headers(config.cors, headers):
         response.headers.add(name, value)
     response.headers["x-amzn-RequestId"] = result.request_id
     return response
