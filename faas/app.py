@@ -42,6 +42,7 @@ from faas.services.identities import IdentityService
 from faas.services.permissions import PermissionService
 from faas.services.retention import Pruner, Rule
 from faas.services.urls import UrlService
+from faas.sources.urls import UrlSource
 from faas.errors import StartupError
 from faas.model import Function
 from faas.settings import Settings
@@ -225,7 +226,11 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
                              environments=pool.describe, identities=identities, permissions=permissions,
                              audit=audit, audit_log=AuditStore(engine), async_invoker=async_invoker,
                              event_configs=event_configs, urls=urls)
-    api[GUARD] = Guard(identities, permissions, audit, settings)
+    api[GUARD] = checks = Guard(identities, permissions, audit, settings)
+    # The URL source authenticates and authorises through the API's guard, handed in here (sources never
+    # import the API): one implementation of credentials, policies and the audit log for every request.
+    api[url_routes.URL_SOURCE] = UrlSource(urls, functions, invoker, checks, function_arn=settings.function_arn,
+                                           account_id=settings.account_id)
     for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
                    url_routes, identity_routes, native_routes):
         routes.add_routes(api)
