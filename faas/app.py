@@ -23,7 +23,6 @@ from faas.api import urls as url_routes
 from faas.api.auth import GUARD, Guard, guard
 from faas.api.context import SERVICES, Services
 from faas.api.middleware import lambda_errors
-from faas.dispatch.async_invoker import AsyncInvoker
 from faas.dispatch.concurrency import Limiter
 from faas.dispatch.invoker import Invoker
 from faas.dispatch.recorder import Recorder
@@ -42,6 +41,7 @@ from faas.services.identities import IdentityService
 from faas.services.permissions import PermissionService
 from faas.services.retention import Pruner, Rule
 from faas.services.urls import UrlService
+from faas.sources.async_events import AsyncInvoker
 from faas.sources.urls import UrlSource
 from faas.errors import StartupError
 from faas.model import Function

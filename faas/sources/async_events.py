@@ -1,5 +1,6 @@
-"""Asynchronous invocations (InvocationType=Event): durably queued as leased work (kind "async") before
-202, run by this node's workers, retried after Lambda's delays, and reported to destinations."""
+"""The async events source: asynchronous invocations (InvocationType=Event), durably queued as leased work
+(kind "async") before 202, run through the invoker by this node's workers, retried after Lambda's delays,
+and reported to destinations."""
 
 from __future__ import annotations
 
