@@ -60,7 +60,7 @@ class Pool:
                  keep_alive_s: float, max_environments: int, prewarm: int, slots: Path,
                  issue_credentials: IssueCredentials | None = None, revoke_credentials: RevokeCredentials | None = None,
                  credentials_ttl_s: float = 3600, platform_endpoint: str = "",
-                 image_repositories: tuple[str, ...] = ("faas/",)) -> None:
+                 image_repositories: tuple[str, ...] = ("faas/",), runtime_api: str = "") -> None:
         self._backend = backend
         self._code = code
         self._images = images
@@ -75,7 +75,7 @@ class Pool:
         self._credentials_ttl_s = credentials_ttl_s
         self._image_repositories = image_repositories
         self.platform_endpoint = platform_endpoint  # AWS_ENDPOINT_URL as seen from inside environments
-        self.runtime_api = ""  # host:port, set once the Runtime API listens
+        self.runtime_api = runtime_api  # host:port of the Runtime API, as seen from inside environments
         self._idle: dict[Key, list[Environment]] = defaultdict(list)
         self._waiting: dict[Key, deque[asyncio.Future[Environment]]] = defaultdict(deque)
         self._current: dict[str, str] = {}  # function -> the revision new invocations use
