@@ -95,7 +95,8 @@ class Url:
         self.host = urlsplit(function_url).netloc
 
     def call(self, style: str, method: str, path: str, body: bytes = b"",
-             headers: dict[str, str] | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+             headers: dict[str, str] | None = None,
+             source_ip: str | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
         endpoint = urlsplit(self.server.endpoint)
         headers = dict(headers or {})
         if style == "host":
@@ -103,7 +104,8 @@ class Url:
             target = path
         else:
             target = f"/lambda-url/{self.url_id}{path}"
-        connection = http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=60)
+        connection = http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=60,
+                                                source_address=(source_ip, 0) if source_ip else None)
         try:
             connection.request(method, target, body=body or None, headers=headers)
             response = connection.getresponse()
@@ -637,7 +639,9 @@ def test_refusals_on_aws_iam_urls_are_audited(server: Server, lam: Any) -> None:
     arn, credentials = _new_principal(server)
     resource = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"
 
-    _refused(url.call("host", "GET", "/echo"))  # unsigned
+    # Unsigned, from a loopback address of its own: refusals are folded per caller, address and action each
+    # minute (faas/dispatch/refusals.py), and this module's other tests refuse anonymous callers on 127.0.0.1.
+    _refused(url.call("host", "GET", "/echo", source_ip="127.0.0.2"))
     status, headers, _ = server.request("GET", f"/lambda-url/{url.url_id}/echo", credentials=credentials)
     assert status == 403 and headers.get("x-amzn-ErrorType") == "AccessDeniedException"
     refused_id = headers.get("x-amzn-RequestId")
