@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import secrets
 import shutil
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,13 +25,13 @@ from faas.api import urls as url_routes
 from faas.api.auth import GUARD, Guard, guard
 from faas.api.context import SERVICES, Services
 from faas.api.middleware import lambda_errors
-from faas.dispatch.async_invoker import AsyncInvoker
 from faas.dispatch.concurrency import Limiter
 from faas.dispatch.invoker import Invoker
 from faas.dispatch.recorder import Recorder
+from faas.lifecycle import Hooks, Part
+from faas.listener import Listener, bind, port_of
 from faas.dispatch.refusals import RefusalCoalescer
 from faas.sandbox import images, runtime_api
-from faas.sandbox.backend import Network
 from faas.sandbox.codecache import CodeCache
 from faas.sandbox.docker_backend import DockerBackend, connect
 from faas.sandbox.firewall import OPEN, Policy
@@ -45,6 +47,8 @@ from faas.services.identities import IdentityService
 from faas.services.permissions import PermissionService
 from faas.services.retention import Pruner, Rule
 from faas.services.urls import UrlService
+from faas.sources.async_events import AsyncInvoker
+from faas.sources.urls import UrlSource
 from faas.errors import StartupError
 from faas.model import Function
 from faas.settings import Settings
@@ -65,6 +69,7 @@ CANARY_TEXT = b"faas master key canary"
 
 # Base64 of a 50 MB zip plus the JSON around it; each route applies its own, smaller limit.
 MAX_REQUEST_BYTES = 70 * 1024 * 1024
+RUNTIME_SHUTDOWN_S = 5  # environments are killed by then; nothing on the Runtime API is worth waiting for
 # Audit entries waiting for the store; past this they are dropped and counted (floods of refusals are
 # folded into one row per caller, address, action and status a minute before they get here).
 AUDIT_BUFFER = 10_000
@@ -73,30 +78,8 @@ AUDIT_BUFFER = 10_000
 @dataclasses.dataclass
 class Platform:
     settings: Settings
-    api: web.Application
-    runtime: web.Application
-    runtime_host: str
-    network: Network
-    firewall: Firewall  # installed by the server once it knows its ports on the bridge
-    pool: Pool
-    invoker: Invoker
-    async_invoker: AsyncInvoker
-    recorders: tuple[Recorder, ...]  # invocation records, audit entries
-    retention: Pruner
-    backend: DockerBackend
-    engine: object
-    sandbox: Path | None = None  # this node's unpacked code and /var/task directories
-
-    async def close(self) -> None:
-        await self.async_invoker.close()
-        await self.pool.close()
-        await self.retention.close()
-        if self.sandbox is not None:  # a cache of the store's code: the next start unpacks what it needs
-            shutil.rmtree(self.sandbox, ignore_errors=True)
-        for recorder in self.recorders:
-            await recorder.close()
-        await self.backend.close()
-        await self.engine.dispose()  # type: ignore[attr-defined]
+    parts: tuple[Part, ...]  # every long-running part, in start order (faas.lifecycle)
+    api: Listener  # the Lambda API, for the address it listens on once started
 
 
 def node_id(data_dir: Path) -> str:
@@ -160,7 +143,8 @@ def egress_firewall(settings: Settings) -> Firewall:
     return Firewall(network=settings.docker_network, policy=policy)
 
 
-async def build(settings: Settings, progress: Callable[[str], None]) -> Platform:
+async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SSLContext | None = None) -> Platform:
+    """Everything a node runs, built and wired but not started: the server drives `parts`."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.data_dir.chmod(0o700)
     firewall = egress_firewall(settings)
@@ -189,6 +173,12 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
     if network.ipv6 and settings.egress != OPEN:
         raise StartupError(f"the Docker network {settings.docker_network!r} has IPv6, which the egress firewall "
                            "does not cover: use an IPv4-only network (FAAS_DOCKER_NETWORK) or FAAS_EGRESS=open")
+    # Bound before the pool is built, which hands both addresses to every environment: the Runtime API, and
+    # the API as functions reach it (AWS_ENDPOINT_URL, with their role's credentials) on the bridge gateway,
+    # in plain HTTP even when the API serves HTTPS: that traffic never leaves this host's bridge, and the
+    # runtimes would otherwise need to trust the operator's CA (as the Runtime API, also plain HTTP).
+    runtime_socket = bind(network.gateway, settings.runtime_api_port)
+    inside_socket = bind(network.gateway, 0)
     removed = await backend.remove_leftovers()
     if removed:
         progress(f"removed {removed} containers left behind by a previous run")
@@ -205,7 +195,8 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
                 max_environments=settings.max_concurrency, prewarm=settings.prewarm_per_runtime,
                 slots=sandbox / "slots", issue_credentials=issue_credentials,
                 revoke_credentials=identities.revoke_session, credentials_ttl_s=settings.credentials_ttl_s,
-                image_repositories=settings.image_repositories)
+                image_repositories=settings.image_repositories, runtime_api=f"{network.gateway}:{port_of(runtime_socket)}",
+                platform_endpoint=f"http://{network.gateway}:{port_of(inside_socket)}")
     recorder = Recorder(InvocationStore(engine))
     audit = Recorder(AuditStore(engine), max_pending=AUDIT_BUFFER, coalescer=RefusalCoalescer())
     retention = Pruner([Rule("invocation records", InvocationStore(engine), settings.invocation_retention_days),
@@ -233,19 +224,55 @@ async def build(settings: Settings, progress: Callable[[str], None]) -> Platform
         progress(f"encrypted the environment variables of {sealed} functions stored before encryption")
         await scrub(engine)
 
-    api = web.Application(middlewares=[url_routes.host_style(settings.url_domain), lambda_errors, guard],
+    # lambda_errors first: host-style URL requests, answered by the next middleware, leave through it too.
+    api = web.Application(middlewares=[lambda_errors, url_routes.host_style(settings.url_domain), guard],
                           client_max_size=MAX_REQUEST_BYTES)
     api[SERVICES] = Services(settings=settings, functions=functions, invoker=invoker,
                              invocations=InvocationStore(engine), retire=pool.retire,
                              environments=pool.describe, identities=identities, permissions=permissions,
                              audit=audit, audit_log=AuditStore(engine), async_invoker=async_invoker,
                              event_configs=event_configs, urls=urls)
-    api[GUARD] = Guard(identities, permissions, audit, settings)
+    api[GUARD] = checks = Guard(identities, permissions, audit, settings)
+    # The URL source authenticates and authorises through the API's guard, handed in here (sources never
+    # import the API): one implementation of credentials, policies and the audit log for every request.
+    api[url_routes.URL_SOURCE] = UrlSource(urls, functions, invoker, checks, function_arn=settings.function_arn,
+                                           account_id=settings.account_id)
     for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
                    url_routes, identity_routes, native_routes):
         routes.add_routes(api)
 
-    return Platform(settings=settings, api=api, runtime=runtime_api.create_app(pool.registry),
-                    runtime_host=network.gateway, network=network, firewall=firewall, pool=pool, invoker=invoker,
-                    async_invoker=async_invoker, recorders=(recorder, audit), retention=retention,
-                    backend=backend, engine=engine, sandbox=sandbox)
+    async def install_firewall() -> None:
+        await asyncio.to_thread(firewall.install, network.interface,
+                                [(network.gateway, port_of(runtime_socket)), (network.gateway, port_of(inside_socket))])
+
+    async def remove_firewall() -> None:
+        await asyncio.to_thread(firewall.remove)
+
+    async def finish_in_flight() -> None:  # sync and async invocations alike, within the shutdown grace
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(invoker.wait_idle(), settings.shutdown_grace_s)
+
+    # handler_cancellation: a runtime that hangs up on /next must not leave its handler waiting forever. It
+    # listens until stop: environments finishing in-flight invocations (or starting for them) still call it.
+    runtime = Listener("Runtime API", runtime_api.create_app(pool.registry), sockets=(runtime_socket,),
+                       shutdown_timeout=RUNTIME_SHUTDOWN_S, handler_cancellation=True, listen_until_stop=True)
+    listener = Listener("Lambda API", api, host=settings.host, port=settings.port, ssl_context=tls,
+                        sockets=(inside_socket,), shutdown_timeout=settings.shutdown_grace_s)
+    parts: tuple[Part, ...] = (
+        Hooks("store", stop=engine.dispose),
+        Hooks("Docker", stop=backend.close),
+        # A cache of the store's code: the next start unpacks what it needs.
+        Hooks("sandbox directory", stop=lambda: shutil.rmtree(sandbox, ignore_errors=True)),
+        recorder,  # invocation records, and
+        audit,  # audit entries: written until everything after them has stopped
+        retention,
+        # Up before the pool starts, so no function ever runs outside it; down only once every environment is
+        # gone, so their traffic stays fenced in to the end.
+        Hooks("egress firewall", start=install_firewall, stop=remove_firewall),
+        runtime,
+        Hooks("pool", start=pool.start, stop=pool.close),
+        Hooks("invocations in flight", drain=finish_in_flight),
+        async_invoker,
+        listener,  # last to start, first to stop taking requests
+    )
+    return Platform(settings=settings, parts=parts, api=listener)

@@ -61,6 +61,30 @@ class AccessDenied(ApiError):
     error_type = "User"
 
 
+class UnrecognizedClient(ApiError):
+    """The security token included in the request is invalid."""
+
+    status = 403
+    code = "UnrecognizedClientException"
+    error_type = "User"
+
+
+class InvalidSignature(ApiError):
+    """The request signature we calculated does not match the signature you provided."""
+
+    status = 403
+    code = "InvalidSignatureException"
+    error_type = "User"
+
+
+class IncompleteSignature(InvalidSignature):
+    """The request signature does not conform to AWS standards."""
+
+    # A refusal like its parent (audited, 403 on function URLs), but a 400 as AWS answers malformed credentials.
+    status = 400
+    code = "IncompleteSignatureException"
+
+
 class ResourceNotFound(ApiError):
     """The resource specified in the request does not exist."""
 

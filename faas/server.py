@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
 import signal
 import ssl
 import sys
 
-from aiohttp import web
-
 from faas.app import Platform, build
 from faas.errors import FaasError, StartupError
+from faas.lifecycle import Lifecycle
 from faas.settings import Settings
 
 log = logging.getLogger("faas")
-
-RUNTIME_SHUTDOWN_S = 5  # environments are killed by then; nothing on the Runtime API is worth waiting for
 
 
 def _progress(message: str) -> None:
@@ -58,43 +54,12 @@ async def _serve(settings: Settings) -> None:
         _progress(f"warning: listening on {settings.host or 'every address'} over plain HTTP: request bodies "
                   "(code, environment variables, payloads) and bearer tokens cross the network unencrypted; "
                   "serve HTTPS with --tls-cert and --tls-key")
-    platform: Platform = await build(settings, _progress)
-    for recorder in platform.recorders:
-        recorder.start()
-    platform.retention.start()
-
-    # handler_cancellation: a runtime that hangs up on /next must not leave its handler waiting forever.
-    runtime_runner = web.AppRunner(platform.runtime, access_log=None, handle_signals=False,
-                                   handler_cancellation=True, shutdown_timeout=RUNTIME_SHUTDOWN_S)
-    await runtime_runner.setup()
-    api_runner = web.AppRunner(platform.api, access_log=None, handle_signals=False,
-                               shutdown_timeout=settings.shutdown_grace_s)
-    await api_runner.setup()
+    platform: Platform = await build(settings, _progress, tls)
+    lifecycle = Lifecycle(platform.parts)
+    await lifecycle.start()  # a part that fails to start stops them all and raises
     try:
-        runtime_site = web.TCPSite(runtime_runner, platform.runtime_host, settings.runtime_api_port)
-        await runtime_site.start()
-        runtime_port = runtime_runner.addresses[0][1]
-        platform.pool.runtime_api = f"{platform.runtime_host}:{runtime_port}"
-        # Functions reach the API (AWS_ENDPOINT_URL, with their role's credentials) on the bridge gateway, in
-        # plain HTTP even when the API serves HTTPS: that traffic never leaves this host's bridge, and the
-        # runtimes would otherwise need to trust the operator's CA (as the Runtime API, also plain HTTP).
-        inside_site = web.TCPSite(api_runner, platform.runtime_host, 0)
-        await inside_site.start()
-        inside_port = api_runner.addresses[0][1]
-        platform.pool.platform_endpoint = f"http://{platform.runtime_host}:{inside_port}"
-        # Up before the pool starts, so no function ever runs outside it.
-        await asyncio.to_thread(platform.firewall.install, platform.network.interface,
-                                [(platform.runtime_host, runtime_port), (platform.runtime_host, inside_port)])
-        platform.pool.start()
-        await platform.async_invoker.start()
-
-        api_site = web.TCPSite(api_runner, settings.host, settings.port, reuse_address=True, ssl_context=tls)
-        try:
-            await api_site.start()
-        except OSError as exc:
-            raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from exc
-        port = api_runner.addresses[1][1]
-        endpoint = f"{settings.scheme}://{'127.0.0.1' if settings.host in ('0.0.0.0', '') else settings.host}:{port}"
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
+        endpoint = f"{settings.scheme}://{host}:{platform.api.port}"
         (settings.data_dir / "endpoint").write_text(endpoint + "\n")
         _progress(f"ready at {endpoint} (credentials: {settings.credentials_path})")
 
@@ -105,20 +70,9 @@ async def _serve(settings: Settings) -> None:
         await stop.wait()
 
         _progress("stopping: no new requests; finishing in-flight invocations")
-        await api_site.stop()
-        await inside_site.stop()
-        await platform.async_invoker.stop_claiming()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(platform.invoker.wait_idle(), settings.shutdown_grace_s)
+        await lifecycle.drain()
     finally:
-        await api_runner.cleanup()
-        await platform.close()
-        await runtime_runner.cleanup()
-        # Last: until every environment is gone, their traffic stays fenced in.
-        try:
-            await asyncio.to_thread(platform.firewall.remove)
-        except FaasError as exc:
-            log.error("removing the egress firewall failed: %s", exc)
+        await lifecycle.stop()
     _progress("stopped")
 
 

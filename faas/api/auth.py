@@ -18,7 +18,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from faas.api.body import BODY, DEFAULT_LIMIT, REQUEST_ID, SPOOL_IN_MEMORY, parse_json, read_at_most, spool
-from faas.errors import AccessDenied, ApiError, InvalidParameterValue, RequestTooLarge, ServiceError
+from faas.errors import AccessDenied, ApiError, IncompleteSignature, InvalidParameterValue, InvalidSignature, \
+    RequestTooLarge, ServiceError, UnrecognizedClient
 from faas.model import utcnow
 from faas.sandbox import repositories
 from faas.security import policy, sigv4
@@ -30,30 +31,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_CLOCK_SKEW = dt.timedelta(minutes=15)
 INVOKE_ACTIONS = frozenset({"lambda:InvokeFunction", "lambda:InvokeFunctionUrl"})
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
-
-
-class UnrecognizedClient(ApiError):
-    """The security token included in the request is invalid."""
-
-    status = 403
-    code = "UnrecognizedClientException"
-    error_type = "User"
-
-
-class InvalidSignature(ApiError):
-    """The request signature we calculated does not match the signature you provided."""
-
-    status = 403
-    code = "InvalidSignatureException"
-    error_type = "User"
-
-
-class IncompleteSignature(InvalidSignature):
-    """The request signature does not conform to AWS standards."""
-
-    # A refusal like its parent (audited, 403 on function URLs), but a 400 as AWS answers malformed credentials.
-    status = 400
-    code = "IncompleteSignatureException"
 
 
 def operation(action: str, *, body_limit: int = DEFAULT_LIMIT, audited: bool = True,
@@ -100,6 +77,11 @@ class Guard:
             request[BODY] = await read_at_most(request, body_limit, too_large)
             return caller
         return await self._sigv4(request, header, body_limit, too_large)
+
+    async def authenticated_body(self, request: web.Request, body_limit: int) -> tuple[Caller, bytes]:
+        """The caller and the body its credentials cover, for sources that serve HTTP (function URLs)."""
+        caller = await self.authenticate(request, body_limit)
+        return caller, request[BODY]
 
     async def _sigv4(self, request: web.Request, header: str, body_limit: int, too_large: RequestTooLarge) -> Caller:
         try:

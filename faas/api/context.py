@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from faas.dispatch.async_invoker import AsyncInvoker
+from faas.sources.async_events import AsyncInvoker
 from faas.dispatch.invoker import Invoker
 from faas.dispatch.recorder import Recorder
 from faas.services.event_configs import EventConfigService

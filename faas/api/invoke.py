@@ -12,7 +12,7 @@ from faas.api.auth import operation
 from faas.api.body import read_body
 from faas.api.context import services
 from faas.dispatch.logs import log_tail
-from faas.dispatch.async_invoker import MAX_ASYNC_PAYLOAD
+from faas.sources.async_events import MAX_ASYNC_PAYLOAD
 from faas.errors import InvalidParameterValue, InvalidRequestContent, RequestTooLarge
 from faas.model import LATEST
 from faas.services.functions import parse_function_ref

@@ -46,8 +46,13 @@ class Recorder:
         self.dropped = 0  # records refused by a full buffer since start
         self._dropped_reported = 0
 
-    def start(self) -> None:
+    # -- lifecycle (faas.lifecycle) ---------------------------------------------------------------
+
+    async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def drain(self) -> None:
+        """Nothing to refuse: what the other parts finish while draining is still recorded."""
 
     def add(self, record: Any) -> None:
         if self._coalescer is None:
@@ -88,7 +93,7 @@ class Recorder:
                 self._pending[:0] = records  # the store is unavailable: keep them for the next try
                 raise
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -41,22 +41,10 @@ class Pool:
         self.prewarm = Prewarm(self.launcher, prewarm, self.discard)
         self.reaper = Reaper(self.scheduler, keep_alive_s, self.discard)
 
-    # Set by faas/server.py once the listeners are up, until the listeners are bound before the pool is built.
-    @property
-    def runtime_api(self) -> str:
-        return self.launcher.runtime_api
-
-    @runtime_api.setter
-    def runtime_api(self, value: str) -> None:
-        self.launcher.runtime_api = value
-
     @property
     def platform_endpoint(self) -> str:
+        """AWS_ENDPOINT_URL as environments see it."""
         return self.launcher.platform_endpoint
-
-    @platform_endpoint.setter
-    def platform_endpoint(self, value: str) -> None:
-        self.launcher.platform_endpoint = value
 
     # -- lifecycle -------------------------------------------------------------------------------
 

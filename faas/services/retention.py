@@ -39,11 +39,16 @@ class Pruner:
         self._pause = pause_s
         self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
+    # -- lifecycle (faas.lifecycle) ---------------------------------------------------------------
+
+    async def start(self) -> None:
         if self._rules:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
-    async def close(self) -> None:
+    async def drain(self) -> None:
+        """A pass under way may finish: it is bounded batches of deletes."""
+
+    async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -1,7 +1,9 @@
-"""Function URLs: configurations (auth type, CORS) and the lookup a URL request starts with (cached)."""
+"""Function URLs: configurations (auth type, CORS, checked here) and the lookup a URL request starts with
+(cached)."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
 from typing import Any
@@ -9,11 +11,22 @@ from typing import Any
 from faas.errors import InvalidParameterValue, ResourceNotFound
 from faas.model import utcnow
 from faas.services.cache import TtlCache
-from faas.sources.url_events import validate_cors
 from faas.store.urls import UrlConfig, UrlStore
 
 AUTH_TYPES = ("NONE", "AWS_IAM")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
+ALLOWED_METHODS = ("GET", "PUT", "HEAD", "POST", "PATCH", "DELETE", "*")
+MAX_AGE_S = 86_400
+# field -> (most items, longest item), from the Lambda API's Cors shape.
+_LIST_LIMITS = {
+    "AllowHeaders": (100, 1024),
+    "AllowMethods": (6, 6),
+    "AllowOrigins": (100, 253),
+    "ExposeHeaders": (100, 1024),
+}
+_ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@]+$")
+# What a header value may not hold: a CORS item is sent back as one, and CR/LF could split a response.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def _timestamp(value) -> str:  # type: ignore[no-untyped-def]
@@ -88,3 +101,44 @@ def _auth_type(value: Any) -> str:
     if value not in AUTH_TYPES:
         raise InvalidParameterValue("AuthType must be NONE or AWS_IAM")
     return value
+
+
+def validate_cors(value: Any) -> dict[str, Any]:
+    """A checked copy of a FunctionUrlConfig Cors object; methods upper-cased, null fields dropped."""
+    if not isinstance(value, dict):
+        raise InvalidParameterValue("Cors must be an object")
+    unknown = sorted(set(value) - {"AllowCredentials", "MaxAge", *_LIST_LIMITS})
+    if unknown:
+        raise InvalidParameterValue(f"Cors has unknown fields: {', '.join(unknown)}")
+    cors: dict[str, Any] = {}
+    credentials = value.get("AllowCredentials")
+    if credentials is not None:
+        if not isinstance(credentials, bool):
+            raise InvalidParameterValue(f"Cors.AllowCredentials must be a boolean; got {credentials!r}")
+        cors["AllowCredentials"] = credentials
+    for field, (most, longest) in _LIST_LIMITS.items():
+        items = value.get(field)
+        if items is None:
+            continue
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise InvalidParameterValue(f"Cors.{field} must be a list of strings")
+        if len(items) > most:
+            raise InvalidParameterValue(f"Cors.{field} has {len(items)} items; at most {most} are allowed")
+        for item in items:
+            if field == "AllowMethods" and item.upper() not in ALLOWED_METHODS:
+                raise InvalidParameterValue(
+                    f"Cors.AllowMethods item {item!r} is not valid; use {', '.join(ALLOWED_METHODS)}")
+            if not item or len(item) > longest or _CONTROL.search(item) or "\t" in item:
+                raise InvalidParameterValue(
+                    f"Cors.{field} item {item!r} must be 1-{longest} characters with no control characters")
+        cors[field] = [item.upper() for item in items] if field == "AllowMethods" else items
+    for origin in cors.get("AllowOrigins", []):
+        if origin != "*" and not _ORIGIN.match(origin):
+            raise InvalidParameterValue(
+                f"Cors.AllowOrigins item {origin!r} is not valid; use an origin like https://example.com, or *")
+    max_age = value.get("MaxAge")
+    if max_age is not None:
+        if not isinstance(max_age, int) or isinstance(max_age, bool) or not 0 <= max_age <= MAX_AGE_S:
+            raise InvalidParameterValue(f"Cors.MaxAge must be an integer between 0 and {MAX_AGE_S}; got {max_age!r}")
+        cors["MaxAge"] = max_age
+    return cors

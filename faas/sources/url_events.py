@@ -1,4 +1,4 @@
-"""Function URLs as pure values: HTTP request -> payload format 2.0 event, result -> HTTP response, and CORS."""
+"""Function URLs as pure values: HTTP request -> payload format 2.0 event, result -> HTTP response."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ import dataclasses
 import datetime
 import json
 import re
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from faas.errors import InvalidParameterValue
 from faas.security import sigv4
 from faas.security.policy import FUNCTION_URL_AUTH_TYPE, INVOKED_VIA_FUNCTION_URL
 
@@ -309,142 +307,3 @@ def _header_value(raw: Any, strings_only: bool = False) -> str:
     if _UNSAFE_VALUE.search(text):
         raise _Malformed("header value")
     return text
-
-
-# --- CORS -----------------------------------------------------------------------------------------
-
-def preflight(cors: dict | None, method: str, headers: Mapping[str, str]) -> tuple[int, list[Header]] | None:
-    """Lambda's own answer to a CORS preflight, or None when the request goes to the function.
-
-    A preflight is an OPTIONS request with Origin and Access-Control-Request-Method, to a URL with CORS
-    configured. It is always answered 200; an origin that isn't allowed gets no Access-Control-* header,
-    so the browser refuses the real request.
-    """
-    if not cors or method.upper() != "OPTIONS":
-        return None
-    origin = _lookup(headers, "origin")
-    requested_method = _lookup(headers, "access-control-request-method")
-    if origin is None or requested_method is None:
-        return None
-    allow_origin = _allowed_origin(cors, origin)
-    if allow_origin is None:
-        return 200, []
-
-    credentials = cors.get("AllowCredentials") is True
-    out: list[Header] = [("Access-Control-Allow-Origin", allow_origin)]
-    if credentials:
-        out.append(("Access-Control-Allow-Credentials", "true"))
-    methods = cors.get("AllowMethods") or []
-    if methods:
-        # With credentials a browser reads '*' literally, so answer the method actually asked for.
-        wildcard = "*" in methods and credentials
-        out.append(("Access-Control-Allow-Methods", requested_method.upper() if wildcard else ",".join(methods)))
-    allow_headers = cors.get("AllowHeaders") or []
-    if allow_headers:
-        if "*" in allow_headers and credentials:
-            requested = _lookup(headers, "access-control-request-headers")
-            if requested:
-                out.append(("Access-Control-Allow-Headers", requested))
-        else:
-            out.append(("Access-Control-Allow-Headers", ",".join(allow_headers)))
-    if cors.get("MaxAge") is not None:
-        out.append(("Access-Control-Max-Age", str(cors["MaxAge"])))
-    if allow_origin != "*":
-        out.append(("Vary", "Origin"))
-    return 200, out
-
-
-def cors_headers(cors: dict | None, headers: Mapping[str, str]) -> list[Header]:
-    """The CORS headers Lambda adds to a function's response for this request's Origin (none if refused)."""
-    if not cors:
-        return []
-    origin = _lookup(headers, "origin")
-    if origin is None:
-        return []
-    allow_origin = _allowed_origin(cors, origin)
-    if allow_origin is None:
-        return []
-    out: list[Header] = [("Access-Control-Allow-Origin", allow_origin)]
-    if cors.get("AllowCredentials") is True:
-        out.append(("Access-Control-Allow-Credentials", "true"))
-    if cors.get("ExposeHeaders"):
-        out.append(("Access-Control-Expose-Headers", ",".join(cors["ExposeHeaders"])))
-    if allow_origin != "*":
-        out.append(("Vary", "Origin"))
-    return out
-
-
-def _allowed_origin(cors: dict, origin: str) -> str | None:
-    """The Access-Control-Allow-Origin value for this origin, or None when it isn't allowed.
-
-    A listed origin is echoed. '*' answers '*' without credentials; with credentials a browser ignores
-    '*', so AWS echoes the caller's origin instead (the configuration asked for every origin).
-    """
-    allowed = cors.get("AllowOrigins") or []
-    if any(entry != "*" and entry.lower() == origin.lower() for entry in allowed):
-        return origin
-    if "*" in allowed:
-        return origin if cors.get("AllowCredentials") is True else "*"
-    return None
-
-
-def _lookup(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
-
-
-# --- CORS configuration ----------------------------------------------------------------------------
-
-ALLOWED_METHODS = ("GET", "PUT", "HEAD", "POST", "PATCH", "DELETE", "*")
-MAX_AGE_S = 86_400
-# field -> (most items, longest item), from the Lambda API's Cors shape.
-_LIST_LIMITS = {
-    "AllowHeaders": (100, 1024),
-    "AllowMethods": (6, 6),
-    "AllowOrigins": (100, 253),
-    "ExposeHeaders": (100, 1024),
-}
-_ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@]+$")
-
-
-def validate_cors(value: Any) -> dict[str, Any]:
-    """A checked copy of a FunctionUrlConfig Cors object; methods upper-cased, null fields dropped."""
-    if not isinstance(value, dict):
-        raise InvalidParameterValue("Cors must be an object")
-    unknown = sorted(set(value) - {"AllowCredentials", "MaxAge", *_LIST_LIMITS})
-    if unknown:
-        raise InvalidParameterValue(f"Cors has unknown fields: {', '.join(unknown)}")
-    cors: dict[str, Any] = {}
-    credentials = value.get("AllowCredentials")
-    if credentials is not None:
-        if not isinstance(credentials, bool):
-            raise InvalidParameterValue(f"Cors.AllowCredentials must be a boolean; got {credentials!r}")
-        cors["AllowCredentials"] = credentials
-    for field, (most, longest) in _LIST_LIMITS.items():
-        items = value.get(field)
-        if items is None:
-            continue
-        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
-            raise InvalidParameterValue(f"Cors.{field} must be a list of strings")
-        if len(items) > most:
-            raise InvalidParameterValue(f"Cors.{field} has {len(items)} items; at most {most} are allowed")
-        for item in items:
-            if field == "AllowMethods" and item.upper() not in ALLOWED_METHODS:
-                raise InvalidParameterValue(
-                    f"Cors.AllowMethods item {item!r} is not valid; use {', '.join(ALLOWED_METHODS)}")
-            if not item or len(item) > longest or _UNSAFE_VALUE.search(item) or "\t" in item:
-                raise InvalidParameterValue(
-                    f"Cors.{field} item {item!r} must be 1-{longest} characters with no control characters")
-        cors[field] = [item.upper() for item in items] if field == "AllowMethods" else items
-    for origin in cors.get("AllowOrigins", []):
-        if origin != "*" and not _ORIGIN.match(origin):
-            raise InvalidParameterValue(
-                f"Cors.AllowOrigins item {origin!r} is not valid; use an origin like https://example.com, or *")
-    max_age = value.get("MaxAge")
-    if max_age is not None:
-        if not isinstance(max_age, int) or isinstance(max_age, bool) or not 0 <= max_age <= MAX_AGE_S:
-            raise InvalidParameterValue(f"Cors.MaxAge must be an integer between 0 and {MAX_AGE_S}; got {max_age!r}")
-        cors["MaxAge"] = max_age
-    return cors

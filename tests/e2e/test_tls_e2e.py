@@ -133,6 +133,8 @@ def test_function_urls_are_served_over_https_on_the_same_port(server, lam, funct
     # AWS's console grants this with every NONE URL; it keeps the test about TLS, whatever NONE requires
     lam.add_permission(FunctionName=function, StatementId="public-url", Action="lambda:InvokeFunctionUrl",
                        Principal="*", FunctionUrlAuthType="NONE")
+    lam.add_permission(FunctionName=function, StatementId="public-url-invoke", Action="lambda:InvokeFunction",
+                       Principal="*", InvokedViaFunctionUrl=True)
     config = lam.create_function_url_config(FunctionName=function, AuthType="NONE")
     url = config["FunctionUrl"]
     port = server.endpoint.rsplit(":", 1)[1]

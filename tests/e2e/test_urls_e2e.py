@@ -95,7 +95,8 @@ class Url:
         self.host = urlsplit(function_url).netloc
 
     def call(self, style: str, method: str, path: str, body: bytes = b"",
-             headers: dict[str, str] | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+             headers: dict[str, str] | None = None,
+             source_ip: str | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
         endpoint = urlsplit(self.server.endpoint)
         headers = dict(headers or {})
         if style == "host":
@@ -103,7 +104,8 @@ class Url:
             target = path
         else:
             target = f"/lambda-url/{self.url_id}{path}"
-        connection = http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=60)
+        connection = http.client.HTTPConnection(endpoint.hostname, endpoint.port, timeout=60,
+                                                source_address=(source_ip, 0) if source_ip else None)
         try:
             connection.request(method, target, body=body or None, headers=headers)
             response = connection.getresponse()
@@ -637,7 +639,9 @@ def test_refusals_on_aws_iam_urls_are_audited(server: Server, lam: Any) -> None:
     arn, credentials = _new_principal(server)
     resource = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"
 
-    _refused(url.call("host", "GET", "/echo"))  # unsigned
+    # Unsigned, from a loopback address of its own: refusals are folded per caller, address and action each
+    # minute (faas/dispatch/refusals.py), and this module's other tests refuse anonymous callers on 127.0.0.1.
+    _refused(url.call("host", "GET", "/echo", source_ip="127.0.0.2"))
     status, headers, _ = server.request("GET", f"/lambda-url/{url.url_id}/echo", credentials=credentials)
     assert status == 403 and headers.get("x-amzn-ErrorType") == "AccessDeniedException"
     refused_id = headers.get("x-amzn-RequestId")
@@ -705,3 +709,34 @@ def test_a_functions_framing_headers_cannot_split_the_response(open_url: tuple[s
             assert header(headers, "X-Kept") == "yes" and header(headers, "X-Smuggled") is None
         status, _, body = url.call(style, "GET", "/switch")  # a 101 would hand the connection over
         assert status == 502 and body == b"Internal Server Error"
+
+
+# --- errors the URL code does not answer itself ------------------------------------------------------
+
+
+@STYLES
+def test_an_unexpected_error_on_a_url_leaves_in_the_apis_error_format(server: Server, lam: Any, style: str) -> None:
+    """Host-style requests pass through the same error middleware as every other request: an error the URL
+    code does not answer itself (here the caller's key secret is sealed by a master key the server does not
+    hold, as after a restored backup) is Lambda's error shape with a request id, never a bare 500 with a
+    stack trace, and it tells the caller no path or key id of the operator's."""
+    name = deploy(lam)
+    url = Url(server, lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")["FunctionUrl"])
+    _, credentials = _new_principal(server)
+    with sqlite3.connect(server.data_dir / "faas.db", timeout=30) as db:
+        db.execute("UPDATE access_keys SET secret = ? WHERE key_id = ?",
+                   (b"fk1:mk-0badc0de:" + os.urandom(60), credentials.access_key_id))
+    db.close()
+
+    path, headers = ("/echo", {"Host": url.host}) if style == "host" else (f"/lambda-url/{url.url_id}/echo", {})
+    status, answer_headers, body = server.request("GET", path, headers=headers, credentials=credentials)
+    assert status == 502, (status, body[:500])
+    assert answer_headers.get("x-amzn-ErrorType") == "KMSAccessDeniedException", answer_headers
+    request_id = answer_headers.get("x-amzn-RequestId")
+    error = json.loads(body)
+    assert request_id and request_id in error["Message"] and error["message"] == error["Message"], error
+    for detail in (str(server.data_dir), "master.key", "mk-0badc0de", "Traceback"):
+        assert detail not in body.decode(), (detail, body)
+    logged = [line for line in server.output().splitlines() if request_id in line]
+    assert logged and "mk-0badc0de" in logged[0]
+    assert runs(server, name) == []  # refused before the function was reached

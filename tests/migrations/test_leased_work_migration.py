@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from faas.dispatch.async_invoker import ASYNC, decode_event
+from faas.sources.async_events import ASYNC, decode_event
 from faas.store.db import alembic_config, create_engine, migrate
 from faas.store.work import WorkStore
 

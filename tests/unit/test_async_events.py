@@ -1,4 +1,4 @@
-"""An asynchronous invocation's work payload (faas.dispatch.async_invoker) names its function and carries
+"""An asynchronous invocation's work payload (faas.sources.async_events) names its function and carries
 the event's bytes back untouched, whatever they hold."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from faas.dispatch.async_invoker import AsyncEvent, decode_event, encode_event
+from faas.sources.async_events import AsyncEvent, decode_event, encode_event
 from faas.store.work import WorkItem
 
 T0 = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.timezone.utc)

@@ -1,5 +1,5 @@
 """Asynchronous destinations need the source function's execution role to allow invoking them: checked
-when they are configured (faas.services.event_configs) and at every delivery (faas.dispatch.async_invoker),
+when they are configured (faas.services.event_configs) and at every delivery (faas.sources.async_events),
 by pure policy evaluation over the role's cached documents (faas.services.destinations)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from faas.dispatch.async_invoker import AsyncEvent, AsyncInvoker, decode_event
+from faas.sources.async_events import AsyncEvent, AsyncInvoker, decode_event
 from faas.dispatch.invoker import Result
 from faas.errors import InvalidParameterValue
 from faas.model import Function, utcnow

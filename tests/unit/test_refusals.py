@@ -105,7 +105,7 @@ async def test_a_flood_through_the_audit_recorder_writes_two_rows_and_loses_no_c
         audit.add(entry(n))
     await audit.flush()
     assert sink.rows == [entry(0)] and audit.dropped == 0
-    await audit.close()  # a clean stop writes the open window's count
+    await audit.stop()  # a clean stop writes the open window's count
     assert [row.resource for row in sink.rows[1:]] == [summary_resource(9_999, 60)]
 
 

@@ -43,12 +43,12 @@ async def test_fractions_of_a_day_and_zero_for_forever():
 async def test_the_task_prunes_at_start_and_then_on_its_interval_until_closed():
     table = FakeTable([40.0])
     pruner = Pruner([Rule("invocation records", table, 30)], interval_s=0.01, pause_s=0)
-    pruner.start()
+    await pruner.start()
     deadline = asyncio.get_running_loop().time() + 5
     while len(table.calls) < 3:
         assert asyncio.get_running_loop().time() < deadline, "the pruner never ran again"
         await asyncio.sleep(0.01)
-    await pruner.close()
+    await pruner.stop()
     calls = len(table.calls)
     await asyncio.sleep(0.05)
     assert table.rows == [] and len(table.calls) == calls
@@ -62,16 +62,16 @@ async def test_a_failing_store_does_not_stop_the_task(caplog):
 
     table = Failing([])
     pruner = Pruner([Rule("audit entries", table, 1)], interval_s=0.01)
-    pruner.start()
+    await pruner.start()
     deadline = asyncio.get_running_loop().time() + 5
     while len(table.calls) < 2:
         assert asyncio.get_running_loop().time() < deadline
         await asyncio.sleep(0.01)
-    await pruner.close()
+    await pruner.stop()
     assert "pruning old records failed" in caplog.text
 
 
 async def test_nothing_to_keep_for_means_no_task():
     pruner = Pruner([Rule("audit entries", FakeTable([]), 0)])
-    pruner.start()
-    await pruner.close()
+    await pruner.start()
+    await pruner.stop()

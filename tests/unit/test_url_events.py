@@ -1,4 +1,4 @@
-"""Function URL events (faas.sources.url_events): request -> 2.0 event, result -> response, CORS."""
+"""Function URL events (faas.sources.url_events): request -> 2.0 event, result -> response."""
 
 from __future__ import annotations
 
@@ -9,11 +9,8 @@ import json
 
 import pytest
 
-from faas.errors import InvalidParameterValue
 from faas.sources import url_events
-from faas.sources.url_events import (
-    HttpRequest, build_event, cors_headers, preflight, response_from_result, validate_cors,
-)
+from faas.sources.url_events import HttpRequest, build_event, response_from_result
 
 NOW = datetime.datetime(2026, 11, 27, 6, 58, 48, 123000, tzinfo=datetime.timezone.utc)
 IAM = {"accessKey": "AKIDEXAMPLE", "accountId": "111122223333", "callerId": "AIDAEXAMPLE",
@@ -291,120 +288,3 @@ def test_a_502_never_carries_the_functions_error():
     assert url_events.bad_gateway() == BAD_GATEWAY
     headers.append(("Vary", "Origin"))  # callers add CORS headers; the next 502 must not carry them
     assert response_from_result(b"", None) == BAD_GATEWAY
-
-
-# --- CORS ----------------------------------------------------------------------------------------
-
-SITE = "https://app.example.com"
-CORS = {"AllowOrigins": [SITE], "AllowMethods": ["GET", "POST"], "AllowHeaders": ["content-type", "x-api-key"],
-        "ExposeHeaders": ["x-request-id"], "MaxAge": 600}
-
-
-def preflight_headers(origin: str | None = SITE, method: str = "POST", **more: str) -> dict[str, str]:
-    headers = {"Access-Control-Request-Method": method, **more}
-    if origin is not None:
-        headers["Origin"] = origin
-    return headers
-
-
-PREFLIGHT_CASES = [
-    # id, cors, method, request headers, expected
-    ("allowed-origin", CORS, "OPTIONS", preflight_headers(),
-     (200, [("Access-Control-Allow-Origin", SITE), ("Access-Control-Allow-Methods", "GET,POST"),
-            ("Access-Control-Allow-Headers", "content-type,x-api-key"), ("Access-Control-Max-Age", "600"),
-            ("Vary", "Origin")])),
-    ("origin-case-insensitive", CORS, "options", preflight_headers("HTTPS://APP.EXAMPLE.COM"),
-     (200, [("Access-Control-Allow-Origin", "HTTPS://APP.EXAMPLE.COM"), ("Access-Control-Allow-Methods", "GET,POST"),
-            ("Access-Control-Allow-Headers", "content-type,x-api-key"), ("Access-Control-Max-Age", "600"),
-            ("Vary", "Origin")])),
-    ("refused-origin", CORS, "OPTIONS", preflight_headers("https://evil.example"), (200, [])),
-    ("wildcard", {"AllowOrigins": ["*"], "AllowMethods": ["*"], "AllowHeaders": ["*"]}, "OPTIONS",
-     preflight_headers("https://any.example", "DELETE"),
-     (200, [("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", "*"),
-            ("Access-Control-Allow-Headers", "*")])),
-    ("wildcard-with-credentials", {"AllowOrigins": ["*"], "AllowMethods": ["*"], "AllowHeaders": ["*"],
-                                   "AllowCredentials": True}, "OPTIONS",
-     preflight_headers("https://any.example", "delete", **{"Access-Control-Request-Headers": "x-a,x-b"}),
-     (200, [("Access-Control-Allow-Origin", "https://any.example"), ("Access-Control-Allow-Credentials", "true"),
-            ("Access-Control-Allow-Methods", "DELETE"), ("Access-Control-Allow-Headers", "x-a,x-b"),
-            ("Vary", "Origin")])),
-    ("credentials-listed-origin", {"AllowOrigins": [SITE], "AllowCredentials": True, "MaxAge": 0}, "OPTIONS",
-     preflight_headers(),
-     (200, [("Access-Control-Allow-Origin", SITE), ("Access-Control-Allow-Credentials", "true"),
-            ("Access-Control-Max-Age", "0"), ("Vary", "Origin")])),
-    ("lower-case-request-headers", CORS, "OPTIONS",
-     {"origin": SITE, "access-control-request-method": "GET"},
-     (200, [("Access-Control-Allow-Origin", SITE), ("Access-Control-Allow-Methods", "GET,POST"),
-            ("Access-Control-Allow-Headers", "content-type,x-api-key"), ("Access-Control-Max-Age", "600"),
-            ("Vary", "Origin")])),
-    ("no-cors-configured", None, "OPTIONS", preflight_headers(), None),
-    ("empty-cors", {}, "OPTIONS", preflight_headers(), None),
-    ("not-options", CORS, "POST", preflight_headers(), None),
-    ("no-origin", CORS, "OPTIONS", preflight_headers(origin=None), None),
-    ("no-request-method", CORS, "OPTIONS", {"Origin": SITE}, None),
-]
-
-
-@pytest.mark.parametrize("cors, method, headers, expected", [c[1:] for c in PREFLIGHT_CASES],
-                         ids=[c[0] for c in PREFLIGHT_CASES])
-def test_preflight(cors, method, headers, expected):
-    assert preflight(cors, method, headers) == expected
-
-
-CORS_HEADER_CASES = [
-    ("allowed-origin", CORS, {"Origin": SITE},
-     [("Access-Control-Allow-Origin", SITE), ("Access-Control-Expose-Headers", "x-request-id"), ("Vary", "Origin")]),
-    ("lower-case-origin-header", CORS, {"origin": SITE},
-     [("Access-Control-Allow-Origin", SITE), ("Access-Control-Expose-Headers", "x-request-id"), ("Vary", "Origin")]),
-    ("refused-origin", CORS, {"Origin": "https://evil.example"}, []),
-    ("no-origin", CORS, {"Host": "abc"}, []),
-    ("no-cors", None, {"Origin": SITE}, []),
-    ("wildcard", {"AllowOrigins": ["*"]}, {"Origin": SITE}, [("Access-Control-Allow-Origin", "*")]),
-    ("wildcard-with-credentials", {"AllowOrigins": ["*"], "AllowCredentials": True}, {"Origin": SITE},
-     [("Access-Control-Allow-Origin", SITE), ("Access-Control-Allow-Credentials", "true"), ("Vary", "Origin")]),
-]
-
-
-@pytest.mark.parametrize("cors, headers, expected", [c[1:] for c in CORS_HEADER_CASES],
-                         ids=[c[0] for c in CORS_HEADER_CASES])
-def test_cors_headers(cors, headers, expected):
-    assert cors_headers(cors, headers) == expected
-
-
-def test_validate_cors_accepts_a_full_configuration():
-    value = {"AllowCredentials": True, "AllowHeaders": ["content-type"], "AllowMethods": ["get", "POST", "*"],
-             "AllowOrigins": ["https://example.com", "http://localhost:3000", "*"], "ExposeHeaders": ["x-id"],
-             "MaxAge": 86400}
-    assert validate_cors(value) == {**value, "AllowMethods": ["GET", "POST", "*"]}
-    assert validate_cors({}) == {}
-    assert validate_cors({"MaxAge": None, "AllowOrigins": None}) == {}
-    assert validate_cors({"AllowOrigins": ["*"] * 100}) == {"AllowOrigins": ["*"] * 100}
-
-
-VALIDATE_ERRORS = [
-    ("not-object", ["*"], "must be an object"),
-    ("unknown-field", {"AllowOrigin": ["*"]}, "unknown fields: AllowOrigin"),
-    ("credentials-string", {"AllowCredentials": "true"}, "AllowCredentials must be a boolean"),
-    ("origins-string", {"AllowOrigins": "*"}, "AllowOrigins must be a list of strings"),
-    ("headers-non-string", {"AllowHeaders": [1]}, "AllowHeaders must be a list of strings"),
-    ("too-many-origins", {"AllowOrigins": ["*"] * 101}, "at most 100"),
-    ("too-many-methods", {"AllowMethods": ["GET"] * 7}, "at most 6"),
-    ("bad-method", {"AllowMethods": ["OPTIONS"]}, "'OPTIONS' is not valid"),
-    ("origin-without-scheme", {"AllowOrigins": ["example.com"]}, "'example.com' is not valid"),
-    ("origin-with-path", {"AllowOrigins": ["https://example.com/app"]}, "is not valid"),
-    ("origin-too-long", {"AllowOrigins": ["https://" + "a" * 250]}, "1-253 characters"),
-    ("empty-header", {"ExposeHeaders": [""]}, "1-1024 characters"),
-    ("header-with-newline", {"AllowHeaders": ["x\r\nSet-Cookie: a=1"]}, "no control characters"),
-    ("max-age-negative", {"MaxAge": -1}, "between 0 and 86400"),
-    ("max-age-too-big", {"MaxAge": 86401}, "between 0 and 86400"),
-    ("max-age-string", {"MaxAge": "60"}, "between 0 and 86400"),
-    ("max-age-bool", {"MaxAge": True}, "between 0 and 86400"),
-]
-
-
-@pytest.mark.parametrize("value, message", [c[1:] for c in VALIDATE_ERRORS], ids=[c[0] for c in VALIDATE_ERRORS])
-def test_validate_cors_errors(value, message):
-    with pytest.raises(InvalidParameterValue) as caught:
-        validate_cors(value)
-    assert message in caught.value.message
-    assert caught.value.status == 400

@@ -1,5 +1,6 @@
-"""Asynchronous invocations (InvocationType=Event): durably queued as leased work (kind "async") before
-202, run by this node's workers, retried after Lambda's delays, and reported to destinations."""
+"""The async events source: asynchronous invocations (InvocationType=Event), durably queued as leased work
+(kind "async") before 202, run through the invoker by this node's workers, retried after Lambda's delays,
+and reported to destinations."""
 
 from __future__ import annotations
 
@@ -84,22 +85,24 @@ class AsyncInvoker:
         self._wake.set()
         return request_id
 
+    # -- lifecycle (faas.lifecycle) ---------------------------------------------------------------
+
     async def start(self) -> None:
         requeued = await self._work.reclaim_owner(self._node, now=utcnow())
         if requeued:
             log.info("re-queued %d asynchronous invocations the previous run was running", requeued)
         self._loop_task = asyncio.get_running_loop().create_task(self._loop())
 
-    async def stop_claiming(self) -> None:
-        """On SIGTERM: take no new events; the running ones finish (the server waits for them)."""
+    async def drain(self) -> None:
+        """On SIGTERM: take no new events; the running ones finish (the invoker's part waits for them)."""
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
             self._loop_task = None
 
-    async def close(self) -> None:
-        await self.stop_claiming()
+    async def stop(self) -> None:
+        await self.drain()
         for task in list(self._running):
             task.cancel()
         for task in list(self._running):

@@ -1,0 +1,141 @@
+"""The function URL source: one HTTP request to a URL becomes one invocation of its function. CORS
+preflights are answered from the URL's configuration; the caller is authenticated (AWS_IAM) and must hold
+both URL permissions before the body is read; the request becomes a payload 2.0 event, and the function's
+result becomes the HTTP response. The API routes host-style and path-style requests here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Protocol
+
+from aiohttp import web
+
+from faas.dispatch.invoker import Invoker
+from faas.errors import AccessDenied, ApiError, InvalidSignature, RequestTooLarge, ResourceNotFound, \
+    TooManyRequests, UnrecognizedClient
+from faas.model import utcnow
+from faas.security import sigv4
+from faas.services.functions import FunctionService
+from faas.services.identities import Caller
+from faas.services.urls import UrlService
+from faas.sources import cors, url_events
+
+MAX_BODY = 6 * 1024 * 1024
+
+# A request to a NONE URL: no credentials, no identity policies; only principal "*" in the function's
+# policy can allow it.
+ANONYMOUS = Caller(arn="anonymous", name="anonymous", kind="anonymous", documents=())
+# Lambda's answer to a refused URL request, whatever the reason (it tells an anonymous caller nothing more).
+FORBIDDEN = ("Forbidden. For troubleshooting Function URL authorization issues, see the Function URLs "
+             "section of the platform's docs/SECURITY.md")
+
+
+class Guard(Protocol):
+    """What the source needs of the API's guard (faas.api.auth.Guard), which the app factory hands in: one
+    implementation of authentication, policy decisions and the audit log for every request, without this
+    floor importing the API's."""
+
+    async def authenticated_body(self, request: web.Request, body_limit: int) -> tuple[Caller, bytes]: ...
+
+    async def authorize(self, caller: Caller, action: str, resource: str, function_name: str | None,
+                        context: dict[str, str] | None = None) -> None: ...
+
+    def record(self, request: web.Request, caller: Caller | None, action: str, resource: str, status: int,
+               outcome: str) -> None: ...
+
+
+def _plain(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"Message": message}, status=status, headers=headers)
+
+
+class UrlSource:
+    def __init__(self, urls: UrlService, functions: FunctionService, invoker: Invoker, guard: Guard, *,
+                 function_arn: Callable[[str], str], account_id: str) -> None:
+        self._urls = urls
+        self._functions = functions
+        self._invoker = invoker
+        self._guard = guard
+        self._function_arn = function_arn
+        self._account_id = account_id
+
+    async def serve(self, request: web.Request, url_id: str, raw_path: str, request_id: str) -> web.StreamResponse:
+        """Answer one request to the URL `url_id`; `raw_path` is the path as received, after the URL's own."""
+        config = await self._urls.for_url_id(url_id)
+        if config is None:
+            return _plain(404, "Not Found")
+        try:
+            fn = await self._functions.get(config.function_name)
+        except ResourceNotFound:
+            return _plain(404, "Not Found")
+        headers = {k: v for k, v in request.headers.items()}
+        answered = cors.preflight(config.cors, request.method, headers)
+        if answered is not None:
+            status, allowed = answered
+            return web.Response(status=status, headers=allowed)
+
+        guard = self._guard
+        arn = self._function_arn(fn.name)
+        caller: Caller | None = None
+        action = "lambda:InvokeFunctionUrl"
+        authorizer = None
+        try:
+            if config.auth_type == "AWS_IAM":
+                # An AWS_IAM request's body is read (and hashed for its signature) as it is authenticated.
+                caller, body = await guard.authenticated_body(request, MAX_BODY)
+                authorizer = self._identity(request, caller)
+            else:
+                caller = ANONYMOUS
+            # Both permissions, before the body is read: a refused request never reaches the function.
+            for action, context in url_events.URL_PERMISSIONS[config.auth_type]:
+                await guard.authorize(caller, action, arn, fn.name, context)
+            if config.auth_type != "AWS_IAM":
+                body = await _read(request)
+        except (UnrecognizedClient, InvalidSignature, AccessDenied) as refusal:
+            if config.auth_type == "AWS_IAM":
+                # Someone tried to use credentials: like every refusal on the API, it goes to the audit log.
+                # NONE URLs are for anyone on the network, who could fill the log with refusals.
+                guard.record(request, caller, action, arn, refusal.status, "denied")
+            return _plain(403, FORBIDDEN, {"x-amzn-ErrorType": AccessDenied.code, "x-amzn-RequestId": request_id})
+        except RequestTooLarge:
+            return _plain(413, "Request Entity Too Large")
+
+        event = url_events.build_event(url_events.HttpRequest(
+            method=request.method, raw_path=raw_path.split("?", 1)[0], raw_query=request.rel_url.raw_query_string,
+            headers=list(request.headers.items()), body=body, source_ip=request.remote or "", url_id=url_id,
+            domain_name=request.host, account_id=self._account_id, request_id=request_id, now=utcnow(),
+            authorizer_iam=authorizer))
+        try:
+            result = await self._invoker.invoke(fn, json.dumps(event).encode())
+        except TooManyRequests:
+            return _plain(429, "Rate Exceeded.")
+        except ApiError:
+            return _plain(502, "Internal Server Error")
+        status, response_headers, response_body = url_events.response_from_result(result.body, result.function_error)
+        response = web.Response(status=status, body=response_body)
+        for name, value in response_headers + cors.cors_headers(config.cors, headers):
+            response.headers.add(name, value)
+        response.headers["x-amzn-RequestId"] = result.request_id
+        return response
+
+    def _identity(self, request: web.Request, caller: Caller) -> dict:
+        """requestContext.authorizer.iam for a caller the guard just accepted."""
+        try:  # the access key id of a SigV4 request; a bearer token has none
+            access_key: str | None = sigv4.parse_authorization(request.headers["Authorization"]).access_key_id
+        except ValueError:
+            access_key = None
+        user_id = f"{caller.name}:{caller.function_name}" if caller.kind == "session" else caller.name
+        return url_events.authorizer_iam(access_key=access_key, account_id=self._account_id, user_arn=caller.arn,
+                                         user_id=user_id)
+
+
+async def _read(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise RequestTooLarge()
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise RequestTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
