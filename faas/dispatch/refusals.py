@@ -1,5 +1,10 @@
-"""Floods of refused requests become a few audit rows: per caller, source address, action and status, the
-first refusal of a window is written as it is and the rest of that window as one row with their count."""
+"""Floods of refused requests become a few audit rows: per caller, source address, action and status (and,
+for an authenticated caller, resource), the first refusal of a window is written as it is and the rest of
+that window as one row with their count.
+
+Anonymous refusals are summarised whatever they aimed at: anyone can send them, varying the path at will.
+A known principal's refusals keep their resource in the key, so the trail says what each one tried to
+touch (and a flood of them is attributable, and still bounded by the recorder's buffer)."""
 
 from __future__ import annotations
 
@@ -11,7 +16,8 @@ WINDOW_S = 60.0
 # Windows open at once; a flood from more sources than this passes through to the recorder's bounded buffer.
 MAX_WINDOWS = 10_000
 
-Key = tuple[str, str, str, int]
+Key = tuple[str, str, str, int, str]
+ANONYMOUS = "anonymous"
 
 
 @dataclasses.dataclass
@@ -39,7 +45,8 @@ class RefusalCoalescer:
         when it was counted into its open window."""
         if entry.outcome != "denied":
             return [entry]
-        key = (entry.principal, entry.source_ip, entry.action, entry.status)
+        resource = "" if entry.principal == ANONYMOUS else entry.resource
+        key = (entry.principal, entry.source_ip, entry.action, entry.status, resource)
         window = self._windows.get(key)
         if window is None or now - window.opened >= self._window_s:
             ended = self._summary(window) if window is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -130,3 +131,16 @@ async def test_without_a_bound_every_record_is_kept():
         invocations.add(n)
     await invocations.flush()
     assert sink.rows == list(range(2_000))
+
+
+def test_a_known_principals_refusals_keep_what_each_aimed_at():
+    """Anonymous refusals fold whatever they aimed at; a principal's fold only when they aim at one resource,
+    so the audit trail still names every function a known caller was refused."""
+    reader = "arn:aws:iam::000000000000:user/reader"
+    coalescer = RefusalCoalescer(window_s=60)
+    assert coalescer.offer(entry(1, principal=reader), now=0.0) == [entry(1, principal=reader)]
+    assert coalescer.offer(entry(2, principal=reader), now=1.0) == [entry(2, principal=reader)]
+    again = dataclasses.replace(entry(2, principal=reader), request_id="req-again")
+    assert coalescer.offer(again, now=2.0) == []  # the same resource again: counted
+    assert coalescer.offer(entry(1), now=3.0) == [entry(1)]
+    assert coalescer.offer(entry(2), now=4.0) == []  # anonymous, another resource: counted all the same
