@@ -40,10 +40,12 @@ from faas.sandbox.pool import Pool
 from faas.sandbox.spec import PIDS_LIMIT
 from faas.security.admin import ensure_admin_credentials
 from faas.security.masterkey import MasterKey
+from faas.services.audit import AuditService
 from faas.services.destinations import DestinationPermissions
 from faas.services.event_configs import EventConfigService
 from faas.services.functions import FunctionService
 from faas.services.identities import IdentityService
+from faas.services.invocations import InvocationService
 from faas.services.permissions import PermissionService
 from faas.services.retention import Pruner, Rule
 from faas.services.urls import UrlService
@@ -228,9 +230,9 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     api = web.Application(middlewares=[lambda_errors, url_routes.host_style(settings.url_domain), guard],
                           client_max_size=MAX_REQUEST_BYTES)
     api[SERVICES] = Services(settings=settings, functions=functions, invoker=invoker,
-                             invocations=InvocationStore(engine), retire=pool.retire,
+                             invocations=InvocationService(InvocationStore(engine)), retire=pool.retire,
                              environments=pool.describe, identities=identities, permissions=permissions,
-                             audit=audit, audit_log=AuditStore(engine), async_invoker=async_invoker,
+                             audit_log=AuditService(audit.flush, AuditStore(engine)), async_invoker=async_invoker,
                              event_configs=event_configs, urls=urls)
     api[GUARD] = checks = Guard(identities, permissions, audit, settings)
     # The URL source authenticates and authorises through the API's guard, handed in here (sources never

@@ -1,4 +1,4 @@
-"""What the HTTP handlers are handed by the app factory."""
+"""What the HTTP handlers are handed by the app factory: services, never stores."""
 
 from __future__ import annotations
 
@@ -9,15 +9,14 @@ from aiohttp import web
 
 from faas.sources.async_events import AsyncInvoker
 from faas.dispatch.invoker import Invoker
-from faas.dispatch.recorder import Recorder
+from faas.services.audit import AuditService
 from faas.services.event_configs import EventConfigService
 from faas.services.identities import IdentityService
+from faas.services.invocations import InvocationService
 from faas.services.permissions import PermissionService
 from faas.services.urls import UrlService
-from faas.store.audit import AuditStore
 from faas.services.functions import FunctionService
 from faas.settings import Settings
-from faas.store.invocations import InvocationStore
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,13 +24,12 @@ class Services:
     settings: Settings
     functions: FunctionService
     invoker: Invoker
-    invocations: InvocationStore
+    invocations: InvocationService
     retire: Callable[[str], None]  # stop the idle environments of a changed function
     environments: Callable[[], list[dict[str, object]]]
     identities: IdentityService
     permissions: PermissionService
-    audit: Recorder  # where audit entries are appended
-    audit_log: AuditStore  # where they are queried
+    audit_log: AuditService
     async_invoker: AsyncInvoker
     event_configs: EventConfigService
     urls: UrlService

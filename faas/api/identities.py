@@ -150,9 +150,8 @@ async def audit_log(request: web.Request) -> web.Response:
             raise InvalidParameterValue("since must be an ISO 8601 time") from exc
         since = since if since.tzinfo else since.replace(tzinfo=dt.timezone.utc)
     ctx = services(request)
-    await ctx.audit.flush()  # what was just done is visible at once
-    entries = await ctx.audit_log.query(principal=request.query.get("principal"),
-                                        action=request.query.get("action"), since=since, limit=int(raw_limit))
+    entries = await ctx.audit_log.entries(principal=request.query.get("principal"),
+                                          action=request.query.get("action"), since=since, limit=int(raw_limit))
     return web.json_response({"Entries": [
         {"Time": e.at.isoformat(), "Principal": e.principal, "Action": e.action, "Resource": e.resource,
          "Status": e.status, "Outcome": e.outcome, "RequestId": e.request_id, "SourceIp": e.source_ip}

@@ -1,0 +1,15 @@
+"""Reading a function's invocation records and their logs."""
+
+from __future__ import annotations
+
+from faas.model import InvocationRecord
+from faas.store.invocations import InvocationStore
+
+
+class InvocationService:
+    def __init__(self, store: InvocationStore) -> None:
+        self._store = store
+
+    async def recent(self, function_name: str, limit: int) -> list[InvocationRecord]:
+        """The newest `limit` records of a function, oldest first."""
+        return await self._store.recent(function_name, limit)
