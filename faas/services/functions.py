@@ -6,9 +6,8 @@ import asyncio
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
-from faas.dispatch.concurrency import Limiter
 from faas.errors import InvalidParameterValue, PreconditionFailed, ResourceNotFound
 from faas.model import LATEST, Function, utcnow
 from faas.sandbox import repositories
@@ -102,8 +101,17 @@ def validate_environment(value: Any) -> dict[str, str]:
     return dict(variables)
 
 
+class Reservations(Protocol):
+    """What functions need of the node's concurrency limiter (faas/dispatch/concurrency.py), named here so that
+    services do not import dispatch."""
+
+    def check_reservation(self, name: str, reserved: int) -> None: ...
+
+    def set_reserved(self, name: str, reserved: int | None) -> None: ...
+
+
 class FunctionService:
-    def __init__(self, store: FunctionStore, runtimes: tuple[str, ...], limiter: Limiter, master: MasterKey,
+    def __init__(self, store: FunctionStore, runtimes: tuple[str, ...], limiter: Reservations, master: MasterKey,
                  function_arn: Callable[[str], str], image_exists: Callable[[str], Any] | None = None,
                  role_exists: Callable[[str], Any] | None = None, on_delete: Callable[[str], None] | None = None,
                  image_repositories: tuple[str, ...] = ("faas/",)) -> None:
