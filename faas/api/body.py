@@ -14,6 +14,7 @@ from typing import IO, Any
 
 from aiohttp import web
 
+from faas.bodies import CHUNK, read_limited
 from faas.errors import InvalidRequestContent, RequestTooLarge
 
 # What a request carries between middlewares and handlers.
@@ -27,7 +28,6 @@ CODE_LIMIT = 69_905_067
 # An unverified body stays in memory up to this size; the rest goes to an unlinked temporary file,
 # written in pieces this large off the event loop. Invocations (a few hundred bytes) never touch a file.
 SPOOL_IN_MEMORY = 1 << 20
-CHUNK = 1 << 16
 
 
 async def read_body(request: web.Request, limit: int, operation: str) -> bytes:
@@ -45,15 +45,10 @@ async def read_body(request: web.Request, limit: int, operation: str) -> bytes:
 
 async def read_at_most(request: web.Request, limit: int, too_large: Exception) -> bytes:
     """The whole body, raising `too_large` as soon as it passes `limit` bytes."""
-    if request.content_length is not None and request.content_length > limit:
+    body = await read_limited(request, limit)
+    if body is None:
         raise too_large
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return body
 
 
 @dataclasses.dataclass

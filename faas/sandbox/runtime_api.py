@@ -11,6 +11,7 @@ import logging
 
 from aiohttp import web
 
+from faas.bodies import read_limited
 from faas.sandbox.environment import Environment, Outcome
 from faas.sandbox.registry import Registry
 
@@ -39,19 +40,6 @@ def _current(env: Environment | None, request_id: str):  # -> Invocation | None
     if env is None or env.current is None or env.current.request_id != request_id:
         return None
     return env.current
-
-
-async def _read_limited(request: web.Request, limit: int) -> bytes | None:
-    """The body, or None when it is over `limit` bytes."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def specialize(request: web.Request) -> web.Response:
@@ -87,7 +75,7 @@ async def post_response(request: web.Request) -> web.Response:
     invocation = _current(env, request.match_info["request_id"])
     if invocation is None:
         return _error(400, "InvalidRequestID", "Invalid request ID")
-    body = await _read_limited(request, MAX_RESPONSE_BYTES)
+    body = await read_limited(request, MAX_RESPONSE_BYTES)
     if body is None:
         size = request.content_length or MAX_RESPONSE_BYTES + 1
         message = (f"Response payload size ({size} bytes) exceeded maximum allowed payload size "
@@ -106,7 +94,7 @@ async def post_error(request: web.Request) -> web.Response:
     invocation = _current(env, request.match_info["request_id"])
     if invocation is None:
         return _error(400, "InvalidRequestID", "Invalid request ID")
-    body = await _read_limited(request, MAX_ERROR_BYTES) or b"{}"
+    body = await read_limited(request, MAX_ERROR_BYTES) or b"{}"
     invocation.finish(Outcome(body=body, error_type=_error_type(request, body)))
     return _accepted()
 
@@ -116,7 +104,7 @@ async def post_logs(request: web.Request) -> web.Response:
     invocation = _current(env, request.match_info["request_id"])
     if invocation is None:
         return _error(400, "InvalidRequestID", "Invalid request ID")
-    invocation.log = (await _read_limited(request, MAX_LOG_BYTES) or b"").decode("utf-8", "replace")
+    invocation.log = (await read_limited(request, MAX_LOG_BYTES) or b"").decode("utf-8", "replace")
     return _accepted()
 
 
@@ -124,7 +112,7 @@ async def init_error(request: web.Request) -> web.Response:
     env = await _environment(request)
     if env is None:
         return _error(403, "Forbidden", "This address is not a faas execution environment")
-    body = await _read_limited(request, MAX_ERROR_BYTES) or b"{}"
+    body = await read_limited(request, MAX_ERROR_BYTES) or b"{}"
     env.dead = True  # the runtime exits after reporting; never hand this environment work again
     if env.current is not None:
         env.current.finish(Outcome(body=body, error_type=_error_type(request, body), environment_lost=True))
@@ -135,7 +123,7 @@ async def init_logs(request: web.Request) -> web.Response:
     env = await _environment(request)
     if env is None:
         return _error(403, "Forbidden", "This address is not a faas execution environment")
-    env.init_log = (await _read_limited(request, MAX_LOG_BYTES) or b"").decode("utf-8", "replace")
+    env.init_log = (await read_limited(request, MAX_LOG_BYTES) or b"").decode("utf-8", "replace")
     return _accepted()
 
 

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from faas.bodies import read_limited
 from faas.dispatch.invoker import Invoker
 from faas.errors import AccessDenied, ApiError, InvalidSignature, RequestTooLarge, ResourceNotFound, \
     TooManyRequests, UnrecognizedClient
@@ -130,12 +131,7 @@ class UrlSource:
 
 
 async def _read(request: web.Request) -> bytes:
-    if request.content_length is not None and request.content_length > MAX_BODY:
+    body = await read_limited(request, MAX_BODY)
+    if body is None:
         raise RequestTooLarge()
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise RequestTooLarge()
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return body
