@@ -36,7 +36,7 @@ from faas.sandbox.firewall import OPEN, Policy
 from faas.sandbox.iptables import Firewall, host_nameservers
 from faas.sandbox.pool import Pool
 from faas.sandbox.spec import PIDS_LIMIT
-from faas.security.admin import ensure_admin_credentials
+from faas.services.admin import ensure_admin_credentials
 from faas.security.masterkey import MasterKey
 from faas.services.destinations import DestinationPermissions
 from faas.services.event_configs import EventConfigService

@@ -1,4 +1,4 @@
-"""The master key file (faas.security.masterkey) and the first admin key (faas.security.admin) on a real SQLite store."""
+"""The master key file (faas.security.masterkey) and the first admin key (faas.services.admin) on a real SQLite store."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from faas.errors import StartupError
-from faas.security.admin import credentials_text, ensure_admin_credentials
+from faas.services.admin import credentials_text, ensure_admin_credentials
 from faas.services.identities import ADMIN, IdentityService, new_key_id, new_secret
 from faas.security.masterkey import MasterKey
 from faas.store.db import create_engine, migrate
