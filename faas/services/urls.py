@@ -7,17 +7,13 @@ import string
 from typing import Any
 
 from faas.errors import InvalidParameterValue, ResourceNotFound
-from faas.model import utcnow
+from faas.model import timestamp_ms, utcnow
 from faas.services.cache import TtlCache
 from faas.sources.url_events import validate_cors
 from faas.store.urls import UrlConfig, UrlStore
 
 AUTH_TYPES = ("NONE", "AWS_IAM")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
-
-
-def _timestamp(value) -> str:  # type: ignore[no-untyped-def]
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 class UrlService:
@@ -75,8 +71,8 @@ class UrlService:
             "FunctionUrl": f"{self.scheme}://{host}/",
             "FunctionArn": self._function_arn(config.function_name),
             "AuthType": config.auth_type,
-            "CreationTime": _timestamp(config.created_at),
-            "LastModifiedTime": _timestamp(config.last_modified),
+            "CreationTime": timestamp_ms(config.created_at),
+            "LastModifiedTime": timestamp_ms(config.last_modified),
             "InvokeMode": "BUFFERED",
         }
         if config.cors:
