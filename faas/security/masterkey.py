@@ -48,7 +48,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from faas.errors import StartupError
+from faas.errors import KeyringError
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +60,6 @@ _NONCE_BYTES = 12
 _TAG_BYTES = 16
 _ID = re.compile(r"mk-[0-9a-z]{1,24}")
 _MAX_HEADER = len(SEAL_PREFIX) + 3 + 24 + 1
-
-
-class KeyringError(StartupError):
-    """A master key is missing, unreadable or does not match what it should open."""
 
 
 @dataclass(frozen=True)
