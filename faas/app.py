@@ -54,7 +54,8 @@ from faas.store.invocations import InvocationStore
 from faas.store.audit import AuditStore
 from faas.store.event_configs import EventConfigStore
 from faas.store.identities import IdentityStore
-from faas.store.permissions import MetaStore, PermissionStore
+from faas.store.meta import MetaStore
+from faas.store.permissions import PermissionStore
 from faas.store.urls import UrlStore
 from faas.store.work import WorkStore
 

@@ -23,7 +23,7 @@ from faas.settings import Settings
 from faas.store.db import create_engine, migrate, scrub
 from faas.store.functions import FunctionStore
 from faas.store.identities import IdentityStore
-from faas.store.permissions import MetaStore
+from faas.store.meta import MetaStore
 
 MAX_PASSES = 5
 
