@@ -7,6 +7,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from faas.store.tables import meta
 
+# A known text sealed under the master key on first start: opening it tells a server (and `faas keys
+# rotate`) that the key it holds is the one this store's secrets are sealed with.
+CANARY = "master-key-canary"
+CANARY_TEXT = b"faas master key canary"
+
 
 class MetaStore:
     def __init__(self, engine: AsyncEngine) -> None:
