@@ -1,4 +1,4 @@
-"""The master key file (faas.security.masterkey) and the first admin key (faas.services.admin) on a real SQLite store."""
+"""The master key file (faas.security.keyfile, faas.security.masterkey) and the first admin key (faas.services.admin) on a real SQLite store."""
 
 from __future__ import annotations
 
