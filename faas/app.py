@@ -38,7 +38,7 @@ from faas.sandbox.firewall import OPEN, Policy
 from faas.sandbox.iptables import Firewall, host_nameservers
 from faas.sandbox.pool import Pool
 from faas.sandbox.spec import PIDS_LIMIT
-from faas.security.admin import ensure_admin_credentials
+from faas.services.admin import ensure_admin_credentials
 from faas.security.masterkey import MasterKey
 from faas.services.audit import AuditService
 from faas.services.destinations import DestinationPermissions
@@ -60,14 +60,12 @@ from faas.store.invocations import InvocationStore
 from faas.store.audit import AuditStore
 from faas.store.event_configs import EventConfigStore
 from faas.store.identities import IdentityStore
-from faas.store.permissions import MetaStore, PermissionStore
+from faas.store.meta import CANARY, CANARY_TEXT, MetaStore
+from faas.store.permissions import PermissionStore
 from faas.store.urls import UrlStore
 from faas.store.work import WorkStore
 
 log = logging.getLogger(__name__)
-
-CANARY = "master-key-canary"
-CANARY_TEXT = b"faas master key canary"
 
 # Base64 of a 50 MB zip plus the JSON around it; each route applies its own, smaller limit.
 MAX_REQUEST_BYTES = 70 * 1024 * 1024

@@ -17,6 +17,15 @@ class StartupError(FaasError):
     """The platform cannot start."""
 
 
+class KeyringError(ConfigError):
+    """A master key is missing, unreadable or does not match what it should open.
+
+    Raised when the keys are loaded at start and when a request needs a sealed secret opened, so it is
+    not a StartupError: it says the master key configuration is wrong, wherever that shows. The CLI
+    and `faas serve` stop with it like any ConfigError; the API answers it as a KMSAccessDenied 502
+    and logs the details (faas/api/middleware.py)."""
+
+
 class ApiError(FaasError):
     """An error with a place in the Lambda API's error format.
 

@@ -13,6 +13,13 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def timestamp_ms(value: dt.datetime, zone: str = "Z") -> str:
+    """`2020-04-10T19:06:32.563Z`: a UTC time to the millisecond, as Lambda writes it in answers and logs.
+
+    `value` is already in UTC (it is not converted); `zone` is the suffix, "Z" or Lambda's "+0000"."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}{zone}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Function:
     name: str

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from faas.app import CANARY
 from faas.errors import ConfigError, StartupError
 from faas.security import envelope
 from faas.security.masterkey import MasterKey
@@ -23,7 +22,7 @@ from faas.settings import Settings
 from faas.store.db import create_engine, migrate, scrub
 from faas.store.functions import FunctionStore
 from faas.store.identities import IdentityStore
-from faas.store.permissions import MetaStore
+from faas.store.meta import CANARY, MetaStore
 
 MAX_PASSES = 5
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 import json
 import os
 import time
 from pathlib import Path
 
-from faas.model import Function, utcnow
+from faas.model import Function, timestamp_ms, utcnow
 
 
 @dataclasses.dataclass
@@ -21,10 +20,6 @@ class Outcome:
     error_type: str | None = None  # None: the function answered; else the errorType of a function error
     timed_out: bool = False
     environment_lost: bool = False  # init failure, exit, timeout: the environment cannot be reused
-
-
-def _timestamp(now: dt.datetime) -> str:
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 class Invocation:
@@ -67,7 +62,7 @@ class Invocation:
         return True
 
     def _expire(self) -> None:
-        message = f"{_timestamp(utcnow())} {self.request_id} Task timed out after {self.timeout_s:.2f} seconds"
+        message = f"{timestamp_ms(utcnow())} {self.request_id} Task timed out after {self.timeout_s:.2f} seconds"
         self.finish(Outcome(body=json.dumps({"errorMessage": message, "errorType": "Sandbox.Timedout"}).encode(),
                             error_type="Sandbox.Timedout", timed_out=True, environment_lost=True))
 

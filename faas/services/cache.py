@@ -13,8 +13,11 @@ TTL_S = 5.0
 
 
 class TtlCache(Generic[V]):
-    def __init__(self, ttl_s: float = TTL_S) -> None:
+    def __init__(self, ttl_s: float = TTL_S, max_items: int | None = None) -> None:
         self._ttl_s = ttl_s
+        # Keys a caller chooses (a role named in a function's config) must not grow memory without end:
+        # past max_items the cache starts again empty, which costs only re-reads.
+        self._max_items = max_items
         self._items: dict[str, tuple[V, float]] = {}
 
     def get(self, key: str) -> V | None:
@@ -27,6 +30,8 @@ class TtlCache(Generic[V]):
         return item[0]
 
     def put(self, key: str, value: V) -> V:
+        if self._max_items is not None and len(self._items) > self._max_items:
+            self._items.clear()
         self._items[key] = (value, time.monotonic() + self._ttl_s)
         return value
 

@@ -11,13 +11,13 @@ import json
 import re
 import secrets
 import string
-import time
 from typing import Any
 
 from faas.errors import InvalidParameterValue, ResourceNotFound
 from faas.model import AccessKey, utcnow
 from faas.security import policy
 from faas.security.masterkey import MasterKey
+from faas.services.cache import TtlCache
 from faas.store.identities import IdentityStore, Session, Token
 
 # IAM's name patterns (botocore's userNameType, roleNameType, policyNameType), whose \w is ASCII as in
@@ -28,7 +28,6 @@ TOKEN_ID_RE = re.compile(r"tok-[0-9a-f]{16}")
 KINDS = ("user", "service")
 MAX_POLICY_BYTES = 10 * 1024
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
-CACHE_TTL_S = 5.0
 MIN_TOKEN_TTL_S = 60
 DEFAULT_TOKEN_MAX_TTL_S = 7 * 86400
 ADMIN = "admin"
@@ -95,9 +94,10 @@ class IdentityService:
         self._account = account_id
         self._node = node_id
         self._token_max_ttl = dt.timedelta(seconds=token_max_ttl_s)
-        self._by_key: dict[str, tuple[Caller, float]] = {}  # key id -> (caller, re-read after)
-        self._by_token: dict[str, tuple[Caller, float]] = {}  # token hash -> (caller, re-read after)
-        self._by_role: dict[str, tuple[tuple[dict, ...], float]] = {}  # role name -> (documents, re-read after)
+        # Other nodes change keys and policies too: what is cached here is re-read after a few seconds.
+        self._by_key: TtlCache[Caller] = TtlCache()  # key id -> caller
+        self._by_token: TtlCache[Caller] = TtlCache()  # token hash -> caller
+        self._by_role: TtlCache[tuple[dict, ...]] = TtlCache(max_items=10_000)  # role name -> documents
 
     # -- ARNs ------------------------------------------------------------------------------------
 
@@ -113,38 +113,31 @@ class IdentityService:
     # -- the request path: resolving callers -------------------------------------------------------
 
     async def caller_for_key(self, key_id: str) -> Caller | None:
-        cached = self._by_key.get(key_id)
-        now = time.monotonic()
-        if cached is None or cached[1] < now:
+        caller = self._by_key.get(key_id)
+        if caller is None:
             caller = await self._load_key(key_id)
             if caller is None:
-                self._by_key.pop(key_id, None)
                 return None
-            # Other nodes change keys and policies too: a cached caller is re-read after a few seconds.
-            cached = self._by_key[key_id] = (caller, now + CACHE_TTL_S)
-        caller = cached[0]
+            self._by_key.put(key_id, caller)
         if caller.expires_at is not None and caller.expires_at <= utcnow():
-            self._by_key.pop(key_id, None)
+            self._by_key.pop(key_id)
             return None
         return caller
 
     async def caller_for_token(self, token: str) -> Caller | None:
         digest = token_hash(token)
-        cached = self._by_token.get(digest)
-        now = time.monotonic()
-        if cached is None or cached[1] < now:
+        caller = self._by_token.get(digest)
+        if caller is None:
             found = await self._store.token(digest)  # None once its key is disabled or deleted
             if found is None:
-                self._by_token.pop(digest, None)
                 return None
             # A lowered FAAS_TOKEN_MAX_TTL_S shortens the tokens already out, too.
             expires_at = min(found.expires_at, found.created_at + self._token_max_ttl)
             caller = dataclasses.replace(await self._principal_caller(found.principal), expires_at=expires_at,
                                          key_id=found.key_id, token_id=found.token_id)
-            cached = self._by_token[digest] = (caller, now + CACHE_TTL_S)
-        caller = cached[0]
+            self._by_token.put(digest, caller)
         if caller.expires_at is not None and caller.expires_at <= utcnow():
-            self._by_token.pop(digest, None)
+            self._by_token.pop(digest)
             return None
         return caller
 
@@ -182,25 +175,24 @@ class IdentityService:
         role = role_name_in(role_arn, self._account)
         if role is None:
             return None
-        cached = self._by_role.get(role)
-        now = time.monotonic()
-        if cached is None or cached[1] < now:
-            if len(self._by_role) > 10_000:
-                self._by_role.clear()
-            cached = self._by_role[role] = (await self._documents("role", role), now + CACHE_TTL_S)
-        return cached[0]
+        documents = self._by_role.get(role)
+        if documents is None:
+            documents = self._by_role.put(role, await self._documents("role", role))
+        return documents
 
     def _forget(self, *, principal: str | None = None, role: str | None = None, key_id: str | None = None,
                 token_id: str | None = None) -> None:
         """Drop cached callers whose keys, tokens or policies just changed."""
         if role:
-            self._by_role.pop(role, None)
+            self._by_role.pop(role)
+
+        def changed(caller: Caller) -> bool:
+            return bool((principal and caller.kind != "session" and caller.name == principal) or
+                        (role and caller.kind == "session" and caller.name == role) or
+                        (key_id and caller.key_id == key_id) or (token_id and caller.token_id == token_id))
+
         for cache in (self._by_key, self._by_token):
-            for key, (caller, _) in list(cache.items()):
-                if (principal and caller.kind != "session" and caller.name == principal) or \
-                        (role and caller.kind == "session" and caller.name == role) or \
-                        (key_id and caller.key_id == key_id) or (token_id and caller.token_id == token_id):
-                    del cache[key]
+            cache.drop_where(changed)
 
     # -- principals, keys, tokens ------------------------------------------------------------------
 
@@ -371,7 +363,7 @@ class IdentityService:
         return {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": token}
 
     async def revoke_session(self, key_id: str) -> None:
-        self._by_key.pop(key_id, None)
+        self._by_key.pop(key_id)
         await self._store.revoke_session(key_id)
 
     async def revoke_node_sessions(self) -> int:

@@ -9,7 +9,7 @@ import string
 from typing import Any
 
 from faas.errors import InvalidParameterValue, ResourceNotFound
-from faas.model import utcnow
+from faas.model import timestamp_ms, utcnow
 from faas.services.cache import TtlCache
 from faas.store.urls import UrlConfig, UrlStore
 
@@ -27,10 +27,6 @@ _LIST_LIMITS = {
 _ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@]+$")
 # What a header value may not hold: a CORS item is sent back as one, and CR/LF could split a response.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-
-
-def _timestamp(value) -> str:  # type: ignore[no-untyped-def]
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 class UrlService:
@@ -88,8 +84,8 @@ class UrlService:
             "FunctionUrl": f"{self.scheme}://{host}/",
             "FunctionArn": self._function_arn(config.function_name),
             "AuthType": config.auth_type,
-            "CreationTime": _timestamp(config.created_at),
-            "LastModifiedTime": _timestamp(config.last_modified),
+            "CreationTime": timestamp_ms(config.created_at),
+            "LastModifiedTime": timestamp_ms(config.last_modified),
             "InvokeMode": "BUFFERED",
         }
         if config.cors:

@@ -1,14 +1,13 @@
-"""Function (resource) policies in SQL: one row per AddPermission statement, and the installation's
-small facts (the master key canary)."""
+"""Function (resource) policies in SQL: one row per AddPermission statement."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from faas.errors import ResourceConflict, ResourceNotFound
-from faas.store.tables import function_permissions, meta
+from faas.store.tables import function_permissions
 
 
 class PermissionStore:
@@ -37,19 +36,3 @@ class PermissionStore:
                  .order_by(function_permissions.c.sid))
         async with self._engine.connect() as conn:
             return [row.statement for row in (await conn.execute(query)).all()]
-
-
-class MetaStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-
-    async def get(self, name: str) -> bytes | None:
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(select(meta.c.value).where(meta.c.name == name))).first()
-        return bytes(row.value) if row else None
-
-    async def put(self, name: str, value: bytes) -> None:
-        async with self._engine.begin() as conn:
-            result = await conn.execute(update(meta).where(meta.c.name == name).values(value=value))
-            if result.rowcount == 0:
-                await conn.execute(insert(meta).values(name=name, value=value))

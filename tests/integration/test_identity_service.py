@@ -184,3 +184,13 @@ async def _booted(engine: AsyncEngine, token_max_ttl_s: int = 7 * 86400) -> Iden
     identities = service(engine, token_max_ttl_s)
     await identities.bootstrap()
     return identities
+
+
+async def test_a_revoked_session_is_refused_at_once_though_its_caller_was_cached(engine):
+    identities = await _booted(engine)
+    credentials = await identities.issue_session(f"arn:aws:iam::{ACCOUNT}:role/faas-default", "fn", 600)
+    key_id = credentials["AWS_ACCESS_KEY_ID"]
+    caller = await identities.caller_for_key(key_id)  # now cached for a few seconds
+    assert caller is not None and caller.kind == "session"
+    await identities.revoke_session(key_id)
+    assert await identities.caller_for_key(key_id) is None

@@ -24,3 +24,12 @@ def test_values_expire_and_can_be_dropped(monkeypatch) -> None:
     items.pop("c")
     items.pop("never-there")
     assert items.get("c") is None
+
+
+def test_a_cache_with_max_items_starts_again_empty_past_it() -> None:
+    items: TtlCache[int] = TtlCache(max_items=2)
+    for n in range(3):
+        items.put(str(n), n)
+    assert [items.get(str(n)) for n in range(3)] == [0, 1, 2]  # 3 items: more than 2, not yet cleared
+    items.put("3", 3)
+    assert [items.get(str(n)) for n in range(4)] == [None, None, None, 3]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from faas.errors import StartupError
+from faas.errors import ConfigError, StartupError
 from faas.security import masterkey
 from faas.security.envelope import decrypt_environment, encrypt_environment, new_data_key, rewrap
 from faas.security.masterkey import LEGACY_ID, KeyringError, MasterKey
@@ -196,7 +196,8 @@ def test_open_with_another_context_fails(master):
     for context in ("AKIATWO", "", "AKIAONE "):
         with pytest.raises(KeyringError, match="cannot be decrypted") as caught:
             master.open(sealed, context)
-        assert isinstance(caught.value, StartupError)
+        # a request-time failure: the master key configuration is wrong, not the start
+        assert isinstance(caught.value, ConfigError) and not isinstance(caught.value, StartupError)
 
 
 def test_every_tampered_byte_is_detected(master):

@@ -87,6 +87,9 @@ def test_api_errors_are_faas_errors():
     assert issubclass(ApiError, errors.FaasError)
     assert issubclass(errors.ConfigError, errors.FaasError)
     assert issubclass(errors.StartupError, errors.FaasError)
+    # raised during requests too, so not a StartupError; the CLI and `faas serve` stop with it as a ConfigError
+    assert issubclass(errors.KeyringError, errors.ConfigError)
+    assert not issubclass(errors.KeyringError, errors.StartupError)
 
 
 # -- the middleware -------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The master key file (faas.security.masterkey) and the first admin key (faas.security.admin) on a real SQLite store."""
+"""The master key file (faas.security.keyfile, faas.security.masterkey) and the first admin key (faas.services.admin) on a real SQLite store."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from faas.errors import StartupError
-from faas.security.admin import credentials_text, ensure_admin_credentials
+from faas.errors import KeyringError
+from faas.services.admin import credentials_text, ensure_admin_credentials
 from faas.services.identities import ADMIN, IdentityService, new_key_id, new_secret
 from faas.security.masterkey import MasterKey
 from faas.store.db import create_engine, migrate
@@ -65,16 +65,16 @@ def test_sealing_hides_the_plaintext_and_is_randomised(tmp_path):
 def test_a_different_key_cannot_open(tmp_path):
     sealed = MasterKey.load_or_create(tmp_path / "a.key").seal(b"payload", "ctx")
     other = MasterKey.load_or_create(tmp_path / "b.key")
-    with pytest.raises(StartupError, match="master key"):
+    with pytest.raises(KeyringError, match="master key"):
         other.open(sealed, "ctx")
 
 
 def test_the_context_is_bound_in(tmp_path):
     key = MasterKey.load_or_create(tmp_path / "master.key")
     sealed = key.seal(b"payload", "AKIAONE")
-    with pytest.raises(StartupError):
+    with pytest.raises(KeyringError):
         key.open(sealed, "AKIATWO")
-    with pytest.raises(StartupError):
+    with pytest.raises(KeyringError):
         key.open(sealed, "")
 
 
@@ -82,7 +82,7 @@ def test_tampered_ciphertext_cannot_be_opened(tmp_path):
     key = MasterKey.load_or_create(tmp_path / "master.key")
     sealed = bytearray(key.seal(b"payload", "ctx"))
     sealed[-1] ^= 1
-    with pytest.raises(StartupError):
+    with pytest.raises(KeyringError):
         key.open(bytes(sealed), "ctx")
 
 
@@ -96,7 +96,7 @@ def test_tampered_ciphertext_cannot_be_opened(tmp_path):
 def test_a_corrupted_key_file_stops_the_start(tmp_path, content):
     path = tmp_path / "master.key"
     path.write_text(content)
-    with pytest.raises(StartupError):
+    with pytest.raises(KeyringError):
         MasterKey.load_or_create(path)
     assert path.read_text() == content  # never replaced behind the operator's back
 
@@ -104,7 +104,7 @@ def test_a_corrupted_key_file_stops_the_start(tmp_path, content):
 def test_an_unreadable_key_file_stops_the_start(tmp_path):
     path = tmp_path / "master.key"
     path.mkdir()  # reading a directory fails with an OSError
-    with pytest.raises(StartupError):
+    with pytest.raises(KeyringError):
         MasterKey.load_or_create(path)
 
 
@@ -191,7 +191,7 @@ async def test_a_different_master_key_stops_the_rewrite(store, master, tmp_path)
     path = tmp_path / "credentials"
     await admin_credentials(store, master, path)
     path.unlink()
-    with pytest.raises(StartupError):
+    with pytest.raises(KeyringError):
         await admin_credentials(store, MasterKey.load_or_create(tmp_path / "other.key"), path)
     assert not path.exists()
 

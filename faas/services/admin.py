@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import configparser
 import io
-import os
 from pathlib import Path
 
+from faas.files import write_private
 from faas.security.masterkey import MasterKey
 from faas.services.identities import ADMIN, IdentityService
 from faas.store.identities import IdentityStore
@@ -19,17 +19,6 @@ def credentials_text(key_id: str, secret: str) -> str:
     out = io.StringIO()
     parser.write(out)
     return out.getvalue()
-
-
-def write_private(path: Path, text: str) -> None:
-    """Replace `path` with `text`, readable by the owner only at every moment."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
 
 
 async def ensure_admin_credentials(identities: IdentityService, store: IdentityStore, master: MasterKey,
