@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from faas import settings as settings_module
-from faas.client import Client, ClientError, EndpointUnreachable, UploadProgress
+from faas.client.api import Client
+from faas.client.transport import ClientError, EndpointUnreachable, UploadProgress
 from faas.errors import ConfigError, FaasError, StartupError
 
 SKIPPED_DIRS = frozenset({"__pycache__", ".git"})

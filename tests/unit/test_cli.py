@@ -19,7 +19,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from faas import cli, cli_identities, client, settings
+from faas import cli, cli_identities, settings
+from faas.client import api, discovery, transport
 from faas.errors import ConfigError
 from faas.security import sigv4
 from tests.support.tls import self_signed
@@ -218,38 +219,38 @@ def test_parse_env():
 # --- discovery ---------------------------------------------------------------------------------
 
 def test_endpoint_discovery_order(tmp_path):
-    assert client.discover_endpoint(tmp_path, {}, fallback="http://127.0.0.1:9000") == (
+    assert discovery.discover_endpoint(tmp_path, {}, fallback="http://127.0.0.1:9000") == (
         "http://127.0.0.1:9000", f"FAAS_HOST/FAAS_PORT ({tmp_path / 'endpoint'} does not exist)")
     with pytest.raises(ConfigError, match="faas serve"):
-        client.discover_endpoint(tmp_path, {})
+        discovery.discover_endpoint(tmp_path, {})
     (tmp_path / "endpoint").write_text("http://10.0.0.5:9001/\n")
-    assert client.discover_endpoint(tmp_path, {}) == ("http://10.0.0.5:9001", str(tmp_path / "endpoint"))
+    assert discovery.discover_endpoint(tmp_path, {}) == ("http://10.0.0.5:9001", str(tmp_path / "endpoint"))
     env = {"FAAS_ENDPOINT_URL": "http://env:1"}
-    assert client.discover_endpoint(tmp_path, env) == ("http://env:1", "FAAS_ENDPOINT_URL")
-    assert client.discover_endpoint(tmp_path, env, "http://opt:2") == ("http://opt:2", "--endpoint-url")
+    assert discovery.discover_endpoint(tmp_path, env) == ("http://env:1", "FAAS_ENDPOINT_URL")
+    assert discovery.discover_endpoint(tmp_path, env, "http://opt:2") == ("http://opt:2", "--endpoint-url")
 
 
 @pytest.mark.parametrize("host,expected", [("127.0.0.1", "http://127.0.0.1:9000"), ("0.0.0.0", "http://127.0.0.1:9000"),
                                            ("::1", "http://[::1]:9000"), ("faas.local", "http://faas.local:9000")])
 def test_default_endpoint_from_settings(host, expected):
-    assert client.default_endpoint(settings.load({"FAAS_HOST": host})) == expected
+    assert discovery.default_endpoint(settings.load({"FAAS_HOST": host})) == expected
     tls = {"FAAS_HOST": host, "FAAS_TLS_CERT": "c.pem", "FAAS_TLS_KEY": "k.pem"}
-    assert client.default_endpoint(settings.load(tls)) == expected.replace("http://", "https://")
+    assert discovery.default_endpoint(settings.load(tls)) == expected.replace("http://", "https://")
 
 
 def test_credentials_discovery(tmp_path):
     with pytest.raises(ConfigError, match="no credentials"):
-        client.discover_credentials(tmp_path, {})
+        discovery.discover_credentials(tmp_path, {})
     write_credentials(tmp_path)
     write_credentials(tmp_path, "other", "AKIDOTHER", "s2", token="tok")
-    assert client.discover_credentials(tmp_path, {}) == sigv4.Credentials(KEY_ID, SECRET)
-    assert client.discover_credentials(tmp_path, {}, "other") == sigv4.Credentials("AKIDOTHER", "s2", "tok")
+    assert discovery.discover_credentials(tmp_path, {}) == sigv4.Credentials(KEY_ID, SECRET)
+    assert discovery.discover_credentials(tmp_path, {}, "other") == sigv4.Credentials("AKIDOTHER", "s2", "tok")
     env = {"AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "senv", "AWS_SESSION_TOKEN": "t"}
-    assert client.discover_credentials(tmp_path, env) == sigv4.Credentials("AKIDENV", "senv", "t")
+    assert discovery.discover_credentials(tmp_path, env) == sigv4.Credentials("AKIDENV", "senv", "t")
     # An explicit profile wins over the environment, as in the AWS CLI.
-    assert client.discover_credentials(tmp_path, env, "other").access_key_id == "AKIDOTHER"
+    assert discovery.discover_credentials(tmp_path, env, "other").access_key_id == "AKIDOTHER"
     with pytest.raises(ConfigError, match="profiles: default, other"):
-        client.discover_credentials(tmp_path, {}, "missing")
+        discovery.discover_credentials(tmp_path, {}, "missing")
 
 
 def test_credentials_repr_hides_secret():
@@ -260,7 +261,7 @@ def test_client_from_environment_uses_data_dir_and_region(data_dir, monkeypatch)
     (data_dir / "endpoint").write_text("http://127.0.0.1:9555\n")
     write_credentials(data_dir)
     monkeypatch.setenv("FAAS_REGION", "ap-south-1")
-    c = client.Client.from_environment()
+    c = api.Client.from_environment()
     assert (c.endpoint_url, c.region, c.credentials.access_key_id) == ("http://127.0.0.1:9555", "ap-south-1", KEY_ID)
 
 
@@ -416,7 +417,7 @@ def test_deploy_shows_progress_for_large_code(fake_api, tmp_path, capsys):
 
 def test_upload_progress_live_line():
     stream = io.StringIO()
-    progress = client.UploadProgress(stream, live=True)
+    progress = transport.UploadProgress(stream, live=True)
     progress(12_300_000, 40_000_000)
     progress(40_000_000, 40_000_000)
     assert stream.getvalue() == "\ruploading 12.3/40.0 MB (30%)\ruploading 40.0/40.0 MB (100%)\n"
@@ -533,10 +534,10 @@ def test_unreadable_ca_bundle_is_a_config_error(fake_tls_api, tmp_path, capsys):
 
 def test_the_ca_bundle_replaces_the_system_cas_and_the_option_wins(tmp_path):
     cert, _ = self_signed(tmp_path)
-    assert client.tls_context({"AWS_CA_BUNDLE": str(cert)}).cert_store_stats()["x509_ca"] == 1
-    assert client.tls_context({"AWS_CA_BUNDLE": "/nonexistent.pem"}, str(cert)).cert_store_stats()["x509_ca"] == 1
+    assert discovery.tls_context({"AWS_CA_BUNDLE": str(cert)}).cert_store_stats()["x509_ca"] == 1
+    assert discovery.tls_context({"AWS_CA_BUNDLE": "/nonexistent.pem"}, str(cert)).cert_store_stats()["x509_ca"] == 1
     with pytest.raises(ConfigError, match="AWS_CA_BUNDLE"):
-        client.tls_context({"AWS_CA_BUNDLE": "/nonexistent.pem"})
+        discovery.tls_context({"AWS_CA_BUNDLE": "/nonexistent.pem"})
 
 
 def test_missing_credentials_exit_2(data_dir, capsys):
@@ -546,12 +547,12 @@ def test_missing_credentials_exit_2(data_dir, capsys):
 
 
 def test_error_body_without_header_or_json():
-    response = client.Response(502, {}, b"<html>bad gateway</html>")
-    error = client._error_from(response)
+    response = transport.Response(502, {}, b"<html>bad gateway</html>")
+    error = transport._error_from(response)
     assert (error.code, error.message, error.status) == ("HTTP502", "<html>bad gateway</html>", 502)
-    response = client.Response(400, {"x-amzn-errortype": "InvalidParameterValueException:http://x"},
+    response = transport.Response(400, {"x-amzn-errortype": "InvalidParameterValueException:http://x"},
                                b'{"Message": "bad"}')
-    error = client._error_from(response)
+    error = transport._error_from(response)
     assert (error.code, error.message) == ("InvalidParameterValueException", "bad")
 
 
@@ -735,12 +736,12 @@ def test_shared_credentials_file_env_replaces_the_data_dir_file(tmp_path):
     shared = tmp_path / "shared"
     shared.write_text(cli_identities.profile_text("dev", "AKIADEV", "sdev"))
     env = {"AWS_SHARED_CREDENTIALS_FILE": str(shared)}
-    assert client.discover_credentials(tmp_path, env, "dev") == sigv4.Credentials("AKIADEV", "sdev")
+    assert discovery.discover_credentials(tmp_path, env, "dev") == sigv4.Credentials("AKIADEV", "sdev")
     with pytest.raises(ConfigError, match=f"not in {shared}"):
-        client.discover_credentials(tmp_path, env)  # no 'default' profile in that file
+        discovery.discover_credentials(tmp_path, env)  # no 'default' profile in that file
     with pytest.raises(ConfigError, match="AWS_SHARED_CREDENTIALS_FILE"):
-        client.discover_credentials(tmp_path, {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")})
-    assert client.discover_credentials(tmp_path, {}) == sigv4.Credentials(KEY_ID, SECRET)
+        discovery.discover_credentials(tmp_path, {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")})
+    assert discovery.discover_credentials(tmp_path, {}) == sigv4.Credentials(KEY_ID, SECRET)
 
 
 # --- identity verbs against a fake of the API --------------------------------------------------
@@ -823,7 +824,7 @@ def test_keys_create_writes_the_profile_instead(fake_identities, tmp_path, capsy
     out, err = capsys.readouterr()
     assert out == f"created access key AKIADEV for dev\nwrote profile [dev] to {path}\n"
     assert "s3cret" not in out + err
-    assert client.read_shared_credentials(path, "dev") == sigv4.Credentials("AKIADEV", "s3cret")
+    assert discovery.read_shared_credentials(path, "dev") == sigv4.Credentials("AKIADEV", "s3cret")
     assert "[other]\naws_access_key_id = O\n" in path.read_text() and path.stat().st_mode & 0o777 == 0o600
 
     link = tmp_path / "link"
