@@ -19,7 +19,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from faas import cli, cli_identities, settings
+from faas import cli, settings
+from faas.cli import access, functions, identities, packaging, profiles, serve
 from faas.client import api, discovery, transport
 from faas.errors import ConfigError
 from faas.security import sigv4
@@ -180,10 +181,10 @@ def make_function_dir(root: Path) -> Path:
 
 def test_zip_is_deterministic_and_skips_caches(tmp_path):
     folder = make_function_dir(tmp_path / "fn")
-    first = cli.zip_directory(folder)
+    first = packaging.zip_directory(folder)
     os.utime(folder / "app.py", (1_000_000, 1_000_000))
     (folder / "pkg" / "__pycache__" / "y.pyc").write_bytes(b"more cache")
-    second = cli.zip_directory(folder)
+    second = packaging.zip_directory(folder)
     assert first == second
     with zipfile.ZipFile(io.BytesIO(first)) as archive:
         assert archive.namelist() == ["app.py", "pkg/__init__.py", "run.sh"]
@@ -191,29 +192,29 @@ def test_zip_is_deterministic_and_skips_caches(tmp_path):
         assert modes["run.sh"] & 0o777 == 0o755 and modes["app.py"] & 0o777 == 0o644
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
     (folder / "app.py").write_text("changed")
-    assert cli.zip_directory(folder) != first
+    assert packaging.zip_directory(folder) != first
 
 
 def test_code_sha256_is_base64_of_digest():
-    assert cli.code_sha256(b"abc") == base64.b64encode(hashlib.sha256(b"abc").digest()).decode()
+    assert packaging.code_sha256(b"abc") == base64.b64encode(hashlib.sha256(b"abc").digest()).decode()
 
 
 def test_read_code_accepts_zip_and_rejects_other_files(tmp_path):
     archive = tmp_path / "code.zip"
-    archive.write_bytes(cli.zip_directory(make_function_dir(tmp_path / "fn")))
-    assert cli.read_code(archive) == archive.read_bytes()
+    archive.write_bytes(packaging.zip_directory(make_function_dir(tmp_path / "fn")))
+    assert packaging.read_code(archive) == archive.read_bytes()
     (tmp_path / "notes.txt").write_text("hi")
     with pytest.raises(ConfigError):
-        cli.read_code(tmp_path / "notes.txt")
+        packaging.read_code(tmp_path / "notes.txt")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="no files"):
-        cli.read_code(tmp_path / "empty")
+        packaging.read_code(tmp_path / "empty")
 
 
 def test_parse_env():
-    assert cli.parse_env(["A=1", "B=x=y", "C="]) == {"A": "1", "B": "x=y", "C": ""}
+    assert functions.parse_env(["A=1", "B=x=y", "C="]) == {"A": "1", "B": "x=y", "C": ""}
     with pytest.raises(ConfigError):
-        cli.parse_env(["NOVALUE"])
+        functions.parse_env(["NOVALUE"])
 
 
 # --- discovery ---------------------------------------------------------------------------------
@@ -356,7 +357,7 @@ class FakeLambda(http.server.BaseHTTPRequestHandler):
         current.update({k: v for k, v in request.items() if k not in ("Code", "FunctionName")})
         if zip_b64 is not None:
             code = base64.b64decode(zip_b64)
-            current.update(CodeSha256=cli.code_sha256(code), CodeSize=len(code))
+            current.update(CodeSha256=packaging.code_sha256(code), CodeSize=len(code))
         return current
 
     do_GET = do_POST = do_PUT = do_DELETE = _handle
@@ -379,7 +380,7 @@ def fake_api(data_dir):
 
 def test_deploy_creates_then_updates(fake_api, tmp_path, capsys):
     folder = make_function_dir(tmp_path / "fn")
-    sha = cli.code_sha256(cli.zip_directory(folder))
+    sha = packaging.code_sha256(packaging.zip_directory(folder))
     argv = ["deploy", str(folder), "--name", "hello", "--runtime", "python3.13", "--handler", "app.handler"]
     assert cli.main([*argv, "--memory", "256", "--env", "A=1"]) == 0
     out = capsys.readouterr().out
@@ -399,7 +400,7 @@ def test_deploy_creates_then_updates(fake_api, tmp_path, capsys):
     (folder / "app.py").write_text("def handler(e, c):\n    return 2\n")
     assert cli.main(argv) == 0
     assert capsys.readouterr().out.startswith("updated hello\n")
-    assert stored["CodeSha256"] == cli.code_sha256(cli.zip_directory(folder)) != sha
+    assert stored["CodeSha256"] == packaging.code_sha256(packaging.zip_directory(folder)) != sha
 
 
 def test_deploy_shows_progress_for_large_code(fake_api, tmp_path, capsys):
@@ -587,13 +588,13 @@ def test_identity_verbs_take_the_connection_options(capsys):
 
 def test_parse_principals_and_roles():
     args = parse("principals", "create", "ci")
-    assert (args.name, args.kind, args.run) == ("ci", "user", cli_identities.cmd_principals_create)
+    assert (args.name, args.kind, args.run) == ("ci", "user", identities.cmd_principals_create)
     assert parse("principals", "create", "ci", "--kind", "service").kind == "service"
     assert parse("principals", "rm", "ci").name == "ci"
     args = parse("roles", "create", "worker", "--description", "runs jobs")
     assert (args.name, args.description) == ("worker", "runs jobs")
     assert parse("roles", "create", "worker").description == ""
-    assert parse("roles", "rm", "worker").run == cli_identities.cmd_roles_rm
+    assert parse("roles", "rm", "worker").run == identities.cmd_roles_rm
 
 
 def test_parse_keys():
@@ -605,10 +606,10 @@ def test_parse_keys():
     assert parse("keys", "ls", "--principal", "dev").principal == "dev"
     disable, enable = parse("keys", "disable", "AKIA1"), parse("keys", "enable", "AKIA1")
     assert (disable.key_id, disable.enabled, enable.enabled) == ("AKIA1", False, True)
-    assert parse("keys", "rm", "AKIA1").run == cli_identities.cmd_keys_rm
+    assert parse("keys", "rm", "AKIA1").run == identities.cmd_keys_rm
     args = parse("keys", "rotate", "--data-dir", "/srv/faas", "--database-url", "postgresql://db/faas")
     assert (args.data_dir, args.database_url, args.run) == ("/srv/faas", "postgresql://db/faas",
-                                                            cli_identities.cmd_keys_rotate)
+                                                            serve.cmd_keys_rotate)
 
 
 def test_keys_rotate_is_not_a_client_verb(capsys):
@@ -676,16 +677,16 @@ def test_parse_permissions_token_audit():
 # --- identity verbs: pure helpers --------------------------------------------------------------
 
 def test_upsert_profile_appends_and_replaces_in_place():
-    assert cli_identities.upsert_profile("", "dev", "AK1", "s1") == \
+    assert profiles.upsert_profile("", "dev", "AK1", "s1") == \
         "[dev]\naws_access_key_id = AK1\naws_secret_access_key = s1\n"
     existing = ("# my keys\n[default]\naws_access_key_id = A\naws_secret_access_key = a\n\n"
                 "[dev]\naws_access_key_id = OLD\naws_secret_access_key = old\nregion = x\n\n"
                 "[prod]\naws_access_key_id = P\naws_secret_access_key = p")
-    replaced = cli_identities.upsert_profile(existing, "dev", "AK2", "s2")
+    replaced = profiles.upsert_profile(existing, "dev", "AK2", "s2")
     assert replaced == ("# my keys\n[default]\naws_access_key_id = A\naws_secret_access_key = a\n\n"
                         "[dev]\naws_access_key_id = AK2\naws_secret_access_key = s2\n\n"
                         "[prod]\naws_access_key_id = P\naws_secret_access_key = p")
-    appended = cli_identities.upsert_profile(existing, "ci", "AK3", "s3")
+    appended = profiles.upsert_profile(existing, "ci", "AK3", "s3")
     assert appended.startswith(existing + "\n\n[ci]\n")
     import configparser
 
@@ -697,44 +698,44 @@ def test_upsert_profile_appends_and_replaces_in_place():
 
 def test_write_private_replaces_the_file_with_mode_0600(tmp_path):
     path = tmp_path / "aws" / "credentials"
-    assert cli_identities.read_credentials_text(path) == ""
-    cli_identities.write_private(path, "[a]\n")
+    assert profiles.read_credentials_text(path) == ""
+    profiles.write_private(path, "[a]\n")
     assert path.stat().st_mode & 0o777 == 0o600
     path.chmod(0o644)
-    cli_identities.write_private(path, "[b]\n")
+    profiles.write_private(path, "[b]\n")
     assert (path.read_text(), path.stat().st_mode & 0o777) == ("[b]\n", 0o600)
     assert [p.name for p in path.parent.iterdir()] == ["credentials"]  # no temp file left behind
     with pytest.raises(ConfigError, match="cannot read"):
-        cli_identities.read_credentials_text(path.parent)
+        profiles.read_credentials_text(path.parent)
 
 
 def test_read_policy_document(tmp_path, monkeypatch):
     document = {"Version": "2012-10-17", "Statement": []}
-    assert cli_identities.read_policy_document(json.dumps(document), None) == document
+    assert access.read_policy_document(json.dumps(document), None) == document
     (tmp_path / "p.json").write_text(json.dumps(document))
-    assert cli_identities.read_policy_document(None, str(tmp_path / "p.json")) == document
+    assert access.read_policy_document(None, str(tmp_path / "p.json")) == document
     monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(document)))
-    assert cli_identities.read_policy_document(None, "-") == document
+    assert access.read_policy_document(None, "-") == document
     with pytest.raises(ConfigError, match="--document is not JSON"):
-        cli_identities.read_policy_document("{nope", None)
+        access.read_policy_document("{nope", None)
     with pytest.raises(ConfigError, match="must be a JSON object"):
-        cli_identities.read_policy_document("[]", None)
+        access.read_policy_document("[]", None)
     with pytest.raises(ConfigError, match="cannot read"):
-        cli_identities.read_policy_document(None, str(tmp_path / "missing.json"))
+        access.read_policy_document(None, str(tmp_path / "missing.json"))
 
 
 def test_audit_principal_takes_names_or_arns():
-    assert cli_identities.audit_principal(None, "000000000000") is None
-    assert cli_identities.audit_principal("dev", "123456789012") == "arn:aws:iam::123456789012:user/dev"
+    assert access.audit_principal(None, "000000000000") is None
+    assert access.audit_principal("dev", "123456789012") == "arn:aws:iam::123456789012:user/dev"
     arn = "arn:aws:sts::000000000000:assumed-role/r/f"
-    assert cli_identities.audit_principal(arn, "000000000000") == arn
-    assert cli_identities.audit_principal("anonymous", "000000000000") == "anonymous"
+    assert access.audit_principal(arn, "000000000000") == arn
+    assert access.audit_principal("anonymous", "000000000000") == "anonymous"
 
 
 def test_shared_credentials_file_env_replaces_the_data_dir_file(tmp_path):
     write_credentials(tmp_path)
     shared = tmp_path / "shared"
-    shared.write_text(cli_identities.profile_text("dev", "AKIADEV", "sdev"))
+    shared.write_text(profiles.profile_text("dev", "AKIADEV", "sdev"))
     env = {"AWS_SHARED_CREDENTIALS_FILE": str(shared)}
     assert discovery.discover_credentials(tmp_path, env, "dev") == sigv4.Credentials("AKIADEV", "sdev")
     with pytest.raises(ConfigError, match=f"not in {shared}"):
