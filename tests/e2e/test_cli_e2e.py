@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from faas.cli import code_sha256, zip_directory
+from faas.cli.packaging import code_sha256, zip_directory
 from tests.e2e.conftest import REPO, Server, unique
 
 pytestmark = pytest.mark.docker

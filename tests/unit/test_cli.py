@@ -19,7 +19,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from faas import cli, cli_identities, client, settings
+from faas import cli, settings
+from faas.cli import access, functions, identities, packaging, profiles, serve
+from faas.client import api, discovery, transport
 from faas.errors import ConfigError
 from faas.security import sigv4
 from tests.support.tls import self_signed
@@ -179,10 +181,10 @@ def make_function_dir(root: Path) -> Path:
 
 def test_zip_is_deterministic_and_skips_caches(tmp_path):
     folder = make_function_dir(tmp_path / "fn")
-    first = cli.zip_directory(folder)
+    first = packaging.zip_directory(folder)
     os.utime(folder / "app.py", (1_000_000, 1_000_000))
     (folder / "pkg" / "__pycache__" / "y.pyc").write_bytes(b"more cache")
-    second = cli.zip_directory(folder)
+    second = packaging.zip_directory(folder)
     assert first == second
     with zipfile.ZipFile(io.BytesIO(first)) as archive:
         assert archive.namelist() == ["app.py", "pkg/__init__.py", "run.sh"]
@@ -190,66 +192,66 @@ def test_zip_is_deterministic_and_skips_caches(tmp_path):
         assert modes["run.sh"] & 0o777 == 0o755 and modes["app.py"] & 0o777 == 0o644
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
     (folder / "app.py").write_text("changed")
-    assert cli.zip_directory(folder) != first
+    assert packaging.zip_directory(folder) != first
 
 
 def test_code_sha256_is_base64_of_digest():
-    assert cli.code_sha256(b"abc") == base64.b64encode(hashlib.sha256(b"abc").digest()).decode()
+    assert packaging.code_sha256(b"abc") == base64.b64encode(hashlib.sha256(b"abc").digest()).decode()
 
 
 def test_read_code_accepts_zip_and_rejects_other_files(tmp_path):
     archive = tmp_path / "code.zip"
-    archive.write_bytes(cli.zip_directory(make_function_dir(tmp_path / "fn")))
-    assert cli.read_code(archive) == archive.read_bytes()
+    archive.write_bytes(packaging.zip_directory(make_function_dir(tmp_path / "fn")))
+    assert packaging.read_code(archive) == archive.read_bytes()
     (tmp_path / "notes.txt").write_text("hi")
     with pytest.raises(ConfigError):
-        cli.read_code(tmp_path / "notes.txt")
+        packaging.read_code(tmp_path / "notes.txt")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="no files"):
-        cli.read_code(tmp_path / "empty")
+        packaging.read_code(tmp_path / "empty")
 
 
 def test_parse_env():
-    assert cli.parse_env(["A=1", "B=x=y", "C="]) == {"A": "1", "B": "x=y", "C": ""}
+    assert functions.parse_env(["A=1", "B=x=y", "C="]) == {"A": "1", "B": "x=y", "C": ""}
     with pytest.raises(ConfigError):
-        cli.parse_env(["NOVALUE"])
+        functions.parse_env(["NOVALUE"])
 
 
 # --- discovery ---------------------------------------------------------------------------------
 
 def test_endpoint_discovery_order(tmp_path):
-    assert client.discover_endpoint(tmp_path, {}, fallback="http://127.0.0.1:9000") == (
+    assert discovery.discover_endpoint(tmp_path, {}, fallback="http://127.0.0.1:9000") == (
         "http://127.0.0.1:9000", f"FAAS_HOST/FAAS_PORT ({tmp_path / 'endpoint'} does not exist)")
     with pytest.raises(ConfigError, match="faas serve"):
-        client.discover_endpoint(tmp_path, {})
+        discovery.discover_endpoint(tmp_path, {})
     (tmp_path / "endpoint").write_text("http://10.0.0.5:9001/\n")
-    assert client.discover_endpoint(tmp_path, {}) == ("http://10.0.0.5:9001", str(tmp_path / "endpoint"))
+    assert discovery.discover_endpoint(tmp_path, {}) == ("http://10.0.0.5:9001", str(tmp_path / "endpoint"))
     env = {"FAAS_ENDPOINT_URL": "http://env:1"}
-    assert client.discover_endpoint(tmp_path, env) == ("http://env:1", "FAAS_ENDPOINT_URL")
-    assert client.discover_endpoint(tmp_path, env, "http://opt:2") == ("http://opt:2", "--endpoint-url")
+    assert discovery.discover_endpoint(tmp_path, env) == ("http://env:1", "FAAS_ENDPOINT_URL")
+    assert discovery.discover_endpoint(tmp_path, env, "http://opt:2") == ("http://opt:2", "--endpoint-url")
 
 
 @pytest.mark.parametrize("host,expected", [("127.0.0.1", "http://127.0.0.1:9000"), ("0.0.0.0", "http://127.0.0.1:9000"),
                                            ("::1", "http://[::1]:9000"), ("faas.local", "http://faas.local:9000")])
 def test_default_endpoint_from_settings(host, expected):
-    assert client.default_endpoint(settings.load({"FAAS_HOST": host})) == expected
+    assert discovery.default_endpoint(settings.load({"FAAS_HOST": host})) == expected
     tls = {"FAAS_HOST": host, "FAAS_TLS_CERT": "c.pem", "FAAS_TLS_KEY": "k.pem"}
-    assert client.default_endpoint(settings.load(tls)) == expected.replace("http://", "https://")
+    assert discovery.default_endpoint(settings.load(tls)) == expected.replace("http://", "https://")
 
 
 def test_credentials_discovery(tmp_path):
     with pytest.raises(ConfigError, match="no credentials"):
-        client.discover_credentials(tmp_path, {})
+        discovery.discover_credentials(tmp_path, {})
     write_credentials(tmp_path)
     write_credentials(tmp_path, "other", "AKIDOTHER", "s2", token="tok")
-    assert client.discover_credentials(tmp_path, {}) == sigv4.Credentials(KEY_ID, SECRET)
-    assert client.discover_credentials(tmp_path, {}, "other") == sigv4.Credentials("AKIDOTHER", "s2", "tok")
+    assert discovery.discover_credentials(tmp_path, {}) == sigv4.Credentials(KEY_ID, SECRET)
+    assert discovery.discover_credentials(tmp_path, {}, "other") == sigv4.Credentials("AKIDOTHER", "s2", "tok")
     env = {"AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "senv", "AWS_SESSION_TOKEN": "t"}
-    assert client.discover_credentials(tmp_path, env) == sigv4.Credentials("AKIDENV", "senv", "t")
+    assert discovery.discover_credentials(tmp_path, env) == sigv4.Credentials("AKIDENV", "senv", "t")
     # An explicit profile wins over the environment, as in the AWS CLI.
-    assert client.discover_credentials(tmp_path, env, "other").access_key_id == "AKIDOTHER"
+    assert discovery.discover_credentials(tmp_path, env, "other").access_key_id == "AKIDOTHER"
     with pytest.raises(ConfigError, match="profiles: default, other"):
-        client.discover_credentials(tmp_path, {}, "missing")
+        discovery.discover_credentials(tmp_path, {}, "missing")
 
 
 def test_credentials_repr_hides_secret():
@@ -260,7 +262,7 @@ def test_client_from_environment_uses_data_dir_and_region(data_dir, monkeypatch)
     (data_dir / "endpoint").write_text("http://127.0.0.1:9555\n")
     write_credentials(data_dir)
     monkeypatch.setenv("FAAS_REGION", "ap-south-1")
-    c = client.Client.from_environment()
+    c = api.Client.from_environment()
     assert (c.endpoint_url, c.region, c.credentials.access_key_id) == ("http://127.0.0.1:9555", "ap-south-1", KEY_ID)
 
 
@@ -355,7 +357,7 @@ class FakeLambda(http.server.BaseHTTPRequestHandler):
         current.update({k: v for k, v in request.items() if k not in ("Code", "FunctionName")})
         if zip_b64 is not None:
             code = base64.b64decode(zip_b64)
-            current.update(CodeSha256=cli.code_sha256(code), CodeSize=len(code))
+            current.update(CodeSha256=packaging.code_sha256(code), CodeSize=len(code))
         return current
 
     do_GET = do_POST = do_PUT = do_DELETE = _handle
@@ -378,7 +380,7 @@ def fake_api(data_dir):
 
 def test_deploy_creates_then_updates(fake_api, tmp_path, capsys):
     folder = make_function_dir(tmp_path / "fn")
-    sha = cli.code_sha256(cli.zip_directory(folder))
+    sha = packaging.code_sha256(packaging.zip_directory(folder))
     argv = ["deploy", str(folder), "--name", "hello", "--runtime", "python3.13", "--handler", "app.handler"]
     assert cli.main([*argv, "--memory", "256", "--env", "A=1"]) == 0
     out = capsys.readouterr().out
@@ -398,7 +400,7 @@ def test_deploy_creates_then_updates(fake_api, tmp_path, capsys):
     (folder / "app.py").write_text("def handler(e, c):\n    return 2\n")
     assert cli.main(argv) == 0
     assert capsys.readouterr().out.startswith("updated hello\n")
-    assert stored["CodeSha256"] == cli.code_sha256(cli.zip_directory(folder)) != sha
+    assert stored["CodeSha256"] == packaging.code_sha256(packaging.zip_directory(folder)) != sha
 
 
 def test_deploy_shows_progress_for_large_code(fake_api, tmp_path, capsys):
@@ -416,7 +418,7 @@ def test_deploy_shows_progress_for_large_code(fake_api, tmp_path, capsys):
 
 def test_upload_progress_live_line():
     stream = io.StringIO()
-    progress = client.UploadProgress(stream, live=True)
+    progress = transport.UploadProgress(stream, live=True)
     progress(12_300_000, 40_000_000)
     progress(40_000_000, 40_000_000)
     assert stream.getvalue() == "\ruploading 12.3/40.0 MB (30%)\ruploading 40.0/40.0 MB (100%)\n"
@@ -533,10 +535,10 @@ def test_unreadable_ca_bundle_is_a_config_error(fake_tls_api, tmp_path, capsys):
 
 def test_the_ca_bundle_replaces_the_system_cas_and_the_option_wins(tmp_path):
     cert, _ = self_signed(tmp_path)
-    assert client.tls_context({"AWS_CA_BUNDLE": str(cert)}).cert_store_stats()["x509_ca"] == 1
-    assert client.tls_context({"AWS_CA_BUNDLE": "/nonexistent.pem"}, str(cert)).cert_store_stats()["x509_ca"] == 1
+    assert discovery.tls_context({"AWS_CA_BUNDLE": str(cert)}).cert_store_stats()["x509_ca"] == 1
+    assert discovery.tls_context({"AWS_CA_BUNDLE": "/nonexistent.pem"}, str(cert)).cert_store_stats()["x509_ca"] == 1
     with pytest.raises(ConfigError, match="AWS_CA_BUNDLE"):
-        client.tls_context({"AWS_CA_BUNDLE": "/nonexistent.pem"})
+        discovery.tls_context({"AWS_CA_BUNDLE": "/nonexistent.pem"})
 
 
 def test_missing_credentials_exit_2(data_dir, capsys):
@@ -546,12 +548,12 @@ def test_missing_credentials_exit_2(data_dir, capsys):
 
 
 def test_error_body_without_header_or_json():
-    response = client.Response(502, {}, b"<html>bad gateway</html>")
-    error = client._error_from(response)
+    response = transport.Response(502, {}, b"<html>bad gateway</html>")
+    error = transport._error_from(response)
     assert (error.code, error.message, error.status) == ("HTTP502", "<html>bad gateway</html>", 502)
-    response = client.Response(400, {"x-amzn-errortype": "InvalidParameterValueException:http://x"},
+    response = transport.Response(400, {"x-amzn-errortype": "InvalidParameterValueException:http://x"},
                                b'{"Message": "bad"}')
-    error = client._error_from(response)
+    error = transport._error_from(response)
     assert (error.code, error.message) == ("InvalidParameterValueException", "bad")
 
 
@@ -586,13 +588,13 @@ def test_identity_verbs_take_the_connection_options(capsys):
 
 def test_parse_principals_and_roles():
     args = parse("principals", "create", "ci")
-    assert (args.name, args.kind, args.run) == ("ci", "user", cli_identities.cmd_principals_create)
+    assert (args.name, args.kind, args.run) == ("ci", "user", identities.cmd_principals_create)
     assert parse("principals", "create", "ci", "--kind", "service").kind == "service"
     assert parse("principals", "rm", "ci").name == "ci"
     args = parse("roles", "create", "worker", "--description", "runs jobs")
     assert (args.name, args.description) == ("worker", "runs jobs")
     assert parse("roles", "create", "worker").description == ""
-    assert parse("roles", "rm", "worker").run == cli_identities.cmd_roles_rm
+    assert parse("roles", "rm", "worker").run == identities.cmd_roles_rm
 
 
 def test_parse_keys():
@@ -604,10 +606,10 @@ def test_parse_keys():
     assert parse("keys", "ls", "--principal", "dev").principal == "dev"
     disable, enable = parse("keys", "disable", "AKIA1"), parse("keys", "enable", "AKIA1")
     assert (disable.key_id, disable.enabled, enable.enabled) == ("AKIA1", False, True)
-    assert parse("keys", "rm", "AKIA1").run == cli_identities.cmd_keys_rm
+    assert parse("keys", "rm", "AKIA1").run == identities.cmd_keys_rm
     args = parse("keys", "rotate", "--data-dir", "/srv/faas", "--database-url", "postgresql://db/faas")
     assert (args.data_dir, args.database_url, args.run) == ("/srv/faas", "postgresql://db/faas",
-                                                            cli_identities.cmd_keys_rotate)
+                                                            serve.cmd_keys_rotate)
 
 
 def test_keys_rotate_is_not_a_client_verb(capsys):
@@ -675,16 +677,16 @@ def test_parse_permissions_token_audit():
 # --- identity verbs: pure helpers --------------------------------------------------------------
 
 def test_upsert_profile_appends_and_replaces_in_place():
-    assert cli_identities.upsert_profile("", "dev", "AK1", "s1") == \
+    assert profiles.upsert_profile("", "dev", "AK1", "s1") == \
         "[dev]\naws_access_key_id = AK1\naws_secret_access_key = s1\n"
     existing = ("# my keys\n[default]\naws_access_key_id = A\naws_secret_access_key = a\n\n"
                 "[dev]\naws_access_key_id = OLD\naws_secret_access_key = old\nregion = x\n\n"
                 "[prod]\naws_access_key_id = P\naws_secret_access_key = p")
-    replaced = cli_identities.upsert_profile(existing, "dev", "AK2", "s2")
+    replaced = profiles.upsert_profile(existing, "dev", "AK2", "s2")
     assert replaced == ("# my keys\n[default]\naws_access_key_id = A\naws_secret_access_key = a\n\n"
                         "[dev]\naws_access_key_id = AK2\naws_secret_access_key = s2\n\n"
                         "[prod]\naws_access_key_id = P\naws_secret_access_key = p")
-    appended = cli_identities.upsert_profile(existing, "ci", "AK3", "s3")
+    appended = profiles.upsert_profile(existing, "ci", "AK3", "s3")
     assert appended.startswith(existing + "\n\n[ci]\n")
     import configparser
 
@@ -696,51 +698,51 @@ def test_upsert_profile_appends_and_replaces_in_place():
 
 def test_write_private_replaces_the_file_with_mode_0600(tmp_path):
     path = tmp_path / "aws" / "credentials"
-    assert cli_identities.read_credentials_text(path) == ""
-    cli_identities.write_private(path, "[a]\n")
+    assert profiles.read_credentials_text(path) == ""
+    profiles.write_private(path, "[a]\n")
     assert path.stat().st_mode & 0o777 == 0o600
     path.chmod(0o644)
-    cli_identities.write_private(path, "[b]\n")
+    profiles.write_private(path, "[b]\n")
     assert (path.read_text(), path.stat().st_mode & 0o777) == ("[b]\n", 0o600)
     assert [p.name for p in path.parent.iterdir()] == ["credentials"]  # no temp file left behind
     with pytest.raises(ConfigError, match="cannot read"):
-        cli_identities.read_credentials_text(path.parent)
+        profiles.read_credentials_text(path.parent)
 
 
 def test_read_policy_document(tmp_path, monkeypatch):
     document = {"Version": "2012-10-17", "Statement": []}
-    assert cli_identities.read_policy_document(json.dumps(document), None) == document
+    assert access.read_policy_document(json.dumps(document), None) == document
     (tmp_path / "p.json").write_text(json.dumps(document))
-    assert cli_identities.read_policy_document(None, str(tmp_path / "p.json")) == document
+    assert access.read_policy_document(None, str(tmp_path / "p.json")) == document
     monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(document)))
-    assert cli_identities.read_policy_document(None, "-") == document
+    assert access.read_policy_document(None, "-") == document
     with pytest.raises(ConfigError, match="--document is not JSON"):
-        cli_identities.read_policy_document("{nope", None)
+        access.read_policy_document("{nope", None)
     with pytest.raises(ConfigError, match="must be a JSON object"):
-        cli_identities.read_policy_document("[]", None)
+        access.read_policy_document("[]", None)
     with pytest.raises(ConfigError, match="cannot read"):
-        cli_identities.read_policy_document(None, str(tmp_path / "missing.json"))
+        access.read_policy_document(None, str(tmp_path / "missing.json"))
 
 
 def test_audit_principal_takes_names_or_arns():
-    assert cli_identities.audit_principal(None, "000000000000") is None
-    assert cli_identities.audit_principal("dev", "123456789012") == "arn:aws:iam::123456789012:user/dev"
+    assert access.audit_principal(None, "000000000000") is None
+    assert access.audit_principal("dev", "123456789012") == "arn:aws:iam::123456789012:user/dev"
     arn = "arn:aws:sts::000000000000:assumed-role/r/f"
-    assert cli_identities.audit_principal(arn, "000000000000") == arn
-    assert cli_identities.audit_principal("anonymous", "000000000000") == "anonymous"
+    assert access.audit_principal(arn, "000000000000") == arn
+    assert access.audit_principal("anonymous", "000000000000") == "anonymous"
 
 
 def test_shared_credentials_file_env_replaces_the_data_dir_file(tmp_path):
     write_credentials(tmp_path)
     shared = tmp_path / "shared"
-    shared.write_text(cli_identities.profile_text("dev", "AKIADEV", "sdev"))
+    shared.write_text(profiles.profile_text("dev", "AKIADEV", "sdev"))
     env = {"AWS_SHARED_CREDENTIALS_FILE": str(shared)}
-    assert client.discover_credentials(tmp_path, env, "dev") == sigv4.Credentials("AKIADEV", "sdev")
+    assert discovery.discover_credentials(tmp_path, env, "dev") == sigv4.Credentials("AKIADEV", "sdev")
     with pytest.raises(ConfigError, match=f"not in {shared}"):
-        client.discover_credentials(tmp_path, env)  # no 'default' profile in that file
+        discovery.discover_credentials(tmp_path, env)  # no 'default' profile in that file
     with pytest.raises(ConfigError, match="AWS_SHARED_CREDENTIALS_FILE"):
-        client.discover_credentials(tmp_path, {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")})
-    assert client.discover_credentials(tmp_path, {}) == sigv4.Credentials(KEY_ID, SECRET)
+        discovery.discover_credentials(tmp_path, {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")})
+    assert discovery.discover_credentials(tmp_path, {}) == sigv4.Credentials(KEY_ID, SECRET)
 
 
 # --- identity verbs against a fake of the API --------------------------------------------------
@@ -823,7 +825,7 @@ def test_keys_create_writes_the_profile_instead(fake_identities, tmp_path, capsy
     out, err = capsys.readouterr()
     assert out == f"created access key AKIADEV for dev\nwrote profile [dev] to {path}\n"
     assert "s3cret" not in out + err
-    assert client.read_shared_credentials(path, "dev") == sigv4.Credentials("AKIADEV", "s3cret")
+    assert discovery.read_shared_credentials(path, "dev") == sigv4.Credentials("AKIADEV", "s3cret")
     assert "[other]\naws_access_key_id = O\n" in path.read_text() and path.stat().st_mode & 0o777 == 0o600
 
     link = tmp_path / "link"

@@ -1,69 +1,25 @@
-"""The `faas` command: `faas serve` runs the platform, the other verbs are a thin client of its REST API."""
+"""The `faas` verbs for functions: deploy, invoke, url, ls, rm and logs."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import base64
-import hashlib
-import io
 import os
-import stat
 import sys
-import textwrap
 import time
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from faas import settings as settings_module
-from faas.client import Client, ClientError, EndpointUnreachable, UploadProgress
-from faas.errors import ConfigError, FaasError, StartupError
+from faas.cli.common import client_for, client_options, print_error, print_to_stderr, table
+from faas.cli.packaging import code_sha256, read_code
+from faas.client.api import Client
+from faas.client.transport import ClientError
+from faas.errors import ConfigError
 
-SKIPPED_DIRS = frozenset({"__pycache__", ".git"})
-ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can hold: same folder, same CodeSha256
 DEFAULT_ROLE_NAME = "faas-default"
 READY_WAIT_S = 60.0
-
-
-# --- packaging ---------------------------------------------------------------------------------
-
-def zip_directory(directory: Path) -> bytes:
-    """A deterministic zip of a folder: sorted entries, fixed timestamps and modes, no caches or .git."""
-    files: list[tuple[str, Path]] = []
-    for root, dirnames, filenames in os.walk(directory):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
-        for filename in filenames:
-            path = Path(root, filename)
-            if path.is_file():  # skips sockets, fifos and dangling links
-                files.append((path.relative_to(directory).as_posix(), path))
-    if not files:
-        raise ConfigError(f"{directory} holds no files to deploy")
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, path in sorted(files):
-            info = zipfile.ZipInfo(name, date_time=ZIP_DATE_TIME)
-            info.create_system = 3  # unix, whatever the host, so the modes below mean the same
-            executable = path.stat().st_mode & 0o111
-            info.external_attr = (stat.S_IFREG | (0o755 if executable else 0o644)) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes(), compresslevel=6)
-    return buffer.getvalue()
-
-
-def code_sha256(zip_bytes: bytes) -> str:
-    """As Lambda reports CodeSha256: base64 of the digest, not hex."""
-    return base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode("ascii")
-
-
-def read_code(path: Path) -> bytes:
-    """The zip to deploy: a folder is zipped, a .zip file is sent as it is."""
-    if path.is_dir():
-        return zip_directory(path)
-    if path.is_file() and zipfile.is_zipfile(path):
-        return path.read_bytes()
-    raise ConfigError(f"{path} is neither a folder nor a zip file")
 
 
 def parse_env(pairs: Sequence[str]) -> dict[str, str]:
@@ -74,72 +30,6 @@ def parse_env(pairs: Sequence[str]) -> dict[str, str]:
             raise ConfigError(f"--env {pair!r} is not KEY=VALUE")
         variables[key] = value
     return variables
-
-
-# --- output helpers ----------------------------------------------------------------------------
-
-def print_to_stderr(*parts: Any) -> None:
-    print(*parts, file=sys.stderr, flush=True)
-
-
-def _error(message: str) -> None:
-    print_to_stderr(f"error: {message}")
-
-
-def table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
-
-
-# --- commands ----------------------------------------------------------------------------------
-
-def settings_from(args: argparse.Namespace) -> settings_module.Settings:
-    """The settings as `faas serve` loads them: its options (see add_setting_options) over FAAS_* variables."""
-    given = {s.name: getattr(args, s.name) for s in settings_module.SETTINGS
-             if s.flag and getattr(args, s.name, None) is not None}
-    return settings_module.load(os.environ, **given)
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    config = settings_from(args)
-    from faas import server  # lazily: the client verbs should not pay for the server's imports
-
-    return server.run(config)
-
-
-def cmd_images_build(args: argparse.Namespace) -> int:
-    config = settings_module.load(os.environ)
-    import docker  # lazily, as above
-
-    from faas.sandbox import images
-
-    try:
-        docker_client = docker.from_env()
-        docker_client.ping()
-    except docker.errors.DockerException as exc:
-        raise StartupError(f"Docker is not reachable ({exc}); start dockerd first") from exc
-    runtimes = [args.runtime] if args.runtime else None  # None: every runtime the platform knows
-    try:
-        refs = images.ensure_images(docker_client, prefix=config.image_prefix, progress=print_to_stderr,
-                                    runtimes=runtimes, mirror=config.debian_mirror or None)
-    except docker.errors.DockerException as exc:
-        raise FaasError(f"building runtime images failed: {exc}") from exc
-    for runtime, ref in sorted(refs.items()):
-        print(f"{runtime}\t{ref}")
-    return 0
-
-
-def _upload_progress(args: argparse.Namespace) -> UploadProgress | None:
-    choice = getattr(args, "progress", None)  # True (--progress), False (--no-progress) or None: auto
-    if choice is False or (choice is None and not sys.stderr.isatty()):
-        return None
-    return UploadProgress(sys.stderr)  # rewritten in place on a terminal, a line per 10% otherwise
-
-
-def client_for(args: argparse.Namespace, config: settings_module.Settings | None = None) -> Client:
-    config = config or settings_module.load(os.environ, data_dir=args.data_dir)
-    return Client.from_settings(config, os.environ, endpoint_url=args.endpoint_url, profile=args.profile,
-                                progress=_upload_progress(args), ca_bundle=args.ca_bundle)
 
 
 def _wait_until_ready(client: Client, name: str, configuration: dict[str, Any]) -> dict[str, Any]:
@@ -215,7 +105,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         out.write(b"\n")
     out.flush()
     if result.function_error:
-        _error(f"the function failed ({result.function_error})")
+        print_error(f"the function failed ({result.function_error})")
         return 1
     return 0
 
@@ -241,8 +131,8 @@ def cmd_url_create(args: argparse.Namespace) -> int:
                 client.add_permission(args.name, **statement)
             except ClientError as exc:
                 if exc.code != "ResourceConflictException":
-                    _error(f"the URL {config['FunctionUrl']} was created, but it answers 403 until the function's "
-                           f"policy allows it: adding statement {statement['statement_id']} failed")
+                    print_error(f"the URL {config['FunctionUrl']} was created, but it answers 403 until the "
+                                f"function's policy allows it: adding statement {statement['statement_id']} failed")
                     raise
                 # An earlier URL of this function left it: keep it (faas permissions show prints it).
                 print_to_stderr(f"kept the statement {statement['statement_id']} already in the function's policy")
@@ -287,88 +177,9 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- the parser --------------------------------------------------------------------------------
-
-def _escape(text: str) -> str:
-    return text.replace("%", "%%")  # argparse %-formats help strings
-
-
-def _default_text(setting: settings_module.Setting) -> str:
-    if isinstance(setting.default, tuple):
-        return ",".join(setting.default) or "empty"
-    return "empty" if setting.default in ("", None) else str(setting.default)
-
-
-def add_setting_options(parser: argparse.ArgumentParser, names: Sequence[str] | None = None) -> None:
-    """`faas serve`'s setting options (or only those named), read back by settings_from()."""
-    for s in settings_module.SETTINGS:
-        if s.flag and (names is None or s.name in names):
-            parser.add_argument(s.option, dest=s.name, metavar=s.name.split("_")[-1].upper(),
-                                help=_escape(f"{s.help} (env {s.env}, default {_default_text(s)})"))
-
-
-def _serve_epilog() -> str:
-    env_only = [s for s in settings_module.SETTINGS if not s.flag]
-    width = max(len(s.env) for s in env_only)
-    lines = ["settings read only from the environment:"]
-    for s in env_only:
-        text = f"{s.help} (default: {_default_text(s)})"
-        lines.extend(textwrap.wrap(text, 100, initial_indent=f"  {s.env.ljust(width)}  ",
-                                   subsequent_indent=" " * (width + 4)))
-    lines.append("")
-    lines.extend(textwrap.wrap("Options win over their FAAS_* variables. At start the server writes "
-                               "<data-dir>/endpoint and <data-dir>/credentials, which the client commands "
-                               "read.", 100, break_on_hyphens=False))
-    return _escape("\n".join(lines))
-
-
-def client_options(profile: bool = True) -> argparse.ArgumentParser:
-    """The connection options of every client verb; `profile=False` leaves --profile to the verb."""
-    parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("connection")
-    group.add_argument("--endpoint-url", metavar="URL",
-                       help="the platform's URL (env FAAS_ENDPOINT_URL; default: the URL in <data-dir>/endpoint, "
-                            "written by 'faas serve', else http://FAAS_HOST:FAAS_PORT)")
-    data_dir = next(s for s in settings_module.SETTINGS if s.name == "data_dir")
-    group.add_argument("--data-dir", metavar="DIR",
-                       help=_escape(f"the server's data dir, where endpoint and credentials are found "
-                                    f"(env {data_dir.env}, default {data_dir.default})"))
-    group.add_argument("--ca-bundle", metavar="FILE",
-                       help="PEM file of the CA certificates to verify an https:// endpoint with, instead of the "
-                            "system's; for a self-signed certificate, the certificate itself (env AWS_CA_BUNDLE)")
-    if profile:
-        group.add_argument("--profile", metavar="NAME",
-                           help="profile in the credentials file: AWS_SHARED_CREDENTIALS_FILE when set, else "
-                                "<data-dir>/credentials (default: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
-                                "when both are set, else the profile 'default')")
-    return parent
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="faas", description="A self-hosted serverless platform that speaks the AWS Lambda API. "
-                                 "'faas serve' runs it; the other commands are clients of a running "
-                                 "server, but for 'images build' and 'keys rotate', which run on its machine.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+def add_function_commands(commands: argparse._SubParsersAction) -> None:
+    """Register deploy, invoke, url, ls, rm and logs on the `faas` parser."""
     connection = client_options()
-
-    serve = commands.add_parser("serve", help="run the platform", description="Run the platform: the Lambda API, "
-                                "the invoke path and the execution environments.", epilog=_serve_epilog(),
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_setting_options(serve)
-    serve.set_defaults(run=cmd_serve)
-
-    images = commands.add_parser("images", help="manage the runtime images",
-                                 description="Manage the locally built runtime images.")
-    image_commands = images.add_subparsers(dest="images_command", metavar="COMMAND")
-    build = image_commands.add_parser(
-        "build", help="build the runtime images that are missing",
-        description="Build the runtime images whose recipe changed or that are missing (the others are "
-                    "reused) and print their references. Needs a running Docker engine; reads "
-                    "FAAS_IMAGE_PREFIX.")
-    build.add_argument("--runtime", metavar="R", help="only this runtime, e.g. python3.13 (default: all)")
-    build.set_defaults(run=cmd_images_build)
-    images.set_defaults(run=lambda args: usage(images))
 
     deploy = commands.add_parser(
         "deploy", parents=[connection], help="create or update a function from a folder",
@@ -446,43 +257,3 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("name", help="function name")
     logs.add_argument("--limit", type=int, default=20, metavar="N", help="how many invocations (default 20)")
     logs.set_defaults(run=cmd_logs)
-
-    # Imported here, not at the top: that module uses this one's helpers.
-    from faas.cli_identities import add_identity_commands
-
-    add_identity_commands(commands)
-    return parser
-
-
-def usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help and usage errors: keep main() returning the status
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
-    if not hasattr(args, "run"):
-        return usage(parser)
-    try:
-        return args.run(args)
-    except ClientError as exc:
-        _error(f"{exc.code}: {exc.message}")
-        return 1
-    except EndpointUnreachable as exc:
-        _error(f"cannot connect to {exc.endpoint}: {exc.reason}")
-        print_to_stderr(f"hint: is 'faas serve' running? endpoint: {exc.endpoint} (from {exc.source})")
-        return 1
-    except (ConfigError, StartupError) as exc:
-        _error(str(exc))
-        return 2
-    except FaasError as exc:
-        _error(str(exc))
-        return 1
-    except KeyboardInterrupt:
-        print_to_stderr("interrupted")
-        return 130
-

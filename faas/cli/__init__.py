@@ -1,0 +1,57 @@
+"""The `faas` command: `faas serve` runs the platform, the other verbs are a thin client of its REST API.
+This module wires the verbs' modules into one parser and turns their errors into exit statuses."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from faas.cli.access import add_access_commands
+from faas.cli.common import print_error, print_to_stderr, usage
+from faas.cli.functions import add_function_commands
+from faas.cli.identities import add_identity_commands
+from faas.cli.serve import add_serve_commands
+from faas.client.transport import ClientError, EndpointUnreachable
+from faas.errors import ConfigError, FaasError, StartupError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="faas", description="A self-hosted serverless platform that speaks the AWS Lambda API. "
+                                 "'faas serve' runs it; the other commands are clients of a running "
+                                 "server, but for 'images build' and 'keys rotate', which run on its machine.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    add_serve_commands(commands)
+    add_function_commands(commands)
+    add_identity_commands(commands)
+    add_access_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help and usage errors: keep main() returning the status
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    if not hasattr(args, "run"):
+        return usage(parser)
+    try:
+        return args.run(args)
+    except ClientError as exc:
+        print_error(f"{exc.code}: {exc.message}")
+        return 1
+    except EndpointUnreachable as exc:
+        print_error(f"cannot connect to {exc.endpoint}: {exc.reason}")
+        print_to_stderr(f"hint: is 'faas serve' running? endpoint: {exc.endpoint} (from {exc.source})")
+        return 1
+    except (ConfigError, StartupError) as exc:
+        print_error(str(exc))
+        return 2
+    except FaasError as exc:
+        print_error(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        print_to_stderr("interrupted")
+        return 130

@@ -1,0 +1,82 @@
+"""What the `faas` verbs share: their connection options, the client they build from them, and output."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from faas import settings as settings_module
+from faas.client.api import Client
+from faas.client.transport import UploadProgress
+
+
+def print_to_stderr(*parts: Any) -> None:
+    print(*parts, file=sys.stderr, flush=True)
+
+
+def print_error(message: str) -> None:
+    print_to_stderr(f"error: {message}")
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+
+
+def print_table(items: Iterable[Mapping[str, Any]], columns: Mapping[str, str]) -> None:
+    """A table with a column per (heading, field) of `columns`."""
+    print(table([list(columns), *([str(item.get(field, "")) for field in columns.values()] for item in items)]))
+
+
+def escape_help(text: str) -> str:
+    return text.replace("%", "%%")  # argparse %-formats help strings
+
+
+def _upload_progress(args: argparse.Namespace) -> UploadProgress | None:
+    choice = getattr(args, "progress", None)  # True (--progress), False (--no-progress) or None: auto
+    if choice is False or (choice is None and not sys.stderr.isatty()):
+        return None
+    return UploadProgress(sys.stderr)  # rewritten in place on a terminal, a line per 10% otherwise
+
+
+def client_for(args: argparse.Namespace, config: settings_module.Settings | None = None) -> Client:
+    config = config or settings_module.load(os.environ, data_dir=args.data_dir)
+    return Client.from_settings(config, os.environ, endpoint_url=args.endpoint_url, profile=args.profile,
+                                progress=_upload_progress(args), ca_bundle=args.ca_bundle)
+
+
+def client_options(profile: bool = True) -> argparse.ArgumentParser:
+    """The connection options of every client verb; `profile=False` leaves --profile to the verb."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("connection")
+    group.add_argument("--endpoint-url", metavar="URL",
+                       help="the platform's URL (env FAAS_ENDPOINT_URL; default: the URL in <data-dir>/endpoint, "
+                            "written by 'faas serve', else http://FAAS_HOST:FAAS_PORT)")
+    data_dir = next(s for s in settings_module.SETTINGS if s.name == "data_dir")
+    group.add_argument("--data-dir", metavar="DIR",
+                       help=escape_help(f"the server's data dir, where endpoint and credentials are found "
+                                         f"(env {data_dir.env}, default {data_dir.default})"))
+    group.add_argument("--ca-bundle", metavar="FILE",
+                       help="PEM file of the CA certificates to verify an https:// endpoint with, instead of the "
+                            "system's; for a self-signed certificate, the certificate itself (env AWS_CA_BUNDLE)")
+    if profile:
+        group.add_argument("--profile", metavar="NAME",
+                           help="profile in the credentials file: AWS_SHARED_CREDENTIALS_FILE when set, else "
+                                "<data-dir>/credentials (default: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                                "when both are set, else the profile 'default')")
+    return parent
+
+
+def usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def command_group(commands: argparse._SubParsersAction, name: str, help: str, description: str,
+                  ) -> argparse._SubParsersAction:
+    parser = commands.add_parser(name, help=help, description=description)
+    parser.set_defaults(run=lambda args: usage(parser))
+    return parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
