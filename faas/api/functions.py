@@ -12,7 +12,7 @@ from faas.api.auth import CALLER, operation, permits
 from faas.api.body import CODE_LIMIT, read_json
 from faas.api.context import services
 from faas.errors import InvalidParameterValue
-from faas.model import LATEST, Function
+from faas.model import LATEST, Function, timestamp_ms
 from faas.services.code import CodeInfo
 from faas.services.functions import parse_function_ref
 from faas.settings import Settings
@@ -25,8 +25,7 @@ READ_VARIABLES = "lambda:GetFunctionConfiguration"
 
 def last_modified(value: dt.datetime) -> str:
     """Lambda's own format: 2020-04-10T19:06:32.563+0000."""
-    value = value.astimezone(dt.timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}+0000"
+    return timestamp_ms(value.astimezone(dt.timezone.utc), "+0000")
 
 
 def configuration(fn: Function, settings: Settings, *, variables: bool = False) -> dict[str, Any]:

@@ -3,10 +3,10 @@ replaced or appended, every other line kept, the file private (0600)."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
+from faas import files
 from faas.errors import ConfigError
 
 _SECTION_RE = re.compile(r"\[([^\]]*)\]")
@@ -52,15 +52,8 @@ def read_credentials_text(path: Path) -> str:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Replace `path` with `text`, mode 0600 whatever the umask or the old file's mode."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Replace `path` with `text`, mode 0600 at every moment (faas.files), or say why it cannot be."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        files.write_private(path, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
