@@ -236,7 +236,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     # The URL source authenticates and authorises through the API's guard, handed in here (sources never
     # import the API): one implementation of credentials, policies and the audit log for every request.
     api[url_routes.URL_SOURCE] = UrlSource(urls, functions, invoker, checks, function_arn=settings.function_arn,
-                                           account_id=settings.account_id)
+                                           account_id=settings.account_id, trusted_proxies=settings.trusted_proxies)
     for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
                    url_routes, identity_routes, native_routes):
         routes.add_routes(api)

@@ -79,6 +79,11 @@ def _cidrs(text: str) -> tuple[str, ...]:
     return tuple(networks)
 
 
+def _networks(text: str) -> tuple[str, ...]:
+    """IPv4 or IPv6 networks, comma-separated; a bare address is one host."""
+    return tuple(str(ipaddress.ip_network(part.strip())) for part in text.split(",") if part.strip())
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "address the API listens on", flag=True),
     Setting("port", 9000, "port the API listens on", _positive_int, flag=True),
@@ -113,6 +118,9 @@ SETTINGS: tuple[Setting, ...] = (
             "(the second waits twice as long), as Lambda does", float),
     Setting("url_domain", "lambda-url.localhost", "domain of function URLs: http://<url-id>.<domain>:<port>/ "
             "(path-style /lambda-url/<url-id>/ works on any host)"),
+    Setting("trusted_proxies", (), "comma-separated CIDRs of reverse proxies in front of function URLs whose "
+            "X-Forwarded-For/-Proto/-Port are believed (default none: a caller cannot claim another address "
+            "or protocol), e.g. 10.0.0.5/32", _networks),
     Setting("runtime_api_port", 0, "port of the in-container Runtime API on the Docker bridge "
             "(0 picks a free one)", _positive_int),
     Setting("shutdown_grace_s", 30, "seconds SIGTERM waits for in-flight invocations", _positive_int),
@@ -154,6 +162,7 @@ class Settings:
     master_key: str
     async_retry_base_s: float
     url_domain: str
+    trusted_proxies: tuple[str, ...]
     runtime_api_port: int
     shutdown_grace_s: int
     invocation_retention_days: float

@@ -45,23 +45,24 @@ class Invoker:
         await self._idle.wait()
 
     async def invoke(self, fn: Function, payload: bytes, client_context: str | None = None,
-                     request_id: str | None = None) -> Result:
+                     request_id: str | None = None, trace_id: str | None = None) -> Result:
         unreserved = self.limiter.admit(fn.name)  # 429 before any work
         self.in_flight += 1
         self._idle.clear()
         try:
-            return await self._invoke(fn, payload, client_context, request_id or str(uuid.uuid4()))
+            return await self._invoke(fn, payload, client_context, request_id or str(uuid.uuid4()), trace_id)
         finally:
             self.limiter.release(fn.name, unreserved)
             self.in_flight -= 1
             if self.in_flight == 0:
                 self._idle.set()
 
-    async def _invoke(self, fn: Function, payload: bytes, client_context: str | None, request_id: str) -> Result:
+    async def _invoke(self, fn: Function, payload: bytes, client_context: str | None, request_id: str,
+                      trace_id: str | None) -> Result:
         started_wall = utcnow()
         env, cold = await self._pool.acquire(fn)
         invocation = Invocation(request_id, payload, self._function_arn(fn.name), fn.timeout,
-                                max(INIT_TIMEOUT_S, fn.timeout) if cold else fn.timeout, client_context)
+                                max(INIT_TIMEOUT_S, fn.timeout) if cold else fn.timeout, client_context, trace_id)
         env.assign(invocation)
         outcome = await invocation.outcome
         finished = time.monotonic()

@@ -30,12 +30,16 @@ class Invocation:
     """
 
     def __init__(self, request_id: str, payload: bytes, function_arn: str, timeout_s: int, init_timeout_s: float,
-                 client_context: str | None = None) -> None:
+                 client_context: str | None = None, trace_id: str | None = None) -> None:
         self.request_id = request_id
         self.payload = payload
         self.function_arn = function_arn
         self.timeout_s = timeout_s
         self.client_context = client_context
+        # X-Ray's trace header for the runtime (Lambda-Runtime-Trace-Id, which runtimes put in _X_AMZN_TRACE_ID):
+        # a function URL's, so the function's trace matches the x-amzn-trace-id in its event; else from the id.
+        compact = request_id.replace("-", "")
+        self.trace_id = trace_id or f"Root=1-{compact[:8]}-{compact[8:32]};Sampled=0"
         self.deadline_ms = 0
         self.delivered_at = 0.0  # monotonic, when the runtime took the event; 0 until then
         self.log = ""

@@ -61,8 +61,7 @@ async def next_invocation(request: web.Request) -> web.StreamResponse:
         "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
         "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
         "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
-        "Lambda-Runtime-Trace-Id": f"Root=1-{invocation.request_id.replace('-', '')[:8]}-"
-                                   f"{invocation.request_id.replace('-', '')[8:32]};Sampled=0",
+        "Lambda-Runtime-Trace-Id": invocation.trace_id,
         "Content-Type": "application/json",
     }
     if invocation.client_context:

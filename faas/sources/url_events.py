@@ -6,6 +6,7 @@ import base64
 import binascii
 import dataclasses
 import datetime
+import ipaddress
 import json
 import re
 from typing import Any
@@ -15,6 +16,8 @@ from faas.security import sigv4
 from faas.security.policy import FUNCTION_URL_AUTH_TYPE, INVOKED_VIA_FUNCTION_URL
 
 Header = tuple[str, str]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # What AWS sends for a function error or a response it cannot map: no error type, no message, no trace.
 BAD_GATEWAY_BODY = b"Internal Server Error"
@@ -57,11 +60,38 @@ FRAMING_HEADERS = frozenset({
     "content-length",
 })
 
+# What the URL's front door adds to every request, as Lambda's does: a function sees these from the platform,
+# never the caller's own (a caller could otherwise claim any address or claim it used HTTPS), except that a
+# trusted proxy's X-Forwarded-* say who its client was (see origin()). A caller's trace id is kept, as AWS does.
+FORWARDED_FOR = "x-forwarded-for"
+FORWARDED_PROTO = "x-forwarded-proto"
+FORWARDED_PORT = "x-forwarded-port"
+TRACE_ID = "x-amzn-trace-id"
+PLATFORM_HEADERS = frozenset({FORWARDED_FOR, FORWARDED_PROTO, FORWARDED_PORT, TRACE_ID})
+# X-Ray's trace header: `Root=1-<8 hex epoch seconds>-<24 hex>` then optional `;Parent=...;Sampled=...`.
+_TRACE_HEADER = re.compile(r"^Root=1-[0-9a-f]{8}-[0-9a-f]{24}(;[A-Za-z0-9_-]+=[A-Za-z0-9_.=-]*)*$")
+_TRACE_MAX = 256
+
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # RFC 9110 token: what a header name may be. Anything else (spaces, CR/LF, ':') could split a response.
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _UNSAFE_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+@dataclasses.dataclass(frozen=True)
+class Origin:
+    """Where a request came from, as the function is told: requestContext.http.sourceIp and the proxy headers."""
+
+    source_ip: str
+    forwarded_for: str               # x-forwarded-for; its last entry is always source_ip, as on AWS
+    proto: str                       # x-forwarded-proto: http or https, what the client used
+    port: int                        # x-forwarded-port: the port the client connected to
+    trace_id: str                    # x-amzn-trace-id, also the invocation's Lambda-Runtime-Trace-Id
+
+    def headers(self) -> dict[str, str]:
+        return {FORWARDED_FOR: self.forwarded_for, FORWARDED_PROTO: self.proto, FORWARDED_PORT: str(self.port),
+                TRACE_ID: self.trace_id}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +103,7 @@ class HttpRequest:
     raw_query: str                   # without '?'
     headers: list[Header]            # in order, original case, repeated names possible
     body: bytes
-    source_ip: str
+    origin: Origin
     url_id: str
     domain_name: str                 # "<url-id>.lambda-url.<region>.on.faas", or the Host as received
     account_id: str
@@ -83,6 +113,72 @@ class HttpRequest:
 
 
 # --- request -> event -----------------------------------------------------------------------------
+
+def trusted_networks(cidrs: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(cidr) for cidr in cidrs)
+
+
+def trace_root(epoch_s: int, random: bytes) -> str:
+    """A new X-Ray trace id, `Root=1-<epoch seconds, 8 hex>-<96 random bits, 24 hex>`; `random` is 12 bytes."""
+    return f"Root=1-{epoch_s & 0xFFFFFFFF:08x}-{random.hex()}"
+
+
+def origin(headers: list[Header], *, peer: str, scheme: str, port: int, trusted: tuple[Network, ...],
+           new_trace_id: str) -> Origin:
+    """Who the client was, how it connected, and its trace id, as Lambda's front door tells a function.
+
+    From an untrusted peer (the default: FAAS_TRUSTED_PROXIES is empty) the caller's X-Forwarded-* are
+    ignored: sourceIp and x-forwarded-for are the peer's address, the protocol and port are the ones it
+    connected with. From a trusted proxy, its X-Forwarded-For is read from the right, past every trusted
+    address, to the first one that is not: that is the client (sourceIp), and x-forwarded-for is the chain
+    up to and including it (the trusted proxies' own hops are not shown), so its last entry is sourceIp as
+    it is on AWS. A trusted proxy's X-Forwarded-Proto and X-Forwarded-Port say how its client connected.
+    A caller's well-formed X-Amzn-Trace-Id is kept (AWS keeps it); otherwise `new_trace_id` is used.
+    """
+    peer_ip = _address(peer)
+    client = peer_ip
+    chain: list[str] = []
+    proto, client_port = scheme, port
+    if peer_ip is not None and _within(peer_ip, trusted):
+        entries = [part.strip() for part in _joined(headers, FORWARDED_FOR).split(",") if part.strip()]
+        while entries and client is not None and _within(client, trusted):
+            candidate = _address(entries[-1])
+            if candidate is None:
+                break  # not an address: nothing to its left can be believed
+            entries.pop()
+            client = candidate
+        chain = entries if client is not None and not _within(client, trusted) else []
+        claimed_proto = _joined(headers, FORWARDED_PROTO).split(",", 1)[0].strip().lower()
+        if claimed_proto in ("http", "https"):
+            proto = claimed_proto
+            client_port = 443 if proto == "https" else 80  # unless the proxy says which port (below)
+        claimed_port = _joined(headers, FORWARDED_PORT).split(",", 1)[0].strip()
+        if claimed_port.isdigit() and 0 < int(claimed_port) < 65536:
+            client_port = int(claimed_port)
+    source_ip = str(client) if client is not None else peer
+    given_trace = _joined(headers, TRACE_ID).strip()
+    trace_id = given_trace if len(given_trace) <= _TRACE_MAX and _TRACE_HEADER.match(given_trace) else new_trace_id
+    return Origin(source_ip=source_ip, forwarded_for=", ".join([*chain, source_ip]), proto=proto, port=client_port,
+                  trace_id=trace_id)
+
+
+def _address(text: str) -> Address | None:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped  # a dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d
+    return address
+
+
+def _within(address: Address, networks: tuple[Network, ...]) -> bool:
+    return any(address.version == network.version and address in network for network in networks)
+
+
+def _joined(headers: list[Header], name: str) -> str:
+    return ",".join(value for key, value in headers if key.lower() == name)
+
 
 def authorizer_iam(*, access_key: str | None, account_id: str, user_arn: str, user_id: str) -> dict[str, Any]:
     """`requestContext.authorizer.iam`: who signed an AWS_IAM URL request, in Lambda's field names.
@@ -115,13 +211,14 @@ def build_event(request: HttpRequest) -> dict[str, Any]:
     joined: dict[str, str] = {}
     for name, value in request.headers:
         key = name.lower()
-        if is_platform_credential(key, value, signed):
+        if is_platform_credential(key, value, signed) or key in PLATFORM_HEADERS:
             continue
         if key == "cookie":
             # Cookies travel in their own field, one entry per cookie, never in `headers`.
             cookies.extend(part.strip() for part in value.split(";") if part.strip())
             continue
         joined[key] = f"{joined[key]},{value}" if key in joined else value
+    joined.update(request.origin.headers())
 
     when = _utc(request.now)
     context: dict[str, Any] = {
@@ -133,7 +230,7 @@ def build_event(request: HttpRequest) -> dict[str, Any]:
             "method": request.method.upper(),
             "path": unquote(request.raw_path),
             "protocol": "HTTP/1.1",
-            "sourceIp": request.source_ip,
+            "sourceIp": request.origin.source_ip,
             "userAgent": joined.get("user-agent", ""),
         },
         "requestId": request.request_id,

@@ -6,6 +6,7 @@ result becomes the HTTP response. The API routes host-style and path-style reque
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Protocol
 
@@ -52,13 +53,14 @@ def _plain(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 class UrlSource:
     def __init__(self, urls: UrlService, functions: FunctionService, invoker: Invoker, guard: Guard, *,
-                 function_arn: Callable[[str], str], account_id: str) -> None:
+                 function_arn: Callable[[str], str], account_id: str, trusted_proxies: tuple[str, ...] = ()) -> None:
         self._urls = urls
         self._functions = functions
         self._invoker = invoker
         self._guard = guard
         self._function_arn = function_arn
         self._account_id = account_id
+        self._trusted = url_events.trusted_networks(trusted_proxies)
 
     async def serve(self, request: web.Request, url_id: str, raw_path: str, request_id: str) -> web.StreamResponse:
         """Answer one request to the URL `url_id`; `raw_path` is the path as received, after the URL's own."""
@@ -101,13 +103,17 @@ class UrlSource:
         except RequestTooLarge:
             return _plain(413, "Request Entity Too Large")
 
+        now = utcnow()
+        headers_in = list(request.headers.items())
+        origin = url_events.origin(
+            headers_in, peer=request.remote or "", scheme=request.scheme, port=_local_port(request),
+            trusted=self._trusted, new_trace_id=url_events.trace_root(int(now.timestamp()), os.urandom(12)))
         event = url_events.build_event(url_events.HttpRequest(
             method=request.method, raw_path=raw_path.split("?", 1)[0], raw_query=request.rel_url.raw_query_string,
-            headers=list(request.headers.items()), body=body, source_ip=request.remote or "", url_id=url_id,
-            domain_name=request.host, account_id=self._account_id, request_id=request_id, now=utcnow(),
-            authorizer_iam=authorizer))
+            headers=headers_in, body=body, origin=origin, url_id=url_id, domain_name=request.host,
+            account_id=self._account_id, request_id=request_id, now=now, authorizer_iam=authorizer))
         try:
-            result = await self._invoker.invoke(fn, json.dumps(event).encode())
+            result = await self._invoker.invoke(fn, json.dumps(event).encode(), trace_id=origin.trace_id)
         except TooManyRequests:
             return _plain(429, "Rate Exceeded.")
         except ApiError:
@@ -128,6 +134,14 @@ class UrlSource:
         user_id = f"{caller.name}:{caller.function_name}" if caller.kind == "session" else caller.name
         return url_events.authorizer_iam(access_key=access_key, account_id=self._account_id, user_arn=caller.arn,
                                          user_id=user_id)
+
+
+def _local_port(request: web.Request) -> int:
+    """The port the client connected to: this listener's own, whatever the Host header claims."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport is not None else None
+    if isinstance(sockname, tuple) and len(sockname) >= 2:
+        return int(sockname[1])
+    return 443 if request.scheme == "https" else 80
 
 
 async def _read(request: web.Request) -> bytes:

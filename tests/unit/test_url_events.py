@@ -10,18 +10,23 @@ import json
 import pytest
 
 from faas.sources import url_events
-from faas.sources.url_events import HttpRequest, build_event, response_from_result
+from faas.sources.url_events import HttpRequest, Origin, build_event, origin, response_from_result
 
 NOW = datetime.datetime(2026, 11, 27, 6, 58, 48, 123000, tzinfo=datetime.timezone.utc)
 IAM = {"accessKey": "AKIDEXAMPLE", "accountId": "111122223333", "callerId": "AIDAEXAMPLE",
        "principalOrgId": None, "userArn": "arn:aws:iam::111122223333:user/alice", "userId": "AIDAEXAMPLE"}
+TRACE = "Root=1-6927f6a8-0123456789abcdef01234567"
+ORIGIN = Origin(source_ip="203.0.113.7", forwarded_for="203.0.113.7", proto="https", port=443, trace_id=TRACE)
+# What the platform adds to every event's headers for ORIGIN.
+PROXY = {"x-forwarded-for": "203.0.113.7", "x-forwarded-proto": "https", "x-forwarded-port": "443",
+         "x-amzn-trace-id": TRACE}
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe"
 
 
 def request(**changes) -> HttpRequest:
     base = HttpRequest(
         method="GET", raw_path="/", raw_query="", headers=[("Host", "abc.lambda-url.us-east-1.on.faas")],
-        body=b"", source_ip="203.0.113.7", url_id="abc", domain_name="abc.lambda-url.us-east-1.on.faas",
+        body=b"", origin=ORIGIN, url_id="abc", domain_name="abc.lambda-url.us-east-1.on.faas",
         account_id="123456789012", request_id="req-1", now=NOW,
     )
     return dataclasses.replace(base, **changes)
@@ -36,7 +41,7 @@ def test_a_get_without_body_query_or_cookies():
         "routeKey": "$default",
         "rawPath": "/",
         "rawQueryString": "",
-        "headers": {"host": "abc.lambda-url.us-east-1.on.faas", "user-agent": "curl/8"},
+        "headers": {"host": "abc.lambda-url.us-east-1.on.faas", "user-agent": "curl/8", **PROXY},
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "abc",
@@ -114,10 +119,10 @@ def test_the_raw_path_keeps_its_encoding_and_http_path_is_decoded():
 
 
 def test_repeated_headers_are_joined_and_names_lower_cased():
-    headers = [("X-Forwarded-For", "1.1.1.1"), ("Accept", "text/html"), ("x-forwarded-for", "2.2.2.2"),
+    headers = [("X-Other", "1.1.1.1"), ("Accept", "text/html"), ("x-other", "2.2.2.2"),
                ("ACCEPT", "application/json")]
     event = build_event(request(headers=headers))
-    assert event["headers"] == {"x-forwarded-for": "1.1.1.1,2.2.2.2", "accept": "text/html,application/json"}
+    assert event["headers"] == {"x-other": "1.1.1.1,2.2.2.2", "accept": "text/html,application/json", **PROXY}
     assert event["requestContext"]["http"]["userAgent"] == ""
 
 
@@ -125,11 +130,88 @@ def test_cookies_come_out_of_the_headers():
     headers = [("Cookie", "a=1; b=2"), ("Accept", "*/*"), ("cookie", "c=3;d=4; ")]
     event = build_event(request(headers=headers))
     assert event["cookies"] == ["a=1", "b=2", "c=3", "d=4"]
-    assert event["headers"] == {"accept": "*/*"}
+    assert event["headers"] == {"accept": "*/*", **PROXY}
 
 
 def test_no_cookie_header_means_no_cookies_field():
     assert "cookies" not in build_event(request())
+
+
+# --- where the request came from: sourceIp and the proxy headers ---------------------------------------
+
+FRESH = "Root=1-6927f6a8-fedcba9876543210fedcba98"
+PROXIES = url_events.trusted_networks(("127.0.0.5/32", "10.0.0.0/8", "fd00::/8"))
+
+ORIGIN_CASES = [
+    # id, peer, scheme, port, headers sent, expected (sourceIp, x-forwarded-for, proto, port)
+    ("direct", "198.51.100.9", "http", 9000, [], ("198.51.100.9", "198.51.100.9", "http", 9000)),
+    ("direct-tls", "198.51.100.9", "https", 9443, [], ("198.51.100.9", "198.51.100.9", "https", 9443)),
+    ("untrusted-spoof", "198.51.100.9", "http", 9000,
+     [("X-Forwarded-For", "1.2.3.4"), ("X-Forwarded-Proto", "https"), ("X-Forwarded-Port", "443")],
+     ("198.51.100.9", "198.51.100.9", "http", 9000)),
+    ("trusted-proxy", "127.0.0.5", "http", 9000,
+     [("X-Forwarded-For", "203.0.113.7"), ("X-Forwarded-Proto", "https"), ("X-Forwarded-Port", "8443")],
+     ("203.0.113.7", "203.0.113.7", "https", 8443)),
+    ("trusted-proto-without-port", "127.0.0.5", "http", 9000, [("X-Forwarded-Proto", "HTTPS")],
+     ("127.0.0.5", "127.0.0.5", "https", 443)),
+    ("trusted-without-headers", "127.0.0.5", "http", 9000, [], ("127.0.0.5", "127.0.0.5", "http", 9000)),
+    ("client-claims-kept-left", "127.0.0.5", "http", 9000, [("X-Forwarded-For", "9.9.9.9, 203.0.113.7")],
+     ("203.0.113.7", "9.9.9.9, 203.0.113.7", "http", 9000)),
+    ("trusted-hops-skipped", "127.0.0.5", "http", 9000,
+     [("X-Forwarded-For", "203.0.113.7, 10.1.2.3"), ("x-forwarded-for", "10.4.5.6")],
+     ("203.0.113.7", "203.0.113.7", "http", 9000)),
+    ("garbage-stops-the-walk", "127.0.0.5", "http", 9000, [("X-Forwarded-For", "203.0.113.7, nonsense")],
+     ("127.0.0.5", "127.0.0.5", "http", 9000)),
+    ("only-trusted-hops", "127.0.0.5", "http", 9000, [("X-Forwarded-For", "10.0.0.1")],
+     ("10.0.0.1", "10.0.0.1", "http", 9000)),
+    ("bad-proto-and-port-ignored", "127.0.0.5", "http", 9000,
+     [("X-Forwarded-Proto", "gopher"), ("X-Forwarded-Port", "99999")], ("127.0.0.5", "127.0.0.5", "http", 9000)),
+    ("ipv4-mapped-peer", "::ffff:127.0.0.5", "http", 9000, [("X-Forwarded-For", "203.0.113.7")],
+     ("203.0.113.7", "203.0.113.7", "http", 9000)),
+    ("ipv6-proxy", "fd00::1", "http", 9000, [("X-Forwarded-For", "2001:db8::7")],
+     ("2001:db8::7", "2001:db8::7", "http", 9000)),
+]
+
+
+@pytest.mark.parametrize("peer, scheme, port, headers, expected", [c[1:] for c in ORIGIN_CASES],
+                         ids=[c[0] for c in ORIGIN_CASES])
+def test_the_origin_believes_forwarded_headers_only_from_a_trusted_proxy(peer, scheme, port, headers, expected):
+    found = origin(headers, peer=peer, scheme=scheme, port=port, trusted=PROXIES, new_trace_id=FRESH)
+    assert (found.source_ip, found.forwarded_for, found.proto, found.port) == expected
+    assert found.forwarded_for.split(", ")[-1] == found.source_ip  # as on AWS: the last hop is the client
+
+
+def test_without_trusted_proxies_nobody_is_believed():
+    headers = [("X-Forwarded-For", "203.0.113.7"), ("X-Forwarded-Proto", "https")]
+    found = origin(headers, peer="127.0.0.5", scheme="http", port=9000, trusted=(), new_trace_id=FRESH)
+    assert (found.source_ip, found.forwarded_for, found.proto, found.port) == ("127.0.0.5", "127.0.0.5", "http", 9000)
+
+
+@pytest.mark.parametrize("sent, kept", [
+    (TRACE, True),
+    (TRACE + ";Parent=53995c3f42cd8ad8;Sampled=1", True),
+    ("Root=1-6927f6a8-0123", False),
+    ("Root=1-6927F6A8-0123456789abcdef01234567", False),
+    ("nonsense", False),
+    (TRACE + ";Parent=" + "a" * 300, False),
+])
+def test_a_callers_well_formed_trace_id_is_kept_else_a_new_one(sent, kept):
+    found = origin([("X-Amzn-Trace-Id", sent)], peer="198.51.100.9", scheme="http", port=80, trusted=(),
+                   new_trace_id=FRESH)
+    assert found.trace_id == (sent if kept else FRESH)
+    assert origin([], peer="198.51.100.9", scheme="http", port=80, trusted=(), new_trace_id=FRESH).trace_id == FRESH
+
+
+def test_a_trace_root_has_the_epoch_and_96_random_bits():
+    assert url_events.trace_root(1764536400, bytes(range(12))) == "Root=1-692cb050-000102030405060708090a0b"
+
+
+def test_the_callers_proxy_headers_are_replaced_in_the_event():
+    sent = [("X-Forwarded-For", "1.2.3.4"), ("X-Forwarded-Proto", "https"), ("X-Forwarded-Port", "1"),
+            ("X-Amzn-Trace-Id", "forged"), ("Accept", "*/*")]
+    event = build_event(request(headers=sent))
+    assert event["headers"] == {"accept": "*/*", **PROXY}
+    assert event["requestContext"]["http"]["sourceIp"] == "203.0.113.7"
 
 
 def test_the_iam_authorizer_is_passed_and_copied():
@@ -148,7 +230,7 @@ def test_a_signed_requests_credentials_never_reach_the_function():
     headers = [("Authorization", SIGV4), ("X-Amz-Date", "20261127T065848Z"), ("X-Amz-Security-Token", "session"),
                ("x-amz-security-token", "again"), ("X-Other", "kept")]
     event = build_event(request(headers=headers, authorizer_iam=IAM))
-    assert event["headers"] == {"x-amz-date": "20261127T065848Z", "x-other": "kept"}
+    assert event["headers"] == {"x-amz-date": "20261127T065848Z", "x-other": "kept", **PROXY}
     assert event["requestContext"]["authorizer"] == {"iam": IAM}  # who called, in its own field
     for value in ("Bearer " + TOKEN, "Basic dXNlcjpwdw==", "anything at all"):  # AWS_IAM: always the platform's
         event = build_event(request(headers=[("authorization", value)], authorizer_iam=IAM))
