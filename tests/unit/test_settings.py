@@ -260,3 +260,19 @@ def test_a_bad_egress_allow_entry_names_the_variable(text):
 def test_egress_allow_with_open_is_refused_as_meaningless():
     with pytest.raises(ConfigError, match="FAAS_EGRESS_ALLOW has no effect with FAAS_EGRESS=open"):
         load({"FAAS_EGRESS": "open", "FAAS_EGRESS_ALLOW": "10.0.0.0/8"})
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", ()),
+    ("127.0.0.5/32", ("127.0.0.5/32",)),
+    (" 10.0.0.0/8 , 127.0.0.5 ,fd00::/8", ("10.0.0.0/8", "127.0.0.5/32", "fd00::/8")),
+])
+def test_trusted_proxies_are_ipv4_or_ipv6_networks_and_none_by_default(text, expected):
+    assert load({}).trusted_proxies == ()
+    assert load({"FAAS_TRUSTED_PROXIES": text}).trusted_proxies == expected
+
+
+@pytest.mark.parametrize("text", ["10.0.0.5/8", "proxy.example", "10.0.0.0/33"])
+def test_a_bad_trusted_proxy_names_the_variable(text):
+    with pytest.raises(ConfigError, match="FAAS_TRUSTED_PROXIES"):
+        load({"FAAS_TRUSTED_PROXIES": text})
