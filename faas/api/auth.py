@@ -65,6 +65,12 @@ class Guard:
         if request.content_length is not None and request.content_length > body_limit:
             raise too_large
         header = request.headers.get("Authorization")
+        query = request.rel_url.raw_query_string
+        if sigv4.is_presigned(query):
+            if header:
+                raise IncompleteSignature("Only one authentication mechanism is allowed: the Authorization header "
+                                          "or a presigned URL's X-Amz-* query parameters, not both")
+            return await self._presigned(request, query, body_limit, too_large)
         if not header:
             raise UnrecognizedClient("Missing Authentication Token: sign the request (SigV4) or send a bearer token")
         if not header.isascii():  # aiohttp hands undecodable bytes over as surrogates; they name no credential
@@ -98,21 +104,61 @@ class Guard:
             raise InvalidSignature(f"Signature expired: {stamp} is not within 15 minutes of {sigv4.amz_date(now)}")
         if auth.date != stamp[:8] or "x-amz-date" not in auth.signed_headers or "host" not in auth.signed_headers:
             raise InvalidSignature("The credential scope date, the signed headers or X-Amz-Date do not agree")
-        caller = await self.identities.caller_for_key(auth.access_key_id)
+        caller = await self._signer(auth.access_key_id, request.headers.get("X-Amz-Security-Token", ""))
+        request[BODY] = await self._signed_body(request, auth, stamp, caller.secret, body_limit, too_large,
+                                                presigned=False)
+        return caller
+
+    async def _presigned(self, request: web.Request, query: str, body_limit: int,
+                         too_large: RequestTooLarge) -> Caller:
+        """Query authentication (a presigned URL, as botocore's SigV4QueryAuth writes it): the same checks as
+        the header's, in the same order, before a byte of the body is read; the URL is good from X-Amz-Date
+        for X-Amz-Expires seconds, and the signature covers method, path and every query parameter."""
+        try:
+            signed = sigv4.parse_presigned(query)
+        except ValueError as exc:
+            raise InvalidSignature(f"The presigned URL's X-Amz-* query parameters are malformed: {exc}") from exc
+        auth, stamp = signed.authorization, signed.amz_date
+        signed_at = dt.datetime.strptime(stamp, sigv4.AMZ_DATE_FORMAT).replace(tzinfo=dt.timezone.utc)
+        now = utcnow()
+        if signed_at - now > MAX_CLOCK_SKEW:
+            raise InvalidSignature(f"Signature not yet current: X-Amz-Date {stamp} is more than 15 minutes after "
+                                   f"{sigv4.amz_date(now)}")
+        expires_at = signed_at + dt.timedelta(seconds=signed.expires)
+        if now > expires_at:
+            raise InvalidSignature(f"Request has expired: signed at {stamp} for {signed.expires} seconds, it expired "
+                                   f"at {sigv4.amz_date(expires_at)}; it is now {sigv4.amz_date(now)}")
+        if auth.date != stamp[:8] or "host" not in auth.signed_headers:
+            raise InvalidSignature("The credential scope date, the signed headers or X-Amz-Date do not agree")
+        # A session's token must be in the query, where the signature covers it; a header would not be signed.
+        caller = await self._signer(auth.access_key_id, signed.security_token or "")
+        request[BODY] = await self._signed_body(request, auth, stamp, caller.secret, body_limit, too_large,
+                                                presigned=True)
+        return caller
+
+    async def _signer(self, access_key_id: str, token: str) -> Caller:
+        """The principal an access key belongs to, with the session token its temporary credentials need."""
+        caller = await self.identities.caller_for_key(access_key_id)
         if caller is None or caller.secret is None:
             raise UnrecognizedClient()
         if caller.session_token_hash is not None:
-            token = request.headers.get("X-Amz-Security-Token", "")
             if not token.isascii():
                 raise IncompleteSignature("X-Amz-Security-Token must be ASCII")
             if hashlib.sha256(token.encode()).hexdigest() != caller.session_token_hash:
                 raise UnrecognizedClient()
-        declared = request.headers.get("X-Amz-Content-Sha256")
+        return caller
+
+    async def _signed_body(self, request: web.Request, auth: sigv4.Authorization, stamp: str, secret: str,
+                           body_limit: int, too_large: RequestTooLarge, *, presigned: bool) -> bytes:
+        """The body, read no further than its signature allows: checked first when its hash is declared."""
+        # A presigned URL's signature covers the body it was signed with (botocore's: none), whatever a header
+        # holding the URL adds says; a header-signed request may declare its hash, or UNSIGNED-PAYLOAD.
+        declared = None if presigned else request.headers.get("X-Amz-Content-Sha256")
         if declared is not None:
             # The hash is in a header: the signature can be checked before a byte of the body is read.
             if declared != sigv4.UNSIGNED_PAYLOAD and not _SHA256_HEX.fullmatch(declared):
                 raise InvalidSignature("X-Amz-Content-Sha256 must be UNSIGNED-PAYLOAD or the hex SHA-256 of the body")
-            self._verify(request, auth, stamp, caller.secret, declared)
+            self._verify(request, auth, stamp, secret, declared, presigned)
             body = await read_at_most(request, body_limit, too_large)
             if declared != sigv4.UNSIGNED_PAYLOAD and sigv4.payload_hash(body) != declared.lower():
                 raise InvalidSignature("The payload does not match X-Amz-Content-Sha256")
@@ -120,32 +166,39 @@ class Guard:
             # The SDKs sign the body's hash without sending it (Lambda's clients do), so the body must be
             # read first. A small one (an invocation) is read as it is: its declared length bounds it.
             body = await read_at_most(request, body_limit, too_large)
-            self._verify(request, auth, stamp, caller.secret, sigv4.payload_hash(body))
+            self._verify(request, auth, stamp, secret, sigv4.payload_hash(body), presigned)
         else:
             # A large or chunked one is spooled through the hash rather than held until the signature is known.
             spooled = await spool(request, body_limit, too_large, self.settings.data_dir)
             try:
-                self._verify(request, auth, stamp, caller.secret, spooled.sha256)
+                self._verify(request, auth, stamp, secret, spooled.sha256, presigned)
                 body = await spooled.read()
             finally:
                 spooled.close()
-        request[BODY] = body
-        return caller
+        return body
 
     def _verify(self, request: web.Request, auth: sigv4.Authorization, stamp: str, secret: str,
-                payload_hash: str) -> None:
+                payload_hash: str, presigned: bool) -> None:
         path, _, query = request.raw_path.partition("?")
-        canonical = sigv4.canonical_request(request.method, path, query, request.headers.items(),
-                                            auth.signed_headers, payload_hash)
+        omit = frozenset({sigv4.SIGNATURE_PARAM}) if presigned else frozenset()
         key_cache = (auth.access_key_id, auth.date, auth.region, auth.service)
         key = self._signing_keys.get(key_cache)
         if key is None:
             if len(self._signing_keys) > 10_000:
                 self._signing_keys.clear()
             key = self._signing_keys[key_cache] = sigv4.signing_key(secret, auth.date, auth.region, auth.service)
-        expected = sigv4.signature(key, sigv4.string_to_sign(stamp, auth.scope, canonical))
-        if not sigv4.signatures_match(expected, auth.signature):
-            raise InvalidSignature()
+        # botocore's SigV4QueryAuth signs the hash of the (empty) body; S3-style presigners sign UNSIGNED-PAYLOAD
+        # instead, which is accepted only when there is no body for it to leave unsigned.
+        hashes = [payload_hash]
+        if presigned and payload_hash == sigv4.EMPTY_SHA256:
+            hashes.append(sigv4.UNSIGNED_PAYLOAD)
+        for candidate in hashes:
+            canonical = sigv4.canonical_request(request.method, path, query, request.headers.items(),
+                                                auth.signed_headers, candidate, omit)
+            expected = sigv4.signature(key, sigv4.string_to_sign(stamp, auth.scope, canonical))
+            if sigv4.signatures_match(expected, auth.signature):
+                return
+        raise InvalidSignature()
 
     async def authorize(self, caller: Caller, action: str, resource: str, function_name: str | None,
                         context: dict[str, str] | None = None) -> None:

@@ -7,7 +7,7 @@ import datetime
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping, Sequence
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -22,6 +22,17 @@ UNSIGNED_HEADERS = frozenset({
 })
 
 _REPLACED_HEADERS = frozenset({"authorization", "x-amz-date", "x-amz-security-token"})
+
+# A presigned URL (query authentication): the signature and everything it needs travel in the query.
+# Names are case-sensitive, as AWS reads them. The canonical query covers all of them but the signature.
+SIGNATURE_PARAM = "X-Amz-Signature"
+PRESIGN_PARAMS = frozenset({
+    "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders",
+    SIGNATURE_PARAM, "X-Amz-Security-Token",
+})
+# A query carrying any of these asks for query authentication (an incomplete set is refused, not ignored).
+_PRESIGN_MARKERS = frozenset({"X-Amz-Algorithm", "X-Amz-Credential", SIGNATURE_PARAM})
+MAX_PRESIGN_EXPIRES = 7 * 24 * 3600  # AWS's limit for X-Amz-Expires: seven days
 
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 
@@ -83,8 +94,9 @@ def canonical_uri(raw_path: str) -> str:
     return quote(_remove_dot_segments(raw_path), safe="/~", errors="surrogateescape")
 
 
-def canonical_query(query_string: str) -> str:
-    """Pairs sorted by encoded key then value, each encoded with only `-_.~` safe.
+def canonical_query(query_string: str, omit: frozenset[str] = frozenset()) -> str:
+    """Pairs sorted by encoded key then value, each encoded with only `-_.~` safe; keys in `omit`
+    (decoded: a presigned URL's X-Amz-Signature) are left out.
 
     Each key and value is decoded and encoded again, so a query encoded the way SDKs encode it
     (`%20`, `%2B`, `%2F`) canonicalises to exactly what botocore signs, and case differences in
@@ -95,6 +107,8 @@ def canonical_query(query_string: str) -> str:
     pairs = []
     for part in query_string.split("&"):
         key, _, value = part.partition("=")
+        if omit and unquote(key) in omit:
+            continue
         pairs.append((_requote(key), _requote(value)))
     return "&".join(f"{key}={value}" for key, value in sorted(pairs))
 
@@ -117,11 +131,12 @@ def canonical_headers(headers: Headers, signed_headers: Sequence[str]) -> str:
 
 
 def canonical_request(method: str, raw_path: str, query_string: str, headers: Headers,
-                      signed_headers: Sequence[str], payload_hash: str) -> str:
+                      signed_headers: Sequence[str], payload_hash: str, omit: frozenset[str] = frozenset()) -> str:
+    """`omit`: query keys the signature does not cover (a presigned URL's X-Amz-Signature)."""
     return "\n".join((
         method.upper(),
         canonical_uri(raw_path),
-        canonical_query(query_string),
+        canonical_query(query_string, omit),
         canonical_headers(headers, signed_headers),
         ";".join(signed_headers),
         payload_hash,
@@ -186,6 +201,50 @@ def parse_authorization(value: str) -> Authorization:
         raise ValueError("empty SignedHeaders or Signature")
     return Authorization(access_key_id=parts[0], date=parts[1], region=parts[2], service=parts[3],
                          signed_headers=tuple(signed.split(";")), signature=sig)
+
+
+@dataclasses.dataclass(frozen=True)
+class Presigned:
+    """The query parameters of a presigned URL, as botocore's SigV4QueryAuth writes them."""
+
+    authorization: Authorization
+    amz_date: str          # X-Amz-Date, YYYYMMDDTHHMMSSZ
+    expires: int           # X-Amz-Expires, seconds after amz_date
+    security_token: str | None
+
+
+def is_presigned(query_string: str) -> bool:
+    """Whether a query asks for query authentication (it names an algorithm, a credential or a signature)."""
+    # Keys are compared decoded, as parse_presigned reads them: `X%2DAmz-Signature` is a signature too.
+    return bool(query_string) and any(
+        unquote(part.partition("=")[0]) in _PRESIGN_MARKERS for part in query_string.split("&"))
+
+
+def parse_presigned(query_string: str) -> Presigned:
+    """The presign parameters of a query; ValueError unless each is there exactly once and well formed."""
+    found: dict[str, str] = {}
+    for key, value in parse_qsl(query_string, keep_blank_values=True, errors="surrogateescape"):
+        if key in PRESIGN_PARAMS:
+            if key in found:  # two values: which one was meant to be signed is ambiguous
+                raise ValueError(f"{key} is given more than once")
+            found[key] = value
+    missing = sorted(PRESIGN_PARAMS - {"X-Amz-Security-Token"} - found.keys())
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    if not all(value.isascii() for value in found.values()):
+        raise ValueError("the X-Amz-* parameters must be ASCII")
+    header = (f"{found['X-Amz-Algorithm']} Credential={found['X-Amz-Credential']}, "
+              f"SignedHeaders={found['X-Amz-SignedHeaders']}, Signature={found[SIGNATURE_PARAM]}")
+    authorization = parse_authorization(header)
+    stamp, expires = found["X-Amz-Date"], found["X-Amz-Expires"]
+    try:
+        datetime.datetime.strptime(stamp, AMZ_DATE_FORMAT)
+    except ValueError:
+        raise ValueError(f"X-Amz-Date {stamp!r} is not YYYYMMDDTHHMMSSZ") from None
+    if not expires.isdigit() or not 1 <= int(expires) <= MAX_PRESIGN_EXPIRES:
+        raise ValueError(f"X-Amz-Expires must be a number of seconds from 1 to {MAX_PRESIGN_EXPIRES}")
+    return Presigned(authorization=authorization, amz_date=stamp, expires=int(expires),
+                     security_token=found.get("X-Amz-Security-Token"))
 
 
 def host_header(url: str) -> str:

@@ -242,16 +242,18 @@ def build_event(request: HttpRequest) -> dict[str, Any]:
     if request.authorizer_iam is not None:
         context["authorizer"] = {"iam": dict(request.authorizer_iam)}
 
+    # A presigned URL's X-Amz-* parameters are a credential too (a replayable one until it expires).
+    raw_query = without_presign(request.raw_query)
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": request.raw_path,
-        "rawQueryString": request.raw_query,
+        "rawQueryString": raw_query,
     }
     if cookies:
         event["cookies"] = cookies
     event["headers"] = joined
-    query = query_parameters(request.raw_query)
+    query = query_parameters(raw_query)
     if query:
         event["queryStringParameters"] = query
     event["requestContext"] = context
@@ -266,6 +268,16 @@ def build_event(request: HttpRequest) -> dict[str, Any]:
     else:
         event["isBase64Encoded"] = False
     return event
+
+
+def without_presign(raw_query: str) -> str:
+    """The query as received, less a presigned URL's X-Amz-* parameters when it is one (other parameters
+    keep their order and encoding). A query that is not presigned is left alone: a function may use
+    such names for itself."""
+    if not sigv4.is_presigned(raw_query):
+        return raw_query
+    return "&".join(part for part in raw_query.split("&")
+                    if unquote(part.partition("=")[0]) not in sigv4.PRESIGN_PARAMS)
 
 
 def query_parameters(raw_query: str) -> dict[str, str]:

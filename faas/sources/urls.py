@@ -127,8 +127,13 @@ class UrlSource:
 
     def _identity(self, request: web.Request, caller: Caller) -> dict:
         """requestContext.authorizer.iam for a caller the guard just accepted."""
-        try:  # the access key id of a SigV4 request; a bearer token has none
-            access_key: str | None = sigv4.parse_authorization(request.headers["Authorization"]).access_key_id
+        access_key: str | None = None  # the access key id of a SigV4 request; a bearer token has none
+        try:
+            query = request.rel_url.raw_query_string
+            if sigv4.is_presigned(query):
+                access_key = sigv4.parse_presigned(query).authorization.access_key_id
+            elif "Authorization" in request.headers:
+                access_key = sigv4.parse_authorization(request.headers["Authorization"]).access_key_id
         except ValueError:
             access_key = None
         user_id = f"{caller.name}:{caller.function_name}" if caller.kind == "session" else caller.name
