@@ -232,7 +232,9 @@ def test_a_url_event_carries_no_presign_parameters(monkeypatch):
     query = urlsplit(url).query
     assert url_events.without_presign(query) == "a=1&b=x%20y"
     event = url_events.build_event(url_events.HttpRequest(
-        method="GET", raw_path="/p", raw_query=query, headers=[("Host", "u")], body=b"", source_ip="127.0.0.1",
+        method="GET", raw_path="/p", raw_query=query, headers=[("Host", "u")], body=b"",
+        origin=url_events.Origin(source_ip="127.0.0.1", forwarded_for="127.0.0.1", proto="https", port=443,
+                                 trace_id="Root=1-00000000-000000000000000000000000"),
         url_id="u", domain_name="u", account_id="000000000000", request_id="r", now=NOW,
         authorizer_iam=url_events.authorizer_iam(access_key="ASIAEXAMPLE", account_id="000000000000",
                                                  user_arn="arn", user_id="x")))
