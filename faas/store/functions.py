@@ -118,6 +118,8 @@ class FunctionStore:
             if current is None:
                 raise ResourceNotFound(f"Function not found: {name}")
             check_count(len({**current, **tags}))
+            if not tags:
+                return
             await conn.execute(delete(function_tags).where(function_tags.c.function_name == name,
                                                            function_tags.c.key.in_(list(tags))))
             await conn.execute(insert(function_tags), [{"function_name": name, "key": key, "value": value}
