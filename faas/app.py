@@ -21,6 +21,7 @@ from faas.api import identities as identity_routes
 from faas.api import invoke as invoke_routes
 from faas.api import native as native_routes
 from faas.api import permissions as permission_routes
+from faas.api import tags as tag_routes
 from faas.api import urls as url_routes
 from faas.api.auth import GUARD, Guard, guard
 from faas.api.context import SERVICES, Services
@@ -46,6 +47,7 @@ from faas.services.event_configs import EventConfigService
 from faas.services.functions import FunctionService
 from faas.services.identities import IdentityService
 from faas.services.invocations import InvocationService
+from faas.services.parameters import engine_architectures
 from faas.services.permissions import PermissionService
 from faas.services.retention import Pruner, Rule
 from faas.services.urls import UrlService
@@ -170,6 +172,12 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     _check_pid_room(settings, progress)
     backend = DockerBackend(client, network=settings.docker_network, node_id=node)
     network = await backend.prepare()
+    # Asked once: functions may ask only for the architecture the engine runs natively (Lambda's Architectures).
+    engine_architecture = await backend.architecture()
+    architectures = engine_architectures(engine_architecture)
+    if not architectures:
+        raise StartupError(f"the Docker engine's architecture {engine_architecture!r} is neither x86_64 nor arm64, "
+                           "the two Lambda runs")
     if network.ipv6 and settings.egress != OPEN:
         raise StartupError(f"the Docker network {settings.docker_network!r} has IPv6, which the egress firewall "
                            "does not cover: use an IPv4-only network (FAAS_DOCKER_NETWORK) or FAAS_EGRESS=open")
@@ -212,7 +220,8 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
 
     functions = FunctionService(function_store, images.RUNTIMES, limiter, master, settings.function_arn,
                                 image_exists=backend.image_exists, role_exists=identities.resolve_role_arn,
-                                on_delete=function_deleted, image_repositories=settings.image_repositories)
+                                on_delete=function_deleted, image_repositories=settings.image_repositories,
+                                architectures=architectures)
     await functions.load_reservations()
     destinations = DestinationPermissions(identities, permissions, settings.function_arn)
     event_configs = EventConfigService(EventConfigStore(engine), settings.function_arn, destinations.may_invoke)
@@ -238,7 +247,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     api[url_routes.URL_SOURCE] = UrlSource(urls, functions, invoker, checks, function_arn=settings.function_arn,
                                            account_id=settings.account_id, trusted_proxies=settings.trusted_proxies)
     for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
-                   url_routes, identity_routes, native_routes):
+                   url_routes, identity_routes, native_routes, tag_routes):
         routes.add_routes(api)
 
     async def install_firewall() -> None:

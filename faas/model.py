@@ -39,6 +39,7 @@ class Function:
     revision_id: str
     last_modified: dt.datetime
     reserved_concurrency: int | None = None  # None: draws on the node's unreserved pool
+    architecture: str = "x86_64"  # Lambda's name for the instruction set: x86_64 or arm64
     # The stored form of `environment`: AES-256-GCM under the function's data key, sealed by the master key.
     env_ciphertext: bytes | None = dataclasses.field(default=None, repr=False)
     data_key: bytes | None = dataclasses.field(default=None, repr=False)

@@ -11,7 +11,7 @@ from aiohttp import web
 from faas.api.auth import CALLER, operation, permits
 from faas.api.body import CODE_LIMIT, read_json
 from faas.api.context import services
-from faas.errors import InvalidParameterValue
+from faas.errors import AccessDenied, InvalidParameterValue
 from faas.model import LATEST, Function, timestamp_ms
 from faas.services.code import CodeInfo
 from faas.services.functions import parse_function_ref
@@ -21,6 +21,8 @@ API = "/2015-03-31/functions"
 MAX_LIST_ITEMS = 50
 # Environment variables are secrets: an answer shows them only to a caller who may read them this way.
 READ_VARIABLES = "lambda:GetFunctionConfiguration"
+TAG = "lambda:TagResource"
+LIST_TAGS = "lambda:ListTags"
 
 
 def last_modified(value: dt.datetime) -> str:
@@ -45,7 +47,7 @@ def configuration(fn: Function, settings: Settings, *, variables: bool = False) 
         "State": "Active",
         "LastUpdateStatus": "Successful",
         "PackageType": fn.package_type,
-        "Architectures": ["x86_64"],
+        "Architectures": [fn.architecture],
         "EphemeralStorage": {"Size": fn.ephemeral_storage},
         "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{fn.name}"},
     }
@@ -75,6 +77,11 @@ def _name(request: web.Request) -> str:
 async def create_function(request: web.Request) -> web.Response:
     ctx = services(request)
     params = await read_json(request, "CreateFunction", CODE_LIMIT)
+    if params.get("Tags") and isinstance(params.get("FunctionName"), str):
+        # As on AWS, tagging at creation needs the right to tag as well as the right to create.
+        arn = ctx.settings.function_arn(params["FunctionName"])
+        if not permits(request[CALLER], TAG, arn):
+            raise AccessDenied(f"User: {request[CALLER].arn} is not authorized to perform: {TAG} on resource: {arn}")
     fn = await ctx.functions.create(params)
     return web.json_response(configuration(fn, ctx.settings, variables=reads_variables(request)(fn.name)),
                              status=201)
@@ -108,7 +115,15 @@ async def get_function(request: web.Request) -> web.Response:
     else:
         code = {"RepositoryType": "ECR", "ImageUri": fn.image_uri, "ResolvedImageUri": fn.image_uri}
     # As in AWS, lambda:GetFunction (already checked on this function) is enough to read the variables.
-    body = {"Configuration": configuration(fn, ctx.settings, variables=True), "Code": code, "Tags": {}}
+    body: dict[str, Any] = {"Configuration": configuration(fn, ctx.settings, variables=True), "Code": code}
+    # As on AWS, the tags come with the function only for a caller that may list them; others learn why not.
+    arn = ctx.settings.function_arn(fn.name)
+    if permits(request[CALLER], LIST_TAGS, arn):
+        body["Tags"] = await ctx.functions.tags(fn.name)
+    else:
+        body["TagsError"] = {"ErrorCode": "AccessDeniedException",
+                             "Message": f"User: {request[CALLER].arn} is not authorized to perform: {LIST_TAGS} "
+                                        f"on resource: {arn}"}
     if fn.reserved_concurrency is not None:
         body["Concurrency"] = {"ReservedConcurrentExecutions": fn.reserved_concurrency}
     return web.json_response(body)

@@ -35,6 +35,9 @@ class Backend(Protocol):
     async def prepare(self) -> Network:
         """Get the network ready; return where environments reach the platform and how to find their traffic."""
 
+    async def architecture(self) -> str:
+        """The engine's machine architecture as `docker info` names it (x86_64, aarch64, ...)."""
+
     async def start(self, spec: ContainerSpec) -> Started: ...
 
     async def kill(self, container_id: str) -> None: ...

@@ -102,6 +102,13 @@ class DockerBackend:
     async def prepare(self) -> Network:
         return await asyncio.to_thread(self._ensure_network)
 
+    async def architecture(self) -> str:
+        try:
+            info = await asyncio.to_thread(self._client.info)
+        except docker.errors.DockerException as exc:
+            raise StartupError(f"cannot ask the Docker engine for its architecture: {exc}") from exc
+        return str(info.get("Architecture") or "")
+
     def _ensure_network(self) -> Network:
         try:
             # The engine's name filter matches parts of names too: "faas" would find "faas-test".

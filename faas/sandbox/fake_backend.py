@@ -82,6 +82,7 @@ class FakeBackend:
         self.start_delay_s = start_delay_s
         self.failing_starts = 0
         self.images = set(images)
+        self.engine_architecture = "x86_64"  # what `docker info` would say
         self.containers: dict[str, Container] = {}  # every container started, running or not
         self.specs: list[ContainerSpec] = []  # what was asked to start, in order
         self.kills: list[str] = []  # container ids, in order
@@ -136,6 +137,9 @@ class FakeBackend:
 
     async def image_exists(self, ref: str) -> bool:
         return ref in self.images
+
+    async def architecture(self) -> str:
+        return self.engine_architecture
 
     async def close(self) -> None:
         self._on_exit = None

@@ -14,6 +14,7 @@ from faas.sandbox import repositories
 from faas.security import envelope
 from faas.security.masterkey import MasterKey
 from faas.services.cache import TtlCache
+from faas.services import parameters
 from faas.services.code import CodeInfo, decode_zip_field, inspect_zip
 from faas.store.functions import FunctionStore
 
@@ -114,7 +115,8 @@ class FunctionService:
     def __init__(self, store: FunctionStore, runtimes: tuple[str, ...], limiter: Reservations, master: MasterKey,
                  function_arn: Callable[[str], str], image_exists: Callable[[str], Any] | None = None,
                  role_exists: Callable[[str], Any] | None = None, on_delete: Callable[[str], None] | None = None,
-                 image_repositories: tuple[str, ...] = ("faas/",)) -> None:
+                 image_repositories: tuple[str, ...] = ("faas/",),
+                 architectures: tuple[str, ...] = ("x86_64",)) -> None:
         self._store = store
         self._runtimes = runtimes
         self._limiter = limiter
@@ -124,6 +126,7 @@ class FunctionService:
         self._on_delete = on_delete
         self._image_exists = image_exists  # async (ref) -> bool, for PackageType Image
         self._image_repositories = image_repositories  # the operator's allowed repository prefixes
+        self._architectures = architectures  # what this node's engine runs natively, in Lambda's names
         self._cache: TtlCache[Function] = TtlCache()
         self._zip_checks = asyncio.Semaphore(ZIP_CHECKS_AT_ONCE)
 
@@ -160,6 +163,9 @@ class FunctionService:
         name = _string(params, "FunctionName", NAME_RE, "1-64 letters, digits, hyphens or underscores")
         if not isinstance(params.get("Role"), str):
             raise InvalidParameterValue("Role is required")
+        parameters.refuse_unhonoured("CreateFunction", params)
+        parameters.check_logging_config(params, name)
+        tags = parameters.validate_tags(params.get("Tags"))
         merged = {**DEFAULTS, **{k: v for k, v in params.items() if v is not None}}
         package_type = merged.get("PackageType", "Zip")
         if package_type not in ("Zip", "Image"):
@@ -167,21 +173,25 @@ class FunctionService:
         code = merged.get("Code")
         if not isinstance(code, dict):
             raise InvalidParameterValue("Code is required")
+        parameters.refuse_unhonoured("FunctionCode", code, prefix="Code.")
         fn = Function(
             name=name, runtime=None, handler=None, role="", description="", memory_size=0, timeout=0,
             ephemeral_storage=0, environment={}, package_type=package_type, code_sha256=None, code_size=0,
             image_uri=None, image_config={}, revision_id="", last_modified=utcnow(),
+            architecture=parameters.architecture(params, self._architectures) or self._architectures[0],
         )
         fn = self._configure(fn, merged)
         if self._role_exists is not None:
             await self._role_exists(fn.role)
         fn, blob = await self._with_code(fn, code)
         fn = self._seal(fn.replace(revision_id=str(uuid.uuid4()), last_modified=utcnow()))
-        await self._store.create(fn, blob)
+        await self._store.create(fn, blob, tags)
         self._cache.pop(name)
         return fn
 
     async def update_configuration(self, name: str, params: Mapping[str, Any]) -> Function:
+        parameters.refuse_unhonoured("UpdateFunctionConfiguration", params)
+        parameters.check_logging_config(params, name)
         current = await self._fresh(name, params.get("RevisionId"))
         fn = self._configure(current, {k: v for k, v in params.items() if v is not None})
         if self._role_exists is not None and fn.role != current.role:
@@ -189,11 +199,32 @@ class FunctionService:
         return await self._save(current, fn, None)
 
     async def update_code(self, name: str, params: Mapping[str, Any]) -> Function:
+        parameters.refuse_unhonoured("UpdateFunctionCode", params)
+        architecture = parameters.architecture(params, self._architectures)
         current = await self._fresh(name, params.get("RevisionId"))
         fn, blob = await self._with_code(current, params)
+        if architecture is not None:
+            fn = fn.replace(architecture=architecture)
         if params.get("DryRun"):
             return fn
         return await self._save(current, fn, blob)
+
+    async def tags(self, name: str) -> dict[str, str]:
+        tags = await self._store.tags(name)
+        if tags is None:
+            raise ResourceNotFound(f"Function not found: {self._function_arn(name)}")
+        return tags
+
+    async def tag(self, name: str, params: Mapping[str, Any]) -> None:
+        if not isinstance(params.get("Tags"), dict):
+            raise InvalidParameterValue("Tags is required: a map of tag keys to values")
+        tags = parameters.validate_tags(params["Tags"])
+        await self._store.tag(name, tags, parameters.check_tag_count)
+
+    async def untag(self, name: str, keys: list[str]) -> None:
+        if not keys:
+            raise InvalidParameterValue("TagKeys is required: at least one tag key")
+        await self._store.untag(name, [parameters.validate_tag_key(key) for key in keys])
 
     async def delete(self, name: str) -> None:
         self._cache.pop(name)
@@ -308,6 +339,8 @@ class FunctionService:
                     raise InvalidParameterValue(f"{key} is not supported for image functions")
             if "ImageConfig" in params:
                 changes["image_config"] = _image_config(params["ImageConfig"])
+        if fn.package_type == "Zip" and params.get("ImageConfig"):
+            raise InvalidParameterValue("ImageConfig is only supported for image functions (PackageType Image)")
         return fn.replace(**changes)
 
     async def _with_code(self, fn: Function, code: Mapping[str, Any]) -> tuple[Function, bytes | None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, exists, func, insert, select, update
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from faas.errors import ResourceConflict, ResourceNotFound
 from faas.model import Function, utcnow
-from faas.store.tables import code_blobs, functions
+from faas.store.tables import code_blobs, function_tags, functions
 
 
 def as_utc(value: dt.datetime) -> dt.datetime:
@@ -42,6 +43,7 @@ def _to_function(row: Any) -> Function:
         reserved_concurrency=row.reserved_concurrency,
         env_ciphertext=bytes(row.env_ciphertext) if row.env_ciphertext is not None else None,
         data_key=bytes(row.data_key) if row.data_key is not None else None,
+        architecture=row.architecture,
     )
 
 
@@ -67,6 +69,7 @@ def _to_row(fn: Function) -> dict[str, Any]:
         "revision_id": fn.revision_id,
         "last_modified": fn.last_modified,
         "reserved_concurrency": fn.reserved_concurrency,
+        "architecture": fn.architecture,
     }
 
 
@@ -87,7 +90,8 @@ class FunctionStore:
             rows = (await conn.execute(query)).all()
         return [_to_function(row) for row in rows]
 
-    async def create(self, fn: Function, code: bytes | None) -> None:
+    async def create(self, fn: Function, code: bytes | None, tags: dict[str, str] | None = None) -> None:
+        """Store a new function, its code and its tags, all or nothing."""
         async with self._engine.begin() as conn:
             if code is not None:
                 await self._put_blob(conn, fn.code_sha256, code)
@@ -98,6 +102,44 @@ class FunctionStore:
                     await conn.execute(insert(functions).values(**_to_row(fn)))
             except IntegrityError as exc:  # created by a concurrent request since the check
                 raise ResourceConflict(f"Function already exist: {fn.name}") from exc
+            if tags:
+                await conn.execute(insert(function_tags), [{"function_name": fn.name, "key": key, "value": value}
+                                                           for key, value in tags.items()])
+
+    async def tags(self, name: str) -> dict[str, str] | None:
+        """The function's tags; None if there is no such function."""
+        async with self._engine.connect() as conn:
+            return await self._tags(conn, name)
+
+    async def tag(self, name: str, tags: dict[str, str], check_count: Callable[[int], None]) -> None:
+        """Add or overwrite tags, after `check_count(total)` accepts how many the function would then have."""
+        async with self._engine.begin() as conn:
+            current = await self._tags(conn, name)
+            if current is None:
+                raise ResourceNotFound(f"Function not found: {name}")
+            check_count(len({**current, **tags}))
+            if not tags:
+                return
+            await conn.execute(delete(function_tags).where(function_tags.c.function_name == name,
+                                                           function_tags.c.key.in_(list(tags))))
+            await conn.execute(insert(function_tags), [{"function_name": name, "key": key, "value": value}
+                                                       for key, value in tags.items()])
+
+    async def untag(self, name: str, keys: list[str]) -> None:
+        async with self._engine.begin() as conn:
+            if (await conn.execute(select(functions.c.name).where(functions.c.name == name))).first() is None:
+                raise ResourceNotFound(f"Function not found: {name}")
+            await conn.execute(delete(function_tags).where(function_tags.c.function_name == name,
+                                                           function_tags.c.key.in_(keys)))
+
+    @staticmethod
+    async def _tags(conn: AsyncConnection, name: str) -> dict[str, str] | None:
+        if (await conn.execute(select(functions.c.name).where(functions.c.name == name))).first() is None:
+            return None
+        rows = (await conn.execute(select(function_tags.c.key, function_tags.c.value)
+                                   .where(function_tags.c.function_name == name)
+                                   .order_by(function_tags.c.key))).all()
+        return {row.key: row.value for row in rows}
 
     async def replace(self, fn: Function, code: bytes | None, expected_revision: str) -> None:
         """Store a new configuration (and code), failing if someone changed it meanwhile."""

@@ -52,6 +52,16 @@ functions = Table(
     # Environment variables: AES-256-GCM under a per-function data key, itself sealed by the master key.
     Column("env_ciphertext", LargeBinary, nullable=True),
     Column("data_key", LargeBinary, nullable=True),
+    Column("architecture", String(16), nullable=False, server_default="x86_64"),
+)
+
+# A function's tags (TagResource, ListTags, CreateFunction's Tags): they go when the function goes.
+function_tags = Table(
+    "function_tags",
+    metadata,
+    Column("function_name", String(64), ForeignKey("functions.name", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", String(256), nullable=False),
 )
 
 # Zips are stored once per content hash, shared by every function that uploads the same bytes.

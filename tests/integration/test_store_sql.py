@@ -272,3 +272,33 @@ async def test_access_keys_by_principal_oldest_first(engine):
     assert (await store.key("AKIAOLDER")).enabled
     await store.delete_principal("ci")
     assert await store.key("AKIAOTHER") is None
+
+
+# -- tags and architecture --------------------------------------------------------------------------
+
+
+async def test_tags_are_created_overwritten_removed_and_deleted_with_their_function(functions):
+    def at_most_three(count: int) -> None:
+        if count > 3:
+            raise ValueError(count)
+
+    await functions.create(function("tagged", architecture="arm64"), b"zip-1", {"team": "a", "env": "prod"})
+    assert (await functions.get("tagged")).architecture == "arm64"
+    assert await functions.tags("tagged") == {"env": "prod", "team": "a"}
+    await functions.tag("tagged", {"env": "dev", "owner": "ana"}, at_most_three)
+    await functions.tag("tagged", {}, at_most_three)
+    assert await functions.tags("tagged") == {"env": "dev", "owner": "ana", "team": "a"}
+    with pytest.raises(ValueError):  # the count is checked with the tags already there, and nothing changes
+        await functions.tag("tagged", {"more": "x"}, at_most_three)
+    await functions.untag("tagged", ["team", "absent"])
+    assert await functions.tags("tagged") == {"env": "dev", "owner": "ana"}
+
+    await functions.delete("tagged")
+    assert await functions.tags("tagged") is None
+    with pytest.raises(ResourceNotFound):
+        await functions.tag("tagged", {"a": "b"}, at_most_three)
+    with pytest.raises(ResourceNotFound):
+        await functions.untag("tagged", ["a"])
+    await functions.create(function("tagged"), b"zip-1")
+    assert await functions.tags("tagged") == {}
+    assert (await functions.get("tagged")).architecture == "x86_64"

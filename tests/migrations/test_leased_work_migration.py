@@ -80,7 +80,7 @@ async def test_queued_and_running_events_move_into_leased_work_and_back(database
             "req-running", "billing", b"{}", 3)
 
         async with engine.begin() as conn:
-            await conn.run_sync(_alembic, command.downgrade, "-1")
+            await conn.run_sync(_alembic, command.downgrade, "0005")  # back before 0006
             rows = [_as_utc(dict(row)) for row in (await conn.execute(
                 sa.select(OLD).order_by(OLD.c.request_id))).mappings()]
             tables = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))

@@ -49,6 +49,7 @@ class FakeFunctionStore:
     def __init__(self) -> None:
         self.functions: dict[str, Function] = {}
         self.blobs: dict[str, bytes] = {}
+        self.tags: dict[str, dict[str, str]] = {}
         self.writes = 0
 
     async def get(self, name: str) -> Function | None:
@@ -58,13 +59,14 @@ class FakeFunctionStore:
         names = sorted(n for n in self.functions if after is None or n > after)
         return [self.functions[n] for n in names[:limit]]
 
-    async def create(self, fn: Function, code: bytes | None) -> None:
+    async def create(self, fn: Function, code: bytes | None, tags: dict[str, str] | None = None) -> None:
         if fn.name in self.functions:
             raise ResourceConflict(f"Function already exist: {fn.name}")
         self.writes += 1
         if code is not None:
             self.blobs.setdefault(fn.code_sha256, code)
         self.functions[fn.name] = fn
+        self.tags[fn.name] = dict(tags or {})
 
     async def replace(self, fn: Function, code: bytes | None, expected_revision: str) -> None:
         current = self.functions.get(fn.name)
