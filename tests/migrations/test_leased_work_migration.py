@@ -4,7 +4,6 @@ or changing one, on SQLite and on PostgreSQL, and its downgrade puts them back."
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import pytest
 import sqlalchemy as sa
@@ -13,8 +12,6 @@ from alembic import command
 from faas.sources.async_events import ASYNC, decode_event
 from faas.store.db import alembic_config, create_engine, migrate
 from faas.store.work import WorkStore
-
-from tests.support.postgres import POSTGRES_URL, fresh_postgres_database
 
 T0 = dt.datetime(2026, 11, 30, 9, 0, 0, 500000, tzinfo=dt.timezone.utc)
 OLD = sa.table(  # async_events as revision 0004 made it
@@ -33,17 +30,6 @@ EVENTS = [
      "attempts": 2, "next_attempt_at": T0, "lease_until": T0 + dt.timedelta(seconds=960), "node": "node-a",
      "status": "running"},
 ]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def database_url(request, tmp_path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'faas.db'}"
-    elif not POSTGRES_URL:
-        pytest.skip("FAAS_TEST_POSTGRES_URL is not set")
-    else:
-        async with fresh_postgres_database(POSTGRES_URL) as url:
-            yield url
 
 
 def _alembic(sync_connection, step, revision: str) -> None:  # type: ignore[no-untyped-def]
