@@ -43,6 +43,8 @@ class Function:
     # The stored form of `environment`: AES-256-GCM under the function's data key, sealed by the master key.
     env_ciphertext: bytes | None = dataclasses.field(default=None, repr=False)
     data_key: bytes | None = dataclasses.field(default=None, repr=False)
+    # LogFormat JSON with ApplicationLogLevel and SystemLogLevel; empty for the default Text format.
+    logging_config: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def replace(self, **changes: Any) -> Function:
         return dataclasses.replace(self, **changes)

@@ -49,7 +49,7 @@ def configuration(fn: Function, settings: Settings, *, variables: bool = False) 
         "PackageType": fn.package_type,
         "Architectures": [fn.architecture],
         "EphemeralStorage": {"Size": fn.ephemeral_storage},
-        "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{fn.name}"},
+        "LoggingConfig": {"LogFormat": "Text", **fn.logging_config, "LogGroup": f"/aws/lambda/{fn.name}"},
     }
     if fn.package_type == "Zip":
         shape.update(Runtime=fn.runtime, Handler=fn.handler,

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 
 from faas.dispatch.concurrency import Limiter
-from faas.dispatch.logs import invocation_log, report_line
+from faas.dispatch.logs import invocation_log, json_invocation_log, report_line
 from faas.dispatch.metering import billed_duration_ms
 from faas.dispatch.recorder import Recorder
 from faas.model import Function, InvocationRecord, utcnow
@@ -78,14 +78,19 @@ class Invoker:
         billed_ms = billed_duration_ms(duration_ms)
         init_ms = env.init_duration_ms if cold else None
         output = (env.init_log if cold else "") + invocation.log + _platform_lines(outcome)
-        report = report_line(request_id, duration_ms=duration_ms, billed_ms=billed_ms, memory_mb=fn.memory_size,
-                             max_used_mb=max_used_mb, init_duration_ms=init_ms)
-        log = invocation_log(request_id, output, report)
+        metrics = dict(duration_ms=duration_ms, billed_ms=billed_ms, memory_mb=fn.memory_size,
+                       max_used_mb=max_used_mb, init_duration_ms=init_ms)
+        result = "timeout" if outcome.timed_out else ("error" if outcome.error_type else "success")
+        if fn.logging_config.get("LogFormat") == "JSON":
+            log = json_invocation_log(request_id, output, started=started_wall, status=result,
+                                      system_level=fn.logging_config["SystemLogLevel"], **metrics)
+        else:
+            log = invocation_log(request_id, output, report_line(request_id, **metrics))
         self._recorder.add(InvocationRecord(
             request_id=request_id, function_name=fn.name, started_at=started_wall, duration_ms=duration_ms,
             billed_duration_ms=billed_ms, memory_size=fn.memory_size, max_memory_used_mb=max_used_mb,
             init_duration_ms=init_ms, cold=cold,
-            outcome="timeout" if outcome.timed_out else ("error" if outcome.error_type else "success"),
+            outcome=result,
             error_type=outcome.error_type, log=log,
         ))
         return Result(request_id=request_id, body=outcome.body,

@@ -66,6 +66,9 @@ def lambda_environment(fn: Function, *, region: str, runtime_api: str, log_strea
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
         "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
     })
+    if fn.logging_config.get("LogFormat") == "JSON":  # as AWS's runtimes are told (Text leaves them alone)
+        env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+        env["AWS_LAMBDA_LOG_LEVEL"] = fn.logging_config["ApplicationLogLevel"]
     if fn.package_type == "Zip":
         env["_HANDLER"] = fn.handler or ""
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{fn.runtime}"

@@ -320,6 +320,8 @@ class FunctionService:
                                                    512, 10240)
         if "Environment" in params:
             changes["environment"] = validate_environment(params["Environment"])
+        if "LoggingConfig" in params:
+            changes["logging_config"] = parameters.logging_config(params["LoggingConfig"], fn.logging_config)
         if fn.package_type == "Zip":
             runtime = params.get("Runtime", fn.runtime)
             if runtime not in self._runtimes:

@@ -24,6 +24,10 @@ ARCHITECTURES = ("x86_64", "arm64")
 # What `docker info` calls the host's architecture, in Lambda's words.
 ENGINE_ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 DEFAULT_LOG_FORMAT = "Text"
+LOG_FORMATS = ("Text", "JSON")
+APPLICATION_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
+DEFAULT_LOG_LEVEL = "INFO"  # what AWS sets both levels to when a function switches to JSON without them
 
 
 def _empty(value: Any) -> bool:
@@ -50,13 +54,6 @@ def _no_dead_letter(value: Any) -> bool:
     return value is None or (isinstance(value, dict) and _empty(value.get("TargetArn")))
 
 
-def _default_logging(value: Any) -> bool:
-    # LogGroup is checked against the function's name by `check_logging_config` (it needs the name).
-    return value is None or (isinstance(value, dict)
-                             and value.get("LogFormat", DEFAULT_LOG_FORMAT) == DEFAULT_LOG_FORMAT
-                             and value.get("ApplicationLogLevel") is None and value.get("SystemLogLevel") is None)
-
-
 # Each refused parameter with the test its accepted (no-op) values pass, and why faas refuses the others.
 REFUSED: dict[str, tuple[Callable[[Any], bool], str]] = {
     "Publish": (lambda v: v is None or v is False, "versions are not supported yet"),
@@ -71,7 +68,6 @@ REFUSED: dict[str, tuple[Callable[[Any], bool], str]] = {
     "SourceKMSKeyArn": (_empty, "code is stored under the node's own keys"),
     "CodeSigningConfigArn": (_empty, "code signing is not supported"),
     "SnapStart": (_mode("ApplyOn", "None"), "SnapStart is not supported; only ApplyOn None"),
-    "LoggingConfig": (_default_logging, "only the Text log format (without log levels) is supported"),
     "TenancyConfig": (lambda v: v is None, "tenant isolation is not supported"),
     "CapacityProviderConfig": (lambda v: v is None, "capacity providers are not supported"),
     "DurableConfig": (lambda v: v is None, "durable functions are not supported"),
@@ -87,12 +83,10 @@ REFUSED: dict[str, tuple[Callable[[Any], bool], str]] = {
 # The parameters of each operation (botocore's lambda model) that faas refuses unless they hold a no-op value.
 OPERATIONS: dict[str, tuple[str, ...]] = {
     "CreateFunction": ("Publish", "PublishTo", "Layers", "TracingConfig", "DeadLetterConfig", "VpcConfig",
-                       "FileSystemConfigs", "KMSKeyArn", "CodeSigningConfigArn", "SnapStart", "LoggingConfig",
-                       "TenancyConfig", "CapacityProviderConfig", "DurableConfig", "RuntimeConfig",
+                       "FileSystemConfigs", "KMSKeyArn", "CodeSigningConfigArn", "SnapStart", "TenancyConfig", "CapacityProviderConfig", "DurableConfig", "RuntimeConfig",
                        "AcceleratorConfig"),
     "UpdateFunctionConfiguration": ("Layers", "TracingConfig", "DeadLetterConfig", "VpcConfig", "FileSystemConfigs",
-                                    "KMSKeyArn", "SnapStart", "LoggingConfig", "CapacityProviderConfig",
-                                    "DurableConfig", "RuntimeConfig", "AcceleratorConfig"),
+                                    "KMSKeyArn", "SnapStart", "CapacityProviderConfig", "DurableConfig", "RuntimeConfig", "AcceleratorConfig"),
     "UpdateFunctionCode": ("Publish", "PublishTo", "SourceKMSKeyArn", "S3Bucket", "S3Key", "S3ObjectVersion",
                            "S3ObjectStorageMode"),
     # CreateFunction's Code structure
@@ -115,6 +109,32 @@ def check_logging_config(params: Mapping[str, Any], function_name: str) -> None:
     if isinstance(config, dict) and config.get("LogGroup") not in (None, f"/aws/lambda/{function_name}"):
         raise InvalidParameterValue("LoggingConfig.LogGroup is not supported by this platform: a function's log "
                                     f"is /aws/lambda/{function_name}, read with GetFunction's logs or `faas logs`.")
+
+
+def logging_config(value: Any, current: Mapping[str, str]) -> dict[str, str]:
+    """The LoggingConfig to store: {} for Text (faas's default), else LogFormat JSON with both levels.
+
+    As on AWS, an absent LogFormat keeps the current one, absent levels keep the current ones (INFO when the
+    function was Text), and levels are refused with the Text format, which has none.
+    """
+    if not isinstance(value, dict):
+        raise InvalidParameterValue("LoggingConfig must be an object")
+    log_format = value.get("LogFormat") or current.get("LogFormat", DEFAULT_LOG_FORMAT)
+    if log_format not in LOG_FORMATS:
+        raise InvalidParameterValue(f"LoggingConfig.LogFormat must be one of {', '.join(LOG_FORMATS)}; "
+                                    f"got {str(log_format)[:40]}")
+    levels = {"ApplicationLogLevel": APPLICATION_LOG_LEVELS, "SystemLogLevel": SYSTEM_LOG_LEVELS}
+    for key, allowed in levels.items():
+        if value.get(key) is not None and value[key] not in allowed:
+            raise InvalidParameterValue(f"LoggingConfig.{key} must be one of {', '.join(allowed)}; "
+                                        f"got {str(value[key])[:40]}")
+    if log_format == DEFAULT_LOG_FORMAT:
+        if any(value.get(key) is not None for key in levels):
+            raise InvalidParameterValue("LoggingConfig.ApplicationLogLevel and SystemLogLevel can only be set "
+                                        "with LogFormat JSON.")
+        return {}
+    return {"LogFormat": log_format, **{key: value.get(key) or current.get(key) or DEFAULT_LOG_LEVEL
+                                        for key in levels}}
 
 
 def architecture(params: Mapping[str, Any], supported: tuple[str, ...]) -> str | None:

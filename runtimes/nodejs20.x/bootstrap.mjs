@@ -13,6 +13,7 @@
 //   AWS_LAMBDA_FUNCTION_NAME, _VERSION, _MEMORY_SIZE, AWS_LAMBDA_LOG_GROUP_NAME, _LOG_STREAM_NAME
 //                            copied into the context object
 //   AWS_LAMBDA_LOG_LEVEL     optional: console methods below this level do nothing (as on AWS)
+//   AWS_LAMBDA_LOG_FORMAT    optional: JSON makes console methods write AWS's JSON objects
 //   FAAS_PREWARMED           set in a prewarmed, generic container: wait to be specialised first
 //
 // Prewarmed start (a faas extension): with FAAS_PREWARMED set, the bootstrap long-polls

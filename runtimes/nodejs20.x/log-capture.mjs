@@ -69,6 +69,16 @@ export class LogCapture {
     this.add(`${new Date().toISOString()}\t${this.requestId}\t${level}\t${util.format(...args)}\n`);
   }
 
+  /** A console call as the JSON object AWS's Node runtime writes with LogFormat JSON. */
+  jsonLine(level, args) {
+    const entry = { timestamp: new Date().toISOString(), level, requestId: this.requestId, message: util.format(...args) };
+    const error = args.length === 1 && args[0] instanceof Error ? args[0] : undefined;
+    if (error) {
+      Object.assign(entry, { errorType: error.name, errorMessage: error.message, stackTrace: String(error.stack).split('\n') });
+    }
+    this.add(`${JSON.stringify(entry)}\n`);
+  }
+
   /** Everything written since the last call (its last 1 MiB) as valid UTF-8, or null. */
   take() {
     if (!this.bytes) {
@@ -132,16 +142,19 @@ function writeAllSync(fd, data) {
 
 const LEVELS = { TRACE: 1, DEBUG: 2, INFO: 3, WARN: 4, ERROR: 5, FATAL: 6 };
 
-/** console.* as AWS patches them; AWS_LAMBDA_LOG_LEVEL silences the levels below it. */
+/** console.* as AWS patches them; AWS_LAMBDA_LOG_LEVEL silences the levels below it, and
+ * AWS_LAMBDA_LOG_FORMAT=JSON writes JSON objects (whose level defaults to INFO, as on AWS). */
 export function patchConsole(capture) {
-  const minimum = LEVELS[(process.env.AWS_LAMBDA_LOG_LEVEL || '').toUpperCase()] ?? LEVELS.TRACE;
+  const json = (process.env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
+  const minimum = LEVELS[(process.env.AWS_LAMBDA_LOG_LEVEL || '').toUpperCase()] ?? (json ? LEVELS.INFO : LEVELS.TRACE);
   const nothing = () => {};
-  const logger = (level) => (LEVELS[level] >= minimum ? (...args) => capture.line(level, args) : nothing);
+  const write = json ? (level, args) => capture.jsonLine(level, args) : (level, args) => capture.line(level, args);
+  const logger = (level) => (LEVELS[level] >= minimum ? (...args) => write(level, args) : nothing);
   console.trace = logger('TRACE');
   console.debug = logger('DEBUG');
   console.info = logger('INFO');
   console.log = console.info;
   console.warn = logger('WARN');
   console.error = logger('ERROR');
-  console.fatal = (...args) => capture.line('FATAL', args);
+  console.fatal = (...args) => write('FATAL', args);
 }

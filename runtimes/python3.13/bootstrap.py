@@ -10,6 +10,8 @@ Inputs (environment):
   AWS_LAMBDA_FUNCTION_NAME, _VERSION, _MEMORY_SIZE, AWS_LAMBDA_LOG_GROUP_NAME, _LOG_STREAM_NAME
                            copied into the context object
   AWS_LAMBDA_LOG_LEVEL     optional level of the root logger (as on AWS; default WARNING)
+  AWS_LAMBDA_LOG_FORMAT    `JSON` formats the logging module's records as JSON objects, as AWS's
+                           runtime does with LoggingConfig LogFormat JSON (print() stays as it is)
 
 Log capture (a faas extension of the Runtime API): fds 1 and 2 point into an in-memory file, so
 the output of the handler and of any child process lands there. At the end of each invocation
@@ -314,6 +316,39 @@ def setup_logging() -> RequestIdFilter:
     return request_ids
 
 
+# AWS's JSON records name levels as Lambda's ApplicationLogLevel does.
+_JSON_LEVELS = {"WARNING": "WARN", "CRITICAL": "FATAL"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a record, with the fields AWS's Python runtime writes for LogFormat JSON."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": _JSON_LEVELS.get(record.levelname, record.levelname),
+            "message": record.getMessage(),
+            "logger": record.name,
+            "requestId": getattr(record, "aws_request_id", ""),
+        }
+        if record.exc_info and record.exc_info[1] is not None:
+            entry["errorType"] = type(record.exc_info[1]).__name__
+            entry["errorMessage"] = str(record.exc_info[1])
+            entry["stackTrace"] = traceback.format_tb(record.exc_info[2])
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def apply_log_format(request_ids: RequestIdFilter) -> None:
+    """AWS_LAMBDA_LOG_FORMAT=JSON swaps the text formatter for JSON objects (AWS then defaults to INFO)."""
+    if os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() != "JSON":
+        return
+    for handler in logging.getLogger().handlers:
+        if request_ids in handler.filters:
+            handler.setFormatter(JsonFormatter())
+    logging.getLogger().setLevel(logging.INFO)
+
+
 def apply_log_level() -> None:
     """AWS_LAMBDA_LOG_LEVEL is a function's setting: read once the environment is the function's."""
     level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
@@ -551,6 +586,7 @@ def main() -> int:
 
             # Everything above is done; after this answer only the handler's import is left.
             specialize(api)
+        apply_log_format(request_ids)
         apply_log_level()
         sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
         try:

@@ -128,7 +128,7 @@ UNHONOURED_ON_CREATE = [
     ("FileSystemConfigs", [{"Arn": "arn:aws:elasticfilesystem:us-east-1:000000000000:access-point/fsap-1",
                             "LocalMountPath": "/mnt/efs"}]),
     ("KMSKeyArn", "arn:aws:kms:us-east-1:000000000000:key/1234"),
-    ("SnapStart", {"ApplyOn": "PublishedVersions"}), ("LoggingConfig", {"LogFormat": "JSON"}),
+    ("SnapStart", {"ApplyOn": "PublishedVersions"}),
     ("CodeSigningConfigArn", "arn:aws:lambda:us-east-1:000000000000:code-signing-config:csc-0123456789abcdef0"),
     ("ImageConfig", {"Command": ["app.handler"]}),
 ]

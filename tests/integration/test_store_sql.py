@@ -78,6 +78,17 @@ async def test_image_function_round_trip(functions):
     assert await functions.blob_count() == 0
 
 
+async def test_logging_config_round_trips_beside_the_image_config(functions):
+    logging = {"LogFormat": "JSON", "ApplicationLogLevel": "WARN", "SystemLogLevel": "INFO"}
+    fn = function("img-json", code=None, runtime=None, handler=None, package_type="Image", image_uri="my-image:1",
+                  image_config={"Command": ["app.handler"]}, logging_config=logging)
+    await functions.create(fn, None)
+    assert await functions.get("img-json") == fn  # neither leaks into the other
+    zipped = function("zip-json", logging_config=logging)
+    await functions.create(zipped, b"zip-1")
+    assert await functions.get("zip-json") == zipped
+
+
 async def test_get_of_a_missing_function_is_none(functions):
     assert await functions.get("nope") is None
 

@@ -753,3 +753,32 @@ def test_init_error_after_specialize_goes_to_init_error(api, tmp_path):
     assert result.returncode == 1
     assert [c.path for c in api.calls] == ["/faas/specialize", "/init/logs", "/init/error"]
     assert api.posts("/init/error")[0].json()["errorType"] == "Runtime.ImportModuleError"
+
+
+def test_json_log_format_writes_console_calls_as_json_objects_filtered_by_level(api, tmp_path):
+    write_code(tmp_path, {"app.js": """
+        exports.handler = async () => {
+            process.stdout.write('raw write\\n');
+            console.info('below WARN: dropped');
+            console.warn('careful %d', 1);
+            console.error(new TypeError('bad'));
+        };
+    """})
+    invocation = api.add({})
+    run_bootstrap(api, tmp_path, env={"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "WARN"})
+    lines = api.posts("/logs")[0].body.decode().splitlines()
+    assert lines[0] == "raw write"
+    warning, error = (json.loads(line) for line in lines[1:])
+    assert {k: warning[k] for k in ("level", "requestId", "message")} == {
+        "level": "WARN", "requestId": invocation.request_id, "message": "careful 1"}
+    assert warning["timestamp"].endswith("Z")
+    assert (error["level"], error["errorType"], error["errorMessage"]) == ("ERROR", "TypeError", "bad")
+    assert "below WARN" not in "".join(lines)
+
+
+def test_json_log_format_defaults_to_info(api, tmp_path):
+    write_code(tmp_path, {"app.js": "exports.handler = async () => { console.debug('no'); console.log('yes'); };"})
+    api.add({})
+    run_bootstrap(api, tmp_path, env={"AWS_LAMBDA_LOG_FORMAT": "JSON"})
+    [line] = api.posts("/logs")[0].body.decode().splitlines()
+    assert (json.loads(line)["level"], json.loads(line)["message"]) == ("INFO", "yes")

@@ -12,6 +12,7 @@ from faas.services.parameters import (
     architecture,
     check_logging_config,
     engine_architectures,
+    logging_config,
     refuse_unhonoured,
     validate_tags,
 )
@@ -29,8 +30,6 @@ from faas.services.parameters import (
     ("CreateFunction", "KMSKeyArn", "arn:aws:kms:us-east-1:123456789012:key/k"),
     ("CreateFunction", "CodeSigningConfigArn", "arn:aws:lambda:us-east-1:123456789012:code-signing-config:csc-1"),
     ("CreateFunction", "SnapStart", {"ApplyOn": "PublishedVersions"}),
-    ("CreateFunction", "LoggingConfig", {"LogFormat": "JSON"}),
-    ("CreateFunction", "LoggingConfig", {"ApplicationLogLevel": "DEBUG"}),
     ("UpdateFunctionConfiguration", "Layers", ["arn:aws:lambda:us-east-1:123456789012:layer:x:1"]),
     ("UpdateFunctionConfiguration", "TracingConfig", {"Mode": "Active"}),
     ("UpdateFunctionConfiguration", "SnapStart", {"ApplyOn": "PublishedVersions"}),
@@ -48,7 +47,7 @@ def test_a_parameter_faas_cannot_honour_is_refused_by_name(operation, key, value
     ("Publish", False), ("Layers", []), ("TracingConfig", {"Mode": "PassThrough"}), ("TracingConfig", {}),
     ("DeadLetterConfig", {}), ("DeadLetterConfig", {"TargetArn": ""}),
     ("VpcConfig", {"SubnetIds": [], "SecurityGroupIds": []}), ("FileSystemConfigs", []), ("KMSKeyArn", ""),
-    ("SnapStart", {"ApplyOn": "None"}), ("LoggingConfig", {"LogFormat": "Text"}), ("Publish", None),
+    ("SnapStart", {"ApplyOn": "None"}), ("Publish", None),
 ])
 def test_aws_defaults_ask_for_nothing_and_are_accepted(key, value) -> None:
     refuse_unhonoured("CreateFunction", {key: value})
@@ -100,3 +99,27 @@ def test_tags_as_lambda_accepts_them() -> None:
 def test_bad_tags_are_refused(tags, message) -> None:
     with pytest.raises(InvalidParameterValue, match=message):
         validate_tags(tags)
+
+
+def test_logging_config_json_gets_both_levels_and_text_stores_nothing() -> None:
+    assert logging_config({"LogFormat": "Text"}, {}) == {}
+    assert logging_config({"LogFormat": "JSON"}, {}) == {
+        "LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO"}
+    current = logging_config({"LogFormat": "JSON", "ApplicationLogLevel": "WARN", "SystemLogLevel": "DEBUG"}, {})
+    # An update without LogFormat or levels keeps the function's own.
+    assert logging_config({"SystemLogLevel": "WARN"}, current) == {
+        "LogFormat": "JSON", "ApplicationLogLevel": "WARN", "SystemLogLevel": "WARN"}
+    assert logging_config({"LogFormat": "Text"}, current) == {}
+
+
+@pytest.mark.parametrize("value,match", [
+    ({"ApplicationLogLevel": "DEBUG"}, "only be set with LogFormat JSON"),
+    ({"LogFormat": "Text", "SystemLogLevel": "INFO"}, "only be set with LogFormat JSON"),
+    ({"LogFormat": "XML"}, "LogFormat must be one of Text, JSON"),
+    ({"LogFormat": "JSON", "ApplicationLogLevel": "VERBOSE"}, "ApplicationLogLevel must be one of"),
+    ({"LogFormat": "JSON", "SystemLogLevel": "ERROR"}, "SystemLogLevel must be one of DEBUG, INFO, WARN"),
+    ("JSON", "must be an object"),
+])
+def test_logging_config_refuses_what_lambda_refuses(value, match) -> None:
+    with pytest.raises(InvalidParameterValue, match=match):
+        logging_config(value, {})

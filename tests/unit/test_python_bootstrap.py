@@ -541,3 +541,35 @@ def test_client_does_not_retry_a_fresh_connection(bootstrap):
         client.call("GET", "/invocation/next")
     client.close()
     server.close()
+
+
+def test_json_log_format_writes_records_as_json_objects_filtered_by_level(api, tmp_path):
+    write_code(tmp_path, {"app.py": """
+        import logging
+        def handler(e, c):
+            print("plain print")
+            logging.info("below WARN: dropped")
+            logging.getLogger("mine").warning("careful %s", 1)
+            try:
+                raise ValueError("bad")
+            except ValueError:
+                logging.exception("failed")
+    """})
+    invocation = api.add({})
+    run_bootstrap(api, tmp_path, env={"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "WARN"})
+    lines = api.posts("/logs")[0].body.decode().splitlines()
+    assert lines[0] == "plain print"  # stdout is left as it is, as on AWS
+    warning, error = (json.loads(line) for line in lines[1:])
+    assert {k: warning[k] for k in ("level", "message", "logger", "requestId")} == {
+        "level": "WARN", "message": "careful 1", "logger": "mine", "requestId": invocation.request_id}
+    assert time.strptime(warning["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert (error["level"], error["errorType"], error["errorMessage"]) == ("ERROR", "ValueError", "bad")
+    assert "below WARN" not in "".join(lines)
+
+
+def test_json_log_format_defaults_to_info(api, tmp_path):
+    write_code(tmp_path, {"app.py": "import logging\ndef handler(e, c):\n    logging.debug('no')\n    logging.info('yes')\n"})
+    api.add({})
+    run_bootstrap(api, tmp_path, env={"AWS_LAMBDA_LOG_FORMAT": "JSON"})
+    [line] = api.posts("/logs")[0].body.decode().splitlines()
+    assert (json.loads(line)["level"], json.loads(line)["message"]) == ("INFO", "yes")

@@ -9,7 +9,16 @@ import re
 import docker.types
 import pytest
 
-from faas.dispatch.logs import MAX_STORED_LOG_CHARS, TAIL_BYTES, invocation_log, log_tail, report_line
+import json
+
+from faas.dispatch.logs import (
+    MAX_STORED_LOG_CHARS,
+    TAIL_BYTES,
+    invocation_log,
+    json_invocation_log,
+    log_tail,
+    report_line,
+)
 from faas.dispatch.metering import billed_duration_ms
 from faas.model import Function
 from faas.sandbox.docker_backend import CPU_PERIOD_US, cpu_quota_us, create_kwargs
@@ -320,3 +329,35 @@ def test_log_tail_of_a_short_log_is_the_whole_log():
 def test_log_tail_counts_bytes_not_characters():
     log = "é" * 3000  # 6000 bytes
     assert base64.b64decode(log_tail(log)) == log.encode()[-4096:]
+
+
+JSON_LOGGING = {"LogFormat": "JSON", "ApplicationLogLevel": "WARN", "SystemLogLevel": "INFO"}
+
+
+def test_json_log_format_reaches_the_runtime_as_aws_variables():
+    env = spec_of(function(logging_config=JSON_LOGGING, environment={"AWS_LAMBDA_LOG_LEVEL": "DEBUG"})).environment
+    assert (env["AWS_LAMBDA_LOG_FORMAT"], env["AWS_LAMBDA_LOG_LEVEL"]) == ("JSON", "WARN")
+    text = spec_of(function(environment={"AWS_LAMBDA_LOG_LEVEL": "DEBUG"})).environment
+    assert "AWS_LAMBDA_LOG_FORMAT" not in text and text["AWS_LAMBDA_LOG_LEVEL"] == "DEBUG"  # Text: as before
+
+
+def json_log(system_level: str, init_duration_ms: float | None = 812.5) -> str:
+    return json_invocation_log(REQUEST_ID, '{"level": "WARN"}', started=NOW, status="success",
+                               system_level=system_level, duration_ms=12.3456, billed_ms=13, memory_mb=128,
+                               max_used_mb=41, init_duration_ms=init_duration_ms)
+
+
+def test_json_invocation_log_has_platform_start_and_report_records():
+    start, output, report = (json.loads(line) for line in json_log("INFO").splitlines())
+    assert start == {"time": "2026-11-27T12:00:00.000Z", "type": "platform.start",
+                     "record": {"requestId": REQUEST_ID, "version": "$LATEST"}}
+    assert output == {"level": "WARN"}
+    assert report == {"time": "2026-11-27T12:00:00.012Z", "type": "platform.report", "record": {
+        "requestId": REQUEST_ID, "status": "success", "metrics": {
+            "durationMs": 12.346, "billedDurationMs": 13, "memorySizeMB": 128, "maxMemoryUsedMB": 41,
+            "initDurationMs": 812.5}}}
+    assert "initDurationMs" not in json_log("DEBUG", None)
+
+
+def test_json_invocation_log_drops_platform_records_below_the_system_level():
+    assert json_log("WARN") == '{"level": "WARN"}\n'
