@@ -16,10 +16,6 @@ from faas.errors import ResourceConflict, ResourceNotFound
 from faas.model import Function, utcnow
 from faas.store.tables import code_blobs, function_tags, functions
 
-# A function's LoggingConfig rides in the image_config JSON column under this key (no schema change in the
-# round that added it; ImageConfig's own keys are EntryPoint, Command and WorkingDirectory, so it cannot clash).
-LOGGING_KEY = "LoggingConfig"
-
 
 def as_utc(value: dt.datetime) -> dt.datetime:
     # SQLite hands back naive datetimes; everything we write is UTC.
@@ -41,14 +37,14 @@ def _to_function(row: Any) -> Function:
         code_sha256=row.code_sha256,
         code_size=row.code_size,
         image_uri=row.image_uri,
-        image_config={k: v for k, v in json.loads(row.image_config).items() if k != LOGGING_KEY},
+        image_config=json.loads(row.image_config),
         revision_id=row.revision_id,
         last_modified=as_utc(row.last_modified),
         reserved_concurrency=row.reserved_concurrency,
         env_ciphertext=bytes(row.env_ciphertext) if row.env_ciphertext is not None else None,
         data_key=bytes(row.data_key) if row.data_key is not None else None,
         architecture=row.architecture,
-        logging_config=json.loads(row.image_config).get(LOGGING_KEY, {}),
+        logging_config=json.loads(row.logging_config),
     )
 
 
@@ -70,8 +66,8 @@ def _to_row(fn: Function) -> dict[str, Any]:
         "code_sha256": fn.code_sha256,
         "code_size": fn.code_size,
         "image_uri": fn.image_uri,
-        "image_config": json.dumps({**fn.image_config, **({LOGGING_KEY: fn.logging_config} if fn.logging_config else {})},
-                                   sort_keys=True),
+        "image_config": json.dumps(fn.image_config, sort_keys=True),
+        "logging_config": json.dumps(fn.logging_config, sort_keys=True),
         "revision_id": fn.revision_id,
         "last_modified": fn.last_modified,
         "reserved_concurrency": fn.reserved_concurrency,
