@@ -9,8 +9,9 @@
 # FAAS_PREWARMED. Any other answer, or no connection: exit 1, and the platform discards the environment.
 #
 # No bootstrap, or one that is not executable: the init error Lambda reports, posted to
-# `/runtime/init/error`. The bootstrap replaces this script (exec), so it runs under the
-# container's init exactly as a runtime does, with the same user, limits and read-only root.
+# `/runtime/init/error` (its message to `/runtime/init/logs` first). The bootstrap replaces this
+# script (exec), so it runs under the container's init exactly as a runtime does, with the same
+# user, limits and read-only root.
 set -u
 
 api="http://${AWS_LAMBDA_RUNTIME_API:?AWS_LAMBDA_RUNTIME_API is not set}/2018-06-01/runtime"
@@ -34,6 +35,9 @@ done
 
 message="Couldn't find valid bootstrap(s): [${LAMBDA_TASK_ROOT:-/var/task}/bootstrap /opt/bootstrap]"
 echo "$message" >&2
+# The function's log of this start (faas's log extension); a Runtime API without it answers 404.
+curl --silent --noproxy '*' --output /dev/null -X POST -H 'Content-Type: text/plain; charset=utf-8' \
+    --data-binary "$message" "$api/init/logs"
 curl --silent --show-error --noproxy '*' --output /dev/null -X POST \
     -H 'Content-Type: application/json' \
     -H 'Lambda-Runtime-Function-Error-Type: Runtime.InvalidEntrypoint' \
