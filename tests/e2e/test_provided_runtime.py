@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import time
 import zipfile
-from pathlib import Path
 
 import pytest
 
@@ -104,10 +103,13 @@ def go_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> bytes:
         pytest.fail("go is needed to build the test's bootstrap: apt-get install -y golang-go")
     work = tmp_path_factory.mktemp("go")
     (work / "main.go").write_text(GO_MAIN)
+    (work / "go.mod").write_text("module bootstrap\n\ngo 1.19\n")  # the oldest go a Debian host may have
+    # Standard library only, so nothing is downloaded: no proxy, no other toolchain.
     env = {**os.environ, "CGO_ENABLED": "0", "GOCACHE": str(work / "cache"), "GOPATH": str(work / "gopath"),
-           "GO111MODULE": "off", "GOPROXY": "off", "GOTOOLCHAIN": "local", "GOFLAGS": ""}
-    subprocess.run([go, "build", "-o", str(work / "bootstrap"), str(work / "main.go")], cwd=work, env=env,
-                   check=True, capture_output=True, timeout=600)
+           "GOPROXY": "off", "GOTOOLCHAIN": "local", "GOFLAGS": ""}
+    built = subprocess.run([go, "build", "-o", str(work / "bootstrap"), "."], cwd=work, env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr
     binary = (work / "bootstrap").read_bytes()
     assert b"ld-linux" not in binary  # statically linked: no dynamic loader asked for
     return binary
