@@ -131,7 +131,7 @@ case "$verb" in
         exec "$VENV/bin/faas" serve "$@"
         ;;
     test)
-        ensure_packages docker.io debootstrap postgresql
+        ensure_packages docker.io debootstrap postgresql golang-go
         ensure_docker
         ensure_venv
         ensure_postgres

@@ -115,6 +115,7 @@ class Environment:
         """Bind to `fn` and hand the runtime its environment. Init Duration of a prewarmed environment
         counts from here; a fresh container's counts from its start."""
         self.function = fn
+        self.runtime = fn.runtime or self.runtime  # a provided.al2 function in a provided.al2023 environment
         if prewarmed:
             self.started_at = time.monotonic()
         if self._specialization is None:

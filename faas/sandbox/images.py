@@ -4,10 +4,11 @@ There is no registry to pull from, so every image is built locally and named aft
 recipe; an image whose tag exists is reused, and an unchanged recipe is never rebuilt:
 
   <prefix>/base:<hash12>         debootstrap of Debian trixie (minbase + python3, nodejs,
-                                 ca-certificates), imported with `docker import`
+                                 ca-certificates, curl), imported with `docker import`
   <prefix>/<runtime>:<hash12>    `docker build` of the recipe faas/runtimes/<runtime>/ (package data:
                                  the repository's runtimes/<runtime>/) with BASE=<base ref>;
-                                 the hash covers every file of the recipe and the base ref
+                                 the hash covers every file of the recipe and the base ref; an
+                                 alias (provided.al2) is served by its runtime's image
 
 The Debian mirror is read at run time from the host's apt sources; the environment variable
 setting FAAS_DEBIAN_MIRROR (e.g. http://<mirror>/debian) overrides it. Building the base needs root and
@@ -35,7 +36,11 @@ import docker.errors
 
 from faas.errors import StartupError
 
-RUNTIMES: tuple[str, ...] = ("python3.13", "nodejs20.x")
+RUNTIMES: tuple[str, ...] = ("python3.13", "nodejs20.x", "provided.al2023", "provided.al2")
+# Runtime names served by another runtime's recipe and image. provided.al2 is an OS-only runtime like
+# provided.al2023: the function brings its own bootstrap, so what tells them apart on AWS (the Amazon
+# Linux release under it) has no counterpart here, and one image serves both.
+ALIASES: dict[str, str] = {"provided.al2": "provided.al2023"}
 # Package data, so an installed wheel has the recipes too; resolved because in a checkout it is a
 # symlink to the top-level runtimes/ and `docker build` gets the real directory as its context.
 RECIPES_DIR = Path(str(resources.files("faas") / "runtimes")).resolve()
@@ -43,7 +48,7 @@ RECIPES_DIR = Path(str(resources.files("faas") / "runtimes")).resolve()
 # The base recipe. Bump BASE_RECIPE_VERSION when the way the base is made changes.
 BASE_SUITE = "trixie"
 BASE_VARIANT = "minbase"
-BASE_PACKAGES = ("python3", "nodejs", "ca-certificates")
+BASE_PACKAGES = ("python3", "nodejs", "ca-certificates", "curl")
 BASE_RECIPE_VERSION = 1
 
 APT_SOURCES: tuple[str, ...] = ("/etc/apt/sources.list", "/etc/apt/sources.list.d")
@@ -77,9 +82,15 @@ def recipe_hash(recipe_dir: Path, base: str) -> str:
     return digest.hexdigest()
 
 
+def image_runtime(runtime: str) -> str:
+    """The runtime whose recipe and image `runtime` uses: itself, or the one it is an alias of."""
+    return ALIASES.get(runtime, runtime)
+
+
 def recipe_dir(runtime: str) -> Path:
     if runtime not in RUNTIMES:
         raise StartupError(f"unknown runtime {runtime!r}: known runtimes are {', '.join(RUNTIMES)}")
+    runtime = image_runtime(runtime)
     path = RECIPES_DIR / runtime
     if not (path / "Dockerfile").is_file():
         raise StartupError(f"the recipe of runtime {runtime} is missing: expected {path}/Dockerfile")
@@ -88,7 +99,7 @@ def recipe_dir(runtime: str) -> Path:
 
 def image_ref(prefix: str, runtime: str) -> str:
     """The reference ensure_images produces for a runtime, computed without touching Docker."""
-    return f"{prefix}/{runtime}:{recipe_hash(recipe_dir(runtime), base_ref(prefix))[:12]}"
+    return f"{prefix}/{image_runtime(runtime)}:{recipe_hash(recipe_dir(runtime), base_ref(prefix))[:12]}"
 
 
 # --- the Debian mirror ------------------------------------------------------------------------
@@ -167,11 +178,12 @@ def ensure_images(client: docker.DockerClient, *, prefix: str, progress: Callabl
     """Build what is missing; return {runtime: image reference}."""
     wanted = tuple(runtimes) if runtimes is not None else RUNTIMES
     refs = {runtime: image_ref(prefix, runtime) for runtime in wanted}
-    missing = [runtime for runtime, ref in refs.items() if not _image_exists(client, ref)]
+    # One build per image: an alias and the runtime it names share their reference.
+    missing = {image_runtime(runtime): ref for runtime, ref in refs.items() if not _image_exists(client, ref)}
     if missing:
         base = _ensure_base(client, prefix, progress, mirror)
-        for runtime in missing:
-            _build_runtime(client, runtime, base, refs[runtime], progress)
+        for runtime, ref in missing.items():
+            _build_runtime(client, runtime, base, ref, progress)
     return refs
 
 

@@ -1,5 +1,6 @@
 """The prewarmed pool: a few generic environments per runtime kept running, each handed to the first
-zip function of its runtime that needs a new environment, and replaced as they are used or die."""
+zip function of its runtime (or of an alias of it, provided.al2 for provided.al2023) that needs a new
+environment, and replaced as they are used or die."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 
 from faas.model import Function
+from faas.sandbox import images
 from faas.sandbox.environment import Environment
 from faas.sandbox.launcher import Launcher
 from faas.sandbox.spec import PREWARM_TMP_MB
@@ -49,7 +51,7 @@ class Prewarm:
         """A generic environment bound to `fn`, or None when none fits (then `fn` starts cold)."""
         if fn.package_type != "Zip" or fn.ephemeral_storage != PREWARM_TMP_MB:
             return None
-        ready = self._ready.get(fn.runtime or "")
+        ready = self._ready.get(self._pool_of(fn.runtime or ""))
         if not ready:
             return None
         env = ready.pop()
@@ -76,11 +78,17 @@ class Prewarm:
     def fill(self) -> None:
         if self._closing:
             return
-        for runtime in self._launcher.images:
+        for runtime in dict.fromkeys(map(self._pool_of, self._launcher.images)):
             missing = self._per_runtime - len(self._ready[runtime]) - self._starting[runtime]
             for _ in range(max(0, missing)):
                 self._starting[runtime] += 1
                 self._tasks.spawn(self._start(runtime))
+
+    def _pool_of(self, runtime: str) -> str:
+        """The pool a runtime's functions take from: an alias (provided.al2) shares its image's
+        (provided.al2023), so the same image is not kept warm twice."""
+        target = images.image_runtime(runtime)
+        return target if target in self._launcher.images else runtime
 
     async def _start(self, runtime: str) -> None:
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 from aiohttp import web
 
@@ -22,6 +23,7 @@ MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100  # 6,291,556: what Lambda accepts fro
 MAX_LOG_BYTES = 1024 * 1024
 MAX_ERROR_BYTES = 1024 * 1024
 REGISTRY = web.AppKey("registry", Registry)
+_SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _error(status: int, error_type: str, message: str) -> web.Response:
@@ -44,11 +46,28 @@ def _current(env: Environment | None, request_id: str):  # -> Invocation | None
 
 async def specialize(request: web.Request) -> web.Response:
     """faas extension: a generic runtime waits here until the platform binds it to a function and hands
-    it the function's environment (variables and credentials)."""
+    it the function's environment (variables and credentials). `?format=shell` answers it as POSIX
+    shell `export` lines instead of JSON, for the OS-only runtimes' entry script, which has no JSON parser."""
     env = await _environment(request)
     if env is None or env.dead:
         return _error(403, "Forbidden", "This address is not a faas execution environment")
-    return web.json_response({"environment": await env.specialization()})
+    environment = await env.specialization()
+    if request.query.get("format") == "shell":
+        return web.Response(text=shell_exports(environment), content_type="text/plain")
+    return web.json_response({"environment": environment})
+
+
+def shell_exports(environment: dict[str, str]) -> str:
+    """`export NAME='value'` lines a POSIX shell can `eval` safely: inside single quotes nothing is
+    special but the quote itself, written as '\\''. A name a shell cannot take (Lambda's own names
+    never are) is left out rather than risk the evaluation; so is a value with a NUL, which no
+    process environment can hold."""
+    lines = []
+    for name, value in environment.items():
+        if _SHELL_NAME.fullmatch(name) and "\0" not in value:
+            quoted = value.replace("'", "'\\''")
+            lines.append(f"export {name}='{quoted}'\n")
+    return "".join(lines)
 
 
 async def next_invocation(request: web.Request) -> web.StreamResponse:

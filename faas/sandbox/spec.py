@@ -71,8 +71,16 @@ def lambda_environment(fn: Function, *, region: str, runtime_api: str, log_strea
         env["AWS_LAMBDA_LOG_LEVEL"] = fn.logging_config["ApplicationLogLevel"]
     if fn.package_type == "Zip":
         env["_HANDLER"] = fn.handler or ""
-        env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{fn.runtime}"
+        if os_only(fn.runtime):
+            env.pop("AWS_EXECUTION_ENV", None)  # as on AWS: the OS-only runtimes have no execution env
+        else:
+            env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{fn.runtime}"
     return env
+
+
+def os_only(runtime: str | None) -> bool:
+    """An OS-only runtime (provided.al2023, provided.al2): the function's own bootstrap is the runtime."""
+    return (runtime or "").startswith("provided")
 
 
 def container_spec(fn: Function, *, image: str, region: str, runtime_api: str, node_id: str,

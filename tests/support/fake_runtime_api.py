@@ -16,6 +16,8 @@ import threading
 import time
 import uuid
 
+from faas.sandbox.runtime_api import shell_exports
+
 PREFIX = "/2018-06-01/runtime"
 
 
@@ -44,7 +46,7 @@ class FakeRuntimeApi:
         self.events: queue.Queue[Event] = queue.Queue()
         self.calls: list[Call] = []
         self.logs_supported = logs_supported
-        self._specializations: queue.Queue[tuple[int, bytes]] = queue.Queue()
+        self._specializations: queue.Queue[tuple[int, bytes, dict[str, str]]] = queue.Queue()
         self._closing = threading.Event()
         self._server = http.server.ThreadingHTTPServer((host, 0), self._handler_class())
         self._server.daemon_threads = True
@@ -76,11 +78,12 @@ class FakeRuntimeApi:
 
     def specialize(self, environment: dict[str, str] | None = None, *, status: int = 200,
                    body: bytes | None = None) -> None:
-        """Answer the (pending or next) `GET /faas/specialize`: 200 {"environment": ...} by default."""
+        """Answer the (pending or next) `GET /faas/specialize`: 200 {"environment": ...} by default
+        (`export` lines when asked with ?format=shell, as the real one)."""
         if body is None:
             body = json.dumps({"environment": environment or {}}).encode() if status == 200 else \
                 b'{"errorType":"Forbidden","errorMessage":"not a prewarmed environment"}'
-        self._specializations.put((status, body))
+        self._specializations.put((status, body, environment or {}))
 
     def wait_for_call(self, method: str, path: str, timeout: float = 20) -> Call:
         deadline = time.monotonic() + timeout
@@ -108,10 +111,10 @@ class FakeRuntimeApi:
                 pass
 
             def do_GET(self) -> None:
-                path = self.path.removeprefix(PREFIX)
+                path, _, query = self.path.removeprefix(PREFIX).partition("?")
                 fake._record(Call("GET", path, dict(self.headers), b""))
                 if path == "/faas/specialize":
-                    return self._specialize()
+                    return self._specialize(shell=query == "format=shell")
                 if path != "/invocation/next":
                     return self._answer(404, b'{"errorType":"NotFound"}')
                 try:
@@ -134,12 +137,15 @@ class FakeRuntimeApi:
                     return self._answer(404, b'{"errorType":"NotFound"}')
                 self._answer(202, b'{"status":"OK"}')
 
-            def _specialize(self) -> None:
+            def _specialize(self, shell: bool) -> None:
                 while not fake._closing.is_set():  # a long poll, as long as the test needs
                     try:
-                        status, body = fake._specializations.get(timeout=0.05)
+                        status, body, environment = fake._specializations.get(timeout=0.05)
                     except queue.Empty:
                         continue
+                    if shell and status == 200:
+                        return self._answer(200, shell_exports(environment).encode(),
+                                            {"Content-Type": "text/plain; charset=utf-8"})
                     return self._answer(status, body)
 
             def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:

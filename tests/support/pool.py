@@ -87,7 +87,7 @@ async def wait_for(predicate: Callable[[], Any], timeout_s: float = 10.0) -> Any
 
 @contextlib.asynccontextmanager
 async def harness(tmp_path: Path, *, backend: FakeBackend | None = None, node_limit: int = 10,
-                  **pool_options: Any) -> AsyncIterator[Harness]:
+                  images: dict[str, str] | None = None, **pool_options: Any) -> AsyncIterator[Harness]:
     """The Runtime API listens first, then the pool is built knowing its address (as `faas serve` does)."""
     backend = backend or FakeBackend()
     registry = Registry()
@@ -104,7 +104,7 @@ async def harness(tmp_path: Path, *, backend: FakeBackend | None = None, node_li
 
     options: dict[str, Any] = {"keep_alive_s": 60.0, "max_environments": node_limit, "prewarm": 0}
     options.update(pool_options)
-    pool = Pool(backend, CodeCache(tmp_path / "code", load), images=dict(IMAGES), region="us-east-1",
+    pool = Pool(backend, CodeCache(tmp_path / "code", load), images=dict(images or IMAGES), region="us-east-1",
                 node_id="test-node", slots=tmp_path / "slots", runtime_api=f"{host}:{port}",
                 platform_endpoint=f"http://{host}:{port + 1}", registry=registry, **options)
     records = Records()

@@ -124,7 +124,15 @@ def test_image_refs_are_named_after_recipe_hashes():
 
 def test_every_runtime_has_a_recipe():
     for runtime in images.RUNTIMES:
-        assert (images.RECIPES_DIR / runtime / "Dockerfile").is_file()
+        assert (images.RECIPES_DIR / images.image_runtime(runtime) / "Dockerfile").is_file()
+
+
+def test_provided_al2_is_served_by_the_provided_al2023_image():
+    assert set(images.ALIASES) <= set(images.RUNTIMES) and set(images.ALIASES.values()) <= set(images.RUNTIMES)
+    ref = images.image_ref("faas", "provided.al2023")
+    assert ref.startswith("faas/provided.al2023:")
+    assert images.image_ref("faas", "provided.al2") == ref
+    assert images.recipe_dir("provided.al2") == images.RECIPES_DIR / "provided.al2023"
 
 
 def test_unknown_runtime_is_a_startup_error():
@@ -179,6 +187,16 @@ def test_a_missing_runtime_image_is_built_on_the_existing_base():
     assert build["labels"]["faas.recipe-hash"].startswith(ref.rsplit(":", 1)[1])
     assert lines == [f"building runtime image {ref}...", "python3.13: Step 1/2 : ARG BASE",
                      "python3.13: Step 2/2 : FROM ${BASE}"]
+
+
+def test_an_alias_and_its_runtime_are_built_once():
+    base, ref = images.base_ref("faas"), images.image_ref("faas", "provided.al2023")
+    client = FakeDocker({base})
+    refs = images.ensure_images(client, prefix="faas", progress=lambda line: None,
+                                runtimes=["provided.al2023", "provided.al2"])
+    assert refs == {"provided.al2023": ref, "provided.al2": ref}
+    [build] = client.builds
+    assert build["tag"] == ref and build["path"] == str(images.RECIPES_DIR / "provided.al2023")
 
 
 def test_a_failed_build_is_a_startup_error():

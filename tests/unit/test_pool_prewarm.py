@@ -82,3 +82,18 @@ async def test_a_failed_hand_over_stops_the_generic_environment_and_fails_the_in
         (refill,) = await wait_for(lambda: prewarmed(backend))
         result = await h.invoke(function())  # 128 MB: no resize needed
         assert json.loads(result.body)["container"] == refill.container_id
+
+
+async def test_provided_al2_functions_take_from_the_provided_al2023_pool(tmp_path: Path) -> None:
+    backend = FakeBackend(reports)
+    one_image = {"provided.al2023": "faas/provided.al2023:test", "provided.al2": "faas/provided.al2023:test"}
+    async with harness(tmp_path, backend=backend, prewarm=1, images=one_image) as h:
+        (generic,) = await wait_for(lambda: prewarmed(backend))
+        assert generic.spec.labels["faas.prewarmed"] == "provided.al2023"  # one pool for the one image
+
+        result = await h.invoke(function(runtime="provided.al2", handler="anything"))
+        assert json.loads(result.body)["container"] == generic.container_id
+        row = next(row for row in h.pool.describe() if row["ContainerId"] == generic.container_id)
+        assert row["Runtime"] == "provided.al2" and row["Prewarmed"] is True
+        (refill,) = await wait_for(lambda: prewarmed(backend))
+        assert refill.spec.labels["faas.prewarmed"] == "provided.al2023"

@@ -159,6 +159,15 @@ def test_function_env_cannot_override_platform_variables(make):
         assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.13"
 
 
+def test_os_only_runtimes_get_the_handler_but_no_execution_env():
+    for runtime in ("provided.al2023", "provided.al2"):
+        fn = function(runtime=runtime, handler="anything", environment={"AWS_EXECUTION_ENV": "hijacked"})
+        env = lambda_environment(fn, region="eu-west-1", runtime_api="10.0.0.1:1", log_stream="s")
+        assert env["_HANDLER"] == "anything"
+        assert env["LAMBDA_TASK_ROOT"] == "/var/task"
+        assert "AWS_EXECUTION_ENV" not in env
+
+
 def test_function_env_is_not_modified():
     fn = function(environment={"A": "1"})
     spec_of(fn)
