@@ -36,8 +36,8 @@ async def invoke(request: web.Request) -> web.Response:
         try:
             json.loads(payload)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidRequestContent("Could not parse request body into json: the payload is not valid JSON") \
-                from exc
+            raise InvalidRequestContent("Could not parse request body into json: Could not parse payload into json: "
+                                        f"{exc.__class__.__name__}: the payload is not valid JSON") from exc
     else:
         payload = b"{}"
     client_context = request.headers.get("X-Amz-Client-Context")
