@@ -157,7 +157,8 @@ class FunctionStore:
                 if still_there is None:
                     raise ResourceNotFound(f"Function not found: {self._function_arn(fn.name)}")
                 raise ResourceConflict(
-                    f"The operation cannot be performed at this time. An update is in progress for resource: {fn.name}"
+                    f"The operation cannot be performed at this time. An update is in progress for resource: "
+                    f"{self._function_arn(fn.name)}"
                 )
             await self._drop_unused_blobs(conn)
 
