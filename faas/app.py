@@ -196,7 +196,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         credentials = await identities.issue_session(fn.role, fn.name, settings.credentials_ttl_s)
         return credentials, credentials["AWS_ACCESS_KEY_ID"]
 
-    function_store = FunctionStore(engine)
+    function_store = FunctionStore(engine, settings.function_arn)
     sandbox = sandbox_dir(settings, node, progress)
     pool = Pool(backend, CodeCache(sandbox / "code", function_store.code), images=image_refs,
                 region=settings.region, node_id=node, keep_alive_s=settings.keep_alive_s,

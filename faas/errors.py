@@ -95,7 +95,7 @@ class IncompleteSignature(InvalidSignature):
 
 
 class ResourceNotFound(ApiError):
-    """The resource specified in the request does not exist."""
+    """The resource you requested does not exist."""
 
     status = 404
     code = "ResourceNotFoundException"
@@ -111,7 +111,7 @@ class ResourceConflict(ApiError):
 
 
 class PreconditionFailed(ApiError):
-    """The RevisionId provided does not match the latest RevisionId."""
+    """The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id"""  # noqa: E501 (Lambda's text)
 
     status = 412
     code = "PreconditionFailedException"
@@ -127,7 +127,7 @@ class RequestTooLarge(ApiError):
 
 
 class TooManyRequests(ApiError):
-    """Rate exceeded."""
+    """Rate Exceeded."""
 
     status = 429
     code = "TooManyRequestsException"

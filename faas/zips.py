@@ -97,8 +97,8 @@ def open_archive(data: bytes) -> zipfile.ZipFile:
                               f"({method}); deployment packages may only use stored or deflate entries")
         declared += member.file_size
     if declared > MAX_UNZIPPED_BYTES:
-        raise ZipRejected(f"Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes (250 MB); this zip "
-                          f"holds {declared}")
+        raise ZipRejected(f"Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes. This zip declares "
+                          f"{declared} bytes (the limit is 250 MB)")
     return archive
 
 

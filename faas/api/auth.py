@@ -57,11 +57,13 @@ class Guard:
         self.settings = settings
         self._signing_keys: dict[tuple[str, str, str, str], bytes] = {}
 
-    async def authenticate(self, request: web.Request, body_limit: int) -> Caller:
+    async def authenticate(self, request: web.Request, body_limit: int, operation: str | None = None) -> Caller:
         """The caller, with the body in request[BODY]. Nothing larger than a few headers is read before the
         credentials are known good: a declared length over `body_limit` is refused before a byte of the body
         is read, and a body whose signature covers it is only held in memory once that signature is checked."""
-        too_large = RequestTooLarge(f"Request must be smaller than {body_limit} bytes")
+        # Worded as Lambda words it, naming the API operation: "... for the CreateFunction operation".
+        too_large = RequestTooLarge(f"Request must be smaller than {body_limit} bytes"
+                                    + (f" for the {operation} operation" if operation else ""))
         if request.content_length is not None and request.content_length > body_limit:
             raise too_large
         header = request.headers.get("Authorization")
@@ -336,7 +338,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     resource, function_name = checks.resource(request)
     caller: Caller | None = None
     try:
-        caller = await checks.authenticate(request, target.body_limit)
+        caller = await checks.authenticate(request, target.body_limit, action.partition(":")[2])
         resource, function_name = await checks.acted_on(request, action, caller, resource, function_name)
         await checks.authorize(caller, action, resource, function_name)
         await checks.authorize_pass_role(request, action, caller)

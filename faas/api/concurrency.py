@@ -6,9 +6,8 @@ from aiohttp import web
 
 from faas.api.auth import operation
 from faas.api.body import read_json
-from faas.api.context import services
+from faas.api.context import function_name, services
 from faas.zips import MAX_UNZIPPED_BYTES, MAX_ZIP_BYTES
-from faas.services.functions import parse_function_ref
 
 # Lambda's default storage quota for all code, reported as is.
 TOTAL_CODE_SIZE = 75 * 1024 ** 3
@@ -17,7 +16,7 @@ TOTAL_CODE_SIZE = 75 * 1024 ** 3
 @operation("lambda:PutFunctionConcurrency")
 async def put_concurrency(request: web.Request) -> web.Response:
     ctx = services(request)
-    name = parse_function_ref(request.match_info["function"])
+    name = function_name(request, qualified=False)
     reserved = await ctx.functions.put_concurrency(name, await read_json(request, "PutFunctionConcurrency"))
     return web.json_response({"ReservedConcurrentExecutions": reserved})
 
@@ -25,7 +24,7 @@ async def put_concurrency(request: web.Request) -> web.Response:
 @operation("lambda:GetFunctionConcurrency", audited=False)
 async def get_concurrency(request: web.Request) -> web.Response:
     ctx = services(request)
-    fn = await ctx.functions.get(parse_function_ref(request.match_info["function"]))
+    fn = await ctx.functions.get(function_name(request, qualified=False))
     if fn.reserved_concurrency is None:
         return web.json_response({})
     return web.json_response({"ReservedConcurrentExecutions": fn.reserved_concurrency})
@@ -34,7 +33,7 @@ async def get_concurrency(request: web.Request) -> web.Response:
 @operation("lambda:DeleteFunctionConcurrency")
 async def delete_concurrency(request: web.Request) -> web.Response:
     ctx = services(request)
-    await ctx.functions.delete_concurrency(parse_function_ref(request.match_info["function"]))
+    await ctx.functions.delete_concurrency(function_name(request, qualified=False))
     return web.Response(status=204)
 
 

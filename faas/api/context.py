@@ -15,7 +15,7 @@ from faas.services.identities import IdentityService
 from faas.services.invocations import InvocationService
 from faas.services.permissions import PermissionService
 from faas.services.urls import UrlService
-from faas.services.functions import FunctionService
+from faas.services.functions import FunctionService, parse_function_ref
 from faas.settings import Settings
 
 
@@ -40,3 +40,10 @@ SERVICES = web.AppKey("services", Services)
 
 def services(request: web.Request) -> Services:
     return request.app[SERVICES]
+
+
+def function_name(request: web.Request, *, qualified: bool = True) -> str:
+    """The function the path names (and its Qualifier, for operations that take one), refused in
+    Lambda's words: an unknown version is not found under its ARN."""
+    qualifier = request.query.get("Qualifier") if qualified else None
+    return parse_function_ref(request.match_info["function"], qualifier, services(request).settings.function_arn)

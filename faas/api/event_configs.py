@@ -6,15 +6,14 @@ from aiohttp import web
 
 from faas.api.auth import operation
 from faas.api.body import read_json
-from faas.api.context import services
+from faas.api.context import function_name, services
 from faas.model import Function
-from faas.services.functions import parse_function_ref
 
 API = "/2019-09-25/functions/{function}/event-invoke-config"
 
 
 async def _function(request: web.Request) -> Function:
-    name = parse_function_ref(request.match_info["function"], request.query.get("Qualifier"))
+    name = function_name(request)
     return await services(request).functions.get(name)  # 404 for an unknown function
 
 

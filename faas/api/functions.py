@@ -10,11 +10,10 @@ from aiohttp import web
 
 from faas.api.auth import CALLER, operation, permits
 from faas.api.body import CODE_LIMIT, read_json
-from faas.api.context import services
+from faas.api.context import function_name, services
 from faas.errors import AccessDenied, InvalidParameterValue
 from faas.model import LATEST, Function, timestamp_ms
 from faas.services.code import CodeInfo
-from faas.services.functions import parse_function_ref
 from faas.settings import Settings
 
 API = "/2015-03-31/functions"
@@ -70,7 +69,7 @@ def reads_variables(request: web.Request) -> Callable[[str], bool]:
 
 
 def _name(request: web.Request) -> str:
-    return parse_function_ref(request.match_info["function"], request.query.get("Qualifier"))
+    return function_name(request)
 
 
 @operation("lambda:CreateFunction", body_limit=CODE_LIMIT)

@@ -10,12 +10,11 @@ from aiohttp import web
 
 from faas.api.auth import operation
 from faas.api.body import read_body
-from faas.api.context import services
+from faas.api.context import function_name, services
 from faas.dispatch.logs import log_tail
 from faas.sources.async_events import MAX_ASYNC_PAYLOAD
 from faas.errors import InvalidParameterValue, InvalidRequestContent, RequestTooLarge
 from faas.model import LATEST
-from faas.services.functions import parse_function_ref
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 MAX_CLIENT_CONTEXT = 3583
@@ -24,7 +23,7 @@ MAX_CLIENT_CONTEXT = 3583
 @operation("lambda:InvokeFunction", body_limit=MAX_SYNC_PAYLOAD, audited=False)
 async def invoke(request: web.Request) -> web.Response:
     ctx = services(request)
-    name = parse_function_ref(request.match_info["function"], request.query.get("Qualifier"))
+    name = function_name(request)
     invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
     log_type = request.headers.get("X-Amz-Log-Type", "None")
     if invocation_type not in ("RequestResponse", "Event", "DryRun"):
@@ -32,13 +31,13 @@ async def invoke(request: web.Request) -> web.Response:
     if log_type not in ("None", "Tail"):
         raise InvalidParameterValue("LogType must be None or Tail")
     fn = await ctx.functions.get(name)
-    payload = await read_body(request, MAX_SYNC_PAYLOAD, "Invoke")
+    payload = await read_body(request, MAX_SYNC_PAYLOAD, "InvokeFunction")
     if payload.strip():
         try:
             json.loads(payload)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidRequestContent("Could not parse request body into json: the payload is not valid JSON") \
-                from exc
+            raise InvalidRequestContent("Could not parse request body into json: Could not parse payload into json: "
+                                        f"{exc.__class__.__name__}: the payload is not valid JSON") from exc
     else:
         payload = b"{}"
     client_context = request.headers.get("X-Amz-Client-Context")
@@ -54,8 +53,8 @@ async def invoke(request: web.Request) -> web.Response:
         return web.Response(status=204)
     if invocation_type == "Event":
         if len(payload) > MAX_ASYNC_PAYLOAD:
-            raise RequestTooLarge(f"Request must be smaller than {MAX_ASYNC_PAYLOAD} bytes for an asynchronous "
-                                  "invocation")
+            raise RequestTooLarge(f"{len(payload)} byte payload is too large for the Event invocation type "
+                                  f"(limit {MAX_ASYNC_PAYLOAD} bytes)")
         # 202 only once the event is durably in the store.
         request_id = await ctx.async_invoker.enqueue(fn.name, payload)
         return web.Response(status=202, headers={"x-amzn-RequestId": request_id})

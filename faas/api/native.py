@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from faas.api.auth import operation
-from faas.api.context import services
+from faas.api.context import function_name, services
 from faas.errors import InvalidParameterValue
 from faas.services.functions import parse_function_ref
 
@@ -20,7 +20,7 @@ async def health(request: web.Request) -> web.Response:
 @operation("faas:GetFunctionLogs", audited=False)
 async def function_logs(request: web.Request) -> web.Response:
     ctx = services(request)
-    name = parse_function_ref(request.match_info["function"])
+    name = function_name(request, qualified=False)
     raw = request.query.get("limit", "20")
     if not raw.isdigit() or not 1 <= int(raw) <= 1000:
         raise InvalidParameterValue("limit must be an integer between 1 and 1000")
@@ -46,7 +46,7 @@ async def function_logs(request: web.Request) -> web.Response:
 @operation("lambda:GetFunction", audited=False)
 async def function_code(request: web.Request) -> web.Response:
     ctx = services(request)
-    fn = await ctx.functions.get(parse_function_ref(request.match_info["function"]))
+    fn = await ctx.functions.get(function_name(request, qualified=False))
     data = await ctx.functions.code(fn)
     return web.Response(body=data, content_type="application/zip",
                         headers={"Content-Disposition": f'attachment; filename="{fn.name}.zip"'})

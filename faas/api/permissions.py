@@ -8,8 +8,7 @@ from aiohttp import web
 
 from faas.api.auth import operation
 from faas.api.body import read_json
-from faas.api.context import services
-from faas.services.functions import parse_function_ref
+from faas.api.context import function_name, services
 
 API = "/2015-03-31/functions/{function}/policy"
 
@@ -17,7 +16,7 @@ API = "/2015-03-31/functions/{function}/policy"
 @operation("lambda:AddPermission")
 async def add_permission(request: web.Request) -> web.Response:
     ctx = services(request)
-    name = parse_function_ref(request.match_info["function"], request.query.get("Qualifier"))
+    name = function_name(request)
     await ctx.functions.get(name)
     statement = await ctx.permissions.add(name, await read_json(request, "AddPermission"))
     return web.json_response({"Statement": json.dumps(statement)}, status=201)
@@ -26,7 +25,7 @@ async def add_permission(request: web.Request) -> web.Response:
 @operation("lambda:RemovePermission")
 async def remove_permission(request: web.Request) -> web.Response:
     ctx = services(request)
-    name = parse_function_ref(request.match_info["function"], request.query.get("Qualifier"))
+    name = function_name(request)
     await ctx.functions.get(name)
     await ctx.permissions.remove(name, request.match_info["sid"])
     return web.Response(status=204)
@@ -35,7 +34,7 @@ async def remove_permission(request: web.Request) -> web.Response:
 @operation("lambda:GetPolicy", audited=False)
 async def get_policy(request: web.Request) -> web.Response:
     ctx = services(request)
-    name = parse_function_ref(request.match_info["function"], request.query.get("Qualifier"))
+    name = function_name(request)
     await ctx.functions.get(name)
     document, revision = await ctx.permissions.document(name)
     return web.json_response({"Policy": json.dumps(document), "RevisionId": revision})

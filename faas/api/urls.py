@@ -9,9 +9,8 @@ from aiohttp import web
 
 from faas.api.auth import operation
 from faas.api.body import REQUEST_ID, read_json
-from faas.api.context import services
+from faas.api.context import function_name, services
 from faas.errors import ResourceNotFound
-from faas.services.functions import parse_function_ref
 from faas.sources.urls import UrlSource
 
 API = "/2021-10-31/functions/{function}"
@@ -19,7 +18,7 @@ PATH_PREFIX = "/lambda-url/"
 
 
 async def _name(request: web.Request) -> str:
-    name = parse_function_ref(request.match_info["function"], request.query.get("Qualifier"))
+    name = function_name(request)
     await services(request).functions.get(name)
     return name
 

@@ -45,7 +45,7 @@ class EventConfigService:
     async def get(self, function_name: str) -> EventInvokeConfig:
         config = await self._store.config(function_name)
         if config is None:
-            raise ResourceNotFound(f"The function {self._function_arn(function_name)} doesn't have an "
+            raise ResourceNotFound(f"The function {self._function_arn(function_name)}:{LATEST} doesn't have an "
                                    "EventInvokeConfig")
         return config
 

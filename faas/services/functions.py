@@ -42,8 +42,10 @@ DEFAULTS = {"MemorySize": 128, "Timeout": 3, "EphemeralStorage": 512}
 ZIP_CHECKS_AT_ONCE = 2
 
 
-def parse_function_ref(raw: str, qualifier: str | None = None) -> str:
-    """The function name from a name or ARN; only $LATEST exists until versions land."""
+def parse_function_ref(raw: str, qualifier: str | None = None,
+                       function_arn: Callable[[str], str] = lambda name: name) -> str:
+    """The function name from a name or ARN; only $LATEST exists until versions land. An unknown
+    version is not found under its qualified ARN, as Lambda words it (`function_arn` makes the ARN)."""
     match = FUNCTION_REF_RE.fullmatch(raw)
     if not match:
         raise InvalidParameterValue(
@@ -54,7 +56,7 @@ def parse_function_ref(raw: str, qualifier: str | None = None) -> str:
         )
     for given in (match.group("qualifier"), qualifier):
         if given and given != LATEST:
-            raise ResourceNotFound(f"Function not found: {match.group('name')}:{given}")
+            raise ResourceNotFound(f"Function not found: {function_arn(match.group('name'))}:{given}")
     return match.group("name")
 
 
@@ -137,7 +139,7 @@ class FunctionService:
         if fn is None:
             fn = await self._store.get(name)
             if fn is None:
-                raise ResourceNotFound(f"Function not found: {name}")
+                raise ResourceNotFound(f"Function not found: {self._function_arn(name)}")
             fn = self._cache.put(name, self._unseal(fn))
         return fn
 
@@ -270,13 +272,10 @@ class FunctionService:
     async def _fresh(self, name: str, revision_id: Any) -> Function:
         current = await self._store.get(name)
         if current is None:
-            raise ResourceNotFound(f"Function not found: {name}")
+            raise ResourceNotFound(f"Function not found: {self._function_arn(name)}")
         current = self._unseal(current)
         if revision_id is not None and revision_id != current.revision_id:
-            raise PreconditionFailed(
-                "The Revision Id provided does not match the latest Revision Id. "
-                "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
-            )
+            raise PreconditionFailed()
         return current
 
     def _seal(self, fn: Function) -> Function:

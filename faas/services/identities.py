@@ -343,7 +343,7 @@ class IdentityService:
         name = role_name_in(arn, self._account) if isinstance(arn, str) else None
         if name is None or await self._store.role(name) is None:
             raise InvalidParameterValue(
-                f"The role defined for the function cannot be assumed by Lambda: {arn} does not name an existing "
+                f"The role defined for the function cannot be assumed by Lambda. {arn} does not name an existing "
                 f"role of this account, arn:aws:iam::{self._account}:role/<name> (create it with "
                 "`faas roles create`)")
         return self.role_arn(name)

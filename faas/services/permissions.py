@@ -47,6 +47,8 @@ class PermissionService:
         return statement
 
     async def remove(self, name: str, sid: str) -> None:
+        if not await self._store.statements(name):  # Lambda tells "no policy at all" from "no such statement"
+            raise ResourceNotFound("No policy is associated with the given resource.")
         await self._store.remove(name, sid)
         self._changed(name)
 

@@ -8,7 +8,7 @@ import secrets
 import string
 from typing import Any
 
-from faas.errors import InvalidParameterValue, ResourceNotFound
+from faas.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound
 from faas.model import timestamp_ms, utcnow
 from faas.services.cache import TtlCache
 from faas.store.urls import UrlConfig, UrlStore
@@ -56,7 +56,12 @@ class UrlService:
         now = utcnow()
         config = UrlConfig(function_name, "".join(secrets.choice(_ID_ALPHABET) for _ in range(32)),
                            _auth_type(params.get("AuthType")), validate_cors(params.get("Cors") or {}), now, now)
-        await self._store.add(config)
+        try:
+            await self._store.add(config)
+        except ResourceConflict as exc:  # Lambda's words, which name the function by its ARN
+            raise ResourceConflict(f"Failed to create function url config for [functionArn = "
+                                   f"{self._function_arn(function_name)}]. Error message:  FunctionUrlConfig exists "
+                                   "for this Lambda function") from exc
         self._by_id.pop(config.url_id)
         return config
 

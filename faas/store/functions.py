@@ -76,8 +76,9 @@ def _to_row(fn: Function) -> dict[str, Any]:
 
 
 class FunctionStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, function_arn: Callable[[str], str] = lambda name: name) -> None:
         self._engine = engine
+        self._function_arn = function_arn  # Lambda names a function it cannot find by its ARN
 
     async def get(self, name: str) -> Function | None:
         async with self._engine.connect() as conn:
@@ -118,7 +119,7 @@ class FunctionStore:
         async with self._engine.begin() as conn:
             current = await self._tags(conn, name)
             if current is None:
-                raise ResourceNotFound(f"Function not found: {name}")
+                raise ResourceNotFound(f"Function not found: {self._function_arn(name)}")
             check_count(len({**current, **tags}))
             if not tags:
                 return
@@ -130,7 +131,7 @@ class FunctionStore:
     async def untag(self, name: str, keys: list[str]) -> None:
         async with self._engine.begin() as conn:
             if (await conn.execute(select(functions.c.name).where(functions.c.name == name))).first() is None:
-                raise ResourceNotFound(f"Function not found: {name}")
+                raise ResourceNotFound(f"Function not found: {self._function_arn(name)}")
             await conn.execute(delete(function_tags).where(function_tags.c.function_name == name,
                                                            function_tags.c.key.in_(keys)))
 
@@ -156,9 +157,10 @@ class FunctionStore:
             if result.rowcount != 1:
                 still_there = (await conn.execute(select(functions.c.name).where(functions.c.name == fn.name))).first()
                 if still_there is None:
-                    raise ResourceNotFound(f"Function not found: {fn.name}")
+                    raise ResourceNotFound(f"Function not found: {self._function_arn(fn.name)}")
                 raise ResourceConflict(
-                    f"The operation cannot be performed at this time. An update is in progress for resource: {fn.name}"
+                    f"The operation cannot be performed at this time. An update is in progress for resource: "
+                    f"{self._function_arn(fn.name)}"
                 )
             await self._drop_unused_blobs(conn)
 
@@ -168,7 +170,7 @@ class FunctionStore:
                 update(functions).where(functions.c.name == name).values(reserved_concurrency=reserved)
             )
             if result.rowcount != 1:
-                raise ResourceNotFound(f"Function not found: {name}")
+                raise ResourceNotFound(f"Function not found: {self._function_arn(name)}")
 
     async def plaintext_environments(self) -> list[Function]:
         """Functions whose variables are still stored as plaintext (written before encryption existed)."""
@@ -210,7 +212,7 @@ class FunctionStore:
         async with self._engine.begin() as conn:
             result = await conn.execute(delete(functions).where(functions.c.name == name))
             if result.rowcount != 1:
-                raise ResourceNotFound(f"Function not found: {name}")
+                raise ResourceNotFound(f"Function not found: {self._function_arn(name)}")
             await self._drop_unused_blobs(conn)
 
     async def code(self, sha256: str) -> bytes:
