@@ -11,7 +11,7 @@ import docker
 import docker.errors
 import pytest
 
-from faas.sandbox.images import ensure_images, image_ref
+from faas.sandbox.images import ALIASES, RUNTIMES, ensure_images, image_ref
 from tests.support.fake_runtime_api import FakeRuntimeApi
 from tests.support.images import build_awslambdaric_image
 
@@ -93,11 +93,11 @@ def test_ensure_images_builds_once_and_then_reuses(client, python_image, node_im
     again = ensure_images(client, prefix=PREFIX, progress=lines.append)
     assert time.monotonic() - started < 5
     assert lines == []  # nothing built, nothing to report
-    assert again == {"python3.13": python_image, "nodejs20.x": node_image} == {
-        runtime: image_ref(PREFIX, runtime) for runtime in ("python3.13", "nodejs20.x")}
+    assert again == {runtime: image_ref(PREFIX, runtime) for runtime in RUNTIMES}
+    assert (again["python3.13"], again["nodejs20.x"]) == (python_image, node_image)
     for runtime, image in again.items():
         labels = client.images.get(image).labels
-        assert labels["faas.recipe"] == runtime
+        assert labels["faas.recipe"] == ALIASES.get(runtime, runtime)  # provided.al2 is provided.al2023's image
         assert image.endswith(":" + labels["faas.recipe-hash"][:12])
 
 
