@@ -127,6 +127,21 @@ def environments(server: Server) -> list[dict]:
     return server.get_json("/faas/v1/environments")["Environments"]
 
 
+def wait_for(predicate, timeout: float = 60):  # type: ignore[no-untyped-def]
+    """The predicate's first truthy answer, polled until the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def prewarmed(server: Server, runtime: str) -> list[dict]:
+    return [e for e in environments(server) if e["State"] == "prewarmed" and e["Runtime"] == runtime]
+
+
 def wait_until_busy(server: Server, name: str) -> None:
     deadline = time.monotonic() + 30
     while not any(e["FunctionName"] == name and e["State"] == "busy" for e in environments(server)):

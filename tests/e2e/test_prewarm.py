@@ -5,11 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import re
-import time
 
 import pytest
 
-from tests.e2e.conftest import ROLE, Server, environments, make_zip, unique
+from tests.e2e.conftest import ROLE, Server, environments, make_zip, prewarmed, unique, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -20,20 +19,6 @@ WHOAMI = make_zip({"app.py": (
     "            'files': sorted(os.listdir('/var/task')), 'prewarm_flag': os.environ.get('FAAS_PREWARMED'),\n"
     "            'memory': context.memory_limit_in_mb}\n"
 )})
-
-
-def wait_for(predicate, timeout: float = 30):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
-
-def prewarmed(server: Server, runtime: str) -> list[dict]:
-    return [e for e in environments(server) if e["State"] == "prewarmed" and e["Runtime"] == runtime]
 
 
 def test_prewarmed_environment_serves_exactly_one_function(tmp_path) -> None:

@@ -12,12 +12,11 @@ import os
 import re
 import shutil
 import subprocess
-import time
 import zipfile
 
 import pytest
 
-from tests.e2e.conftest import ROLE, Server, environments, unique
+from tests.e2e.conftest import ROLE, Server, environments, prewarmed, unique, wait_for
 
 pytestmark = pytest.mark.docker
 
@@ -113,20 +112,6 @@ def go_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     binary = (work / "bootstrap").read_bytes()
     assert b"ld-linux" not in binary  # statically linked: no dynamic loader asked for
     return binary
-
-
-def wait_for(predicate, timeout: float = 60):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
-
-def prewarmed(server: Server, runtime: str) -> list[dict]:
-    return [e for e in environments(server) if e["State"] == "prewarmed" and e["Runtime"] == runtime]
 
 
 def invoke(lam, name: str, event: dict):  # type: ignore[no-untyped-def]
