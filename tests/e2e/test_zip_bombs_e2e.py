@@ -26,7 +26,7 @@ pytestmark = pytest.mark.docker
 MB = 1024 * 1024
 # Far below what any bomb here would cost when decompressed (256 MB to 1 GB), far above the noise.
 RSS_GROWTH_BOUND = 100 * MB
-LATENCY_BOUND_S = 1.0
+LATENCY_BOUND_S = 3.0  # the old code froze for 7.5-8.4 s; leaves room for a loaded CI machine
 HANDLER = "def handler(event, context):\n    return {'kept': event.get('n')}\n"
 
 
@@ -217,7 +217,7 @@ def test_a_zip_of_many_entries_is_refused_while_everything_else_keeps_answering(
         probe.stop.set()
         probe.join(60)
     assert probe.failure is None, probe.failure
-    # Inspecting the zip adds less than a second to the slowest answer (on the event loop, listing the
+    # Inspecting the zip adds less than LATENCY_BOUND_S to the slowest answer (on the event loop, listing the
     # entries froze every request for many seconds).
     assert probe.slowest["zip"] < probe.slowest["plain"] + LATENCY_BOUND_S, probe.slowest
     kept(lam, keeper, before)

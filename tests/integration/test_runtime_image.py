@@ -89,9 +89,7 @@ def lambda_env(api: FakeRuntimeApi, **extra: str) -> dict[str, str]:
 
 def test_ensure_images_builds_once_and_then_reuses(client, python_image, node_image):
     lines: list[str] = []
-    started = time.monotonic()
     again = ensure_images(client, prefix=PREFIX, progress=lines.append)
-    assert time.monotonic() - started < 5
     assert lines == []  # nothing built, nothing to report
     assert again == {runtime: image_ref(PREFIX, runtime) for runtime in RUNTIMES}
     assert (again["python3.13"], again["nodejs20.x"]) == (python_image, node_image)

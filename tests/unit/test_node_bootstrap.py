@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
 import shutil
 import signal
 import socket
@@ -202,7 +201,7 @@ def test_return_value_of_a_non_async_handler_is_ignored_unless_it_is_a_promise(a
 def test_context_succeed_fail_and_done_complete_at_once(api, tmp_path):
     write_code(tmp_path, {"app.js": """
         exports.handler = (event, context) => {
-            setTimeout(() => {}, 2000);  // not waited for: the legacy methods do not wait
+            setTimeout(() => {}, 60000);  // not waited for: finish() would time out after 30 s
             if (event.how === 'succeed') context.succeed({ ok: 1 });
             if (event.how === 'done') context.done(null, 'done');
             if (event.how === 'fail') context.fail(new Error('failed'));
@@ -211,11 +210,9 @@ def test_context_succeed_fail_and_done_complete_at_once(api, tmp_path):
     """})
     for how in ("succeed", "done", "fail"):
         api.add({"how": how})
-    started = time.monotonic()
     run_bootstrap(api, tmp_path)
     assert [c.body for c in api.posts("/response")] == [b'{"ok":1}', b'"done"']
     assert api.posts("/error")[0].json()["errorMessage"] == "failed"
-    assert time.monotonic() - started < 2
 
 
 def test_callback_error_and_first_call_wins(api, tmp_path):
@@ -661,20 +658,6 @@ def test_client_rejects_what_is_not_http():
     server = ScriptedServer([b"SSH-2.0-OpenSSH\r\n\r\n"])
     [answer] = client_calls(server, [("GET", "/x", "")])
     assert answer["error"].startswith("RuntimeApiError: GET /x: not an HTTP/1.x response")
-
-
-def test_warm_invocations_cost_well_under_a_millisecond_of_cpu(api, tmp_path):
-    write_code(tmp_path, {"app.js": ECHO})
-    count = 2000
-    for n in range(count):
-        api.add({"n": n})
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    run_bootstrap(api, tmp_path)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    assert len(api.posts("/response")) == count
-    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    # Includes node's start (~40 ms); about 0.1 ms per invocation on the development machine.
-    assert cpu_s / count < 0.0005
 
 
 # --- prewarmed start --------------------------------------------------------------------------

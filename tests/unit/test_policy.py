@@ -137,7 +137,7 @@ def test_many_wildcards_do_not_backtrack():
     resource = "arn:aws:s3:::" + "a" * 20_000 + "c"
     start = time.perf_counter()
     assert policy.evaluate([document], "s3:GetObject", resource) == NO_MATCH
-    assert time.perf_counter() - start < 1.0  # a backtracking matcher would take longer than the universe
+    assert time.perf_counter() - start < 10.0  # a backtracking matcher would take longer than the universe
 
 
 def test_a_malformed_statement_fails_closed():
