@@ -288,13 +288,19 @@ export class StreamingPost {
   constructor(host, port, hostHeader, path, contentType) {
     this.socket = net.connect({ host, port, noDelay: true });
     this.broken = null;
+    this.ended = false; // the last chunk is written
     this.answer = new Promise((resolve) => {
-      const received = [];
-      this.socket.on('data', (data) => received.push(data));
+      let received = NO_BODY;
+      this.socket.on('data', (data) => {
+        received = Buffer.concat([received, data]);
+        if (answerComplete(received)) { // the whole answer: done with this connection
+          this.socket.destroy();
+        }
+      });
       this.socket.on('error', (error) => {
         this.broken = error;
       });
-      this.socket.on('close', () => resolve(statusOf(Buffer.concat(received))));
+      this.socket.on('close', () => resolve(statusOf(received)));
     });
     const type = HEADER_VALUE.test(contentType) ? contentType : 'application/octet-stream';
     this.socket.write(`POST ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nConnection: close\r\n`
@@ -303,7 +309,7 @@ export class StreamingPost {
   }
 
   write(chunk, callback) {
-    if (this.broken || this.socket.writableEnded || !chunk.length) {
+    if (this.broken || this.ended || !chunk.length) {
       callback();
       return;
     }
@@ -318,17 +324,26 @@ export class StreamingPost {
   /** The last chunk (with the error trailers of `errorPayload`, if given); resolves with the answer's
    * status (0 when there was none). */
   end(errorPayload) {
-    if (!this.broken && !this.socket.writableEnded) {
+    if (!this.broken && !this.ended) {
       let last = '0\r\n';
       if (errorPayload) {
         const type = HEADER_VALUE.test(errorPayload.errorType) ? errorPayload.errorType : 'Unhandled';
         last += `${ERROR_TYPE_HEADER}: ${type}\r\n`
           + `${ERROR_BODY_TRAILER}: ${Buffer.from(JSON.stringify(errorPayload)).toString('base64')}\r\n`;
       }
-      this.socket.end(last + '\r\n', 'latin1');
+      // write, not end: a half-closed connection makes the Runtime API's server drop the request before
+      // it has handled the end of the body. The server closes the connection once it has answered.
+      this.socket.write(last + '\r\n', 'latin1');
+      this.ended = true;
     }
     return this.answer;
   }
+}
+
+function answerComplete(answer) {
+  const end = answer.indexOf('\r\n\r\n');
+  const length = /\r\ncontent-length:\s*(\d+)/i.exec(answer.toString('latin1', 0, Math.max(end, 0)));
+  return end >= 0 && length !== null && answer.length >= end + 4 + Number(length[1]);
 }
 
 function statusOf(answer) {
