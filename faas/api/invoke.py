@@ -60,9 +60,10 @@ async def invoke_with_response_stream(request: web.Request) -> web.StreamRespons
     if invocation_type == "DryRun":
         return web.Response(status=204)
 
+    request_id = request[REQUEST_ID]
     response: web.StreamResponse | None = None
 
-    async def start(content_type: str, request_id: str) -> web.StreamResponse:
+    async def start(content_type: str) -> web.StreamResponse:
         nonlocal response
         # The content type is the function's (what ResponseStreamContentType reports); the body is an event stream.
         response = web.StreamResponse(status=200, headers={
@@ -71,25 +72,23 @@ async def invoke_with_response_stream(request: web.Request) -> web.StreamRespons
         return response
 
     async def forward(stream: ResponseStream) -> None:
-        out = await start(stream.content_type, request_id)
+        out = await start(stream.content_type)
         while (chunk := await stream.read()) is not None:
             await out.write(eventstream.payload_chunk(chunk))  # waits while the caller's socket is full
 
-    request_id = request[REQUEST_ID]
     result = await ctx.invoker.invoke(fn, payload, client_context, request_id=request_id, consume=forward)
-    if response is None:  # the function answered in one piece: one chunk, as Lambda sends it
-        out = await start(result.content_type or "application/json", result.request_id)
-        if result.body and result.function_error is None:
-            await out.write(eventstream.payload_chunk(result.body))
-    else:
-        out = response
+    out = response
     try:
+        if out is None:  # the function answered in one piece: one chunk, as Lambda sends it
+            out = await start(result.content_type or "application/json")
+            if result.body and result.function_error is None:
+                await out.write(eventstream.payload_chunk(result.body))
         await out.write(eventstream.invoke_complete(*_error_fields(result),
                                                      log_tail(result.log) if log_type == "Tail" else None))
         await out.write_eof()
     except ConnectionError:
         pass  # the caller has gone: nothing to tell it
-    return out
+    return response  # type: ignore[return-value]  # start() made it before anything could fail
 
 
 def _types(request: web.Request, invocation_types: tuple[str, ...]) -> tuple[str, str]:
@@ -99,6 +98,8 @@ def _types(request: web.Request, invocation_types: tuple[str, ...]) -> tuple[str
         raise InvalidParameterValue(f"InvocationType {invocation_type!r} is not one of {', '.join(invocation_types)}")
     if log_type not in ("None", "Tail"):
         raise InvalidParameterValue("LogType must be None or Tail")
+    if "X-Amz-Tenant-Id" in request.headers:  # refused, never ignored, as TenancyConfig is
+        raise InvalidParameterValue("TenantId is not supported by this platform: functions have no tenant isolation")
     return invocation_type, log_type
 
 
@@ -133,7 +134,9 @@ def _error_fields(result: Result) -> tuple[str | None, str | None]:
         details = json.loads(result.body).get("errorMessage")
     except (ValueError, AttributeError):
         details = None
-    return result.error_type or "Unhandled", details if isinstance(details, str) else result.body.decode("utf-8", "replace")
+    if not isinstance(details, str):
+        details = result.body.decode("utf-8", "replace")
+    return result.error_type or "Unhandled", details
 
 
 def add_routes(app: web.Application) -> None:

@@ -144,8 +144,9 @@ class UrlSource:
                 await streamed.write(chunk)
 
         try:
+            streaming = config.invoke_mode == "RESPONSE_STREAM"
             result = await self._invoker.invoke(fn, json.dumps(event).encode(), request_id=request_id,
-                                                trace_id=origin.trace_id, consume=forward if config.invoke_mode == "RESPONSE_STREAM" else None)
+                                                trace_id=origin.trace_id, consume=forward if streaming else None)
         except TooManyRequests:
             return _plain(429, "Rate Exceeded.")
         except ApiError:

@@ -175,7 +175,8 @@ def test_dry_run_and_bad_input(lam, streamer) -> None:  # type: ignore[no-untype
     for params, code in (({"FunctionName": unique("missing")}, "ResourceNotFoundException"),
                          ({"FunctionName": streamer, "InvocationType": "Event"}, "InvalidParameterValueException"),
                          ({"FunctionName": streamer, "Payload": b"{not json"}, "InvalidRequestContentException"),
-                         ({"FunctionName": streamer, "Qualifier": "7"}, "ResourceNotFoundException")):
+                         ({"FunctionName": streamer, "Qualifier": "7"}, "ResourceNotFoundException"),
+                         ({"FunctionName": streamer, "TenantId": "t1"}, "InvalidParameterValueException")):
         with pytest.raises(ClientError) as caught:
             lam.invoke_with_response_stream(**params)
         assert caught.value.response["Error"]["Code"] == code, params
