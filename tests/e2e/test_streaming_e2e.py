@@ -172,6 +172,7 @@ def test_a_python_function_answers_in_one_chunk(lam) -> None:  # type: ignore[no
 def test_dry_run_and_bad_input(lam, streamer) -> None:  # type: ignore[no-untyped-def]
     dry = lam.invoke_with_response_stream(FunctionName=streamer, InvocationType="DryRun", Payload=b"{}")
     assert dry["StatusCode"] == 204
+    assert list(dry["EventStream"]) == []  # read to its end: the connection goes back to the pool
     for params, code in (({"FunctionName": unique("missing")}, "ResourceNotFoundException"),
                          ({"FunctionName": streamer, "InvocationType": "Event"}, "InvalidParameterValueException"),
                          ({"FunctionName": streamer, "Payload": b"{not json"}, "InvalidRequestContentException"),
