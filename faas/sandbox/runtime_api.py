@@ -117,7 +117,9 @@ async def _streamed_response(request: web.Request, invocation: Invocation) -> we
     """A response the runtime streams (chunked): each piece goes on to the caller as it arrives, and the
     invocation ends with the stream. Lambda's runtimes report an error mid-stream in HTTP trailers, which
     aiohttp does not hand over: faas's bootstraps POST it to /error before they end the stream (post_error
-    keeps it for then); a runtime that only sends the trailers is taken as having succeeded."""
+    keeps it for then); a runtime that only sends the trailers is taken as having succeeded. A runtime that
+    half-closes its connection after the last chunk may lose the stream's end: this server cancels the
+    handler of a connection its peer closed (handler_cancellation), and no HTTP client of Lambda's does it."""
     stream = invocation.start_stream(request.headers.get("Content-Type") or DEFAULT_STREAM_CONTENT_TYPE)
     if stream is None:
         return _error(400, "InvalidRequestID", "Invalid request ID")  # it timed out, or streams already
