@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import ROLE, Server, make_zip, unique
+from tests.e2e.test_security_e2e import lambda_as, make_principal
 
 pytestmark = pytest.mark.docker
 
@@ -285,3 +286,18 @@ def test_invoke_mode_is_validated_and_updated(lam) -> None:  # type: ignore[no-u
         lam.update_function_url_config(FunctionName=name, InvokeMode="buffered")
     assert caught.value.response["Error"]["Code"] == "ValidationException"
     assert lam.list_function_url_configs(FunctionName=name)["FunctionUrlConfigs"][0]["InvokeMode"] == "RESPONSE_STREAM"
+
+
+def test_invoke_with_response_stream_needs_lambda_invoke_function(server, lam, streamer) -> None:  # type: ignore[no-untyped-def]
+    # Lambda has no action of its own for InvokeWithResponseStream: lambda:InvokeFunction allows it.
+    arn = lam.get_function(FunctionName=streamer)["Configuration"]["FunctionArn"]
+    allowed = lambda_as(server, make_principal(server, unique("streamer-user"), [
+        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": arn}]))
+    refused = lambda_as(server, make_principal(server, unique("reader-user"), [
+        {"Effect": "Allow", "Action": "lambda:GetFunction", "Resource": arn}]))
+    _, events = stream_events(allowed, streamer, {"chunks": 1})
+    assert events[-1][0] == "InvokeComplete" and "ErrorCode" not in events[-1][1]
+    with pytest.raises(ClientError) as caught:
+        refused.invoke_with_response_stream(FunctionName=streamer, Payload=b'{"chunks": 1}')
+    assert caught.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "lambda:InvokeFunction" in caught.value.response["Error"]["Message"]
