@@ -54,6 +54,15 @@ class InvalidParameterValue(ApiError):
     error_type = "User"
 
 
+class ValidationError(ApiError):
+    """A parameter breaks a constraint of the Lambda API's model (an enum's value set, say): AWS's
+    request validation answers these before the operation runs."""
+
+    status = 400
+    code = "ValidationException"
+    error_type = "User"
+
+
 class InvalidRequestContent(ApiError):
     """The request body could not be parsed as JSON."""
 

@@ -123,6 +123,8 @@ SETTINGS: tuple[Setting, ...] = (
             "or protocol), e.g. 10.0.0.5/32", _networks),
     Setting("runtime_api_port", 0, "port of the in-container Runtime API on the Docker bridge "
             "(0 picks a free one)", _positive_int),
+    Setting("max_streamed_response_bytes", 200 * 1024 * 1024, "largest response a function may stream "
+            "(InvokeWithResponseStream, RESPONSE_STREAM URLs); Lambda's default is 200 MiB", _positive_int),
     Setting("shutdown_grace_s", 30, "seconds SIGTERM waits for in-flight invocations", _positive_int),
     Setting("invocation_retention_days", 30.0, "days invocation records and their logs are kept before they are "
             "deleted (fractions allowed; 0 keeps them forever)", _days),
@@ -164,6 +166,7 @@ class Settings:
     url_domain: str
     trusted_proxies: tuple[str, ...]
     runtime_api_port: int
+    max_streamed_response_bytes: int
     shutdown_grace_s: int
     invocation_retention_days: float
     audit_retention_days: float

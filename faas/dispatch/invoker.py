@@ -8,7 +8,7 @@ import dataclasses
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from faas.dispatch.concurrency import Limiter
 from faas.dispatch.logs import invocation_log, json_invocation_log, report_line
@@ -17,17 +17,25 @@ from faas.dispatch.recorder import Recorder
 from faas.model import Function, InvocationRecord, utcnow
 from faas.sandbox.environment import Invocation, Outcome
 from faas.sandbox.pool import Pool
+from faas.sandbox.response_stream import ResponseStream
+from faas.sandbox.runtime_api import MAX_RESPONSE_BYTES
 
 # Lambda gives the init phase 10 s (more when the function's own timeout is longer).
 INIT_TIMEOUT_S = 10
 
 
+# What a streaming caller does with a streamed response: read it to its end (or abandon it).
+Consumer = Callable[[ResponseStream], Awaitable[None]]
+
+
 @dataclasses.dataclass(frozen=True)
 class Result:
     request_id: str
-    body: bytes
+    body: bytes  # empty when a consumer took the streamed response; the error body on failure
     function_error: str | None  # "Unhandled" when the function failed
     log: str
+    error_type: str | None = None  # the function's (or the platform's) errorType
+    content_type: str | None = None  # what the function streamed, when it streamed
 
 
 class Invoker:
@@ -45,12 +53,16 @@ class Invoker:
         await self._idle.wait()
 
     async def invoke(self, fn: Function, payload: bytes, client_context: str | None = None,
-                     request_id: str | None = None, trace_id: str | None = None) -> Result:
+                     request_id: str | None = None, trace_id: str | None = None,
+                     consume: Consumer | None = None) -> Result:
+        """Run one invocation. A response the function streams goes to `consume` as it arrives; without
+        one (a buffered caller) it is collected, up to the buffered limit."""
         unreserved = self.limiter.admit(fn.name)  # 429 before any work
         self.in_flight += 1
         self._idle.clear()
         try:
-            return await self._invoke(fn, payload, client_context, request_id or str(uuid.uuid4()), trace_id)
+            return await self._invoke(fn, payload, client_context, request_id or str(uuid.uuid4()), trace_id,
+                                      consume)
         finally:
             self.limiter.release(fn.name, unreserved)
             self.in_flight -= 1
@@ -58,12 +70,22 @@ class Invoker:
                 self._idle.set()
 
     async def _invoke(self, fn: Function, payload: bytes, client_context: str | None, request_id: str,
-                      trace_id: str | None) -> Result:
+                      trace_id: str | None, consume: Consumer | None) -> Result:
         started_wall = utcnow()
         env, cold = await self._pool.acquire(fn)
         invocation = Invocation(request_id, payload, self._function_arn(fn.name), fn.timeout,
                                 max(INIT_TIMEOUT_S, fn.timeout) if cold else fn.timeout, client_context, trace_id)
         env.assign(invocation)
+        await invocation.answered.wait()
+        stream = invocation.stream
+        collected = b""
+        if stream is not None and consume is None:
+            collected = await _collect(invocation, stream)
+        elif stream is not None and consume is not None:
+            try:
+                await consume(stream)
+            except ConnectionError:
+                stream.abandon()  # the caller went away: the function runs to its end, its output is dropped
         outcome = await invocation.outcome
         finished = time.monotonic()
         max_used_mb = env.max_memory_used_mb()  # before the environment may be stopped
@@ -93,8 +115,27 @@ class Invoker:
             outcome=result,
             error_type=outcome.error_type, log=log,
         ))
-        return Result(request_id=request_id, body=outcome.body,
-                      function_error="Unhandled" if outcome.error_type else None, log=log)
+        body = collected if stream is not None and outcome.error_type is None else outcome.body
+        return Result(request_id=request_id, body=body,
+                      function_error="Unhandled" if outcome.error_type else None, log=log,
+                      error_type=outcome.error_type, content_type=stream.content_type if stream else None)
+
+
+async def _collect(invocation: Invocation, stream: ResponseStream) -> bytes:
+    """What a buffered caller gets of a streamed response: all of it, or the error of a response bigger
+    than a buffered one may be (the invocation fails; the rest of the stream is dropped)."""
+    chunks, size = [], 0
+    while (chunk := await stream.read()) is not None:
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            stream.abandon()
+            message = f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+            invocation.finish(Outcome(
+                body=json.dumps({"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}).encode(),
+                error_type="Function.ResponseSizeTooLarge", streamed=True))
+            return b""
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _platform_lines(outcome: Outcome) -> str:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from faas.model import Function, timestamp_ms, utcnow
+from faas.sandbox.response_stream import ResponseStream
 
 
 @dataclasses.dataclass
@@ -20,6 +21,7 @@ class Outcome:
     error_type: str | None = None  # None: the function answered; else the errorType of a function error
     timed_out: bool = False
     environment_lost: bool = False  # init failure, exit, timeout: the environment cannot be reused
+    streamed: bool = False  # the body went through Invocation.stream (body is empty then)
 
 
 class Invocation:
@@ -45,6 +47,9 @@ class Invocation:
         self.log = ""
         self._loop = asyncio.get_running_loop()
         self.outcome: asyncio.Future[Outcome] = self._loop.create_future()
+        self.stream: ResponseStream | None = None  # set when the runtime streams its response
+        self.answered = asyncio.Event()  # the runtime began to stream, or the invocation ended
+        self.stream_error: Outcome | None = None  # reported while streaming: the stream ends with it
         self._timer = self._loop.call_later(init_timeout_s, self._expire)
 
     @property
@@ -63,7 +68,19 @@ class Invocation:
             return False
         self._timer.cancel()
         self.outcome.set_result(outcome)
+        if self.stream is not None:
+            self.stream.close()
+        self.answered.set()
         return True
+
+    def start_stream(self, content_type: str) -> ResponseStream | None:
+        """The runtime streams its response: the channel its chunks take to the caller (None when the
+        invocation already ended or streams already)."""
+        if self.outcome.done() or self.stream is not None:
+            return None
+        self.stream = ResponseStream(content_type)
+        self.answered.set()
+        return self.stream
 
     def _expire(self) -> None:
         message = f"{timestamp_ms(utcnow())} {self.request_id} Task timed out after {self.timeout_s:.2f} seconds"

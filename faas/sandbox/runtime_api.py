@@ -13,7 +13,7 @@ import re
 from aiohttp import web
 
 from faas.bodies import read_limited
-from faas.sandbox.environment import Environment, Outcome
+from faas.sandbox.environment import Environment, Invocation, Outcome
 from faas.sandbox.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,11 @@ PREFIX = "/2018-06-01/runtime"
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100  # 6,291,556: what Lambda accepts from a runtime
 MAX_LOG_BYTES = 1024 * 1024
 MAX_ERROR_BYTES = 1024 * 1024
+MAX_STREAMED_RESPONSE_BYTES = 200 * 1024 * 1024  # Lambda's default for a streamed response
+RESPONSE_MODE_HEADER = "Lambda-Runtime-Function-Response-Mode"
+DEFAULT_STREAM_CONTENT_TYPE = "application/octet-stream"  # what Lambda's runtimes stream by default
 REGISTRY = web.AppKey("registry", Registry)
+MAX_STREAMED = web.AppKey("max_streamed_response_bytes", int)
 _SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -93,6 +97,8 @@ async def post_response(request: web.Request) -> web.Response:
     invocation = _current(env, request.match_info["request_id"])
     if invocation is None:
         return _error(400, "InvalidRequestID", "Invalid request ID")
+    if request.headers.get(RESPONSE_MODE_HEADER, "").lower() == "streaming":
+        return await _streamed_response(request, invocation)
     body = await read_limited(request, MAX_RESPONSE_BYTES)
     if body is None:
         size = request.content_length or MAX_RESPONSE_BYTES + 1
@@ -107,13 +113,41 @@ async def post_response(request: web.Request) -> web.Response:
     return _accepted()
 
 
+async def _streamed_response(request: web.Request, invocation: Invocation) -> web.Response:
+    """A response the runtime streams (chunked): each piece goes on to the caller as it arrives, and the
+    invocation ends with the stream. Lambda's runtimes report an error mid-stream in HTTP trailers, which
+    aiohttp does not hand over: faas's bootstraps POST it to /error before they end the stream (post_error
+    keeps it for then); a runtime that only sends the trailers is taken as having succeeded. A runtime that
+    half-closes its connection after the last chunk may lose the stream's end: this server cancels the
+    handler of a connection its peer closed (handler_cancellation), and no HTTP client of Lambda's does it."""
+    stream = invocation.start_stream(request.headers.get("Content-Type") or DEFAULT_STREAM_CONTENT_TYPE)
+    if stream is None:
+        return _error(400, "InvalidRequestID", "Invalid request ID")  # it timed out, or streams already
+    limit = request.app[MAX_STREAMED]
+    async for chunk in request.content.iter_any():
+        if stream.size + len(chunk) > limit:
+            # Lambda's words; the caller has had the first `limit` bytes, and the invocation fails.
+            message = f"Response payload size exceeded maximum allowed payload size ({limit} bytes)."
+            invocation.finish(Outcome(
+                body=json.dumps({"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}).encode(),
+                error_type="Function.ResponseSizeTooLarge", streamed=True))
+            return _error(413, "RequestEntityTooLarge", message)
+        await stream.write(chunk)
+    invocation.finish(invocation.stream_error or Outcome(body=b"", streamed=True))
+    return _accepted()
+
+
 async def post_error(request: web.Request) -> web.Response:
     env = await _environment(request)
     invocation = _current(env, request.match_info["request_id"])
     if invocation is None:
         return _error(400, "InvalidRequestID", "Invalid request ID")
     body = await read_limited(request, MAX_ERROR_BYTES) or b"{}"
-    invocation.finish(Outcome(body=body, error_type=_error_type(request, body)))
+    outcome = Outcome(body=body, error_type=_error_type(request, body))
+    if invocation.stream is not None and not invocation.stream.closed:
+        invocation.stream_error = outcome  # the stream is still arriving: it ends with this error
+    else:
+        invocation.finish(outcome)
     return _accepted()
 
 
@@ -158,9 +192,10 @@ def _error_type(request: web.Request, body: bytes) -> str:
     return error_type if isinstance(error_type, str) and error_type else "Unhandled"
 
 
-def create_app(registry: Registry) -> web.Application:
+def create_app(registry: Registry, max_streamed_response_bytes: int = MAX_STREAMED_RESPONSE_BYTES) -> web.Application:
     app = web.Application(client_max_size=MAX_RESPONSE_BYTES + 1024)
     app[REGISTRY] = registry
+    app[MAX_STREAMED] = max_streamed_response_bytes
     app.router.add_get(f"{PREFIX}/invocation/next", next_invocation)
     app.router.add_get(f"{PREFIX}/faas/specialize", specialize)
     app.router.add_post(f"{PREFIX}/invocation/{{request_id}}/response", post_response)

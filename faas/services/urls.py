@@ -8,12 +8,13 @@ import secrets
 import string
 from typing import Any
 
-from faas.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound
+from faas.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound, ValidationError
 from faas.model import timestamp_ms, utcnow
 from faas.services.cache import TtlCache
 from faas.store.urls import UrlConfig, UrlStore
 
 AUTH_TYPES = ("NONE", "AWS_IAM")
+INVOKE_MODES = ("BUFFERED", "RESPONSE_STREAM")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 ALLOWED_METHODS = ("GET", "PUT", "HEAD", "POST", "PATCH", "DELETE", "*")
 MAX_AGE_S = 86_400
@@ -55,7 +56,8 @@ class UrlService:
     async def create(self, function_name: str, params: dict[str, Any]) -> UrlConfig:
         now = utcnow()
         config = UrlConfig(function_name, "".join(secrets.choice(_ID_ALPHABET) for _ in range(32)),
-                           _auth_type(params.get("AuthType")), validate_cors(params.get("Cors") or {}), now, now)
+                           _auth_type(params.get("AuthType")), validate_cors(params.get("Cors") or {}), now, now,
+                           _invoke_mode(params.get("InvokeMode", "BUFFERED")))
         try:
             await self._store.add(config)
         except ResourceConflict as exc:  # Lambda's words, which name the function by its ARN
@@ -69,7 +71,8 @@ class UrlService:
         current = await self.get(function_name)
         auth_type = _auth_type(params["AuthType"]) if "AuthType" in params else current.auth_type
         cors = validate_cors(params["Cors"] or {}) if "Cors" in params else current.cors
-        config = UrlConfig(function_name, current.url_id, auth_type, cors, current.created_at, utcnow())
+        invoke_mode = _invoke_mode(params["InvokeMode"]) if "InvokeMode" in params else current.invoke_mode
+        config = UrlConfig(function_name, current.url_id, auth_type, cors, current.created_at, utcnow(), invoke_mode)
         await self._store.replace(config)
         self._by_id.pop(config.url_id)
         return config
@@ -91,7 +94,7 @@ class UrlService:
             "AuthType": config.auth_type,
             "CreationTime": timestamp_ms(config.created_at),
             "LastModifiedTime": timestamp_ms(config.last_modified),
-            "InvokeMode": "BUFFERED",
+            "InvokeMode": config.invoke_mode,
         }
         if config.cors:
             shape["Cors"] = config.cors
@@ -101,6 +104,13 @@ class UrlService:
 def _auth_type(value: Any) -> str:
     if value not in AUTH_TYPES:
         raise InvalidParameterValue("AuthType must be NONE or AWS_IAM")
+    return value
+
+
+def _invoke_mode(value: Any) -> str:
+    if value not in INVOKE_MODES:
+        raise ValidationError(f"1 validation error detected: Value '{str(value)[:100]}' at 'invokeMode' failed to "
+                              f"satisfy constraint: Member must satisfy enum value set: [{', '.join(INVOKE_MODES)}]")
     return value
 
 

@@ -359,6 +359,25 @@ def response_from_result(payload: bytes, function_error: str | None) -> tuple[in
         return bad_gateway()
 
 
+def stream_head(content_type: str, prelude: bytes | None) -> tuple[int, list[Header]] | None:
+    """Status and headers of a streamed response: 200 and the stream's content type, or what an
+    awslambda.HttpResponseStream prelude (`{"statusCode", "headers", "cookies"}`, JSON) says; its
+    content type defaults to application/octet-stream. None when the prelude is malformed (a 502)."""
+    if prelude is None:
+        return 200, [("Content-Type", content_type)]
+    try:
+        value = json.loads(prelude)
+        if not isinstance(value, dict) or not isinstance(value.get("headers", {}), dict):
+            return None
+        headers = value.get("headers") or {}
+        if not any(isinstance(name, str) and name.lower() == "content-type" for name in headers):
+            headers = {**headers, "Content-Type": "application/octet-stream"}
+        status, head, _ = _structured({"statusCode": 200, **value, "headers": headers, "body": None})
+    except (ValueError, _Malformed):
+        return None
+    return status, head
+
+
 def _structured(value: dict[str, Any]) -> tuple[int, list[Header], bytes]:
     status = value["statusCode"]
     # 1xx is never a final response: a 101 or 103 would leave the caller waiting or switch protocols.

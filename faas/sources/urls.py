@@ -17,6 +17,7 @@ from faas.dispatch.invoker import Invoker
 from faas.errors import AccessDenied, ApiError, InvalidSignature, RequestTooLarge, ResourceNotFound, \
     TooManyRequests, UnrecognizedClient
 from faas.model import utcnow
+from faas.sandbox.response_stream import HTTP_INTEGRATION, ResponseStream, split_prelude
 from faas.security import sigv4
 from faas.services.functions import FunctionService
 from faas.services.identities import Caller
@@ -24,6 +25,7 @@ from faas.services.urls import UrlService
 from faas.sources import cors, url_events
 
 MAX_BODY = 6 * 1024 * 1024
+MAX_PRELUDE = 64 * 1024  # an HttpResponseStream prelude longer than this is malformed
 
 # A request to a NONE URL: no credentials, no identity policies; only principal "*" in the function's
 # policy can allow it.
@@ -112,17 +114,57 @@ class UrlSource:
             method=request.method, raw_path=raw_path.split("?", 1)[0], raw_query=request.rel_url.raw_query_string,
             headers=headers_in, body=body, origin=origin, url_id=url_id, domain_name=request.host,
             account_id=self._account_id, request_id=request_id, now=now, authorizer_iam=authorizer))
+        extra_headers = cors.cors_headers(config.cors, headers) + [("x-amzn-RequestId", request_id)]
+        streamed: web.StreamResponse | None = None
+
+        async def forward(stream: ResponseStream) -> None:
+            """RESPONSE_STREAM: the head once the prelude (if any) is in, then each chunk as it comes."""
+            nonlocal streamed
+            first = b""
+            prelude: bytes | None = None
+            if stream.content_type == HTTP_INTEGRATION:
+                while (split := split_prelude(first)) is None and len(first) <= MAX_PRELUDE:
+                    chunk = await stream.read()
+                    if chunk is None:
+                        break
+                    first += chunk
+                prelude, first = split if split is not None else (b"", b"")
+            head = url_events.stream_head(stream.content_type, prelude)
+            if head is None:
+                stream.abandon()
+                return  # a 502, answered below
+            streamed = web.StreamResponse(status=head[0])
+            for name, value in head[1] + extra_headers:
+                streamed.headers.add(name, value)
+            streamed.enable_chunked_encoding()
+            await streamed.prepare(request)
+            if first:
+                await streamed.write(first)
+            while (chunk := await stream.read()) is not None:
+                await streamed.write(chunk)
+
         try:
-            result = await self._invoker.invoke(fn, json.dumps(event).encode(), trace_id=origin.trace_id)
+            streaming = config.invoke_mode == "RESPONSE_STREAM"
+            result = await self._invoker.invoke(fn, json.dumps(event).encode(), request_id=request_id,
+                                                trace_id=origin.trace_id, consume=forward if streaming else None)
         except TooManyRequests:
             return _plain(429, "Rate Exceeded.")
         except ApiError:
             return _plain(502, "Internal Server Error")
-        status, response_headers, response_body = url_events.response_from_result(result.body, result.function_error)
+        if streamed is not None:
+            if result.function_error is not None and request.transport is not None:
+                # Failed mid-stream: the status is long sent, so the response is cut short (no last chunk)
+                # and the client sees an incomplete transfer rather than a complete, truncated body.
+                request.transport.close()
+            return streamed
+        if result.content_type is not None and result.function_error is None:
+            status, response_headers, response_body = _buffered_stream(result.content_type, result.body)
+        else:
+            status, response_headers, response_body = url_events.response_from_result(result.body,
+                                                                                      result.function_error)
         response = web.Response(status=status, body=response_body)
-        for name, value in response_headers + cors.cors_headers(config.cors, headers):
+        for name, value in response_headers + extra_headers:
             response.headers.add(name, value)
-        response.headers["x-amzn-RequestId"] = result.request_id
         return response
 
     def _identity(self, request: web.Request, caller: Caller) -> dict:
@@ -139,6 +181,17 @@ class UrlSource:
         user_id = f"{caller.name}:{caller.function_name}" if caller.kind == "session" else caller.name
         return url_events.authorizer_iam(access_key=access_key, account_id=self._account_id, user_arn=caller.arn,
                                          user_id=user_id)
+
+
+def _buffered_stream(content_type: str, body: bytes) -> tuple[int, list[url_events.Header], bytes]:
+    """The response to a BUFFERED URL whose function streamed: as a RESPONSE_STREAM URL would answer it,
+    all at once."""
+    prelude = None
+    if content_type == HTTP_INTEGRATION:
+        split = split_prelude(body)
+        prelude, body = split if split is not None else (b"", b"")
+    head = url_events.stream_head(content_type, prelude)
+    return url_events.bad_gateway() if head is None else (head[0], head[1], body)
 
 
 def _local_port(request: web.Request) -> int:

@@ -239,6 +239,7 @@ function_urls = Table(
     Column("url_id", String(40), nullable=False, unique=True),
     Column("auth_type", String(16), nullable=False),
     Column("cors", Text, nullable=False),  # JSON object, {} when none
+    Column("invoke_mode", String(16), nullable=False, server_default="BUFFERED"),  # BUFFERED | RESPONSE_STREAM
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_modified", DateTime(timezone=True), nullable=False),
 )

@@ -23,11 +23,12 @@ class UrlConfig:
     cors: dict
     created_at: dt.datetime
     last_modified: dt.datetime
+    invoke_mode: str = "BUFFERED"  # BUFFERED | RESPONSE_STREAM
 
 
 def _config(row) -> UrlConfig:  # type: ignore[no-untyped-def]
     return UrlConfig(row.function_name, row.url_id, row.auth_type, json.loads(row.cors), as_utc(row.created_at),
-                     as_utc(row.last_modified))
+                     as_utc(row.last_modified), row.invoke_mode)
 
 
 class UrlStore:
@@ -59,7 +60,7 @@ class UrlStore:
         async with self._engine.begin() as conn:
             await conn.execute(update(function_urls).where(function_urls.c.function_name == config.function_name)
                                .values(auth_type=config.auth_type, cors=json.dumps(config.cors),
-                                       last_modified=config.last_modified))
+                                       invoke_mode=config.invoke_mode, last_modified=config.last_modified))
 
     async def delete(self, function_name: str) -> None:
         async with self._engine.begin() as conn:

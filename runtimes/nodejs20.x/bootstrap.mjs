@@ -4,7 +4,8 @@
 // It runs as the container's entrypoint (`node /var/runtime/bootstrap.mjs`), uses only Node's
 // standard library and never imports faas. Its parts, beside it in /var/runtime: runtime-api.mjs
 // (the HTTP client), log-capture.mjs (the function's log), user-function.mjs (loading the handler),
-// faas-prewarm.cjs (loaded by a prewarmed container while it waits).
+// streaming.mjs (the `awslambda` global and response streaming), faas-prewarm.cjs (loaded by a
+// prewarmed container while it waits).
 //
 // Inputs (environment):
 //   AWS_LAMBDA_RUNTIME_API   host:port of the Runtime API (no scheme)
@@ -27,6 +28,12 @@
 // promise never settles fails with Runtime.NodeJsExit instead. callback(null, result) waits for the
 // event loop to be empty while context.callbackWaitsForEmptyEventLoop is true (the default).
 //
+// Streaming handlers (awslambda.streamifyResponse, see streaming.mjs) are called as (event,
+// responseStream, context) and must return a promise; the invocation ends when it has settled and the
+// stream has ended. At the end the log goes to /logs as for any invocation, and a failure is also
+// POSTed to /error before the stream ends with AWS's error trailers: the platform's Runtime API cannot
+// read trailers (aiohttp drops them). A failure before anything was written is a plain /error.
+//
 // Log capture (a faas extension of the Runtime API): console.* write AWS-style lines
 // `<ISO time>\t<request id>\t<LEVEL>\t<message>` and process.stdout/stderr.write are captured in
 // memory. At the end of each invocation what was written since the previous one (the last 1 MiB)
@@ -47,10 +54,12 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { finished } from 'node:stream/promises';
 import util from 'node:util';
 
 import { LogCapture, patchConsole } from './log-capture.mjs';
 import { RuntimeApi, RuntimeApiError } from './runtime-api.mjs';
+import { HANDLER_HIGHWATERMARK, ResponseStream, awslambda, isStreaming } from './streaming.mjs';
 import { loadHandler, runtimeErrorClass } from './user-function.mjs';
 
 const require = createRequire(import.meta.url);
@@ -230,6 +239,67 @@ class Invocation {
     this.finish('error', Buffer.from(JSON.stringify(payload)), 'application/json', payload.errorType);
   }
 
+  /** A streaming handler's invocation: it ends once the handler's promise has settled and the stream
+   * has ended, or at the first failure of either. */
+  stream(handler, event, highWaterMark) {
+    const runtime = this.runtime;
+    const responseStream = new ResponseStream(
+      (contentType) => runtime.api.openStream(`/invocation/${this.requestId}/response`, contentType), highWaterMark);
+    this.responseStream = responseStream;
+    const [context] = this.prepare(runtime.fields);
+    runtime.beforeExit = () => this.finishStream(new NodeJsExit('The Lambda runtime client detected an unexpected '
+      + 'Node.js exit code. This is most commonly caused by a Promise that was never settled.'));
+    let result;
+    try {
+      result = handler(event, responseStream, context);
+    } catch (error) {
+      this.finishStream(error);
+      return;
+    }
+    if (!result || typeof result.then !== 'function') {
+      this.finishStream('Streaming does not support non-async handlers.'); // AWS's words, a string error too
+      return;
+    }
+    result.then((value) => {
+      if (value !== undefined) {
+        console.warn('Streaming handlers ignore return values.');
+      }
+      return finished(responseStream);
+    }).then(() => this.finishStream(null), (error) => this.finishStream(error));
+  }
+
+  finishStream(error) {
+    if (this.completed) {
+      return;
+    }
+    this.completed = true;
+    const runtime = this.runtime;
+    runtime.beforeExit = noop;
+    runtime.posting = this.endStream(error);
+    runtime.posting.then(() => runtime.serveNext(), (postError) => runtime.die(postError));
+  }
+
+  async endStream(error) {
+    const runtime = this.runtime;
+    let payload = null;
+    if (error !== null && error !== undefined) {
+      runtime.logError('Invoke Error', error);
+      payload = errorBody(error);
+    }
+    await runtime.shipLogs(`/invocation/${this.requestId}/logs`);
+    if (payload) {
+      await runtime.api.post(`/invocation/${this.requestId}/error`, Buffer.from(JSON.stringify(payload)),
+        'application/json', payload.errorType);
+      if (!this.responseStream.post) {
+        return; // nothing was streamed: a plain error
+      }
+    }
+    const status = await this.responseStream.finish(payload);
+    if (status !== 202 && status !== 413) { // 413: over the size limit, which the platform has reported
+      runtime.capture.diagnose(`POST /invocation/${this.requestId}/response (streaming) answered ${status}`);
+    }
+  }
+
   finish(outcome, body, contentType, errorType) {
     if (this.completed) {
       return;
@@ -250,6 +320,7 @@ class Runtime {
     this.api = null;
     this.handler = null;
     this.handlerIsAsync = false;
+    this.streaming = false; // awslambda.streamifyResponse(handler)
     this.fields = null;
     this.state = 'init'; // init -> idle (waiting on /next) <-> invoking
     this.current = null;
@@ -297,8 +368,10 @@ class Runtime {
       return;
     }
     patchConsole(this.capture);
+    globalThis.awslambda = awslambda;
     try {
       this.handler = await loadHandler(process.env.LAMBDA_TASK_ROOT || '/var/task', process.env._HANDLER || '');
+      this.streaming = isStreaming(this.handler);
       // One turn of the event loop: a promise the module's code left rejected surfaces now, as an init error.
       await new Promise(setImmediate);
     } catch (error) {
@@ -369,6 +442,17 @@ class Runtime {
     const invocation = new Invocation(this, requestId, headers);
     this.current = invocation;
     this.state = 'invoking';
+    if (this.streaming) {
+      let event;
+      try {
+        event = decodeEvent(answer.body, headers['content-type']);
+      } catch (error) {
+        invocation.fail(error);
+        return;
+      }
+      invocation.stream(this.handler, event, this.handler[HANDLER_HIGHWATERMARK]);
+      return;
+    }
     // Neither callback nor promise: complete once the event loop is empty, as AWS does.
     this.beforeExit = this.handlerIsAsync
       ? () => invocation.fail(new NodeJsExit('The Lambda runtime client detected an unexpected Node.js exit '
@@ -450,6 +534,7 @@ class Runtime {
       try {
         await this.post(invocation.requestId, 'error', Buffer.from(JSON.stringify(payload)), 'application/json',
           payload.errorType);
+        await invocation.responseStream?.post?.end(payload); // a stream that began ends with the error too
       } catch (postError) {
         this.capture.diagnose(postError.message);
       }

@@ -4,6 +4,9 @@ import net from 'node:net';
 
 const API_PREFIX = '/2018-06-01/runtime';
 const ERROR_TYPE_HEADER = 'Lambda-Runtime-Function-Error-Type';
+const ERROR_BODY_TRAILER = 'Lambda-Runtime-Function-Error-Body';
+const RESPONSE_MODE_HEADER = 'Lambda-Runtime-Function-Response-Mode';
+const HEADER_VALUE = /^[\x21-\x7e][\x20-\x7e]*$/; // a value that cannot break the message
 
 /** The Runtime API cannot be reached or broke the protocol: the environment is unusable. */
 export class RuntimeApiError extends Error {}
@@ -255,9 +258,14 @@ export class RuntimeApi {
     pending?.reject(new RuntimeApiError(`${pending.method} ${pending.apiPath}: ${error.message}`));
   }
 
+  /** A streamed response to `apiPath`, on a connection of its own (see StreamingPost). */
+  openStream(apiPath, contentType) {
+    return new StreamingPost(this.host, this.port, this.hostHeader, API_PREFIX + apiPath, contentType);
+  }
+
   async post(apiPath, body, contentType, errorType) {
     let headerLines = `Content-Type: ${contentType}\r\n`;
-    if (errorType && /^[\x21-\x7e][\x20-\x7e]*$/.test(errorType)) { // a class name can be anything
+    if (errorType && HEADER_VALUE.test(errorType)) { // a class name can be anything
       headerLines += `${ERROR_TYPE_HEADER}: ${errorType}\r\n`;
     }
     const answer = await this.request('POST', apiPath, body, headerLines);
@@ -266,4 +274,79 @@ export class RuntimeApi {
     }
     return answer.status;
   }
+}
+
+/** One chunked POST of a streamed response, as AWS's runtime client sends it: each chunk goes out as it
+ * is written, and the end carries the error trailers when the invocation failed. Its own connection,
+ * closed after the answer: the kept-alive one stays free for the logs and /error meanwhile.
+ *
+ * write()'s callback runs once the socket has taken the chunk (the caller's backpressure). A connection
+ * the Runtime API broke (it refuses a response over its size limit with a 413 and stops reading) takes
+ * the rest of the chunks and drops them: the invocation has failed already, and the handler runs on to its
+ * end as it would on Lambda. */
+export class StreamingPost {
+  constructor(host, port, hostHeader, path, contentType) {
+    this.socket = net.connect({ host, port, noDelay: true });
+    this.broken = null;
+    this.ended = false; // the last chunk is written
+    this.answer = new Promise((resolve) => {
+      let received = NO_BODY;
+      this.socket.on('data', (data) => {
+        received = Buffer.concat([received, data]);
+        if (answerComplete(received)) { // the whole answer: done with this connection
+          this.socket.destroy();
+        }
+      });
+      this.socket.on('error', (error) => {
+        this.broken = error;
+      });
+      this.socket.on('close', () => resolve(statusOf(received)));
+    });
+    const type = HEADER_VALUE.test(contentType) ? contentType : 'application/octet-stream';
+    this.socket.write(`POST ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nConnection: close\r\n`
+      + `${RESPONSE_MODE_HEADER}: streaming\r\nTransfer-Encoding: chunked\r\n`
+      + `Trailer: ${ERROR_TYPE_HEADER}, ${ERROR_BODY_TRAILER}\r\nContent-Type: ${type}\r\n\r\n`, 'latin1');
+  }
+
+  write(chunk, callback) {
+    if (this.broken || this.ended || !chunk.length) {
+      callback();
+      return;
+    }
+    const socket = this.socket;
+    socket.cork();
+    socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+    socket.write(chunk);
+    socket.write('\r\n', 'latin1', () => callback()); // an error is this.broken's, reported at the end
+    socket.uncork();
+  }
+
+  /** The last chunk (with the error trailers of `errorPayload`, if given); resolves with the answer's
+   * status (0 when there was none). */
+  end(errorPayload) {
+    if (!this.broken && !this.ended) {
+      let last = '0\r\n';
+      if (errorPayload) {
+        const type = HEADER_VALUE.test(errorPayload.errorType) ? errorPayload.errorType : 'Unhandled';
+        last += `${ERROR_TYPE_HEADER}: ${type}\r\n`
+          + `${ERROR_BODY_TRAILER}: ${Buffer.from(JSON.stringify(errorPayload)).toString('base64')}\r\n`;
+      }
+      // write, not end: a half-closed connection makes the Runtime API's server drop the request before
+      // it has handled the end of the body. The server closes the connection once it has answered.
+      this.socket.write(last + '\r\n', 'latin1');
+      this.ended = true;
+    }
+    return this.answer;
+  }
+}
+
+function answerComplete(answer) {
+  const end = answer.indexOf('\r\n\r\n');
+  const length = /\r\ncontent-length:\s*(\d+)/i.exec(answer.toString('latin1', 0, Math.max(end, 0)));
+  return end >= 0 && length !== null && answer.length >= end + 4 + Number(length[1]);
+}
+
+function statusOf(answer) {
+  const match = /^HTTP\/1\.[01] (\d{3})/.exec(answer.toString('latin1', 0, 16));
+  return match ? Number(match[1]) : 0;
 }

@@ -1,7 +1,9 @@
 """A scripted Lambda Runtime API for testing runtimes: hands out queued events, records every call.
 
 When its queue is empty it answers `/next` with 500, which makes a well-behaved runtime exit;
-tests then read what it posted. A prewarmed runtime's `GET /runtime/faas/specialize` is held open
+tests then read what it posted. A chunked POST (a streamed response) is recorded as it arrives: its
+Call is in `calls` from its head on, with each chunk appended to `chunks` as it comes and the trailers
+at the end. A prewarmed runtime's `GET /runtime/faas/specialize` is held open
 until the test answers it with `specialize(...)`.
 """
 
@@ -36,6 +38,9 @@ class Call:
     headers: dict[str, str]
     body: bytes
     received_at: float = dataclasses.field(default_factory=time.monotonic)
+    chunks: list[bytes] = dataclasses.field(default_factory=list)  # of a chunked body, as they came
+    trailers: dict[str, str] = dataclasses.field(default_factory=dict)
+    complete: bool = True  # False while a chunked body is still arriving
 
     def json(self):
         return json.loads(self.body)
@@ -131,11 +136,29 @@ class FakeRuntimeApi:
 
             def do_POST(self) -> None:
                 path = self.path.removeprefix(PREFIX)
+                if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                    call = Call("POST", path, dict(self.headers), b"", complete=False)
+                    fake._record(call)
+                    self._read_chunks(call)
+                    return self._answer(202, b'{"status":"OK"}')
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 fake._record(Call("POST", path, dict(self.headers), body))
                 if path.endswith("/logs") and not fake.logs_supported:
                     return self._answer(404, b'{"errorType":"NotFound"}')
                 self._answer(202, b'{"status":"OK"}')
+
+            def _read_chunks(self, call: Call) -> None:
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0], 16)
+                    if size == 0:
+                        break
+                    call.chunks.append(self.rfile.read(size))
+                    self.rfile.readline()  # the CRLF after the data
+                while line := self.rfile.readline().strip():
+                    name, _, value = line.decode("latin-1").partition(":")
+                    call.trailers[name.strip()] = value.strip()
+                call.body = b"".join(call.chunks)
+                call.complete = True
 
             def _specialize(self, shell: bool) -> None:
                 while not fake._closing.is_set():  # a long poll, as long as the test needs
