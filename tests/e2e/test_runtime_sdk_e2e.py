@@ -65,7 +65,8 @@ BUNDLED_CLIENT_LAMBDA = {
     "esm.mjs": 'import { bundled, LambdaClient } from "@aws-sdk/client-lambda";\n'
                "export const handler = async () => ({ bundled, client: typeof LambdaClient });\n",
     "cjs.js": 'const sdk = require("@aws-sdk/client-lambda");\n'
-              "exports.handler = async () => ({ bundled: sdk.bundled, file: require.resolve('@aws-sdk/client-lambda') });\n",
+              "exports.handler = async () => ({ bundled: sdk.bundled,\n"
+              "                                 file: require.resolve('@aws-sdk/client-lambda') });\n",
 }
 
 
@@ -120,8 +121,8 @@ def test_unbundled_boto3_invokes_another_function(lam, caller_role: str, target:
     ("esm", "index.handler", {"index.mjs": ESM_CALLER}),
     ("cjs", "index.handler", {"index.js": CJS_CALLER}),
 ])
-def test_unbundled_sdk_v3_invokes_another_function(lam, caller_role: str, target: str, kind: str, handler: str,  # type: ignore[no-untyped-def]
-                                                   files: dict[str, str]) -> None:
+def test_unbundled_sdk_v3_invokes_another_function(  # type: ignore[no-untyped-def]
+        lam, caller_role: str, target: str, kind: str, handler: str, files: dict[str, str]) -> None:
     name = unique(f"sdk-{kind}")
     create(lam, name, "nodejs20.x", handler, files, caller_role)
     body = invoke(lam, name, {"target": target})
@@ -158,3 +159,19 @@ def test_a_bundled_sdk_v3_client_wins_over_the_runtimes(lam, caller_role: str, h
     name = unique("sdk-own-client")
     create(lam, name, "nodejs20.x", handler, BUNDLED_CLIENT_LAMBDA, caller_role)
     assert invoke(lam, name, {}) == expected
+
+
+@pytest.mark.parametrize(("runtime", "handler", "files"), [
+    ("python3.13", "app.handler", {"app.py": (
+        "import sys\n\n\ndef handler(event, context):\n"
+        "    return sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('boto3', 'botocore', 's3transfer', 'urllib3', 'dateutil', 'jmespath'))\n")}),
+    ("nodejs20.x", "index.handler", {"index.js": (
+        "exports.handler = async () => Object.keys(require.cache).filter((file) => file.includes('node_modules'));\n")}),
+])
+def test_the_bootstrap_never_loads_the_sdk(lam, caller_role: str, runtime: str, handler: str,  # type: ignore[no-untyped-def]
+                                           files: dict[str, str]) -> None:
+    """A function that does not import the SDK does not pay for it: the cold start stays the runtime's."""
+    name = unique("sdk-unused")
+    create(lam, name, runtime, handler, files, caller_role)
+    assert invoke(lam, name, {}) == []
