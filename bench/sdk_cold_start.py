@@ -9,7 +9,7 @@ The difference is what the SDK costs the function that uses it; the bootstrap ne
 the baseline row is the runtime's cold start whether or not the image ships it. Also prints the size
 of each runtime image (`docker image inspect`).
 
-Usage:  .venv/bin/python bench/sdk_cold_start.py [--cold 5] [--markdown]
+Usage:  .venv/bin/python bench/sdk_cold_start.py [--cold 5] [--memory 512] [--markdown]
 Needs: a running Docker engine and built runtime images (deploy/dev.sh does both).
 """
 
@@ -51,23 +51,23 @@ def zipped(files: dict[str, str]) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-async def create(session: aiohttp.ClientSession, platform: Platform, name: str, case: str) -> None:
+async def create(session: aiohttp.ClientSession, platform: Platform, name: str, case: str, memory_mb: int) -> None:
     runtime, handler, files = CASES[case]
     body = json.dumps({"FunctionName": name, "Runtime": runtime, "Role": ROLE, "Handler": handler,
-                       "Code": {"ZipFile": zipped(files)}, "MemorySize": 512, "Timeout": 30}).encode()
+                       "Code": {"ZipFile": zipped(files)}, "MemorySize": memory_mb, "Timeout": 30}).encode()
     url = f"{platform.endpoint}/2015-03-31/functions"
     async with session.post(url, data=body, headers=platform.signed("POST", url, body)) as response:
         assert response.status == 201, await response.text()
 
 
-async def cold_starts(platform: Platform, n: int, prefix: str) -> dict[str, dict[str, float]]:
+async def cold_starts(platform: Platform, n: int, prefix: str, memory_mb: int) -> dict[str, dict[str, float]]:
     """The cases interleaved, round after round, so a slower minute of the machine hits them all."""
     samples: dict[str, list[float]] = {case: [] for case in CASES}
     async with aiohttp.ClientSession() as session:
         for i in range(n):
             for number, case in enumerate(CASES):
                 name = f"{prefix}-{number}-{i}"
-                await create(session, platform, name, case)
+                await create(session, platform, name, case, memory_mb)
                 url = platform.url(name)
                 headers = platform.signed("POST", url, b"{}")
                 await asyncio.sleep(1.0)  # let the prewarmed pool refill, as between real first calls
@@ -88,18 +88,19 @@ def image_sizes() -> dict[str, int]:
 async def run(args: argparse.Namespace) -> dict:
     results: dict = {"image_sizes": image_sizes()}
     with Platform(FAAS_PREWARM_PER_RUNTIME="2") as platform:
-        results["prewarmed"] = await cold_starts(platform, args.cold, "pre")
+        results["prewarmed"] = await cold_starts(platform, args.cold, "pre", args.memory)
     with Platform(FAAS_PREWARM_PER_RUNTIME="0") as platform:
-        results["plain"] = await cold_starts(platform, args.cold, "plain")
+        results["plain"] = await cold_starts(platform, args.cold, "plain", args.memory)
     return results
 
 
 def markdown(r: dict, args: argparse.Namespace) -> str:
-    lines = [f"| first invocation ({args.cold} never-invoked functions each) | prewarmed pool p50 / p99 "
-             "| no pool p50 / p99 |", "| --- | --- | --- |"]
+    lines = [f"| first invocation ({args.cold} never-invoked functions each, {args.memory} MB) "
+             "| prewarmed pool p50 / p99 | no pool p50 / p99 |", "| --- | --- | --- |"]
     for case in CASES:
         pre, plain = r["prewarmed"][case], r["plain"][case]
-        lines.append(f"| {case} | {pre['p50']:.0f} / {pre['p99']:.0f} ms | {plain['p50']:.0f} / {plain['p99']:.0f} ms |")
+        lines.append(f"| {case} | {pre['p50']:.0f} / {pre['p99']:.0f} ms "
+                     f"| {plain['p50']:.0f} / {plain['p99']:.0f} ms |")
     lines += ["", "| image | size |", "| --- | --- |"]
     lines += [f"| `{ref}` | {size / 1e6:.1f} MB |" for ref, size in r["image_sizes"].items()]
     return "\n".join(lines)
@@ -108,6 +109,9 @@ def markdown(r: dict, args: argparse.Namespace) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cold", type=int, default=5, help="cold starts of each case, with and without the pool")
+    parser.add_argument("--memory", type=int, default=512,
+                        help="MemorySize of the functions: the CPU quota follows it (one vCPU per 1,769 MB, "
+                             "at least half)")
     parser.add_argument("--markdown", action="store_true", help="print markdown tables")
     args = parser.parse_args()
     results = asyncio.run(run(args))
