@@ -6,9 +6,15 @@ bundled copy wins over the runtime's, as on Lambda."""
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 
+import docker
 import pytest
 
+from faas.sandbox import images
 from tests.e2e.conftest import Server, make_zip, unique
 
 pytestmark = pytest.mark.docker
@@ -175,3 +181,28 @@ def test_the_bootstrap_never_loads_the_sdk(lam, caller_role: str, runtime: str, 
     name = unique("sdk-unused")
     create(lam, name, runtime, handler, files, caller_role)
     assert invoke(lam, name, {}) == []
+
+
+def test_images_build_says_so_when_the_package_index_cannot_be_reached() -> None:
+    """The SDK is fetched when an image is built; a host without PyPI gets the reason, not a bad image."""
+    client = docker.from_env()
+    prefix = unique("faas-sdk-offline")
+    # A new prefix, so python3.13 has to be built; its base is the existing one, tagged for the prefix.
+    client.images.get(images.base_ref("faas")).tag(*images.base_ref(prefix).rsplit(":", 1))
+    with socket.socket() as probe:  # a local port nothing listens on stands for an unreachable index
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FAAS_", "PIP_"))}
+    env.update(FAAS_IMAGE_PREFIX=prefix, PIP_CONFIG_FILE=os.devnull, PIP_RETRIES="0", PIP_NO_CACHE_DIR="1",
+               PIP_INDEX_URL=f"http://127.0.0.1:{closed_port}/simple")
+    try:
+        done = subprocess.run([sys.executable, "-m", "faas", "images", "build", "--runtime", "python3.13"],
+                              env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        client.images.remove(images.base_ref(prefix))  # the tag only: the base image stays
+        client.close()
+    assert done.returncode == 2, done.stderr
+    assert "python3.13: fetching the Python packages pinned in sdk/requirements.txt (pip download)..." in done.stderr
+    assert ("python3.13: cannot download the Python packages pinned in sdk/requirements.txt; is the package "
+            "index (PyPI, or the one pip is configured with) reachable from this host?") in done.stderr
+    assert done.stdout == ""
