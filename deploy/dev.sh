@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a Debian machine for faas and runs the server or the tests; safe to run again and again.
 #
-#   deploy/dev.sh serve [faas serve options]   Docker engine, debootstrap, .venv; then `faas serve`
+#   deploy/dev.sh serve [faas serve options]   Docker engine, debootstrap, npm, .venv; then `faas serve`
 #   deploy/dev.sh test  [pytest arguments]     the same plus PostgreSQL and the runtime images; then pytest
 #
 # Meant for root (CI runs it as root); otherwise sudo is used where root is needed.
@@ -31,6 +31,9 @@ ensure_packages() {
     elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
         missing+=(python3-venv)
     fi
+    # The runtime images' AWS SDK for JavaScript is fetched with npm on the host (Debian's package,
+    # unless a Node.js install already brought its own npm).
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
     [ "${#missing[@]}" -eq 0 ] && return 0
     say "installing ${missing[*]}"
     as_root apt-get update -q

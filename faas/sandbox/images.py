@@ -6,9 +6,12 @@ recipe; an image whose tag exists is reused, and an unchanged recipe is never re
   <prefix>/base:<hash12>         debootstrap of Debian trixie (minbase + python3, nodejs,
                                  ca-certificates, curl), imported with `docker import`
   <prefix>/<runtime>:<hash12>    `docker build` of the recipe faas/runtimes/<runtime>/ (package data:
-                                 the repository's runtimes/<runtime>/) with BASE=<base ref>;
-                                 the hash covers every file of the recipe and the base ref; an
-                                 alias (provided.al2) is served by its runtime's image
+                                 the repository's runtimes/<runtime>/) with BASE=<base ref>, in a
+                                 copy of the recipe to which the packages pinned in its sdk/ folder
+                                 are fetched first (faas.sandbox.dependencies: the AWS SDKs, from
+                                 PyPI and npm on the host); the hash covers every file of the
+                                 recipe, pins included, and the base ref; an alias (provided.al2)
+                                 is served by its runtime's image
 
 The Debian mirror is read at run time from the host's apt sources; the environment variable
 setting FAAS_DEBIAN_MIRROR (e.g. http://<mirror>/debian) overrides it. Building the base needs root and
@@ -35,6 +38,7 @@ import docker
 import docker.errors
 
 from faas.errors import StartupError
+from faas.sandbox import dependencies
 
 RUNTIMES: tuple[str, ...] = ("python3.13", "nodejs20.x", "provided.al2023", "provided.al2")
 # Runtime names served by another runtime's recipe and image. provided.al2 is an OS-only runtime like
@@ -302,18 +306,25 @@ def _remove_image(client: docker.DockerClient, ref: str) -> None:
 
 def _build_runtime(client: docker.DockerClient, runtime: str, base: str, ref: str,
                    progress: Callable[[str], None]) -> None:
-    progress(f"building runtime image {ref}...")
-    labels = {"faas.recipe": runtime, "faas.recipe-hash": recipe_hash(recipe_dir(runtime), base)}
-    try:
-        for message in client.api.build(path=str(recipe_dir(runtime)), tag=ref, buildargs={"BASE": base},
-                                        labels=labels, decode=True, rm=True, forcerm=True, pull=False):
-            if message.get("error"):
-                raise StartupError(f"building {ref} failed: {message['error'].strip()}")
-            line = str(message.get("stream", "")).strip()
-            if line.startswith("Step "):
-                progress(f"{runtime}: {line}")
-    except docker.errors.DockerException as exc:
-        raise StartupError(f"building {ref} failed: {exc}") from exc
+    recipe = recipe_dir(runtime)
+    labels = {"faas.recipe": runtime, "faas.recipe-hash": recipe_hash(recipe, base)}
+    # The build context is a copy of the recipe plus what its pins fetch: the downloads never land
+    # in the recipe directory (a checkout, or an installed package).
+    with tempfile.TemporaryDirectory(prefix=f"faas-{runtime}-") as context:
+        shutil.copytree(recipe, context, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        dependencies.fetch(Path(context), runtime, progress)
+        progress(f"building runtime image {ref}...")
+        try:
+            for message in client.api.build(path=context, tag=ref, buildargs={"BASE": base}, labels=labels,
+                                            decode=True, rm=True, forcerm=True, pull=False):
+                if message.get("error"):
+                    raise StartupError(f"building {ref} failed: {message['error'].strip()}")
+                line = str(message.get("stream", "")).strip()
+                if line.startswith("Step "):
+                    progress(f"{runtime}: {line}")
+        except docker.errors.DockerException as exc:
+            raise StartupError(f"building {ref} failed: {exc}") from exc
     if not _image_exists(client, ref):
         raise StartupError(f"building {ref} finished but Docker has no such image")
 

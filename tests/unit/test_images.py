@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from pathlib import Path
 
 import docker.errors
@@ -158,12 +160,29 @@ class FakeDocker:
         return object()
 
     def build(self, **kwargs):
+        # The context is a temporary directory, gone after the build: what it held is kept here.
+        context = Path(kwargs["path"])
+        kwargs["files"] = sorted(p.relative_to(context).as_posix() for p in context.rglob("*") if p.is_file())
         self.builds.append(kwargs)
         if self.build_messages is None:
             self.existing.add(kwargs["tag"])
             return iter([{"stream": "Step 1/2 : ARG BASE\n"}, {"stream": " ---> abc\n"},
                          {"stream": "Step 2/2 : FROM ${BASE}\n"}])
         return iter(self.build_messages)
+
+
+@pytest.fixture(autouse=True)
+def fetched(monkeypatch) -> list[tuple[str, str]]:
+    """dependencies.fetch faked: (runtime, context) of each call, and one file it "fetched"."""
+    calls: list[tuple[str, str]] = []
+
+    def fetch(context: Path, runtime: str, progress) -> None:
+        calls.append((runtime, str(context)))
+        write(context / "sdk" / "fetched.txt", runtime)
+        progress(f"{runtime}: fetched")
+
+    monkeypatch.setattr(images.dependencies, "fetch", fetch)
+    return calls
 
 
 def test_nothing_is_built_when_every_image_exists():
@@ -174,7 +193,7 @@ def test_nothing_is_built_when_every_image_exists():
     assert client.builds == [] and lines == []
 
 
-def test_a_missing_runtime_image_is_built_on_the_existing_base():
+def test_a_missing_runtime_image_is_built_on_the_existing_base(fetched):
     base, ref = images.base_ref("faas"), images.image_ref("faas", "python3.13")
     client = FakeDocker({base})
     lines: list[str] = []
@@ -183,9 +202,15 @@ def test_a_missing_runtime_image_is_built_on_the_existing_base():
     [build] = client.builds
     assert build["tag"] == ref
     assert build["buildargs"] == {"BASE": base}
-    assert build["path"] == str(images.RECIPES_DIR / "python3.13")
     assert build["labels"]["faas.recipe-hash"].startswith(ref.rsplit(":", 1)[1])
-    assert lines == [f"building runtime image {ref}...", "python3.13: Step 1/2 : ARG BASE",
+    # The context: a copy of the recipe, plus what the pins fetched into it; the recipe is untouched.
+    recipe = images.RECIPES_DIR / "python3.13"
+    copied = sorted(p.relative_to(recipe).as_posix() for p in recipe.rglob("*")
+                    if p.is_file() and "__pycache__" not in p.parts)
+    assert build["files"] == sorted([*copied, "sdk/fetched.txt"])
+    assert fetched == [("python3.13", build["path"])] and build["path"] != str(recipe)
+    assert not Path(build["path"]).exists() and not (recipe / "sdk" / "fetched.txt").exists()
+    assert lines == ["python3.13: fetched", f"building runtime image {ref}...", "python3.13: Step 1/2 : ARG BASE",
                      "python3.13: Step 2/2 : FROM ${BASE}"]
 
 
@@ -196,7 +221,7 @@ def test_an_alias_and_its_runtime_are_built_once():
                                 runtimes=["provided.al2023", "provided.al2"])
     assert refs == {"provided.al2023": ref, "provided.al2": ref}
     [build] = client.builds
-    assert build["tag"] == ref and build["path"] == str(images.RECIPES_DIR / "provided.al2023")
+    assert build["tag"] == ref and "bootstrap.sh" in build["files"]
 
 
 def test_a_failed_build_is_a_startup_error():
@@ -226,3 +251,46 @@ def test_import_answers_report_errors_inside_a_200():
     answer = '{"status":"Downloading"}\n{"errorDetail":{"message":"bad tar"},"error":"bad tar"}\n'
     assert images._stream_error(answer) == "bad tar"
     assert images._stream_error('{"status":"sha256:abc"}\n') is None
+
+
+# --- the SDK pins are recipe ------------------------------------------------------------------
+
+def test_the_sdk_pins_are_part_of_the_recipe_hash(tmp_path):
+    """Another boto3 or another @aws-sdk/client-lambda is another image."""
+    base = images.base_ref("faas")
+    for runtime, pins, old, new in (
+            ("python3.13", "sdk/requirements.txt", "boto3==", "boto3==0.0.1+"),
+            ("nodejs20.x", "sdk/package-lock.json", '"version": "3.', '"version": "4.')):
+        recipe = tmp_path / runtime
+        shutil.copytree(images.RECIPES_DIR / runtime, recipe, ignore=shutil.ignore_patterns("__pycache__"))
+        before = images.recipe_hash(recipe, base)
+        assert before == images.recipe_hash(images.RECIPES_DIR / runtime, base)
+        text = (recipe / pins).read_text()
+        assert old in text
+        (recipe / pins).write_text(text.replace(old, new, 1))
+        assert images.recipe_hash(recipe, base) != before, runtime
+
+
+def test_the_python_sdk_is_pinned_by_version_and_hash():
+    text = (images.RECIPES_DIR / "python3.13" / "sdk" / "requirements.txt").read_text()
+    requirements = [line for line in text.replace("\\\n", " ").splitlines() if line and not line.startswith("#")]
+    names = {line.split("==")[0] for line in requirements}
+    assert names == {"boto3", "botocore", "jmespath", "python-dateutil", "s3transfer", "six", "urllib3"}
+    for line in requirements:
+        assert re.fullmatch(r"[a-z0-9-]+==[0-9][0-9a-z.]* +--hash=sha256:[0-9a-f]{64}", line), line
+
+
+def test_the_node_sdk_is_pinned_exactly_and_locked():
+    sdk = images.RECIPES_DIR / "nodejs20.x" / "sdk"
+    wanted = json.loads((sdk / "package.json").read_text())["dependencies"]
+    lock = json.loads((sdk / "package-lock.json").read_text())
+    assert {"@aws-sdk/client-lambda", "@aws-sdk/client-sqs", "@aws-sdk/client-sns", "@aws-sdk/client-s3",
+            "@aws-sdk/client-sts", "@aws-sdk/client-dynamodb", "@aws-sdk/lib-dynamodb",
+            "@aws-sdk/client-eventbridge", "@aws-sdk/client-scheduler", "@aws-sdk/client-cloudwatch-logs",
+            "@aws-sdk/client-secrets-manager", "@aws-sdk/client-apigatewaymanagementapi"} <= set(wanted)
+    assert lock["packages"][""]["dependencies"] == wanted  # the lock was made from this package.json
+    for name, version in wanted.items():
+        assert re.fullmatch(r"\d+\.\d+\.\d+", version), (name, version)  # exact, no ranges
+        assert lock["packages"][f"node_modules/{name}"]["version"] == version
+    for path, package in lock["packages"].items():
+        assert not path or package["integrity"].startswith("sha512-"), path
