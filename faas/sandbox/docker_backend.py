@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -15,12 +16,16 @@ import requests.exceptions
 from faas.errors import ResourceNotReady, StartupError
 from faas.sandbox import repositories
 from faas.sandbox.backend import Exited, Network, Started
+from faas.sandbox.output import OUTPUT_PATH
 from faas.sandbox.spec import ContainerSpec, cpu_shares, vcpus
 
 log = logging.getLogger(__name__)
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CPU_PERIOD_US = 100_000  # the CFS period Docker's --cpus uses; the quota is a share of it
+# The container's entry with its stdout and stderr sent to the platform's pipe. A shell is the one thing it
+# needs of the image (every runtime image has one); an image without /bin/sh starts unwrapped instead.
+OUTPUT_WRAPPER = ["/bin/sh", "-c", f'exec "$@" >{OUTPUT_PATH} 2>&1', "faas-output"]
 
 
 def connect() -> docker.DockerClient:
@@ -56,19 +61,37 @@ def cpu_quota_us(cpus: float, host_cpus: int | None) -> int:
     return int(cpus * CPU_PERIOD_US)
 
 
-def create_kwargs(spec: ContainerSpec, network: str, host_cpus: int | None = None) -> dict:
-    """The Docker API's create arguments for a spec: every limit of the sandbox contract."""
-    binds = {spec.code_dir: {"bind": "/var/task", "mode": "ro"}} if spec.code_dir else None
+def entry_argv(spec: ContainerSpec, image_config: dict) -> list[str]:
+    """The process Docker would start for `spec`: its entrypoint and command over the image's, by Docker's
+    rule (a new entrypoint drops the image's command)."""
+    entrypoint = spec.entrypoint if spec.entrypoint is not None else image_config.get("Entrypoint") or []
+    if spec.command:
+        command = spec.command
+    else:
+        command = [] if spec.entrypoint else image_config.get("Cmd") or []
+    return [*entrypoint, *command]
+
+
+def create_kwargs(spec: ContainerSpec, network: str, host_cpus: int | None = None,
+                  entry: list[str] | None = None) -> dict:
+    """The Docker API's create arguments for a spec: every limit of the sandbox contract. With `entry`
+    (the image's process, see entry_argv) the container's stdout and stderr go to `spec.output_pipe`."""
+    binds = {spec.code_dir: {"bind": "/var/task", "mode": "ro"}} if spec.code_dir else {}
+    entrypoint, command = spec.entrypoint, spec.command
+    if spec.output_pipe and entry:
+        # Read-only is enough: writing to a FIFO changes no file system.
+        binds[spec.output_pipe] = {"bind": OUTPUT_PATH, "mode": "ro"}
+        entrypoint, command = OUTPUT_WRAPPER, entry
     return {
         "image": spec.image,
-        "entrypoint": spec.entrypoint,
-        "command": spec.command,
+        "entrypoint": entrypoint,
+        "command": command,
         "working_dir": spec.working_dir,
         "environment": spec.environment,
         "labels": spec.labels,
         "user": spec.user,
         "host_config": {
-            "binds": binds,
+            "binds": binds or None,
             "mem_limit": spec.memory_mb * 1024 * 1024,
             "memswap_limit": spec.memory_mb * 1024 * 1024,  # no swap: over the limit is out of memory
             "cpu_shares": spec.cpu_shares,  # the weight under contention ...
@@ -98,6 +121,7 @@ class DockerBackend:
         self._events = None
         self._watcher: threading.Thread | None = None
         self._host_cpus: int | None = None  # the engine's, learnt at the first start
+        self._shell_less: set[str] = set()  # images without /bin/sh: their output cannot be redirected
 
     async def prepare(self) -> Network:
         return await asyncio.to_thread(self._ensure_network)
@@ -143,11 +167,24 @@ class DockerBackend:
     def _start(self, spec: ContainerSpec) -> Started:
         if self._host_cpus is None:  # once, on the first start
             self._host_cpus = int(self._client.info().get("NCPU") or 0) or None
-        kwargs = create_kwargs(spec, self._network, self._host_cpus)
+        entry = None
+        if spec.output_pipe and spec.image not in self._shell_less:
+            entry = entry_argv(spec, self._api.inspect_image(spec.image).get("Config") or {})
+        kwargs = create_kwargs(spec, self._network, self._host_cpus, entry)
         host_config = self._api.create_host_config(**kwargs.pop("host_config"))
         container = self._api.create_container(host_config=host_config, **kwargs)
         container_id = container["Id"]
-        self._api.start(container_id)
+        try:
+            self._api.start(container_id)
+        except docker.errors.APIError as exc:
+            with contextlib.suppress(docker.errors.DockerException):
+                self._api.remove_container(container_id, force=True)
+            if entry and "/bin/sh" in str(exc):
+                log.warning("image %s has no /bin/sh: its functions' stdout and stderr outside the Runtime API "
+                            "do not reach their logs", spec.image)
+                self._shell_less.add(spec.image)
+                return self._start(spec)
+            raise
         info = self._api.inspect_container(container_id)
         ip = info["NetworkSettings"]["Networks"][self._network]["IPAddress"]
         return Started(container_id=container_id, ip=ip, memory_peak_file=memory_peak_file(container_id))
