@@ -245,7 +245,6 @@ def do_intrude(event, context):
         "response": _post(f"{api}/invocation/{target}/response", b'{"who": "B"}'),
         "error": _post(f"{api}/invocation/{target}/error",
                        b'{"errorType": "Injected", "errorMessage": "INJECTED-BY-B"}'),
-        "logs": _post(f"{api}/invocation/{target}/logs", b"INJECTED-BY-B\n"),
     }
     return {
         "posts": posts,
