@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -121,7 +120,8 @@ class DockerBackend:
         self._events = None
         self._watcher: threading.Thread | None = None
         self._host_cpus: int | None = None  # the engine's, learnt at the first start
-        self._shell_less: set[str] = set()  # images without /bin/sh: their output cannot be redirected
+        self._runtime_images: dict[str, dict] = {}  # `docker inspect` of the runtime images, by reference
+        self._has_shell: dict[str, bool] = {}  # by image id: whether its output can be redirected
 
     async def prepare(self) -> Network:
         return await asyncio.to_thread(self._ensure_network)
@@ -167,27 +167,47 @@ class DockerBackend:
     def _start(self, spec: ContainerSpec) -> Started:
         if self._host_cpus is None:  # once, on the first start
             self._host_cpus = int(self._client.info().get("NCPU") or 0) or None
-        entry = None
-        if spec.output_pipe and spec.image not in self._shell_less:
-            entry = entry_argv(spec, self._api.inspect_image(spec.image).get("Config") or {})
+        entry = self._entry(spec) if spec.output_pipe else None
         kwargs = create_kwargs(spec, self._network, self._host_cpus, entry)
         host_config = self._api.create_host_config(**kwargs.pop("host_config"))
         container = self._api.create_container(host_config=host_config, **kwargs)
         container_id = container["Id"]
-        try:
-            self._api.start(container_id)
-        except docker.errors.APIError as exc:
-            with contextlib.suppress(docker.errors.DockerException):
-                self._api.remove_container(container_id, force=True)
-            if entry and "/bin/sh" in str(exc):
-                log.warning("image %s has no /bin/sh: its functions' stdout and stderr outside the Runtime API "
-                            "do not reach their logs", spec.image)
-                self._shell_less.add(spec.image)
-                return self._start(spec)
-            raise
+        self._api.start(container_id)
         info = self._api.inspect_container(container_id)
         ip = info["NetworkSettings"]["Networks"][self._network]["IPAddress"]
         return Started(container_id=container_id, ip=ip, memory_peak_file=memory_peak_file(container_id))
+
+    def _entry(self, spec: ContainerSpec) -> list[str] | None:
+        """The image's process, to start under OUTPUT_WRAPPER; None for an image without /bin/sh, which starts
+        as it is (its output then stays in Docker's log). A zip environment's image is one of the platform's
+        runtime images, tagged by its recipe's hash and so never changed: inspected once. An image
+        function's tag may move: inspected at every start, and looked into once per image id."""
+        image = self._runtime_images.get(spec.image)
+        if image is None:
+            image = self._api.inspect_image(spec.image)
+            if spec.code_dir is not None:
+                self._runtime_images[spec.image] = image
+        has_shell = self._has_shell.get(image["Id"])
+        if has_shell is None:
+            has_shell = self._has_shell[image["Id"]] = self._image_has_shell(image["Id"])
+            if not has_shell:
+                log.warning("image %s has no /bin/sh: what its functions write to stdout and stderr outside the "
+                            "Runtime API does not reach their logs", spec.image)
+        return entry_argv(spec, image.get("Config") or {}) if has_shell else None
+
+    def _image_has_shell(self, image_id: str) -> bool:
+        # A container that is created and never started is the engine's one way to look at an image's files.
+        probe = self._api.create_container(image_id, entrypoint=["/bin/sh"], network_disabled=True,
+                                           labels={"faas.node": self._node_id})["Id"]
+        try:
+            stream, _ = self._api.get_archive(probe, "/bin/sh")
+            for _ in stream:  # a few bytes: the shell, or the link to it
+                pass
+            return True
+        except docker.errors.NotFound:
+            return False
+        finally:
+            self._api.remove_container(probe, force=True)
 
     async def set_memory(self, container_id: str, memory_mb: int) -> None:
         limit = memory_mb * 1024 * 1024
