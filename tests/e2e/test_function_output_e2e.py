@@ -5,9 +5,11 @@ just before the environment crashed, and far more output than the log keeps."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -227,3 +229,91 @@ def test_output_far_beyond_the_log_is_bounded_and_keeps_its_end(server: Server, 
     assert "the last line\nEND RequestId: " in stored
     _, warm = invoke(lam, name, {"mib": 0})  # the next invocation starts afresh
     assert "truncated" not in warm and "x" * 1023 not in warm
+
+
+# -- the pipe's own limits -------------------------------------------------------------------------------
+
+PROBE = """
+def handler(event, context):
+    try:
+        open("/dev/faas-output", "rb")
+        readable = True
+    except PermissionError:
+        readable = False
+    with open("/dev/faas-output", "w") as pipe:  # writing to it is writing to stdout
+        pipe.write("written to the pipe directly\\n")
+    return {"readable": readable, "mounts": [line.split()[3] for line in open("/proc/self/mountinfo")
+                                             if line.split()[4] == "/dev/faas-output"]}
+"""
+
+
+def test_the_function_may_write_its_pipe_but_not_read_it(server: Server, lam) -> None:  # type: ignore[no-untyped-def]
+    name = python_function(lam, PROBE)
+    response, log = invoke(lam, name)
+    body = json.loads(response["Payload"].read())
+    assert body["readable"] is False  # its output is the platform's to take
+    [source] = body["mounts"]
+    assert source.rsplit("/", 2)[1] == "outputs" and len(source.rsplit("/", 1)[1]) == 16  # random, as the slots'
+    assert str(server.data_dir) not in source
+    assert "written to the pipe directly\n" in log
+
+
+GO_SCRATCH = r'''
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+)
+
+func main() {
+	api := "http://" + os.Getenv("AWS_LAMBDA_RUNTIME_API") + "/2018-06-01/runtime"
+	for {
+		next, err := http.Get(api + "/invocation/next")
+		if err != nil {
+			os.Exit(1)
+		}
+		io.Copy(io.Discard, next.Body)
+		next.Body.Close()
+		id := next.Header.Get("Lambda-Runtime-Aws-Request-Id")
+		fmt.Println("printed by a shell-less image")
+		if answer, err := http.Post(api+"/invocation/"+id+"/response", "application/json", bytes.NewReader([]byte(`"scratch"`))); err == nil {
+			answer.Body.Close()
+		}
+	}
+}
+'''
+
+
+@pytest.fixture(scope="module")
+def scratch_image(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An image FROM scratch: a static Go binary (the host's `go`, standard library only) and nothing else."""
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("no Go toolchain on this host (deploy/dev.sh test installs golang-go)")
+    work = tmp_path_factory.mktemp("scratch")
+    (work / "main.go").write_text(GO_SCRATCH)
+    (work / "go.mod").write_text("module scratch\n\ngo 1.19\n")
+    env = {**os.environ, "CGO_ENABLED": "0", "GOCACHE": str(work / "cache"), "GOPATH": str(work / "gopath"),
+           "GOPROXY": "off", "GOTOOLCHAIN": "local", "GOFLAGS": ""}
+    built = subprocess.run([go, "build", "-o", str(work / "runtime"), "."], cwd=work, env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr
+    (work / "Dockerfile").write_text("FROM scratch\nCOPY runtime /runtime\nENTRYPOINT [\"/runtime\"]\n")
+    digest = hashlib.sha256((work / "runtime").read_bytes()).hexdigest()[:12]
+    ref = f"faas-test/scratch-go:{digest}"
+    docker.from_env().images.build(path=str(work), tag=ref, rm=True, labels={"faas.recipe": "test-scratch-go"})
+    return ref
+
+
+def test_an_image_without_a_shell_still_runs_its_output_left_to_docker(lam, scratch_image: str) -> None:  # type: ignore[no-untyped-def]
+    name = unique("scratch")
+    lam.create_function(FunctionName=name, PackageType="Image", Role=ROLE, Code={"ImageUri": scratch_image},
+                        Timeout=10)
+    response, log = invoke(lam, name)
+    assert "FunctionError" not in response and json.loads(response["Payload"].read()) == "scratch"
+    # The documented limit: without /bin/sh the container's streams cannot be redirected to the pipe.
+    assert "printed by a shell-less image" not in log and "END RequestId" in log
