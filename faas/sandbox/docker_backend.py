@@ -121,7 +121,7 @@ class DockerBackend:
         self._watcher: threading.Thread | None = None
         self._host_cpus: int | None = None  # the engine's, learnt at the first start
         self._runtime_images: dict[str, dict] = {}  # `docker inspect` of the runtime images, by reference
-        self._has_shell: dict[str, bool] = {}  # by image id: whether its output can be redirected
+        self._has_shell: dict[str, bool] = {}  # by image id (image functions): whether their output can be redirected
 
     async def prepare(self) -> Network:
         return await asyncio.to_thread(self._ensure_network)
@@ -180,13 +180,15 @@ class DockerBackend:
     def _entry(self, spec: ContainerSpec) -> list[str] | None:
         """The image's process, to start under OUTPUT_WRAPPER; None for an image without /bin/sh, which starts
         as it is (its output then stays in Docker's log). A zip environment's image is one of the platform's
-        runtime images, tagged by its recipe's hash and so never changed: inspected once. An image
-        function's tag may move: inspected at every start, and looked into once per image id."""
-        image = self._runtime_images.get(spec.image)
-        if image is None:
-            image = self._api.inspect_image(spec.image)
-            if spec.code_dir is not None:
-                self._runtime_images[spec.image] = image
+        runtime images, built on the Debian base (so it has /bin/sh) and tagged by its recipe's hash (so it
+        never changes): inspected once. An image function's tag may move: inspected at every start, and
+        looked into once per image id."""
+        if spec.code_dir is not None:
+            image = self._runtime_images.get(spec.image)
+            if image is None:
+                image = self._runtime_images[spec.image] = self._api.inspect_image(spec.image)
+            return entry_argv(spec, image.get("Config") or {})
+        image = self._api.inspect_image(spec.image)
         has_shell = self._has_shell.get(image["Id"])
         if has_shell is None:
             has_shell = self._has_shell[image["Id"]] = self._image_has_shell(image["Id"])
