@@ -88,7 +88,10 @@ class Invoker:
                 stream.abandon()  # the caller went away: the function runs to its end, its output is dropped
         outcome = await invocation.outcome
         finished = time.monotonic()
-        max_used_mb = env.max_memory_used_mb()  # before the environment may be stopped
+        # Everything the container wrote until now (its init too, on a cold start), before the environment
+        # may be stopped: written before its answer or its crash, it is in the pipe already.
+        output = env.take_output() + _platform_lines(outcome)
+        max_used_mb = env.max_memory_used_mb()
         if outcome.environment_lost or env.dead:
             await self._pool.discard(env)  # only the environment that failed or ran over
         else:
@@ -99,7 +102,6 @@ class Invoker:
             duration_ms = fn.timeout * 1000.0
         billed_ms = billed_duration_ms(duration_ms)
         init_ms = env.init_duration_ms if cold else None
-        output = (env.init_log if cold else "") + invocation.log + _platform_lines(outcome)
         metrics = dict(duration_ms=duration_ms, billed_ms=billed_ms, memory_mb=fn.memory_size,
                        max_used_mb=max_used_mb, init_duration_ms=init_ms)
         result = "timeout" if outcome.timed_out else ("error" if outcome.error_type else "success")

@@ -15,12 +15,16 @@ import requests.exceptions
 from faas.errors import ResourceNotReady, StartupError
 from faas.sandbox import repositories
 from faas.sandbox.backend import Exited, Network, Started
+from faas.sandbox.output import OUTPUT_PATH
 from faas.sandbox.spec import ContainerSpec, cpu_shares, vcpus
 
 log = logging.getLogger(__name__)
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CPU_PERIOD_US = 100_000  # the CFS period Docker's --cpus uses; the quota is a share of it
+# The container's entry with its stdout and stderr sent to the platform's pipe. A shell is the one thing it
+# needs of the image (every runtime image has one); an image without /bin/sh starts unwrapped instead.
+OUTPUT_WRAPPER = ["/bin/sh", "-c", f'exec "$@" >{OUTPUT_PATH} 2>&1', "faas-output"]
 
 
 def connect() -> docker.DockerClient:
@@ -56,19 +60,37 @@ def cpu_quota_us(cpus: float, host_cpus: int | None) -> int:
     return int(cpus * CPU_PERIOD_US)
 
 
-def create_kwargs(spec: ContainerSpec, network: str, host_cpus: int | None = None) -> dict:
-    """The Docker API's create arguments for a spec: every limit of the sandbox contract."""
-    binds = {spec.code_dir: {"bind": "/var/task", "mode": "ro"}} if spec.code_dir else None
+def entry_argv(spec: ContainerSpec, image_config: dict) -> list[str]:
+    """The process Docker would start for `spec`: its entrypoint and command over the image's, by Docker's
+    rule (a new entrypoint drops the image's command)."""
+    entrypoint = spec.entrypoint if spec.entrypoint is not None else image_config.get("Entrypoint") or []
+    if spec.command:
+        command = spec.command
+    else:
+        command = [] if spec.entrypoint else image_config.get("Cmd") or []
+    return [*entrypoint, *command]
+
+
+def create_kwargs(spec: ContainerSpec, network: str, host_cpus: int | None = None,
+                  entry: list[str] | None = None) -> dict:
+    """The Docker API's create arguments for a spec: every limit of the sandbox contract. With `entry`
+    (the image's process, see entry_argv) the container's stdout and stderr go to `spec.output_pipe`."""
+    binds = {spec.code_dir: {"bind": "/var/task", "mode": "ro"}} if spec.code_dir else {}
+    entrypoint, command = spec.entrypoint, spec.command
+    if spec.output_pipe and entry:
+        # Read-only is enough: writing to a FIFO changes no file system.
+        binds[spec.output_pipe] = {"bind": OUTPUT_PATH, "mode": "ro"}
+        entrypoint, command = OUTPUT_WRAPPER, entry
     return {
         "image": spec.image,
-        "entrypoint": spec.entrypoint,
-        "command": spec.command,
+        "entrypoint": entrypoint,
+        "command": command,
         "working_dir": spec.working_dir,
         "environment": spec.environment,
         "labels": spec.labels,
         "user": spec.user,
         "host_config": {
-            "binds": binds,
+            "binds": binds or None,
             "mem_limit": spec.memory_mb * 1024 * 1024,
             "memswap_limit": spec.memory_mb * 1024 * 1024,  # no swap: over the limit is out of memory
             "cpu_shares": spec.cpu_shares,  # the weight under contention ...
@@ -98,6 +120,8 @@ class DockerBackend:
         self._events = None
         self._watcher: threading.Thread | None = None
         self._host_cpus: int | None = None  # the engine's, learnt at the first start
+        self._runtime_images: dict[str, dict] = {}  # `docker inspect` of the runtime images, by reference
+        self._has_shell: dict[str, bool] = {}  # by image id (image functions): whether their output can be redirected
 
     async def prepare(self) -> Network:
         return await asyncio.to_thread(self._ensure_network)
@@ -143,7 +167,8 @@ class DockerBackend:
     def _start(self, spec: ContainerSpec) -> Started:
         if self._host_cpus is None:  # once, on the first start
             self._host_cpus = int(self._client.info().get("NCPU") or 0) or None
-        kwargs = create_kwargs(spec, self._network, self._host_cpus)
+        entry = self._entry(spec) if spec.output_pipe else None
+        kwargs = create_kwargs(spec, self._network, self._host_cpus, entry)
         host_config = self._api.create_host_config(**kwargs.pop("host_config"))
         container = self._api.create_container(host_config=host_config, **kwargs)
         container_id = container["Id"]
@@ -151,6 +176,40 @@ class DockerBackend:
         info = self._api.inspect_container(container_id)
         ip = info["NetworkSettings"]["Networks"][self._network]["IPAddress"]
         return Started(container_id=container_id, ip=ip, memory_peak_file=memory_peak_file(container_id))
+
+    def _entry(self, spec: ContainerSpec) -> list[str] | None:
+        """The image's process, to start under OUTPUT_WRAPPER; None for an image without /bin/sh, which starts
+        as it is (its output then stays in Docker's log). A zip environment's image is one of the platform's
+        runtime images, built on the Debian base (so it has /bin/sh) and tagged by its recipe's hash (so it
+        never changes): inspected once. An image function's tag may move: inspected at every start, and
+        looked into once per image id."""
+        if spec.code_dir is not None:
+            image = self._runtime_images.get(spec.image)
+            if image is None:
+                image = self._runtime_images[spec.image] = self._api.inspect_image(spec.image)
+            return entry_argv(spec, image.get("Config") or {})
+        image = self._api.inspect_image(spec.image)
+        has_shell = self._has_shell.get(image["Id"])
+        if has_shell is None:
+            has_shell = self._has_shell[image["Id"]] = self._image_has_shell(image["Id"])
+            if not has_shell:
+                log.warning("image %s has no /bin/sh: what its functions write to stdout and stderr outside the "
+                            "Runtime API does not reach their logs", spec.image)
+        return entry_argv(spec, image.get("Config") or {}) if has_shell else None
+
+    def _image_has_shell(self, image_id: str) -> bool:
+        # A container that is created and never started is the engine's one way to look at an image's files.
+        probe = self._api.create_container(image_id, entrypoint=["/bin/sh"], network_disabled=True,
+                                           labels={"faas.node": self._node_id})["Id"]
+        try:
+            stream, _ = self._api.get_archive(probe, "/bin/sh")
+            for _ in stream:  # a few bytes: the shell, or the link to it
+                pass
+            return True
+        except docker.errors.NotFound:
+            return False
+        finally:
+            self._api.remove_container(probe, force=True)
 
     async def set_memory(self, container_id: str, memory_mb: int) -> None:
         limit = memory_mb * 1024 * 1024

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from faas.model import Function, timestamp_ms, utcnow
+from faas.sandbox.output import OutputPipe
 from faas.sandbox.response_stream import ResponseStream
 
 
@@ -44,7 +45,6 @@ class Invocation:
         self.trace_id = trace_id or f"Root=1-{compact[:8]}-{compact[8:32]};Sampled=0"
         self.deadline_ms = 0
         self.delivered_at = 0.0  # monotonic, when the runtime took the event; 0 until then
-        self.log = ""
         self._loop = asyncio.get_running_loop()
         self.outcome: asyncio.Future[Outcome] = self._loop.create_future()
         self.stream: ResponseStream | None = None  # set when the runtime streams its response
@@ -94,7 +94,7 @@ class Environment:
 
     def __init__(self, container_id: str, ip: str, memory_peak_file: Path | None, started_at: float,
                  function: Function | None = None, runtime: str | None = None, slot: Path | None = None,
-                 prewarmed: bool = False) -> None:
+                 prewarmed: bool = False, output: OutputPipe | None = None) -> None:
         self.container_id = container_id
         self.ip = ip
         self.memory_peak_file = memory_peak_file
@@ -108,7 +108,7 @@ class Environment:
         self.init_duration_ms: float | None = None  # set when the runtime first asks for work
         self.session_key: str | None = None  # the role credentials this environment holds
         self.retire_at = float("inf")  # monotonic: stop at the next release after this (credentials age)
-        self.init_log = ""
+        self.output = output  # the container's stdout and stderr
         self.invocations = 0
         self.dead = False
         self.idle_since = time.monotonic()
@@ -174,6 +174,10 @@ class Environment:
         body = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
         invocation.finish(Outcome(body=body, error_type="Runtime.ExitError", environment_lost=True))
 
+    def take_output(self) -> str:
+        """What the container wrote since the previous invocation ended (its init, for the first one)."""
+        return self.output.take() if self.output is not None else ""
+
     def max_memory_used_mb(self) -> int:
         """Peak memory of the container so far, read from its cgroup (kept open: this runs per invoke)."""
         try:
@@ -187,6 +191,8 @@ class Environment:
 
     def mark_dead(self) -> None:
         self.dead = True
+        if self.output is not None:
+            self.output.close()  # what is left in the pipe stays readable for its invocation's log
         if self._memory_fd is not None:
             os.close(self._memory_fd)
             self._memory_fd = None

@@ -13,6 +13,7 @@ import dataclasses
 import inspect
 import ipaddress
 import json
+import os
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -45,7 +46,7 @@ class Context:
     request_id: str
     container_id: str
     environment: dict[str, str]  # the function's environment, as its runtime got it
-    logs: list[str] = dataclasses.field(default_factory=list)  # lines handed over with the result
+    logs: list[str] = dataclasses.field(default_factory=list)  # lines the function prints (see _print)
 
     @property
     def function_name(self) -> str:
@@ -182,11 +183,10 @@ class FakeBackend:
                         event = json.loads(await answer.read())
                     container.invocations += 1
                     context = Context(request_id, container.container_id, environment)
-                    outcome, body = await self._call(event, context)
-                    if context.logs:
-                        logs = "".join(line + "\n" for line in context.logs)
-                        async with http.post(f"{base}/invocation/{request_id}/logs", data=logs):
-                            pass
+                    try:
+                        outcome, body = await self._call(event, context)
+                    finally:  # printed before the answer, or before the crash
+                        _print(container.spec, context.logs)
                     async with http.post(f"{base}/invocation/{request_id}/{outcome}", data=body):
                         pass
         except ContainerExit as exit:
@@ -205,3 +205,14 @@ class FakeBackend:
             error = {"errorMessage": str(exc), "errorType": type(exc).__name__, "stackTrace": []}
             return "error", json.dumps(error).encode()
         return "response", json.dumps(result).encode()
+
+
+def _print(spec: ContainerSpec, lines: list[str]) -> None:
+    """The lines to the container's stdout, the platform's pipe, as a runtime's print would."""
+    if not lines or spec.output_pipe is None:
+        return
+    fd = os.open(spec.output_pipe, os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        os.write(fd, "".join(line + "\n" for line in lines).encode())
+    finally:
+        os.close(fd)

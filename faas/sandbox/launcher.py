@@ -18,6 +18,7 @@ from faas.sandbox.backend import Backend
 from faas.sandbox.codecache import CodeCache
 from faas.sandbox.credentials import Credentials
 from faas.sandbox.environment import Environment
+from faas.sandbox.output import OutputPipe
 from faas.sandbox.registry import Registry
 from faas.sandbox.spec import PREWARM_MEMORY_MB, container_spec, generic_environment, lambda_environment, \
     log_stream_name, prewarmed_spec
@@ -59,17 +60,28 @@ class Launcher:
         self._region = region
         self._node_id = node_id
         self._slots = slots
+        self._outputs = slots.with_name("outputs")  # beside the slots: one FIFO per environment
         self._image_repositories = image_repositories
         self.runtime_api = runtime_api
         self.platform_endpoint = platform_endpoint
 
     def clear_slots(self) -> None:
-        self._slots.mkdir(parents=True, exist_ok=True)
-        for stale in self._slots.iterdir():  # slots of a previous run; their containers are gone
-            shutil.rmtree(stale, ignore_errors=True)
+        for directory in (self._slots, self._outputs):
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for stale in directory.iterdir():  # slots and pipes of a previous run; their containers are gone
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)
+                else:
+                    stale.unlink(missing_ok=True)
 
     def remove_slots(self) -> None:
         shutil.rmtree(self._slots, ignore_errors=True)
+        shutil.rmtree(self._outputs, ignore_errors=True)
+
+    def new_output(self) -> OutputPipe:
+        """The pipe an environment's stdout and stderr go to, named at random like its slot (mountinfo shows it)."""
+        self._outputs.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return OutputPipe(self._outputs / secrets.token_hex(8))
 
     async def start_cold(self, fn: Function) -> Environment:
         created_at = time.monotonic()
@@ -89,9 +101,11 @@ class Launcher:
             # An image's own runtime (awslambdaric, say) only reads the process environment.
             code_dir, image = None, fn.image_uri or ""
             environment, session_key = await self.function_environment(fn)
+        output = self.new_output()
         try:
             spec = container_spec(fn, image=image, region=self._region, runtime_api=self.runtime_api,
-                                  node_id=self._node_id, code_dir=code_dir, environment=environment)
+                                  node_id=self._node_id, code_dir=code_dir, environment=environment,
+                                  output_pipe=str(output.path))
             if fn.package_type != "Zip":
                 started = await self._backend.start(spec)
             else:
@@ -109,11 +123,12 @@ class Launcher:
                     await self._credentials.revoke(session_key)
                     raise
         except BaseException:
+            output.close()
             if slot is not None:
                 shutil.rmtree(slot, ignore_errors=True)
             raise
         env = Environment(started.container_id, started.ip, started.memory_peak_file, created_at, function=fn,
-                          slot=slot)
+                          slot=slot, output=output)
         self._registry.register(env, created_at)
         if fn.package_type == "Zip":
             env.specialize(fn, environment, prewarmed=False)
@@ -124,15 +139,18 @@ class Launcher:
         """A prewarmed environment of `runtime`, waiting on the Runtime API to be bound to a function."""
         created_at = time.monotonic()
         slot = new_slot(self._slots)
+        output = self.new_output()
         try:
             spec = prewarmed_spec(runtime, image=self.images[runtime], region=self._region,
-                                  runtime_api=self.runtime_api, node_id=self._node_id, slot=str(slot))
+                                  runtime_api=self.runtime_api, node_id=self._node_id, slot=str(slot),
+                                  output_pipe=str(output.path))
             started = await self._backend.start(spec)
         except BaseException:
+            output.close()
             shutil.rmtree(slot, ignore_errors=True)
             raise
         env = Environment(started.container_id, started.ip, started.memory_peak_file, created_at,
-                          runtime=runtime, slot=slot, prewarmed=True)
+                          runtime=runtime, slot=slot, prewarmed=True, output=output)
         self._registry.register(env, created_at)
         return env
 

@@ -1,4 +1,4 @@
-"""The Lambda Runtime API that runtimes inside environments call, plus faas's log hand-over extension.
+"""The Lambda Runtime API that runtimes inside environments call, plus faas's specialisation extension.
 
 Each request is tied to the environment it comes from by its source address on the bridge network,
 so a container can only ever fetch or answer its own invocations.
@@ -20,7 +20,6 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/2018-06-01/runtime"
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024 + 100  # 6,291,556: what Lambda accepts from a runtime
-MAX_LOG_BYTES = 1024 * 1024
 MAX_ERROR_BYTES = 1024 * 1024
 MAX_STREAMED_RESPONSE_BYTES = 200 * 1024 * 1024  # Lambda's default for a streamed response
 RESPONSE_MODE_HEADER = "Lambda-Runtime-Function-Response-Mode"
@@ -151,15 +150,6 @@ async def post_error(request: web.Request) -> web.Response:
     return _accepted()
 
 
-async def post_logs(request: web.Request) -> web.Response:
-    env = await _environment(request)
-    invocation = _current(env, request.match_info["request_id"])
-    if invocation is None:
-        return _error(400, "InvalidRequestID", "Invalid request ID")
-    invocation.log = (await read_limited(request, MAX_LOG_BYTES) or b"").decode("utf-8", "replace")
-    return _accepted()
-
-
 async def init_error(request: web.Request) -> web.Response:
     env = await _environment(request)
     if env is None:
@@ -168,14 +158,6 @@ async def init_error(request: web.Request) -> web.Response:
     env.dead = True  # the runtime exits after reporting; never hand this environment work again
     if env.current is not None:
         env.current.finish(Outcome(body=body, error_type=_error_type(request, body), environment_lost=True))
-    return _accepted()
-
-
-async def init_logs(request: web.Request) -> web.Response:
-    env = await _environment(request)
-    if env is None:
-        return _error(403, "Forbidden", "This address is not a faas execution environment")
-    env.init_log = (await read_limited(request, MAX_LOG_BYTES) or b"").decode("utf-8", "replace")
     return _accepted()
 
 
@@ -200,7 +182,5 @@ def create_app(registry: Registry, max_streamed_response_bytes: int = MAX_STREAM
     app.router.add_get(f"{PREFIX}/faas/specialize", specialize)
     app.router.add_post(f"{PREFIX}/invocation/{{request_id}}/response", post_response)
     app.router.add_post(f"{PREFIX}/invocation/{{request_id}}/error", post_error)
-    app.router.add_post(f"{PREFIX}/invocation/{{request_id}}/logs", post_logs)
     app.router.add_post(f"{PREFIX}/init/error", init_error)
-    app.router.add_post(f"{PREFIX}/init/logs", init_logs)
     return app

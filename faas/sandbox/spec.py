@@ -36,6 +36,7 @@ class ContainerSpec:
     entrypoint: list[str] | None = None
     command: list[str] | None = None
     working_dir: str | None = None
+    output_pipe: str | None = None  # host FIFO the container's stdout and stderr go to (faas/sandbox/output.py)
 
 
 def log_stream_name(now: dt.datetime) -> str:
@@ -84,7 +85,7 @@ def os_only(runtime: str | None) -> bool:
 
 
 def container_spec(fn: Function, *, image: str, region: str, runtime_api: str, node_id: str,
-                   code_dir: str | None, environment: dict[str, str]) -> ContainerSpec:
+                   code_dir: str | None, environment: dict[str, str], output_pipe: str | None = None) -> ContainerSpec:
     """A function's own container. For zip functions `environment` is only the generic part: the
     function's variables and credentials reach the runtime over the Runtime API (`specialize`), so
     they never sit in Docker's container config on disk."""
@@ -107,6 +108,7 @@ def container_spec(fn: Function, *, image: str, region: str, runtime_api: str, n
         entrypoint=fn.image_config.get("EntryPoint"),
         command=fn.image_config.get("Command"),
         working_dir=fn.image_config.get("WorkingDirectory"),
+        output_pipe=output_pipe,
     )
 
 
@@ -116,7 +118,7 @@ def generic_environment(*, region: str, runtime_api: str) -> dict[str, str]:
 
 
 def prewarmed_spec(runtime: str, *, image: str, region: str, runtime_api: str, node_id: str,
-                   slot: str) -> ContainerSpec:
+                   slot: str, output_pipe: str | None = None) -> ContainerSpec:
     """A generic environment of a runtime: it waits on the Runtime API to be bound to a function."""
     return ContainerSpec(
         image=image,
@@ -130,6 +132,7 @@ def prewarmed_spec(runtime: str, *, image: str, region: str, runtime_api: str, n
         shm_size_mb=PREWARM_TMP_MB,
         user=SANDBOX_USER,
         code_dir=slot,
+        output_pipe=output_pipe,
     )
 
 

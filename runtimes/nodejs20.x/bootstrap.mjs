@@ -30,19 +30,15 @@
 //
 // Streaming handlers (awslambda.streamifyResponse, see streaming.mjs) are called as (event,
 // responseStream, context) and must return a promise; the invocation ends when it has settled and the
-// stream has ended. At the end the log goes to /logs as for any invocation, and a failure is also
-// POSTed to /error before the stream ends with AWS's error trailers: the platform's Runtime API cannot
+// stream has ended. A failure is also POSTed to /error before the stream ends with AWS's error trailers: the platform's Runtime API cannot
 // read trailers (aiohttp drops them). A failure before anything was written is a plain /error.
 //
-// Log capture (a faas extension of the Runtime API): console.* write AWS-style lines
-// `<ISO time>\t<request id>\t<LEVEL>\t<message>` and process.stdout/stderr.write are captured in
-// memory. At the end of each invocation what was written since the previous one (the last 1 MiB)
-// is POSTed to `/runtime/invocation/{id}/logs` before the response or error; output of the init
-// phase is part of the first invocation's log, or goes to `/runtime/init/logs` when init fails. A
-// Runtime API that answers 404 there does not know the extension: logs then go to the real stdout.
-// Output of child processes started with stdio 'inherit' bypasses the capture (fds 1 and 2 are not
-// redirected: Node has no dup2) and goes to the container's stdout, as does whatever is still
-// captured when the process exits on its own (process.exit() in a handler).
+// Output: console.* write AWS-style lines `<ISO time>\t<request id>\t<LEVEL>\t<message>`, and they
+// and process.stdout/stderr.write go synchronously to fds 1 and 2, as child processes' output does.
+// The platform reads the container's stdout and stderr from a pipe of its own and takes what was
+// written since the previous invocation when the answer arrives; output of the init phase is part
+// of the first invocation's log (or of the init error's), and what was written before a crash
+// (process.exit() in a handler, say) stays in its invocation's log.
 //
 // Where faas differs from AWS's client, on purpose: an event whose Content-Type is not
 // application/json reaches the handler as a Buffer, and a Buffer (Uint8Array) result is sent as is
@@ -64,7 +60,6 @@ import { loadHandler, runtimeErrorClass } from './user-function.mjs';
 
 const require = createRequire(import.meta.url);
 
-const LOG_CONTENT_TYPE = 'text/plain; charset=utf-8';
 const REQUEST_ID_SYMBOL = Symbol.for('aws.lambda.runtime.requestId');
 const RUNTIME_DIR_URL = new URL('.', import.meta.url).href; // frames of these files are not the user's
 
@@ -286,7 +281,6 @@ class Invocation {
       runtime.logError('Invoke Error', error);
       payload = errorBody(error);
     }
-    await runtime.shipLogs(`/invocation/${this.requestId}/logs`);
     if (payload) {
       await runtime.api.post(`/invocation/${this.requestId}/error`, Buffer.from(JSON.stringify(payload)),
         'application/json', payload.errorType);
@@ -347,12 +341,6 @@ class Runtime {
       this.crash(error, 'Unhandled Promise Rejection', 128);
     });
     process.on('beforeExit', () => this.beforeExit());
-    process.on('exit', () => { // e.g. process.exit() in the handler: keep its output somewhere
-      const data = this.capture.take();
-      if (data) {
-        this.capture.writeOriginal(data);
-      }
-    });
     // As PID 1 in a container, SIGTERM without a handler would be ignored until SIGKILL.
     process.on('SIGTERM', () => this.terminate(143));
     try {
@@ -477,25 +465,7 @@ class Runtime {
   }
 
   async post(requestId, outcome, body, contentType, errorType) {
-    await this.shipLogs(`/invocation/${requestId}/logs`);
     await this.api.post(`/invocation/${requestId}/${outcome}`, body, contentType, errorType);
-  }
-
-  async shipLogs(apiPath) {
-    const data = this.capture.take();
-    if (!data) {
-      return;
-    }
-    if (this.api.logsSupported) {
-      const status = await this.api.post(apiPath, data, LOG_CONTENT_TYPE);
-      if (status < 300) {
-        return;
-      }
-      if (status === 404) { // a plain Lambda Runtime API: stop trying, log like AWS does
-        this.api.logsSupported = false;
-      }
-    }
-    this.capture.writeOriginal(data);
   }
 
   logError(label, error) {
@@ -506,7 +476,6 @@ class Runtime {
     this.dying = true;
     this.logError('Uncaught Exception', error);
     try {
-      await this.shipLogs('/init/logs');
       const payload = errorBody(error);
       await this.api.post('/init/error', Buffer.from(JSON.stringify(payload)), 'application/json', payload.errorType);
     } catch (postError) {
@@ -545,27 +514,13 @@ class Runtime {
         await this.posting?.catch(noop);
       }
       this.logError(label, error);
-      const data = this.capture.take();
-      if (data) {
-        this.capture.writeOriginal(data);
-      }
       this.capture.diagnose(`${label} between invocations: exiting`);
     }
     process.exit(exitCode);
   }
 
-  async terminate(exitCode) {
-    const invocation = this.current;
-    if (this.state === 'invoking' && invocation && !invocation.completed && !this.dying) {
-      this.dying = true;
-      invocation.completed = true;
-      try {
-        await this.shipLogs(`/invocation/${invocation.requestId}/logs`); // keep its log so far
-      } catch {
-        // exiting anyway
-      }
-    }
-    process.exit(exitCode);
+  terminate(exitCode) {
+    process.exit(exitCode); // the output so far is in the pipe already
   }
 
   die(error) {

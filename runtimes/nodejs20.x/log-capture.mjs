@@ -1,72 +1,30 @@
-// The function's log in the nodejs20.x bootstrap: process.stdout/stderr and console.* into memory.
+// The function's log in the nodejs20.x bootstrap: process.stdout/stderr and console.* to fds 1 and 2.
 
 import fs from 'node:fs';
 import util from 'node:util';
 
-const LOG_LIMIT_BYTES = 1024 * 1024;
-
-/** process.stdout/stderr.write and console.* into memory, read back and emptied per invocation. */
+/** The function's output: process.stdout/stderr and console.* written synchronously to fds 1 and 2,
+ * which the platform reads from a pipe of its own; nothing is held in memory, so what was written
+ * before an answer, or before a crash, is in the pipe already. */
 export class LogCapture {
   constructor() {
-    this.chunks = [];
-    this.bytes = 0;
-    this.hasBuffers = false;
     this.requestId = undefined; // printed as "undefined" before the first invocation, as on AWS
-    const capture = this;
-    function write(chunk, encoding, callback) {
+    const writer = (fd) => function write(chunk, encoding, callback) {
       if (typeof encoding === 'function') {
         [callback, encoding] = [encoding, undefined];
       }
-      capture.add(chunk, encoding);
+      emit(fd, typeof chunk === 'string' ? Buffer.from(chunk, encoding || 'utf8') : chunk);
       if (typeof callback === 'function') {
         process.nextTick(callback);
       }
       return true;
-    }
-    process.stdout.write = write;
-    process.stderr.write = write;
-  }
-
-  add(chunk, encoding) {
-    let size;
-    if (typeof chunk === 'string') {
-      if (encoding && encoding !== 'utf8' && encoding !== 'utf-8') {
-        chunk = Buffer.from(chunk, encoding);
-        this.hasBuffers = true;
-        size = chunk.length;
-      } else {
-        size = Buffer.byteLength(chunk);
-      }
-    } else {
-      chunk = Buffer.from(chunk); // a copy: the writer may reuse its buffer
-      this.hasBuffers = true;
-      size = chunk.length;
-    }
-    this.chunks.push(chunk);
-    this.bytes += size;
-    if (this.bytes > 2 * LOG_LIMIT_BYTES) {
-      this.dropHead();
-    }
-  }
-
-  /** Forget whole chunks that cannot be part of the last LOG_LIMIT_BYTES. */
-  dropHead() {
-    let drop = 0;
-    let bytes = this.bytes;
-    while (drop < this.chunks.length - 1) {
-      const size = Buffer.byteLength(this.chunks[drop]);
-      if (bytes - size < LOG_LIMIT_BYTES) {
-        break;
-      }
-      bytes -= size;
-      drop += 1;
-    }
-    this.chunks.splice(0, drop);
-    this.bytes = bytes;
+    };
+    process.stdout.write = writer(1);
+    process.stderr.write = writer(2);
   }
 
   line(level, args) {
-    this.add(`${new Date().toISOString()}\t${this.requestId}\t${level}\t${util.format(...args)}\n`);
+    emit(1, `${new Date().toISOString()}\t${this.requestId}\t${level}\t${util.format(...args)}\n`);
   }
 
   /** A console call as the JSON object AWS's Node runtime writes with LogFormat JSON. */
@@ -76,55 +34,26 @@ export class LogCapture {
     if (error) {
       Object.assign(entry, { errorType: error.name, errorMessage: error.message, stackTrace: String(error.stack).split('\n') });
     }
-    this.add(`${JSON.stringify(entry)}\n`);
-  }
-
-  /** Everything written since the last call (its last 1 MiB) as valid UTF-8, or null. */
-  take() {
-    if (!this.bytes) {
-      return null;
-    }
-    let data;
-    if (this.hasBuffers) {
-      const joined = Buffer.concat(this.chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c)));
-      data = Buffer.from(joined.toString('utf8')); // invalid sequences become U+FFFD
-    } else {
-      data = Buffer.from(this.chunks.join(''));
-    }
-    this.chunks = [];
-    this.bytes = 0;
-    this.hasBuffers = false;
-    if (data.length > LOG_LIMIT_BYTES) {
-      let start = data.length - LOG_LIMIT_BYTES;
-      while (start < data.length && (data[start] & 0xc0) === 0x80) {
-        start += 1; // not in the middle of a character
-      }
-      data = data.subarray(start);
-    }
-    return data;
-  }
-
-  writeOriginal(data) {
-    try {
-      writeAllSync(1, data);
-    } catch {
-      // the container's stdout is gone: nowhere left to write it
-    }
+    emit(1, `${JSON.stringify(entry)}\n`);
   }
 
   diagnose(message) {
-    // The bootstrap's own trouble goes to the container's real stderr, not the function's log.
-    try {
-      writeAllSync(2, `faas bootstrap: ${message}\n`);
-    } catch {
-      // nowhere left to say it
-    }
+    emit(2, `faas bootstrap: ${message}\n`); // the bootstrap's own trouble: the function's log shows it
+  }
+}
+
+function emit(fd, data) {
+  try {
+    writeAllSync(fd, data);
+  } catch {
+    // the container's stdout is gone: nowhere left to write it
   }
 }
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
-/** Synchronous, so nothing is lost at process.exit; fds 1 and 2 may be non-blocking pipes. */
+/** Synchronous, so the output is in the pipe before the answer and nothing is lost at process.exit;
+ * fds 1 and 2 may be non-blocking pipes. */
 function writeAllSync(fd, data) {
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   let offset = 0;

@@ -37,7 +37,6 @@ export class RuntimeApi {
     this.pending = null; // the request in flight
     this.response = null; // its response, once the head is read
     this.leftover = null; // bytes of a head or chunk-size line not complete yet
-    this.logsSupported = true;
   }
 
   /** {status, headers (lower-case names), body: Buffer}. No timeout: /next is a long poll.
@@ -269,7 +268,7 @@ export class RuntimeApi {
       headerLines += `${ERROR_TYPE_HEADER}: ${errorType}\r\n`;
     }
     const answer = await this.request('POST', apiPath, body, headerLines);
-    if (answer.status >= 300 && !apiPath.endsWith('/logs')) {
+    if (answer.status >= 300) {
       this.diagnose(`POST ${apiPath} answered ${answer.status}: ${answer.body.subarray(0, 200)}`);
     }
     return answer.status;

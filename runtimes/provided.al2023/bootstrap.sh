@@ -9,7 +9,7 @@
 # FAAS_PREWARMED. Any other answer, or no connection: exit 1, and the platform discards the environment.
 #
 # No bootstrap, or one that is not executable: the init error Lambda reports, posted to
-# `/runtime/init/error` (its message to `/runtime/init/logs` first). The bootstrap replaces this
+# `/runtime/init/error` (its message written to stderr first, which the function's log shows). The bootstrap replaces this
 # script (exec), so it runs under the container's init exactly as a runtime does, with the same
 # user, limits and read-only root.
 set -u
@@ -34,10 +34,7 @@ for candidate in "${LAMBDA_TASK_ROOT:-/var/task}/bootstrap" /opt/bootstrap; do
 done
 
 message="Couldn't find valid bootstrap(s): [${LAMBDA_TASK_ROOT:-/var/task}/bootstrap /opt/bootstrap]"
-echo "$message" >&2
-# The function's log of this start (faas's log extension); a Runtime API without it answers 404.
-curl --silent --noproxy '*' --output /dev/null -X POST -H 'Content-Type: text/plain; charset=utf-8' \
-    --data-binary "$message" "$api/init/logs"
+echo "$message" >&2  # stderr is the platform's pipe: the message is in the init error's log
 curl --silent --show-error --noproxy '*' --output /dev/null -X POST \
     -H 'Content-Type: application/json' \
     -H 'Lambda-Runtime-Function-Error-Type: Runtime.InvalidEntrypoint' \

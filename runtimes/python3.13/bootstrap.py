@@ -13,27 +13,24 @@ Inputs (environment):
   AWS_LAMBDA_LOG_FORMAT    `JSON` formats the logging module's records as JSON objects, as AWS's
                            runtime does with LoggingConfig LogFormat JSON (print() stays as it is)
 
-Log capture (a faas extension of the Runtime API): fds 1 and 2 point into an in-memory file, so
-the output of the handler and of any child process lands there. At the end of each invocation
-the bootstrap POSTs what was written since the previous one to `/runtime/invocation/{id}/logs`
-(text/plain; charset=utf-8, the last 1 MiB at most) before it posts the response or error; output
-written during init is part of the first invocation's log, and an init failure posts its log to
-`/runtime/init/logs` before `/runtime/init/error`. A Runtime API that answers 404 there does not
-know the extension: the logs then go to the container's original stdout, as with AWS.
+Output: the function's log is what the process (and any child of it) writes to stdout and stderr, as
+on AWS. The platform reads the container's stdout and stderr from a pipe of its own and takes what
+was written since the previous invocation when the answer arrives, so the bootstrap line-buffers
+both and flushes them before it posts a response or an error; output written during init is part
+of the first invocation's log (or of the init error's), and what was printed before a crash stays.
 
 Prewarmed start (a faas extension): a generic container starts with FAAS_PREWARMED=1, the
 variables that do not depend on a function, no _HANDLER and an empty /var/task. The bootstrap then
-does everything it can without the function (imports, log capture, the connection) and long-polls
+does everything it can without the function (imports, line buffering, the connection) and long-polls
 `GET /runtime/faas/specialize`. A 200 answer `{"environment": {"NAME": "value", ...}}` is merged
 into os.environ, FAAS_PREWARMED is removed, and the start goes on as a normal one: import the
 handler, report an init error, serve invocations. Any other answer, or no connection: exit 1.
 
-On SIGTERM the bootstrap stops; if an invocation is running, its log so far is posted first.
+On SIGTERM the bootstrap stops (its output so far flushed).
 """
 
 from __future__ import annotations
 
-import fcntl
 import importlib
 import json
 import logging
@@ -46,8 +43,6 @@ import traceback
 
 API_PREFIX = "/2018-06-01/runtime"
 ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
-LOG_LIMIT_BYTES = 1024 * 1024
-LOG_CONTENT_TYPE = "text/plain; charset=utf-8"
 _MACHINERY_FILES = frozenset({os.path.abspath(__file__), os.path.abspath(importlib.__file__)})
 
 
@@ -115,7 +110,6 @@ class RuntimeApi:
         self._host_header = address
         self._sock: socket.socket | None = None
         self._reader = None
-        self.logs_supported = True
 
     def call(self, method: str, path: str, body: bytes = b"",
              headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -204,53 +198,27 @@ class RuntimeApi:
         if error_type and error_type.isascii() and error_type.isprintable():  # a class name can be anything
             headers[ERROR_TYPE_HEADER] = error_type
         status, _, answer = self.call("POST", path, body, headers)
-        if status >= 300 and not path.endswith("/logs"):
+        if status >= 300:
             diagnose(f"POST {path} answered {status}: {answer[:200]!r}")
         return status
 
 
-# --- log capture ------------------------------------------------------------------------------
+# --- output ---------------------------------------------------------------------------------
 
-class LogCapture:
-    """fds 1 and 2 redirected into a memfd, read back and emptied after every invocation."""
+def line_buffer_output() -> None:
+    """stdout and stderr are the platform's pipe, block-buffered by default: line buffering keeps
+    print() and a child's direct writes in order, one write a line."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.reconfigure(line_buffering=True)
 
-    def __init__(self) -> None:
-        self.original_stdout = os.dup(1)
-        self.original_stderr = os.dup(2)
-        self._fd = os.memfd_create("faas-function-log", os.MFD_CLOEXEC)
-        # O_APPEND: after a truncate, writers (including children holding their own fd 1) start
-        # at offset 0 again instead of leaving a hole up to their old offset.
-        fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) | os.O_APPEND)
-        for stream in (sys.stdout, sys.stderr):
+
+def flush_output() -> None:
+    """Before an answer: the platform takes the output when the answer arrives."""
+    for stream in {id(s): s for s in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)}.values():
+        try:
             stream.flush()
-        os.dup2(self._fd, 1)
-        os.dup2(self._fd, 2)
-        # Line buffering keeps print() and a child's direct writes in order, one syscall a line.
-        for stream in (sys.stdout, sys.stderr):
-            stream.reconfigure(line_buffering=True)
-
-    def take(self) -> bytes:
-        """Everything written since the last call (its last 1 MiB), as valid UTF-8."""
-        for stream in {id(s): s for s in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)}.values():
-            try:
-                stream.flush()
-            except Exception:  # a user's replacement stream may not flush; its output is its own
-                pass
-        size = os.fstat(self._fd).st_size
-        if not size:
-            return b""
-        start = max(0, size - LOG_LIMIT_BYTES)
-        data = os.pread(self._fd, size - start, start)
-        os.ftruncate(self._fd, 0)
-        data = data.decode("utf-8", "replace").encode("utf-8")
-        if len(data) > LOG_LIMIT_BYTES:  # replacement characters made it longer: cut again
-            data = data[-LOG_LIMIT_BYTES:]
-            while data and data[0] & 0xC0 == 0x80:  # not in the middle of a character
-                data = data[1:]
-        return data
-
-    def write_original(self, data: bytes) -> None:
-        write_all(self.original_stdout, data)
+        except Exception:  # a user's replacement stream may not flush; its output is its own
+            pass
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -259,28 +227,13 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-_diagnostics_fd = 2
-
-
 def diagnose(message: str) -> None:
-    """The bootstrap's own trouble goes to the container's real stderr, not the function's log."""
+    """The bootstrap's own trouble goes to stderr, so the function's log shows it."""
     try:
-        write_all(_diagnostics_fd, f"faas bootstrap: {message}\n".encode("utf-8", "replace"))
+        flush_output()
+        write_all(2, f"faas bootstrap: {message}\n".encode("utf-8", "replace"))
     except OSError:
         pass
-
-
-def ship_logs(api: RuntimeApi, capture: LogCapture, path: str) -> None:
-    data = capture.take()
-    if not data:
-        return
-    if api.logs_supported:
-        status = api.post(path, data, LOG_CONTENT_TYPE)
-        if status < 300:
-            return
-        if status == 404:  # a plain Lambda Runtime API: stop trying, log like AWS does
-            api.logs_supported = False
-    capture.write_original(data)
 
 
 # --- logging ----------------------------------------------------------------------------------
@@ -517,8 +470,7 @@ def invoke(handler, body: bytes, headers: dict[str, str], request_id: str,
         return "error", _encoder.encode(error).encode("utf-8"), "application/json", error["errorType"]
 
 
-def serve_one(api: RuntimeApi, capture: LogCapture, handler, request_ids: RequestIdFilter,
-              function: dict) -> None:
+def serve_one(api: RuntimeApi, handler, request_ids: RequestIdFilter, function: dict) -> None:
     headers, body = api.next_invocation()
     request_id = headers.get("lambda-runtime-aws-request-id")
     if not request_id:
@@ -531,18 +483,15 @@ def serve_one(api: RuntimeApi, capture: LogCapture, handler, request_ids: Reques
         os.environ.pop("_X_AMZN_TRACE_ID", None)
     try:
         outcome, payload, content_type, error_type = invoke(handler, body, headers, request_id, function)
-    except BaseException:
-        # SystemExit, KeyboardInterrupt or SIGTERM: the process ends, but this invocation's log is kept.
-        ship_logs(api, capture, f"/invocation/{request_id}/logs")
-        raise
-    ship_logs(api, capture, f"/invocation/{request_id}/logs")
+    finally:  # also on SystemExit or SIGTERM: the process ends, and this invocation's log keeps its output
+        flush_output()
     api.post(f"/invocation/{request_id}/{outcome}", payload, content_type, error_type)
 
 
-def fail_init(api: RuntimeApi, capture: LogCapture, exc: BaseException) -> None:
+def fail_init(api: RuntimeApi, exc: BaseException) -> None:
     error = error_from_exception(exc)
     log_error(error)
-    ship_logs(api, capture, "/init/logs")
+    flush_output()
     api.post("/init/error", _encoder.encode(error).encode("utf-8"), "application/json", error["errorType"])
 
 
@@ -569,13 +518,11 @@ def on_sigterm(signum, frame) -> None:
 
 
 def main() -> int:
-    global _diagnostics_fd
     address = os.environ.get("AWS_LAMBDA_RUNTIME_API")
     if not address:
         diagnose("AWS_LAMBDA_RUNTIME_API is not set")
         return 1
-    capture = LogCapture()
-    _diagnostics_fd = capture.original_stderr
+    line_buffer_output()
     # As PID 1 in a container, SIGTERM without a handler would be ignored until SIGKILL.
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
@@ -592,11 +539,11 @@ def main() -> int:
         try:
             handler = load_handler(os.environ.get("_HANDLER", ""))
         except Exception as exc:
-            fail_init(api, capture, exc)
+            fail_init(api, exc)
             return 1
         function = function_fields()
         while True:
-            serve_one(api, capture, handler, request_ids, function)
+            serve_one(api, handler, request_ids, function)
     except RuntimeApiError as exc:
         diagnose(str(exc))
         return 1

@@ -245,7 +245,6 @@ def do_intrude(event, context):
         "response": _post(f"{api}/invocation/{target}/response", b'{"who": "B"}'),
         "error": _post(f"{api}/invocation/{target}/error",
                        b'{"errorType": "Injected", "errorMessage": "INJECTED-BY-B"}'),
-        "logs": _post(f"{api}/invocation/{target}/logs", b"INJECTED-BY-B\n"),
     }
     return {
         "posts": posts,
@@ -416,7 +415,8 @@ def test_cpu_share_and_limits_follow_the_function(server, lam) -> None:  # type:
         assert "size=512m" in host["Tmpfs"]["/tmp"]
         assert config["User"] == "993:993"
         assert not any("docker.sock" in m["Source"] for m in container.attrs["Mounts"])
-        assert [m["Destination"] for m in container.attrs["Mounts"]] == ["/var/task"]
+        # the code, and the platform's pipe for the container's stdout and stderr; both read-only
+        assert sorted(m["Destination"] for m in container.attrs["Mounts"]) == ["/dev/faas-output", "/var/task"]
         assert all(m["RW"] is False for m in container.attrs["Mounts"])
         inspected[memory] = host["CpuShares"]
     assert inspected[1769] == 1024  # one vCPU at 1,769 MB, as on Lambda

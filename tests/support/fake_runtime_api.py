@@ -5,6 +5,10 @@ tests then read what it posted. A chunked POST (a streamed response) is recorded
 Call is in `calls` from its head on, with each chunk appended to `chunks` as it comes and the trailers
 at the end. A prewarmed runtime's `GET /runtime/faas/specialize` is held open
 until the test answers it with `specialize(...)`.
+
+Like the platform, it owns a pipe for the runtime's stdout and stderr (`output_fd`, to hand to the
+runtime's process), read as data arrives; what was written before an answer (`/response`, `/error`,
+`/init/error`) is that answer's `Call.output`, and `take_output()` has what came after the last one.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 import dataclasses
 import http.server
 import json
+import os
 import queue
+import select
 import socket
 import threading
 import time
@@ -41,16 +47,21 @@ class Call:
     chunks: list[bytes] = dataclasses.field(default_factory=list)  # of a chunked body, as they came
     trailers: dict[str, str] = dataclasses.field(default_factory=dict)
     complete: bool = True  # False while a chunked body is still arriving
+    output: str = ""  # for an answer: what the runtime wrote since the previous answer
 
     def json(self):
         return json.loads(self.body)
 
 
 class FakeRuntimeApi:
-    def __init__(self, host: str = "127.0.0.1", *, logs_supported: bool = True) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.events: queue.Queue[Event] = queue.Queue()
         self.calls: list[Call] = []
-        self.logs_supported = logs_supported
+        self._output_read, self.output_fd = os.pipe()
+        os.set_blocking(self._output_read, False)
+        self._output = bytearray()
+        self._output_lock = threading.Lock()
+        self._output_reader = threading.Thread(target=self._read_output, daemon=True)
         self._specializations: queue.Queue[tuple[int, bytes, dict[str, str]]] = queue.Queue()
         self._closing = threading.Event()
         self._server = http.server.ThreadingHTTPServer((host, 0), self._handler_class())
@@ -65,12 +76,46 @@ class FakeRuntimeApi:
 
     def __enter__(self) -> FakeRuntimeApi:
         self._thread.start()
+        self._output_reader.start()
         return self
 
     def __exit__(self, *exc_info) -> None:
         self._closing.set()
         self._server.shutdown()
         self._server.server_close()
+        self._output_reader.join()
+        os.close(self.output_fd)
+        os.close(self._output_read)
+
+    def take_output(self) -> str:
+        """What the runtime wrote since the last answer (or the last call of this)."""
+        with self._output_lock:
+            self._drain()
+            data = bytes(self._output)
+            self._output.clear()
+        return data.decode("utf-8", "replace")
+
+    def logs(self) -> list[str]:
+        """The output of each answer that had any, in order."""
+        return [c.output for c in self.calls if c.output]
+
+    def _read_output(self) -> None:
+        # As the platform's event loop: read as data arrives, so a runtime never blocks on a full pipe.
+        while not self._closing.is_set():
+            ready, _, _ = select.select([self._output_read], [], [], 0.05)
+            if ready:
+                with self._output_lock:
+                    self._drain()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self._output_read, 65536)
+            except BlockingIOError:
+                return
+            if not chunk:
+                return
+            self._output += chunk
 
     def add(self, body: bytes | str | dict = b"{}", **fields) -> Event:
         if isinstance(body, dict):
@@ -142,9 +187,10 @@ class FakeRuntimeApi:
                     self._read_chunks(call)
                     return self._answer(202, b'{"status":"OK"}')
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                fake._record(Call("POST", path, dict(self.headers), body))
-                if path.endswith("/logs") and not fake.logs_supported:
-                    return self._answer(404, b'{"errorType":"NotFound"}')
+                call = Call("POST", path, dict(self.headers), body)
+                if path.endswith(("/response", "/error")):  # /init/error too
+                    call.output = fake.take_output()
+                fake._record(call)
                 self._answer(202, b'{"status":"OK"}')
 
             def _read_chunks(self, call: Call) -> None:

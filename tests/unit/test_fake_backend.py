@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import dataclasses
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -17,6 +19,7 @@ from faas.sandbox import runtime_api
 from faas.sandbox.backend import Exited
 from faas.sandbox.environment import Environment, Invocation
 from faas.sandbox.fake_backend import KILLED, Context, ContainerExit, FakeBackend
+from faas.sandbox.output import OutputPipe
 from faas.sandbox.registry import Registry
 from faas.sandbox.spec import ContainerSpec, generic_environment
 from tests.support.pool import function, wait_for
@@ -114,23 +117,25 @@ async def test_only_known_images_exist_and_nothing_is_left_over() -> None:
 # -- the runtime, over the real Runtime API -------------------------------------------------------------
 
 @pytest.fixture
-async def runtime() -> AsyncIterator[tuple[Registry, str]]:
+async def runtime(tmp_path: Path) -> AsyncIterator[tuple[Registry, str, Path]]:
     registry = Registry()
     runner = web.AppRunner(runtime_api.create_app(registry), access_log=None, handle_signals=False,
                            handler_cancellation=True, shutdown_timeout=0.1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    yield registry, f"127.0.0.1:{runner.addresses[0][1]}"
+    yield registry, f"127.0.0.1:{runner.addresses[0][1]}", tmp_path
     await runner.cleanup()
 
 
-async def start_environment(backend: FakeBackend, registry: Registry, address: str,
+async def start_environment(backend: FakeBackend, runtime: tuple[Registry, str, Path],
                             environment: dict[str, str]) -> Environment:
     """What the pool does for a zip function: start generic, register, hand over the environment."""
+    registry, address, directory = runtime
     created_at = time.monotonic()
-    started = await backend.start(spec(address))
-    env = Environment(started.container_id, started.ip, None, created_at, runtime="python3.13")
+    output = OutputPipe(directory / "output")
+    started = await backend.start(dataclasses.replace(spec(address), output_pipe=str(output.path)))
+    env = Environment(started.container_id, started.ip, None, created_at, runtime="python3.13", output=output)
     registry.register(env, created_at)
     env.specialize(function(), environment, prewarmed=False)
     return env
@@ -141,11 +146,11 @@ async def invoke(env: Environment, event: object, timeout_s: int = 5) -> tuple[b
     env.assign(invocation)
     outcome = await invocation.outcome
     env.current = None
-    return outcome.body, outcome.error_type, invocation.log
+    return outcome.body, outcome.error_type, env.take_output()
 
 
 async def test_the_handler_answers_with_the_environment_it_was_handed(runtime) -> None:
-    registry, address = runtime
+    registry, address, _ = runtime
     seen: list[Context] = []
 
     def handler(event: dict, context: Context) -> dict:
@@ -155,7 +160,7 @@ async def test_the_handler_answers_with_the_environment_it_was_handed(runtime) -
 
     backend = FakeBackend(handler)
     try:
-        env = await start_environment(backend, registry, address, {"GREETING": "hi",
+        env = await start_environment(backend, runtime, {"GREETING": "hi",
                                                                    "AWS_LAMBDA_FUNCTION_NAME": "fn"})
         assert await invoke(env, {"name": "ada"}) == (b'{"greeting": "hi ada"}', None, "hello ada\n")
         assert await invoke(env, {"name": "bob"}) == (b'{"greeting": "hi bob"}', None, "hello bob\n")
@@ -167,7 +172,7 @@ async def test_the_handler_answers_with_the_environment_it_was_handed(runtime) -
 
 
 async def test_a_handler_error_is_a_function_error_and_the_runtime_goes_on(runtime) -> None:
-    registry, address = runtime
+    registry, address, _ = runtime
 
     def handler(event: dict, context: Context) -> dict:
         if event.get("fail"):
@@ -176,7 +181,7 @@ async def test_a_handler_error_is_a_function_error_and_the_runtime_goes_on(runti
 
     backend = FakeBackend(handler)
     try:
-        env = await start_environment(backend, registry, address, {})
+        env = await start_environment(backend, runtime, {})
         body, error_type, _ = await invoke(env, {"fail": True})
         assert error_type == "ValueError" and json.loads(body)["errorMessage"] == "no good"
         assert await invoke(env, {}) == (b'{"ok": true}', None, "")
@@ -185,7 +190,7 @@ async def test_a_handler_error_is_a_function_error_and_the_runtime_goes_on(runti
 
 
 async def test_a_slow_handler_is_awaited(runtime) -> None:
-    registry, address = runtime
+    registry, address, _ = runtime
 
     async def handler(event: dict, context: Context) -> str:
         await asyncio.sleep(0.2)
@@ -193,7 +198,7 @@ async def test_a_slow_handler_is_awaited(runtime) -> None:
 
     backend = FakeBackend(handler)
     try:
-        env = await start_environment(backend, registry, address, {})
+        env = await start_environment(backend, runtime, {})
         began = time.monotonic()
         assert await invoke(env, {}) == (b'"late"', None, "")
         assert time.monotonic() - began >= 0.2
@@ -202,7 +207,7 @@ async def test_a_slow_handler_is_awaited(runtime) -> None:
 
 
 async def test_container_exit_in_a_handler_stops_the_container_with_its_status(runtime) -> None:
-    registry, address = runtime
+    registry, address, _ = runtime
 
     def handler(event: dict, context: Context) -> None:
         raise ContainerExit(137, oom_killed=True)
@@ -210,7 +215,7 @@ async def test_container_exit_in_a_handler_stops_the_container_with_its_status(r
     backend, exits = FakeBackend(handler), Exits()
     backend.watch(exits)
     try:
-        env = await start_environment(backend, registry, address, {})
+        env = await start_environment(backend, runtime, {})
         env.assign(Invocation("req", b"{}", "arn:fn", 5, 5))
         await wait_for(lambda: exits.seen)
         assert exits.seen == [Exited(env.container_id, 137, True)]
@@ -220,7 +225,7 @@ async def test_container_exit_in_a_handler_stops_the_container_with_its_status(r
 
 
 async def test_a_runtime_the_runtime_api_refuses_exits(runtime, monkeypatch: pytest.MonkeyPatch) -> None:
-    _registry, address = runtime  # the container is never registered: the Runtime API answers 403
+    _registry, address, _ = runtime  # the container is never registered: the Runtime API answers 403
     monkeypatch.setattr(registry_module, "REGISTRATION_WAIT_S", 0.05)
     backend, exits = FakeBackend(), Exits()
     backend.watch(exits)

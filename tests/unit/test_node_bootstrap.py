@@ -55,8 +55,10 @@ def run_bootstrap(api: FakeRuntimeApi | None, task_root: Path, handler: str = "a
         **({"FAAS_PREWARMED": "1"} if prewarmed else function_env(task_root, handler)),
         **(env or {}),
     }
+    # stdout and stderr: the fake Runtime API's pipe, as the platform's in a container
+    output = api.output_fd if api is not None else subprocess.PIPE
     process = subprocess.Popen([NODE, str(BOOTSTRAP)], env=environment, cwd=task_root,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=output, stderr=output)
     if not wait:
         return process
     return finish(process)
@@ -77,8 +79,8 @@ def api():
 
 
 def log_lines(call) -> list[list[str]]:
-    """A posted log as [time, request id, level, message] per line."""
-    return [line.split("\t", 3) for line in call.body.decode().splitlines()]
+    """The output written before an answer as [time, request id, level, message] per line."""
+    return [line.split("\t", 3) for line in call.output.splitlines()]
 
 
 # --- invocations ------------------------------------------------------------------------------
@@ -113,7 +115,7 @@ def test_async_handler_gets_event_and_context(api, tmp_path):
     result = run_bootstrap(api, tmp_path)
 
     assert result.returncode == 1  # the fake ran out of events: /next answered 500
-    assert "faas bootstrap: GET /invocation/next answered 500" in result.stderr.decode()
+    assert "faas bootstrap: GET /invocation/next answered 500" in api.take_output()
     responses = api.posts("/response")
     assert [c.path for c in responses] == [f"/invocation/{first.request_id}/response",
                                            f"/invocation/{second.request_id}/response"]
@@ -135,7 +137,7 @@ def test_async_handler_gets_event_and_context(api, tmp_path):
     later = responses[1].json()
     assert later["remaining"] == 0  # the deadline has passed: never negative
     assert later["trace"] is None and later["clientContext"] is None and later["identity"] is None
-    assert not api.posts("/logs")  # nothing written, nothing posted
+    assert api.logs() == []  # nothing written
 
 
 def timer_app(waits: bool) -> str:
@@ -157,11 +159,11 @@ def test_callback_result_waits_for_the_event_loop_to_be_empty(api, tmp_path):
     run_bootstrap(api, tmp_path)
 
     next_call = next(c for c in api.calls if c.path == "/invocation/next")
-    [logs, response] = api.posts()
+    [response] = api.posts()
     assert response.path == f"/invocation/{event.request_id}/response"
     assert response.json() == {"n": 1}
     assert response.received_at - next_call.received_at >= 0.3  # after the timer
-    assert log_lines(logs)[0][2:] == ["INFO", "timer fired"]
+    assert log_lines(response)[0][2:] == ["INFO", "timer fired"]
 
 
 def test_callback_result_is_posted_at_once_when_not_waiting(api, tmp_path):
@@ -172,14 +174,13 @@ def test_callback_result_is_posted_at_once_when_not_waiting(api, tmp_path):
     next_call = next(c for c in api.calls if c.path == "/invocation/next")
     posts = api.posts()
     assert [c.path for c in posts] == [f"/invocation/{first.request_id}/response",
-                                       f"/invocation/{second.request_id}/logs",
                                        f"/invocation/{second.request_id}/response"]
     assert posts[0].json() == {"n": 1}
     assert posts[0].received_at - next_call.received_at < 0.25  # before the timer
     # the timer fired while the next invocation ran: its line is part of that one's log (and, as on
     # AWS, carries that one's request id)
     assert [line[1:] for line in log_lines(posts[1])] == [[second.request_id, "INFO", "timer fired"]]
-    assert posts[2].json() == "slow done"
+    assert posts[1].json() == "slow done"
 
 
 def test_return_value_of_a_non_async_handler_is_ignored_unless_it_is_a_promise(api, tmp_path):
@@ -261,7 +262,7 @@ def test_handler_modules_are_found_like_aws(api, tmp_path, files, handler):
     result = run_bootstrap(api, tmp_path, handler)
     [response] = api.posts("/response")
     expected = "esm" if "export " in "".join(files.values()) else "cjs"
-    assert response.json() == expected, result.stderr
+    assert response.json() == expected, api.logs()
 
 
 @pytest.mark.parametrize(("handler", "files", "error_type", "message"), [
@@ -289,16 +290,15 @@ def test_init_failures_have_aws_error_types(api, tmp_path, handler, files, error
     result = run_bootstrap(api, tmp_path, handler)
 
     assert result.returncode == 1
-    assert [c.path for c in api.calls] == ["/init/logs", "/init/error"]  # never asked for /next
-    logs, error = api.calls
+    assert [c.path for c in api.calls] == ["/init/error"]  # never asked for /next
+    [error] = api.calls
     body = error.json()
     assert set(body) == {"errorType", "errorMessage", "trace"}
     assert body["errorType"] == error_type
     assert body["errorMessage"].startswith(message.format(root=tmp_path))
     assert body["trace"][0].startswith(f"{error_type}: ") or error_type == "Runtime.UserCodeSyntaxError"
     assert error.headers["Lambda-Runtime-Function-Error-Type"] == error_type
-    assert logs.headers["Content-Type"] == "text/plain; charset=utf-8"
-    lines = log_lines(logs)
+    lines = log_lines(error)
     *output, last = lines
     assert last[1:3] == ["undefined", "ERROR"]  # no request id yet, as on AWS
     assert last[3].startswith("Uncaught Exception \t{")
@@ -343,8 +343,7 @@ def test_thrown_error_is_posted_with_its_trace_and_logged(api, tmp_path):
     assert body["trace"][1] == f"    at helper ({app}:3:11)"
     assert body["trace"][2].startswith(f"    at handler ({app}:5:")  # AWS: `at Runtime.handler`
     assert not any("bootstrap.mjs" in line for line in body["trace"])  # the runtime's own frames are cut
-    [logs] = api.posts("/logs")
-    [[timestamp, request_id, level, message]] = log_lines(logs)
+    [[timestamp, request_id, level, message]] = log_lines(error)
     assert (request_id, level) == (event.request_id, "ERROR")
     assert message.startswith("Invoke Error \t{")
     logged = json.loads(message.split("\t", 1)[1])
@@ -379,7 +378,7 @@ def test_custom_error_class_name_is_the_error_type(api, tmp_path):
     run_bootstrap(api, tmp_path)
     body = api.posts("/error")[0].json()
     assert (body["errorType"], body["errorMessage"]) == ("ValidationError", "bad email")
-    logged = json.loads(log_lines(api.posts("/logs")[0])[0][3].split("\t", 1)[1])
+    logged = json.loads(log_lines(api.posts("/error")[0])[0][3].split("\t", 1)[1])
     assert logged["field"] == "email"  # the error's own properties are logged too
 
 
@@ -429,14 +428,13 @@ def test_unhandled_rejection_fails_the_invocation_and_ends_the_process(api, tmp_
     result = run_bootstrap(api, tmp_path)
 
     assert result.returncode == 128
-    assert [c.path for c in api.calls] == ["/invocation/next", f"/invocation/{event.request_id}/logs",
-                                           f"/invocation/{event.request_id}/error"]
+    assert [c.path for c in api.calls] == ["/invocation/next", f"/invocation/{event.request_id}/error"]
     body = api.posts("/error")[0].json()
     assert body["errorType"] == "Runtime.UnhandledPromiseRejection"
     assert body["errorMessage"] == "Error: nobody caught me"
     assert body["trace"][0] == "Runtime.UnhandledPromiseRejection: Error: nobody caught me"
     assert str(tmp_path / "app.js") in body["trace"][1]
-    lines = log_lines(api.posts("/logs")[0])
+    lines = log_lines(api.posts("/error")[0])
     assert lines[0][2:] == ["INFO", "before"]
     assert lines[1][3].startswith("Unhandled Promise Rejection \t{")
 
@@ -453,7 +451,7 @@ def test_uncaught_exception_in_a_timer_fails_the_invocation_and_ends_the_process
     [error] = api.posts("/error")
     assert error.path == f"/invocation/{event.request_id}/error"
     assert (error.json()["errorType"], error.json()["errorMessage"]) == ("TypeError", "in a timer")
-    assert log_lines(api.posts("/logs")[0])[0][3].startswith("Uncaught Exception \t{")
+    assert log_lines(error)[0][3].startswith("Uncaught Exception \t{")
 
 
 def test_unhandled_rejection_during_init_is_an_init_error(api, tmp_path):
@@ -461,23 +459,38 @@ def test_unhandled_rejection_during_init_is_an_init_error(api, tmp_path):
     api.add({})
     result = run_bootstrap(api, tmp_path)
     assert result.returncode == 128
-    assert [c.path for c in api.calls] == ["/init/logs", "/init/error"]
+    assert [c.path for c in api.calls] == ["/init/error"]
     body = api.posts("/init/error")[0].json()
     assert (body["errorType"], body["errorMessage"]) == ("Runtime.UnhandledPromiseRejection", "Error: at start")
 
 
-def test_process_exit_in_a_handler_leaves_its_output_on_stdout(api, tmp_path):
+def test_process_exit_in_a_handler_leaves_its_output_in_the_pipe(api, tmp_path):
     write_code(tmp_path, {"app.js": "exports.handler = async () => { console.log('bye'); process.exit(3); };\n"})
     api.add({})
     result = run_bootstrap(api, tmp_path)
     assert result.returncode == 3
     assert [c.path for c in api.calls] == ["/invocation/next"]
-    assert result.stdout.decode().endswith("\tINFO\tbye\n")
+    assert api.take_output().endswith("\tINFO\tbye\n")
 
 
-# --- log capture ------------------------------------------------------------------------------
+def test_a_child_process_output_with_inherited_stdio_is_written_before_the_response(api, tmp_path):
+    write_code(tmp_path, {"app.js": """
+        const { execFileSync } = require('node:child_process');
+        exports.handler = async () => {
+            console.log('parent');
+            execFileSync('sh', ['-c', 'echo from child; echo child err >&2'], { stdio: 'inherit' });
+            return 'done';
+        };
+    """})
+    api.add({})
+    run_bootstrap(api, tmp_path)
+    lines = api.posts("/response")[0].output.splitlines()
+    assert lines[0].endswith("\tINFO\tparent") and lines[1:] == ["from child", "child err"]
 
-def test_console_and_stream_output_are_posted_before_the_response(api, tmp_path):
+
+# --- output -----------------------------------------------------------------------------------
+
+def test_console_and_stream_output_are_written_before_the_response(api, tmp_path):
     write_code(tmp_path, {"app.js": """
         console.log('during init');
         exports.handler = async (event) => {
@@ -498,10 +511,10 @@ def test_console_and_stream_output_are_posted_before_the_response(api, tmp_path)
     run_bootstrap(api, tmp_path)
 
     assert [c.path for c in api.posts()] == [
-        f"/invocation/{first.request_id}/logs", f"/invocation/{first.request_id}/response",
-        f"/invocation/{second.request_id}/logs", f"/invocation/{second.request_id}/response",
-        f"/invocation/{quiet.request_id}/response"]  # nothing written: no /logs call
-    first_log = api.posts("/logs")[0].body.decode()
+        f"/invocation/{first.request_id}/response", f"/invocation/{second.request_id}/response",
+        f"/invocation/{quiet.request_id}/response"]
+    first_log, second_log, quiet_log = (c.output for c in api.posts())
+    assert quiet_log == ""
     lines = first_log.split("\n")
     assert re.fullmatch(rf"{ISO_TIME}\tundefined\tINFO\tduring init", lines[0])
     assert re.fullmatch(rf"{ISO_TIME}\t{first.request_id}\tINFO\tlogged 1 {{ a: 1 }}", lines[1])
@@ -509,7 +522,6 @@ def test_console_and_stream_output_are_posted_before_the_response(api, tmp_path)
         ["INFO", "info"], ["WARN", "warn"], ["ERROR", "error"], ["DEBUG", "debug"], ["TRACE", "trace"],
         ["INFO", "two"]]
     assert lines[8:] == ["lines", "raw out", "raw err", ""]
-    second_log = api.posts("/logs")[1].body.decode()
     assert "during init" not in second_log  # only what this invocation wrote
     assert second_log.split("\n")[0].split("\t")[1:] == [second.request_id, "INFO", "logged 2 { a: 1 }"]
 
@@ -520,36 +532,10 @@ def test_log_level_comes_from_aws_lambda_log_level(api, tmp_path):
     """})
     api.add({})
     run_bootstrap(api, tmp_path, env={"AWS_LAMBDA_LOG_LEVEL": "warn"})
-    assert [line[2:] for line in log_lines(api.posts("/logs")[0])] == [["WARN", "shown"]]
+    assert [line[2:] for line in log_lines(api.posts("/response")[0])] == [["WARN", "shown"]]
 
 
-def test_only_the_last_mebibyte_of_a_log_is_posted(api, tmp_path):
-    write_code(tmp_path, {"app.js": """
-        exports.handler = async () => {
-            for (let i = 0; i < 7; i++) process.stdout.write('é'.repeat(100000));  // 1.4 MB
-            process.stdout.write('\\nthe end\\n');
-        };
-    """})
-    api.add({})
-    run_bootstrap(api, tmp_path)
-    log = api.posts("/logs")[0].body
-    assert len(log) <= 1024 * 1024
-    assert log.endswith(b"\nthe end\n")
-    log.decode("utf-8")  # still valid UTF-8 where it was cut
-
-
-def test_a_runtime_api_without_the_logs_extension_gets_logs_on_stdout(tmp_path):
-    write_code(tmp_path, {"app.js": "exports.handler = async (e) => { process.stdout.write(`hello ${e.n}\\n`); };"})
-    with FakeRuntimeApi(logs_supported=False) as api:
-        api.add({"n": 1})
-        api.add({"n": 2})
-        result = run_bootstrap(api, tmp_path)
-    assert len(api.posts("/logs")) == 1  # one 404 is enough to stop trying
-    assert len(api.posts("/response")) == 2
-    assert result.stdout == b"hello 1\nhello 2\n"
-
-
-def test_sigterm_during_an_invocation_posts_its_log_and_exits(api, tmp_path):
+def test_sigterm_during_an_invocation_keeps_its_output_and_exits(api, tmp_path):
     started = tmp_path / "started"
     write_code(tmp_path, {"app.js": f"""
         exports.handler = () => {{
@@ -570,9 +556,8 @@ def test_sigterm_during_an_invocation_posts_its_log_and_exits(api, tmp_path):
     finally:
         process.kill()
         process.communicate()
-    [logs] = api.posts("/logs")
-    assert logs.path == f"/invocation/{event.request_id}/logs"
-    assert log_lines(logs)[0][2:] == ["INFO", "working on it"]
+    assert not api.posts()
+    assert api.take_output().split("\t")[1:] == [event.request_id, "INFO", "working on it\n"]
 
 
 # --- the Runtime API connection ---------------------------------------------------------------
@@ -685,12 +670,12 @@ def test_prewarmed_start_waits_for_specialize_then_serves_the_function(api, tmp_
         result = finish(process)
     finally:
         process.kill()
-    assert result.returncode == 1, result.stderr  # out of events
+    assert result.returncode == 1  # out of events
     [response] = api.posts("/response")
     assert response.path == f"/invocation/{event.request_id}/response"
     assert response.json() == {"event": {"n": 1}, "functionName": "fn", "memory": "256", "fromEnv": "fn",
                                "custom": "hello", "prewarmed": None}
-    assert log_lines(api.posts("/logs")[0])[0][2:] == ["INFO", "init of fn"]
+    assert log_lines(response)[0][2:] == ["INFO", "init of fn"]
 
 
 def test_prewarmed_start_exits_when_specialize_is_refused(api, tmp_path):
@@ -698,8 +683,7 @@ def test_prewarmed_start_exits_when_specialize_is_refused(api, tmp_path):
     result = run_bootstrap(api, tmp_path, prewarmed=True)
     assert result.returncode == 1
     assert [c.path for c in api.calls] == ["/faas/specialize"]
-    assert b"faas bootstrap: GET /faas/specialize answered 500" in result.stderr
-    assert result.stdout == b""
+    assert api.take_output().startswith("faas bootstrap: GET /faas/specialize answered 500")
 
 
 def test_prewarmed_start_exits_when_specialize_answers_nonsense(api, tmp_path):
@@ -734,7 +718,7 @@ def test_init_error_after_specialize_goes_to_init_error(api, tmp_path):
     api.specialize(function_env(tmp_path, "missing.handler"))
     result = run_bootstrap(api, tmp_path, prewarmed=True)
     assert result.returncode == 1
-    assert [c.path for c in api.calls] == ["/faas/specialize", "/init/logs", "/init/error"]
+    assert [c.path for c in api.calls] == ["/faas/specialize", "/init/error"]
     assert api.posts("/init/error")[0].json()["errorType"] == "Runtime.ImportModuleError"
 
 
@@ -749,7 +733,7 @@ def test_json_log_format_writes_console_calls_as_json_objects_filtered_by_level(
     """})
     invocation = api.add({})
     run_bootstrap(api, tmp_path, env={"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "WARN"})
-    lines = api.posts("/logs")[0].body.decode().splitlines()
+    lines = api.posts("/response")[0].output.splitlines()
     assert lines[0] == "raw write"
     warning, error = (json.loads(line) for line in lines[1:])
     assert {k: warning[k] for k in ("level", "requestId", "message")} == {
@@ -763,5 +747,5 @@ def test_json_log_format_defaults_to_info(api, tmp_path):
     write_code(tmp_path, {"app.js": "exports.handler = async () => { console.debug('no'); console.log('yes'); };"})
     api.add({})
     run_bootstrap(api, tmp_path, env={"AWS_LAMBDA_LOG_FORMAT": "JSON"})
-    [line] = api.posts("/logs")[0].body.decode().splitlines()
+    [line] = api.posts("/response")[0].output.splitlines()
     assert (json.loads(line)["level"], json.loads(line)["message"]) == ("INFO", "yes")

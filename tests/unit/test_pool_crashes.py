@@ -80,3 +80,21 @@ async def test_a_timeout_stops_the_environment_and_the_next_invocation_gets_a_ne
         assert "Task timed out after 1.00 seconds" in json.loads(result.body)["errorMessage"]
         assert first in backend.kills
         assert json.loads((await h.invoke(fn)).body)["container"] != first
+
+
+async def test_what_a_crashing_invocation_printed_stays_in_its_log(tmp_path: Path) -> None:
+    def talkative(event: dict, context: Context) -> dict:
+        context.logs.append(f"working on {event['n']}")
+        if event.get("exit"):
+            raise ContainerExit(1)
+        return {}
+
+    async with harness(tmp_path, backend=FakeBackend(talkative)) as h:
+        fn = function()
+        first = await h.invoke(fn, {"n": 1})
+        assert "\nworking on 1\nEND RequestId" in first.log
+        crashed = await h.invoke(fn, {"n": 2, "exit": True})
+        assert crashed.function_error == "Unhandled"
+        assert "\nworking on 2\nRequestId: " in crashed.log and "working on 1" not in crashed.log
+        after = await h.invoke(fn, {"n": 3})  # a new environment, its own output only
+        assert "working on 3" in after.log and "working on 2" not in after.log

@@ -56,8 +56,10 @@ def run_bootstrap(api: FakeRuntimeApi | None, task_root: Path, handler: str = "a
         **({"FAAS_PREWARMED": "1"} if prewarmed else function_env(handler)),
         **(env or {}),
     }
+    # stdout and stderr: the fake Runtime API's pipe, as the platform's in a container
+    output = api.output_fd if api is not None else subprocess.PIPE
     process = subprocess.Popen([sys.executable, str(BOOTSTRAP)], env=environment, cwd=task_root,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=output, stderr=output)
     if not wait:
         return process
     return finish(process)
@@ -132,7 +134,7 @@ def test_round_trip_carries_event_and_context(api, tmp_path):
     assert later["remaining"] == 0  # the deadline has passed: never negative
     assert later["trace"] is None and later["client_context"] is None
     assert later["identity"] == [None, None]
-    assert "/next answered 500" in result.stderr.decode()
+    assert "faas bootstrap: GET /invocation/next answered 500" in api.take_output()
 
 
 @pytest.mark.parametrize("handler", ["pkg/sub.mod.handler", "pkg.sub.mod.handler"])
@@ -174,7 +176,7 @@ def test_handler_exception_is_posted_as_error_and_logged(api, tmp_path):
         f'  File "{app}", line 6, in handler\n    helper()\n',
         f'  File "{app}", line 3, in helper\n    raise ValueError("boom")\n',
     ]
-    log = api.posts("/logs")[0].body.decode()
+    log = error.output
     assert log.startswith("[ERROR] ValueError: boom\nTraceback (most recent call last):\n")
     assert 'raise ValueError("boom")' in log
     assert not api.posts("/response")
@@ -189,7 +191,7 @@ def test_unserialisable_result_is_a_marshal_error(api, tmp_path):
     body = api.posts("/error")[0].json()
     assert body == {"errorMessage": "Unable to marshal response: Object of type set is not JSON serializable",
                     "errorType": "Runtime.MarshalError", "requestId": event.request_id, "stackTrace": []}
-    assert "[ERROR] Runtime.MarshalError: Unable to marshal response" in api.posts("/logs")[0].body.decode()
+    assert "[ERROR] Runtime.MarshalError: Unable to marshal response" in api.posts("/error")[0].output
 
 
 def test_empty_json_body_is_an_unmarshal_error_as_in_awslambdaric(api, tmp_path):
@@ -244,15 +246,14 @@ def test_init_failures_have_awslambdaric_error_types(api, tmp_path, handler, cod
     result = run_bootstrap(api, tmp_path, handler)
 
     assert result.returncode == 1
-    assert [c.path for c in api.calls] == ["/init/logs", "/init/error"]  # never asked for /next
-    logs, error = api.calls
+    assert [c.path for c in api.calls] == ["/init/error"]  # never asked for /next
+    [error] = api.calls
     body = error.json()
     assert body["errorType"] == error_type
     assert body["errorMessage"].startswith(message)
     assert body["requestId"] == ""
     assert error.headers["Lambda-Runtime-Function-Error-Type"] == error_type
-    assert logs.headers["Content-Type"] == "text/plain; charset=utf-8"
-    log = logs.body.decode()
+    log = error.output
     assert f"[ERROR] {error_type}: {message}" in log
     if code is not None and error_type != "Runtime.UserCodeSyntaxError":
         assert log.startswith("starting up\n")  # output of the import itself is kept
@@ -271,9 +272,9 @@ def test_exception_during_import_keeps_its_type_and_user_frames(api, tmp_path):
                                   "    raise KeyError('config')\n"]
 
 
-# --- log capture ------------------------------------------------------------------------------
+# --- output -----------------------------------------------------------------------------------
 
-def test_logs_of_print_logging_and_child_processes_are_posted_before_the_response(api, tmp_path):
+def test_print_logging_and_child_processes_are_written_before_the_response(api, tmp_path):
     write_code(tmp_path, {"app.py": """
         import logging, os, subprocess, sys
         print("during init")
@@ -293,54 +294,39 @@ def test_logs_of_print_logging_and_child_processes_are_posted_before_the_respons
     run_bootstrap(api, tmp_path)
 
     posts = [c.path for c in api.posts()]
-    assert posts == [f"/invocation/{first.request_id}/logs", f"/invocation/{first.request_id}/response",
-                     f"/invocation/{second.request_id}/logs", f"/invocation/{second.request_id}/response",
-                     f"/invocation/{quiet.request_id}/response"]  # nothing written: no /logs call
-    first_log = api.posts("/logs")[0].body.decode()
+    assert posts == [f"/invocation/{first.request_id}/response", f"/invocation/{second.request_id}/response",
+                     f"/invocation/{quiet.request_id}/response"]
+    first_log, second_log, quiet_log = (c.output for c in api.posts())
     lines = first_log.splitlines()
     assert lines[:3] == ["during init", "printed 1", "to stderr"]
     level, timestamp, request_id, message = lines[3].split("\t")
     assert (level, request_id, message) == ("[WARNING]", first.request_id, "careful 1")
     assert time.strptime(timestamp, "%Y-%m-%dT%H:%M:%S.%fZ")
     assert lines[4:] == ["child out", "child err", "raw fd write"]
-    second_log = api.posts("/logs")[1].body.decode()
     assert second_log.startswith("printed 2\n")  # only what this invocation wrote
     assert "during init" not in second_log and "not shown" not in second_log
+    assert quiet_log == ""
 
 
 def test_log_level_comes_from_aws_lambda_log_level(api, tmp_path):
     write_code(tmp_path, {"app.py": "import logging\ndef handler(e, c):\n    logging.info('shown')\n"})
     api.add({})
     run_bootstrap(api, tmp_path, env={"AWS_LAMBDA_LOG_LEVEL": "INFO"})
-    assert "[INFO]\t" in api.posts("/logs")[0].body.decode()
+    assert "[INFO]\t" in api.posts("/response")[0].output
 
 
-def test_only_the_last_mebibyte_of_a_log_is_posted(api, tmp_path):
+def test_a_partial_line_is_flushed_before_the_response(api, tmp_path):
     write_code(tmp_path, {"app.py": """
+        import sys
         def handler(event, context):
-            print("é" * 700_000)  # 1.4 MB of two-byte characters
-            print("the end")
+            sys.stdout.write("no newline")
     """})
     api.add({})
     run_bootstrap(api, tmp_path)
-    log = api.posts("/logs")[0].body
-    assert len(log) <= 1024 * 1024
-    assert log.endswith(b"\nthe end\n")
-    log.decode("utf-8")  # still valid UTF-8 where it was cut
+    assert api.posts("/response")[0].output == "no newline"
 
 
-def test_a_runtime_api_without_the_logs_extension_gets_logs_on_stdout(tmp_path):
-    write_code(tmp_path, {"app.py": "def handler(event, context):\n    print('hello', event['n'])\n"})
-    with FakeRuntimeApi(logs_supported=False) as api:
-        api.add({"n": 1})
-        api.add({"n": 2})
-        result = run_bootstrap(api, tmp_path)
-    assert len(api.posts("/logs")) == 1  # one 404 is enough to stop trying
-    assert len(api.posts("/response")) == 2
-    assert result.stdout == b"hello 1\nhello 2\n"
-
-
-def test_sigterm_during_an_invocation_posts_its_log_and_exits(api, tmp_path):
+def test_sigterm_during_an_invocation_flushes_its_output_and_exits(api, tmp_path):
     started = tmp_path / "started"
     write_code(tmp_path, {"app.py": f"""
         import pathlib, time
@@ -362,9 +348,8 @@ def test_sigterm_during_an_invocation_posts_its_log_and_exits(api, tmp_path):
     finally:
         process.kill()
         process.communicate()
-    [logs] = api.posts("/logs")
-    assert logs.path == f"/invocation/{event.request_id}/logs"
-    assert logs.body == b"working on it\n"
+    assert not api.posts()
+    assert api.take_output() == "working on it\n"
 
 
 # --- the Runtime API connection ---------------------------------------------------------------
@@ -415,12 +400,12 @@ def test_prewarmed_start_waits_for_specialize_then_serves_the_function(api, tmp_
         result = finish(process)
     finally:
         process.kill()
-    assert result.returncode == 1, result.stderr  # out of events
+    assert result.returncode == 1  # out of events
     [response] = api.posts("/response")
     assert response.path == f"/invocation/{event.request_id}/response"
     assert response.json() == {"event": {"n": 1}, "function_name": "fn", "memory": "256", "from_env": "fn",
                                "custom": "hello", "helper": "from PYTHONPATH", "prewarmed": None}
-    log = api.posts("/logs")[0].body.decode()
+    log = response.output
     assert log.startswith("init of fn\n")
     assert "[INFO]\t" in log  # the function's AWS_LAMBDA_LOG_LEVEL applies
 
@@ -430,8 +415,8 @@ def test_prewarmed_start_exits_when_specialize_is_refused(api, tmp_path):
     result = run_bootstrap(api, tmp_path, prewarmed=True)
     assert result.returncode == 1
     assert [c.path for c in api.calls] == ["/faas/specialize"]
-    assert b"faas bootstrap: GET /faas/specialize answered 500" in result.stderr
-    assert result.stdout == b""
+    assert api.take_output() == "faas bootstrap: GET /faas/specialize answered 500: " \
+        "b'{\"errorType\":\"Forbidden\",\"errorMessage\":\"not a prewarmed environment\"}'\n"
 
 
 @pytest.mark.parametrize("body", [b"not json", b'{"env": {}}', b'{"environment": {"A": 1}}', b'{"environment": []}'])
@@ -440,7 +425,7 @@ def test_prewarmed_start_exits_when_specialize_answers_nonsense(api, tmp_path, b
     result = run_bootstrap(api, tmp_path, prewarmed=True)
     assert result.returncode == 1
     assert [c.path for c in api.calls] == ["/faas/specialize"]
-    assert b"faas bootstrap: GET /faas/specialize: expected" in result.stderr
+    assert "faas bootstrap: GET /faas/specialize: expected" in api.take_output()
 
 
 def test_prewarmed_start_exits_when_the_runtime_api_is_unreachable(tmp_path):
@@ -468,7 +453,7 @@ def test_init_error_after_specialize_goes_to_init_error(api, tmp_path):
     api.specialize(function_env("missing.handler"))
     result = run_bootstrap(api, tmp_path, prewarmed=True)
     assert result.returncode == 1
-    assert [c.path for c in api.calls] == ["/faas/specialize", "/init/logs", "/init/error"]
+    assert [c.path for c in api.calls] == ["/faas/specialize", "/init/error"]
     assert api.posts("/init/error")[0].json()["errorType"] == "Runtime.ImportModuleError"
 
 
@@ -542,7 +527,7 @@ def test_json_log_format_writes_records_as_json_objects_filtered_by_level(api, t
     """})
     invocation = api.add({})
     run_bootstrap(api, tmp_path, env={"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "WARN"})
-    lines = api.posts("/logs")[0].body.decode().splitlines()
+    lines = api.posts("/response")[0].output.splitlines()
     assert lines[0] == "plain print"  # stdout is left as it is, as on AWS
     warning, error = (json.loads(line) for line in lines[1:])
     assert {k: warning[k] for k in ("level", "message", "logger", "requestId")} == {
@@ -556,5 +541,5 @@ def test_json_log_format_defaults_to_info(api, tmp_path):
     write_code(tmp_path, {"app.py": "import logging\ndef handler(e, c):\n    logging.debug('no')\n    logging.info('yes')\n"})
     api.add({})
     run_bootstrap(api, tmp_path, env={"AWS_LAMBDA_LOG_FORMAT": "JSON"})
-    [line] = api.posts("/logs")[0].body.decode().splitlines()
+    [line] = api.posts("/response")[0].output.splitlines()
     assert (json.loads(line)["level"], json.loads(line)["message"]) == ("INFO", "yes")

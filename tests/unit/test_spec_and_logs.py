@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import re
 
@@ -21,7 +22,7 @@ from faas.dispatch.logs import (
 )
 from faas.dispatch.metering import billed_duration_ms
 from faas.model import Function
-from faas.sandbox.docker_backend import CPU_PERIOD_US, cpu_quota_us, create_kwargs
+from faas.sandbox.docker_backend import CPU_PERIOD_US, OUTPUT_WRAPPER, cpu_quota_us, create_kwargs, entry_argv
 from faas.sandbox.spec import (
     MB_PER_VCPU,
     MIN_VCPUS,
@@ -236,6 +237,36 @@ def test_create_kwargs_without_code_dir_mount_nothing():
     host = create_kwargs(spec_of(image_function(), code_dir=None), "other-net")["host_config"]
     assert host["binds"] is None
     assert host["network_mode"] == "other-net"
+
+
+IMAGE_CONFIG = {"Entrypoint": ["/usr/bin/python3", "-m", "awslambdaric"], "Cmd": ["app.handler"]}
+
+
+@pytest.mark.parametrize("image_config, expected", [
+    ({}, ["/usr/bin/python3", "-m", "awslambdaric", "app.handler"]),
+    ({"Command": ["other.handler"]}, ["/usr/bin/python3", "-m", "awslambdaric", "other.handler"]),
+    ({"EntryPoint": ["/bin/run"]}, ["/bin/run"]),  # Docker's rule: a new entrypoint drops the image's command
+    ({"EntryPoint": ["/bin/run"], "Command": ["a", "b"]}, ["/bin/run", "a", "b"]),
+])
+def test_the_wrapped_entry_is_the_process_docker_would_start(image_config, expected):
+    assert entry_argv(spec_of(image_function(image_config=image_config), code_dir=None), IMAGE_CONFIG) == expected
+
+
+def test_the_container_writes_its_output_to_the_platforms_pipe():
+    spec = dataclasses.replace(spec_of(function()), output_pipe="/sandbox/node/outputs/00ff")
+    kwargs = create_kwargs(spec, "faas", entry=["/usr/bin/python3", "/var/runtime/bootstrap.py"])
+    assert kwargs["entrypoint"] == OUTPUT_WRAPPER == ["/bin/sh", "-c", 'exec "$@" >/dev/faas-output 2>&1',
+                                                      "faas-output"]
+    assert kwargs["command"] == ["/usr/bin/python3", "/var/runtime/bootstrap.py"]
+    assert kwargs["host_config"]["binds"] == {
+        "/var/lib/faas/code/abab": {"bind": "/var/task", "mode": "ro"},
+        "/sandbox/node/outputs/00ff": {"bind": "/dev/faas-output", "mode": "ro"},
+    }
+    assert kwargs["host_config"]["read_only"] is True and kwargs["user"] == "993:993"
+    # An image without /bin/sh (no entry to wrap) starts as it is, its output left to Docker.
+    unwrapped = create_kwargs(spec, "faas", entry=None)
+    assert (unwrapped["entrypoint"], unwrapped["command"]) == (None, None)
+    assert set(unwrapped["host_config"]["binds"]) == {"/var/lib/faas/code/abab"}
 
 
 def test_create_kwargs_are_accepted_by_the_docker_sdk():
