@@ -11,6 +11,7 @@ import sys
 
 from faas.app import Platform, build
 from faas.errors import FaasError, StartupError
+from faas.files import replace_file
 from faas.lifecycle import Lifecycle
 from faas.settings import Settings
 
@@ -60,7 +61,8 @@ async def _serve(settings: Settings) -> None:
     try:
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
         endpoint = f"{settings.scheme}://{host}:{platform.api.port}"
-        (settings.data_dir / "endpoint").write_text(endpoint + "\n")
+        # Whole or not at all: a CLI or a test polling for the file never reads it half written.
+        replace_file(settings.data_dir / "endpoint", endpoint + "\n", mode=0o644)
         _progress(f"ready at {endpoint} (credentials: {settings.credentials_path})")
 
         stop = asyncio.Event()

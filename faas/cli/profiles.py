@@ -54,6 +54,6 @@ def read_credentials_text(path: Path) -> str:
 def write_private(path: Path, text: str) -> None:
     """Replace `path` with `text`, mode 0600 at every moment (faas.files), or say why it cannot be."""
     try:
-        files.write_private(path, text)
+        files.replace_file(path, text)
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc

@@ -7,7 +7,7 @@ import configparser
 import io
 from pathlib import Path
 
-from faas.files import write_private
+from faas.files import replace_file
 from faas.security.masterkey import MasterKey
 from faas.services.identities import ADMIN, IdentityService
 from faas.store.identities import IdentityStore
@@ -28,8 +28,8 @@ async def ensure_admin_credentials(identities: IdentityService, store: IdentityS
     if existing:
         key = existing[0]
         if not path.exists():
-            write_private(path, credentials_text(key.key_id, master.open(key.secret, key.key_id).decode()))
+            replace_file(path, credentials_text(key.key_id, master.open(key.secret, key.key_id).decode()))
         return key.key_id
     key_id, secret = await identities.create_key(ADMIN)
-    write_private(path, credentials_text(key_id, secret))
+    replace_file(path, credentials_text(key_id, secret))
     return key_id

@@ -62,7 +62,7 @@ class Server:
             if self.proc.poll() is not None:
                 self.log.close()
                 raise RuntimeError(f"faas serve exited with {self.proc.returncode}:\n{self.output()}")
-            if endpoint_file.exists():
+            if endpoint_file.exists():  # written whole (renamed into place) once the server listens
                 self.endpoint = endpoint_file.read_text().strip()
                 try:
                     with urllib.request.urlopen(self.endpoint + "/health", timeout=2, context=self.tls) as response:
