@@ -66,6 +66,9 @@ def scope_service(request: web.Request) -> str | None:
 def resolve(request: web.Request) -> Operation:
     """The operation a request calls: what the guard authorises and `dispatch` runs."""
     found = target_of(request)
+    if found is None and (request.content_type == "application/x-www-form-urlencoded" or "Action" in request.query):
+        raise UnknownOperation("The AWS query protocol (Action=...) is not served here: use a client that speaks the "
+                               "service's JSON protocol (current boto3 and AWS CLI versions do for SQS)")
     if found is None:
         raise UnknownOperation(f"No service answers X-Amz-Target {request.headers.get('X-Amz-Target', '')[:128]!r}")
     service, name = found

@@ -18,6 +18,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from faas.security import sigv4
 from tests.e2e.conftest import Server, unique, wait_for
 from tests.e2e.test_security_e2e import make_principal
 
@@ -335,3 +336,15 @@ def test_messages_survive_a_restart_and_sigkill(tmp_path):
     finally:
         server.stop()
         os.environ.pop("AWS_SHARED_CREDENTIALS_FILE", None)
+
+
+def test_the_query_protocol_and_unknown_targets_are_refused_clearly(server):
+    status, _, body = server.request("POST", "/", b"Action=ListQueues&Version=2012-11-05",
+                                     {"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 404 and "query protocol" in json.loads(body)["message"]
+    headers = {"X-Amz-Target": "AmazonSQS.Teleport", "Content-Type": "application/x-amz-json-1.0"}
+    headers.update(sigv4.sign(server.credentials(), "us-east-1", "sqs", "POST", server.endpoint + "/", headers,
+                              sigv4.payload_hash(b"{}")))
+    status, headers, body = server.request("POST", "/", b"{}", headers, sign=False)
+    assert status == 404 and headers["x-amzn-query-error"] == "InvalidAction;Sender"
+    assert "Teleport" in json.loads(body)["message"]
