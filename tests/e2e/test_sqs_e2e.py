@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from faas.security import sigv4
 from tests.e2e.conftest import Server, unique, wait_for
+from tests.e2e.test_postgres_e2e import postgres_url  # noqa: F401 (a fixture)
 from tests.e2e.test_security_e2e import make_principal
 
 ACCOUNT = "000000000000"
@@ -307,8 +308,16 @@ def test_bad_input_is_refused_in_sqs_shape_and_nothing_stored_is_lost(server, sq
     assert f"{ACCOUNT}/{'q' * 81}" not in str(sqs.list_queues())
 
 
-def test_messages_survive_a_restart_and_sigkill(tmp_path):
-    server = Server(tmp_path / "data").start()
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request):  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        yield None  # the server's own SQLite file
+    else:
+        yield request.getfixturevalue("postgres_url")
+
+
+def test_messages_survive_a_restart_and_sigkill(tmp_path, store_url):
+    server = Server(tmp_path / "data", database_url=store_url).start()
     try:
         sqs = sqs_client(server)
         url = sqs.create_queue(QueueName="durable", Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
