@@ -146,17 +146,19 @@ class StoredMessage:
     attributes: dict[str, Attribute]
     sender_id: str
     sent_ms: int
+    source_arn: str | None = None  # the queue it came from, once moved to a dead-letter queue
 
     def encode(self) -> bytes:
         return json.dumps({"body": self.body, "sender": self.sender_id, "sent": self.sent_ms,
-                           "attributes": {name: a.wire() for name, a in self.attributes.items()}}).encode()
+                           "attributes": {name: a.wire() for name, a in self.attributes.items()},
+                           "source": self.source_arn}).encode()
 
     @classmethod
     def decode(cls, payload: bytes) -> StoredMessage:
         data = json.loads(payload)
         attributes = {name: Attribute(a["DataType"], base64.b64decode(a["BinaryValue"]) if "BinaryValue" in a
                                       else a["StringValue"]) for name, a in data["attributes"].items()}
-        return cls(data["body"], attributes, data["sender"], data["sent"])
+        return cls(data["body"], attributes, data["sender"], data["sent"], data.get("source"))
 
 
 def lease_token() -> str:

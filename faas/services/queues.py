@@ -7,6 +7,9 @@ only on the message as that receive got it: once the message was received again,
 nothing (DeleteMessage still answers success, as SQS may; ChangeMessageVisibility answers
 MessageNotInflight).
 
+A queue with a RedrivePolicy moves a message received more than maxReceiveCount times to its dead-letter
+queue at the receive that would have delivered it once more, as SQS does.
+
 Long polling never busy-waits the store: a waiting receive sleeps until a send on this node wakes it, and
 looks again every RECHECK_S for what other nodes sent and for delays and visibility timeouts that ran out.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import json
 import re
 import time
 import uuid
@@ -51,7 +55,7 @@ from faas.services.queue_messages import (
     receipt_handle,
 )
 from faas.store.queues import Queue, QueueStore, message_kind
-from faas.store.work import WorkStore
+from faas.store.work import WorkItem, WorkStore
 
 RECHECK_S = 1.0  # how often a long poll looks at the store for what this node was not told about
 PRUNE_EVERY_S = 60.0  # how often a queue's expired messages are deleted (receives skip them meanwhile)
@@ -76,16 +80,18 @@ NOT_SUPPORTED = {
     "ContentBasedDeduplication": "FIFO queues are not supported yet",
     "DeduplicationScope": "FIFO queues are not supported yet",
     "FifoThroughputLimit": "FIFO queues are not supported yet",
-    "RedrivePolicy": "dead-letter queues are not supported yet",
-    "RedriveAllowPolicy": "dead-letter queues are not supported yet",
+    "RedriveAllowPolicy": "restricting which queues may use a dead-letter queue is not supported; any queue may",
     "Policy": "queue policies are not supported; grant sqs:* actions in the caller's identity policy",
     "KmsMasterKeyId": "server-side encryption with KMS keys is not supported",
     "KmsDataKeyReusePeriodSeconds": "server-side encryption with KMS keys is not supported",
     "SqsManagedSseEnabled": "server-side encryption is not supported",
 }
-SYSTEM_ATTRIBUTES = ("SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp")
+SYSTEM_ATTRIBUTES = ("SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp",
+                     "DeadLetterQueueSourceArn")
+REDRIVE = "RedrivePolicy"  # {"deadLetterTargetArn": <queue ARN>, "maxReceiveCount": 1-1000}
+MAX_RECEIVE_COUNT = 1000
 ALL_SYSTEM_ATTRIBUTES = frozenset((*SYSTEM_ATTRIBUTES, "SequenceNumber", "MessageDeduplicationId", "MessageGroupId",
-                                   "AWSTraceHeader", "DeadLetterQueueSourceArn", "All"))
+                                   "AWSTraceHeader", "All"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,12 +180,14 @@ class QueueService:
     async def create_queue(self, name: object, attributes: object, tags: object) -> Queue:
         """A new queue, or the existing one when every attribute asked for matches it (SQS's idempotence)."""
         name = check_name(name)
-        asked = self._settable(attributes)
+        asked = await self._settable(name, attributes)
         tag_map = self._tags(tags)
         now = self._clock()
         values = {key: str(default) for key, (_, _, default) in SETTABLE.items()} | asked
+        if not values.get(REDRIVE):
+            values.pop(REDRIVE, None)
         queue = await self._queues.create(Queue(name, values, tag_map, now, now))
-        differing = [key for key, value in asked.items() if queue.attributes.get(key) != value]
+        differing = [key for key, value in asked.items() if queue.attributes.get(key, "") != value]
         if differing:
             raise QueueNameExists(f"A queue already exists with the same name and a different value for attribute "
                                   f"{differing[0]}")
@@ -216,7 +224,7 @@ class QueueService:
         queue = await self.queue(name)
         wanted = self._attribute_names(names)
         if "All" in wanted:
-            wanted = {*SETTABLE, *READ_ONLY}
+            wanted = {*SETTABLE, *READ_ONLY, REDRIVE}
         answer = {key: value for key, value in queue.attributes.items() if key in wanted}
         if "QueueArn" in wanted:
             answer["QueueArn"] = self.arn(name)
@@ -235,7 +243,9 @@ class QueueService:
         queue = await self.queue(name)
         if not attributes:
             raise MissingParameter("The request must contain the parameter Attributes.")
-        changed = queue.attributes | self._settable(attributes)
+        changed = queue.attributes | await self._settable(name, attributes)
+        if not changed.get(REDRIVE):  # set to "" to remove
+            changed.pop(REDRIVE, None)
         await self._queues.set_attributes(name, changed, self._clock())
 
     async def purge(self, name: str) -> None:
@@ -307,6 +317,8 @@ class QueueService:
             now = self._clock()
             items = await self._work.claim(message_kind(name), token, lease_s=visibility, limit=limit, now=now,
                                            created_after=now - dt.timedelta(seconds=retention))
+            if REDRIVE in queue.attributes:
+                items = await self._redrive(queue, items, token)
             left = deadline - time.monotonic()
             if items or left <= 0:
                 break
@@ -377,6 +389,27 @@ class QueueService:
                              due_at=now + dt.timedelta(seconds=delay), created_at=now)
         return Sent(message_id, md5_of_body(body), md5_of_attributes(attributes))
 
+    async def _redrive(self, queue: Queue, items: list[WorkItem], token: str) -> list[WorkItem]:
+        """Move the messages received more than maxReceiveCount times to the dead-letter queue; the rest are
+        delivered. The copy is added before the original goes, so a crash in between duplicates, never loses;
+        the copy keeps the message id (the key: added once) and the original's age for retention."""
+        policy = json.loads(queue.attributes[REDRIVE])
+        target = policy["deadLetterTargetArn"].rsplit(":", 1)[1]
+        if await self._queues.get(target) is None:
+            return items  # the dead-letter queue was deleted: deliver, rather than lose, what would go there
+        delivered = []
+        for item in items:
+            if item.attempts <= policy["maxReceiveCount"]:
+                delivered.append(item)
+                continue
+            moved = dataclasses.replace(StoredMessage.decode(item.payload), source_arn=self.arn(queue.name))
+            await self._work.add(message_kind(target), item.key, moved.encode(), due_at=self._clock(),
+                                 created_at=item.created_at)
+            await self._work.complete(item.id, token)
+        if len(delivered) < len(items):
+            self._wake(target)
+        return delivered
+
     async def _change_visibility(self, queue: Queue, handle: object, timeout: object) -> None:
         item_id, token = parse_receipt_handle(queue.name, handle)
         if timeout is None:
@@ -396,6 +429,8 @@ class QueueService:
         values = {"SenderId": stored.sender_id, "SentTimestamp": str(stored.sent_ms),
                   "ApproximateReceiveCount": str(item.attempts),
                   "ApproximateFirstReceiveTimestamp": str(_ms(item.first_claimed_at or item.due_at))}
+        if stored.source_arn:
+            values["DeadLetterQueueSourceArn"] = stored.source_arn
         chosen = {key: value for key, value in values.items() if key in system}
         if chosen:
             message["Attributes"] = chosen
@@ -419,8 +454,8 @@ class QueueService:
         if arrived is not None:
             arrived.set()
 
-    @staticmethod
-    def _settable(attributes: object) -> dict[str, str]:
+    async def _settable(self, name: str, attributes: object) -> dict[str, str]:
+        """The attributes asked for, checked and in their stored form."""
         if attributes is None:
             return {}
         if not isinstance(attributes, dict):
@@ -431,11 +466,35 @@ class QueueService:
                 if key == "FifoQueue" and str(value).lower() == "false":
                     continue  # a standard queue, said explicitly
                 raise InvalidAttributeValue(f"Invalid value for the parameter {key}: {NOT_SUPPORTED[key]}.")
+            if key == REDRIVE:
+                checked[key] = await self._redrive_policy(name, value)
+                continue
             if key not in SETTABLE:
                 raise InvalidAttributeName(f"Unknown Attribute {str(key)[:256]}.")
             least, most, _ = SETTABLE[key]
             checked[key] = str(_whole(value, key, least, most, InvalidAttributeValue))
         return checked
+
+    async def _redrive_policy(self, name: str, value: object) -> str:
+        """A RedrivePolicy in its stored form ("" removes it); its dead-letter queue must exist here."""
+        if value == "":
+            return ""
+        try:
+            policy = json.loads(value) if isinstance(value, str) else None
+        except ValueError:
+            policy = None
+        arn = policy.get("deadLetterTargetArn") if isinstance(policy, dict) else None
+        if not isinstance(arn, str) or not isinstance(policy.get("maxReceiveCount"), (int, str)):  # type: ignore[union-attr]
+            raise InvalidAttributeValue("Value for parameter RedrivePolicy is invalid. Reason: it must be a JSON "
+                                        "object with deadLetterTargetArn and maxReceiveCount.")
+        count = _whole(policy["maxReceiveCount"], "RedrivePolicy.maxReceiveCount", 1,  # type: ignore[index]
+                       MAX_RECEIVE_COUNT, InvalidAttributeValue)
+        target = arn.rsplit(":", 1)[1] if arn.startswith(self.arn("")) else None
+        if target is None or target == name or await self._queues.get(target) is None:
+            raise InvalidAttributeValue(f"Value {arn[:256]} for parameter RedrivePolicy is invalid. Reason: Dead "
+                                        "letter target does not exist (it must be another queue of this account "
+                                        "and region).")
+        return json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": count}, separators=(",", ":"))
 
     @staticmethod
     def _tags(tags: object) -> dict[str, str]:
@@ -458,7 +517,8 @@ class QueueService:
         if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
             raise SqsInvalidParameterValue("AttributeNames must be a list of attribute names.")
         for name in names:
-            if name != "All" and name not in SETTABLE and name not in READ_ONLY and name not in NOT_SUPPORTED:
+            if name not in ("All", REDRIVE) and name not in SETTABLE and name not in READ_ONLY \
+                    and name not in NOT_SUPPORTED:
                 raise InvalidAttributeName(f"Unknown Attribute {name[:256]}.")
         return set(names)
 

@@ -228,6 +228,31 @@ def test_batches_with_partial_failures(sqs):
     assert counts["Attributes"] == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "1"}
 
 
+def test_a_message_received_too_often_moves_to_the_dead_letter_queue(sqs):
+    dead = sqs.create_queue(QueueName=unique("dead"))["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": 2})
+    url = sqs.create_queue(QueueName=unique("source"), Attributes={"RedrivePolicy": policy})["QueueUrl"]
+    source_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    stored = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]["RedrivePolicy"])
+    assert stored == {"deadLetterTargetArn": dead_arn, "maxReceiveCount": 2}
+    sent = sqs.send_message(QueueUrl=url, MessageBody="poison",
+                            MessageAttributes={"a": {"DataType": "String", "StringValue": "b"}})["MessageId"]
+    for count in (1, 2):  # received and handed back at once, as a failing consumer would
+        [message] = sqs.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"])["Messages"]
+        assert message["Attributes"]["ApproximateReceiveCount"] == str(count)
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    assert sqs.receive_message(QueueUrl=url).get("Messages") is None  # the third receive moves it
+    [moved] = sqs.receive_message(QueueUrl=dead, AttributeNames=["All"], MessageAttributeNames=["All"],
+                                  WaitTimeSeconds=5)["Messages"]
+    assert (moved["MessageId"], moved["Body"], moved["MessageAttributes"]) == (
+        sent, "poison", {"a": {"DataType": "String", "StringValue": "b"}})
+    assert moved["Attributes"]["DeadLetterQueueSourceArn"] == source_arn
+    # Removing the policy: messages stay however often they are received.
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": ""})
+    assert "RedrivePolicy" not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+
+
 def test_purge_and_tags(sqs):
     url = sqs.create_queue(QueueName=unique("purge"), tags={"env": "test"})["QueueUrl"]
     sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": str(i)} for i in range(5)])
@@ -298,9 +323,11 @@ def test_bad_input_is_refused_in_sqs_shape_and_nothing_stored_is_lost(server, sq
     error = refused(sqs.create_queue, "InvalidAttributeValue", QueueName=unique("f") + ".fifo",
                     Attributes={"FifoQueue": "true"})
     assert "FIFO" in error.response["Error"]["Message"]
-    error = refused(sqs.create_queue, "InvalidAttributeValue", QueueName=unique("dlq"),
-                    Attributes={"RedrivePolicy": '{"deadLetterTargetArn": "x", "maxReceiveCount": "3"}'})
-    assert "dead-letter" in error.response["Error"]["Message"]
+    error = refused(sqs.create_queue, "InvalidAttributeValue", QueueName=unique("dlq"), Attributes={
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:{unique('none')}",
+                                     "maxReceiveCount": 3})})
+    assert "Dead letter target does not exist" in error.response["Error"]["Message"]
+    refused(sqs.set_queue_attributes, "InvalidAttributeValue", QueueUrl=url, Attributes={"RedrivePolicy": "{"})
     refused(sqs.send_message, "InvalidAddress", QueueUrl="no-path-here", MessageBody="x")
     refused(sqs.send_message, "MissingParameter", QueueUrl=url)
     [message] = sqs.receive_message(QueueUrl=url)["Messages"]

@@ -11,6 +11,7 @@ import pytest
 
 from faas.errors import (
     InvalidAttributeName,
+    InvalidAttributeValue,
     MessageNotInflight,
     QueueDoesNotExist,
     QueueNameExists,
@@ -140,3 +141,23 @@ async def test_a_send_wakes_a_long_poll_on_this_node(service, monkeypatch):
     await service.send("poll", {"MessageBody": "ding"}, "tester")
     messages = await asyncio.wait_for(waiting, 20)
     assert [m["Body"] for m in messages] == ["ding"]
+
+
+async def test_redrive_moves_a_message_after_max_receive_count_and_needs_an_existing_target(service, clock):
+    await service.create_queue("dlq", None, None)
+    policy = '{"deadLetterTargetArn": "arn:aws:sqs:eu-west-1:123456789012:dlq", "maxReceiveCount": "1"}'
+    await service.create_queue("src", {"RedrivePolicy": policy, "VisibilityTimeout": "10"}, None)
+    # The same policy again is the same queue, whatever its spelling.
+    await service.create_queue("src", {"RedrivePolicy": policy.replace(" ", "")}, None)
+    with pytest.raises(InvalidAttributeValue):
+        await service.create_queue("src2", {"RedrivePolicy": policy.replace(":dlq", ":missing")}, None)
+    with pytest.raises(InvalidAttributeValue):
+        await service.set_attributes("dlq", {"RedrivePolicy": policy})  # its own dead-letter queue
+    await service.send("src", {"MessageBody": "poison"}, "tester")
+    [first] = await receive(service, "src")
+    clock.advance(11)
+    assert await receive(service, "src") == []
+    [moved] = await receive(service, "dlq", AttributeNames=["All"])
+    assert moved["MessageId"] == first["MessageId"]
+    assert moved["Attributes"]["DeadLetterQueueSourceArn"] == "arn:aws:sqs:eu-west-1:123456789012:src"
+    assert moved["Attributes"]["ApproximateReceiveCount"] == "1"
