@@ -21,6 +21,7 @@ from faas.api import identities as identity_routes
 from faas.api import invoke as invoke_routes
 from faas.api import awsjson
 from faas.api import native as native_routes
+from faas.api import router
 from faas.api import permissions as permission_routes
 from faas.api import tags as tag_routes
 from faas.api import urls as url_routes
@@ -247,7 +248,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                              event_configs=event_configs, urls=urls,
                              queues=QueueService(QueueStore(engine), WorkStore(engine), region=settings.region,
                                                  account_id=settings.account_id))
-    # Services on the JSON protocol, by their X-Amz-Target prefix: one port, one guard, one audit log.
+    # AWS services beside Lambda, by their X-Amz-Target prefix (faas.api.router): one port, guard and audit log.
     api[awsjson.SERVICES] = {SQS.target_prefix: SQS}
     api[GUARD] = checks = Guard(identities, permissions, audit, settings)
     # The URL source authenticates and authorises through the API's guard, handed in here (sources never
@@ -255,7 +256,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     api[url_routes.URL_SOURCE] = UrlSource(urls, functions, invoker, checks, function_arn=settings.function_arn,
                                            account_id=settings.account_id, trusted_proxies=settings.trusted_proxies)
     for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
-                   url_routes, identity_routes, native_routes, tag_routes, awsjson):
+                   url_routes, identity_routes, native_routes, tag_routes, router):
         routes.add_routes(api)
 
     async def install_firewall() -> None:

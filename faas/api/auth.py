@@ -343,6 +343,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     caller: Caller | None = None
     try:
         caller = await checks.authenticate(request, target.body_limit, action.partition(":")[2])
+        if hasattr(target, "resolve_body"):  # the query protocol names its operation in the authenticated body
+            target = target.resolve_body(request)
+            action = target.action
         resource, function_name = await checks.acted_on(request, action, caller, resource, function_name)
         if target.resource_of is not None:
             resource = target.resource_of(request)

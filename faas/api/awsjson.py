@@ -1,11 +1,6 @@
-"""The one endpoint's router for services that speak AWS's JSON protocol (SQS today): `POST /` with
-`X-Amz-Target: <prefix>.<Operation>` picks the service and its operation, and the SigV4 credential scope
-(Authorization header or presigned query) must name that same service. Lambda's REST API is routed by
-path (aiohttp's routes), so both share the port, the guard (authentication, policies, audit) and the
-request ids.
-
-The JSON 1.0 protocol lives here, for every service that speaks it: the body is one JSON object, answers
-are `application/x-amz-json-1.0`, and errors are `{"__type": ..., "message": ...}`. For services that moved
+"""AWS's JSON protocol, for every service that speaks it (SQS today; faas.api.router sends it the requests
+with an `X-Amz-Target: <prefix>.<Operation>` header, whose SigV4 credential scope must name that same
+service): the body is one JSON object, answers are `application/x-amz-json-1.0`, and errors are `{"__type": ..., "message": ...}`. For services that moved
 from the query protocol (`awsQueryCompatible` in their botocore model, as SQS), the old error code goes in
 `x-amzn-query-error: <code>;Sender|Receiver`, from which boto3 picks the modeled exception.
 """
@@ -40,6 +35,7 @@ class JsonService:
     # The platform's own errors (the guard's refusals, internal errors) by Lambda code, in this service's codes.
     common_codes: dict[str, str]
     query_compatible: bool = True
+    query: Any = None  # a faas.api.awsquery.QueryShapes when the service also speaks the query protocol
 
 
 SERVICES = web.AppKey("json_services", dict)  # target prefix -> JsonService
@@ -64,21 +60,22 @@ def scope_service(request: web.Request) -> str | None:
 
 
 def resolve(request: web.Request) -> Operation:
-    """The operation a request calls: what the guard authorises and `dispatch` runs."""
+    """The operation an `X-Amz-Target` names, for the guard to authorise and the router to run."""
     found = target_of(request)
-    if found is None and (request.content_type == "application/x-www-form-urlencoded" or "Action" in request.query):
-        raise UnknownOperation("The AWS query protocol (Action=...) is not served here: use a client that speaks the "
-                               "service's JSON protocol (current boto3 and AWS CLI versions do for SQS)")
     if found is None:
         raise UnknownOperation(f"No service answers X-Amz-Target {request.headers.get('X-Amz-Target', '')[:128]!r}")
     service, name = found
-    scope = scope_service(request)
-    if scope is not None and scope != service.signing_name:
-        raise InvalidSignature(f"Credential should be scoped to correct service: '{service.signing_name}'.")
+    check_scope(request, service)
     handler = service.operations.get(name)
     if handler is None:
         raise UnknownOperation(f"{service.target_prefix} has no operation {name[:128]!r}")
     return handler
+
+
+def check_scope(request: web.Request, service: JsonService) -> None:
+    scope = scope_service(request)
+    if scope is not None and scope != service.signing_name:
+        raise InvalidSignature(f"Credential should be scoped to correct service: '{service.signing_name}'.")
 
 
 def params_of(request: web.Request) -> dict[str, Any]:
@@ -95,12 +92,8 @@ def params_of(request: web.Request) -> dict[str, Any]:
     return parsed
 
 
-async def dispatch(request: web.Request) -> web.StreamResponse:
-    result = await resolve(request)(request, params_of(request))
+def response(result: dict[str, Any]) -> web.Response:
     return web.Response(body=json.dumps(result).encode(), content_type=CONTENT_TYPE)
-
-
-dispatch.resolve = resolve  # type: ignore[attr-defined]  # the guard asks it which operation it authorises
 
 
 def error_response(service: JsonService, error: ApiError, request_id: str) -> web.Response:
@@ -112,7 +105,3 @@ def error_response(service: JsonService, error: ApiError, request_id: str) -> we
     body = {"__type": f"{service.error_namespace}#{code}", "message": error.message}
     return web.Response(status=error.status, body=json.dumps(body).encode(), content_type=CONTENT_TYPE,
                         headers=headers)
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_post("/", dispatch)

@@ -1,9 +1,8 @@
 """Every response gets a request id; every error leaves in the format of the API it was called through
-(Lambda's, or the JSON protocol's for services routed by X-Amz-Target), never as a stack trace."""
+(Lambda's, or the JSON or query protocol's for the services faas.api.router routes), never as a stack trace."""
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import uuid
@@ -11,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from faas.api import awsjson
+from faas.api import router
 from faas.api.body import REQUEST_ID
 from faas.errors import ApiError, KMSAccessDenied, ServiceError, UnknownOperation
 from faas.security.masterkey import KeyringError
@@ -33,8 +32,7 @@ def lambda_error_response(error: ApiError, request_id: str) -> web.Response:
 @web.middleware
 async def lambda_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = request[REQUEST_ID] = str(uuid.uuid4())
-    found = awsjson.target_of(request)
-    error_response = functools.partial(awsjson.error_response, found[0]) if found else lambda_error_response
+    error_response = router.error_shape(request, lambda_error_response)
     try:
         response = await handler(request)
     except ApiError as error:

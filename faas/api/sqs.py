@@ -12,7 +12,9 @@ from typing import Any
 from aiohttp import web
 
 from faas.api.auth import CALLER, operation
-from faas.api.awsjson import JsonService, params_of
+from faas.api.awsjson import JsonService
+from faas.api.awsquery import QueryShapes
+from faas.api.router import params_of
 from faas.api.context import services
 from faas.errors import InvalidAddress, MissingParameter, QueueDoesNotExist
 from faas.services.queues import QueueService
@@ -215,6 +217,22 @@ SQS = JsonService(
         "ChangeMessageVisibility": change_message_visibility,
         "ChangeMessageVisibilityBatch": change_message_visibility_batch,
     },
+    # The query protocol (SQS's before 2023), its flattened names as SQS's query model spells them.
+    query=QueryShapes(
+        xml_namespace="http://queue.amazonaws.com/doc/2012-11-05/",
+        maps={"Attribute": ("Attributes", "Name", "Value"), "MessageAttribute": ("MessageAttributes", "Name", "Value"),
+              "MessageSystemAttribute": ("MessageSystemAttributes", "Name", "Value"),
+              "Tag": ("Tags", "Key", "Value")},
+        lists={"AttributeName": "AttributeNames", "MessageAttributeName": "MessageAttributeNames",
+               "MessageSystemAttributeName": "MessageSystemAttributeNames", "TagKey": "TagKeys",
+               "SendMessageBatchRequestEntry": "Entries", "DeleteMessageBatchRequestEntry": "Entries",
+               "ChangeMessageVisibilityBatchRequestEntry": "Entries"},
+        renamed={"CreateQueue": {"Tag": "tags"}},
+        list_elements={"QueueUrls": "QueueUrl", "Messages": "Message", "Successful": None,
+                       "Failed": "BatchResultErrorEntry"},
+        map_elements={"Attributes": ("Attribute", "Name", "Value"),
+                      "MessageAttributes": ("MessageAttribute", "Name", "Value"), "Tags": ("Tag", "Key", "Value")},
+    ),
     # The platform's own refusals, in the codes SQS answers them with.
     common_codes={
         "AccessDeniedException": "AccessDenied",

@@ -374,10 +374,16 @@ def test_messages_survive_a_restart_and_sigkill(tmp_path, store_url):
         os.environ.pop("AWS_SHARED_CREDENTIALS_FILE", None)
 
 
-def test_the_query_protocol_and_unknown_targets_are_refused_clearly(server):
+def test_unknown_operations_and_unscoped_query_requests_are_refused_clearly(server):
+    # A form signed for another service names no service that speaks the query protocol.
     status, _, body = server.request("POST", "/", b"Action=ListQueues&Version=2012-11-05",
                                      {"Content-Type": "application/x-www-form-urlencoded"})
-    assert status == 404 and "query protocol" in json.loads(body)["message"]
+    assert status == 403 and "query-protocol" in json.loads(body)["message"]
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    headers.update(sigv4.sign(server.credentials(), "us-east-1", "sqs", "POST", server.endpoint + "/", headers,
+                              sigv4.payload_hash(b"Action=Teleport")))
+    status, _, body = server.request("POST", "/", b"Action=Teleport", headers, sign=False)
+    assert status == 404 and b"<Code>InvalidAction</Code>" in body and b"Teleport" in body
     headers = {"X-Amz-Target": "AmazonSQS.Teleport", "Content-Type": "application/x-amz-json-1.0"}
     headers.update(sigv4.sign(server.credentials(), "us-east-1", "sqs", "POST", server.endpoint + "/", headers,
                               sigv4.payload_hash(b"{}")))
