@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from faas.security import sigv4
 from tests.e2e.conftest import Server, unique, wait_for
 from tests.e2e.test_postgres_e2e import postgres_url  # noqa: F401 (a fixture)
-from tests.e2e.test_security_e2e import make_principal
+from tests.e2e.test_security_e2e import audit, make_principal
 
 ACCOUNT = "000000000000"
 
@@ -176,11 +176,14 @@ def test_delay_per_queue_and_per_message(sqs):
 def test_long_polling_returns_as_soon_as_a_message_is_sent(server, sqs):
     url = sqs.create_queue(QueueName=unique("poll"))["QueueUrl"]
     answers: list = []
-    waiter = threading.Thread(target=lambda: answers.append(
-        sqs_client(server).receive_message(QueueUrl=url, WaitTimeSeconds=20)))
+    receiver = sqs_client(server)
+    sending = threading.Event()
+    receiver.meta.events.register("before-send.sqs.ReceiveMessage", lambda **_: sending.set())
+    waiter = threading.Thread(target=lambda: answers.append(receiver.receive_message(QueueUrl=url,
+                                                                                      WaitTimeSeconds=20)))
     started = time.monotonic()
     waiter.start()
-    time.sleep(0.5)  # let the receive start waiting (the assertion below does not depend on this)
+    assert sending.wait(10)  # the receive is on its way (faas/services/queues.py wakes it once it waits)
     sqs.send_message(QueueUrl=url, MessageBody="wake up")
     waiter.join(30)
     elapsed = time.monotonic() - started
@@ -282,6 +285,12 @@ def test_a_principal_without_send_message_is_denied_in_sqs_shape(server, sqs):
     # Another queue is not covered by the policy at all.
     other = sqs.create_queue(QueueName=unique("other"))["QueueUrl"]
     refused(as_reader.receive_message, "AccessDenied", status=403, QueueUrl=other)
+    # Queue changes and refusals are in the audit log, on the queue's ARN.
+    entries = [(e["Principal"], e["Action"], e["Status"], e["Outcome"]) for e in audit(server)
+               if e["Resource"] == f"arn:aws:sqs:us-east-1:{ACCOUNT}:{name}"]
+    assert (f"arn:aws:iam::{ACCOUNT}:user/admin", "sqs:CreateQueue", 200, "allowed") in entries
+    assert any(action == "sqs:SendMessage" and (status, outcome) == (403, "denied")
+               for _, action, status, outcome in entries)
     # A signature scoped to another service (Server.request signs for "lambda") is refused in SQS's shape.
     status, headers, body = server.request(
         "POST", "/", json.dumps({"QueueName": name}).encode(),
