@@ -238,6 +238,8 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         progress(f"encrypted the environment variables of {sealed} functions stored before encryption")
         await scrub(engine)
 
+    queues = QueueService(QueueStore(engine), WorkStore(engine), region=settings.region, account_id=settings.account_id)
+
     # lambda_errors first: host-style URL requests, answered by the next middleware, leave through it too.
     api = web.Application(middlewares=[lambda_errors, url_routes.host_style(settings.url_domain), guard],
                           client_max_size=MAX_REQUEST_BYTES)
@@ -246,8 +248,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                              environments=pool.describe, identities=identities, permissions=permissions,
                              audit_log=AuditService(audit.flush, AuditStore(engine)), async_invoker=async_invoker,
                              event_configs=event_configs, urls=urls,
-                             queues=QueueService(QueueStore(engine), WorkStore(engine), region=settings.region,
-                                                 account_id=settings.account_id))
+                             queues=queues)
     # AWS services beside Lambda, by their X-Amz-Target prefix (faas.api.router): one port, guard and audit log.
     api[awsjson.SERVICES] = {SQS.target_prefix: SQS}
     api[GUARD] = checks = Guard(identities, permissions, audit, settings)
@@ -292,6 +293,8 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         Hooks("pool", start=pool.start, stop=pool.close),
         Hooks("invocations in flight", drain=finish_in_flight),
         async_invoker,
+        # Drained once the listener takes no more requests: long polls answer rather than hold the stop.
+        Hooks("queue long polls", drain=queues.drain),
         listener,  # last to start, first to stop taking requests
     )
     return Platform(settings=settings, parts=parts, api=listener)

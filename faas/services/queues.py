@@ -171,6 +171,7 @@ class QueueService:
         self._clock = clock
         self._arrivals: dict[str, asyncio.Event] = {}  # per queue: set when a message is sent on this node
         self._pruned_at: dict[str, float] = {}
+        self._draining = False
 
     def arn(self, name: str) -> str:
         return f"arn:aws:sqs:{self._region}:{self.account_id}:{name}"
@@ -320,7 +321,7 @@ class QueueService:
             if REDRIVE in queue.attributes:
                 items = await self._redrive(queue, items, token)
             left = deadline - time.monotonic()
-            if items or left <= 0:
+            if items or left <= 0 or self._draining:
                 break
             try:
                 await asyncio.wait_for(arrived.wait(), min(left, RECHECK_S))
@@ -448,6 +449,14 @@ class QueueService:
         self._pruned_at[queue.name] = now
         retention = dt.timedelta(seconds=int(queue.attributes["MessageRetentionPeriod"]))
         await self._work.expire(message_kind(queue.name), created_before=self._clock() - retention)
+
+    def drain(self) -> None:
+        """At shutdown: waiting receives answer now, with what they have, rather than hold the node's stop for
+        up to their WaitTimeSeconds."""
+        self._draining = True
+        for arrived in self._arrivals.values():
+            arrived.set()
+        self._arrivals.clear()
 
     def _wake(self, name: str) -> None:
         arrived = self._arrivals.pop(name, None)

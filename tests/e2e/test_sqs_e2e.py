@@ -359,7 +359,20 @@ def test_messages_survive_a_restart_and_sigkill(tmp_path, store_url):
         url = sqs.create_queue(QueueName="durable", Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
         sent = {sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")["MessageId"] for i in range(20)}
         [held] = sqs.receive_message(QueueUrl=url)["Messages"]  # in flight when the server goes
+        # A long poll waiting when the server is told to stop answers at once rather than hold the stop.
+        idle = sqs.create_queue(QueueName="idle")["QueueUrl"]
+        answers: list = []
+        receiver = sqs_client(server)
+        sending = threading.Event()
+        receiver.meta.events.register("before-send.sqs.ReceiveMessage", lambda **_: sending.set())
+        waiter = threading.Thread(target=lambda: answers.append(receiver.receive_message(QueueUrl=idle,
+                                                                                          WaitTimeSeconds=20)))
+        waiter.start()
+        assert sending.wait(10)
+        stopping = time.monotonic()
         server.stop()
+        waiter.join(30)
+        assert answers and "Messages" not in answers[0] and time.monotonic() - stopping < 15
         server.start()
         sqs = sqs_client(server)
         url = sqs.get_queue_url(QueueName="durable")["QueueUrl"]

@@ -161,3 +161,13 @@ async def test_redrive_moves_a_message_after_max_receive_count_and_needs_an_exis
     assert moved["MessageId"] == first["MessageId"]
     assert moved["Attributes"]["DeadLetterQueueSourceArn"] == "arn:aws:sqs:eu-west-1:123456789012:src"
     assert moved["Attributes"]["ApproximateReceiveCount"] == "1"
+
+
+async def test_draining_ends_long_polls_at_once(service, monkeypatch):
+    monkeypatch.setattr(queues_module, "RECHECK_S", 3600.0)
+    await service.create_queue("stopping", None, None)
+    waiting = asyncio.create_task(receive(service, "stopping", WaitTimeSeconds=20))
+    while "stopping" not in service._arrivals:
+        await asyncio.sleep(0.01)
+    service.drain()
+    assert await asyncio.wait_for(waiting, 20) == []
