@@ -1,8 +1,9 @@
 """AWS's JSON protocol, for every service that speaks it (SQS today; faas.api.router sends it the requests
 with an `X-Amz-Target: <prefix>.<Operation>` header, whose SigV4 credential scope must name that same
-service): the body is one JSON object, answers are `application/x-amz-json-1.0`, and errors are `{"__type": ..., "message": ...}`. For services that moved
-from the query protocol (`awsQueryCompatible` in their botocore model, as SQS), the old error code goes in
-`x-amzn-query-error: <code>;Sender|Receiver`, from which boto3 picks the modeled exception.
+service): the body is one JSON object, answers are `application/x-amz-json-1.0`, and errors are
+`{"__type": ..., "message": ...}`. For services that moved from the query protocol (`awsQueryCompatible`
+in their botocore model, as SQS), the old error code goes in `x-amzn-query-error: <code>;Sender|Receiver`,
+from which boto3 picks the modeled exception.
 """
 
 from __future__ import annotations

@@ -135,7 +135,8 @@ def check_name(name: object) -> str:
     if not isinstance(name, str) or not name:
         raise MissingParameter("The request must contain the parameter QueueName.")
     if name.endswith(".fifo"):
-        raise InvalidAttributeValue(f"Invalid value for the parameter QueueName: {name[:100]}: {NOT_SUPPORTED['FifoQueue']}.")
+        raise InvalidAttributeValue(f"Invalid value for the parameter QueueName: {name[:100]}: "
+                                    f"{NOT_SUPPORTED['FifoQueue']}.")
     if not NAME.fullmatch(name):
         raise SqsInvalidParameterValue(
             f"Invalid value for the parameter QueueName: {name[:100]}{'...' if len(name) > 100 else ''}. Reason: "
@@ -200,7 +201,8 @@ class QueueService:
             raise QueueDoesNotExist()
         return queue
 
-    async def list_queues(self, prefix: object, max_results: object, next_token: object) -> tuple[list[str], str | None]:
+    async def list_queues(self, prefix: object, max_results: object,
+                          next_token: object) -> tuple[list[str], str | None]:
         if prefix is not None and not isinstance(prefix, str):
             raise SqsInvalidParameterValue("QueueNamePrefix must be a string.")
         limit = 1000 if max_results is None else _whole(max_results, "MaxResults", 1, 1000)
@@ -492,12 +494,13 @@ class QueueService:
             policy = json.loads(value) if isinstance(value, str) else None
         except ValueError:
             policy = None
-        arn = policy.get("deadLetterTargetArn") if isinstance(policy, dict) else None
-        if not isinstance(arn, str) or not isinstance(policy.get("maxReceiveCount"), (int, str)):  # type: ignore[union-attr]
+        if not isinstance(policy, dict) or not isinstance(policy.get("deadLetterTargetArn"), str) \
+                or not isinstance(policy.get("maxReceiveCount"), (int, str)):
             raise InvalidAttributeValue("Value for parameter RedrivePolicy is invalid. Reason: it must be a JSON "
                                         "object with deadLetterTargetArn and maxReceiveCount.")
-        count = _whole(policy["maxReceiveCount"], "RedrivePolicy.maxReceiveCount", 1,  # type: ignore[index]
-                       MAX_RECEIVE_COUNT, InvalidAttributeValue)
+        arn = policy["deadLetterTargetArn"]
+        count = _whole(policy["maxReceiveCount"], "RedrivePolicy.maxReceiveCount", 1, MAX_RECEIVE_COUNT,
+                       InvalidAttributeValue)
         target = arn.rsplit(":", 1)[1] if arn.startswith(self.arn("")) else None
         if target is None or target == name or await self._queues.get(target) is None:
             raise InvalidAttributeValue(f"Value {arn[:256]} for parameter RedrivePolicy is invalid. Reason: Dead "

@@ -57,7 +57,8 @@ async def test_create_is_idempotent_only_with_the_same_attributes(service):
     with pytest.raises(QueueNameExists):
         await service.create_queue("jobs", {"VisibilityTimeout": "11"}, None)
     attributes = await service.get_attributes("jobs", ["All"])
-    assert attributes["VisibilityTimeout"] == "10" and attributes["QueueArn"] == "arn:aws:sqs:eu-west-1:123456789012:jobs"
+    assert attributes["VisibilityTimeout"] == "10"
+    assert attributes["QueueArn"] == "arn:aws:sqs:eu-west-1:123456789012:jobs"
     with pytest.raises(InvalidAttributeName):
         await service.get_attributes("jobs", ["Nope"])
 
