@@ -290,12 +290,16 @@ class QueueService:
         if total > limit:
             raise BatchRequestTooLong(f"Batch requests cannot be longer than {limit} bytes. You have sent {total} "
                                       "bytes.")
-        done, failed = [], []
+        done, failed, rows = [], [], []
         for entry in checked:
             try:
-                done.append((entry["Id"], await self._send(queue, entry, sender_id)))
+                sent, row = self._message(queue, entry, sender_id)
             except SqsError as error:
                 failed.append(BatchFailure(entry["Id"], error.query_code, error.message))
+                continue
+            done.append((entry["Id"], sent))
+            rows.append(row)
+        await self._work.add_many(message_kind(name), rows)  # one transaction: the batch is stored, or none of it
         if done:
             self._wake(name)
         return done, failed
@@ -341,14 +345,14 @@ class QueueService:
 
     async def delete_batch(self, name: str, entries: object) -> tuple[list[str], list[BatchFailure]]:
         await self.queue(name)
-        done, failed = [], []
+        done, failed, held = [], [], []
         for entry in _batch_ids(entries, "DeleteMessageBatchRequestEntry"):
             try:
-                item_id, token = parse_receipt_handle(name, entry.get("ReceiptHandle"))
-                await self._work.complete(item_id, token)
+                held.append(parse_receipt_handle(name, entry.get("ReceiptHandle")))
                 done.append(entry["Id"])
             except SqsError as error:
                 failed.append(BatchFailure(entry["Id"], error.query_code, error.message))
+        await self._work.complete_many(held)  # as DeleteMessage: a stale handle deletes nothing, and is no error
         return done, failed
 
     async def change_visibility(self, name: str, handle: object, timeout: object) -> None:
@@ -369,6 +373,13 @@ class QueueService:
     # ---- helpers ----
 
     async def _send(self, queue: Queue, entry: dict[str, Any], sender_id: str) -> Sent:
+        sent, (key, payload, due_at, created_at) = self._message(queue, entry, sender_id)
+        await self._work.add(message_kind(queue.name), key, payload, due_at=due_at, created_at=created_at)
+        return sent
+
+    def _message(self, queue: Queue, entry: dict[str, Any],
+                 sender_id: str) -> tuple[Sent, tuple[str, bytes, dt.datetime, dt.datetime]]:
+        """A message checked against the queue, with the work item that keeps it."""
         body = check_body(entry.get("MessageBody"))
         attributes = parse_attributes(entry.get("MessageAttributes"))
         if entry.get("MessageSystemAttributes"):
@@ -388,9 +399,8 @@ class QueueService:
         now = self._clock()
         message_id = str(uuid.uuid4())
         stored = StoredMessage(body, attributes, sender_id, _ms(now))
-        await self._work.add(message_kind(queue.name), message_id, stored.encode(),
-                             due_at=now + dt.timedelta(seconds=delay), created_at=now)
-        return Sent(message_id, md5_of_body(body), md5_of_attributes(attributes))
+        return (Sent(message_id, md5_of_body(body), md5_of_attributes(attributes)),
+                (message_id, stored.encode(), now + dt.timedelta(seconds=delay), now))
 
     async def _redrive(self, queue: Queue, items: list[WorkItem], token: str) -> list[WorkItem]:
         """Move the messages received more than maxReceiveCount times to the dead-letter queue; the rest are

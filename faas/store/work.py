@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -73,6 +73,27 @@ class WorkStore:
         async with self._engine.begin() as conn:
             result = await conn.execute(new)
         return result.rowcount == 1
+
+    async def add_many(self, kind: str, items: list[tuple[str, bytes, dt.datetime, dt.datetime]]) -> None:
+        """Queue several items, (key, payload, due_at, created_at) each, in one transaction: all are durable
+        once this returns, or none is. A key already pending is skipped, as `add` skips it."""
+        if not items:
+            return
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        new = dialect.insert(work_items).on_conflict_do_nothing(index_elements=[work_items.c.kind, work_items.c.key])
+        rows = [{"kind": kind, "key": key, "group_key": None, "payload": payload, "created_at": created_at,
+                 "due_at": due_at, "attempts": 0, "owner": None} for key, payload, due_at, created_at in items]
+        async with self._engine.begin() as conn:
+            await conn.execute(new, rows)
+
+    async def complete_many(self, held: list[tuple[int, str]]) -> None:
+        """Complete several items, (id, owner) each, in one transaction; those no longer held are left."""
+        if not held:
+            return
+        done = delete(work_items).where(work_items.c.id == bindparam("item_id"),
+                                        work_items.c.owner == bindparam("item_owner"))
+        async with self._engine.begin() as conn:
+            await conn.execute(done, [{"item_id": item_id, "item_owner": owner} for item_id, owner in held])
 
     async def claim(self, kind: str, owner: str, *, lease_s: float, limit: int, now: dt.datetime,
                     created_after: dt.datetime | None = None) -> list[WorkItem]:

@@ -247,3 +247,13 @@ async def test_expire_drops_old_items_held_or_not_and_clear_drops_a_kind(work):
     assert await work.clear("sqs:q") == 1
     assert await work.depth("sqs:q", now=at(2)) == WorkDepth(0, 0, 0, 0.0)
     assert [item.key for item in await work.claim("sqs:other", "r3", lease_s=5, limit=10, now=at(3))] == ["kept"]
+
+
+async def test_add_many_and_complete_many_each_take_one_transaction(work):
+    await work.add("sqs:q", "already", b"0", due_at=at(0))
+    await work.add_many("sqs:q", [("already", b"again", at(0), at(0)), ("one", b"1", at(0), at(-1)),
+                                  ("later", b"2", at(50), at(0))])
+    claimed = await work.claim("sqs:q", "r", lease_s=60, limit=10, now=at(1))
+    assert [(i.key, i.payload, i.created_at) for i in claimed] == [("already", b"0", at(0)), ("one", b"1", at(-1))]
+    await work.complete_many([(claimed[0].id, "r"), (claimed[1].id, "someone-else")])
+    assert await work.depth("sqs:q", now=at(2)) == WorkDepth(due=0, delayed=1, leased=1, oldest_due_s=0.0)
