@@ -19,13 +19,16 @@ from faas.api import event_configs as event_config_routes
 from faas.api import functions as function_routes
 from faas.api import identities as identity_routes
 from faas.api import invoke as invoke_routes
+from faas.api import awsjson
 from faas.api import native as native_routes
+from faas.api import router
 from faas.api import permissions as permission_routes
 from faas.api import tags as tag_routes
 from faas.api import urls as url_routes
 from faas.api.auth import GUARD, Guard, guard
 from faas.api.context import SERVICES, Services
 from faas.api.middleware import lambda_errors
+from faas.api.sqs import SQS
 from faas.dispatch.concurrency import Limiter
 from faas.dispatch.invoker import Invoker
 from faas.dispatch.recorder import Recorder
@@ -49,6 +52,7 @@ from faas.services.identities import IdentityService
 from faas.services.invocations import InvocationService
 from faas.services.parameters import engine_architectures
 from faas.services.permissions import PermissionService
+from faas.services.queues import QueueService
 from faas.services.retention import Pruner, Rule
 from faas.services.urls import UrlService
 from faas.sources.async_events import AsyncInvoker
@@ -64,6 +68,7 @@ from faas.store.event_configs import EventConfigStore
 from faas.store.identities import IdentityStore
 from faas.store.meta import CANARY, CANARY_TEXT, MetaStore
 from faas.store.permissions import PermissionStore
+from faas.store.queues import QueueStore
 from faas.store.urls import UrlStore
 from faas.store.work import WorkStore
 
@@ -233,6 +238,8 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         progress(f"encrypted the environment variables of {sealed} functions stored before encryption")
         await scrub(engine)
 
+    queues = QueueService(QueueStore(engine), WorkStore(engine), region=settings.region, account_id=settings.account_id)
+
     # lambda_errors first: host-style URL requests, answered by the next middleware, leave through it too.
     api = web.Application(middlewares=[lambda_errors, url_routes.host_style(settings.url_domain), guard],
                           client_max_size=MAX_REQUEST_BYTES)
@@ -240,14 +247,17 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                              invocations=InvocationService(InvocationStore(engine)), retire=pool.retire,
                              environments=pool.describe, identities=identities, permissions=permissions,
                              audit_log=AuditService(audit.flush, AuditStore(engine)), async_invoker=async_invoker,
-                             event_configs=event_configs, urls=urls)
+                             event_configs=event_configs, urls=urls,
+                             queues=queues)
+    # AWS services beside Lambda, by their X-Amz-Target prefix (faas.api.router): one port, guard and audit log.
+    api[awsjson.SERVICES] = {SQS.target_prefix: SQS}
     api[GUARD] = checks = Guard(identities, permissions, audit, settings)
     # The URL source authenticates and authorises through the API's guard, handed in here (sources never
     # import the API): one implementation of credentials, policies and the audit log for every request.
     api[url_routes.URL_SOURCE] = UrlSource(urls, functions, invoker, checks, function_arn=settings.function_arn,
                                            account_id=settings.account_id, trusted_proxies=settings.trusted_proxies)
     for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
-                   url_routes, identity_routes, native_routes, tag_routes):
+                   url_routes, identity_routes, native_routes, tag_routes, router):
         routes.add_routes(api)
 
     async def install_firewall() -> None:
@@ -283,6 +293,8 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         Hooks("pool", start=pool.start, stop=pool.close),
         Hooks("invocations in flight", drain=finish_in_flight),
         async_invoker,
+        # Drained once the listener takes no more requests: long polls answer rather than hold the stop.
+        Hooks("queue long polls", drain=queues.drain),
         listener,  # last to start, first to stop taking requests
     )
     return Platform(settings=settings, parts=parts, api=listener)

@@ -174,3 +174,108 @@ class UnknownOperation(ApiError):
     status = 404
     code = "UnknownOperationException"
     error_type = "User"
+
+
+class JsonSyntaxError(ApiError):
+    """The request body is not valid JSON."""
+
+    status = 400
+    code = "SerializationException"
+    error_type = "User"
+
+
+class SqsError(ApiError):
+    """An error of the SQS API. `code` is the shape name in SQS's model (boto3's modeled exception); `query_code`
+    the code SQS's older query protocol used, which the JSON protocol still sends in `x-amzn-query-error`."""
+
+    status = 400
+    code = "SqsException"  # the base's own, never sent: every error raised is one of the subclasses
+    error_type = "User"
+    query_code = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.code = cls.__name__.removeprefix("Sqs")
+        cls.query_code = cls.query_code or cls.code
+
+
+class QueueDoesNotExist(SqsError):
+    """The specified queue does not exist."""
+
+    query_code = "AWS.SimpleQueueService.NonExistentQueue"
+
+
+class QueueNameExists(SqsError):
+    """A queue with this name already exists with different attributes."""
+
+    query_code = "QueueAlreadyExists"
+
+
+class ReceiptHandleIsInvalid(SqsError):
+    """The specified receipt handle isn't valid."""
+
+
+class InvalidAttributeName(SqsError):
+    """The specified attribute doesn't exist."""
+
+
+class InvalidAttributeValue(SqsError):
+    """A queue attribute value is invalid."""
+
+
+class SqsInvalidParameterValue(SqsError):
+    """One or more parameters are invalid."""
+
+
+class MissingParameter(SqsError):
+    """A required parameter is missing."""
+
+
+class InvalidAddress(SqsError):
+    """The specified queue URL isn't valid."""
+
+
+class InvalidMessageContents(SqsError):
+    """The message contains characters outside the allowed set."""
+
+
+class EmptyBatchRequest(SqsError):
+    """The batch request doesn't contain any entries."""
+
+    query_code = "AWS.SimpleQueueService.EmptyBatchRequest"
+
+
+class TooManyEntriesInBatchRequest(SqsError):
+    """The batch request contains more entries than permissible (10)."""
+
+    query_code = "AWS.SimpleQueueService.TooManyEntriesInBatchRequest"
+
+
+class BatchEntryIdsNotDistinct(SqsError):
+    """Two or more batch entries in the request have the same Id."""
+
+    query_code = "AWS.SimpleQueueService.BatchEntryIdsNotDistinct"
+
+
+class InvalidBatchEntryId(SqsError):
+    """The Id of a batch entry in a batch request doesn't abide by the specification."""
+
+    query_code = "AWS.SimpleQueueService.InvalidBatchEntryId"
+
+
+class BatchRequestTooLong(SqsError):
+    """The length of all the messages put together is more than the limit."""
+
+    query_code = "AWS.SimpleQueueService.BatchRequestTooLong"
+
+
+class OverLimit(SqsError):
+    """The specified action violates a limit."""
+
+    status = 403
+
+
+class MessageNotInflight(SqsError):
+    """The specified message isn't in flight."""
+
+    query_code = "AWS.SimpleQueueService.MessageNotInflight"

@@ -33,11 +33,13 @@ INVOKE_ACTIONS = frozenset({"lambda:InvokeFunction", "lambda:InvokeFunctionUrl"}
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
-def operation(action: str, *, body_limit: int = DEFAULT_LIMIT, audited: bool = True,
-              open: bool = False) -> Callable[[Handler], Handler]:
-    """Declare a handler's IAM action, body limit and whether its calls are audited."""
+def operation(action: str, *, body_limit: int = DEFAULT_LIMIT, audited: bool = True, open: bool = False,
+              resource: Callable[[web.Request], str] | None = None) -> Callable[[Handler], Handler]:
+    """Declare a handler's IAM action, body limit and whether its calls are audited. `resource`, when the
+    path does not name what the call acts on, finds its ARN in the authenticated request (its body)."""
 
     def declare(handler: Handler) -> Handler:
+        handler.resource_of = resource  # type: ignore[attr-defined]
         handler.action = action  # type: ignore[attr-defined]
         handler.body_limit = body_limit  # type: ignore[attr-defined]
         handler.audited = audited  # type: ignore[attr-defined]
@@ -329,6 +331,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.match_info.http_exception is not None:
         return await handler(request)  # no such route: it answers 404/405 itself
     target = request.match_info.handler
+    if hasattr(target, "resolve"):  # one route for many operations (faas.api.awsjson): the one this request calls
+        target = target.resolve(request)
     action = getattr(target, "action", None)
     if action is None:  # fail closed: a route nobody declared is a bug, not an open door
         raise ServiceError(f"{request.method} {request.path} has no declared operation")
@@ -339,7 +343,12 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     caller: Caller | None = None
     try:
         caller = await checks.authenticate(request, target.body_limit, action.partition(":")[2])
+        if hasattr(target, "resolve_body"):  # the query protocol names its operation in the authenticated body
+            target = target.resolve_body(request)
+            action = target.action
         resource, function_name = await checks.acted_on(request, action, caller, resource, function_name)
+        if target.resource_of is not None:
+            resource = target.resource_of(request)
         await checks.authorize(caller, action, resource, function_name)
         await checks.authorize_pass_role(request, action, caller)
         image = checks.used_image(request, action)

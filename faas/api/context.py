@@ -14,6 +14,7 @@ from faas.services.event_configs import EventConfigService
 from faas.services.identities import IdentityService
 from faas.services.invocations import InvocationService
 from faas.services.permissions import PermissionService
+from faas.services.queues import QueueService
 from faas.services.urls import UrlService
 from faas.services.functions import FunctionService, parse_function_ref
 from faas.settings import Settings
@@ -33,6 +34,7 @@ class Services:
     async_invoker: AsyncInvoker
     event_configs: EventConfigService
     urls: UrlService
+    queues: QueueService
 
 
 SERVICES = web.AppKey("services", Services)

@@ -1,4 +1,5 @@
-"""Every response gets a request id; every error leaves as Lambda's error format, never a stack trace."""
+"""Every response gets a request id; every error leaves in the format of the API it was called through
+(Lambda's, or the JSON or query protocol's for the services faas.api.router routes), never as a stack trace."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from faas.api import router
 from faas.api.body import REQUEST_ID
 from faas.errors import ApiError, KMSAccessDenied, ServiceError, UnknownOperation
 from faas.security.masterkey import KeyringError
@@ -18,7 +20,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def error_response(error: ApiError, request_id: str) -> web.Response:
+def lambda_error_response(error: ApiError, request_id: str) -> web.Response:
     return web.Response(
         status=error.status,
         body=json.dumps(error.body()).encode(),
@@ -30,6 +32,7 @@ def error_response(error: ApiError, request_id: str) -> web.Response:
 @web.middleware
 async def lambda_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = request[REQUEST_ID] = str(uuid.uuid4())
+    error_response = router.error_shape(request, lambda_error_response)
     try:
         response = await handler(request)
     except ApiError as error:

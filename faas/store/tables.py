@@ -216,9 +216,21 @@ work_items = Table(
     Column("due_at", DateTime(timezone=True), nullable=False),
     Column("attempts", Integer, nullable=False),  # claims so far (approximateInvokeCount, ApproximateReceiveCount)
     Column("owner", String(64), nullable=True, index=True),  # who holds the lease (a node id); NULL while waiting
+    Column("first_claimed_at", DateTime(timezone=True), nullable=True),  # SQS's ApproximateFirstReceiveTimestamp
     UniqueConstraint("kind", "key", name="uq_work_items_kind_key"),
     Index("ix_work_items_kind_due_at", "kind", "due_at"),
     Index("ix_work_items_kind_group_key", "kind", "group_key"),  # finds a group's earlier items
+)
+
+# SQS queues' metadata; their messages are work items of kind "sqs:<name>" (faas.store.work).
+queues = Table(
+    "queues",
+    metadata,
+    Column("name", String(80), primary_key=True),
+    Column("attributes", Text, nullable=False),  # JSON: the queue's settable attributes, every one filled in
+    Column("tags", Text, nullable=False),  # JSON object
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
 )
 
 event_invoke_configs = Table(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -34,6 +34,7 @@ class WorkItem:
     due_at: dt.datetime  # while claimed: when the lease runs out
     attempts: int  # claims so far, this one included
     owner: str | None
+    first_claimed_at: dt.datetime | None = None  # the first claim's time (SQS's ApproximateFirstReceiveTimestamp)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +49,8 @@ class WorkDepth:
 
 def _item(row) -> WorkItem:  # type: ignore[no-untyped-def]
     return WorkItem(row.id, row.kind, row.key, row.group_key, bytes(row.payload), as_utc(row.created_at),
-                    as_utc(row.due_at), row.attempts, row.owner)
+                    as_utc(row.due_at), row.attempts, row.owner,
+                    as_utc(row.first_claimed_at) if row.first_claimed_at is not None else None)
 
 
 def _later(now: dt.datetime, seconds: float) -> dt.datetime:
@@ -72,21 +74,48 @@ class WorkStore:
             result = await conn.execute(new)
         return result.rowcount == 1
 
-    async def claim(self, kind: str, owner: str, *, lease_s: float, limit: int, now: dt.datetime) -> list[WorkItem]:
+    async def add_many(self, kind: str, items: list[tuple[str, bytes, dt.datetime, dt.datetime]]) -> None:
+        """Queue several items, (key, payload, due_at, created_at) each, in one transaction: all are durable
+        once this returns, or none is. A key already pending is skipped, as `add` skips it."""
+        if not items:
+            return
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        new = dialect.insert(work_items).on_conflict_do_nothing(index_elements=[work_items.c.kind, work_items.c.key])
+        rows = [{"kind": kind, "key": key, "group_key": None, "payload": payload, "created_at": created_at,
+                 "due_at": due_at, "attempts": 0, "owner": None} for key, payload, due_at, created_at in items]
+        async with self._engine.begin() as conn:
+            await conn.execute(new, rows)
+
+    async def complete_many(self, held: list[tuple[int, str]]) -> None:
+        """Complete several items, (id, owner) each, in one transaction; those no longer held are left."""
+        if not held:
+            return
+        done = delete(work_items).where(work_items.c.id == bindparam("item_id"),
+                                        work_items.c.owner == bindparam("item_owner"))
+        async with self._engine.begin() as conn:
+            await conn.execute(done, [{"item_id": item_id, "item_owner": owner} for item_id, owner in held])
+
+    async def claim(self, kind: str, owner: str, *, lease_s: float, limit: int, now: dt.datetime,
+                    created_after: dt.datetime | None = None) -> list[WorkItem]:
         """Take up to `limit` due items of a kind for `owner` until `now + lease_s`, earliest due first: new
         and retried ones whose time came, and those whose owner's lease ran out. Each claim is an attempt.
-        Of a group only its first pending item may be claimed: the next waits until that one is complete."""
+        Of a group only its first pending item may be claimed: the next waits until that one is complete.
+        Items created at or before `created_after` are left for `expire` (a queue's retention period)."""
         if limit <= 0:
             return []
         earlier = work_items.alias("earlier")
         first_of_group = work_items.c.group_key.is_(None) | ~select(earlier.c.id).where(
             earlier.c.kind == kind, earlier.c.group_key == work_items.c.group_key, earlier.c.id < work_items.c.id,
         ).exists()
-        due = (select(work_items.c.id).where(work_items.c.kind == kind, work_items.c.due_at <= now, first_of_group)
+        conditions = [work_items.c.kind == kind, work_items.c.due_at <= now, first_of_group]
+        if created_after is not None:
+            conditions.append(work_items.c.created_at > created_after)
+        due = (select(work_items.c.id).where(*conditions)
                .order_by(work_items.c.due_at).limit(limit)  # the index's own order: no sort
                .with_for_update(skip_locked=True))  # SQLite has no row locks; its compiler leaves this out
         claim = (update(work_items).where(work_items.c.id.in_(due.scalar_subquery()))
-                 .values(owner=owner, due_at=_later(now, lease_s), attempts=work_items.c.attempts + 1)
+                 .values(owner=owner, due_at=_later(now, lease_s), attempts=work_items.c.attempts + 1,
+                         first_claimed_at=func.coalesce(work_items.c.first_claimed_at, now))
                  .returning(*work_items.c))
         async with self._engine.begin() as conn:
             rows = (await conn.execute(claim)).all()
@@ -112,6 +141,20 @@ class WorkStore:
             result = await conn.execute(delete(work_items).where(work_items.c.id == item_id,
                                                                  work_items.c.owner == owner))
         return result.rowcount == 1
+
+    async def expire(self, kind: str, *, created_before: dt.datetime) -> int:
+        """Drop the items of a kind created at or before `created_before`, held or not (a queue's messages past
+        their retention period). Returns how many went."""
+        return await self._delete(work_items.c.kind == kind, work_items.c.created_at <= created_before)
+
+    async def clear(self, kind: str) -> int:
+        """Drop every item of a kind (a purged or deleted queue). Returns how many went."""
+        return await self._delete(work_items.c.kind == kind)
+
+    async def _delete(self, *conditions) -> int:  # type: ignore[no-untyped-def]
+        async with self._engine.begin() as conn:
+            result = await conn.execute(delete(work_items).where(*conditions))
+        return result.rowcount
 
     async def reclaim_owner(self, owner: str, *, now: dt.datetime) -> int:
         """At an owner's start: what it held when it stopped is due again at once, rather than when the

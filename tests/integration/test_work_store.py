@@ -225,3 +225,35 @@ async def test_concurrent_claimers_take_only_the_first_item_of_each_group(databa
     finally:
         await other.dispose()
     assert sorted(claimed) == sorted(f"g{g}-0" for g in range(groups))
+
+
+async def test_a_claim_remembers_the_first_and_skips_items_created_too_long_ago(work):
+    await work.add("sqs:q", "old", b"", due_at=at(0), created_at=at(-100))
+    await work.add("sqs:q", "new", b"", due_at=at(0), created_at=at(-10))
+    [new] = await work.claim("sqs:q", "r1", lease_s=5, limit=10, now=at(0), created_after=at(-50))
+    assert (new.key, new.first_claimed_at) == ("new", at(0))
+    [again] = await work.claim("sqs:q", "r2", lease_s=5, limit=10, now=at(30), created_after=at(-50))
+    assert (again.key, again.attempts, again.first_claimed_at) == ("new", 2, at(0))
+
+
+async def test_expire_drops_old_items_held_or_not_and_clear_drops_a_kind(work):
+    await work.add("sqs:q", "old-held", b"", due_at=at(0), created_at=at(-100))
+    await work.claim("sqs:q", "r1", lease_s=600, limit=1, now=at(0))
+    await work.add("sqs:q", "old", b"", due_at=at(0), created_at=at(-90))
+    await work.add("sqs:q", "young", b"", due_at=at(0), created_at=at(-10))
+    await work.add("sqs:other", "kept", b"", due_at=at(0), created_at=at(-100))
+    assert await work.expire("sqs:q", created_before=at(-50)) == 2
+    assert [item.key for item in await work.claim("sqs:q", "r2", lease_s=5, limit=10, now=at(1))] == ["young"]
+    assert await work.clear("sqs:q") == 1
+    assert await work.depth("sqs:q", now=at(2)) == WorkDepth(0, 0, 0, 0.0)
+    assert [item.key for item in await work.claim("sqs:other", "r3", lease_s=5, limit=10, now=at(3))] == ["kept"]
+
+
+async def test_add_many_and_complete_many_each_take_one_transaction(work):
+    await work.add("sqs:q", "already", b"0", due_at=at(0))
+    await work.add_many("sqs:q", [("already", b"again", at(0), at(0)), ("one", b"1", at(0), at(-1)),
+                                  ("later", b"2", at(50), at(0))])
+    claimed = await work.claim("sqs:q", "r", lease_s=60, limit=10, now=at(1))
+    assert [(i.key, i.payload, i.created_at) for i in claimed] == [("already", b"0", at(0)), ("one", b"1", at(-1))]
+    await work.complete_many([(claimed[0].id, "r"), (claimed[1].id, "someone-else")])
+    assert await work.depth("sqs:q", now=at(2)) == WorkDepth(due=0, delayed=1, leased=1, oldest_due_s=0.0)

@@ -7,6 +7,7 @@ import json
 import logging
 import uuid
 
+import botocore.session
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -34,10 +35,22 @@ def test_the_hierarchy_is_found():
 @pytest.mark.parametrize("cls", API_ERRORS, ids=lambda c: c.__name__)
 def test_every_api_error_has_a_status_a_code_and_a_docstring(cls):
     assert isinstance(cls.status, int) and 400 <= cls.status <= 599
-    assert isinstance(cls.code, str) and cls.code.endswith("Exception")
+    if issubclass(cls, errors.SqsError) and cls is not errors.SqsError:  # SQS's model names them without it
+        assert isinstance(cls.code, str) and cls.query_code
+    else:
+        assert isinstance(cls.code, str) and cls.code.endswith("Exception")
     assert cls.error_type in ("User", "Service")
     assert (cls.status < 500) == (cls.error_type == "User")
     assert "__doc__" in vars(cls) and inspect.cleandoc(cls.__doc__)
+
+
+def test_sqs_errors_are_the_ones_sqs_models_so_boto3_raises_its_exceptions():
+    model = botocore.session.get_session().get_service_model("sqs")
+    modeled = {shape.name for shape in model.error_shapes}
+    unmodeled = {"InvalidParameterValue", "MissingParameter"}  # SQS sends these without modelling them
+    for cls in API_ERRORS:
+        if issubclass(cls, errors.SqsError) and cls is not errors.SqsError:
+            assert cls.code in modeled | unmodeled, cls
 
 
 def test_wire_codes_are_unique():

@@ -1,0 +1,89 @@
+"""The AWS CLI's `aws sqs` against a real `faas serve`: the commands README.md shows, run as a user types
+them, with the CLI installed beside the tests (v1 with a current botocore: SQS's JSON protocol) and with
+Debian's AWS CLI v2 (2.9, which still speaks SQS's query protocol)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.e2e.conftest import Server, unique
+
+
+DEBIAN_CLI = "/usr/bin/aws"  # deploy/dev.sh installs Debian's awscli package
+
+
+@pytest.fixture(scope="module", params=["json", "query"])
+def aws(request, server: Server, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """`aws sqs ... --endpoint-url <endpoint>` with only the data dir's credentials file and a region."""
+    if request.param == "json":
+        command = [sys.executable, "-m", "awscli"]
+    else:
+        if not os.path.exists(DEBIAN_CLI):
+            pytest.skip(f"{DEBIAN_CLI} is missing: apt-get install awscli (deploy/dev.sh does)")
+        command = [DEBIAN_CLI]
+    home = tmp_path_factory.mktemp("home")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FAAS_"))}
+    env.update({"AWS_SHARED_CREDENTIALS_FILE": str(server.data_dir / "credentials"),
+                "AWS_DEFAULT_REGION": "us-east-1", "HOME": str(home)})
+
+    def aws(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*command, "sqs", *args, "--endpoint-url", server.endpoint],
+                              env=env, cwd=home, capture_output=True, text=True, timeout=120)
+    return aws
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> dict:
+    assert result.returncode == 0, f"exit {result.returncode}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+    return json.loads(result.stdout) if result.stdout.strip() else {}
+
+
+def test_a_queue_with_the_aws_cli(aws, server) -> None:  # type: ignore[no-untyped-def]
+    name = unique("cli-jobs")
+    url = ok(aws("create-queue", "--queue-name", name, "--attributes", "VisibilityTimeout=60"))["QueueUrl"]
+    assert url == f"{server.endpoint}/000000000000/{name}"
+    assert url in ok(aws("list-queues", "--queue-name-prefix", "cli-jobs"))["QueueUrls"]
+    assert ok(aws("get-queue-url", "--queue-name", name))["QueueUrl"] == url
+    attributes = ok(aws("get-queue-attributes", "--queue-url", url, "--attribute-names", "All"))["Attributes"]
+    assert attributes["VisibilityTimeout"] == "60"
+
+    sent = ok(aws("send-message", "--queue-url", url, "--message-body", '{"order": 1}',
+                  "--message-attributes", "kind={DataType=String,StringValue=order}"))
+    received = ok(aws("receive-message", "--queue-url", url, "--message-attribute-names", "All",
+                      "--wait-time-seconds", "5"))["Messages"]
+    assert [(m["MessageId"], m["Body"], m["MD5OfMessageAttributes"]) for m in received] == [
+        (sent["MessageId"], '{"order": 1}', sent["MD5OfMessageAttributes"])]
+    assert received[0]["MessageAttributes"] == {"kind": {"DataType": "String", "StringValue": "order"}}
+    ok(aws("delete-message", "--queue-url", url, "--receipt-handle", received[0]["ReceiptHandle"]))
+    assert "Messages" not in ok(aws("receive-message", "--queue-url", url))
+
+    batch = ok(aws("send-message-batch", "--queue-url", url, "--entries", json.dumps([
+        {"Id": "good", "MessageBody": "one", "MessageAttributes": {"n": {"DataType": "Number", "StringValue": "7"}}},
+        {"Id": "bad", "MessageBody": "two", "MessageAttributes": {"n": {"DataType": "Number", "StringValue": "x"}}}])))
+    assert [e["Id"] for e in batch["Successful"]] == ["good"] and batch["Successful"][0]["MD5OfMessageAttributes"]
+    assert [(e["Id"], e["Code"], e["SenderFault"]) for e in batch["Failed"]] == [("bad", "InvalidParameterValue", True)]
+    [one] = ok(aws("receive-message", "--queue-url", url, "--attribute-names", "All",
+                   "--message-attribute-names", "All"))["Messages"]
+    assert one["Attributes"]["ApproximateReceiveCount"] == "1"
+    assert one["MessageAttributes"] == {"n": {"DataType": "Number", "StringValue": "7"}}
+    deleted = ok(aws("delete-message-batch", "--queue-url", url, "--entries", json.dumps([
+        {"Id": "a", "ReceiptHandle": one["ReceiptHandle"]}, {"Id": "b", "ReceiptHandle": "bogus"}])))
+    assert [e["Id"] for e in deleted["Successful"]] == ["a"]
+    assert [(e["Id"], e["Code"]) for e in deleted["Failed"]] == [("b", "ReceiptHandleIsInvalid")]
+    ok(aws("tag-queue", "--queue-url", url, "--tags", "team=a"))
+    assert ok(aws("list-queue-tags", "--queue-url", url))["Tags"] == {"team": "a"}
+    ok(aws("purge-queue", "--queue-url", url))
+    ok(aws("delete-queue", "--queue-url", url))
+
+    missing = aws("get-queue-url", "--queue-name", name)
+    assert missing.returncode != 0
+    assert "AWS.SimpleQueueService.NonExistentQueue" in missing.stderr
+    assert "The specified queue does not exist" in missing.stderr
+    too_long = aws("create-queue", "--queue-name", "q" * 81)
+    assert too_long.returncode != 0 and "InvalidParameterValue" in too_long.stderr and "80" in too_long.stderr
+    unknown_attribute = aws("create-queue", "--queue-name", unique("cli"), "--attributes", "Colour=blue")
+    assert unknown_attribute.returncode != 0 and "InvalidAttributeName" in unknown_attribute.stderr
