@@ -10,6 +10,7 @@ from faas.cli.access import add_access_commands
 from faas.cli.common import print_error, print_to_stderr, usage
 from faas.cli.functions import add_function_commands
 from faas.cli.identities import add_identity_commands
+from faas.cli.queues import add_queue_commands
 from faas.cli.serve import add_serve_commands
 from faas.client.transport import ClientError, EndpointUnreachable
 from faas.errors import ConfigError, FaasError, StartupError
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_function_commands(commands)
     add_identity_commands(commands)
     add_access_commands(commands)
+    add_queue_commands(commands)
     return parser
 
 

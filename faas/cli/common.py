@@ -6,11 +6,13 @@ import argparse
 import os
 import sys
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from faas import settings as settings_module
 from faas.client.api import Client
-from faas.client.transport import UploadProgress
+from faas.client.transport import Transport, UploadProgress
+
+T = TypeVar("T", bound=Transport)
 
 
 def print_to_stderr(*parts: Any) -> None:
@@ -42,9 +44,10 @@ def _upload_progress(args: argparse.Namespace) -> UploadProgress | None:
     return UploadProgress(sys.stderr)  # rewritten in place on a terminal, a line per 10% otherwise
 
 
-def client_for(args: argparse.Namespace, config: settings_module.Settings | None = None) -> Client:
+def client_for(args: argparse.Namespace, config: settings_module.Settings | None = None,
+               client_class: type[T] = Client) -> T:  # type: ignore[assignment]
     config = config or settings_module.load(os.environ, data_dir=args.data_dir)
-    return Client.from_settings(config, os.environ, endpoint_url=args.endpoint_url, profile=args.profile,
+    return client_class.from_settings(config, os.environ, endpoint_url=args.endpoint_url, profile=args.profile,
                                 progress=_upload_progress(args), ca_bundle=args.ca_bundle)
 
 

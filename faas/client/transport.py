@@ -20,7 +20,7 @@ from faas.client.discovery import (CA_BUNDLE_ENV, default_endpoint, discover_cre
 from faas.errors import ConfigError, FaasError
 from faas.security import sigv4
 
-SERVICE = "lambda"
+SERVICE = "lambda"  # the default credential scope; faas.client.queues signs for "sqs"
 PROGRESS_THRESHOLD = 1024 * 1024  # bodies above this are sent in chunks with progress
 CHUNK_SIZE = 256 * 1024
 REQUEST_TIMEOUT_S = 300.0
@@ -153,15 +153,15 @@ class Transport:
 
     def request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None,
                 body: bytes | None = None, headers: Mapping[str, str] | None = None,
-                timeout: float = REQUEST_TIMEOUT_S) -> Response:
-        """Send one signed request; ClientError for any status >= 300."""
+                timeout: float = REQUEST_TIMEOUT_S, service: str = SERVICE) -> Response:
+        """Send one signed request, for `service` (the credential scope's); ClientError for any status >= 300."""
         target = self._base_path + path
         query_string = _query(query or {})
         if query_string:
             target += "?" + query_string
         url = f"{self._parts.scheme}://{self._parts.netloc}{target}"
         send_headers = {"Host": sigv4.host_header(url), **(headers or {})}
-        send_headers.update(sigv4.sign(self.credentials, self.region, SERVICE, method, url, send_headers,
+        send_headers.update(sigv4.sign(self.credentials, self.region, service, method, url, send_headers,
                                        sigv4.payload_hash(body)))
         # Added after signing, as botocore does: proxies may change these.
         send_headers["User-Agent"] = USER_AGENT
