@@ -165,8 +165,9 @@ def check_name(name: object, fifo: bool = False) -> str:
             "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end "
             "with .fifo suffix and be 1 to 80 in length.")
     if not fifo and name.endswith(".fifo") and FIFO_NAME.fullmatch(name):
-        raise SqsInvalidParameterValue(f"Invalid value for the parameter QueueName: {name}. Reason: a name ending "
-                                       "in .fifo is a FIFO queue's; create it with the attribute FifoQueue=true.")
+        raise SqsInvalidParameterValue(f"Invalid value for the parameter QueueName: {name}. Reason: Can only "
+                                       "include alphanumeric characters, hyphens, or underscores. 1 to 80 in length "
+                                       "(a name ending in .fifo is a FIFO queue's: create it with FifoQueue=true).")
     if not fifo and not NAME.fullmatch(name):
         raise SqsInvalidParameterValue(
             f"Invalid value for the parameter QueueName: {name[:100]}{'...' if len(name) > 100 else ''}. Reason: "
