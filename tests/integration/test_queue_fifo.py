@@ -6,6 +6,7 @@ errors of FIFO parameters on the wrong queue type."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 
@@ -195,3 +196,15 @@ async def test_redrive_to_a_fifo_dead_letter_queue_keeps_the_group(service, cloc
     assert following["Body"] == "next"
     [moved] = await receive(service, "dead.fifo")
     assert (moved["Body"], moved["Attributes"]["MessageGroupId"]) == ("poison", "g")
+
+
+async def test_concurrent_sends_of_one_deduplication_id_store_one_message(engine, clock):
+    # Each send on its own service, as on separate nodes: they race on the deduplication key in the store.
+    await new_service(engine, clock).create_queue("race.fifo", FIFO, None)
+    sent = await asyncio.gather(*(new_service(engine, clock).send("race.fifo", send("g", f"try {i}", "once"), "t")
+                                  for i in range(8)))
+    assert len({message.message_id for message in sent}) == 1
+    service = new_service(engine, clock)
+    [stored] = await receive(service, "race.fifo")
+    await service.delete_message("race.fifo", stored["ReceiptHandle"])
+    assert stored["MessageId"] == sent[0].message_id and await receive(service, "race.fifo") == []
