@@ -10,9 +10,9 @@ MessageNotInflight).
 A queue with a RedrivePolicy moves a message received more than maxReceiveCount times to its dead-letter
 queue at the receive that would have delivered it once more, as SQS does.
 
-FIFO queues (a `.fifo` name and FifoQueue=true) keep each message group in order: a group's next message
-may be received only once the one before it was deleted (or moved to the dead-letter queue), so a receive
-takes at most one message of each group, the first pending one. A send names its group and a deduplication
+FIFO queues (a `.fifo` name and FifoQueue=true) keep each message group in order: while any message of a
+group is in flight the group's later ones wait; a receive takes a group's first pending message and the
+due ones after it, in order, as many as MaxNumberOfMessages allows. A send names its group and a deduplication
 id (or the queue hashes the body, ContentBasedDeduplication); the same id again within five minutes answers
 the first message's MessageId and stores nothing (faas/store/queues.py). ReceiveRequestAttemptId is
 accepted and ignored: a receive that is retried gets what is due then.
@@ -388,7 +388,7 @@ class QueueService:
             await self._prune(queue)
             now = self._clock()
             items = await self._work.claim(message_kind(name), token, lease_s=visibility, limit=limit, now=now,
-                                           created_after=now - dt.timedelta(seconds=retention))
+                                           created_after=now - dt.timedelta(seconds=retention), runs=is_fifo(queue))
             if REDRIVE in queue.attributes:
                 items = await self._redrive(queue, items, token)
             left = deadline - time.monotonic()
@@ -656,8 +656,8 @@ class QueueService:
         if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
             raise SqsInvalidParameterValue("AttributeNames must be a list of attribute names.")
         for name in names:
-            if name not in ("All", REDRIVE, FIFO) and name not in SETTABLE and name not in FIFO_SETTABLE and name not in READ_ONLY \
-                    and name not in NOT_SUPPORTED:
+            known = (*SETTABLE, *FIFO_SETTABLE, *READ_ONLY, *NOT_SUPPORTED)
+            if name not in ("All", REDRIVE, FIFO) and name not in known:
                 raise InvalidAttributeName(f"Unknown Attribute {name[:256]}.")
         return set(names)
 

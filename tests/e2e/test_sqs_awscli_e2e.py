@@ -99,13 +99,14 @@ def test_a_fifo_queue_with_the_aws_cli(aws) -> None:  # type: ignore[no-untyped-
     assert again["MessageId"] == first["MessageId"]  # deduplicated by content
     ok(aws("send-message", "--queue-url", url, "--message-body", "two", "--message-group-id", "g",
            "--message-deduplication-id", "second"))
-    [received] = ok(aws("receive-message", "--queue-url", url, "--attribute-names", "All", "--max-number-of-messages",
-                        "10", "--receive-request-attempt-id", "attempt-1"))["Messages"]
+    received, second = ok(aws("receive-message", "--queue-url", url, "--attribute-names", "All",
+                              "--max-number-of-messages", "10", "--receive-request-attempt-id", "attempt-1"))["Messages"]
     assert (received["Body"], received["Attributes"]["MessageGroupId"]) == ("one", "g")
     assert received["Attributes"]["SequenceNumber"] == first["SequenceNumber"]
-    ok(aws("delete-message", "--queue-url", url, "--receipt-handle", received["ReceiptHandle"]))
-    [second] = ok(aws("receive-message", "--queue-url", url, "--attribute-names", "All"))["Messages"]
     assert (second["Body"], second["Attributes"]["MessageDeduplicationId"]) == ("two", "second")
+    for message in (received, second):
+        ok(aws("delete-message", "--queue-url", url, "--receipt-handle", message["ReceiptHandle"]))
+    assert "Messages" not in ok(aws("receive-message", "--queue-url", url))
     missing = aws("send-message", "--queue-url", url, "--message-body", "x")
     assert missing.returncode != 0 and "MessageGroupId" in missing.stderr
     ok(aws("delete-queue", "--queue-url", url))

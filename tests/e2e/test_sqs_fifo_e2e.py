@@ -33,33 +33,29 @@ def test_order_within_a_group_across_a_failed_receive_and_independent_groups(sqs
     b0 = sqs.send_message(QueueUrl=url, MessageBody="b0", MessageGroupId="b", MessageDeduplicationId="b0")
     numbers = [int(entry["SequenceNumber"]) for entry in sent] + [int(b0["SequenceNumber"])]
     assert numbers == sorted(numbers) and len(set(numbers)) == 4
-    first = receive(sqs, url)
-    assert sorted(m["Body"] for m in first) == ["a0", "b0"]
-    a0 = next(m for m in first if m["Body"] == "a0")
+    first = receive(sqs, url)  # each group's first, then the rest of each group in order
+    assert [m["Body"] for m in first] == ["a0", "a1", "a2", "b0"]
+    a0 = first[0]
     assert a0["Attributes"]["MessageGroupId"] == "a" and a0["Attributes"]["MessageDeduplicationId"] == "a0"
     assert a0["Attributes"]["SequenceNumber"] == sent[0]["SequenceNumber"]
-    # Group b goes on when b0 is deleted; group a waits for a0, which is not deleted (a failed receive).
-    sqs.delete_message(QueueUrl=url, ReceiptHandle=next(m for m in first if m["Body"] == "b0")["ReceiptHandle"])
+    # a1 and b0 are deleted; a0 and a2 are not (a failed receive). Group b goes on; group a waits.
+    for message in (first[1], first[3]):
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     sqs.send_message(QueueUrl=url, MessageBody="b1", MessageGroupId="b", MessageDeduplicationId="b1")
     [b1] = receive(sqs, url)
     assert b1["Body"] == "b1"
     sqs.delete_message(QueueUrl=url, ReceiptHandle=b1["ReceiptHandle"])
     seen = []
 
-    def next_of_group_a() -> bool:
+    def group_a_again() -> bool:
         seen.extend(receive(sqs, url, WaitTimeSeconds=1))
         return bool(seen)
 
-    wait_for(next_of_group_a, timeout=30)
-    assert [(m["Body"], m["Attributes"]["ApproximateReceiveCount"]) for m in seen] == [("a0", "2")]
-    bodies = []
-    handle = seen[0]["ReceiptHandle"]
-    while handle:
-        sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
-        got = receive(sqs, url)
-        bodies.extend(m["Body"] for m in got)
-        handle = got[0]["ReceiptHandle"] if got else None
-    assert bodies == ["a1", "a2"]
+    wait_for(group_a_again, timeout=30)
+    assert [(m["Body"], m["Attributes"]["ApproximateReceiveCount"]) for m in seen] == [("a0", "2"), ("a2", "2")]
+    for message in seen:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    assert receive(sqs, url) == []
 
 
 def test_deduplication_explicit_and_by_content(sqs):
@@ -78,11 +74,7 @@ def test_deduplication_explicit_and_by_content(sqs):
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert attributes["ApproximateNumberOfMessages"] == "3"
     assert (attributes["FifoQueue"], attributes["ContentBasedDeduplication"]) == ("true", "true")
-    bodies = []
-    while got := receive(sqs, url):
-        for message in got:
-            bodies.append((message["Body"], message["Attributes"]["MessageDeduplicationId"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    bodies = [(m["Body"], m["Attributes"]["MessageDeduplicationId"]) for m in receive(sqs, url)]
     assert bodies == [("pay 10", "tx-1"), ("ship", hashlib.sha256(b"ship").hexdigest()), ("y", "tx-2")]
 
 
