@@ -151,6 +151,8 @@ async def send_message(request: web.Request, params: dict[str, Any]) -> dict[str
     answer = {"MessageId": sent.message_id, "MD5OfMessageBody": sent.md5_of_body}
     if sent.md5_of_attributes:
         answer["MD5OfMessageAttributes"] = sent.md5_of_attributes
+    if sent.sequence_number:
+        answer["SequenceNumber"] = sent.sequence_number
     return answer
 
 
@@ -163,6 +165,8 @@ async def send_message_batch(request: web.Request, params: dict[str, Any]) -> di
         entry = {"Id": entry_id, "MessageId": sent.message_id, "MD5OfMessageBody": sent.md5_of_body}
         if sent.md5_of_attributes:
             entry["MD5OfMessageAttributes"] = sent.md5_of_attributes
+        if sent.sequence_number:
+            entry["SequenceNumber"] = sent.sequence_number
         successful.append(entry)
     return {"Successful": successful, "Failed": _failures(failed)}
 

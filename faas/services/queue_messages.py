@@ -147,18 +147,22 @@ class StoredMessage:
     sender_id: str
     sent_ms: int
     source_arn: str | None = None  # the queue it came from, once moved to a dead-letter queue
+    group_id: str | None = None  # MessageGroupId (FIFO queues; fair standard queues)
+    deduplication_id: str | None = None  # MessageDeduplicationId (FIFO queues)
 
     def encode(self) -> bytes:
         return json.dumps({"body": self.body, "sender": self.sender_id, "sent": self.sent_ms,
                            "attributes": {name: a.wire() for name, a in self.attributes.items()},
-                           "source": self.source_arn}).encode()
+                           "source": self.source_arn, "group": self.group_id,
+                           "deduplication": self.deduplication_id}).encode()
 
     @classmethod
     def decode(cls, payload: bytes) -> StoredMessage:
         data = json.loads(payload)
         attributes = {name: Attribute(a["DataType"], base64.b64decode(a["BinaryValue"]) if "BinaryValue" in a
                                       else a["StringValue"]) for name, a in data["attributes"].items()}
-        return cls(data["body"], attributes, data["sender"], data["sent"], data.get("source"))
+        return cls(data["body"], attributes, data["sender"], data["sent"], data.get("source"), data.get("group"),
+                   data.get("deduplication"))
 
 
 def lease_token() -> str:

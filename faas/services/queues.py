@@ -10,6 +10,13 @@ MessageNotInflight).
 A queue with a RedrivePolicy moves a message received more than maxReceiveCount times to its dead-letter
 queue at the receive that would have delivered it once more, as SQS does.
 
+FIFO queues (a `.fifo` name and FifoQueue=true) keep each message group in order: while any message of a
+group is in flight the group's later ones wait; a receive takes a group's first pending message and the
+due ones after it, in order, as many as MaxNumberOfMessages allows. A send names its group and a deduplication
+id (or the queue hashes the body, ContentBasedDeduplication); the same id again within five minutes answers
+the first message's MessageId and stores nothing (faas/store/queues.py). ReceiveRequestAttemptId is
+accepted and ignored: a receive that is retried gets what is due then.
+
 Long polling never busy-waits the store: a waiting receive sleeps until a send on this node wakes it, and
 looks again every RECHECK_S for what other nodes sent and for delays and visibility timeouts that ran out.
 """
@@ -19,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import re
 import time
@@ -54,7 +62,7 @@ from faas.services.queue_messages import (
     parse_receipt_handle,
     receipt_handle,
 )
-from faas.store.queues import Queue, QueueStore, message_kind
+from faas.store.queues import FifoMessage, Queue, QueueStore, message_kind
 from faas.store.work import WorkItem, WorkStore
 
 RECHECK_S = 1.0  # how often a long poll looks at the store for what this node was not told about
@@ -63,6 +71,17 @@ MAX_BATCH = 10
 MAX_WAIT_S = 20
 MAX_TAGS = 50
 NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
+FIFO_NAME = re.compile(r"[A-Za-z0-9_-]{1,75}\.fifo")
+FIFO = "FifoQueue"
+# FIFO queues' own attributes: their values, the default first.
+FIFO_SETTABLE = {
+    "ContentBasedDeduplication": ("false", "true"),
+    "DeduplicationScope": ("messageQueue", "messageGroup"),
+    "FifoThroughputLimit": ("perQueue", "perMessageGroupId"),  # stored and answered; nothing here is throttled
+}
+DEDUPLICATION_WINDOW = dt.timedelta(minutes=5)
+# MessageGroupId and MessageDeduplicationId: 1 to 128 alphanumeric or punctuation characters.
+FIFO_ID = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}")
 BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
 # The attributes a queue may set: (least, most, default), all whole seconds or bytes.
 SETTABLE = {
@@ -76,10 +95,6 @@ COUNTED = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible
 READ_ONLY = (*COUNTED, "CreatedTimestamp", "LastModifiedTimestamp", "QueueArn")
 # Attributes of SQS's model that this server does not implement yet: refused when set, absent when read.
 NOT_SUPPORTED = {
-    "FifoQueue": "FIFO queues are not supported yet; create a standard queue (a name without '.fifo')",
-    "ContentBasedDeduplication": "FIFO queues are not supported yet",
-    "DeduplicationScope": "FIFO queues are not supported yet",
-    "FifoThroughputLimit": "FIFO queues are not supported yet",
     "RedriveAllowPolicy": "restricting which queues may use a dead-letter queue is not supported; any queue may",
     "Policy": "queue policies are not supported; grant sqs:* actions in the caller's identity policy",
     "KmsMasterKeyId": "server-side encryption with KMS keys is not supported",
@@ -90,8 +105,8 @@ SYSTEM_ATTRIBUTES = ("SenderId", "SentTimestamp", "ApproximateReceiveCount", "Ap
                      "DeadLetterQueueSourceArn")
 REDRIVE = "RedrivePolicy"  # {"deadLetterTargetArn": <queue ARN>, "maxReceiveCount": 1-1000}
 MAX_RECEIVE_COUNT = 1000
-ALL_SYSTEM_ATTRIBUTES = frozenset((*SYSTEM_ATTRIBUTES, "SequenceNumber", "MessageDeduplicationId", "MessageGroupId",
-                                   "AWSTraceHeader", "All"))
+FIFO_SYSTEM_ATTRIBUTES = ("MessageGroupId", "MessageDeduplicationId", "SequenceNumber")
+ALL_SYSTEM_ATTRIBUTES = frozenset((*SYSTEM_ATTRIBUTES, *FIFO_SYSTEM_ATTRIBUTES, "AWSTraceHeader", "All"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +114,7 @@ class Sent:
     message_id: str
     md5_of_body: str
     md5_of_attributes: str | None
+    sequence_number: str | None = None  # FIFO queues'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,13 +147,28 @@ def _whole(value: object, name: str, least: int, most: int, error: type[SqsError
     return number
 
 
-def check_name(name: object) -> str:
+def is_fifo(queue: Queue) -> bool:
+    return queue.attributes.get(FIFO) == "true"
+
+
+def sequence_number(item_id: int) -> str:
+    """A FIFO message's SequenceNumber: its work item's id, which only grows, as the 20 digits SQS answers."""
+    return f"{item_id:020d}"
+
+
+def check_name(name: object, fifo: bool = False) -> str:
     if not isinstance(name, str) or not name:
         raise MissingParameter("The request must contain the parameter QueueName.")
-    if name.endswith(".fifo"):
-        raise InvalidAttributeValue(f"Invalid value for the parameter QueueName: {name[:100]}: "
-                                    f"{NOT_SUPPORTED['FifoQueue']}.")
-    if not NAME.fullmatch(name):
+    if fifo and not FIFO_NAME.fullmatch(name):
+        raise SqsInvalidParameterValue(
+            f"Invalid value for the parameter QueueName: {name[:100]}{'...' if len(name) > 100 else ''}. Reason: "
+            "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end "
+            "with .fifo suffix and be 1 to 80 in length.")
+    if not fifo and name.endswith(".fifo") and FIFO_NAME.fullmatch(name):
+        raise SqsInvalidParameterValue(f"Invalid value for the parameter QueueName: {name}. Reason: Can only "
+                                       "include alphanumeric characters, hyphens, or underscores. 1 to 80 in length "
+                                       "(a name ending in .fifo is a FIFO queue's: create it with FifoQueue=true).")
+    if not fifo and not NAME.fullmatch(name):
         raise SqsInvalidParameterValue(
             f"Invalid value for the parameter QueueName: {name[:100]}{'...' if len(name) > 100 else ''}. Reason: "
             "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length.")
@@ -162,6 +193,19 @@ def _batch_ids(entries: object, noun: str) -> list[dict[str, Any]]:
     return entries  # type: ignore[return-value]
 
 
+@dataclasses.dataclass(frozen=True)
+class _Prepared:
+    """A message checked against its queue: what to answer, and what to keep."""
+
+    sent: Sent
+    stored: StoredMessage
+    due_at: dt.datetime
+    created_at: dt.datetime
+
+    def row(self) -> tuple[str, bytes, dt.datetime, dt.datetime]:
+        return self.sent.message_id, self.stored.encode(), self.due_at, self.created_at
+
+
 class QueueService:
     def __init__(self, queues: QueueStore, work: WorkStore, *, region: str, account_id: str,
                  clock: Callable[[], dt.datetime] = utcnow) -> None:
@@ -181,11 +225,19 @@ class QueueService:
 
     async def create_queue(self, name: object, attributes: object, tags: object) -> Queue:
         """A new queue, or the existing one when every attribute asked for matches it (SQS's idempotence)."""
-        name = check_name(name)
-        asked = await self._settable(name, attributes)
+        fifo_value = attributes.get(FIFO, "false") if isinstance(attributes, dict) else "false"
+        if str(fifo_value).lower() not in ("true", "false"):
+            raise InvalidAttributeValue(f"Invalid value for the parameter {FIFO}: {str(fifo_value)[:64]}. Reason: "
+                                        "must be true or false.")
+        fifo = str(fifo_value).lower() == "true"
+        name = check_name(name, fifo)
+        asked = await self._settable(name, attributes, fifo)
         tag_map = self._tags(tags)
         now = self._clock()
-        values = {key: str(default) for key, (_, _, default) in SETTABLE.items()} | asked
+        values = {key: str(default) for key, (_, _, default) in SETTABLE.items()}
+        if fifo:
+            values |= {FIFO: "true"} | {key: allowed[0] for key, allowed in FIFO_SETTABLE.items()}
+        values |= asked
         if not values.get(REDRIVE):
             values.pop(REDRIVE, None)
         queue = await self._queues.create(Queue(name, values, tag_map, now, now))
@@ -227,7 +279,7 @@ class QueueService:
         queue = await self.queue(name)
         wanted = self._attribute_names(names)
         if "All" in wanted:
-            wanted = {*SETTABLE, *READ_ONLY, REDRIVE}
+            wanted = {*SETTABLE, *READ_ONLY, REDRIVE, FIFO, *FIFO_SETTABLE}
         answer = {key: value for key, value in queue.attributes.items() if key in wanted}
         if "QueueArn" in wanted:
             answer["QueueArn"] = self.arn(name)
@@ -246,7 +298,9 @@ class QueueService:
         queue = await self.queue(name)
         if not attributes:
             raise MissingParameter("The request must contain the parameter Attributes.")
-        changed = queue.attributes | await self._settable(name, attributes)
+        if isinstance(attributes, dict) and FIFO in attributes:
+            raise InvalidAttributeName(f"Unknown Attribute {FIFO}: a queue's type is chosen when it is created.")
+        changed = queue.attributes | await self._settable(name, attributes, is_fifo(queue))
         if not changed.get(REDRIVE):  # set to "" to remove
             changed.pop(REDRIVE, None)
         await self._queues.set_attributes(name, changed, self._clock())
@@ -277,7 +331,13 @@ class QueueService:
 
     async def send(self, name: str, entry: dict[str, Any], sender_id: str) -> Sent:
         queue = await self.queue(name)
-        sent = await self._send(queue, entry, sender_id)
+        prepared = self._message(queue, entry, sender_id)
+        if is_fifo(queue):
+            sent = (await self._add_fifo(queue, [prepared]))[0]
+        else:
+            key, payload, due_at, created_at = prepared.row()
+            await self._work.add(message_kind(name), key, payload, due_at=due_at, created_at=created_at)
+            sent = prepared.sent
         self._wake(name)
         return sent
 
@@ -290,16 +350,21 @@ class QueueService:
         if total > limit:
             raise BatchRequestTooLong(f"Batch requests cannot be longer than {limit} bytes. You have sent {total} "
                                       "bytes.")
-        done, failed, rows = [], [], []
+        ids, failed, prepared = [], [], []
         for entry in checked:
             try:
-                sent, row = self._message(queue, entry, sender_id)
+                prepared.append(self._message(queue, entry, sender_id))
             except SqsError as error:
                 failed.append(BatchFailure(entry["Id"], error.query_code, error.message))
                 continue
-            done.append((entry["Id"], sent))
-            rows.append(row)
-        await self._work.add_many(message_kind(name), rows)  # one transaction: the batch is stored, or none of it
+            ids.append(entry["Id"])
+        # One transaction each: the batch is stored, or none of it.
+        if is_fifo(queue):
+            sent = await self._add_fifo(queue, prepared) if prepared else []
+        else:
+            await self._work.add_many(message_kind(name), [message.row() for message in prepared])
+            sent = [message.sent for message in prepared]
+        done = list(zip(ids, sent))
         if done:
             self._wake(name)
         return done, failed
@@ -323,7 +388,7 @@ class QueueService:
             await self._prune(queue)
             now = self._clock()
             items = await self._work.claim(message_kind(name), token, lease_s=visibility, limit=limit, now=now,
-                                           created_after=now - dt.timedelta(seconds=retention))
+                                           created_after=now - dt.timedelta(seconds=retention), runs=is_fifo(queue))
             if REDRIVE in queue.attributes:
                 items = await self._redrive(queue, items, token)
             left = deadline - time.monotonic()
@@ -335,7 +400,7 @@ class QueueService:
                 pass
             if await self._queues.get(name) is None:  # deleted while this receive waited
                 return []
-        return [self._received(name, item, token, system, wanted_attributes) for item in items]
+        return [self._received(queue, item, token, system, wanted_attributes) for item in items]
 
     async def delete_message(self, name: str, handle: object) -> None:
         await self.queue(name)
@@ -372,22 +437,49 @@ class QueueService:
 
     # ---- helpers ----
 
-    async def _send(self, queue: Queue, entry: dict[str, Any], sender_id: str) -> Sent:
-        sent, (key, payload, due_at, created_at) = self._message(queue, entry, sender_id)
-        await self._work.add(message_kind(queue.name), key, payload, due_at=due_at, created_at=created_at)
-        return sent
+    async def _add_fifo(self, queue: Queue, prepared: list[_Prepared]) -> list[Sent]:
+        """Store FIFO messages in order, in one transaction with their deduplication ids; a duplicate answers
+        the original's MessageId and SequenceNumber."""
+        by_group = queue.attributes["DeduplicationScope"] == "messageGroup"
+        messages = [FifoMessage(message.sent.message_id, message.stored.group_id or "",
+                                (message.stored.group_id or "") if by_group else "",
+                                message.stored.deduplication_id or "", message.stored.encode())
+                    for message in prepared]
+        now = self._clock()
+        accepted = await self._queues.add_fifo(
+            queue.name, messages, now=now, due_at=now + dt.timedelta(seconds=int(queue.attributes["DelaySeconds"])),
+            window=DEDUPLICATION_WINDOW)
+        return [dataclasses.replace(message.sent, message_id=stored.message_id,
+                                    sequence_number=sequence_number(stored.sequence_number))
+                for message, stored in zip(prepared, accepted)]
 
-    def _message(self, queue: Queue, entry: dict[str, Any],
-                 sender_id: str) -> tuple[Sent, tuple[str, bytes, dt.datetime, dt.datetime]]:
-        """A message checked against the queue, with the work item that keeps it."""
+    def _message(self, queue: Queue, entry: dict[str, Any], sender_id: str) -> _Prepared:
         body = check_body(entry.get("MessageBody"))
         attributes = parse_attributes(entry.get("MessageAttributes"))
         if entry.get("MessageSystemAttributes"):
             raise SqsInvalidParameterValue("MessageSystemAttributes (AWSTraceHeader) are not supported.")
-        for fifo_only in ("MessageGroupId", "MessageDeduplicationId"):
-            if entry.get(fifo_only) is not None:
-                raise SqsInvalidParameterValue(f"The request include parameter {fifo_only} that is not valid for "
-                                               "this queue type (standard queue).")
+        group, deduplication = entry.get("MessageGroupId"), entry.get("MessageDeduplicationId")
+        if is_fifo(queue):
+            if group is None:
+                raise MissingParameter("The request must contain the parameter MessageGroupId.")
+            if entry.get("DelaySeconds") is not None:
+                raise SqsInvalidParameterValue(
+                    f"Value {str(entry['DelaySeconds'])[:64]} for parameter DelaySeconds is invalid. Reason: The "
+                    "request include parameter that is not valid for this queue type (a FIFO queue delays only "
+                    "by its DelaySeconds attribute).")
+            if deduplication is None:
+                if queue.attributes["ContentBasedDeduplication"] != "true":
+                    raise SqsInvalidParameterValue("The queue should either have ContentBasedDeduplication enabled "
+                                                   "or MessageDeduplicationId provided explicitly")
+                deduplication = hashlib.sha256(body.encode()).hexdigest()
+        elif deduplication is not None:
+            # A standard queue takes MessageGroupId (SQS's fair queues) but not a deduplication id.
+            raise SqsInvalidParameterValue("The request include parameter MessageDeduplicationId that is not valid "
+                                           "for this queue type (standard queue).")
+        for field, value in (("MessageGroupId", group), ("MessageDeduplicationId", deduplication)):
+            if value is not None and (not isinstance(value, str) or not FIFO_ID.fullmatch(value)):
+                raise SqsInvalidParameterValue(f"Value {str(value)[:128]} for parameter {field} is invalid. Reason: "
+                                               "it must be 1 to 128 alphanumeric or punctuation characters.")
         limit = int(queue.attributes["MaximumMessageSize"])
         size = message_size(body, attributes)
         if size > limit:
@@ -397,10 +489,9 @@ class QueueService:
         if entry.get("DelaySeconds") is not None:
             delay = _whole(entry["DelaySeconds"], "DelaySeconds", 0, SETTABLE["DelaySeconds"][1])
         now = self._clock()
-        message_id = str(uuid.uuid4())
-        stored = StoredMessage(body, attributes, sender_id, _ms(now))
-        return (Sent(message_id, md5_of_body(body), md5_of_attributes(attributes)),
-                (message_id, stored.encode(), now + dt.timedelta(seconds=delay), now))
+        stored = StoredMessage(body, attributes, sender_id, _ms(now), group_id=group, deduplication_id=deduplication)
+        return _Prepared(Sent(str(uuid.uuid4()), md5_of_body(body), md5_of_attributes(attributes)), stored,
+                         now + dt.timedelta(seconds=delay), now)
 
     async def _redrive(self, queue: Queue, items: list[WorkItem], token: str) -> list[WorkItem]:
         """Move the messages received more than maxReceiveCount times to the dead-letter queue; the rest are
@@ -417,7 +508,7 @@ class QueueService:
                 continue
             moved = dataclasses.replace(StoredMessage.decode(item.payload), source_arn=self.arn(queue.name))
             await self._work.add(message_kind(target), item.key, moved.encode(), due_at=self._clock(),
-                                 created_at=item.created_at)
+                                 created_at=item.created_at, group=moved.group_id if is_fifo(queue) else None)
             await self._work.complete(item.id, token)
         if len(delivered) < len(items):
             self._wake(target)
@@ -434,16 +525,22 @@ class QueueService:
         if seconds == 0:
             self._wake(queue.name)
 
-    def _received(self, name: str, item, token: str, system: set[str],  # type: ignore[no-untyped-def]
+    def _received(self, queue: Queue, item, token: str, system: set[str],  # type: ignore[no-untyped-def]
                   wanted: Callable[[str], bool]) -> dict[str, Any]:
         stored = StoredMessage.decode(item.payload)
-        message: dict[str, Any] = {"MessageId": item.key, "ReceiptHandle": receipt_handle(name, item.id, token),
+        message: dict[str, Any] = {"MessageId": item.key,
+                                   "ReceiptHandle": receipt_handle(queue.name, item.id, token),
                                    "MD5OfBody": md5_of_body(stored.body), "Body": stored.body}
         values = {"SenderId": stored.sender_id, "SentTimestamp": str(stored.sent_ms),
                   "ApproximateReceiveCount": str(item.attempts),
                   "ApproximateFirstReceiveTimestamp": str(_ms(item.first_claimed_at or item.due_at))}
         if stored.source_arn:
             values["DeadLetterQueueSourceArn"] = stored.source_arn
+        if stored.group_id is not None:
+            values["MessageGroupId"] = stored.group_id
+        if is_fifo(queue):
+            values["MessageDeduplicationId"] = stored.deduplication_id or ""
+            values["SequenceNumber"] = sequence_number(item.id)
         chosen = {key: value for key, value in values.items() if key in system}
         if chosen:
             message["Attributes"] = chosen
@@ -461,6 +558,8 @@ class QueueService:
         self._pruned_at[queue.name] = now
         retention = dt.timedelta(seconds=int(queue.attributes["MessageRetentionPeriod"]))
         await self._work.expire(message_kind(queue.name), created_before=self._clock() - retention)
+        if is_fifo(queue):
+            await self._queues.forget_deduplication(queue.name, now=self._clock())
 
     def drain(self) -> None:
         """At shutdown: waiting receives answer now, with what they have, rather than hold the node's stop for
@@ -475,7 +574,7 @@ class QueueService:
         if arrived is not None:
             arrived.set()
 
-    async def _settable(self, name: str, attributes: object) -> dict[str, str]:
+    async def _settable(self, name: str, attributes: object, fifo: bool) -> dict[str, str]:
         """The attributes asked for, checked and in their stored form."""
         if attributes is None:
             return {}
@@ -483,9 +582,12 @@ class QueueService:
             raise SqsInvalidParameterValue("Attributes must be a map of attribute names to values.")
         checked = {}
         for key, value in attributes.items():
+            if key == FIFO:
+                continue  # the queue's type: create_queue chose it, set_attributes refuses it
+            if key in FIFO_SETTABLE:
+                checked[key] = self._fifo_attribute(key, value, fifo)
+                continue
             if key in NOT_SUPPORTED:
-                if key == "FifoQueue" and str(value).lower() == "false":
-                    continue  # a standard queue, said explicitly
                 raise InvalidAttributeValue(f"Invalid value for the parameter {key}: {NOT_SUPPORTED[key]}.")
             if key == REDRIVE:
                 checked[key] = await self._redrive_policy(name, value)
@@ -495,6 +597,18 @@ class QueueService:
             least, most, _ = SETTABLE[key]
             checked[key] = str(_whole(value, key, least, most, InvalidAttributeValue))
         return checked
+
+    @staticmethod
+    def _fifo_attribute(key: str, value: object, fifo: bool) -> str:
+        if not fifo:
+            raise InvalidAttributeName(f"Unknown Attribute {key}: it is a FIFO queue's (a name ending in .fifo, "
+                                       "created with FifoQueue=true).")
+        allowed = FIFO_SETTABLE[key]
+        text = str(value).lower() if key == "ContentBasedDeduplication" else str(value)
+        if text not in allowed:
+            raise InvalidAttributeValue(f"Invalid value for the parameter {key}: {str(value)[:64]}. Reason: must be "
+                                        f"one of {', '.join(allowed)}.")
+        return text
 
     async def _redrive_policy(self, name: str, value: object) -> str:
         """A RedrivePolicy in its stored form ("" removes it); its dead-letter queue must exist here."""
@@ -516,6 +630,9 @@ class QueueService:
             raise InvalidAttributeValue(f"Value {arn[:256]} for parameter RedrivePolicy is invalid. Reason: Dead "
                                         "letter target does not exist (it must be another queue of this account "
                                         "and region).")
+        if target.endswith(".fifo") != name.endswith(".fifo"):
+            raise InvalidAttributeValue(f"Value {arn[:256]} for parameter RedrivePolicy is invalid. Reason: "
+                                        "Dead-letter queue must be same type of queue as the source.")
         return json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": count}, separators=(",", ":"))
 
     @staticmethod
@@ -539,8 +656,8 @@ class QueueService:
         if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
             raise SqsInvalidParameterValue("AttributeNames must be a list of attribute names.")
         for name in names:
-            if name not in ("All", REDRIVE) and name not in SETTABLE and name not in READ_ONLY \
-                    and name not in NOT_SUPPORTED:
+            known = (*SETTABLE, *FIFO_SETTABLE, *READ_ONLY, *NOT_SUPPORTED)
+            if name not in ("All", REDRIVE, FIFO) and name not in known:
                 raise InvalidAttributeName(f"Unknown Attribute {name[:256]}.")
         return set(names)
 
@@ -557,7 +674,7 @@ class QueueService:
                 if name not in ALL_SYSTEM_ATTRIBUTES:
                     raise InvalidAttributeName(f"Unknown Attribute {name[:256]}.")
             names.extend(given)
-        return set(SYSTEM_ATTRIBUTES) if "All" in names else set(names)
+        return {*SYSTEM_ATTRIBUTES, *FIFO_SYSTEM_ATTRIBUTES} if "All" in names else set(names)
 
     @staticmethod
     def _message_attribute_names(names: object) -> Callable[[str], bool]:

@@ -233,6 +233,19 @@ queues = Table(
     Column("modified_at", DateTime(timezone=True), nullable=False),
 )
 
+# FIFO queues' deduplication ids accepted within the deduplication interval (five minutes). `scope` is the
+# message group under DeduplicationScope=messageGroup, "" under messageQueue.
+queue_deduplication = Table(
+    "queue_deduplication",
+    metadata,
+    Column("queue", String(80), primary_key=True),
+    Column("scope", String(128), primary_key=True),
+    Column("deduplication_id", String(128), primary_key=True),
+    Column("message_id", String(64), nullable=False),  # the original's, answered to a duplicate
+    Column("sequence_number", BigInteger, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
 event_invoke_configs = Table(
     "event_invoke_configs",
     metadata,

@@ -96,11 +96,14 @@ class WorkStore:
             await conn.execute(done, [{"item_id": item_id, "item_owner": owner} for item_id, owner in held])
 
     async def claim(self, kind: str, owner: str, *, lease_s: float, limit: int, now: dt.datetime,
-                    created_after: dt.datetime | None = None) -> list[WorkItem]:
+                    created_after: dt.datetime | None = None, runs: bool = False) -> list[WorkItem]:
         """Take up to `limit` due items of a kind for `owner` until `now + lease_s`, earliest due first: new
         and retried ones whose time came, and those whose owner's lease ran out. Each claim is an attempt.
         Of a group only its first pending item may be claimed: the next waits until that one is complete.
-        Items created at or before `created_after` are left for `expire` (a queue's retention period)."""
+        With `runs`, a group whose first item is taken also gives the due items that follow it, in order,
+        while `limit` allows (SQS's FIFO receive): in the same transaction, so no other claimer can take
+        them, since for any other its first item is neither due nor unlocked. Items created at or before
+        `created_after` are left for `expire` (a queue's retention period)."""
         if limit <= 0:
             return []
         earlier = work_items.alias("earlier")
@@ -119,7 +122,40 @@ class WorkStore:
                  .returning(*work_items.c))
         async with self._engine.begin() as conn:
             rows = (await conn.execute(claim)).all()
+            if runs:
+                rows += await self._claim_runs(conn, kind, rows, limit=limit, now=now, created_after=created_after)
         return sorted((_item(row) for row in rows), key=lambda item: item.id)
+
+    @staticmethod
+    async def _claim_runs(conn, kind: str, heads, *, limit: int, now: dt.datetime,  # type: ignore[no-untyped-def]
+                          created_after: dt.datetime | None) -> list:
+        """The due items that follow each claimed group's first, in order, up to `limit` in all."""
+        room = limit - len(heads)
+        taken: list = []
+        for head in sorted(heads, key=lambda row: row.id):
+            if room <= 0:
+                break
+            if head.group_key is None:
+                continue
+            following = (await conn.execute(
+                select(work_items.c.id, work_items.c.due_at, work_items.c.created_at)
+                .where(work_items.c.kind == kind, work_items.c.group_key == head.group_key,
+                       work_items.c.id > head.id).order_by(work_items.c.id).limit(room))).all()
+            run = []
+            for item in following:  # in order, up to the first that is not due: the rest wait behind it
+                expired = created_after is not None and as_utc(item.created_at) <= created_after
+                if as_utc(item.due_at) > now or expired:
+                    break
+                run.append(item.id)
+            if not run:
+                continue
+            taken += (await conn.execute(
+                update(work_items).where(work_items.c.id.in_(run), work_items.c.due_at <= now)
+                .values(owner=head.owner, due_at=head.due_at, attempts=work_items.c.attempts + 1,
+                        first_claimed_at=func.coalesce(work_items.c.first_claimed_at, now))
+                .returning(*work_items.c))).all()
+            room -= len(run)
+        return taken
 
     async def renew(self, item_id: int, owner: str, *, lease_s: float, now: dt.datetime) -> bool:
         """Extend the lease to `now + lease_s`; false when `owner` no longer holds the item (it was claimed

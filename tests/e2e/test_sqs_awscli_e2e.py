@@ -87,3 +87,26 @@ def test_a_queue_with_the_aws_cli(aws, server) -> None:  # type: ignore[no-untyp
     assert too_long.returncode != 0 and "InvalidParameterValue" in too_long.stderr and "80" in too_long.stderr
     unknown_attribute = aws("create-queue", "--queue-name", unique("cli"), "--attributes", "Colour=blue")
     assert unknown_attribute.returncode != 0 and "InvalidAttributeName" in unknown_attribute.stderr
+
+
+def test_a_fifo_queue_with_the_aws_cli(aws) -> None:  # type: ignore[no-untyped-def]
+    name = unique("cli-orders") + ".fifo"
+    url = ok(aws("create-queue", "--queue-name", name, "--attributes",
+                 "FifoQueue=true,ContentBasedDeduplication=true"))["QueueUrl"]
+    first = ok(aws("send-message", "--queue-url", url, "--message-body", "one", "--message-group-id", "g"))
+    assert len(first["SequenceNumber"]) == 20
+    again = ok(aws("send-message", "--queue-url", url, "--message-body", "one", "--message-group-id", "g"))
+    assert again["MessageId"] == first["MessageId"]  # deduplicated by content
+    ok(aws("send-message", "--queue-url", url, "--message-body", "two", "--message-group-id", "g",
+           "--message-deduplication-id", "second"))
+    received, second = ok(aws("receive-message", "--queue-url", url, "--attribute-names", "All",
+                              "--max-number-of-messages", "10", "--receive-request-attempt-id", "attempt-1"))["Messages"]
+    assert (received["Body"], received["Attributes"]["MessageGroupId"]) == ("one", "g")
+    assert received["Attributes"]["SequenceNumber"] == first["SequenceNumber"]
+    assert (second["Body"], second["Attributes"]["MessageDeduplicationId"]) == ("two", "second")
+    for message in (received, second):
+        ok(aws("delete-message", "--queue-url", url, "--receipt-handle", message["ReceiptHandle"]))
+    assert "Messages" not in ok(aws("receive-message", "--queue-url", url))
+    missing = aws("send-message", "--queue-url", url, "--message-body", "x")
+    assert missing.returncode != 0 and "MessageGroupId" in missing.stderr
+    ok(aws("delete-queue", "--queue-url", url))

@@ -329,8 +329,8 @@ def test_bad_input_is_refused_in_sqs_shape_and_nothing_stored_is_lost(server, sq
             MessageAttributes={"AWS.reserved": {"DataType": "String", "StringValue": "v"}})
     refused(sqs.create_queue, "InvalidParameterValue", QueueName="q" * 81)
     refused(sqs.create_queue, "InvalidParameterValue", QueueName="has space")
-    error = refused(sqs.create_queue, "InvalidAttributeValue", QueueName=unique("f") + ".fifo",
-                    Attributes={"FifoQueue": "true"})
+    error = refused(sqs.set_queue_attributes, "InvalidAttributeName", QueueUrl=url,
+                    Attributes={"ContentBasedDeduplication": "true"})  # a FIFO queue's (tests/e2e/test_sqs_fifo_e2e.py)
     assert "FIFO" in error.response["Error"]["Message"]
     error = refused(sqs.create_queue, "InvalidAttributeValue", QueueName=unique("dlq"), Attributes={
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:{unique('none')}",

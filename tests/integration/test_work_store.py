@@ -257,3 +257,28 @@ async def test_add_many_and_complete_many_each_take_one_transaction(work):
     assert [(i.key, i.payload, i.created_at) for i in claimed] == [("already", b"0", at(0)), ("one", b"1", at(-1))]
     await work.complete_many([(claimed[0].id, "r"), (claimed[1].id, "someone-else")])
     assert await work.depth("sqs:q", now=at(2)) == WorkDepth(due=0, delayed=1, leased=1, oldest_due_s=0.0)
+
+
+async def test_a_claim_of_runs_takes_a_group_in_order_up_to_its_first_item_not_due(work):
+    """SQS FIFO receives: a group's first item and the due ones after it, in order, within the limit; the run
+    stops at an item that is not due, and the items it took wait behind its first as one run."""
+    for n in range(1, 5):
+        await work.add("runs", f"g-{n}", b"", due_at=at(0), group="g")
+    await work.add("runs", "g-late", b"", due_at=at(500), group="g")
+    await work.add("runs", "g-after-late", b"", due_at=at(0), group="g")
+    await work.add("runs", "h-1", b"", due_at=at(0), group="h")
+    first = await work.claim("runs", "a", lease_s=LEASE_S, limit=3, now=at(1), runs=True)
+    assert [i.key for i in first] == ["g-1", "g-2", "h-1"]  # limit 3: g's run is cut short, h still gets a turn
+    assert {(i.owner, i.due_at, i.attempts) for i in first} == {("a", at(1 + LEASE_S), 1)}
+    assert await work.claim("runs", "b", lease_s=LEASE_S, limit=10, now=at(2), runs=True) == []  # g in flight
+    for item in first:
+        assert await work.complete(item.id, "a")
+    second = await work.claim("runs", "b", lease_s=LEASE_S, limit=10, now=at(3), runs=True)
+    assert [i.key for i in second] == ["g-3", "g-4"]  # g-late is not due: the run stops there
+    # A lease that runs out gives the same run again, in the same order.
+    again = await work.claim("runs", "c", lease_s=LEASE_S, limit=10, now=at(3 + LEASE_S), runs=True)
+    assert [(i.key, i.attempts) for i in again] == [("g-3", 2), ("g-4", 2)]
+    for item in again:
+        assert await work.complete(item.id, "c")
+    late = await work.claim("runs", "c", lease_s=LEASE_S, limit=10, now=at(600), runs=True)
+    assert [i.key for i in late] == ["g-late", "g-after-late"]
