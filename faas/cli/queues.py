@@ -49,7 +49,9 @@ def create_attributes(args: argparse.Namespace) -> dict[str, str]:
         raise ConfigError("--dead-letter and --max-receives go together")
     attributes = parse_queue_attributes(args.attribute or [])
     named = {"VisibilityTimeout": args.visibility_timeout, "DelaySeconds": args.delay,
-             "MessageRetentionPeriod": args.retention}
+             "MessageRetentionPeriod": args.retention,
+             "FifoQueue": "true" if args.fifo else None,
+             "ContentBasedDeduplication": "true" if args.content_based_dedup else None}
     attributes.update({key: str(value) for key, value in named.items() if value is not None})
     return attributes
 
@@ -120,7 +122,8 @@ def cmd_send(args: argparse.Namespace) -> int:
     attributes = parse_message_attributes(args.attribute or [])
     body = read_body(args)
     client = _queues(args)
-    sent = client.send_message(resolve_url(client, args.name), body, delay_s=args.delay, attributes=attributes)
+    sent = client.send_message(resolve_url(client, args.name), body, delay_s=args.delay, attributes=attributes,
+                               group_id=args.group, deduplication_id=args.dedup_id)
     print(sent["MessageId"])
     return 0
 
@@ -188,6 +191,12 @@ def add_queue_commands(commands: argparse._SubParsersAction) -> None:
                         help="DelaySeconds: how long a new message stays hidden (0-900, default 0)")
     create.add_argument("--retention", type=_seconds, metavar="S",
                         help="MessageRetentionPeriod: how long a message is kept (60-1209600, default 345600)")
+    create.add_argument("--fifo", action="store_true",
+                        help="a FIFO queue (FifoQueue=true): its name must end in .fifo, and every message needs "
+                             "a group (send --group)")
+    create.add_argument("--content-based-dedup", action="store_true",
+                        help="ContentBasedDeduplication=true (FIFO): a message's deduplication id is the SHA-256 "
+                             "of its body unless send --dedup-id gives one")
     create.add_argument("--dead-letter", metavar="QUEUE",
                         help="dead-letter queue (name, URL or ARN) that receives messages received more than "
                              "--max-receives times (sets RedrivePolicy); it must exist")
@@ -212,6 +221,11 @@ def add_queue_commands(commands: argparse._SubParsersAction) -> None:
     send.add_argument("--attribute", action="append", metavar="Name=Type:value",
                       help="a message attribute, Type String, Number or Binary (value in base64), e.g. "
                            "kind=String:order or count=Number:3; repeat for several")
+    send.add_argument("--group", metavar="ID",
+                      help="MessageGroupId: required on a FIFO queue, whose groups are delivered in order")
+    send.add_argument("--dedup-id", metavar="ID",
+                      help="MessageDeduplicationId (FIFO): a second message with the same id within 5 minutes is "
+                           "accepted and dropped; required unless the queue has content-based deduplication")
     send.set_defaults(run=cmd_send)
 
     receive = queues.add_parser(

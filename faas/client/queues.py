@@ -61,10 +61,12 @@ class QueueClient(Transport):
         self.call("DeleteQueue", {"QueueUrl": url})
 
     def send_message(self, url: str, body: str, *, delay_s: int | None = None,
-                     attributes: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Any]:
-        """SendMessage: {"MessageId", "MD5OfMessageBody", "MD5OfMessageAttributes"?}."""
+                     attributes: Mapping[str, Mapping[str, str]] | None = None, group_id: str | None = None,
+                     deduplication_id: str | None = None) -> dict[str, Any]:
+        """SendMessage: {"MessageId", "MD5OfMessageBody", "MD5OfMessageAttributes"?, "SequenceNumber"?}."""
         return self.call("SendMessage", {"QueueUrl": url, "MessageBody": body, "DelaySeconds": delay_s,
-                                         "MessageAttributes": dict(attributes) if attributes else None})
+                                         "MessageAttributes": dict(attributes) if attributes else None,
+                                         "MessageGroupId": group_id, "MessageDeduplicationId": deduplication_id})
 
     def receive_messages(self, url: str, *, max_messages: int = 1, wait_s: int | None = None) -> list[dict[str, Any]]:
         """ReceiveMessage with every system and message attribute."""

@@ -155,3 +155,18 @@ def test_errors(run, sqs, tmp_path: Path) -> None:  # type: ignore[no-untyped-de
     stderr = failed(run("receive", url, "--max", "11"))
     assert stderr.startswith("error: InvalidParameterValue: "), stderr
     sqs.delete_queue(QueueUrl=url)
+
+
+def test_a_fifo_queue_from_the_cli(run, sqs) -> None:  # type: ignore[no-untyped-def]
+    name = unique("cli-fifo") + ".fifo"
+    url = ok(run("create", name, "--fifo", "--content-based-dedup")).stdout.strip()
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["FifoQueue", "ContentBasedDeduplication"])[
+        "Attributes"] == {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    first = ok(run("send", name, "--body", "one", "--group", "g")).stdout.strip()
+    assert ok(run("send", name, "--body", "one", "--group", "g")).stdout.strip() == first  # same body: a duplicate
+    second = ok(run("send", name, "--body", "other", "--group", "g", "--dedup-id", "d-2")).stdout.strip()
+    messages = received(run("receive", name, "--max", "10", "--wait", "5", "--delete"))
+    assert [(m["MessageId"], m["Body"], m["Attributes"]["MessageGroupId"]) for m in messages] == [
+        (first, "one", "g"), (second, "other", "g")]  # in order, the duplicate dropped
+    assert "MessageGroupId" in failed(run("send", name, "--body", "no group"))  # SQS's MissingParameter
+    ok(run("rm", name))

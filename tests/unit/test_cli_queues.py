@@ -190,3 +190,16 @@ def test_sqs_errors_are_printed_with_their_code(fake_sqs, capsys):
                                               "message": "The specified queue does not exist."})}
     assert cli.main(["queues", "rm", "nope"]) == 1
     assert capsys.readouterr().err == "error: QueueDoesNotExist: The specified queue does not exist. (nope)\n"
+
+
+def test_fifo_options():
+    assert queues.create_attributes(create_args("--fifo", "--content-based-dedup")) == {
+        "FifoQueue": "true", "ContentBasedDeduplication": "true"}
+
+
+def test_send_to_a_fifo_queue_names_group_and_deduplication_id(fake_sqs, capsys):
+    fake_sqs.answers = {"SendMessage": (200, {"MessageId": "m-2", "MD5OfMessageBody": "x", "SequenceNumber": "1"})}
+    assert cli.main(["queues", "send", QUEUE_URL, "--body", "hi", "--group", "g", "--dedup-id", "d"]) == 0
+    assert capsys.readouterr().out == "m-2\n"
+    [(_, send)] = fake_sqs.seen
+    assert send == {"QueueUrl": QUEUE_URL, "MessageBody": "hi", "MessageGroupId": "g", "MessageDeduplicationId": "d"}
