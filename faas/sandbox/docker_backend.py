@@ -156,13 +156,27 @@ class DockerBackend:
         return Network(gateway=gateway, interface=interface, ipv6=bool(network.attrs.get("EnableIPv6")))
 
     async def start(self, spec: ContainerSpec) -> Started:
+        work = asyncio.ensure_future(asyncio.to_thread(self._start, spec))
         try:
-            return await asyncio.to_thread(self._start, spec)
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            await self._kill_when_started(work)
+            raise
         except docker.errors.ImageNotFound as exc:
             raise ResourceNotReady(f"The image {spec.image} is not on this node") from exc
         except docker.errors.DockerException as exc:
             log.error("starting an environment failed: %s", exc)
             raise ResourceNotReady("The execution environment could not be started") from exc
+
+    async def _kill_when_started(self, work: asyncio.Future[Started]) -> None:
+        """A cancelled start (the pool closing while it prewarms) does not stop its thread, which may still
+        create and start the container: nobody would own it then, and it would run on after the node stops.
+        Wait for the thread, and kill what it started."""
+        try:
+            started = await work
+        except Exception:
+            return  # it started nothing
+        await self.kill(started.container_id)
 
     def _start(self, spec: ContainerSpec) -> Started:
         if self._host_cpus is None:  # once, on the first start
