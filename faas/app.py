@@ -45,7 +45,7 @@ from faas.sandbox.spec import PIDS_LIMIT
 from faas.services.admin import ensure_admin_credentials
 from faas.security.masterkey import MasterKey
 from faas.services.audit import AuditService
-from faas.services.destinations import DestinationPermissions
+from faas.services.destinations import Destinations, Target, queue_entry
 from faas.services.event_configs import EventConfigService
 from faas.services.functions import FunctionService
 from faas.services.identities import IdentityService
@@ -223,22 +223,27 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         permissions.forget(name)
         urls.forget_function(name)
 
+    queues = QueueService(QueueStore(engine), WorkStore(engine), region=settings.region, account_id=settings.account_id)
+
+    async def send_to_queue(target: Target, body: str, attributes: dict[str, tuple[str, str]], sender: str) -> None:
+        await queues.send(target.name, queue_entry(body, attributes), sender)
+
+    # Where asynchronous results may go (destinations and dead-letter targets), and the rights that decide.
+    destinations = Destinations(identities, permissions, region=settings.region, account_id=settings.account_id,
+                                send={"sqs": send_to_queue})
     functions = FunctionService(function_store, images.RUNTIMES, limiter, master, settings.function_arn,
                                 image_exists=backend.image_exists, role_exists=identities.resolve_role_arn,
                                 on_delete=function_deleted, image_repositories=settings.image_repositories,
-                                architectures=architectures)
+                                architectures=architectures, check_target=destinations.check)
     await functions.load_reservations()
-    destinations = DestinationPermissions(identities, permissions, settings.function_arn)
-    event_configs = EventConfigService(EventConfigStore(engine), settings.function_arn, destinations.may_invoke)
+    event_configs = EventConfigService(EventConfigStore(engine), settings.function_arn, destinations)
     async_invoker = AsyncInvoker(WorkStore(engine), event_configs, functions, invoker, node_id=node,
                                  function_arn=settings.function_arn, retry_base_s=settings.async_retry_base_s,
-                                 may_invoke=destinations.may_invoke, audit=audit)
+                                 destinations=destinations, audit=audit)
     sealed = await functions.seal_plaintext_environments()
     if sealed:
         progress(f"encrypted the environment variables of {sealed} functions stored before encryption")
         await scrub(engine)
-
-    queues = QueueService(QueueStore(engine), WorkStore(engine), region=settings.region, account_id=settings.account_id)
 
     # lambda_errors first: host-style URL requests, answered by the next middleware, leave through it too.
     api = web.Application(middlewares=[lambda_errors, url_routes.host_style(settings.url_domain), guard],

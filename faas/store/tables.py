@@ -54,6 +54,7 @@ functions = Table(
     Column("data_key", LargeBinary, nullable=True),
     Column("architecture", String(16), nullable=False, server_default="x86_64"),
     Column("logging_config", Text, nullable=False, server_default="{}"),  # JSON: LogFormat JSON and its levels
+    Column("dead_letter_target", String(256), nullable=True),
 )
 
 # A function's tags (TagResource, ListTags, CreateFunction's Tags): they go when the function goes.
