@@ -279,3 +279,9 @@ class MessageNotInflight(SqsError):
     """The specified message isn't in flight."""
 
     query_code = "AWS.SimpleQueueService.MessageNotInflight"
+
+
+class InvalidEventPattern(FaasError):
+    """An event pattern (a Lambda filter, an SNS filter policy, an EventBridge rule) is not valid.
+
+    Not an ApiError: each API that takes patterns answers it in its own error shape."""
