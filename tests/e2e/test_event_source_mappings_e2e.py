@@ -360,6 +360,7 @@ def test_a_fifo_group_stops_at_its_first_failure_and_resumes_in_order(server, la
                                               FunctionResponseTypes=["ReportBatchItemFailures"])
     enabled(lam, mapping["UUID"])
     wait_for(lambda: depth(sqs, url) == (0, 0), timeout=60)
+    wait_for(lambda: len(batches(server, name)) >= 2)  # invocation records are written every half second
     rounds = [[json.loads(r["body"])["n"] for r in batch["event"]["Records"]] for batch in batches(server, name)]
     # 1 and 2 succeed; 3 fails, and 4 and 5 stay with it: they come back together, in order.
     assert rounds == [[1, 2, 3, 4, 5], [3, 4, 5]]
@@ -452,8 +453,10 @@ def test_sigkill_with_messages_in_flight_loses_none(tmp_path, store_url):
         # Every message is deleted only once the function succeeded with it: an empty queue is every message
         # processed at least once; those in flight at the kill came back after the visibility timeout.
         wait_for(lambda: depth(sqs, url) == (0, 0), timeout=90)
-        again = [r for batch in batches(server, name) for r in batch["event"]["Records"]]
-        assert {r["messageId"] for r in again} <= sent
-        assert any(int(r["attributes"]["ApproximateReceiveCount"]) > 1 for r in again)
+        def records() -> list[dict]:
+            return [r for batch in batches(server, name) for r in batch["event"]["Records"]]
+
+        wait_for(lambda: any(int(r["attributes"]["ApproximateReceiveCount"]) > 1 for r in records()))
+        assert {r["messageId"] for r in records()} <= sent
     finally:
         server.stop()
