@@ -5,10 +5,12 @@ filters, scaling under a backlog, disabling, a deleted queue, and SIGKILL with m
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -68,18 +70,32 @@ def with_reader_role(server: Server) -> Server:
     return server
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_url(request):  # type: ignore[no-untyped-def]
-    if request.param == "sqlite":
+@contextlib.contextmanager
+def database(store: str) -> Iterator[str | None]:
+    """A new, empty store of that kind for one server: None for its own SQLite file."""
+    if store == "sqlite":
         yield None
         return
     admin = os.environ.get("FAAS_TEST_POSTGRES_URL")
     if not admin:
         pytest.skip("FAAS_TEST_POSTGRES_URL is not set")
-    database = f"faas_esm_{uuid.uuid4().hex[:10]}"
-    psql(admin, f"CREATE DATABASE {database}")
-    yield admin.rsplit("/", 1)[0] + "/" + database
-    psql(admin, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    name = f"faas_esm_{uuid.uuid4().hex[:10]}"
+    psql(admin, f"CREATE DATABASE {name}")
+    try:
+        yield admin.rsplit("/", 1)[0] + "/" + name
+    finally:
+        psql(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request) -> str:  # type: ignore[no-untyped-def]
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def store_url(store: str):  # type: ignore[no-untyped-def]
+    with database(store) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -435,8 +451,13 @@ def test_deleting_the_queue_is_reported_in_the_mapping_and_a_new_queue_is_polled
     wait_for(lambda: lam.get_event_source_mapping(UUID=mapping["UUID"])["LastProcessingResult"] == "OK")
 
 
-def test_sigkill_with_messages_in_flight_loses_none(tmp_path, store_url):
-    server = with_reader_role(Server(tmp_path / "data", database_url=store_url).start())
+def test_sigkill_with_messages_in_flight_loses_none(tmp_path, store):
+    with database(store) as url:
+        sigkill_with_messages_in_flight(Server(tmp_path / "data", database_url=url))
+
+
+def sigkill_with_messages_in_flight(server: Server) -> None:
+    with_reader_role(server.start())
     try:
         lam, sqs = server.client(), sqs_client(server)
         name = deploy(lam, timeout=3)
