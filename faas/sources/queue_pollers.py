@@ -170,8 +170,12 @@ class MappingPoller:
         mapping, queues = self.mapping, self._pollers.queues
         queue_arn = mapping.source_arn
         records = [sqs_events.record(message, queue_arn=queue_arn, region=self._pollers.region) for message in batch]
-        matched = [shaped for shaped in records if sqs_events.matches_any(self.patterns, shaped)]
-        unmatched = [shaped["receiptHandle"] for shaped in records if shaped not in matched]
+        matched, unmatched = [], []
+        for shaped in records:
+            if sqs_events.matches_any(self.patterns, shaped):
+                matched.append(shaped)
+            else:
+                unmatched.append(shaped["receiptHandle"])
         if unmatched:
             await queues.settle_received(self.queue, unmatched)  # as Lambda does: filtered out is deleted
         if not matched:
