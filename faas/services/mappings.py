@@ -48,6 +48,7 @@ MIN_CONCURRENCY, MAX_CONCURRENCY = 2, 1000
 MAX_FILTERS = 5  # Lambda's default quota of filters per mapping
 MAX_PATTERN_CHARS = 4096
 MAX_LIST_ITEMS = 100
+RACES = 5  # how often a change is applied again to a row a poller settled since it was read
 REPORT_FAILURES = "ReportBatchItemFailures"
 # What the execution role must allow on the queue, in the order Lambda checks (and names) them.
 QUEUE_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
@@ -247,48 +248,54 @@ class MappingService:
         _refuse_other_sources(params)
         if "EventSourceArn" in params:
             raise InvalidParameterValue("EventSourceArn cannot be changed: delete the mapping and create another")
-        mapping = await self.get(uuid)
-        if mapping.state == DELETING:
-            raise ResourceInUse(f"Cannot update the event source mapping {mapping.uuid}: it is being deleted.")
         settings = self._settings(params)
         name = params.get("FunctionName")
-        fn = await self._functions.get(parse_function_ref(name, None, self._function_arn)
-                                       if isinstance(name, str) and name else mapping.function_name)
-        queue = await self._queue(self._queue_name(mapping.source_arn))
-        batch_size = settings.batch_size if settings.batch_size is not None else mapping.batch_size
-        window_s = settings.window_s if settings.window_s is not None else mapping.window_s
-        self._check_batching(queue, batch_size, window_s)
-        if fn.name != mapping.function_name:
-            self._check_timeouts(queue, fn)
-            await self._check_role(fn, mapping.source_arn)
-        enabled = mapping.enabled if settings.enabled is None else settings.enabled
-        state = UPDATING
-        if enabled != mapping.enabled:
-            state = ENABLING if enabled else DISABLING
-        changed = dataclasses.replace(
-            mapping, function_name=fn.name, batch_size=batch_size, window_s=window_s, enabled=enabled,
-            response_types=mapping.response_types if settings.response_types is None else settings.response_types,
-            filters=settings.filters if settings.filters_given else mapping.filters,
-            max_concurrency=settings.max_concurrency if settings.scaling_given else mapping.max_concurrency,
-            state=state, state_reason=USER_INITIATED, last_modified=utcnow())
-        stored = await self._store.replace(changed)
-        if stored is None:
-            raise ResourceConflict(f"The event source mapping {mapping.uuid} was changed by another request; "
-                                   "try again.")
-        self.changed.set()
-        return stored
+        fn = None
+        if isinstance(name, str) and name:
+            fn = await self._functions.get(parse_function_ref(name, None, self._function_arn))
+        checked_for = None
+        for _ in range(RACES):
+            mapping = await self.get(uuid)
+            if mapping.state == DELETING:
+                raise ResourceInUse(f"Cannot update the event source mapping {mapping.uuid}: it is being deleted.")
+            target = fn or await self._functions.get(mapping.function_name)
+            queue = await self._queue(self._queue_name(mapping.source_arn))
+            batch_size = settings.batch_size if settings.batch_size is not None else mapping.batch_size
+            window_s = settings.window_s if settings.window_s is not None else mapping.window_s
+            self._check_batching(queue, batch_size, window_s)
+            if target.name != mapping.function_name and checked_for != target.name:
+                self._check_timeouts(queue, target)
+                await self._check_role(target, mapping.source_arn)
+                checked_for = target.name
+            enabled = mapping.enabled if settings.enabled is None else settings.enabled
+            state = UPDATING
+            if enabled != mapping.enabled:
+                state = ENABLING if enabled else DISABLING
+            changed = dataclasses.replace(
+                mapping, function_name=target.name, batch_size=batch_size, window_s=window_s, enabled=enabled,
+                response_types=mapping.response_types if settings.response_types is None else settings.response_types,
+                filters=settings.filters if settings.filters_given else mapping.filters,
+                max_concurrency=settings.max_concurrency if settings.scaling_given else mapping.max_concurrency,
+                state=state, state_reason=USER_INITIATED, last_modified=utcnow())
+            stored = await self._store.replace(changed)
+            if stored is not None:
+                self.changed.set()
+                return stored
+            # A poller settled the mapping (or another request changed it) since it was read: apply this
+            # change to the row as it is now.
+        raise ResourceConflict(f"The event source mapping {uuid} is being changed by other requests; try again.")
 
     async def delete(self, uuid: str) -> Mapping:
-        mapping = await self.get(uuid)
-        if mapping.state == DELETING:
-            return mapping
-        stored = await self._store.replace(dataclasses.replace(mapping, state=DELETING,
-                                                               state_reason=USER_INITIATED, last_modified=utcnow()))
-        if stored is None:
-            raise ResourceConflict(f"The event source mapping {mapping.uuid} was changed by another request; "
-                                   "try again.")
-        self.changed.set()
-        return stored
+        for _ in range(RACES):
+            mapping = await self.get(uuid)
+            if mapping.state == DELETING:
+                return mapping
+            stored = await self._store.replace(dataclasses.replace(
+                mapping, state=DELETING, state_reason=USER_INITIATED, last_modified=utcnow()))
+            if stored is not None:
+                self.changed.set()
+                return stored
+        raise ResourceConflict(f"The event source mapping {uuid} is being changed by other requests; try again.")
 
     async def list(self, function_name: str | None, source_arn: str | None, marker: str | None,
                    max_items: object) -> tuple[list[Mapping], str | None]:

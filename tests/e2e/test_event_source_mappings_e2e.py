@@ -185,7 +185,9 @@ def test_create_get_list_update_and_delete_in_lambdas_shapes(server, lam, sqs):
 
     second = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=other_arn, Enabled=False)
     assert second["BatchSize"] == 10  # Lambda's default for a queue
-    enabled(lam, second["UUID"], "Disabled")
+    # Changed at once, while the pollers settle its creation: the change applies, whichever comes first.
+    assert lam.update_event_source_mapping(UUID=second["UUID"], BatchSize=4)["BatchSize"] == 4
+    assert enabled(lam, second["UUID"], "Disabled")["BatchSize"] == 4
     # The same function and queue again: refused, naming the mapping that exists.
     message = refused(lam.create_event_source_mapping, "ResourceConflictException", 409, FunctionName=name,
                       EventSourceArn=arn)
