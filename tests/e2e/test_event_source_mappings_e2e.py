@@ -5,6 +5,7 @@ filters, scaling under a backlog, disabling, a deleted queue, and SIGKILL with m
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -483,3 +484,44 @@ def sigkill_with_messages_in_flight(server: Server) -> None:
         assert {r["messageId"] for r in records()} <= sent
     finally:
         server.stop()
+
+
+@pytest.mark.postgres
+def test_two_nodes_on_one_postgresql_deliver_each_message_once(tmp_path):
+    """Both nodes poll the mapping; a message's lease keeps it with one of them: every message is processed,
+    none twice (its visibility timeout is far longer than the function runs)."""
+    with database("postgresql") as url:
+        key = {"FAAS_MASTER_KEY": base64.b64encode(os.urandom(32)).decode()}
+        first = with_reader_role(Server(tmp_path / "a", database_url=url, extra_env=key).start())
+        second = None
+        try:
+            second = Server(tmp_path / "b", database_url=url, extra_env=key).start()
+            lam = first.client()
+            name = deploy(lam)
+            url_a, arn = queue(sqs_client(first))
+            mapping = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, BatchSize=5,
+                                                      ScalingConfig={"MaximumConcurrency": 2})
+            enabled(lam, mapping["UUID"])
+            wait_for(lambda: depth(sqs_client(first), url_a) == (0, 0))
+            sent = set()
+            for node in (first, second):
+                sqs = sqs_client(node, credentials=first.credentials())
+                node_url = sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[1])["QueueUrl"]
+                for start in range(0, 100, 10):
+                    sent |= {entry["MessageId"] for entry in sqs.send_message_batch(QueueUrl=node_url, Entries=[
+                        {"Id": str(i), "MessageBody": json.dumps({"sleep": 0.05})}
+                        for i in range(start, start + 10)])["Successful"]}
+            wait_for(lambda: depth(sqs_client(first), url_a) == (0, 0), timeout=120)
+
+            def delivered() -> list[str]:
+                return [r["messageId"] for batch in batches(first, name) for r in batch["event"]["Records"]]
+
+            wait_for(lambda: len(delivered()) >= len(sent), timeout=30)
+            assert sorted(delivered()) == sorted(sent)  # each once
+            for node in (first, second):  # and both nodes ran the function
+                environments = node.request("GET", "/faas/v1/environments", credentials=first.credentials())
+                assert environments[0] == 200 and name in environments[2].decode()
+        finally:
+            if second is not None:
+                second.stop()
+            first.stop()
