@@ -359,13 +359,22 @@ def _leaf(key: str, matchers: list[Matcher], exists: set[bool]) -> Callable[[dic
 
 def _leaves(value: Any) -> Iterator[Any]:
     """The leaf values a field holds: itself, or the elements of (nested) arrays; objects are no leaves."""
-    if value is MISSING or isinstance(value, dict):
-        return
-    if isinstance(value, list):
-        for element in value:
-            yield from _leaves(element)
-    else:
-        yield value
+    return (element for element in _flatten(value) if not isinstance(element, dict))
+
+
+def _flatten(value: Any) -> Iterator[Any]:
+    """A value, or the elements of its (nested) arrays in order: with a stack, since an event's arrays may
+    nest deeper than Python's recursion limit."""
+    stack = [iter([value])]
+    while stack:
+        for element in stack[-1]:
+            if isinstance(element, list):
+                stack.append(iter(element))
+                break
+            if element is not MISSING:
+                yield element
+        else:
+            stack.pop()
 
 
 def _descend(key: str, sub_pattern: Callable[[dict], bool]) -> Callable[[dict], bool]:
@@ -378,11 +387,7 @@ def _descend(key: str, sub_pattern: Callable[[dict], bool]) -> Callable[[dict], 
 
 
 def _objects(value: Any) -> Iterator[dict]:
-    if isinstance(value, dict):
-        yield value
-    elif isinstance(value, list):
-        for element in value:
-            yield from _objects(element)
+    return (element for element in _flatten(value) if isinstance(element, dict))
 
 
 def _is_number(value: Any) -> bool:

@@ -343,3 +343,11 @@ def test_a_compiled_pattern_is_reused_across_events():
     pattern = compile_pattern({"body": {"kind": ["order"], "total": [{"numeric": [">", 100]}]}}, dialect="lambda")
     events = [{"body": {"kind": "order", "total": total}} for total in (50, 150, 100, 100.5)]
     assert [pattern.matches(event) for event in events] == [False, True, False, True]
+
+
+def test_deeply_nested_arrays_in_an_event():
+    deep: list = ["x"]
+    for _ in range(5000):
+        deep = [deep]
+    assert compile_pattern({"a": ["x"]}).matches({"a": ["y", deep]})
+    assert not compile_pattern({"a": {"b": ["x"]}}).matches({"a": deep})
