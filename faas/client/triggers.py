@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from faas.client.transport import ClientError, Transport, quote_segment
+from faas.client.transport import ClientError, Transport, pages, quote_segment
 
 MAPPINGS = "/2015-03-31/event-source-mappings"
 JSON = {"Content-Type": "application/json"}
@@ -30,18 +30,8 @@ class MappingClient(Transport):
 
     def list_mappings(self, function: str) -> list[dict[str, Any]]:
         """Every mapping of a function, following NextMarker."""
-        mappings: list[dict[str, Any]] = []
-        marker: str | None = None
-        seen: set[str] = set()
-        while True:
-            page = self._call("GET", MAPPINGS, query={"FunctionName": function, "Marker": marker})
-            mappings.extend(page.get("EventSourceMappings") or [])
-            marker = page.get("NextMarker") or None
-            if marker is None:
-                return mappings
-            if marker in seen:
-                raise ClientError("InvalidResponse", f"the platform returned NextMarker {marker!r} twice", 200)
-            seen.add(marker)
+        return pages(lambda marker: self._call("GET", MAPPINGS, query={"FunctionName": function, "Marker": marker}),
+                     "EventSourceMappings", "NextMarker")
 
     def update_mapping(self, uuid: str, **settings: Any) -> dict[str, Any]:
         return self._call("PUT", f"{MAPPINGS}/{quote_segment(uuid)}", settings)
