@@ -54,6 +54,7 @@ REPORT_FAILURES = "ReportBatchItemFailures"
 QUEUE_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 USER_INITIATED = "USER_INITIATED"
 NO_RECORDS = "No records processed"
+FUNCTION_MISSING = "PROBLEM: Function not found"
 # The states a change leaves a mapping in, until a poller settles it.
 CREATING, ENABLING, UPDATING, DISABLING, DELETING = "Creating", "Enabling", "Updating", "Disabling", "Deleting"
 ENABLED, DISABLED = "Enabled", "Disabled"
@@ -358,6 +359,19 @@ class MappingService:
     async def report(self, mapping: Mapping, last_result: str) -> None:
         await self._store.set_result(mapping.uuid, last_result)
 
+    async def poll_problem(self, mapping: Mapping) -> str | None:
+        """Why a mapping's pollers may not receive now, in LastProcessingResult's words, or None: its function
+        is gone, or its execution role no longer allows the calls it was checked for at create (the pollers
+        act as the role, as Lambda's do)."""
+        try:
+            fn = await self._functions.get(mapping.function_name)
+        except ResourceNotFound:
+            return FUNCTION_MISSING
+        denied = await self._denied_action(fn, mapping.source_arn)
+        if denied is not None:
+            return f"PROBLEM: The function's execution role does not allow {denied} on the queue"
+        return None
+
     def queue_of(self, mapping: Mapping) -> str:
         return self._queue_name(mapping.source_arn)
 
@@ -419,8 +433,15 @@ class MappingService:
 
     async def _check_role(self, fn: Function, queue_arn: str) -> None:
         """The function's execution role must allow the pollers' calls on the queue, as Lambda checks."""
+        denied = await self._denied_action(fn, queue_arn)
+        if denied is not None:
+            raise InvalidParameterValue(f"The provided execution role does not have permissions to call "
+                                        f"{denied.split(':')[1]} on SQS")
+
+    async def _denied_action(self, fn: Function, queue_arn: str) -> str | None:
+        """The first of the pollers' calls the role does not allow on the queue (pure, on cached documents)."""
         documents = await self._identities.role_documents(fn.role) or ()
         for action in QUEUE_ACTIONS:
             if not policy.is_allowed(policy.evaluate(documents, action, queue_arn)):
-                raise InvalidParameterValue(f"The provided execution role does not have permissions to call "
-                                            f"{action.split(':')[1]} on SQS")
+                return action
+        return None

@@ -14,6 +14,9 @@ another, up to ScalingConfig.MaximumConcurrency, the function's reserved concurr
 one that finds the queue empty stops, but the last. Several nodes poll the same mappings: a message's lease
 keeps each batch with one node, as SQS keeps a receive with one consumer.
 
+Before each receive a poller asks the mapping service whether the function exists and its execution role
+still allows the queue calls; if not, it receives nothing and says why in LastProcessingResult.
+
 Changes come from the mapping service (woken on this node; every REFRESH_S for other nodes'): a poller
 settles the transition it acted on (Creating -> Enabled, Disabling -> Disabled, Deleting -> gone). Disabling
 or deleting stops receiving; batches being processed finish.
@@ -32,7 +35,7 @@ from typing import Any
 from faas.dispatch.invoker import Invoker
 from faas.errors import ApiError, FaasError, QueueDoesNotExist, ResourceNotFound, TooManyRequests
 from faas.services.functions import FunctionService
-from faas.services.mappings import DELETING, DISABLED, DISABLING, MappingService
+from faas.services.mappings import DELETING, DISABLED, DISABLING, FUNCTION_MISSING, MappingService
 from faas.services.queues import QueueService
 from faas.sources import sqs_events
 from faas.store.mappings import Mapping
@@ -46,7 +49,6 @@ THROTTLE_RELEASE_S = 1.0  # a throttled batch is visible again after this long
 MAX_PAYLOAD = 6 * 1024 * 1024  # a synchronous invocation's payload limit, which a batch must fit
 OK = "OK"
 FUNCTION_FAILED = "PROBLEM: Function call failed"
-FUNCTION_MISSING = "PROBLEM: Function not found"
 QUEUE_MISSING = "PROBLEM: The event source queue does not exist; waiting for it to be created again"
 THROTTLED = "PROBLEM: Function call throttled (concurrency limit reached); the batch went back to the queue"
 
@@ -104,6 +106,11 @@ class MappingPoller:
             assert current is not None
             self._receiving.add(current)
             try:
+                problem = await self._pollers.mappings.poll_problem(self.mapping)
+                if problem is not None:  # receive nothing it could not process
+                    await self._report(problem)
+                    await asyncio.sleep(RETRY_S)
+                    continue
                 batch = await self._gather()
             except asyncio.CancelledError:
                 if self._retired:
@@ -150,6 +157,8 @@ class MappingPoller:
                     break
             received = await queues.poll(self.queue, mapping.batch_size - len(batch), wait)
             if not batch:
+                if not received:
+                    return []  # a long poll that found nothing: the caller looks at its mapping again
                 deadline = time.monotonic() + mapping.window_s
             overflow = []
             for message in received:
@@ -191,6 +200,7 @@ class MappingPoller:
         except TooManyRequests:
             await queues.settle_received(self.queue, list(handles.values()), release_s=THROTTLE_RELEASE_S)
             await self._report(THROTTLED)
+            await asyncio.sleep(THROTTLE_RELEASE_S)  # rather than receive the next batch into the same throttle
             return
         except ApiError as error:  # the environment could not start: the batch failed
             log.warning("mapping %s: invoking %s failed: %s", mapping.uuid, fn.name, error.message)

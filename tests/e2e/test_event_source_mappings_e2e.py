@@ -525,3 +525,25 @@ def test_two_nodes_on_one_postgresql_deliver_each_message_once(tmp_path):
             if second is not None:
                 second.stop()
             first.stop()
+
+
+def test_a_role_that_loses_its_rights_stops_the_polling_until_they_are_back(server, lam, sqs):
+    role = unique("esm-role")
+    status, _, _ = server.request("POST", "/faas/v1/roles", json.dumps({"Name": role}).encode(),
+                                  {"Content-Type": "application/json"})
+    assert status == 201
+    policy = f"/faas/v1/roles/{role}/policies/queues"
+    document = json.dumps({"PolicyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]}}).encode()
+    assert server.request("PUT", policy, document, {"Content-Type": "application/json"})[0] == 200
+    name = deploy(lam, role=f"arn:aws:iam::{ACCOUNT}:role/{role}")
+    url, arn = queue(sqs)
+    mapping = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, BatchSize=1)
+    enabled(lam, mapping["UUID"])
+    assert server.request("DELETE", policy)[0] in (200, 204)
+    wait_for(lambda: "execution role" in lam.get_event_source_mapping(UUID=mapping["UUID"])["LastProcessingResult"])
+    sqs.send_message(QueueUrl=url, MessageBody="waits")
+    assert depth(sqs, url) == (1, 0)
+    assert server.request("PUT", policy, document, {"Content-Type": "application/json"})[0] == 200
+    wait_for(lambda: bodies(server, name) == ["waits"], timeout=30)
+    wait_for(lambda: lam.get_event_source_mapping(UUID=mapping["UUID"])["LastProcessingResult"] == "OK")

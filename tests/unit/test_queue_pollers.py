@@ -87,6 +87,10 @@ class FakeMappings:
     def __init__(self) -> None:
         self.changed = asyncio.Event()
         self.reports: list[str] = []
+        self.problem: str | None = None
+
+    async def poll_problem(self, m: Mapping) -> str | None:
+        return self.problem
 
     def queue_of(self, m: Mapping) -> str:
         return m.source_arn.rsplit(":", 1)[1]
@@ -219,3 +223,24 @@ async def test_a_deleted_queue_is_reported_and_the_poller_carries_on():
         p.retire()
         for task in list(p.tasks):
             task.cancel()
+
+
+async def test_a_poller_receives_nothing_while_its_mapping_has_a_problem():
+    queues = FakeQueues([message(1)])
+    p, mappings = poller(mapping(), queues)
+    mappings.problem = "PROBLEM: The function's execution role does not allow sqs:ReceiveMessage on the queue"
+    p.start()
+    try:
+        while not mappings.reports:
+            await asyncio.sleep(0.01)
+        assert mappings.reports == [mappings.problem] and queues.polls == []
+    finally:
+        p.retire()
+        for task in list(p.tasks):
+            task.cancel()
+
+
+async def test_a_long_poll_that_finds_nothing_ends_the_gathering():
+    queues = FakeQueues([])
+    assert await poller(mapping(batch_size=100, window_s=5), queues)[0]._gather() == []
+    assert queues.polls == [(100, 20.0)]
