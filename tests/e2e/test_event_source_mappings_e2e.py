@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import Server, make_zip, unique, wait_for
 from tests.e2e.test_postgres_e2e import psql
+from tests.e2e.test_security_e2e import audit, lambda_as, make_principal
 from tests.e2e.test_sqs_e2e import md5_of_attributes, sqs_client
 
 ACCOUNT = "000000000000"
@@ -547,3 +548,29 @@ def test_a_role_that_loses_its_rights_stops_the_polling_until_they_are_back(serv
     assert server.request("PUT", policy, document, {"Content-Type": "application/json"})[0] == 200
     wait_for(lambda: bodies(server, name) == ["waits"], timeout=30)
     wait_for(lambda: lam.get_event_source_mapping(UUID=mapping["UUID"])["LastProcessingResult"] == "OK")
+
+
+def test_callers_are_authorised_per_action_and_mapping_and_audited(server, lam, sqs):
+    name = deploy(lam)
+    _, arn = queue(sqs)
+    mapping = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn)
+    own = f"arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:{mapping['UUID']}"
+    caller = unique("esm-user")
+    credentials = make_principal(server, caller, [
+        {"Effect": "Allow", "Action": ["lambda:ListEventSourceMappings"], "Resource": "*"},
+        {"Effect": "Allow", "Action": ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
+         "Resource": own}])
+    limited = lambda_as(server, credentials)
+    assert [m["UUID"] for m in limited.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]] == \
+        [mapping["UUID"]]
+    assert limited.get_event_source_mapping(UUID=mapping["UUID"])["UUID"] == mapping["UUID"]
+    limited.update_event_source_mapping(UUID=mapping["UUID"], BatchSize=3)
+    refused(limited.delete_event_source_mapping, "AccessDeniedException", 403, UUID=mapping["UUID"])
+    message = refused(limited.create_event_source_mapping, "AccessDeniedException", 403, FunctionName=name,
+                      EventSourceArn=arn)
+    assert "lambda:CreateEventSourceMapping" in message
+    wait_for(lambda: {(e["Action"], e["Outcome"]) for e in audit(server, principal=f"arn:aws:iam::{ACCOUNT}:user/{caller}")}
+             >= {("lambda:UpdateEventSourceMapping", "allowed"), ("lambda:DeleteEventSourceMapping", "denied"),
+                 ("lambda:CreateEventSourceMapping", "denied")})
+    assert lam.get_event_source_mapping(UUID=mapping["UUID"])["BatchSize"] == 3
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])
