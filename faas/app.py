@@ -19,6 +19,7 @@ from faas.api import event_configs as event_config_routes
 from faas.api import functions as function_routes
 from faas.api import identities as identity_routes
 from faas.api import invoke as invoke_routes
+from faas.api import mappings as mapping_routes
 from faas.api import awsjson
 from faas.api import native as native_routes
 from faas.api import router
@@ -50,12 +51,14 @@ from faas.services.event_configs import EventConfigService
 from faas.services.functions import FunctionService
 from faas.services.identities import IdentityService
 from faas.services.invocations import InvocationService
+from faas.services.mappings import MappingService, lambda_filter
 from faas.services.parameters import engine_architectures
 from faas.services.permissions import PermissionService
 from faas.services.queues import QueueService
 from faas.services.retention import Pruner, Rule
 from faas.services.urls import UrlService
 from faas.sources.async_events import AsyncInvoker
+from faas.sources.queue_pollers import QueuePollers, json_patterns
 from faas.sources.urls import UrlSource
 from faas.errors import StartupError
 from faas.model import Function
@@ -66,6 +69,7 @@ from faas.store.invocations import InvocationStore
 from faas.store.audit import AuditStore
 from faas.store.event_configs import EventConfigStore
 from faas.store.identities import IdentityStore
+from faas.store.mappings import MappingStore
 from faas.store.meta import CANARY, CANARY_TEXT, MetaStore
 from faas.store.permissions import PermissionStore
 from faas.store.queues import QueueStore
@@ -245,6 +249,12 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         progress(f"encrypted the environment variables of {sealed} functions stored before encryption")
         await scrub(engine)
 
+    mappings = MappingService(MappingStore(engine), functions, queues, identities, region=settings.region,
+                              account_id=settings.account_id, function_arn=settings.function_arn,
+                              compile_filter=lambda_filter)
+    pollers = QueuePollers(mappings, queues, functions, invoker, region=settings.region,
+                           compile_filters=json_patterns(lambda_filter), grace_s=settings.shutdown_grace_s)
+
     # lambda_errors first: host-style URL requests, answered by the next middleware, leave through it too.
     api = web.Application(middlewares=[lambda_errors, url_routes.host_style(settings.url_domain), guard],
                           client_max_size=MAX_REQUEST_BYTES)
@@ -253,7 +263,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                              environments=pool.describe, identities=identities, permissions=permissions,
                              audit_log=AuditService(audit.flush, AuditStore(engine)), async_invoker=async_invoker,
                              event_configs=event_configs, urls=urls,
-                             queues=queues)
+                             queues=queues, mappings=mappings)
     # AWS services beside Lambda, by their X-Amz-Target prefix (faas.api.router): one port, guard and audit log.
     api[awsjson.SERVICES] = {SQS.target_prefix: SQS}
     api[GUARD] = checks = Guard(identities, permissions, audit, settings)
@@ -262,7 +272,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     api[url_routes.URL_SOURCE] = UrlSource(urls, functions, invoker, checks, function_arn=settings.function_arn,
                                            account_id=settings.account_id, trusted_proxies=settings.trusted_proxies)
     for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
-                   url_routes, identity_routes, native_routes, tag_routes, router):
+                   url_routes, identity_routes, native_routes, tag_routes, mapping_routes, router):
         routes.add_routes(api)
 
     async def install_firewall() -> None:
@@ -300,6 +310,8 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         async_invoker,
         # Drained once the listener takes no more requests: long polls answer rather than hold the stop.
         Hooks("queue long polls", drain=queues.drain),
+        # Drained first of the sources: receive no more, finish the batches under way.
+        pollers,
         listener,  # last to start, first to stop taking requests
     )
     return Platform(settings=settings, parts=parts, api=listener)

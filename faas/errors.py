@@ -119,6 +119,14 @@ class ResourceConflict(ApiError):
     error_type = "User"
 
 
+class ResourceInUse(ApiError):
+    """The operation conflicts with the resource's availability: it is being changed or deleted."""
+
+    status = 400
+    code = "ResourceInUseException"
+    error_type = "User"
+
+
 class PreconditionFailed(ApiError):
     """The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id"""  # noqa: E501 (Lambda's text)
 
@@ -279,3 +287,9 @@ class MessageNotInflight(SqsError):
     """The specified message isn't in flight."""
 
     query_code = "AWS.SimpleQueueService.MessageNotInflight"
+
+
+class InvalidEventPattern(FaasError):
+    """An event pattern (a Lambda filter, an SNS filter policy, an EventBridge rule) is not valid.
+
+    Not an ApiError: each API that takes patterns answers it in its own error shape."""

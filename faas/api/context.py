@@ -13,6 +13,7 @@ from faas.services.audit import AuditService
 from faas.services.event_configs import EventConfigService
 from faas.services.identities import IdentityService
 from faas.services.invocations import InvocationService
+from faas.services.mappings import MappingService
 from faas.services.permissions import PermissionService
 from faas.services.queues import QueueService
 from faas.services.urls import UrlService
@@ -35,6 +36,7 @@ class Services:
     event_configs: EventConfigService
     urls: UrlService
     queues: QueueService
+    mappings: MappingService
 
 
 SERVICES = web.AppKey("services", Services)

@@ -1,16 +1,16 @@
 """Dead-letter targets: the SQS queue or SNS topic (ARN) that gets a function's asynchronous events after
 they failed every attempt (Lambda's DeadLetterConfig).
 
-Revision ID: 0014
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
