@@ -29,6 +29,7 @@ from faas.api import urls as url_routes
 from faas.api.auth import GUARD, Guard, guard
 from faas.api.context import SERVICES, Services
 from faas.api.middleware import lambda_errors
+from faas.api.events import EVENTS
 from faas.api.sqs import SQS
 from faas.dispatch.concurrency import Limiter
 from faas.dispatch.invoker import Invoker
@@ -47,6 +48,7 @@ from faas.services.admin import ensure_admin_credentials
 from faas.security.masterkey import MasterKey
 from faas.services.audit import AuditService
 from faas.services.destinations import Destinations, Target, queue_entry
+from faas.services.event_bus import EventBusService
 from faas.services.event_configs import EventConfigService
 from faas.services.functions import FunctionService
 from faas.services.identities import IdentityService
@@ -67,6 +69,7 @@ from faas.store.db import create_engine, migrate, scrub
 from faas.store.functions import FunctionStore
 from faas.store.invocations import InvocationStore
 from faas.store.audit import AuditStore
+from faas.store.event_bus import EventBusStore
 from faas.store.event_configs import EventConfigStore
 from faas.store.identities import IdentityStore
 from faas.store.mappings import MappingStore
@@ -255,6 +258,9 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     pollers = QueuePollers(mappings, queues, functions, invoker, region=settings.region,
                            compile_filters=json_patterns(lambda_filter), grace_s=settings.shutdown_grace_s)
 
+    events = EventBusService(EventBusStore(engine), destinations, region=settings.region,
+                             account_id=settings.account_id)
+
     # lambda_errors first: host-style URL requests, answered by the next middleware, leave through it too.
     api = web.Application(middlewares=[lambda_errors, url_routes.host_style(settings.url_domain), guard],
                           client_max_size=MAX_REQUEST_BYTES)
@@ -263,9 +269,9 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                              environments=pool.describe, identities=identities, permissions=permissions,
                              audit_log=AuditService(audit.flush, AuditStore(engine)), async_invoker=async_invoker,
                              event_configs=event_configs, urls=urls,
-                             queues=queues, mappings=mappings)
+                             queues=queues, mappings=mappings, events=events)
     # AWS services beside Lambda, by their X-Amz-Target prefix (faas.api.router): one port, guard and audit log.
-    api[awsjson.SERVICES] = {SQS.target_prefix: SQS}
+    api[awsjson.SERVICES] = {SQS.target_prefix: SQS, EVENTS.target_prefix: EVENTS}
     api[GUARD] = checks = Guard(identities, permissions, audit, settings)
     # The URL source authenticates and authorises through the API's guard, handed in here (sources never
     # import the API): one implementation of credentials, policies and the audit log for every request.

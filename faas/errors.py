@@ -293,3 +293,36 @@ class InvalidEventPattern(FaasError):
     """An event pattern (a Lambda filter, an SNS filter policy, an EventBridge rule) is not valid.
 
     Not an ApiError: each API that takes patterns answers it in its own error shape."""
+
+
+class EventsError(ApiError):
+    """An error of EventBridge's API. `code` is the shape name in its model (boto3's modeled exception): the
+    class name without the "Events" prefix, plus "Exception"."""
+
+    status = 400
+    code = "EventsException"  # the base's own, never sent: every error raised is one of the subclasses
+    error_type = "User"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.code = cls.__name__.removeprefix("Events") + "Exception"
+
+
+class EventsResourceNotFound(EventsError):
+    """The resource does not exist."""
+
+
+class EventsResourceAlreadyExists(EventsError):
+    """The resource already exists."""
+
+
+class EventsInvalidEventPattern(EventsError):
+    """The event pattern is not valid."""
+
+
+class EventsValidation(EventsError):
+    """A parameter is not valid."""
+
+
+class EventsLimitExceeded(EventsError):
+    """The request exceeds a limit."""

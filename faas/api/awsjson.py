@@ -1,4 +1,4 @@
-"""AWS's JSON protocol, for every service that speaks it (SQS today; faas.api.router sends it the requests
+"""AWS's JSON protocol, for every service that speaks it (SQS and EventBridge; faas.api.router sends it the requests
 with an `X-Amz-Target: <prefix>.<Operation>` header, whose SigV4 credential scope must name that same
 service): the body is one JSON object, answers are `application/x-amz-json-1.0`, and errors are
 `{"__type": ..., "message": ...}`. For services that moved from the query protocol (`awsQueryCompatible`

@@ -10,6 +10,7 @@ from aiohttp import web
 from faas.sources.async_events import AsyncInvoker
 from faas.dispatch.invoker import Invoker
 from faas.services.audit import AuditService
+from faas.services.event_bus import EventBusService
 from faas.services.event_configs import EventConfigService
 from faas.services.identities import IdentityService
 from faas.services.invocations import InvocationService
@@ -37,6 +38,7 @@ class Services:
     urls: UrlService
     queues: QueueService
     mappings: MappingService
+    events: EventBusService
 
 
 SERVICES = web.AppKey("services", Services)

@@ -290,3 +290,39 @@ function_urls = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_modified", DateTime(timezone=True), nullable=False),
 )
+
+# EventBridge's event buses ("default" is created by the migration and never deleted), their rules and the
+# rules' targets. Events themselves are not kept: PutEvents writes each matched target's delivery as leased
+# work (kind "events", faas/sources/event_deliveries.py).
+event_buses = Table(
+    "event_buses",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+)
+
+event_rules = Table(
+    "event_rules",
+    metadata,
+    Column("bus", String(256), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("event_pattern", Text, nullable=True),  # as given (JSON text); checked when stored
+    Column("schedule_expression", String(256), nullable=True),
+    Column("state", String(32), nullable=False),  # ENABLED | DISABLED
+    Column("description", Text, nullable=False),
+    Column("role_arn", String(1600), nullable=False),  # "" when none
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("modified_at", DateTime(timezone=True), nullable=False),
+)
+
+event_targets = Table(
+    "event_targets",
+    metadata,
+    Column("bus", String(256), primary_key=True),
+    Column("rule", String(64), primary_key=True),
+    Column("target_id", String(64), primary_key=True),
+    Column("arn", String(1600), nullable=False),
+    Column("definition", Text, nullable=False),  # JSON: the Target as PutTargets stored it (RoleArn, Input, ...)
+)

@@ -53,9 +53,20 @@ def test_sqs_errors_are_the_ones_sqs_models_so_boto3_raises_its_exceptions():
             assert cls.code in modeled | unmodeled, cls
 
 
+def test_eventbridge_errors_are_the_ones_eventbridge_models_so_boto3_raises_its_exceptions():
+    model = botocore.session.get_session().get_service_model("events")
+    modeled = {shape.name for shape in model.error_shapes} | {"ValidationException"}  # sent, not modeled
+    for cls in API_ERRORS:
+        if issubclass(cls, errors.EventsError) and cls is not errors.EventsError:
+            assert cls.code in modeled, cls
+
+
 def test_wire_codes_are_unique():
-    codes = [cls.code for cls in API_ERRORS]
+    # EventBridge's errors are another service's codes, sent only in its shape (ResourceNotFoundException...).
+    codes = [cls.code for cls in API_ERRORS if not issubclass(cls, errors.EventsError)]
     assert len(codes) == len(set(codes))
+    events_codes = [cls.code for cls in API_ERRORS if issubclass(cls, errors.EventsError)]
+    assert len(events_codes) == len(set(events_codes))
 
 
 @pytest.mark.parametrize(("cls", "status", "code"), [

@@ -1,0 +1,301 @@
+"""EventBridge's buses, rules and targets: checked in EventBridge's words, stored, listed in pages.
+
+A bus's ARN is arn:aws:events:<region>:<account>:event-bus/<name>; a rule's is rule/<name> on the default
+bus and rule/<bus>/<name> on any other. The default bus always exists (the migration creates it) and may
+not be deleted; a bus with rules may not be deleted either, nor a rule with targets (as EventBridge: remove
+the targets first, or pass Force).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import re
+from typing import Any
+
+from faas.errors import ApiError, EventsInvalidEventPattern, EventsLimitExceeded, EventsResourceAlreadyExists, \
+    EventsResourceNotFound, EventsValidation, InvalidEventPattern
+from faas.event_patterns import Pattern, compile_pattern
+from faas.model import utcnow
+from faas.services.destinations import Destinations, parse_target
+from faas.services.event_inputs import check_target_input
+from faas.store.event_bus import Bus, EventBusStore, Outcome, Rule, RuleTarget
+
+DEFAULT_BUS = "default"
+MAX_TARGETS_PER_RULE = 5  # EventBridge's quota
+MAX_TARGETS_PER_CALL = 10
+MAX_PAGE = 100
+STATES = ("ENABLED", "DISABLED")
+_BUS_NAME = re.compile(r"[/.\-_A-Za-z0-9]{1,256}")
+_RULE_NAME = re.compile(r"[.\-_A-Za-z0-9]{1,64}")
+_TARGET_ID = _RULE_NAME
+_BUS_ARN = re.compile(r"arn:aws[\w-]*:events:([a-z0-9-]+):(\d{12}):event-bus/(.+)")
+TARGET_KINDS = ("lambda", "sqs", "sns")
+# What TestEventPattern requires of its event (the fields every EventBridge event has).
+EVENT_FIELDS = ("id", "account", "source", "time", "region", "resources", "detail-type")
+
+
+def _token(after: str) -> str:
+    return base64.urlsafe_b64encode(after.encode()).decode()
+
+
+def _after(token: object) -> str:
+    if token is None:
+        return ""
+    try:
+        return base64.urlsafe_b64decode(str(token).encode()).decode()
+    except ValueError as exc:
+        raise EventsValidation("The NextToken is not valid.") from exc
+
+
+def _limit(limit: object) -> int:
+    if limit is None:
+        return MAX_PAGE
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise EventsValidation(f"Limit must be a whole number from 1 to {MAX_PAGE}.")
+    return limit
+
+
+def _name(value: object, what: str, pattern: re.Pattern[str]) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise EventsValidation(f"1 validation error detected: Value {str(value)[:256]!r} at '{what}' failed to satisfy "
+                               f"constraint: Member must satisfy regular expression pattern: {pattern.pattern}")
+    return value
+
+
+def _text(value: object, what: str, most: int) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > most:
+        raise EventsValidation(f"{what} must be a string of at most {most} characters.")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class FailedEntry:
+    id: str
+    code: str
+    message: str
+
+
+class EventBusService:
+    def __init__(self, store: EventBusStore, destinations: Destinations, *, region: str, account_id: str) -> None:
+        self._store = store
+        self._destinations = destinations
+        self.region = region
+        self.account_id = account_id
+        self._patterns: dict[str, Pattern] = {}  # compiled patterns by their text: PutEvents matches them often
+
+    # -- names and ARNs ------------------------------------------------------------------------------
+
+    def bus_arn(self, bus: str) -> str:
+        return f"arn:aws:events:{self.region}:{self.account_id}:event-bus/{bus}"
+
+    def rule_arn(self, bus: str, rule: str) -> str:
+        path = rule if bus == DEFAULT_BUS else f"{bus}/{rule}"
+        return f"arn:aws:events:{self.region}:{self.account_id}:rule/{path}"
+
+    def bus_name(self, value: object) -> str:
+        """The bus an EventBusName names (a name or this account's bus ARN); the default bus when omitted."""
+        if value is None:
+            return DEFAULT_BUS
+        if isinstance(value, str):
+            found = _BUS_ARN.fullmatch(value)
+            if found is not None:
+                if (found.group(1), found.group(2)) != (self.region, self.account_id):
+                    raise EventsResourceNotFound(f"Event bus {value[:256]} does not exist.")
+                value = found.group(3)
+        return _name(value, "eventBusName", _BUS_NAME)
+
+    def pattern(self, text: object) -> Pattern:
+        """A compiled EventPattern, refused as EventBridge refuses it."""
+        if not isinstance(text, str):
+            raise EventsInvalidEventPattern("Event pattern is not valid. Reason: it must be a string of JSON text.")
+        compiled = self._patterns.get(text)
+        if compiled is None:
+            try:
+                compiled = compile_pattern(text, dialect="events")
+            except InvalidEventPattern as error:
+                raise EventsInvalidEventPattern(f"Event pattern is not valid. Reason: {error}") from error
+            if len(self._patterns) > 10_000:
+                self._patterns.clear()
+            self._patterns[text] = compiled
+        return compiled
+
+    # -- buses ---------------------------------------------------------------------------------------
+
+    async def create_bus(self, params: dict[str, Any]) -> Bus:
+        name = _name(params.get("Name"), "name", _BUS_NAME)
+        if name == DEFAULT_BUS or "/" in name:
+            raise EventsValidation(f"Event bus name {name} is not valid: 'default' is taken, and '/' is reserved "
+                                   "for partner event buses.")
+        if params.get("EventSourceName") is not None:
+            raise EventsValidation("EventSourceName (partner event buses) is not supported.")
+        now = utcnow()
+        bus = Bus(name, _text(params.get("Description"), "Description", 512), now, now)
+        if not await self._store.add_bus(bus):
+            raise EventsResourceAlreadyExists(f"Event bus {name} already exists.")
+        return bus
+
+    async def bus(self, value: object) -> Bus:
+        name = self.bus_name(value)
+        bus = await self._store.bus(name)
+        if bus is None:
+            raise EventsResourceNotFound(f"Event bus {name} does not exist.")
+        return bus
+
+    async def delete_bus(self, value: object) -> None:
+        """As EventBridge, deleting a bus that does not exist succeeds."""
+        name = _name(value, "name", _BUS_NAME)
+        if name == DEFAULT_BUS:
+            raise EventsValidation("Cannot delete event bus default.")
+        if await self._store.delete_bus(name) is Outcome.IN_USE:
+            raise EventsValidation(f"Cannot delete event bus {name}: it still has rules; delete them first.")
+
+    async def list_buses(self, params: dict[str, Any]) -> tuple[list[Bus], str | None]:
+        prefix = _text(params.get("NamePrefix"), "NamePrefix", 256)
+        limit = _limit(params.get("Limit"))
+        buses = await self._store.buses(prefix=prefix, after=_after(params.get("NextToken")), limit=limit + 1)
+        return buses[:limit], (_token(buses[limit - 1].name) if len(buses) > limit else None)
+
+    # -- rules ---------------------------------------------------------------------------------------
+
+    async def put_rule(self, params: dict[str, Any]) -> Rule:
+        name = _name(params.get("Name"), "name", _RULE_NAME)
+        bus = self.bus_name(params.get("EventBusName"))
+        if params.get("ScheduleExpression") is not None:
+            raise EventsValidation("ScheduleExpression is not supported by this platform yet: use EventBridge "
+                                   "Scheduler's CreateSchedule for schedules, or an EventPattern here.")
+        text = params.get("EventPattern")
+        if text is None:
+            raise EventsValidation("Parameter(s) EventPattern or ScheduleExpression must be specified.")
+        self.pattern(text)
+        state = params.get("State", "ENABLED")
+        if state not in STATES:
+            raise EventsValidation(f"1 validation error detected: Value {str(state)[:64]!r} at 'state' failed to "
+                                   f"satisfy constraint: Member must satisfy enum value set: [{', '.join(STATES)}]")
+        role = params.get("RoleArn")
+        if role is not None and (not isinstance(role, str) or not 1 <= len(role) <= 1600):
+            raise EventsValidation("RoleArn must be a string of 1 to 1600 characters.")
+        if params.get("Tags"):
+            raise EventsValidation("Tags on rules are not supported.")
+        now = utcnow()
+        previous = await self._store.rule(bus, name)
+        rule = Rule(bus, name, text, None, state, _text(params.get("Description"), "Description", 512), role or "",
+                    previous.created_at if previous else now, now)
+        if await self._store.put_rule(rule) is Outcome.MISSING:
+            raise EventsResourceNotFound(f"Event bus {bus} does not exist.")
+        return rule
+
+    async def rule(self, params: dict[str, Any], name_key: str = "Name") -> Rule:
+        name = _name(params.get(name_key), name_key[0].lower() + name_key[1:], _RULE_NAME)
+        bus = self.bus_name(params.get("EventBusName"))
+        rule = await self._store.rule(bus, name)
+        if rule is None:
+            raise EventsResourceNotFound(f"Rule {name} does not exist on EventBus {bus}.")
+        return rule
+
+    async def list_rules(self, params: dict[str, Any]) -> tuple[list[Rule], str | None]:
+        bus = (await self.bus(params.get("EventBusName"))).name
+        prefix = _text(params.get("NamePrefix"), "NamePrefix", 64)
+        limit = _limit(params.get("Limit"))
+        rules = await self._store.rules(bus, prefix=prefix, after=_after(params.get("NextToken")), limit=limit + 1)
+        return rules[:limit], (_token(rules[limit - 1].name) if len(rules) > limit else None)
+
+    async def delete_rule(self, params: dict[str, Any]) -> None:
+        """As EventBridge, deleting a rule that does not exist succeeds; one with targets is refused."""
+        name = _name(params.get("Name"), "name", _RULE_NAME)
+        bus = self.bus_name(params.get("EventBusName"))
+        if await self._store.delete_rule(bus, name, force=params.get("Force") is True) is Outcome.IN_USE:
+            raise EventsValidation("Rule can't be deleted since it has targets.")
+
+    async def set_state(self, params: dict[str, Any], state: str) -> None:
+        rule = await self.rule(params)
+        if not await self._store.set_state(rule.bus, rule.name, state, utcnow()):
+            raise EventsResourceNotFound(f"Rule {rule.name} does not exist on EventBus {rule.bus}.")
+
+    # -- targets -------------------------------------------------------------------------------------
+
+    def _target(self, target: object) -> RuleTarget:
+        """A checked target, or EventsValidation saying why not."""
+        if not isinstance(target, dict):
+            raise EventsValidation("Each target must be an object with Id and Arn.")
+        target_id = _name(target.get("Id"), "id", _TARGET_ID)
+        arn = target.get("Arn")
+        try:
+            parsed = parse_target(arn, "target", TARGET_KINDS)
+            self._destinations.check_local(parsed, "target")
+        except ApiError as error:
+            raise EventsValidation(error.message) from error
+        role = target.get("RoleArn")
+        if role is not None and (not isinstance(role, str) or not 1 <= len(role) <= 1600):
+            raise EventsValidation("RoleArn must be a string of 1 to 1600 characters.")
+        check_target_input(target)
+        unsupported = sorted(key for key in target if key not in ("Id", "Arn", "RoleArn", "Input", "InputPath",
+                                                                   "InputTransformer"))
+        if unsupported:
+            raise EventsValidation(f"Target parameters {', '.join(unsupported)} are not supported.")
+        definition = {key: target[key] for key in ("Id", "Arn", "RoleArn", "Input", "InputPath", "InputTransformer")
+                      if target.get(key) is not None}
+        return RuleTarget(target_id, arn, definition)  # type: ignore[arg-type]
+
+    async def put_targets(self, params: dict[str, Any]) -> list[FailedEntry]:
+        """Store the valid targets; the others are answered as failed entries, as EventBridge does."""
+        rule = await self.rule(params, "Rule")
+        targets = params.get("Targets")
+        if not isinstance(targets, list) or not 1 <= len(targets) <= MAX_TARGETS_PER_CALL:
+            raise EventsValidation(f"Targets must be a list of 1 to {MAX_TARGETS_PER_CALL} targets.")
+        good: dict[str, RuleTarget] = {}
+        failed: list[FailedEntry] = []
+        for target in targets:
+            try:
+                checked = self._target(target)
+            except EventsValidation as error:
+                target_id = target.get("Id") if isinstance(target, dict) else None
+                failed.append(FailedEntry(str(target_id or ""), "ValidationException", error.message))
+                continue
+            good[checked.id] = checked
+        outcome = await self._store.put_targets(rule.bus, rule.name, list(good.values()), most=MAX_TARGETS_PER_RULE)
+        if outcome is Outcome.MISSING:
+            raise EventsResourceNotFound(f"Rule {rule.name} does not exist on EventBus {rule.bus}.")
+        if outcome is Outcome.OVER_LIMIT:
+            raise EventsLimitExceeded(f"The requested resource exceeds the maximum number allowed: a rule has at "
+                                      f"most {MAX_TARGETS_PER_RULE} targets.")
+        return failed
+
+    async def remove_targets(self, params: dict[str, Any]) -> list[FailedEntry]:
+        rule = await self.rule(params, "Rule")
+        ids = params.get("Ids")
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
+            raise EventsValidation("Ids must be a list of 1 to 100 target ids.")
+        ids = [_name(target_id, "ids", _TARGET_ID) for target_id in ids]
+        removed = await self._store.remove_targets(rule.bus, rule.name, ids)
+        if removed is None:
+            raise EventsResourceNotFound(f"Rule {rule.name} does not exist on EventBus {rule.bus}.")
+        return [FailedEntry(target_id, "ResourceNotFoundException", f"Target {target_id} does not exist.")
+                for target_id in dict.fromkeys(ids) if target_id not in removed]
+
+    async def targets(self, params: dict[str, Any]) -> tuple[list[RuleTarget], str | None]:
+        rule = await self.rule(params, "Rule")
+        limit = _limit(params.get("Limit"))
+        after = _after(params.get("NextToken"))
+        targets = [target for target in await self._store.targets(rule.bus, rule.name) if target.id > after]
+        return targets[:limit], (_token(targets[limit - 1].id) if len(targets) > limit else None)
+
+    # -- patterns ------------------------------------------------------------------------------------
+
+    def test_pattern(self, params: dict[str, Any]) -> bool:
+        """TestEventPattern: the event must be JSON with the fields EventBridge requires of it."""
+        pattern = self.pattern(params.get("EventPattern"))
+        text = params.get("Event")
+        try:
+            event = json.loads(text) if isinstance(text, str) else None
+        except ValueError:
+            event = None
+        if not isinstance(event, dict):
+            raise EventsValidation("Parameter Event is not valid: it must be a JSON object.")
+        missing = [field for field in EVENT_FIELDS if field not in event]
+        if missing:
+            raise EventsValidation(f"Parameter Event is not valid: it lacks {', '.join(missing)}.")
+        return pattern.matches(event)
