@@ -60,6 +60,7 @@ from faas.services.queues import QueueService
 from faas.services.retention import Pruner, Rule
 from faas.services.urls import UrlService
 from faas.sources.async_events import AsyncInvoker
+from faas.sources.event_deliveries import EventDeliveries
 from faas.sources.queue_pollers import QueuePollers, json_patterns
 from faas.sources.urls import UrlSource
 from faas.errors import StartupError
@@ -258,8 +259,11 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     pollers = QueuePollers(mappings, queues, functions, invoker, region=settings.region,
                            compile_filters=json_patterns(lambda_filter), grace_s=settings.shutdown_grace_s)
 
-    events = EventBusService(EventBusStore(engine), destinations, region=settings.region,
-                             account_id=settings.account_id)
+    # PutEvents writes what each matched target is owed as leased work; this source delivers it.
+    deliveries = EventDeliveries(WorkStore(engine), permissions, destinations, async_invoker.enqueue, audit,
+                                 node_id=node, account_id=settings.account_id, function_arn=settings.function_arn)
+    events = EventBusService(EventBusStore(engine), WorkStore(engine), destinations, region=settings.region,
+                             account_id=settings.account_id, wake=deliveries.wake)
 
     # lambda_errors first: host-style URL requests, answered by the next middleware, leave through it too.
     api = web.Application(middlewares=[lambda_errors, url_routes.host_style(settings.url_domain), guard],
@@ -314,6 +318,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         Hooks("pool", start=pool.start, stop=pool.close),
         Hooks("invocations in flight", drain=finish_in_flight),
         async_invoker,
+        deliveries,  # after the async invoker, which function targets' deliveries enqueue into
         # Drained once the listener takes no more requests: long polls answer rather than hold the stop.
         Hooks("queue long polls", drain=queues.drain),
         # Drained first of the sources: receive no more, finish the batches under way.

@@ -51,6 +51,17 @@ def _rule_arn(key: str):  # type: ignore[no-untyped-def]
     return resource
 
 
+def _entries_bus_arn(request: web.Request) -> str:
+    """PutEvents acts on the bus its entries name when they all name one (the default when none), else "*"."""
+    bus = _bus_service(request)
+    entries = _params(request).get("Entries")
+    try:
+        names = {bus.bus_name(entry.get("EventBusName")) for entry in entries}
+    except Exception:  # noqa: BLE001 (the handler refuses the bad entries itself)
+        return "*"
+    return bus.bus_arn(names.pop()) if len(names) == 1 else "*"
+
+
 def _everything(request: web.Request) -> str:
     return "*"
 
@@ -176,6 +187,18 @@ async def test_event_pattern(request: web.Request, params: dict[str, Any]) -> di
     return {"Result": _bus_service(request).test_pattern(params)}
 
 
+@events_operation("PutEvents", _entries_bus_arn, audited=False)
+async def put_events(request: web.Request, params: dict[str, Any]) -> dict[str, Any]:
+    results = await _bus_service(request).put_events(params.get("Entries"))
+    entries = []
+    for result in results:
+        if result.event_id is not None:
+            entries.append({"EventId": result.event_id})
+        else:
+            entries.append({"ErrorCode": result.error_code, "ErrorMessage": result.error_message})
+    return {"FailedEntryCount": sum(1 for result in results if result.event_id is None), "Entries": entries}
+
+
 EVENTS = JsonService(
     signing_name="events",
     target_prefix="AWSEvents",
@@ -186,7 +209,7 @@ EVENTS = JsonService(
         "DescribeRule": describe_rule, "ListRules": list_rules, "DeleteRule": delete_rule,
         "EnableRule": enable_rule, "DisableRule": disable_rule, "PutTargets": put_targets,
         "RemoveTargets": remove_targets, "ListTargetsByRule": list_targets_by_rule,
-        "TestEventPattern": test_event_pattern,
+        "TestEventPattern": test_event_pattern, "PutEvents": put_events,
     },
     # The platform's own refusals, in the codes EventBridge answers them with.
     common_codes={

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime as dt
 import json
 import re
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from faas.errors import ApiError, EventsInvalidEventPattern, EventsLimitExceeded, EventsResourceAlreadyExists, \
@@ -19,10 +22,14 @@ from faas.errors import ApiError, EventsInvalidEventPattern, EventsLimitExceeded
 from faas.event_patterns import Pattern, compile_pattern
 from faas.model import utcnow
 from faas.services.destinations import Destinations, parse_target
-from faas.services.event_inputs import check_target_input
+from faas.services.event_inputs import check_target_input, target_input
 from faas.store.event_bus import Bus, EventBusStore, Outcome, Rule, RuleTarget
+from faas.store.work import WorkStore
 
 DEFAULT_BUS = "default"
+DELIVERY = "events"  # the kind of leased work a delivery to a rule's target is (faas.sources.event_deliveries)
+MAX_ENTRIES = 10
+MAX_REQUEST_BYTES = 1024 * 1024  # PutEvents' entries, counted as EventBridge counts them (_entry_size)
 MAX_TARGETS_PER_RULE = 5  # EventBridge's quota
 MAX_TARGETS_PER_CALL = 10
 MAX_PAGE = 100
@@ -79,9 +86,82 @@ class FailedEntry:
     message: str
 
 
+@dataclasses.dataclass(frozen=True)
+class PutResult:
+    event_id: str | None
+    error_code: str | None
+    error_message: str | None
+
+
+class PutRefused(Exception):
+    """One PutEvents entry refused: its ErrorCode and ErrorMessage."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+@dataclasses.dataclass(frozen=True)
+class Delivery:
+    """What one target is owed for one event: the work item's payload."""
+
+    event_id: str
+    rule_arn: str
+    rule: str
+    target_id: str
+    target_arn: str
+    role_arn: str  # the target's RoleArn, else the rule's; "" when neither has one
+    body: str  # the event, or what the target's Input, InputPath or InputTransformer made of it
+
+    def encode(self) -> bytes:
+        return json.dumps(dataclasses.asdict(self)).encode()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Delivery:
+        return cls(**json.loads(payload))
+
+
+def _iso(at: dt.datetime) -> str:
+    return at.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _event_time(value: object, now: dt.datetime) -> str:
+    """An entry's Time (epoch seconds as boto3 sends it, or ISO 8601 text), else now."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return _iso(dt.datetime.fromtimestamp(value, dt.timezone.utc))
+        except (OverflowError, OSError, ValueError):
+            raise PutRefused("InvalidArgument", "Parameter Time is not valid.") from None
+    if isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise PutRefused("InvalidArgument", "Parameter Time is not valid.") from None
+        return _iso(parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc))
+    return _iso(now)
+
+
+def _entry_size(entry: object) -> int:
+    """An entry's size as EventBridge counts it: 14 bytes for a Time, and the UTF-8 bytes of Source,
+    DetailType, Detail and each of Resources."""
+    if not isinstance(entry, dict):
+        return 0
+    size = 14 if entry.get("Time") is not None else 0
+    for key in ("Source", "DetailType", "Detail"):
+        if isinstance(entry.get(key), str):
+            size += len(entry[key].encode())
+    resources = entry.get("Resources")
+    if isinstance(resources, list):
+        size += sum(len(r.encode()) for r in resources if isinstance(r, str))
+    return size
+
+
 class EventBusService:
-    def __init__(self, store: EventBusStore, destinations: Destinations, *, region: str, account_id: str) -> None:
+    def __init__(self, store: EventBusStore, work: WorkStore, destinations: Destinations, *, region: str,
+                 account_id: str, wake: Callable[[], None]) -> None:
         self._store = store
+        self._work = work
+        self._wake = wake  # tells the delivery source there is new work
         self._destinations = destinations
         self.region = region
         self.account_id = account_id
@@ -299,3 +379,83 @@ class EventBusService:
         if missing:
             raise EventsValidation(f"Parameter Event is not valid: it lacks {', '.join(missing)}.")
         return pattern.matches(event)
+
+    # -- events --------------------------------------------------------------------------------------
+
+    async def put_events(self, entries: object) -> list[PutResult]:
+        """Accept each valid entry as an event and write every delivery its matching rules' targets are owed,
+        for the whole request in one transaction, before answering; entries that are not valid are answered
+        with EventBridge's per-entry error and nothing of them is kept."""
+        if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_ENTRIES:
+            raise EventsValidation(f"1 validation error detected: Value at 'entries' failed to satisfy constraint: "
+                                   f"Member must have length between 1 and {MAX_ENTRIES}, inclusive")
+        if sum(_entry_size(entry) for entry in entries) > MAX_REQUEST_BYTES:
+            raise EventsValidation(f"Total size of the entries in the request is over the limit "
+                                   f"({MAX_REQUEST_BYTES} bytes).")
+        now = utcnow()
+        results: list[PutResult] = []
+        deliveries: list[tuple[str, bytes, dt.datetime, dt.datetime]] = []
+        routes: dict[str, list[tuple[Rule, list[RuleTarget]]]] = {}
+        for entry in entries:
+            try:
+                bus, event = await self._event(entry, now)
+            except PutRefused as refusal:
+                results.append(PutResult(None, refusal.code, refusal.message))
+                continue
+            if bus not in routes:
+                routes[bus] = await self._store.routes(bus)
+            deliveries += self._deliveries(bus, event, routes[bus], now)
+            results.append(PutResult(event["id"], None, None))
+        await self._work.add_many(DELIVERY, deliveries)
+        if deliveries:
+            self._wake()
+        return results
+
+    async def _event(self, entry: object, now: dt.datetime) -> tuple[str, dict[str, Any]]:
+        """The bus and EventBridge's event for one entry, or PutRefused in EventBridge's words."""
+        if not isinstance(entry, dict):
+            raise PutRefused("InvalidArgument", "Each entry must be an object.")
+        for key in ("Source", "DetailType", "Detail"):
+            if not isinstance(entry.get(key), str) or not entry[key]:
+                raise PutRefused("InvalidArgument",
+                                 f"Parameter {key} is not valid. Reason: {key} is a required argument.")
+        try:
+            detail = json.loads(entry["Detail"])
+        except ValueError:
+            detail = None
+        if not isinstance(detail, dict):
+            raise PutRefused("MalformedDetail", "Detail is malformed.")
+        resources = entry.get("Resources", [])
+        if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
+            raise PutRefused("InvalidArgument", "Parameter Resources is not valid. Reason: it must be a list of ARNs.")
+        try:
+            bus = self.bus_name(entry.get("EventBusName"))
+        except ApiError as error:
+            raise PutRefused("InvalidArgument", error.message) from error
+        if await self._store.bus(bus) is None:
+            # EventBridge accepts events for a bus that does not exist and drops them (aws/aws-cli#9186); here
+            # the caller is told, so a misspelt bus name does not lose events silently.
+            raise PutRefused("ResourceNotFoundException", f"Event bus {bus} does not exist.")
+        at = _event_time(entry.get("Time"), now)
+        event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": entry["DetailType"],
+                 "source": entry["Source"], "account": self.account_id, "time": at, "region": self.region,
+                 "resources": resources, "detail": detail}
+        return bus, event
+
+    def _deliveries(self, bus: str, event: dict[str, Any], routes: list[tuple[Rule, list[RuleTarget]]],
+                    now: dt.datetime) -> list[tuple[str, bytes, dt.datetime, dt.datetime]]:
+        """One leased work item for each target of each rule the event matches, its input rendered now."""
+        found = []
+        ingested = _iso(now)
+        for rule, targets in routes:
+            if not self.pattern(rule.event_pattern).matches(event):
+                continue
+            rule_arn = self.rule_arn(bus, rule.name)
+            for target in targets:
+                body = target_input(target.definition, event, rule_arn=rule_arn, rule_name=rule.name,
+                                    ingestion_time=ingested)
+                delivery = Delivery(event_id=event["id"], rule_arn=rule_arn, rule=rule.name, target_id=target.id,
+                                    target_arn=target.arn,
+                                    role_arn=target.definition.get("RoleArn") or rule.role_arn or "", body=body)
+                found.append((f"{event['id']}/{bus}/{rule.name}/{target.id}", delivery.encode(), now, now))
+        return found
