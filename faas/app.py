@@ -245,9 +245,15 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                                 architectures=architectures, check_target=destinations.check)
     await functions.load_reservations()
     event_configs = EventConfigService(EventConfigStore(engine), settings.function_arn, destinations)
+
+    async def publish(detail_type: str, detail: dict, resources: list[str]) -> None:
+        # The platform's own events, on the default bus. `events` is built below (its deliveries need the
+        # async invoker); nothing publishes before the parts start, by when it exists.
+        await events.publish(detail_type, detail, resources)
+
     async_invoker = AsyncInvoker(WorkStore(engine), event_configs, functions, invoker, node_id=node,
                                  function_arn=settings.function_arn, retry_base_s=settings.async_retry_base_s,
-                                 destinations=destinations, audit=audit)
+                                 destinations=destinations, audit=audit, publish=publish)
     sealed = await functions.seal_plaintext_environments()
     if sealed:
         progress(f"encrypted the environment variables of {sealed} functions stored before encryption")
@@ -255,7 +261,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
 
     mappings = MappingService(MappingStore(engine), functions, queues, identities, region=settings.region,
                               account_id=settings.account_id, function_arn=settings.function_arn,
-                              compile_filter=lambda_filter)
+                              compile_filter=lambda_filter, publish=publish)
     pollers = QueuePollers(mappings, queues, functions, invoker, region=settings.region,
                            compile_filters=json_patterns(lambda_filter), grace_s=settings.shutdown_grace_s)
 

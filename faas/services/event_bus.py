@@ -9,12 +9,13 @@ the targets first, or pass Force).
 from __future__ import annotations
 
 import base64
+import logging
 import dataclasses
 import datetime as dt
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faas.errors import ApiError, EventsInvalidEventPattern, EventsLimitExceeded, EventsResourceAlreadyExists, \
@@ -26,7 +27,13 @@ from faas.services.event_inputs import check_target_input, target_input
 from faas.store.event_bus import Bus, EventBusStore, Outcome, Rule, RuleTarget
 from faas.store.work import WorkStore
 
+log = logging.getLogger(__name__)
+
+# How the platform's parts publish their own events, handed in by faas/app.py: (detail-type, detail, resources).
+Publish = Callable[[str, dict[str, Any], list[str]], Awaitable[None]]
+
 DEFAULT_BUS = "default"
+PLATFORM_SOURCE = "faas"  # the source of the platform's own events on the default bus (publish)
 DELIVERY = "events"  # the kind of leased work a delivery to a rule's target is (faas.sources.event_deliveries)
 MAX_ENTRIES = 10
 MAX_REQUEST_BYTES = 1024 * 1024  # PutEvents' entries, counted as EventBridge counts them (_entry_size)
@@ -459,3 +466,18 @@ class EventBusService:
                                     role_arn=target.definition.get("RoleArn") or rule.role_arn or "", body=body)
                 found.append((f"{event['id']}/{bus}/{rule.name}/{target.id}", delivery.encode(), now, now))
         return found
+
+    async def publish(self, detail_type: str, detail: dict[str, Any], resources: list[str]) -> None:
+        """Put one of the platform's own events on the default bus, source "faas", for rules to react to. It
+        never raises: a platform event that cannot be written is logged, and what reported it carries on."""
+        try:
+            now = utcnow()
+            event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": detail_type, "source": PLATFORM_SOURCE,
+                     "account": self.account_id, "time": _iso(now), "region": self.region, "resources": resources,
+                     "detail": detail}
+            deliveries = self._deliveries(DEFAULT_BUS, event, await self._store.routes(DEFAULT_BUS), now)
+            await self._work.add_many(DELIVERY, deliveries)
+            if deliveries:
+                self._wake()
+        except Exception:
+            log.exception("publishing the platform event %r failed", detail_type)

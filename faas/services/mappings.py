@@ -30,6 +30,7 @@ from faas.errors import (
 from faas.event_patterns import Pattern, compile_pattern
 from faas.model import Function, utcnow
 from faas.security import policy
+from faas.services.event_bus import Publish
 from faas.services.functions import FunctionService, parse_function_ref
 from faas.services.identities import IdentityService
 from faas.services.queues import QueueService, is_fifo
@@ -190,7 +191,8 @@ class _Settings:
 class MappingService:
     def __init__(self, store: MappingStore, functions: FunctionService, queues: QueueService,
                  identities: IdentityService, *, region: str, account_id: str,
-                 function_arn: Callable[[str], str], compile_filter: Callable[[dict], object]) -> None:
+                 function_arn: Callable[[str], str], compile_filter: Callable[[dict], object],
+                 publish: Publish | None = None) -> None:
         self._store = store
         self._functions = functions
         self._queues = queues
@@ -199,6 +201,7 @@ class MappingService:
         self._account = account_id
         self._function_arn = function_arn
         self._compile_filter = compile_filter  # raises InvalidParameterValue for a pattern Lambda refuses
+        self._publish = publish  # puts "Event Source Mapping Disabled" on the event bus (faas.services.event_bus)
         self.changed = asyncio.Event()  # set on every change made here; the pollers wait on it
 
     def arn(self, uuid: str) -> str:
@@ -354,7 +357,16 @@ class MappingService:
         if mapping.state in (ENABLED, DISABLED):
             return mapping
         settled = dataclasses.replace(mapping, state=ENABLED if mapping.enabled else DISABLED)
-        return await self._store.replace(settled) or mapping
+        stored = await self._store.replace(settled)
+        if stored is None:
+            return mapping
+        if mapping.state == DISABLING and self._publish is not None:  # settled once: published once
+            await self._publish("Event Source Mapping Disabled", {
+                "uuid": stored.uuid, "eventSourceMappingArn": self.arn(stored.uuid),
+                "functionName": stored.function_name, "functionArn": self._function_arn(stored.function_name),
+                "eventSourceArn": stored.source_arn, "stateTransitionReason": stored.state_reason},
+                [self.arn(stored.uuid), self._function_arn(stored.function_name)])
+        return stored
 
     async def report(self, mapping: Mapping, last_result: str) -> None:
         await self._store.set_result(mapping.uuid, last_result)

@@ -19,6 +19,7 @@ from faas.dispatch.recorder import Recorder
 from faas.errors import ApiError, ResourceNotFound, TooManyRequests
 from faas.model import LATEST, Function, utcnow
 from faas.services.destinations import Destinations, Target, parse_target
+from faas.services.event_bus import Publish
 from faas.services.event_configs import EventConfigService
 from faas.services.functions import FunctionService
 from faas.store.audit import AuditEntry
@@ -61,7 +62,7 @@ def decode_event(item: WorkItem) -> AsyncEvent:
 class AsyncInvoker:
     def __init__(self, work: WorkStore, configs: EventConfigService, functions: FunctionService,
                  invoker: Invoker, *, node_id: str, function_arn, retry_base_s: float,  # type: ignore[no-untyped-def]
-                 destinations: Destinations, audit: Recorder) -> None:
+                 destinations: Destinations, audit: Recorder, publish: Publish | None = None) -> None:
         self._work = work
         self._configs = configs
         self._functions = functions
@@ -71,6 +72,7 @@ class AsyncInvoker:
         self._retry_base_s = retry_base_s  # Lambda waits about 1 minute, then 2
         self._destinations = destinations
         self._audit = audit
+        self._publish = publish  # puts "Async Invocation Failed" on the event bus (faas.services.event_bus)
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task] = set()
         self._loop_task: asyncio.Task | None = None
@@ -152,6 +154,7 @@ class AsyncInvoker:
         if now - event.created_at > dt.timedelta(seconds=config.maximum_event_age_s):
             await self._report(fn, config.on_failure, event, "EventAgeExceeded", None, None,
                                attempts=event.attempts - 1)
+            await self._failed_for_good(fn, event, "EventAgeExceeded", None, attempts=event.attempts - 1)
             await self._dead_letter(fn, event, "EventAgeExceeded: the event was older than the function's "
                                                "MaximumEventAgeInSeconds")
             await self._done(event)
@@ -175,6 +178,7 @@ class AsyncInvoker:
             return
         else:
             await self._report(fn, config.on_failure, event, "RetriesExhausted", body, function_error)
+            await self._failed_for_good(fn, event, "RetriesExhausted", body, attempts=event.attempts)
             await self._dead_letter(fn, event, _error_message(body))
         await self._done(event)
 
@@ -208,6 +212,18 @@ class AsyncInvoker:
             record["responsePayload"] = _json_or_text(response)
         await self._deliver(fn, parse_target(destination), json.dumps(record), {}, event,
                             f"{condition} destination record")
+
+    async def _failed_for_good(self, fn: Function, event: AsyncEvent, condition: str, response: bytes | None, *,
+                               attempts: int) -> None:
+        """The platform event "Async Invocation Failed" (docs/ARCHITECTURE.md, Platform events)."""
+        if self._publish is None:
+            return
+        detail: dict[str, Any] = {"functionName": fn.name, "functionArn": self._function_arn(fn.name),
+                                  "requestId": event.request_id, "condition": condition,
+                                  "approximateInvokeCount": attempts}
+        if response is not None:
+            detail["errorMessage"] = _first_bytes(_error_message(response), ERROR_MESSAGE_BYTES)
+        await self._publish("Async Invocation Failed", detail, [self._function_arn(fn.name)])
 
     async def _dead_letter(self, fn: Function, event: AsyncEvent, message: str) -> None:
         """Send the event itself to the function's dead-letter queue or topic, with Lambda's three attributes."""
