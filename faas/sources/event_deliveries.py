@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 EVENTS_PRINCIPAL = "service:events.amazonaws.com"  # how function policies name EventBridge as a caller
 POLL_S = 0.5  # how often other nodes' PutEvents are looked for (this node's wake the source at once)
 LEASE_S = 60
-MAX_RUNNING = 64
+BATCH = 64  # deliveries claimed, made and completed together
 MAX_ATTEMPTS = 3
 RETRY_DELAY_S = 5.0
 
@@ -53,7 +53,6 @@ class EventDeliveries:
         self._account = account_id
         self._function_arn = function_arn
         self._wake = asyncio.Event()
-        self._running: set[asyncio.Task] = set()
         self._loop_task: asyncio.Task | None = None
 
     def wake(self) -> None:
@@ -68,13 +67,12 @@ class EventDeliveries:
         self._loop_task = asyncio.get_running_loop().create_task(self._loop())
 
     async def drain(self) -> None:
+        """Take no new deliveries; a batch under way is finished (deliveries are short: a row written)."""
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
             self._loop_task = None
-        if self._running:  # deliveries are short (a row written): let those under way finish
-            await asyncio.wait(list(self._running))
 
     async def stop(self) -> None:
         await self.drain()
@@ -84,24 +82,26 @@ class EventDeliveries:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_S)
             self._wake.clear()
-            room = MAX_RUNNING - len(self._running)
-            if room <= 0:
-                continue
+            items: list[WorkItem] = []
             try:
-                items = await self._work.claim(DELIVERY, self._node, lease_s=LEASE_S, limit=room, now=utcnow())
+                items = await self._work.claim(DELIVERY, self._node, lease_s=LEASE_S, limit=BATCH, now=utcnow())
+                if items:
+                    # Shielded: a drain lets the batch finish, so nothing is left leased until the next start.
+                    await asyncio.shield(self._batch(items))
+            except asyncio.CancelledError:
+                raise
             except Exception:
-                log.exception("claiming event deliveries failed")
-                continue
-            for item in items:
-                task = asyncio.get_running_loop().create_task(self._run(item))
-                self._running.add(task)
-                task.add_done_callback(self._finished)
+                log.exception("delivering events failed")
+            if len(items) == BATCH:
+                self._wake.set()  # there may be more waiting
 
-    def _finished(self, task: asyncio.Task) -> None:
-        self._running.discard(task)
-        self._wake.set()
+    async def _batch(self, items: list[WorkItem]) -> None:
+        """Deliver a claimed batch concurrently, then complete what is done in one transaction."""
+        outcomes = await asyncio.gather(*(self._run(item) for item in items))
+        await self._work.complete_many([(item.id, self._node) for item, done in zip(items, outcomes) if done])
 
-    async def _run(self, item: WorkItem) -> None:
+    async def _run(self, item: WorkItem) -> bool:
+        """Whether the item is done with (delivered, refused or given up on); else it was handed back."""
         delivery = Delivery.decode(item.payload)
         try:
             await self._deliver(delivery)
@@ -112,11 +112,10 @@ class EventDeliveries:
                             delivery.target_arn, reason)
                 with contextlib.suppress(Exception):
                     await self._work.release(item.id, self._node, delay_s=RETRY_DELAY_S, now=utcnow())
-                return
+                return False
             log.warning("dropped event %s for %s after %d attempts: %s", delivery.event_id, delivery.target_arn,
                         item.attempts, reason)
-        with contextlib.suppress(Exception):
-            await self._work.complete(item.id, self._node)
+        return True
 
     async def _deliver(self, delivery: Delivery) -> None:
         target = parse_target(delivery.target_arn, "target", TARGET_KINDS)
