@@ -9,6 +9,7 @@ import logging
 import secrets
 import shutil
 import ssl
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +30,8 @@ from faas.api.auth import GUARD, Guard, guard
 from faas.api.context import SERVICES, Services
 from faas.api.middleware import lambda_errors
 from faas.api.sqs import SQS
+from faas.api import sns as sns_routes
+from faas.api.sns import SNS
 from faas.dispatch.concurrency import Limiter
 from faas.dispatch.invoker import Invoker
 from faas.dispatch.recorder import Recorder
@@ -55,9 +58,14 @@ from faas.services.permissions import PermissionService
 from faas.services.queues import QueueService
 from faas.services.retention import Pruner, Rule
 from faas.services.urls import UrlService
-from faas.sources.async_events import AsyncInvoker
+from faas.sources.async_events import ASYNC, AsyncInvoker, encode_event
+from faas.sources.topic_deliveries import TopicDeliveries
+from faas.security.addresses import AddressRule
+from faas.services.topic_signing import load_signer
+from faas.services.topics import TopicService
+from faas.store.topics import TopicStore, Work
 from faas.sources.urls import UrlSource
-from faas.errors import StartupError
+from faas.errors import QueueDoesNotExist, StartupError
 from faas.model import Function
 from faas.settings import Settings
 from faas.store.db import create_engine, migrate, scrub
@@ -142,6 +150,35 @@ async def open_master_key(settings: Settings, meta: MetaStore) -> MasterKey:
     elif master.open(canary, CANARY) != CANARY_TEXT:  # a wrong key fails inside open() already
         raise StartupError("the master key does not match the store")
     return master
+
+
+async def _topics(settings: Settings, engine, master: MasterKey, node: str, queues: QueueService,  # type: ignore[no-untyped-def]
+                  permissions: PermissionService, async_invoker: AsyncInvoker,
+                  audit: Recorder) -> tuple[TopicService, TopicDeliveries]:
+    """SNS topics, and the source that delivers to their queue and HTTP subscribers. A function subscriber's
+    delivery is an asynchronous invocation, written in the publish's own transaction."""
+    signer = await load_signer(MetaStore(engine), master, "faas SNS message signing")
+    http_rule = AddressRule(settings.topic_http_deny, settings.topic_http_allow)
+
+    async def queue_exists(name: str) -> bool:
+        try:
+            await queues.queue(name)
+        except QueueDoesNotExist:
+            return False
+        return True
+
+    def published() -> None:
+        async_invoker.wake()
+        deliveries.wake()
+
+    topics = TopicService(TopicStore(engine), permissions, signer, region=settings.region,
+                          account_id=settings.account_id, function_arn=settings.function_arn,
+                          queue_exists=queue_exists,
+                          lambda_work=lambda function, event: Work(ASYNC, str(uuid.uuid4()), encode_event(function, event)),
+                          published=published, audit=audit.add, http_rule=http_rule)
+    deliveries = TopicDeliveries(WorkStore(engine), topics, queues, node_id=node, http_rule=http_rule,
+                                 retry_s=settings.topic_http_retry_s)
+    return topics, deliveries
 
 
 def egress_firewall(settings: Settings) -> Firewall:
@@ -239,6 +276,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         await scrub(engine)
 
     queues = QueueService(QueueStore(engine), WorkStore(engine), region=settings.region, account_id=settings.account_id)
+    topics, topic_deliveries = await _topics(settings, engine, master, node, queues, permissions, async_invoker, audit)
 
     # lambda_errors first: host-style URL requests, answered by the next middleware, leave through it too.
     api = web.Application(middlewares=[lambda_errors, url_routes.host_style(settings.url_domain), guard],
@@ -248,16 +286,16 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                              environments=pool.describe, identities=identities, permissions=permissions,
                              audit_log=AuditService(audit.flush, AuditStore(engine)), async_invoker=async_invoker,
                              event_configs=event_configs, urls=urls,
-                             queues=queues)
+                             queues=queues, topics=topics)
     # AWS services beside Lambda, by their X-Amz-Target prefix (faas.api.router): one port, guard and audit log.
-    api[awsjson.SERVICES] = {SQS.target_prefix: SQS}
+    api[awsjson.SERVICES] = {SQS.target_prefix: SQS, SNS.target_prefix: SNS}
     api[GUARD] = checks = Guard(identities, permissions, audit, settings)
     # The URL source authenticates and authorises through the API's guard, handed in here (sources never
     # import the API): one implementation of credentials, policies and the audit log for every request.
     api[url_routes.URL_SOURCE] = UrlSource(urls, functions, invoker, checks, function_arn=settings.function_arn,
                                            account_id=settings.account_id, trusted_proxies=settings.trusted_proxies)
     for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
-                   url_routes, identity_routes, native_routes, tag_routes, router):
+                   url_routes, identity_routes, native_routes, tag_routes, router, sns_routes):
         routes.add_routes(api)
 
     async def install_firewall() -> None:
@@ -293,6 +331,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         Hooks("pool", start=pool.start, stop=pool.close),
         Hooks("invocations in flight", drain=finish_in_flight),
         async_invoker,
+        topic_deliveries,
         # Drained once the listener takes no more requests: long polls answer rather than hold the stop.
         Hooks("queue long polls", drain=queues.drain),
         listener,  # last to start, first to stop taking requests

@@ -15,6 +15,7 @@ from faas.services.identities import IdentityService
 from faas.services.invocations import InvocationService
 from faas.services.permissions import PermissionService
 from faas.services.queues import QueueService
+from faas.services.topics import TopicService
 from faas.services.urls import UrlService
 from faas.services.functions import FunctionService, parse_function_ref
 from faas.settings import Settings
@@ -35,6 +36,7 @@ class Services:
     event_configs: EventConfigService
     urls: UrlService
     queues: QueueService
+    topics: TopicService
 
 
 SERVICES = web.AppKey("services", Services)

@@ -1,0 +1,693 @@
+"""SNS topics: topics and their subscriptions (faas/store/topics.py), and publishing, which fans a message out
+to every confirmed subscription its filter policy lets through and records each delivery as leased work in
+one transaction before it answers: a function's as an asynchronous invocation (it gets the async path's
+retries and destinations), a queue's and an HTTP endpoint's as a delivery that faas/sources/topic_deliveries.py
+makes.
+
+Who may receive: a `lambda` subscription needs the function's resource policy to allow sns.amazonaws.com
+lambda:InvokeFunction with the topic as SourceArn (AddPermission), checked at Subscribe and again at every
+publish (a removed permission stops deliveries, each refusal audited); an `sqs` subscription needs the
+subscriber's own policies to allow sqs:SendMessage on the queue (checked by the API at Subscribe); an
+`http`/`https` endpoint must confirm the subscription with the token it is sent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import re
+import secrets
+import urllib.parse
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from faas.errors import (
+    InvalidEventPattern,
+    InvalidParameter,
+    SnsAuthorizationError,
+    SnsBatchEntryIdsNotDistinct,
+    SnsBatchRequestTooLong,
+    SnsEmptyBatchRequest,
+    SnsError,
+    SnsInvalidBatchEntryId,
+    SnsResourceNotFound,
+    SnsTooManyEntriesInBatchRequest,
+    TopicNotFound,
+)
+from faas.event_patterns import compile_pattern
+from faas.model import utcnow
+from faas.security import policy
+from faas.security.addresses import AddressRule, literal_address
+from faas.security.message_signing import Signer
+from faas.services import topic_messages as messages
+from faas.services.permissions import PermissionService
+from faas.store.audit import AuditEntry
+from faas.store.topics import Published, Subscription, Topic, TopicStore, Work
+
+DELIVERY = "sns"  # the kind of work a queue's or an HTTP endpoint's delivery is
+SNS_PRINCIPAL = "service:sns.amazonaws.com"
+INVOKE = "lambda:InvokeFunction"
+NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
+FIFO_NAME = re.compile(r"[A-Za-z0-9_-]{1,251}\.fifo")
+FIFO_ID = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}")
+BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
+MAX_BATCH = 10
+PAGE = 100
+MAX_TAGS = 50
+DEDUPLICATION_WINDOW = dt.timedelta(minutes=5)
+PROTOCOLS = ("lambda", "sqs", "http", "https")
+PENDING = "pending confirmation"
+# Topic attributes: the ones a topic may set, with their defaults (FIFO topics add theirs).
+TOPIC_SETTABLE = {"DisplayName": "", "SignatureVersion": "2", "TracingConfig": "PassThrough"}
+FIFO_SETTABLE = {"ContentBasedDeduplication": "false"}
+TOPIC_NOT_SUPPORTED = {
+    "Policy": "topic policies are not supported; grant sns:* actions in the caller's identity policy",
+    "DeliveryPolicy": "deliveries follow SNS's default delivery policy (3 retries for HTTP endpoints)",
+    "KmsMasterKeyId": "server-side encryption with KMS keys is not supported",
+    "ArchivePolicy": "message archiving is not supported",
+    "DataProtectionPolicy": "data protection policies are not supported",
+}
+# SNS's default HTTP delivery policy, which deliveries here follow (3 retries, 20 s apart by default).
+EFFECTIVE_DELIVERY_POLICY = json.dumps({"http": {"defaultHealthyRetryPolicy": {
+    "minDelayTarget": 20, "maxDelayTarget": 20, "numRetries": 3, "numMaxDelayRetries": 0, "numNoDelayRetries": 0,
+    "numMinDelayRetries": 0, "backoffFunction": "linear"}, "disableSubscriptionOverrides": False,
+    "defaultRequestPolicy": {"headerContentType": "text/plain; charset=UTF-8"}}}, separators=(",", ":"))
+SUBSCRIPTION_SETTABLE = ("FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy")
+SCOPES = ("MessageAttributes", "MessageBody")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def group_key(subscription_id: str, group: str) -> str:
+    """The work-item group a FIFO message's delivery waits in: per subscription and message group, so each
+    subscriber gets each group in order, and one slow subscriber holds up only its own deliveries."""
+    return hashlib.sha256(f"{subscription_id}\n{group}".encode()).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class PublishedMessage:
+    message_id: str
+    sequence_number: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchFailure:
+    id: str
+    code: str
+    message: str
+
+    def wire(self) -> dict[str, Any]:
+        return {"Id": self.id, "Code": self.code, "Message": self.message, "SenderFault": True}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Message:
+    """A publish, checked."""
+
+    message: str
+    subject: str | None
+    by_protocol: dict[str, str] | None
+    attributes: dict[str, messages.Attribute]
+    group: str | None
+    deduplication_id: str | None
+
+    def text_for(self, protocol: str) -> str:
+        if self.by_protocol is None:
+            return self.message
+        return self.by_protocol.get(protocol, self.by_protocol["default"])
+
+
+class TopicService:
+    def __init__(self, store: TopicStore, permissions: PermissionService, signer: Signer, *, region: str,
+                 account_id: str, function_arn: Callable[[str], str], queue_exists: Callable[[str], Any],
+                 lambda_work: Callable[[str, bytes], Work], published: Callable[[], None],
+                 audit: Callable[[AuditEntry], None], http_rule: AddressRule,
+                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self._store = store
+        self._permissions = permissions
+        self.signer = signer
+        self._region = region
+        self.account_id = account_id
+        self._function_arn = function_arn
+        self._queue_exists = queue_exists  # async: queue name -> bool
+        self._lambda_work = lambda_work  # (function name, event) -> its asynchronous invocation's work item
+        self._published = published  # wakes the sources that deliver what was just recorded
+        self._audit = audit
+        self._http_rule = http_rule
+        self._clock = clock
+        self._patterns: dict[str, Any] = {}  # a filter policy's text and scope -> its compiled pattern
+
+    # ---- ARNs ----
+
+    def topic_arn(self, name: str) -> str:
+        return f"arn:aws:sns:{self._region}:{self.account_id}:{name}"
+
+    def subscription_arn(self, subscription: Subscription) -> str:
+        return f"{self.topic_arn(subscription.topic)}:{subscription.id}"
+
+    def topic_name(self, arn: object, parameter: str = "TopicArn") -> str:
+        """The topic an ARN names: InvalidParameter when it is no topic ARN, NotFound when it names another
+        account's or region's."""
+        if not isinstance(arn, str) or not arn:
+            raise InvalidParameter(f"Invalid parameter: {parameter}")
+        parts = arn.split(":")
+        if len(parts) != 6 or parts[:3] != ["arn", "aws", "sns"] or not (NAME.fullmatch(parts[5])
+                                                                       or FIFO_NAME.fullmatch(parts[5])):
+            raise InvalidParameter(f"Invalid parameter: {parameter} Reason: {arn[:256]} is not a topic ARN "
+                                   "(arn:aws:sns:<region>:<account>:<name>)")
+        if parts[3] != self._region or parts[4] != self.account_id:
+            raise TopicNotFound("Topic does not exist")
+        return parts[5]
+
+    def subscription_id(self, arn: object) -> tuple[str, str]:
+        """The topic and subscription id a subscription ARN names."""
+        if not isinstance(arn, str) or arn.count(":") != 6:
+            raise InvalidParameter("Invalid parameter: SubscriptionArn")
+        topic_arn, _, subscription_id = arn.rpartition(":")
+        try:
+            uuid.UUID(subscription_id)
+        except ValueError:
+            raise InvalidParameter("Invalid parameter: SubscriptionArn") from None
+        return self.topic_name(topic_arn, "SubscriptionArn"), subscription_id
+
+    # ---- topics ----
+
+    async def create_topic(self, name: object, attributes: object, tags: object) -> Topic:
+        if not isinstance(name, str) or not name:
+            raise InvalidParameter("Invalid parameter: Topic Name")
+        asked = self._attribute_map(attributes)
+        fifo_value = str(asked.pop("FifoTopic", "false")).lower()
+        if fifo_value not in ("true", "false"):
+            raise InvalidParameter("Invalid parameter: Attributes Reason: FifoTopic must be true or false")
+        fifo = fifo_value == "true"
+        if fifo != name.endswith(".fifo") or not (FIFO_NAME if fifo else NAME).fullmatch(name):
+            raise InvalidParameter(
+                "Invalid parameter: Topic Name (1 to 256 letters, digits, '-' and '_'; a FIFO topic's name ends "
+                "in .fifo and it is created with FifoTopic=true, and only a FIFO topic's name does)")
+        checked = {key: self._topic_attribute(key, value, fifo) for key, value in asked.items()}
+        values = dict(TOPIC_SETTABLE) | ({"FifoTopic": "true", **FIFO_SETTABLE} if fifo else {}) | checked
+        topic = await self._store.create(Topic(name, values, self._tags(tags), self._clock()))
+        differing = [key for key, value in checked.items() if topic.attributes.get(key) != value]
+        if differing or topic.attributes.get("FifoTopic", "false") != ("true" if fifo else "false"):
+            raise InvalidParameter("Invalid parameter: Attributes Reason: Topic already exists with different "
+                                   "attributes")
+        return topic
+
+    async def topic(self, name: str) -> Topic:
+        topic = await self._store.get(name)
+        if topic is None:
+            raise TopicNotFound("Topic does not exist")
+        return topic
+
+    async def list_topics(self, next_token: object) -> tuple[list[str], str | None]:
+        after = self._after(next_token)
+        found = await self._store.list(after=after, limit=PAGE + 1)
+        names = [topic.name for topic in found[:PAGE]]
+        return [self.topic_arn(name) for name in names], (names[-1] if len(found) > PAGE else None)
+
+    async def delete_topic(self, name: str) -> None:
+        await self._store.delete(name)  # SNS answers success for a topic that is already gone
+
+    async def get_topic_attributes(self, name: str) -> dict[str, str]:
+        topic = await self.topic(name)
+        subscriptions = await self._store.subscriptions(name)
+        confirmed = sum(1 for subscription in subscriptions if subscription.confirmed)
+        return {**topic.attributes, "TopicArn": self.topic_arn(name), "Owner": self.account_id,
+                "SubscriptionsConfirmed": str(confirmed), "SubscriptionsPending": str(len(subscriptions) - confirmed),
+                "SubscriptionsDeleted": "0", "EffectiveDeliveryPolicy": EFFECTIVE_DELIVERY_POLICY}
+
+    async def set_topic_attribute(self, name: str, key: object, value: object) -> None:
+        topic = await self.topic(name)
+        if not isinstance(key, str) or not key:
+            raise InvalidParameter("Invalid parameter: AttributeName")
+        if key == "FifoTopic":
+            raise InvalidParameter("Invalid parameter: AttributeName Reason: a topic's type is chosen when it is "
+                                   "created")
+        checked = self._topic_attribute(key, "" if value is None else value, topic.attributes.get("FifoTopic") == "true")
+        await self._store.set_attributes(name, topic.attributes | {key: checked})
+
+    async def tag(self, arn: object, tags: object) -> None:
+        name = self._tagged(arn)
+        topic = await self._tagged_topic(name)
+        merged = topic.tags | self._tags(tags)
+        if len(merged) > MAX_TAGS:
+            raise InvalidParameter(f"Invalid parameter: Tags Reason: a topic has at most {MAX_TAGS} tags")
+        await self._store.set_tags(name, merged)
+
+    async def untag(self, arn: object, keys: object) -> None:
+        name = self._tagged(arn)
+        topic = await self._tagged_topic(name)
+        if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+            raise InvalidParameter("Invalid parameter: TagKeys")
+        await self._store.set_tags(name, {k: v for k, v in topic.tags.items() if k not in keys})
+
+    async def tags(self, arn: object) -> dict[str, str]:
+        return (await self._tagged_topic(self._tagged(arn))).tags
+
+    def _tagged(self, arn: object) -> str:
+        try:
+            return self.topic_name(arn, "ResourceArn")
+        except TopicNotFound:
+            raise SnsResourceNotFound("Resource does not exist") from None
+
+    async def _tagged_topic(self, name: str) -> Topic:
+        topic = await self._store.get(name)
+        if topic is None:
+            raise SnsResourceNotFound("Resource does not exist")
+        return topic
+
+    # ---- subscriptions ----
+
+    async def subscribe(self, topic_name: str, protocol: object, endpoint: object, attributes: object, owner: str,
+                        base_url: str) -> Subscription:
+        """A new subscription, or the existing one for the same protocol and endpoint. Queues and functions
+        are confirmed at once; an HTTP endpoint is sent a SubscriptionConfirmation to confirm it with."""
+        topic = await self.topic(topic_name)
+        fifo = topic.attributes.get("FifoTopic") == "true"
+        if not isinstance(protocol, str) or protocol not in PROTOCOLS:
+            raise InvalidParameter(f"Invalid parameter: Amazon SNS does not support this protocol string: "
+                                   f"{str(protocol)[:64]} (faas delivers to {', '.join(PROTOCOLS)})")
+        if not isinstance(endpoint, str) or not endpoint:
+            raise InvalidParameter("Invalid parameter: Endpoint")
+        checked = {key: self._subscription_attribute(protocol, key, value)
+                   for key, value in self._attribute_map(attributes).items()}
+        if protocol == "lambda":
+            if fifo:
+                raise InvalidParameter("Invalid parameter: Invalid protocol type: lambda (Lambda does not subscribe "
+                                       "to FIFO topics)")
+            function = self.function_in(endpoint)
+            if not await self.may_invoke(topic_name, function):
+                raise SnsAuthorizationError(
+                    f"Authorization error: the resource policy of function {function} does not allow "
+                    f"sns.amazonaws.com to call lambda:InvokeFunction with SourceArn {self.topic_arn(topic_name)}: "
+                    "grant it with AddPermission (Principal sns.amazonaws.com, SourceArn the topic's ARN)")
+        elif protocol == "sqs":
+            queue = self.queue_in(endpoint)
+            if not await self._queue_exists(queue):
+                raise InvalidParameter(f"Invalid parameter: Endpoint Reason: queue {queue} does not exist")
+            if queue.endswith(".fifo") and not fifo:
+                raise InvalidParameter("Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be subscribed "
+                                       "to standard SNS topics")
+        else:
+            self.check_url(protocol, endpoint)
+        for existing in await self._store.subscriptions(topic_name):
+            if (existing.protocol, existing.endpoint) == (protocol, endpoint):
+                if any(existing.attributes.get(key) != value for key, value in checked.items()):
+                    raise InvalidParameter("Invalid parameter: Attributes Reason: Subscription already exists with "
+                                           "different attributes")
+                return existing
+        subscription_id = str(uuid.uuid4())
+        now = self._clock()
+        work = []
+        token = None
+        if protocol in ("http", "https"):
+            token = secrets.token_hex(64)  # the capability that confirms: 512 random bits
+            work.append(self._confirmation(topic_name, subscription_id, protocol, endpoint, token, base_url, now))
+        subscription = Subscription(subscription_id, topic_name, protocol, endpoint, owner, checked,
+                                    confirmed=token is None, token_hash=token_hash(token) if token else None,
+                                    created_at=now)
+        stored = await self._store.subscribe(subscription, work, now)
+        if work:
+            self._published()
+        return stored
+
+    async def confirm(self, topic_name: str, token: object) -> Subscription:
+        await self.topic(topic_name)
+        if not isinstance(token, str) or not token:
+            raise InvalidParameter("Invalid parameter: Token")
+        subscription = await self._store.confirm(topic_name, token_hash(token))
+        if subscription is None:
+            raise InvalidParameter("Invalid parameter: Token Reason: no pending subscription of this topic was "
+                                   "sent this token")
+        return subscription
+
+    async def unsubscribe(self, arn: object, token: str | None = None) -> None:
+        """Remove a subscription; `token`, from an UnsubscribeURL, is checked when given (the API's callers are
+        authorised by their policies instead)."""
+        _, subscription_id = self.subscription_id(arn)
+        if token is not None and not secrets.compare_digest(token, self.unsubscribe_token(subscription_id)):
+            raise InvalidParameter("Invalid parameter: Token")
+        if not await self._store.unsubscribe(subscription_id):
+            raise TopicNotFound("Subscription does not exist")
+
+    def unsubscribe_token(self, subscription_id: str) -> str:
+        return self.signer.capability(f"unsubscribe:{subscription_id}")
+
+    async def subscription(self, arn: object) -> Subscription:
+        topic_name, subscription_id = self.subscription_id(arn)
+        found = await self._store.subscription(subscription_id)
+        if found is None or found.topic != topic_name:
+            raise TopicNotFound("Subscription does not exist")
+        return found
+
+    async def subscription_by_id(self, subscription_id: str) -> Subscription | None:
+        return await self._store.subscription(subscription_id)
+
+    async def list_subscriptions(self, topic_name: str | None,
+                                 next_token: object) -> tuple[list[Subscription], str | None]:
+        if topic_name is not None:
+            await self.topic(topic_name)
+        found = await self._store.subscriptions(topic_name, after=self._after(next_token), limit=PAGE + 1)
+        page = found[:PAGE]
+        return page, (page[-1].id if len(found) > PAGE else None)
+
+    def listed(self, subscription: Subscription) -> dict[str, str]:
+        return {"SubscriptionArn": self.subscription_arn(subscription) if subscription.confirmed else PENDING,
+                "Owner": self.account_id, "Protocol": subscription.protocol, "Endpoint": subscription.endpoint,
+                "TopicArn": self.topic_arn(subscription.topic)}
+
+    async def get_subscription_attributes(self, arn: object) -> dict[str, str]:
+        subscription = await self.subscription(arn)
+        answer = {"SubscriptionArn": self.subscription_arn(subscription),
+                  "TopicArn": self.topic_arn(subscription.topic), "Owner": self.account_id,
+                  "SubscriptionPrincipal": subscription.owner, "Protocol": subscription.protocol,
+                  "Endpoint": subscription.endpoint, "ConfirmationWasAuthenticated": "true",
+                  "PendingConfirmation": "false" if subscription.confirmed else "true",
+                  "RawMessageDelivery": "false"}
+        if "FilterPolicy" in subscription.attributes:
+            answer["FilterPolicyScope"] = "MessageAttributes"
+        return answer | subscription.attributes
+
+    async def set_subscription_attribute(self, arn: object, key: object, value: object) -> None:
+        subscription = await self.subscription(arn)
+        if not isinstance(key, str) or key not in SUBSCRIPTION_SETTABLE:
+            raise InvalidParameter(f"Invalid parameter: AttributeName Reason: {str(key)[:64]} is not one of "
+                                   f"{', '.join(SUBSCRIPTION_SETTABLE)}")
+        changed = dict(subscription.attributes)
+        if value in (None, "") and key in ("FilterPolicy", "RedrivePolicy"):
+            changed.pop(key, None)
+        else:
+            changed[key] = self._subscription_attribute(subscription.protocol, key, value, changed)
+        if "FilterPolicy" in changed:  # a policy written for one scope may not be valid in the other
+            self._pattern(changed["FilterPolicy"], changed.get("FilterPolicyScope", "MessageAttributes"))
+        await self._store.set_subscription_attributes(subscription.id, changed)
+
+    # ---- who may receive ----
+
+    def function_in(self, endpoint: str) -> str:
+        """The function a lambda subscription's endpoint names: an unqualified function ARN of this account."""
+        prefix = self._function_arn("")
+        name = endpoint.removeprefix(prefix)
+        if not endpoint.startswith(prefix) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+            raise InvalidParameter(f"Invalid parameter: Lambda endpoint ARN ({endpoint[:256]} is not a function ARN "
+                                   f"of this account and region, {prefix}<name>)")
+        return name
+
+    def queue_in(self, endpoint: str) -> str:
+        prefix = f"arn:aws:sqs:{self._region}:{self.account_id}:"
+        name = endpoint.removeprefix(prefix)
+        if not endpoint.startswith(prefix) or not re.fullmatch(r"[A-Za-z0-9_-]{1,80}(\.fifo)?", name):
+            raise InvalidParameter(f"Invalid parameter: SQS endpoint ARN ({endpoint[:256]} is not a queue ARN of "
+                                   f"this account and region, {prefix}<name>)")
+        return name
+
+    def check_url(self, protocol: str, endpoint: str) -> None:
+        parts = urllib.parse.urlsplit(endpoint)
+        if parts.scheme != protocol or not parts.hostname:
+            raise InvalidParameter(f"Invalid parameter: Endpoint Reason: an {protocol} endpoint is a URL starting "
+                                   f"with {protocol}://")
+        address = literal_address(parts.hostname)
+        if address is not None and not self._http_rule.permits(address):
+            raise InvalidParameter(f"Invalid parameter: Endpoint Reason: deliveries to {address} are not allowed "
+                                   "here (FAAS_TOPIC_HTTP_DENY; an operator may open it with FAAS_TOPIC_HTTP_ALLOW)")
+
+    async def may_invoke(self, topic_name: str, function: str) -> bool:
+        """Does the function's resource policy let this topic invoke it (pure policy work on cached
+        statements)?"""
+        statements = await self._permissions.statements(function)
+        decision = policy.evaluate_resource_policy(
+            statements, principal=SNS_PRINCIPAL, action=INVOKE, resource=self._function_arn(function),
+            context={"aws:SourceArn": self.topic_arn(topic_name), "aws:SourceAccount": self.account_id})
+        return policy.is_allowed(policy.NO_MATCH, decision)
+
+    # ---- publishing ----
+
+    async def publish(self, topic_name: str, params: dict[str, Any], base_url: str) -> PublishedMessage:
+        topic = await self.topic(topic_name)
+        message = self._check(topic, params)
+        return await self._publish(topic, message, base_url)
+
+    async def publish_batch(self, topic_name: str, entries: object,
+                            base_url: str) -> tuple[list[tuple[str, PublishedMessage]], list[BatchFailure]]:
+        topic = await self.topic(topic_name)
+        checked = self._batch(entries)
+        done, failed = [], []
+        for entry in checked:
+            try:
+                message = self._check(topic, entry)
+            except SnsError as error:
+                failed.append(BatchFailure(entry["Id"], error.code, error.message))
+                continue
+            done.append((entry["Id"], await self._publish(topic, message, base_url)))
+        return done, failed
+
+    def _check(self, topic: Topic, params: dict[str, Any]) -> _Message:
+        attributes = messages.parse_attributes(params.get("MessageAttributes"))
+        text, subject = params.get("Message"), params.get("Subject")
+        messages.check_message(text, subject, attributes)
+        by_protocol = messages.messages_by_protocol(text, params.get("MessageStructure"))  # type: ignore[arg-type]
+        group, deduplication = params.get("MessageGroupId"), params.get("MessageDeduplicationId")
+        if topic.attributes.get("FifoTopic") == "true":
+            if group is None:
+                raise InvalidParameter("Invalid parameter: The MessageGroupId parameter is required for FIFO topics")
+            if deduplication is None:
+                if topic.attributes.get("ContentBasedDeduplication") != "true":
+                    raise InvalidParameter("Invalid parameter: The topic should either have ContentBasedDeduplication "
+                                           "enabled or MessageDeduplicationId provided explicitly")
+                deduplication = hashlib.sha256(text.encode()).hexdigest()  # type: ignore[union-attr]
+        else:
+            for field, value in (("MessageGroupId", group), ("MessageDeduplicationId", deduplication)):
+                if value is not None:
+                    raise InvalidParameter(f"Invalid parameter: {field} Reason: The request includes {field} "
+                                           "parameter that is not valid for this topic type")
+        for field, value in (("MessageGroupId", group), ("MessageDeduplicationId", deduplication)):
+            if value is not None and (not isinstance(value, str) or not FIFO_ID.fullmatch(value)):
+                raise InvalidParameter(f"Invalid parameter: {field} Reason: 1 to 128 alphanumeric or punctuation "
+                                       "characters")
+        return _Message(text, subject, by_protocol, attributes, group, deduplication)  # type: ignore[arg-type]
+
+    async def _publish(self, topic: Topic, message: _Message, base_url: str) -> PublishedMessage:
+        """Record one delivery per matching subscription, in one transaction with the message's deduplication
+        id; only then answer."""
+        message_id = str(uuid.uuid4())
+        now = self._clock()
+        at = messages.timestamp(now)
+        arn = self.topic_arn(topic.name)
+        fifo = topic.attributes.get("FifoTopic") == "true"
+        certificate_url = f"{base_url}/SimpleNotificationService-{self.signer.key_id}.pem"
+        signatures: dict[str, tuple[dict[str, str], str]] = {}
+
+        def signed(text: str) -> tuple[dict[str, str], str]:  # one signature per distinct text, not per subscriber
+            if text not in signatures:
+                fields = messages.signed_fields(message_id=message_id, topic_arn=arn, message=text,
+                                                subject=message.subject, at=at)
+                signatures[text] = fields, self.signer.sign(fields)
+            return signatures[text]
+
+        work = []
+        for subscription in await self._store.subscriptions(topic.name, confirmed_only=True):
+            text = message.text_for(subscription.protocol)
+            if not self._matches(subscription, message, text):
+                continue
+            fields, signature = signed(text)
+            unsubscribe_url = (f"{base_url}/?Action=Unsubscribe&SubscriptionArn="
+                               f"{urllib.parse.quote(self.subscription_arn(subscription), safe='')}"
+                               f"&Token={self.unsubscribe_token(subscription.id)}")
+            if subscription.protocol == "lambda":
+                function = self.function_in(subscription.endpoint)
+                if not await self.may_invoke(topic.name, function):
+                    self._refused(subscription, function)
+                    continue
+                event = messages.lambda_event(fields, subscription_arn=self.subscription_arn(subscription),
+                                              signature=signature, certificate_url=certificate_url,
+                                              unsubscribe_url=unsubscribe_url, attributes=message.attributes)
+                work.append(self._lambda_work(function, json.dumps(event).encode()))
+                continue
+            raw = subscription.attributes.get("RawMessageDelivery") == "true"
+            document = messages.envelope(fields, signature=signature, certificate_url=certificate_url,
+                                         unsubscribe_url=unsubscribe_url, attributes=message.attributes)
+            delivery = {"subscription": subscription.id, "topic_arn": arn, "protocol": subscription.protocol,
+                        "endpoint": subscription.endpoint, "type": "Notification", "message_id": message_id,
+                        "body": text if raw else json.dumps(document), "raw": raw}
+            if raw and subscription.protocol == "sqs":
+                delivery["attributes"] = {name: value.sqs() for name, value in message.attributes.items()}
+            if fifo:
+                delivery |= {"group": message.group, "deduplication_id": message.deduplication_id}
+            work.append(Work(DELIVERY, f"{message_id}:{subscription.id}", json.dumps(delivery).encode(),
+                             group_key(subscription.id, message.group) if fifo and message.group else None))
+        if fifo:
+            published: Published = await self._store.publish(
+                topic.name, message_id, work, now=now, deduplication_id=message.deduplication_id,
+                window=DEDUPLICATION_WINDOW, fifo=True)
+            await self._store.forget_deduplication(topic.name, now=now)
+        else:
+            published = await self._store.publish(topic.name, message_id, work, now=now)
+        if work and not published.duplicate:
+            self._published()
+        sequence = f"{published.sequence_number:020d}" if published.sequence_number is not None else None
+        return PublishedMessage(published.message_id, sequence)
+
+    def _matches(self, subscription: Subscription, message: _Message, text: str) -> bool:
+        document = subscription.attributes.get("FilterPolicy")
+        if document is None:
+            return True
+        scope = subscription.attributes.get("FilterPolicyScope", "MessageAttributes")
+        event = messages.filter_event(scope, text, message.attributes)
+        return event is not None and self._pattern(document, scope).matches(event)
+
+    def _pattern(self, document: str, scope: str):  # type: ignore[no-untyped-def]
+        key = f"{scope}\n{document}"
+        pattern = self._patterns.get(key)
+        if pattern is None:
+            try:
+                pattern = compile_pattern(json.loads(document), dialect="sns")
+            except (InvalidEventPattern, ValueError) as error:
+                raise InvalidParameter(f"Invalid parameter: FilterPolicy: {error}") from None
+            if scope == "MessageAttributes" and pattern.nested:
+                raise InvalidParameter("Invalid parameter: FilterPolicy: Filter policy scope MessageAttributes "
+                                       "does not support nested filter policy")
+            if len(self._patterns) > 10_000:
+                self._patterns.clear()
+            self._patterns[key] = pattern
+        return pattern
+
+    def _refused(self, subscription: Subscription, function: str) -> None:
+        self._audit(AuditEntry(at=self._clock(), principal="sns.amazonaws.com", action=INVOKE,
+                               resource=self._function_arn(function), status=403, outcome="denied",
+                               request_id=self.subscription_arn(subscription), source_ip=""))
+
+    def _confirmation(self, topic_name: str, subscription_id: str, protocol: str, endpoint: str, token: str,
+                      base_url: str, now: dt.datetime) -> Work:
+        arn = self.topic_arn(topic_name)
+        message_id = str(uuid.uuid4())
+        subscribe_url = (f"{base_url}/?Action=ConfirmSubscription&TopicArn={urllib.parse.quote(arn, safe='')}"
+                         f"&Token={token}")
+        fields = {"Type": "SubscriptionConfirmation", "MessageId": message_id, "Token": token, "TopicArn": arn,
+                  "Message": f"You have chosen to subscribe to the topic {arn}.\nTo confirm the subscription, "
+                             "visit the SubscribeURL included in this message.",
+                  "SubscribeURL": subscribe_url, "Timestamp": messages.timestamp(now)}
+        document = {**fields, "SignatureVersion": "2", "Signature": self.signer.sign(fields),
+                    "SigningCertURL": f"{base_url}/SimpleNotificationService-{self.signer.key_id}.pem"}
+        delivery = {"subscription": subscription_id, "topic_arn": arn, "protocol": protocol, "endpoint": endpoint,
+                    "type": "SubscriptionConfirmation", "message_id": message_id, "body": json.dumps(document),
+                    "raw": False}
+        return Work(DELIVERY, f"confirm:{subscription_id}", json.dumps(delivery).encode())
+
+    # ---- checks ----
+
+    def _topic_attribute(self, key: str, value: object, fifo: bool) -> str:
+        if key in TOPIC_NOT_SUPPORTED:
+            raise InvalidParameter(f"Invalid parameter: Attributes Reason: {key}: {TOPIC_NOT_SUPPORTED[key]}")
+        if not isinstance(value, str):
+            raise InvalidParameter(f"Invalid parameter: Attributes Reason: {key} must be a string")
+        if key == "ContentBasedDeduplication":
+            if not fifo:
+                raise InvalidParameter("Invalid parameter: Attributes Reason: ContentBasedDeduplication is a FIFO "
+                                       "topic's attribute")
+            if value.lower() not in ("true", "false"):
+                raise InvalidParameter("Invalid parameter: Attributes Reason: ContentBasedDeduplication must be "
+                                       "true or false")
+            return value.lower()
+        if key == "SignatureVersion" and value != "2":
+            raise InvalidParameter("Invalid parameter: Attributes Reason: SignatureVersion: messages are signed "
+                                   "with SignatureVersion 2 (SHA256withRSA) only")
+        if key == "TracingConfig" and value not in ("PassThrough", "Active"):
+            raise InvalidParameter("Invalid parameter: Attributes Reason: TracingConfig must be PassThrough or "
+                                   "Active")
+        if key == "DisplayName" and len(value) > 100:
+            raise InvalidParameter("Invalid parameter: Attributes Reason: DisplayName is at most 100 characters")
+        if key not in TOPIC_SETTABLE:
+            raise InvalidParameter(f"Invalid parameter: Attributes Reason: Unknown attribute {key[:128]}")
+        return value
+
+    def _subscription_attribute(self, protocol: str, key: object, value: object,
+                                current: dict[str, str] | None = None) -> str:
+        if not isinstance(key, str) or key not in SUBSCRIPTION_SETTABLE:
+            raise InvalidParameter(f"Invalid parameter: Attributes Reason: Unknown attribute {str(key)[:128]} (a "
+                                   f"subscription sets {', '.join(SUBSCRIPTION_SETTABLE)})")
+        if not isinstance(value, str):
+            raise InvalidParameter(f"Invalid parameter: Attributes Reason: {key} must be a string")
+        if key == "RawMessageDelivery":
+            if value.lower() not in ("true", "false"):
+                raise InvalidParameter("Invalid parameter: Attributes Reason: RawMessageDelivery must be true or "
+                                       "false")
+            if protocol == "lambda" and value.lower() == "true":
+                raise InvalidParameter("Invalid parameter: Attributes Reason: Delivery protocol [lambda] does not "
+                                       "support raw message delivery.")
+            return value.lower()
+        if key == "FilterPolicyScope":
+            if value not in SCOPES:
+                raise InvalidParameter("Invalid parameter: Attributes Reason: FilterPolicyScope must be "
+                                       "MessageAttributes or MessageBody")
+            return value
+        if key == "FilterPolicy":
+            scope = (current or {}).get("FilterPolicyScope", "MessageAttributes")
+            self._pattern(value, scope)  # the scope it is finally used with is checked again by the caller
+            return value
+        try:
+            redrive = json.loads(value)
+        except ValueError:
+            redrive = None
+        if not isinstance(redrive, dict) or not isinstance(redrive.get("deadLetterTargetArn"), str):
+            raise InvalidParameter("Invalid parameter: RedrivePolicy: deadLetterTargetArn is missing")
+        self.queue_in(redrive["deadLetterTargetArn"])
+        return json.dumps({"deadLetterTargetArn": redrive["deadLetterTargetArn"]})
+
+    @staticmethod
+    def _attribute_map(attributes: object) -> dict[str, Any]:
+        if attributes is None:
+            return {}
+        if not isinstance(attributes, dict):
+            raise InvalidParameter("Invalid parameter: Attributes must be a map of names to values")
+        return dict(attributes)
+
+    @staticmethod
+    def _tags(tags: object) -> dict[str, str]:
+        """Tags as SNS sends them, a list of {Key, Value}."""
+        if tags is None:
+            return {}
+        if not isinstance(tags, list) or not all(isinstance(tag, dict) and isinstance(tag.get("Key"), str)
+                                                 and isinstance(tag.get("Value"), str) for tag in tags):
+            raise InvalidParameter("Invalid parameter: Tags must be a list of {Key, Value}")
+        parsed = {tag["Key"]: tag["Value"] for tag in tags}
+        if any(not 1 <= len(key) <= 128 or len(value) > 256 for key, value in parsed.items()):
+            raise InvalidParameter("Invalid parameter: Tags Reason: a key is 1 to 128 characters, a value at most 256")
+        if len(parsed) > MAX_TAGS:
+            raise InvalidParameter(f"Invalid parameter: Tags Reason: a topic has at most {MAX_TAGS} tags")
+        return parsed
+
+    @staticmethod
+    def _after(next_token: object) -> str:
+        if next_token is None or next_token == "":
+            return ""
+        if not isinstance(next_token, str) or len(next_token) > 256:
+            raise InvalidParameter("Invalid parameter: NextToken")
+        return next_token
+
+    @staticmethod
+    def _batch(entries: object) -> list[dict[str, Any]]:
+        if not isinstance(entries, list) or not entries:
+            raise SnsEmptyBatchRequest("The batch request doesn't contain any entries")
+        if len(entries) > MAX_BATCH:
+            raise SnsTooManyEntriesInBatchRequest(f"The batch request contains more entries than permissible "
+                                                  f"({MAX_BATCH}); it has {len(entries)}")
+        seen = set()
+        for entry in entries:
+            entry_id = entry.get("Id") if isinstance(entry, dict) else None
+            if not isinstance(entry_id, str) or not BATCH_ID.fullmatch(entry_id):
+                raise SnsInvalidBatchEntryId("The Id of a batch entry in a batch request doesn't abide by the "
+                                             "specification (1 to 80 letters, digits, '-' and '_')")
+            if entry_id in seen:
+                raise SnsBatchEntryIdsNotDistinct(f"Two or more batch entries in the request have the same Id "
+                                                  f"({entry_id})")
+            seen.add(entry_id)
+        total = sum(len(str(entry.get("Message", "")).encode()) for entry in entries)
+        if total > messages.MAX_MESSAGE_BYTES:
+            raise SnsBatchRequestTooLong(f"The length of all the messages put together is more than the limit "
+                                         f"({total} bytes; at most {messages.MAX_MESSAGE_BYTES})")
+        return entries  # type: ignore[return-value]
