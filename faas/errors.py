@@ -281,6 +281,12 @@ class MessageNotInflight(SqsError):
     query_code = "AWS.SimpleQueueService.MessageNotInflight"
 
 
+class InvalidEventPattern(FaasError):
+    """An event pattern (a Lambda filter, an SNS filter policy, an EventBridge rule) is not valid.
+
+    Not an ApiError: each API that takes patterns answers it in its own error shape."""
+
+
 class SnsError(ApiError):
     """An error of the SNS API (query protocol): `code` is the wire code SNS's model gives its exception shape,
     from which boto3 picks the modeled exception (NotFound is sns.exceptions.NotFoundException)."""
