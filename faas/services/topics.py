@@ -274,8 +274,8 @@ class TopicService:
                                    f"{str(protocol)[:64]} (faas delivers to {', '.join(PROTOCOLS)})")
         if not isinstance(endpoint, str) or not endpoint:
             raise InvalidParameter("Invalid parameter: Endpoint")
-        checked = {key: self._subscription_attribute(protocol, key, value)
-                   for key, value in self._attribute_map(attributes).items()}
+        asked = self._attribute_map(attributes)
+        checked = {key: self._subscription_attribute(protocol, key, value, asked) for key, value in asked.items()}
         if protocol == "lambda":
             if fifo:
                 raise InvalidParameter("Invalid parameter: Invalid protocol type: lambda (Lambda does not subscribe "
@@ -627,7 +627,7 @@ class TopicService:
             return value
         if key == "FilterPolicy":
             scope = (current or {}).get("FilterPolicyScope", "MessageAttributes")
-            self._pattern(value, scope)  # the scope it is finally used with is checked again by the caller
+            self._pattern(value, scope if scope in SCOPES else "MessageAttributes")
             return value
         try:
             redrive = json.loads(value)
