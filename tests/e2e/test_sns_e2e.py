@@ -85,7 +85,8 @@ class Receiver:
     """An HTTP endpoint on 127.0.0.1 that records what it is sent; it answers `failures` 500s first."""
 
     def __init__(self, failures: int = 0) -> None:
-        self.received: list[tuple[dict[str, str], str]] = []
+        self.received: list[tuple[dict[str, str], str]] = []  # every request
+        self.accepted: list[tuple[dict[str, str], str]] = []  # those answered 200
         self.failures = failures
         receiver = self
 
@@ -95,6 +96,8 @@ class Receiver:
                 receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 failing = receiver.failures > 0
                 receiver.failures -= 1
+                if not failing:
+                    receiver.accepted.append(receiver.received[-1])
                 self.send_response(500 if failing else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -453,3 +456,110 @@ def test_http_endpoints_on_denied_addresses_are_refused(sns):  # type: ignore[no
         error = refused(sns.subscribe, "InvalidParameter", TopicArn=arn, Protocol="http", Endpoint=endpoint)
         assert "FAAS_TOPIC_HTTP" in error.response["Error"]["Message"]
     assert sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"] == []
+
+
+# ---- bad input ----
+
+def test_bad_input_is_refused_in_sns_words_and_changes_nothing(server, sns, sqs, lam):  # type: ignore[no-untyped-def]
+    arn = sns.create_topic(Name=unique("strict"), Attributes={"DisplayName": "Strict"})["TopicArn"]
+    fifo = sns.create_topic(Name=unique("strict") + ".fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    url, queue_arn = queue(sqs)
+    subscription = sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn,
+                                 Attributes={"RawMessageDelivery": "true"})["SubscriptionArn"]
+    function = deploy(lam)
+    allow_topic(lam, function, fifo)
+
+    def stored() -> tuple:
+        topics = sns.get_paginator("list_topics").paginate().build_full_result()["Topics"]
+        return (sorted(t["TopicArn"] for t in topics), sns.get_topic_attributes(TopicArn=arn)["Attributes"],
+                sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"],
+                sns.list_subscriptions_by_topic(TopicArn=fifo)["Subscriptions"],
+                sns.get_subscription_attributes(SubscriptionArn=subscription)["Attributes"])
+
+    before = stored()
+    unknown = f"arn:aws:sns:{REGION}:{ACCOUNT}:{unique('missing')}"
+    refused(sns.publish, "NotFound", 404, TopicArn=unknown, Message="x")
+    refused(sns.subscribe, "NotFound", 404, TopicArn=unknown, Protocol="sqs", Endpoint=queue_arn)
+    refused(sns.publish, "InvalidParameter", TopicArn="arn:aws:sqs:us-east-1:000000000000:not-a-topic", Message="x")
+    refused(sns.publish, "InvalidParameter", TopicArn="not an arn", Message="x")
+    refused(sns.get_subscription_attributes, "InvalidParameter", SubscriptionArn=arn + ":not-a-subscription")
+    refused(sns.create_topic, "InvalidParameter", Name="bad name!")
+    refused(sns.create_topic, "InvalidParameter", Name=unique("plain") + ".fifo")
+    refused(sns.create_topic, "InvalidParameter", Name=unique("x"), Attributes={"Policy": "{}"})
+    refused(sns.subscribe, "InvalidParameter", TopicArn=arn, Protocol="sqs", Endpoint=queue_arn,
+            Attributes={"FilterPolicy": "{not json"})
+    refused(sns.subscribe, "InvalidParameter", TopicArn=arn, Protocol="sqs", Endpoint=queue_arn + "-other",
+            Attributes={"FilterPolicy": json.dumps({"kind": [{"numeric": ["<<", 1]}]})})
+    refused(sns.set_subscription_attributes, "InvalidParameter", SubscriptionArn=subscription,
+            AttributeName="FilterPolicy", AttributeValue=json.dumps({"a": {"nested": ["x"]}}))
+    refused(sns.set_subscription_attributes, "InvalidParameter", SubscriptionArn=subscription,
+            AttributeName="DeliveryPolicy", AttributeValue="{}")
+    refused(sns.subscribe, "InvalidParameter", TopicArn=fifo, Protocol="lambda",
+            Endpoint=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}")
+    refused(sns.subscribe, "InvalidParameter", TopicArn=arn, Protocol="email", Endpoint="someone@example.com")
+    refused(sns.subscribe, "InvalidParameter", TopicArn=arn, Protocol="sqs", Endpoint="arn:aws:sqs:us-east-1:1:q")
+    refused(sns.subscribe, "InvalidParameter", TopicArn=arn, Protocol="http", Endpoint="ftp://example.com/")
+    refused(sns.subscribe, "InvalidParameter", TopicArn=arn, Protocol="lambda", Endpoint="arn:aws:lambda:x")
+    refused(sns.publish, "InvalidParameter", TopicArn=arn, Message="x" * (256 * 1024 + 1))
+    refused(sns.publish, "InvalidParameter", TopicArn=arn, Message="")
+    refused(sns.publish, "InvalidParameter", TopicArn=arn, Message="x", Subject="two\nlines")
+    refused(sns.publish, "InvalidParameter", TopicArn=arn, Message="x", MessageGroupId="g")
+    refused(sns.publish, "ParameterValueInvalid", TopicArn=arn, Message="x",
+            MessageAttributes={"n": {"DataType": "Number", "StringValue": "many"}})
+    refused(sns.publish, "ParameterValueInvalid", TopicArn=arn, Message="x",
+            MessageAttributes={"AWS.reserved": {"DataType": "String", "StringValue": "v"}})
+    refused(sns.publish, "InvalidParameter", TopicArn=fifo, Message="x", MessageGroupId="g")  # no deduplication id
+    refused(sns.publish_batch, "BatchEntryIdsNotDistinct", TopicArn=arn,
+            PublishBatchRequestEntries=[{"Id": "same", "Message": "a"}, {"Id": "same", "Message": "b"}])
+    refused(sns.publish_batch, "TooManyEntriesInBatchRequest", TopicArn=arn,
+            PublishBatchRequestEntries=[{"Id": f"e{n}", "Message": "a"} for n in range(11)])
+    refused(sns.publish_batch, "InvalidBatchEntryId", TopicArn=arn,
+            PublishBatchRequestEntries=[{"Id": "not ok!", "Message": "a"}])
+    refused(sns.publish_batch, "EmptyBatchRequest", TopicArn=arn, PublishBatchRequestEntries=[])
+    refused(sns.publish_batch, "BatchRequestTooLong", TopicArn=arn,
+            PublishBatchRequestEntries=[{"Id": f"e{n}", "Message": "x" * 100_000} for n in range(3)])
+    assert stored() == before
+    # Nothing refused was delivered either.
+    assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages") is None
+
+
+def test_a_caller_without_sns_rights_gets_authorization_error(server, sns):  # type: ignore[no-untyped-def]
+    arn = sns.create_topic(Name=unique("private"))["TopicArn"]
+    credentials = make_principal(server, unique("reader"), [
+        {"Effect": "Allow", "Action": ["sns:GetTopicAttributes"], "Resource": arn}])
+    limited = sns_client(server, credentials)
+    assert limited.get_topic_attributes(TopicArn=arn)["Attributes"]["TopicArn"] == arn
+    refused(limited.publish, "AuthorizationError", 403, TopicArn=arn, Message="x")
+    refused(limited.create_topic, "AuthorizationError", 403, Name=unique("nope"))
+
+
+def test_a_publish_answered_200_is_delivered_after_a_sigkill(tmp_path: Path) -> None:
+    """The endpoint refuses everything until the server is killed right after publish's 200s: each message is
+    delivered after the restart, from what the publish recorded."""
+    endpoint = Receiver()
+    first = Server(tmp_path / "data", extra_env=SNS_ENV).start()
+    try:
+        sns = sns_client(first)
+        sqs = sqs_client(first)
+        arn = sns.create_topic(Name="durable")["TopicArn"]
+        url, queue_arn = queue(sqs)
+        sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+        sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=endpoint.url)
+        confirm_by_link(endpoint)
+        endpoint.failures = 10**9
+        message_ids = [sns.publish(TopicArn=arn, Message=f"m{n}")["MessageId"] for n in range(5)]
+    finally:
+        assert first.stop(signal.SIGKILL) == -signal.SIGKILL
+    endpoint.failures = 0
+    second = Server(tmp_path / "data", extra_env=SNS_ENV).start()
+    try:
+        def delivered() -> set[str]:
+            return {json.loads(body)["MessageId"] for headers, body in list(endpoint.accepted)
+                    if headers.get("x-amz-sns-message-type") == "Notification"}
+
+        wait_for(lambda: delivered() >= set(message_ids), 60)
+        bodies = {m["Body"] for m in received(sqs_client(second), url, 5)}
+        assert bodies == {f"m{n}" for n in range(5)}
+    finally:
+        second.stop()
+        endpoint.close()
