@@ -289,7 +289,7 @@ SNS = JsonService(
         "ServiceException": "InternalError",
         "UnknownOperationException": "InvalidAction",
         "SerializationException": "InvalidParameter",
-        "TooManyRequestsException": "Throttling",
+        "TooManyRequestsException": "Throttled",
         "InvalidParameterValueException": "InvalidParameter",
     },
     query_compatible=False,
