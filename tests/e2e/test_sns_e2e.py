@@ -28,7 +28,8 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from faas.store.tables import work_items
 from tests.e2e.conftest import ROLE, Server, make_zip, unique, wait_for
 from tests.e2e.test_security_e2e import audit, make_principal
-from tests.e2e.test_sqs_e2e import sqs_client
+from tests.e2e.test_postgres_e2e import postgres_url  # noqa: F401 (a fixture)
+from tests.e2e.test_sqs_e2e import sqs_client, store_url  # noqa: F401 (store_url is a fixture)
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -533,11 +534,11 @@ def test_a_caller_without_sns_rights_gets_authorization_error(server, sns):  # t
     refused(limited.create_topic, "AuthorizationError", 403, Name=unique("nope"))
 
 
-def test_a_publish_answered_200_is_delivered_after_a_sigkill(tmp_path: Path) -> None:
+def test_a_publish_answered_200_is_delivered_after_a_sigkill(tmp_path: Path, store_url: str | None) -> None:
     """The endpoint refuses everything until the server is killed right after publish's 200s: each message is
     delivered after the restart, from what the publish recorded."""
     endpoint = Receiver()
-    first = Server(tmp_path / "data", extra_env=SNS_ENV).start()
+    first = Server(tmp_path / "data", database_url=store_url, extra_env=SNS_ENV).start()
     try:
         sns = sns_client(first)
         sqs = sqs_client(first)
@@ -551,7 +552,7 @@ def test_a_publish_answered_200_is_delivered_after_a_sigkill(tmp_path: Path) -> 
     finally:
         assert first.stop(signal.SIGKILL) == -signal.SIGKILL
     endpoint.failures = 0
-    second = Server(tmp_path / "data", extra_env=SNS_ENV).start()
+    second = Server(tmp_path / "data", database_url=store_url, extra_env=SNS_ENV).start()
     try:
         def delivered() -> set[str]:
             return {json.loads(body)["MessageId"] for headers, body in list(endpoint.accepted)
