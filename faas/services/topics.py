@@ -45,7 +45,7 @@ from faas.security.message_signing import Signer
 from faas.services import topic_messages as messages
 from faas.services.permissions import PermissionService
 from faas.store.audit import AuditEntry
-from faas.store.topics import Published, Subscription, Topic, TopicStore, Work
+from faas.store.topics import Subscription, Topic, TopicStore, Work
 
 DELIVERY = "sns"  # the kind of work a queue's or an HTTP endpoint's delivery is
 SNS_PRINCIPAL = "service:sns.amazonaws.com"
@@ -58,6 +58,7 @@ MAX_BATCH = 10
 PAGE = 100
 MAX_TAGS = 50
 DEDUPLICATION_WINDOW = dt.timedelta(minutes=5)
+FORGET_EVERY = dt.timedelta(minutes=1)
 PROTOCOLS = ("lambda", "sqs", "http", "https")
 PENDING = "pending confirmation"
 # Topic attributes: the ones a topic may set, with their defaults (FIFO topics add theirs).
@@ -141,6 +142,7 @@ class TopicService:
         self._http_rule = http_rule
         self._clock = clock
         self._patterns: dict[str, Any] = {}  # a filter policy's text and scope -> its compiled pattern
+        self._forgotten_at: dict[str, dt.datetime] = {}  # per FIFO topic: when its old deduplication ids went
 
     # ---- ARNs ----
 
@@ -430,21 +432,21 @@ class TopicService:
     async def publish(self, topic_name: str, params: dict[str, Any], base_url: str) -> PublishedMessage:
         topic = await self.topic(topic_name)
         message = self._check(topic, params)
-        return await self._publish(topic, message, base_url)
+        return (await self._publish(topic, [message], base_url))[0]
 
     async def publish_batch(self, topic_name: str, entries: object,
                             base_url: str) -> tuple[list[tuple[str, PublishedMessage]], list[BatchFailure]]:
         topic = await self.topic(topic_name)
-        checked = self._batch(entries)
-        done, failed = [], []
-        for entry in checked:
+        ids, checked, failed = [], [], []
+        for entry in self._batch(entries):
             try:
-                message = self._check(topic, entry)
+                checked.append(self._check(topic, entry))
             except SnsError as error:
                 failed.append(BatchFailure(entry["Id"], error.code, error.message))
                 continue
-            done.append((entry["Id"], await self._publish(topic, message, base_url)))
-        return done, failed
+            ids.append(entry["Id"])
+        published = await self._publish(topic, checked, base_url) if checked else []
+        return list(zip(ids, published)), failed
 
     def _check(self, topic: Topic, params: dict[str, Any]) -> _Message:
         attributes = messages.parse_attributes(params.get("MessageAttributes"))
@@ -471,11 +473,33 @@ class TopicService:
                                        "characters")
         return _Message(text, subject, by_protocol, attributes, group, deduplication)  # type: ignore[arg-type]
 
-    async def _publish(self, topic: Topic, message: _Message, base_url: str) -> PublishedMessage:
-        """Record one delivery per matching subscription, in one transaction with the message's deduplication
-        id; only then answer."""
-        message_id = str(uuid.uuid4())
+    async def _publish(self, topic: Topic, batch: list[_Message], base_url: str) -> list[PublishedMessage]:
+        """Record one delivery per matching subscription of each message; only then answer. A standard topic's
+        messages are written in one transaction; a FIFO topic's one at a time, each in one transaction with
+        its sequence number and deduplication id."""
+        subscriptions = await self._store.subscriptions(topic.name, confirmed_only=True)
         now = self._clock()
+        fanned = [await self._fan_out(topic, message, subscriptions, base_url, now) for message in batch]
+        if topic.attributes.get("FifoTopic") != "true":
+            await self._store.add_deliveries([work for _, work in fanned for work in work], now=now)
+            if any(work for _, work in fanned):
+                self._published()
+            return [PublishedMessage(message_id, None) for message_id, _ in fanned]
+        answers = []
+        for message, (message_id, work) in zip(batch, fanned):
+            published = await self._store.publish_fifo(topic.name, message_id, work, now=now,
+                                                       deduplication_id=message.deduplication_id,  # type: ignore[arg-type]
+                                                       window=DEDUPLICATION_WINDOW)
+            if work and not published.duplicate:
+                self._published()
+            answers.append(PublishedMessage(published.message_id, f"{published.sequence_number:020d}"))
+        await self._forget_deduplication(topic.name, now)
+        return answers
+
+    async def _fan_out(self, topic: Topic, message: _Message, subscriptions: list[Subscription], base_url: str,
+                       now: dt.datetime) -> tuple[str, list[Work]]:
+        """A new message's id, and the work item of each subscription it is delivered to."""
+        message_id = str(uuid.uuid4())
         at = messages.timestamp(now)
         arn = self.topic_arn(topic.name)
         fifo = topic.attributes.get("FifoTopic") == "true"
@@ -490,7 +514,7 @@ class TopicService:
             return signatures[text]
 
         work = []
-        for subscription in await self._store.subscriptions(topic.name, confirmed_only=True):
+        for subscription in subscriptions:
             text = message.text_for(subscription.protocol)
             if not self._matches(subscription, message, text):
                 continue
@@ -520,17 +544,15 @@ class TopicService:
                 delivery |= {"group": message.group, "deduplication_id": message.deduplication_id}
             work.append(Work(DELIVERY, f"{message_id}:{subscription.id}", json.dumps(delivery).encode(),
                              group_key(subscription.id, message.group) if fifo and message.group else None))
-        if fifo:
-            published: Published = await self._store.publish(
-                topic.name, message_id, work, now=now, deduplication_id=message.deduplication_id,
-                window=DEDUPLICATION_WINDOW, fifo=True)
-            await self._store.forget_deduplication(topic.name, now=now)
-        else:
-            published = await self._store.publish(topic.name, message_id, work, now=now)
-        if work and not published.duplicate:
-            self._published()
-        sequence = f"{published.sequence_number:020d}" if published.sequence_number is not None else None
-        return PublishedMessage(published.message_id, sequence)
+        return message_id, work
+
+    async def _forget_deduplication(self, topic: str, now: dt.datetime) -> None:
+        """Drop a FIFO topic's deduplication ids past their five minutes, at most once a minute per topic (a
+        publish ignores expired ones meanwhile)."""
+        if now - self._forgotten_at.get(topic, dt.datetime.min.replace(tzinfo=dt.timezone.utc)) < FORGET_EVERY:
+            return
+        self._forgotten_at[topic] = now
+        await self._store.forget_deduplication(topic, now=now)
 
     def _matches(self, subscription: Subscription, message: _Message, text: str) -> bool:
         document = subscription.attributes.get("FilterPolicy")

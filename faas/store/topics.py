@@ -51,7 +51,7 @@ class Work:
 @dataclasses.dataclass(frozen=True)
 class Published:
     message_id: str  # the original's when this was a duplicate
-    sequence_number: int | None  # FIFO topics'
+    sequence_number: int
     duplicate: bool = False
 
 
@@ -166,29 +166,29 @@ class TopicStore:
 
     # ---- publishing ----
 
-    async def publish(self, topic: str, message_id: str, work: list[Work], *, now: dt.datetime,
-                      deduplication_id: str | None = None, window: dt.timedelta | None = None,
-                      fifo: bool = False) -> Published:
-        """Record a message's deliveries in one transaction. A FIFO topic's message takes the topic's next
-        SequenceNumber, unless its deduplication id was accepted within `window`: then the original is
+    async def add_deliveries(self, work: list[Work], *, now: dt.datetime) -> None:
+        """Record the deliveries of a standard topic's messages, all in one transaction."""
+        async with self._engine.begin() as conn:
+            await self._add_work(conn, work, now)
+
+    async def publish_fifo(self, topic: str, message_id: str, work: list[Work], *, now: dt.datetime,
+                           deduplication_id: str, window: dt.timedelta) -> Published:
+        """Record a FIFO topic's message in one transaction: it takes the topic's next SequenceNumber and its
+        deliveries are added, unless its deduplication id was accepted within `window`: then the original is
         answered and nothing is stored. Two nodes adding the same id at once both try to insert it; the
         loser's transaction fails on the key, and a retry finds the winner's."""
         for attempt in range(3):
             try:
-                return await self._publish(topic, message_id, work, now=now, deduplication_id=deduplication_id,
-                                           window=window, fifo=fifo)
+                return await self._publish_fifo(topic, message_id, work, now=now, deduplication_id=deduplication_id,
+                                                 window=window)
             except IntegrityError:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
-    async def _publish(self, topic: str, message_id: str, work: list[Work], *, now: dt.datetime,
-                       deduplication_id: str | None, window: dt.timedelta | None, fifo: bool) -> Published:
+    async def _publish_fifo(self, topic: str, message_id: str, work: list[Work], *, now: dt.datetime,
+                            deduplication_id: str, window: dt.timedelta) -> Published:
         async with self._engine.begin() as conn:
-            if not fifo:
-                await self._add_work(conn, work, now)
-                return Published(message_id, None)
-            assert deduplication_id is not None and window is not None
             key = (topic_deduplication.c.topic == topic, topic_deduplication.c.deduplication_id == deduplication_id)
             seen = (await conn.execute(select(topic_deduplication).where(*key))).first()
             if seen is not None and as_utc(seen.expires_at) > now:
@@ -199,8 +199,8 @@ class TopicStore:
             sequence = (await conn.execute(update(topics).where(topics.c.name == topic)
                                            .values(sequence=topics.c.sequence + 1)
                                            .returning(topics.c.sequence))).scalar_one_or_none()
-            if sequence is None:  # deleted since it was read
-                return Published(message_id, None)
+            if sequence is None:  # deleted since it was read: nothing to deliver to
+                return Published(message_id, 0)
             await conn.execute(insert(topic_deduplication).values(
                 topic=topic, deduplication_id=deduplication_id, message_id=message_id, sequence_number=sequence,
                 expires_at=now + window))
