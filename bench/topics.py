@@ -131,11 +131,15 @@ def main() -> None:
             latencies = []
             receiver = aws("sqs", endpoint, data_dir)
             for _ in range(args.latency):
-                got: list[float] = []
+                got: list[tuple[float, dict]] = []
                 sending = threading.Event()
                 handler = receiver.meta.events.register("before-send.sqs.ReceiveMessage", lambda **_: sending.set())
-                waiter = threading.Thread(target=lambda: (receiver.receive_message(QueueUrl=fanned, WaitTimeSeconds=20),
-                                                          got.append(time.perf_counter())))
+
+                def wait() -> None:
+                    answer = receiver.receive_message(QueueUrl=fanned, WaitTimeSeconds=20)
+                    got.append((time.perf_counter(), answer))
+
+                waiter = threading.Thread(target=wait)
                 waiter.start()
                 sending.wait(10)
                 time.sleep(0.05)  # let the receive reach its wait
@@ -143,8 +147,10 @@ def main() -> None:
                 started = time.perf_counter()
                 sns.publish(TopicArn=topic, Message="wake")
                 waiter.join(30)
-                latencies.append((got[0] - started) * 1000)
-                drain(sqs, fanned, 1)
+                returned, answer = got[0]
+                latencies.append((returned - started) * 1000)
+                for message in answer.get("Messages", []):
+                    sqs.delete_message(QueueUrl=fanned, ReceiptHandle=message["ReceiptHandle"])
             percentiles("Publish start -> subscribed queue's long poll returns", latencies)
 
             lam = aws("lambda", endpoint, data_dir)

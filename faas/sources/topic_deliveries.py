@@ -1,6 +1,7 @@
 """The topic deliveries source: what a publish recorded for queues and HTTP endpoints (work items of kind
 "sns", written by faas.services.topics in the publish's transaction) is claimed under a lease and delivered:
-to a queue through the queue service, to an HTTP endpoint as a POST with SNS's headers. A failed delivery is
+to a queue through the queue service (those claimed together for one standard queue as one batch), to an
+HTTP endpoint as a POST with SNS's headers. A failed delivery is
 retried as SNS's default HTTP delivery policy does (3 retries, `retry_s` apart), then goes to the
 subscription's dead-letter queue if it has one, else is dropped and logged. Function subscriptions are not
 here: their deliveries are asynchronous invocations, which the async events source runs.
@@ -37,6 +38,34 @@ LEASE_S = 60.0  # longer than one HTTP attempt (HTTP_TIMEOUT_S) and a queue send
 HTTP_TIMEOUT_S = 15.0  # SNS's own per-request timeout
 RETRIES = 3  # SNS's default healthy retry policy: numRetries 3
 SENDER = "sns.amazonaws.com"  # the SenderId a queue shows for what a topic delivered
+QUEUE_BATCH = 10  # SendMessageBatch's most entries
+QUEUE_BATCH_BYTES = 1024 * 1024  # and its most bytes of bodies
+
+
+def batches(items: list[WorkItem]) -> list[list[tuple[WorkItem, dict[str, Any]]]]:
+    """The claimed deliveries as the units they are made in: those to one standard queue in batches of up to
+    10 within SendMessageBatch's 1 MiB (one transaction each rather than ten), every other one alone (an HTTP
+    request; a FIFO queue's, which are claimed one per group anyway)."""
+    units: list[list[tuple[WorkItem, dict[str, Any]]]] = []
+    by_queue: dict[str, list[tuple[WorkItem, dict[str, Any]]]] = {}
+    for item in items:
+        delivery = json.loads(item.payload)
+        if delivery["protocol"] == "sqs" and not delivery["endpoint"].endswith(".fifo"):
+            by_queue.setdefault(delivery["endpoint"], []).append((item, delivery))
+        else:
+            units.append([(item, delivery)])
+    for same_queue in by_queue.values():
+        batch: list[tuple[WorkItem, dict[str, Any]]] = []
+        size = 0
+        for entry in same_queue:
+            body = len(entry[1]["body"].encode())
+            if batch and (len(batch) == QUEUE_BATCH or size + body > QUEUE_BATCH_BYTES):
+                units.append(batch)
+                batch, size = [], 0
+            batch.append(entry)
+            size += body
+        units.append(batch)
+    return units
 
 
 class DeniedAddress(Exception):
@@ -125,8 +154,8 @@ class TopicDeliveries:
             except Exception:
                 log.exception("claiming topic deliveries failed")
                 continue
-            for item in items:
-                task = asyncio.get_running_loop().create_task(self._run(item))
+            for batch in batches(items):
+                task = asyncio.get_running_loop().create_task(self._run(batch))
                 self._running.add(task)
                 task.add_done_callback(self._finished)
 
@@ -134,47 +163,72 @@ class TopicDeliveries:
         self._running.discard(task)
         self._wake.set()
 
-    async def _run(self, item: WorkItem) -> None:
-        delivery = json.loads(item.payload)
+    async def _run(self, batch: list[tuple[WorkItem, dict[str, Any]]]) -> None:
         try:
-            subscription = await self._topics.subscription_by_id(delivery["subscription"])
-            if subscription is None:  # unsubscribed since: what it would have received goes nowhere
-                await self._work.complete(item.id, self._owner)
+            subscriptions: dict[str, Any] = {}
+            live = []
+            for item, delivery in batch:
+                subscription_id = delivery["subscription"]
+                if subscription_id not in subscriptions:
+                    subscriptions[subscription_id] = await self._topics.subscription_by_id(subscription_id)
+                if subscriptions[subscription_id] is None:  # unsubscribed since: it goes nowhere
+                    await self._work.complete(item.id, self._owner)
+                    continue
+                live.append((item, delivery))
+            if not live:
                 return
-            if delivery["protocol"] == "sqs":
-                problem = await self._to_queue(delivery)
+            if live[0][1]["protocol"] == "sqs":
+                problems = await self._to_queue([delivery for _, delivery in live])
             else:
-                problem = await self._to_http(delivery)
-            if problem is None:
-                await self._work.complete(item.id, self._owner)
-                return
-            if item.attempts <= RETRIES:
-                log.info("delivery of %s to %s failed (%s); retrying in %.0f s", delivery["message_id"],
-                         delivery["endpoint"], problem, self._retry_s)
-                await self._work.release(item.id, self._owner, delay_s=self._retry_s, now=utcnow())
-                return
-            await self._dead_letter(subscription.attributes.get("RedrivePolicy"), delivery, problem)
-            await self._work.complete(item.id, self._owner)
+                problems = [await self._to_http(live[0][1])]
+            await self._work.complete_many([(item.id, self._owner) for (item, _), problem in zip(live, problems)
+                                            if problem is None])
+            for (item, delivery), problem in zip(live, problems):
+                if problem is not None:
+                    await self._failed(item, delivery, subscriptions[delivery["subscription"]].attributes, problem)
         except Exception:
-            log.exception("topic delivery %s failed unexpectedly; retrying", item.key)
-            with contextlib.suppress(Exception):
-                await self._work.release(item.id, self._owner, delay_s=self._retry_s, now=utcnow())
+            log.exception("topic deliveries %s failed unexpectedly; retrying", [item.key for item, _ in batch])
+            for item, _ in batch:
+                with contextlib.suppress(Exception):
+                    await self._work.release(item.id, self._owner, delay_s=self._retry_s, now=utcnow())
 
-    async def _to_queue(self, delivery: dict[str, Any]) -> str | None:
-        entry: dict[str, Any] = {"MessageBody": delivery["body"]}
-        if delivery.get("attributes"):
-            entry["MessageAttributes"] = delivery["attributes"]
-        queue = self._topics.queue_in(delivery["endpoint"])
-        if queue.endswith(".fifo") and delivery.get("group"):
-            # The topic's group and deduplication id: a retried delivery is a duplicate the queue drops.
-            entry |= {"MessageGroupId": delivery["group"], "MessageDeduplicationId": delivery["deduplication_id"]}
+    async def _failed(self, item: WorkItem, delivery: dict[str, Any], attributes: dict[str, str],
+                      problem: str) -> None:
+        if item.attempts <= RETRIES:
+            log.info("delivery of %s to %s failed (%s); retrying in %.0f s", delivery["message_id"],
+                     delivery["endpoint"], problem, self._retry_s)
+            await self._work.release(item.id, self._owner, delay_s=self._retry_s, now=utcnow())
+            return
+        await self._dead_letter(attributes.get("RedrivePolicy"), delivery, problem)
+        await self._work.complete(item.id, self._owner)
+
+    async def _to_queue(self, deliveries: list[dict[str, Any]]) -> list[str | None]:
+        """Send to one queue: a problem (or None) per delivery."""
+        queue = self._topics.queue_in(deliveries[0]["endpoint"])
+        entries = []
+        for delivery in deliveries:
+            entry: dict[str, Any] = {"MessageBody": delivery["body"]}
+            if delivery.get("attributes"):
+                entry["MessageAttributes"] = delivery["attributes"]
+            if queue.endswith(".fifo") and delivery.get("group"):
+                # The topic's group and deduplication id: a retried delivery is a duplicate the queue drops.
+                entry |= {"MessageGroupId": delivery["group"],
+                          "MessageDeduplicationId": delivery["deduplication_id"]}
+            entries.append(entry)
         try:
-            await self._queues.send(queue, entry, SENDER)
+            if len(entries) == 1:
+                await self._queues.send(queue, entries[0], SENDER)
+                return [None]
+            _, failed = await self._queues.send_batch(
+                queue, [{"Id": str(index), **entry} for index, entry in enumerate(entries)], SENDER)
         except QueueDoesNotExist:
-            return f"queue {queue} does not exist"
+            return [f"queue {queue} does not exist"] * len(entries)
         except ApiError as error:
-            return f"{error.code}: {error.message}"
-        return None
+            return [f"{error.code}: {error.message}"] * len(entries)
+        problems: list[str | None] = [None] * len(entries)
+        for failure in failed:
+            problems[int(failure.id)] = f"{failure.code}: {failure.message}"
+        return problems
 
     async def _to_http(self, delivery: dict[str, Any]) -> str | None:
         assert self._session is not None

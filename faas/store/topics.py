@@ -99,8 +99,9 @@ class TopicStore:
         return await self._update(topics, topics.c.name == name, tags=json.dumps(tags))
 
     async def delete(self, name: str) -> bool:
-        """The topic goes, with its subscriptions and deduplication ids; deliveries already recorded still go
-        out (SNS delivers what it accepted)."""
+        """The topic goes, with its subscriptions and deduplication ids. Queue and HTTP deliveries not yet made
+        are dropped by the source that finds their subscription gone; function deliveries, asynchronous
+        invocations already, still run."""
         async with self._engine.begin() as conn:
             result = await conn.execute(delete(topics).where(topics.c.name == name))
             await conn.execute(delete(topic_subscriptions).where(topic_subscriptions.c.topic == name))

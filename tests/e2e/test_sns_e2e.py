@@ -379,6 +379,19 @@ def test_publish_batch(sns, sqs):  # type: ignore[no-untyped-def]
     assert sorted(m["Body"] for m in received(sqs, url, 2)) == ["first", "second"]
 
 
+def test_an_http_subscription_is_confirmed_through_the_api_with_its_token(sns, receiver):  # type: ignore[no-untyped-def]
+    arn = sns.create_topic(Name=unique("confirmed"))["TopicArn"]
+    sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=receiver.url)
+    _, confirmation = wait_for(lambda: receiver.of_type("SubscriptionConfirmation"))[0]
+    refused(sns.confirm_subscription, "InvalidParameter", TopicArn=arn, Token="f" * 128)
+    assert sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"][0]["SubscriptionArn"] == \
+        "pending confirmation"
+    subscription = sns.confirm_subscription(TopicArn=arn, Token=confirmation["Token"])["SubscriptionArn"]
+    assert sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"][0]["SubscriptionArn"] == subscription
+    assert sns.get_subscription_attributes(SubscriptionArn=subscription)["Attributes"]["PendingConfirmation"] == \
+        "false"
+
+
 def test_http_deliveries_are_retried(sns):  # type: ignore[no-untyped-def]
     endpoint = Receiver()
     try:
