@@ -66,6 +66,53 @@ def rate(label: str, count: int, seconds: float) -> None:
     print(f"{label:<52} {count / seconds:>9,.0f} messages/s  ({count} in {seconds:.2f} s)")
 
 
+def raw_throughput(endpoint: str, data_dir: Path, url: str, messages: int, clients_count: int) -> None:
+    """Print the raw rates on the queue at `url`: SendMessage, SendMessageBatch, and ReceiveMessage +
+    DeleteMessageBatch draining what they sent (bench/mappings.py prints these beside its own)."""
+    clients = [client(endpoint, data_dir) for _ in range(clients_count)]
+    per_client = messages // clients_count // 10 * 10
+
+    def send_singles(c) -> None:  # type: ignore[no-untyped-def]
+        for i in range(per_client // 10):
+            c.send_message(QueueUrl=url, MessageBody=f"single {i}")
+
+    def send_batches(c) -> None:  # type: ignore[no-untyped-def]
+        for i in range(per_client // 10):
+            c.send_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(j), "MessageBody": f"batch {i}.{j}"} for j in range(10)])
+
+    drained = [0] * clients_count
+    total = per_client * clients_count + per_client // 10 * clients_count
+
+    def drain(index: int) -> None:
+        c = clients[index]
+        while sum(drained) < total:
+            received = c.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if received:
+                c.delete_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(received)])
+                drained[index] += len(received)
+
+    for label, work, count in (
+            ("SendMessage (1 per request)", send_singles, per_client // 10 * clients_count),
+            ("SendMessageBatch (10 per request)", send_batches, per_client * clients_count)):
+        started = time.perf_counter()
+        with ThreadPoolExecutor(clients_count) as pool:
+            list(pool.map(work, clients))
+        rate(f"{label}, {clients_count} clients", count, time.perf_counter() - started)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients_count) as pool:
+        list(pool.map(drain, range(clients_count)))
+    rate(f"ReceiveMessage(10) + DeleteMessageBatch, {clients_count} clients", sum(drained),
+         time.perf_counter() - started)
+
+
+def percentiles(latencies: list[float]) -> str:
+    latencies = sorted(latencies)
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return f"p50 {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms ({len(latencies)} samples)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=5000)
@@ -77,44 +124,9 @@ def main() -> None:
         data_dir = Path(tmp) / "data"
         proc, endpoint = start_server(data_dir, args.database_url)
         try:
-            clients = [client(endpoint, data_dir) for _ in range(args.clients)]
-            sqs = clients[0]
+            sqs = client(endpoint, data_dir)
             url = sqs.create_queue(QueueName="bench")["QueueUrl"]
-            per_client = args.messages // args.clients // 10 * 10
-
-            def send_singles(c) -> None:  # type: ignore[no-untyped-def]
-                for i in range(per_client // 10):
-                    c.send_message(QueueUrl=url, MessageBody=f"single {i}")
-
-            def send_batches(c) -> None:  # type: ignore[no-untyped-def]
-                for i in range(per_client // 10):
-                    c.send_message_batch(QueueUrl=url, Entries=[
-                        {"Id": str(j), "MessageBody": f"batch {i}.{j}"} for j in range(10)])
-
-            drained = [0] * args.clients
-            total = per_client * args.clients + per_client // 10 * args.clients
-
-            def drain(index: int) -> None:
-                c = clients[index]
-                while sum(drained) < total:
-                    messages = c.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-                    if messages:
-                        c.delete_message_batch(QueueUrl=url, Entries=[
-                            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)])
-                        drained[index] += len(messages)
-
-            for label, work, count in (
-                    ("SendMessage (1 per request)", send_singles, per_client // 10 * args.clients),
-                    ("SendMessageBatch (10 per request)", send_batches, per_client * args.clients)):
-                started = time.perf_counter()
-                with ThreadPoolExecutor(args.clients) as pool:
-                    list(pool.map(work, clients))
-                rate(f"{label}, {args.clients} clients", count, time.perf_counter() - started)
-            started = time.perf_counter()
-            with ThreadPoolExecutor(args.clients) as pool:
-                list(pool.map(drain, range(args.clients)))
-            rate(f"ReceiveMessage(10) + DeleteMessageBatch, {args.clients} clients", sum(drained),
-                 time.perf_counter() - started)
+            raw_throughput(endpoint, data_dir, url, args.messages, args.clients)
 
             latencies = []
             receiver = client(endpoint, data_dir)
@@ -135,10 +147,7 @@ def main() -> None:
                 latencies.append((got[0] - started) * 1000)
                 for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            latencies.sort()
-            p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-            print(f"{'SendMessage start -> long-polling ReceiveMessage returns':<52} p50 "
-                  f"{statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms ({len(latencies)} samples)")
+            print(f"{'SendMessage start -> long-polling ReceiveMessage returns':<52} {percentiles(latencies)}")
         finally:
             proc.terminate()
             proc.wait(60)

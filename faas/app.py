@@ -20,6 +20,7 @@ from faas.api import event_configs as event_config_routes
 from faas.api import functions as function_routes
 from faas.api import identities as identity_routes
 from faas.api import invoke as invoke_routes
+from faas.api import mappings as mapping_routes
 from faas.api import awsjson
 from faas.api import native as native_routes
 from faas.api import router
@@ -48,17 +49,19 @@ from faas.sandbox.spec import PIDS_LIMIT
 from faas.services.admin import ensure_admin_credentials
 from faas.security.masterkey import MasterKey
 from faas.services.audit import AuditService
-from faas.services.destinations import DestinationPermissions
+from faas.services.destinations import Destinations, Target, queue_entry
 from faas.services.event_configs import EventConfigService
 from faas.services.functions import FunctionService
 from faas.services.identities import IdentityService
 from faas.services.invocations import InvocationService
+from faas.services.mappings import MappingService, lambda_filter
 from faas.services.parameters import engine_architectures
 from faas.services.permissions import PermissionService
 from faas.services.queues import QueueService
 from faas.services.retention import Pruner, Rule
 from faas.services.urls import UrlService
 from faas.sources.async_events import ASYNC, AsyncInvoker, encode_event
+from faas.sources.queue_pollers import QueuePollers, json_patterns
 from faas.sources.topic_deliveries import TopicDeliveries
 from faas.security.addresses import AddressRule
 from faas.services.topic_signing import load_signer
@@ -74,6 +77,7 @@ from faas.store.invocations import InvocationStore
 from faas.store.audit import AuditStore
 from faas.store.event_configs import EventConfigStore
 from faas.store.identities import IdentityStore
+from faas.store.mappings import MappingStore
 from faas.store.meta import CANARY, CANARY_TEXT, MetaStore
 from faas.store.permissions import PermissionStore
 from faas.store.queues import QueueStore
@@ -260,22 +264,33 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         permissions.forget(name)
         urls.forget_function(name)
 
+    queues = QueueService(QueueStore(engine), WorkStore(engine), region=settings.region, account_id=settings.account_id)
+
+    async def send_to_queue(target: Target, body: str, attributes: dict[str, tuple[str, str]], sender: str) -> None:
+        await queues.send(target.name, queue_entry(body, attributes), sender)
+
+    # Where asynchronous results may go (destinations and dead-letter targets), and the rights that decide.
+    destinations = Destinations(identities, permissions, region=settings.region, account_id=settings.account_id,
+                                send={"sqs": send_to_queue})
     functions = FunctionService(function_store, images.RUNTIMES, limiter, master, settings.function_arn,
                                 image_exists=backend.image_exists, role_exists=identities.resolve_role_arn,
                                 on_delete=function_deleted, image_repositories=settings.image_repositories,
-                                architectures=architectures)
+                                architectures=architectures, check_target=destinations.check)
     await functions.load_reservations()
-    destinations = DestinationPermissions(identities, permissions, settings.function_arn)
-    event_configs = EventConfigService(EventConfigStore(engine), settings.function_arn, destinations.may_invoke)
+    event_configs = EventConfigService(EventConfigStore(engine), settings.function_arn, destinations)
     async_invoker = AsyncInvoker(WorkStore(engine), event_configs, functions, invoker, node_id=node,
                                  function_arn=settings.function_arn, retry_base_s=settings.async_retry_base_s,
-                                 may_invoke=destinations.may_invoke, audit=audit)
+                                 destinations=destinations, audit=audit)
     sealed = await functions.seal_plaintext_environments()
     if sealed:
         progress(f"encrypted the environment variables of {sealed} functions stored before encryption")
         await scrub(engine)
 
-    queues = QueueService(QueueStore(engine), WorkStore(engine), region=settings.region, account_id=settings.account_id)
+    mappings = MappingService(MappingStore(engine), functions, queues, identities, region=settings.region,
+                              account_id=settings.account_id, function_arn=settings.function_arn,
+                              compile_filter=lambda_filter)
+    pollers = QueuePollers(mappings, queues, functions, invoker, region=settings.region,
+                           compile_filters=json_patterns(lambda_filter), grace_s=settings.shutdown_grace_s)
     topics, topic_deliveries = await _topics(settings, engine, master, node, queues, permissions, async_invoker, audit)
 
     # lambda_errors first: host-style URL requests, answered by the next middleware, leave through it too.
@@ -286,7 +301,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                              environments=pool.describe, identities=identities, permissions=permissions,
                              audit_log=AuditService(audit.flush, AuditStore(engine)), async_invoker=async_invoker,
                              event_configs=event_configs, urls=urls,
-                             queues=queues, topics=topics)
+                             queues=queues, mappings=mappings, topics=topics)
     # AWS services beside Lambda, by their X-Amz-Target prefix (faas.api.router): one port, guard and audit log.
     api[awsjson.SERVICES] = {SQS.target_prefix: SQS, SNS.target_prefix: SNS}
     api[GUARD] = checks = Guard(identities, permissions, audit, settings)
@@ -295,7 +310,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     api[url_routes.URL_SOURCE] = UrlSource(urls, functions, invoker, checks, function_arn=settings.function_arn,
                                            account_id=settings.account_id, trusted_proxies=settings.trusted_proxies)
     for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
-                   url_routes, identity_routes, native_routes, tag_routes, router, sns_routes):
+                   url_routes, identity_routes, native_routes, tag_routes, mapping_routes, router, sns_routes):
         routes.add_routes(api)
 
     async def install_firewall() -> None:
@@ -334,6 +349,8 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         topic_deliveries,
         # Drained once the listener takes no more requests: long polls answer rather than hold the stop.
         Hooks("queue long polls", drain=queues.drain),
+        # Drained first of the sources: receive no more, finish the batches under way.
+        pollers,
         listener,  # last to start, first to stop taking requests
     )
     return Platform(settings=settings, parts=parts, api=listener)

@@ -119,6 +119,14 @@ class ResourceConflict(ApiError):
     error_type = "User"
 
 
+class ResourceInUse(ApiError):
+    """The operation conflicts with the resource's availability: it is being changed or deleted."""
+
+    status = 400
+    code = "ResourceInUseException"
+    error_type = "User"
+
+
 class PreconditionFailed(ApiError):
     """The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id"""  # noqa: E501 (Lambda's text)
 

@@ -45,6 +45,8 @@ class Function:
     data_key: bytes | None = dataclasses.field(default=None, repr=False)
     # LogFormat JSON with ApplicationLogLevel and SystemLogLevel; empty for the default Text format.
     logging_config: dict[str, str] = dataclasses.field(default_factory=dict)
+    # The SQS queue or SNS topic (ARN) that gets the asynchronous events that failed every attempt.
+    dead_letter_target: str | None = None
 
     def replace(self, **changes: Any) -> Function:
         return dataclasses.replace(self, **changes)

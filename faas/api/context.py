@@ -13,6 +13,7 @@ from faas.services.audit import AuditService
 from faas.services.event_configs import EventConfigService
 from faas.services.identities import IdentityService
 from faas.services.invocations import InvocationService
+from faas.services.mappings import MappingService
 from faas.services.permissions import PermissionService
 from faas.services.queues import QueueService
 from faas.services.topics import TopicService
@@ -37,6 +38,7 @@ class Services:
     urls: UrlService
     queues: QueueService
     topics: TopicService
+    mappings: MappingService
 
 
 SERVICES = web.AppKey("services", Services)

@@ -50,6 +50,8 @@ def configuration(fn: Function, settings: Settings, *, variables: bool = False) 
         "EphemeralStorage": {"Size": fn.ephemeral_storage},
         "LoggingConfig": {"LogFormat": "Text", **fn.logging_config, "LogGroup": f"/aws/lambda/{fn.name}"},
     }
+    if fn.dead_letter_target:
+        shape["DeadLetterConfig"] = {"TargetArn": fn.dead_letter_target}
     if fn.package_type == "Zip":
         shape.update(Runtime=fn.runtime, Handler=fn.handler,
                      CodeSha256=CodeInfo(fn.code_sha256 or "", fn.code_size, 0).sha256_b64)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from faas import settings as settings_module
 from faas.client.api import Client
 from faas.client.transport import Transport, UploadProgress
+from faas.errors import ConfigError
 
 T = TypeVar("T", bound=Transport)
 
@@ -31,6 +32,17 @@ def table(rows: list[list[str]]) -> str:
 def print_table(items: Iterable[Mapping[str, Any]], columns: Mapping[str, str]) -> None:
     """A table with a column per (heading, field) of `columns`."""
     print(table([list(columns), *([str(item.get(field, "")) for field in columns.values()] for item in items)]))
+
+
+def key_value_pairs(pairs: Sequence[str], option: str, example: str) -> dict[str, str]:
+    """`option`'s KEY=VALUE arguments as a dict (a later key wins); `example` shows one in the error."""
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{option} {pair!r} is not KEY=VALUE (e.g. {example})")
+        values[key] = value
+    return values
 
 
 def escape_help(text: str) -> str:

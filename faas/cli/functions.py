@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from faas import settings as settings_module
-from faas.cli.common import client_for, client_options, print_error, print_to_stderr, table
+from faas.cli.common import client_for, client_options, key_value_pairs, print_error, print_to_stderr, table
 from faas.cli.packaging import code_sha256, read_code
 from faas.client.api import Client
 from faas.client.transport import ClientError
@@ -23,13 +23,7 @@ READY_WAIT_S = 60.0
 
 
 def parse_env(pairs: Sequence[str]) -> dict[str, str]:
-    variables = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--env {pair!r} is not KEY=VALUE")
-        variables[key] = value
-    return variables
+    return key_value_pairs(pairs, "--env", "LOG_LEVEL=debug")
 
 
 def _wait_until_ready(client: Client, name: str, configuration: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from faas.cli.common import client_for, client_options, command_group, print_to_stderr, table
+from faas.cli.common import client_for, client_options, command_group, key_value_pairs, print_to_stderr, table
 from faas.client.queues import QueueClient
 from faas.client.transport import ClientError
 from faas.errors import ConfigError
@@ -19,13 +19,7 @@ DATA_TYPES = ("String", "Number", "Binary")  # a custom type extends one: "Numbe
 
 def parse_queue_attributes(pairs: Sequence[str]) -> dict[str, str]:
     """--attribute K=V pairs as SQS queue attributes (the server judges names and values)."""
-    attributes = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--attribute {pair!r} is not NAME=VALUE (e.g. VisibilityTimeout=60)")
-        attributes[key] = value
-    return attributes
+    return key_value_pairs(pairs, "--attribute", "VisibilityTimeout=60")
 
 
 def parse_message_attributes(pairs: Sequence[str]) -> dict[str, dict[str, str]]:

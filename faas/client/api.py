@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from faas.client.transport import ClientError, Transport, quote_segment
+from faas.client.transport import ClientError, Transport, pages, quote_segment
 
 URL_PREFIX = "/2021-10-31"
 LAMBDA_PREFIX = "/2015-03-31"
@@ -79,18 +79,8 @@ class Client(Transport):
 
     def list_functions(self) -> list[dict[str, Any]]:
         """Every FunctionConfiguration, following Marker/NextMarker."""
-        functions: list[dict[str, Any]] = []
-        marker: str | None = None
-        seen: set[str] = set()
-        while True:
-            page = self._json("GET", f"{LAMBDA_PREFIX}/functions", query={"Marker": marker})
-            functions.extend(page.get("Functions") or [])
-            marker = page.get("NextMarker") or None
-            if marker is None:
-                return functions
-            if marker in seen:
-                raise ClientError("InvalidResponse", f"the platform returned NextMarker {marker!r} twice", 200)
-            seen.add(marker)
+        return pages(lambda marker: self._json("GET", f"{LAMBDA_PREFIX}/functions", query={"Marker": marker}),
+                     "Functions", "NextMarker")
 
     def delete_function(self, name: str) -> None:
         self.request("DELETE", f"{LAMBDA_PREFIX}/functions/{quote_segment(name)}")

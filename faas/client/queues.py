@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from faas.client.transport import ClientError, Transport
+from faas.client.transport import ClientError, Transport, pages
 
 SERVICE = "sqs"
 TARGET_PREFIX = "AmazonSQS"
@@ -41,18 +41,8 @@ class QueueClient(Transport):
 
     def list_queues(self, prefix: str | None = None) -> list[str]:
         """Every queue URL (with the name prefix), following NextToken."""
-        urls: list[str] = []
-        token: str | None = None
-        seen: set[str] = set()
-        while True:
-            page = self.call("ListQueues", {"QueueNamePrefix": prefix, "MaxResults": 1000, "NextToken": token})
-            urls.extend(page.get("QueueUrls") or [])
-            token = page.get("NextToken") or None
-            if token is None:
-                return urls
-            if token in seen:
-                raise ClientError("InvalidResponse", f"the platform returned NextToken {token!r} twice", 200)
-            seen.add(token)
+        return pages(lambda token: self.call("ListQueues", {"QueueNamePrefix": prefix, "MaxResults": 1000,
+                                                            "NextToken": token}), "QueueUrls", "NextToken")
 
     def attributes(self, url: str, names: list[str]) -> dict[str, str]:
         return dict(self.call("GetQueueAttributes", {"QueueUrl": url, "AttributeNames": names}).get("Attributes") or {})

@@ -89,6 +89,23 @@ class UploadProgress:
 
 # --- requests ----------------------------------------------------------------------------------
 
+def pages(fetch: Callable[[str | None], Mapping[str, Any]], items: str, next_token: str) -> list[Any]:
+    """Every item of a paged listing: `fetch(token)` answers a page holding `items`, and `next_token` names
+    the page after it. A token seen twice is the platform's error, not a reason to loop forever."""
+    found: list[Any] = []
+    token: str | None = None
+    seen: set[str] = set()
+    while True:
+        page = fetch(token)
+        found.extend(page.get(items) or [])
+        token = page.get(next_token) or None
+        if token is None:
+            return found
+        if token in seen:
+            raise ClientError("InvalidResponse", f"the platform returned {next_token} {token!r} twice", 200)
+        seen.add(token)
+
+
 def quote_segment(segment: str) -> str:
     return quote(segment, safe="")  # as botocore renders a {FunctionName} label: ':' becomes %3A
 

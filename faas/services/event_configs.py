@@ -2,39 +2,27 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faas.errors import InvalidParameterValue, ResourceNotFound
 from faas.model import LATEST, utcnow
+from faas.services.destinations import Destinations, parse_target
 from faas.store.event_configs import EventConfigStore, EventInvokeConfig
 
 DEFAULT_RETRIES = 2
 DEFAULT_MAX_AGE_S = 6 * 3600
-FUNCTION_ARN_RE = re.compile(r"arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:([a-zA-Z0-9_-]{1,64})(:\$LATEST)?")
 
 
 def defaults(function_name: str) -> EventInvokeConfig:
     return EventInvokeConfig(function_name, DEFAULT_RETRIES, DEFAULT_MAX_AGE_S, None, None, utcnow())
 
 
-def destination_function(arn: str) -> str:
-    """The function a destination ARN names (only function destinations exist here)."""
-    match = FUNCTION_ARN_RE.fullmatch(arn)
-    if not match:
-        raise InvalidParameterValue(
-            f"The destination ARN {arn[:256]} is not valid: destinations must be Lambda function ARNs "
-            "(queues, topics and buses are not supported)")
-    return match.group(1)
-
-
 class EventConfigService:
     def __init__(self, store: EventConfigStore, function_arn,  # type: ignore[no-untyped-def]
-                 may_invoke: Callable[[str, str, str], Awaitable[bool]]) -> None:
+                 destinations: Destinations) -> None:
         self._store = store
         self._function_arn = function_arn
-        self._may_invoke = may_invoke  # (role ARN, source function, destination function) -> allowed
+        self._destinations = destinations
 
     async def effective(self, function_name: str) -> EventInvokeConfig:
         return await self._store.config(function_name) or defaults(function_name)
@@ -70,22 +58,10 @@ class EventConfigService:
             # permission was revoked since is caught at delivery instead.
             for key, arn in (("OnSuccess", on_success), ("OnFailure", on_failure)):
                 if key in destinations and arn is not None:
-                    await self._check_destination(function_name, role, arn)
+                    await self._destinations.check(role, function_name, parse_target(arn))
         config = EventInvokeConfig(function_name, retries, max_age, on_success, on_failure, utcnow())
         await self._store.put_config(config)
         return config
-
-    async def _check_destination(self, function_name: str, role: str, arn: str) -> None:
-        destination = destination_function(arn)
-        if arn not in (self._function_arn(destination), f"{self._function_arn(destination)}:{LATEST}"):
-            raise InvalidParameterValue(
-                f"The destination ARN {arn[:256]} names a function outside this platform: destinations must be "
-                f"functions of this region and account ({self._function_arn(destination)})")
-        if not await self._may_invoke(role, function_name, destination):
-            raise InvalidParameterValue(
-                f"The function's execution role {role} does not have permissions to call InvokeFunction on {arn}: "
-                "allow it lambda:InvokeFunction on the destination (in the role's policy, or with AddPermission on "
-                "the destination)")
 
     async def delete(self, function_name: str) -> None:
         if not await self._store.delete_config(function_name):
@@ -123,5 +99,5 @@ def _destination(destinations: dict[str, Any], key: str, current: str | None) ->
         return None
     if not isinstance(arn, str):
         raise InvalidParameterValue(f"DestinationConfig.{key}.Destination must be an ARN")
-    destination_function(arn)
+    parse_target(arn)
     return arn

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from faas.errors import InvalidParameterValue, PreconditionFailed, ResourceNotFound
@@ -16,6 +16,7 @@ from faas.security.masterkey import MasterKey
 from faas.services.cache import TtlCache
 from faas.services import parameters
 from faas.services.code import CodeInfo, decode_zip_field, inspect_zip
+from faas.services.destinations import Target, parse_target
 from faas.store.functions import FunctionStore
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -40,6 +41,7 @@ DEFAULTS = {"MemorySize": 128, "Timeout": 3, "EphemeralStorage": 512}
 # Uploads checked at once, each in a thread: a zip is decoded and read through in full (up to 250 MB
 # unpacked, in 1 MB chunks), which must neither stall the event loop nor take every worker thread.
 ZIP_CHECKS_AT_ONCE = 2
+DEAD_LETTER = "dead-letter target"
 
 
 def parse_function_ref(raw: str, qualifier: str | None = None,
@@ -118,7 +120,8 @@ class FunctionService:
                  function_arn: Callable[[str], str], image_exists: Callable[[str], Any] | None = None,
                  role_exists: Callable[[str], Any] | None = None, on_delete: Callable[[str], None] | None = None,
                  image_repositories: tuple[str, ...] = ("faas/",),
-                 architectures: tuple[str, ...] = ("x86_64",)) -> None:
+                 architectures: tuple[str, ...] = ("x86_64",),
+                 check_target: Callable[[str, str, Target, str], Awaitable[None]] | None = None) -> None:
         self._store = store
         self._runtimes = runtimes
         self._limiter = limiter
@@ -129,6 +132,8 @@ class FunctionService:
         self._image_exists = image_exists  # async (ref) -> bool, for PackageType Image
         self._image_repositories = image_repositories  # the operator's allowed repository prefixes
         self._architectures = architectures  # what this node's engine runs natively, in Lambda's names
+        # async (role ARN, function, target, what): refuses a dead-letter target the role may not send to
+        self._check_target = check_target
         self._cache: TtlCache[Function] = TtlCache()
         self._zip_checks = asyncio.Semaphore(ZIP_CHECKS_AT_ONCE)
 
@@ -185,6 +190,7 @@ class FunctionService:
         fn = self._configure(fn, merged)
         if self._role_exists is not None:
             await self._role_exists(fn.role)
+        await self._check_dead_letter(fn, None)
         fn, blob = await self._with_code(fn, code)
         fn = self._seal(fn.replace(revision_id=str(uuid.uuid4()), last_modified=utcnow()))
         await self._store.create(fn, blob, tags)
@@ -198,6 +204,7 @@ class FunctionService:
         fn = self._configure(current, {k: v for k, v in params.items() if v is not None})
         if self._role_exists is not None and fn.role != current.role:
             await self._role_exists(fn.role)
+        await self._check_dead_letter(fn, current)
         return await self._save(current, fn, None)
 
     async def update_code(self, name: str, params: Mapping[str, Any]) -> Function:
@@ -291,6 +298,14 @@ class FunctionService:
         return fn.replace(environment=envelope.decrypt_environment(
             self._master, fn.data_key, self._function_arn(fn.name), fn.env_ciphertext))
 
+    async def _check_dead_letter(self, fn: Function, current: Function | None) -> None:
+        """A new dead-letter target, or a new role for an old one: the role must be allowed to send to it."""
+        unchanged = current is not None and (fn.dead_letter_target, fn.role) == (current.dead_letter_target,
+                                                                              current.role)
+        if fn.dead_letter_target and not unchanged and self._check_target is not None:
+            target = parse_target(fn.dead_letter_target, DEAD_LETTER, ("sqs", "sns"))
+            await self._check_target(fn.role, fn.name, target, DEAD_LETTER)
+
     async def _save(self, current: Function, fn: Function, blob: bytes | None) -> Function:
         fn = self._seal(fn.replace(revision_id=str(uuid.uuid4()), last_modified=utcnow()))
         try:
@@ -321,6 +336,8 @@ class FunctionService:
             changes["environment"] = validate_environment(params["Environment"])
         if "LoggingConfig" in params:
             changes["logging_config"] = parameters.logging_config(params["LoggingConfig"], fn.logging_config)
+        if "DeadLetterConfig" in params:
+            changes["dead_letter_target"] = _dead_letter_target(params["DeadLetterConfig"])
         if fn.package_type == "Zip":
             runtime = params.get("Runtime", fn.runtime)
             if runtime not in self._runtimes:
@@ -369,6 +386,16 @@ class FunctionService:
                 f"Source image {uri} does not exist on this node. Build or load it into the local Docker engine first."
             )
         return fn.replace(image_uri=uri, code_size=0), None
+
+
+def _dead_letter_target(value: Any) -> str | None:
+    """DeadLetterConfig's TargetArn; {} or an empty TargetArn removes it (UpdateFunctionConfiguration's way)."""
+    if not isinstance(value, dict):
+        raise InvalidParameterValue("DeadLetterConfig must be an object with a TargetArn")
+    arn = value.get("TargetArn")
+    if arn in (None, ""):
+        return None
+    return parse_target(arn, DEAD_LETTER, ("sqs", "sns")).arn
 
 
 def _read_zip_field(value: Any) -> tuple[bytes, CodeInfo]:

@@ -49,19 +49,12 @@ def _no_vpc(value: Any) -> bool:
                              and not value.get("Ipv6AllowedForDualStack"))
 
 
-def _no_dead_letter(value: Any) -> bool:
-    # UpdateFunctionConfiguration sends {} or an empty TargetArn to remove a dead-letter queue: nothing to do.
-    return value is None or (isinstance(value, dict) and _empty(value.get("TargetArn")))
-
-
 # Each refused parameter with the test its accepted (no-op) values pass, and why faas refuses the others.
 REFUSED: dict[str, tuple[Callable[[Any], bool], str]] = {
     "Publish": (lambda v: v is None or v is False, "versions are not supported yet"),
     "PublishTo": (lambda v: v is None, "versions are not supported yet"),
     "Layers": (_empty_list, "layers are not supported yet"),
     "TracingConfig": (_mode("Mode", "PassThrough"), "X-Ray tracing is not supported; only Mode PassThrough"),
-    "DeadLetterConfig": (_no_dead_letter, "dead-letter queues need SQS queues or SNS topics, which faas does "
-                                          "not have yet; use an on-failure destination (PutFunctionEventInvokeConfig)"),
     "VpcConfig": (_no_vpc, "functions reach the network through the node's egress policy (FAAS_EGRESS), not VPCs"),
     "FileSystemConfigs": (_empty_list, "EFS file systems are not supported"),
     "KMSKeyArn": (_empty, "environment variables are always encrypted under the node's master key"),
@@ -82,10 +75,10 @@ REFUSED: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 # The parameters of each operation (botocore's lambda model) that faas refuses unless they hold a no-op value.
 OPERATIONS: dict[str, tuple[str, ...]] = {
-    "CreateFunction": ("Publish", "PublishTo", "Layers", "TracingConfig", "DeadLetterConfig", "VpcConfig",
+    "CreateFunction": ("Publish", "PublishTo", "Layers", "TracingConfig", "VpcConfig",
                        "FileSystemConfigs", "KMSKeyArn", "CodeSigningConfigArn", "SnapStart", "TenancyConfig", "CapacityProviderConfig", "DurableConfig", "RuntimeConfig",
                        "AcceleratorConfig"),
-    "UpdateFunctionConfiguration": ("Layers", "TracingConfig", "DeadLetterConfig", "VpcConfig", "FileSystemConfigs",
+    "UpdateFunctionConfiguration": ("Layers", "TracingConfig", "VpcConfig", "FileSystemConfigs",
                                     "KMSKeyArn", "SnapStart", "CapacityProviderConfig", "DurableConfig", "RuntimeConfig", "AcceleratorConfig"),
     "UpdateFunctionCode": ("Publish", "PublishTo", "SourceKMSKeyArn", "S3Bucket", "S3Key", "S3ObjectVersion",
                            "S3ObjectStorageMode"),

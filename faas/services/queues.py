@@ -107,6 +107,7 @@ REDRIVE = "RedrivePolicy"  # {"deadLetterTargetArn": <queue ARN>, "maxReceiveCou
 MAX_RECEIVE_COUNT = 1000
 FIFO_SYSTEM_ATTRIBUTES = ("MessageGroupId", "MessageDeduplicationId", "SequenceNumber")
 ALL_SYSTEM_ATTRIBUTES = frozenset((*SYSTEM_ATTRIBUTES, *FIFO_SYSTEM_ATTRIBUTES, "AWSTraceHeader", "All"))
+ALL_POLLED = frozenset((*SYSTEM_ATTRIBUTES, *FIFO_SYSTEM_ATTRIBUTES))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,6 +254,10 @@ class QueueService:
             raise QueueDoesNotExist()
         return queue
 
+    async def find(self, name: str) -> Queue | None:
+        """The queue of that name, or None (for callers that answer a missing queue in their own words)."""
+        return await self._queues.get(name)
+
     async def list_queues(self, prefix: object, max_results: object,
                           next_token: object) -> tuple[list[str], str | None]:
         if prefix is not None and not isinstance(prefix, str):
@@ -380,6 +385,32 @@ class QueueService:
             wait = _whole(params["WaitTimeSeconds"], "WaitTimeSeconds", 0, MAX_WAIT_S)
         system = self._system_names(params)
         wanted_attributes = self._message_attribute_names(params.get("MessageAttributeNames"))
+        return await self._receive(queue, limit, visibility, wait, system, wanted_attributes)
+
+    async def poll(self, name: str, limit: int, wait_s: float) -> list[dict[str, Any]]:
+        """A receive for the event source mappings' pollers: up to `limit` messages (at most 10) with every
+        attribute, under the queue's visibility timeout, waiting up to `wait_s` for the first. Raises
+        QueueDoesNotExist when the queue is gone."""
+        queue = await self.queue(name)
+        return await self._receive(queue, min(limit, MAX_BATCH), int(queue.attributes["VisibilityTimeout"]),
+                                   wait_s, ALL_POLLED, lambda _: True)
+
+    async def settle_received(self, name: str, handles: list[str], *, release_s: float | None = None) -> None:
+        """What a poller does with messages it received: delete them, or with `release_s` hand them back to
+        be received again after that many seconds without counting the receive (a throttled batch). Handles
+        that no longer hold their message change nothing, as DeleteMessage's."""
+        held = [parse_receipt_handle(name, handle) for handle in handles]
+        if release_s is None:
+            await self._work.complete_many(held)
+            return
+        now = self._clock()
+        for item_id, token in held:
+            await self._work.release(item_id, token, delay_s=release_s, now=now, count_attempt=False)
+        self._wake(name)
+
+    async def _receive(self, queue: Queue, limit: int, visibility: int, wait: float, system: set[str],
+                       wanted_attributes: Callable[[str], bool]) -> list[dict[str, Any]]:
+        name = queue.name
         retention = int(queue.attributes["MessageRetentionPeriod"])
         token = lease_token()
         deadline = time.monotonic() + wait

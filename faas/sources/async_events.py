@@ -12,14 +12,14 @@ import json
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faas.dispatch.invoker import Invoker
 from faas.dispatch.recorder import Recorder
 from faas.errors import ApiError, ResourceNotFound, TooManyRequests
 from faas.model import LATEST, Function, utcnow
-from faas.services.event_configs import EventConfigService, destination_function
+from faas.services.destinations import Destinations, Target, parse_target
+from faas.services.event_configs import EventConfigService
 from faas.services.functions import FunctionService
 from faas.store.audit import AuditEntry
 from faas.store.work import WorkItem, WorkStore
@@ -32,11 +32,9 @@ POLL_S = 0.5
 MAX_RUNNING = 64
 # A claimed event must finish within the longest function timeout, or another node takes it over.
 LEASE_S = 900 + 60
-DELIVERY_ACTION = "lambda:InvokeFunction"
 ASYNC = "async"  # the kind of work an asynchronous invocation is; its key is the request id
 
-# (role ARN, source function, destination function) -> may the role invoke the destination?
-MayInvoke = Callable[[str, str, str], Awaitable[bool]]
+ERROR_MESSAGE_BYTES = 1024  # a dead letter carries the first kilobyte of the error message, as in Lambda
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +61,7 @@ def decode_event(item: WorkItem) -> AsyncEvent:
 class AsyncInvoker:
     def __init__(self, work: WorkStore, configs: EventConfigService, functions: FunctionService,
                  invoker: Invoker, *, node_id: str, function_arn, retry_base_s: float,  # type: ignore[no-untyped-def]
-                 may_invoke: MayInvoke, audit: Recorder) -> None:
+                 destinations: Destinations, audit: Recorder) -> None:
         self._work = work
         self._configs = configs
         self._functions = functions
@@ -71,7 +69,7 @@ class AsyncInvoker:
         self._node = node_id
         self._function_arn = function_arn
         self._retry_base_s = retry_base_s  # Lambda waits about 1 minute, then 2
-        self._may_invoke = may_invoke
+        self._destinations = destinations
         self._audit = audit
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task] = set()
@@ -158,6 +156,8 @@ class AsyncInvoker:
         if now - event.created_at > dt.timedelta(seconds=config.maximum_event_age_s):
             await self._report(fn, config.on_failure, event, "EventAgeExceeded", None, None,
                                attempts=event.attempts - 1)
+            await self._dead_letter(fn, event, "EventAgeExceeded: the event was older than the function's "
+                                               "MaximumEventAgeInSeconds")
             await self._done(event)
             return
         try:
@@ -179,6 +179,7 @@ class AsyncInvoker:
             return
         else:
             await self._report(fn, config.on_failure, event, "RetriesExhausted", body, function_error)
+            await self._dead_letter(fn, event, _error_message(body))
         await self._done(event)
 
     async def _retry(self, event: AsyncEvent, delay_s: float, *, count_attempt: bool = True) -> None:
@@ -190,18 +191,8 @@ class AsyncInvoker:
 
     async def _report(self, fn: Function, destination: str | None, event: AsyncEvent, condition: str,
                       response: bytes | None, function_error: str | None, attempts: int | None = None) -> None:
-        """Send Lambda's destination record, itself as an asynchronous invocation of the destination, if the
-        function's execution role may still invoke it (checked again here: it may have lost the right since
-        the destination was configured, or the function may have been given another role)."""
+        """Send Lambda's destination record to the function, queue or topic configured for `condition`."""
         if not destination:
-            return
-        target = destination_function(destination)
-        if not await self._may_invoke(fn.role, fn.name, target):
-            log.warning("dropped the %s destination record of %s (request %s): its execution role %s may not "
-                        "invoke %s", condition, fn.name, event.request_id, fn.role, target)
-            self._audit.add(AuditEntry(
-                at=utcnow(), principal=fn.role, action=DELIVERY_ACTION, resource=self._function_arn(target),
-                status=403, outcome="denied", request_id=event.request_id, source_ip=""))
             return
         record: dict[str, Any] = {
             "version": "1.0",
@@ -219,7 +210,48 @@ class AsyncInvoker:
             if function_error:
                 record["responseContext"]["functionError"] = function_error
             record["responsePayload"] = _json_or_text(response)
-        await self.enqueue(target, json.dumps(record).encode())
+        await self._deliver(fn, parse_target(destination), json.dumps(record), {}, event,
+                            f"{condition} destination record")
+
+    async def _dead_letter(self, fn: Function, event: AsyncEvent, message: str) -> None:
+        """Send the event itself to the function's dead-letter queue or topic, with Lambda's three attributes."""
+        if not fn.dead_letter_target:
+            return
+        attributes = {"RequestID": ("String", event.request_id), "ErrorCode": ("Number", "200"),
+                      "ErrorMessage": ("String", _first_bytes(message or "Unhandled", ERROR_MESSAGE_BYTES))}
+        await self._deliver(fn, parse_target(fn.dead_letter_target, "dead-letter target", ("sqs", "sns")),
+                            event.payload.decode("utf-8", "replace"), attributes, event, "dead letter")
+
+    async def _deliver(self, fn: Function, target: Target, body: str, attributes: dict[str, tuple[str, str]],
+                       event: AsyncEvent, what: str) -> None:
+        """Deliver as the function's execution role, if it may still (checked again here: it may have lost the
+        right since the target was configured, or the function may have been given another role)."""
+        if not await self._destinations.may_send(fn.role, fn.name, target):
+            log.warning("dropped the %s of %s (request %s): its execution role %s may not send to %s", what,
+                        fn.name, event.request_id, fn.role, target.arn)
+            self._audit.add(AuditEntry(
+                at=utcnow(), principal=fn.role, action=target.action, resource=self._destinations.home_arn(target),
+                status=403, outcome="denied", request_id=event.request_id, source_ip=""))
+            return
+        if target.service == "lambda":
+            await self.enqueue(target.name, body.encode())
+            return
+        try:
+            await self._destinations.send(target, body, attributes, fn.role, fn.name)
+        except ApiError as error:  # the queue or topic is gone, or refuses the message (e.g. its size)
+            log.warning("dropped the %s of %s (request %s): %s refused it: %s", what, fn.name, event.request_id,
+                        target.arn, error.message)
+
+
+def _error_message(response: bytes) -> str:
+    body = _json_or_text(response)
+    if isinstance(body, dict) and isinstance(body.get("errorMessage"), str):
+        return body["errorMessage"]
+    return body if isinstance(body, str) else json.dumps(body)
+
+
+def _first_bytes(text: str, limit: int) -> str:
+    return text.encode()[:limit].decode("utf-8", "ignore")
 
 
 def _json_or_text(payload: bytes) -> Any:

@@ -45,6 +45,7 @@ def _to_function(row: Any) -> Function:
         data_key=bytes(row.data_key) if row.data_key is not None else None,
         architecture=row.architecture,
         logging_config=json.loads(row.logging_config),
+        dead_letter_target=row.dead_letter_target,
     )
 
 
@@ -68,6 +69,7 @@ def _to_row(fn: Function) -> dict[str, Any]:
         "image_uri": fn.image_uri,
         "image_config": json.dumps(fn.image_config, sort_keys=True),
         "logging_config": json.dumps(fn.logging_config, sort_keys=True),
+        "dead_letter_target": fn.dead_letter_target,
         "revision_id": fn.revision_id,
         "last_modified": fn.last_modified,
         "reserved_concurrency": fn.reserved_concurrency,

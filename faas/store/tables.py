@@ -54,6 +54,7 @@ functions = Table(
     Column("data_key", LargeBinary, nullable=True),
     Column("architecture", String(16), nullable=False, server_default="x86_64"),
     Column("logging_config", Text, nullable=False, server_default="{}"),  # JSON: LogFormat JSON and its levels
+    Column("dead_letter_target", String(256), nullable=True),
 )
 
 # A function's tags (TagResource, ListTags, CreateFunction's Tags): they go when the function goes.
@@ -282,6 +283,27 @@ topic_deduplication = Table(
     Column("message_id", String(64), nullable=False),
     Column("sequence_number", BigInteger, nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# Event source mappings (Lambda's CreateEventSourceMapping): which queue feeds which function, and how. The
+# pollers (faas/sources/queue_pollers.py) read them; the queue's messages stay its own work items.
+event_source_mappings = Table(
+    "event_source_mappings",
+    metadata,
+    Column("uuid", String(36), primary_key=True),
+    Column("function_name", String(64), nullable=False, index=True),
+    Column("source_arn", String(256), nullable=False, index=True),
+    Column("batch_size", Integer, nullable=False),
+    Column("window_s", Integer, nullable=False),  # MaximumBatchingWindowInSeconds
+    Column("enabled", Boolean, nullable=False),  # what the user asked for; `state` is where it got to
+    Column("response_types", Text, nullable=False),  # JSON list: FunctionResponseTypes
+    Column("filters", Text, nullable=False),  # JSON list of the FilterCriteria patterns, as given
+    Column("max_concurrency", Integer, nullable=True),  # ScalingConfig.MaximumConcurrency
+    Column("state", String(16), nullable=False),
+    Column("state_reason", String(256), nullable=False),
+    Column("last_result", String(256), nullable=False),  # LastProcessingResult
+    Column("revision", Integer, nullable=False),  # bumped by every change, so a poller settles only what it saw
+    Column("last_modified", DateTime(timezone=True), nullable=False),
 )
 
 event_invoke_configs = Table(

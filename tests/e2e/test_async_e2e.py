@@ -29,6 +29,7 @@ pytestmark = pytest.mark.docker
 # Lambda waits about 1 then 2 minutes before retrying; here 1 then 2 seconds.
 ASYNC_ENV = {"FAAS_ASYNC_RETRY_BASE_S": "1"}
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
+QUEUE_ARN = "arn:aws:sqs:us-east-1:000000000000:"
 SINK_MARK = "DESTINATION-RECORD "
 # Destination records are sent with the function's execution role: this one may invoke every function here.
 SENDER = "async-sender"
@@ -83,7 +84,8 @@ def with_sender_role(server: Server) -> Server:
                                      {"Content-Type": "application/json"})
     assert status in (201, 409), (status, body[:500])  # 409: made by an earlier start on this data dir
     document = {"PolicyDocument": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": ARN + "async-*"}]}}
+        {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": ARN + "async-*"},
+        {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": QUEUE_ARN + "async-*"}]}}
     status, _, body = server.request("PUT", f"/faas/v1/roles/{SENDER}/policies/destinations",
                                      json.dumps(document).encode(), {"Content-Type": "application/json"})
     assert status == 200, (status, body[:500])
@@ -485,3 +487,85 @@ def test_cli_invoke_async_prints_the_request_id(server: Server, lam: Any, tmp_pa
     request_id = result.stdout.strip()
     uuid.UUID(request_id)
     wait_for(lambda: [r for r in runs(server, name) if r["RequestId"] == request_id], 60, "the CLI's event to run")
+
+
+# --- queues as destinations and dead-letter queues ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sqs(server: Server):  # type: ignore[no-untyped-def]
+    from tests.e2e.test_sqs_e2e import sqs_client
+    return sqs_client(server)
+
+
+def receive_one(sqs, url: str) -> dict:  # type: ignore[no-untyped-def]
+    def one() -> dict | None:
+        messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5, MessageAttributeNames=["All"]).get("Messages")
+        return messages[0] if messages else None
+    return wait_for(one, 60, f"a message on {url}")
+
+
+def test_an_event_that_fails_every_attempt_reaches_the_dead_letter_queue(server: Server, lam: Any, sqs: Any) -> None:
+    dlq = unique("async-dlq")
+    url = sqs.create_queue(QueueName=dlq)["QueueUrl"]
+    name = deploy(lam, ALWAYS_FAILS, DeadLetterConfig={"TargetArn": QUEUE_ARN + dlq})
+    assert lam.get_function_configuration(FunctionName=name)["DeadLetterConfig"] == {"TargetArn": QUEUE_ARN + dlq}
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=1)
+
+    request_id = invoke_async(lam, name, {"order": 7})
+
+    message = receive_one(sqs, url)
+    assert json.loads(message["Body"]) == {"order": 7}  # the event itself
+    attributes = {key: (value["DataType"], value["StringValue"]) for key, value in message["MessageAttributes"].items()}
+    assert attributes == {"RequestID": ("String", request_id), "ErrorCode": ("Number", "200"),
+                          "ErrorMessage": ("String", "always fails")}
+    # It went there after its retry, not before (records are written in batches, so wait for both).
+    assert len(wait_for(lambda: len(runs(server, name)) >= 2 and runs(server, name), 10, "two attempts")) == 2
+
+
+def test_a_queue_destination_gets_the_record(server: Server, lam: Any, sqs: Any) -> None:
+    queue = unique("async-results")
+    url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+    name = deploy(lam, ECHO)
+    lam.put_function_event_invoke_config(FunctionName=name,
+                                         DestinationConfig={"OnSuccess": {"Destination": QUEUE_ARN + queue}})
+
+    request_id = invoke_async(lam, name, {"n": 1})
+
+    record = json.loads(receive_one(sqs, url)["Body"])
+    assert record["requestContext"]["requestId"] == request_id and record["requestContext"]["condition"] == "Success"
+    assert record["responsePayload"] == {"echo": {"n": 1}, "requestId": request_id}
+
+
+def test_dead_letter_targets_the_role_may_not_send_to_or_bad_arns_are_refused(server: Server, lam: Any) -> None:
+    name = deploy(lam, ECHO)
+    before = lam.get_function_configuration(FunctionName=name)
+    for target, says in [(QUEUE_ARN + "payroll", "does not have permissions to call SendMessage"),
+                         (QUEUE_ARN + "async-jobs.fifo", "FIFO queue"),
+                         (ARN + name, "cannot be a dead-letter target"),
+                         ("arn:aws:sqs:us-east-1:111111111111:async-dlq", "outside this platform"),
+                         ("not-an-arn", "is not valid")]:
+        with pytest.raises(ClientError) as caught:
+            lam.update_function_configuration(FunctionName=name, DeadLetterConfig={"TargetArn": target})
+        error = caught.value.response["Error"]
+        assert error["Code"] == "InvalidParameterValueException" and says in error["Message"], error
+    after = lam.get_function_configuration(FunctionName=name)
+    assert after["RevisionId"] == before["RevisionId"] and "DeadLetterConfig" not in after
+
+    refused_name = unique("async")
+    with pytest.raises(ClientError) as caught:
+        lam.create_function(FunctionName=refused_name, Runtime="python3.13", Role=SENDER_ARN, Handler="app.handler",
+                            Code={"ZipFile": make_zip({"app.py": ECHO})},
+                            DeadLetterConfig={"TargetArn": QUEUE_ARN + "payroll"})
+    assert "SendMessage" in caught.value.response["Error"]["Message"]
+    with pytest.raises(ClientError):
+        lam.get_function(FunctionName=refused_name)
+
+
+def test_a_dead_letter_queue_is_set_and_removed(server: Server, lam: Any) -> None:
+    name = deploy(lam, ECHO)
+    target = QUEUE_ARN + unique("async-dlq")  # the role's right decides, not whether the queue exists yet
+    updated = lam.update_function_configuration(FunctionName=name, DeadLetterConfig={"TargetArn": target})
+    assert updated["DeadLetterConfig"] == {"TargetArn": target}
+    removed = lam.update_function_configuration(FunctionName=name, DeadLetterConfig={})
+    assert "DeadLetterConfig" not in removed

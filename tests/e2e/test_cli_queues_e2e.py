@@ -135,7 +135,7 @@ def test_errors(run, sqs, tmp_path: Path) -> None:  # type: ignore[no-untyped-de
                                              "--max-receives", "3"))
 
     # Refused by the CLI before any request: usage-like mistakes exit 2.
-    assert "is not NAME=VALUE" in failed(run("create", unique("cli-q"), "--attribute", "VisibilityTimeout"), 2)
+    assert "is not KEY=VALUE" in failed(run("create", unique("cli-q"), "--attribute", "VisibilityTimeout"), 2)
     assert "--dead-letter and --max-receives go together" in failed(run("create", unique("cli-q"),
                                                                         "--max-receives", "3"), 2)
     assert "is not Name=Type:value" in failed(run("send", missing, "--body", "x", "--attribute", "kind=order"), 2)

@@ -123,7 +123,6 @@ def test_the_architecture_is_the_nodes(lam) -> None:  # type: ignore[no-untyped-
 UNHONOURED_ON_CREATE = [
     ("Publish", True), ("Layers", ["arn:aws:lambda:us-east-1:123456789012:layer:deps:1"]),
     ("TracingConfig", {"Mode": "Active"}),
-    ("DeadLetterConfig", {"TargetArn": "arn:aws:sqs:us-east-1:000000000000:dlq"}),
     ("VpcConfig", {"SubnetIds": ["subnet-0abc"], "SecurityGroupIds": ["sg-0abc"]}),
     ("FileSystemConfigs", [{"Arn": "arn:aws:elasticfilesystem:us-east-1:000000000000:access-point/fsap-1",
                             "LocalMountPath": "/mnt/efs"}]),

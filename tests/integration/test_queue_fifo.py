@@ -7,43 +7,15 @@ errors of FIFO parameters on the wrong queue type."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
 
 import pytest
 
 from faas.errors import InvalidAttributeName, InvalidAttributeValue, MissingParameter, SqsInvalidParameterValue
 from faas.services.queues import QueueService
-from faas.store.queues import QueueStore
-from faas.store.work import WorkStore
+from tests.integration.conftest import new_queue_service
 
 FIFO = {"FifoQueue": "true"}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += dt.timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-def new_service(engine, clock) -> QueueService:  # type: ignore[no-untyped-def]
-    return QueueService(QueueStore(engine), WorkStore(engine), region="eu-west-1", account_id="123456789012",
-                        clock=clock)
-
-
-@pytest.fixture
-def service(engine, clock) -> QueueService:
-    return new_service(engine, clock)
 
 
 async def receive(service: QueueService, name: str, **params) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -120,7 +92,7 @@ async def test_a_group_is_delivered_in_order_and_blocked_while_in_flight(service
         ("a0", "3"), ("a2", "2"), ("b1", "2")]
 
 
-async def test_deduplication_explicit_content_based_and_by_group_survives_a_new_service(service, engine, clock):
+async def test_deduplication_explicit_content_based_and_by_group_survives_a_new_queue_service(service, engine, clock):
     await service.create_queue("dedup.fifo", {**FIFO, "ContentBasedDeduplication": "true"}, None)
     original = await service.send("dedup.fifo", send("g", "hello", "id-1"), "tester")
     duplicate = await service.send("dedup.fifo", send("other", "different body", "id-1"), "tester")
@@ -128,7 +100,7 @@ async def test_deduplication_explicit_content_based_and_by_group_survives_a_new_
     by_content = await service.send("dedup.fifo", send("g", "same body"), "tester")
     clock.advance(200)
     # A new service on the same database (a restart) still knows both ids.
-    restarted = new_service(engine, clock)
+    restarted = new_queue_service(engine, clock)
     assert (await restarted.send("dedup.fifo", send("g", "same body"), "tester")).message_id == by_content.message_id
     done, _ = await restarted.send_batch("dedup.fifo", [{"Id": "one", **send("g", "x", "id-1")},
                                                          {"Id": "two", **send("g", "y", "id-2")},
@@ -198,11 +170,11 @@ async def test_redrive_to_a_fifo_dead_letter_queue_keeps_the_group(service, cloc
 
 async def test_concurrent_sends_of_one_deduplication_id_store_one_message(engine, clock):
     # Each send on its own service, as on separate nodes: they race on the deduplication key in the store.
-    await new_service(engine, clock).create_queue("race.fifo", FIFO, None)
-    sent = await asyncio.gather(*(new_service(engine, clock).send("race.fifo", send("g", f"try {i}", "once"), "t")
+    await new_queue_service(engine, clock).create_queue("race.fifo", FIFO, None)
+    sent = await asyncio.gather(*(new_queue_service(engine, clock).send("race.fifo", send("g", f"try {i}", "once"), "t")
                                   for i in range(8)))
     assert len({message.message_id for message in sent}) == 1
-    service = new_service(engine, clock)
+    service = new_queue_service(engine, clock)
     [stored] = await receive(service, "race.fifo")
     await service.delete_message("race.fifo", stored["ReceiptHandle"])
     assert stored["MessageId"] == sent[0].message_id and await receive(service, "race.fifo") == []

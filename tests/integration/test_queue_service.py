@@ -5,7 +5,6 @@ retention, receipt handles, purge, deletion and a long poll woken by a send."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 
 import pytest
 
@@ -20,30 +19,6 @@ from faas.errors import (
 )
 from faas.services import queues as queues_module
 from faas.services.queues import QueueService
-from faas.store.queues import QueueStore
-from faas.store.work import WorkStore
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.timezone.utc)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += dt.timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def service(engine, clock) -> QueueService:
-    return QueueService(QueueStore(engine), WorkStore(engine), region="eu-west-1", account_id="123456789012",
-                        clock=clock)
 
 
 async def receive(service: QueueService, name: str, **params) -> list[dict]:  # type: ignore[no-untyped-def]

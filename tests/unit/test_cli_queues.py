@@ -61,8 +61,8 @@ def test_create_attributes_from_the_options():
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--attribute", "VisibilityTimeout"], "is not NAME=VALUE"),
-    (["--attribute", "=1"], "is not NAME=VALUE"),
+    (["--attribute", "VisibilityTimeout"], "is not KEY=VALUE"),
+    (["--attribute", "=1"], "is not KEY=VALUE"),
     (["--dead-letter", "dlq"], "go together"),
     (["--max-receives", "3"], "go together"),
 ])

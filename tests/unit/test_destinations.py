@@ -1,6 +1,7 @@
-"""Asynchronous destinations need the source function's execution role to allow invoking them: checked
-when they are configured (faas.services.event_configs) and at every delivery (faas.sources.async_events),
-by pure policy evaluation over the role's cached documents (faas.services.destinations)."""
+"""Asynchronous destinations and dead-letter targets need the source function's execution role to allow
+sending to them: checked when they are configured (faas.services.event_configs, faas.services.functions) and
+at every delivery (faas.sources.async_events), by pure policy evaluation over the role's cached documents
+(faas.services.destinations)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ import pytest
 
 from faas.sources.async_events import AsyncEvent, AsyncInvoker, decode_event
 from faas.dispatch.invoker import Result
-from faas.errors import InvalidParameterValue
+from faas.errors import InvalidParameterValue, QueueDoesNotExist
 from faas.model import Function, utcnow
 from faas.security import policy
-from faas.services.destinations import DestinationPermissions
+from faas.services.destinations import Destinations, Target, parse_target
 from faas.services.event_configs import EventConfigService
 from faas.services.identities import IdentityService
 from faas.store.event_configs import EventInvokeConfig
@@ -30,9 +31,12 @@ def arn(name: str) -> str:
     return f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"
 
 
-def allow(resource: str, effect: str = "Allow") -> dict:
-    return policy.parse_document({"Statement": [{"Effect": effect, "Action": "lambda:InvokeFunction",
-                                                 "Resource": resource}]})
+def queue_arn(name: str) -> str:
+    return f"arn:aws:sqs:us-east-1:{ACCOUNT}:{name}"
+
+
+def allow(resource: str, effect: str = "Allow", action: str = "lambda:InvokeFunction") -> dict:
+    return policy.parse_document({"Statement": [{"Effect": effect, "Action": action, "Resource": resource}]})
 
 
 class FakeIdentityStore:
@@ -63,12 +67,23 @@ class FakePermissions:
 
 
 def checker(role_policies: dict[str, list[dict]] | None = None,
-            statements: dict[str, tuple[dict, ...]] | None = None) -> DestinationPermissions:
+            statements: dict[str, tuple[dict, ...]] | None = None) -> Checker:
     store = FakeIdentityStore()
     for role, documents in (role_policies or {}).items():
         store.documents[role] = {f"p{i}": json.dumps(d) for i, d in enumerate(documents)}
     identities = IdentityService(store, master=None, account_id=ACCOUNT)  # type: ignore[arg-type]
-    return DestinationPermissions(identities, FakePermissions(statements), arn)  # type: ignore[arg-type]
+    return Checker(Destinations(identities, FakePermissions(statements),  # type: ignore[arg-type]
+                                region="us-east-1", account_id=ACCOUNT))
+
+
+class Checker:
+    """The decision for a function destination, named by function."""
+
+    def __init__(self, destinations: Destinations) -> None:
+        self.destinations = destinations
+
+    async def may_invoke(self, role: str, source: str, destination: str) -> bool:
+        return await self.destinations.may_send(role, source, parse_target(arn(destination)))
 
 
 # --- the decision ------------------------------------------------------------------------------------
@@ -120,7 +135,8 @@ async def test_the_role_policy_deny_beats_a_function_policy_allow() -> None:
 async def test_role_documents_are_cached_and_forgotten_when_the_role_policies_change() -> None:
     store = FakeIdentityStore()
     identities = IdentityService(store, master=None, account_id=ACCOUNT)  # type: ignore[arg-type]
-    check = DestinationPermissions(identities, FakePermissions(), arn)  # type: ignore[arg-type]
+    check = Checker(Destinations(identities, FakePermissions(), region="us-east-1",  # type: ignore[arg-type]
+                                 account_id=ACCOUNT))
     await identities.put_policy("role", "app-a-role", "sink", allow(arn("sink")))
     assert await check.may_invoke(ROLE, "app-a", "sink")
     reads = store.reads
@@ -165,15 +181,33 @@ class FakeWork:
         return True
 
 
+class AllowedDestinations(Destinations):
+    """The real checks and record-keeping around a decision the test makes: the role may send to `allowed`."""
+
+    def __init__(self, allowed: set[str], refuse: str | None = None) -> None:
+        super().__init__(None, None, region="us-east-1", account_id=ACCOUNT,  # type: ignore[arg-type]
+                         send={"sqs": self._record, "sns": self._record})
+        self.allowed = allowed
+        self.refuse = refuse  # what a queue answers every send with, if anything
+        self.asked: list[tuple[str, str, str]] = []
+        self.sent: list[tuple[str, str, dict, str]] = []
+
+    async def may_send(self, role_arn: str, source_function: str, target: Target) -> bool:
+        self.asked.append((role_arn, source_function, target.name))
+        return target.name in self.allowed
+
+    async def _record(self, target: Target, body: str, attributes: dict, sender: str) -> None:
+        if self.refuse:
+            raise QueueDoesNotExist(self.refuse)
+        self.sent.append((target.arn, body, attributes, sender))
+
+
 def config_service(allowed: set[str]) -> tuple[EventConfigService, FakeEventStore, list[tuple[str, str, str]]]:
-    asked: list[tuple[str, str, str]] = []
-
-    async def may_invoke(role: str, source: str, destination: str) -> bool:
-        asked.append((role, source, destination))
-        return destination in allowed
-
+    destinations = AllowedDestinations(allowed)
     store = FakeEventStore()
-    return EventConfigService(store, arn, may_invoke), store, asked  # type: ignore[arg-type]
+    service = EventConfigService(store, arn, destinations)  # type: ignore[arg-type]
+    service.test_destinations = destinations  # type: ignore[attr-defined]
+    return service, store, destinations.asked
 
 
 async def test_a_destination_the_role_may_invoke_is_stored() -> None:
@@ -206,16 +240,12 @@ async def test_only_the_destinations_a_request_names_are_checked() -> None:
                       merge=False)
     asked.clear()
     # The right was revoked since: an update of other fields still works; delivery checks again.
-    service._may_invoke = _never  # type: ignore[method-assign]
+    service.test_destinations.allowed = set()  # type: ignore[attr-defined]
     updated = await service.put("app-a", ROLE, {"MaximumRetryAttempts": 0}, merge=True)
     assert (updated.maximum_retry_attempts, updated.on_failure) == (0, arn("sink"))
     removed = await service.put("app-a", ROLE, {"DestinationConfig": {"OnFailure": {"Destination": ""}}},
                                 merge=True)
     assert removed.on_failure is None
-
-
-async def _never(role: str, source: str, destination: str) -> bool:
-    return False
 
 
 @pytest.mark.parametrize("destination", [
@@ -260,32 +290,36 @@ class FakeAudit:
         self.entries.append(record)
 
 
-def function(name: str) -> Function:
+def function(name: str, dead_letter: str | None = None) -> Function:
     return Function(name=name, runtime="python3.13", handler="app.handler", role=ROLE, description="",
                     memory_size=128, timeout=3, ephemeral_storage=512, environment={}, package_type="Zip",
                     code_sha256="0" * 64, code_size=1, image_uri=None, image_config={}, revision_id="r",
-                    last_modified=utcnow())
+                    last_modified=utcnow(), dead_letter_target=dead_letter)
+
+
+async def run_once(destinations: AllowedDestinations, result: Result, *, on_success: str | None = None,
+                   on_failure: str | None = None, dead_letter: str | None = None, age_s: float = 1,
+                   payload: bytes = b"{}") -> tuple[FakeWork, FakeAudit]:
+    """One last attempt (no retries left) of an event for app-a, delivering wherever it is configured to."""
+    store = FakeEventStore()
+    store.configs["app-a"] = EventInvokeConfig("app-a", 0, 3600, on_success, on_failure, utcnow())
+    configs = EventConfigService(store, arn, destinations)  # type: ignore[arg-type]
+    audit = FakeAudit()
+    work = FakeWork()
+    invoker = AsyncInvoker(work, configs, FakeFunctions(function("app-a", dead_letter)),  # type: ignore[arg-type]
+                           FakeInvoker(result), node_id="n", function_arn=arn,  # type: ignore[arg-type]
+                           retry_base_s=1, destinations=destinations, audit=audit)  # type: ignore[arg-type]
+    now = utcnow()
+    await invoker._attempt(AsyncEvent("req-1", "app-a", payload, now - dt.timedelta(seconds=age_s), 1, 7))
+    assert work.finished == [(7, "n")]  # the source event is over either way
+    return work, audit
 
 
 async def deliver(allowed: bool, function_error: str | None) -> tuple[FakeWork, FakeAudit, list]:
-    asked: list[tuple[str, str, str]] = []
-
-    async def may_invoke(role: str, source: str, destination: str) -> bool:
-        asked.append((role, source, destination))
-        return allowed
-
-    store = FakeEventStore()
-    store.configs["app-a"] = EventInvokeConfig("app-a", 0, 3600, arn("sink"), arn("billing-admin"), utcnow())
-    configs = EventConfigService(store, arn, may_invoke)  # type: ignore[arg-type]
-    audit = FakeAudit()
-    work = FakeWork()
-    invoker = AsyncInvoker(work, configs, FakeFunctions(function("app-a")),  # type: ignore[arg-type]
-                           FakeInvoker(Result("req-1", b'{"ok": true}', function_error, "")),  # type: ignore[arg-type]
-                           node_id="n", function_arn=arn, retry_base_s=1, may_invoke=may_invoke, audit=audit)
-    now = utcnow()
-    await invoker._attempt(AsyncEvent("req-1", "app-a", b"{}", now - dt.timedelta(seconds=1), 1, 7))
-    assert work.finished == [(7, "n")]  # the source event is over either way
-    return work, audit, asked
+    destinations = AllowedDestinations({"sink", "billing-admin"} if allowed else set())
+    work, audit = await run_once(destinations, Result("req-1", b'{"ok": true}', function_error, ""),
+                                 on_success=arn("sink"), on_failure=arn("billing-admin"))
+    return work, audit, destinations.asked
 
 
 async def test_an_allowed_delivery_is_queued_for_the_destination() -> None:
@@ -309,3 +343,108 @@ async def test_a_delivery_the_role_may_no_longer_make_is_dropped_and_audited(
         "status": 403, "outcome": "denied", "request_id": "req-1", "source_ip": ""}
     [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
     assert "dropped" in warning.getMessage() and destination in warning.getMessage()
+
+
+# --- queues, topics and dead letters -------------------------------------------------------------------
+
+
+FAILED = Result("req-1", b'{"errorMessage": "card declined", "errorType": "Declined"}', "Unhandled", "")
+
+
+async def test_a_record_for_a_queue_destination_is_sent_to_the_queue_as_the_role() -> None:
+    destinations = AllowedDestinations({"results"})
+    work, audit = await run_once(destinations, Result("req-1", b'{"ok": true}', None, ""),
+                                 on_success=queue_arn("results"))
+    [(target, body, attributes, sender)] = destinations.sent
+    assert (target, attributes, sender) == (queue_arn("results"), {}, "app-a-role:app-a")
+    record = json.loads(body)
+    assert record["requestContext"]["condition"] == "Success" and record["responsePayload"] == {"ok": True}
+    assert work.events == [] and audit.entries == []
+
+
+async def test_an_event_that_failed_every_attempt_goes_to_the_dead_letter_queue_with_lambdas_attributes() -> None:
+    destinations = AllowedDestinations({"dlq", "sink"})
+    await run_once(destinations, FAILED, dead_letter=queue_arn("dlq"), on_failure=arn("sink"),
+                   payload=b'{"order": 7}')
+    [(target, body, attributes, _)] = destinations.sent
+    assert (target, body) == (queue_arn("dlq"), '{"order": 7}')  # the event itself, not a record
+    assert attributes == {"RequestID": ("String", "req-1"), "ErrorCode": ("Number", "200"),
+                          "ErrorMessage": ("String", "card declined")}
+
+
+async def test_a_too_old_event_goes_to_the_dead_letter_queue_too() -> None:
+    destinations = AllowedDestinations({"dlq"})
+    await run_once(destinations, FAILED, dead_letter=queue_arn("dlq"), age_s=7200)
+    [(_, _, attributes, _)] = destinations.sent
+    assert attributes["ErrorMessage"][1].startswith("EventAgeExceeded")
+
+
+async def test_a_success_sends_no_dead_letter() -> None:
+    destinations = AllowedDestinations({"dlq"})
+    await run_once(destinations, Result("req-1", b"{}", None, ""), dead_letter=queue_arn("dlq"))
+    assert destinations.sent == []
+
+
+async def test_the_error_message_of_a_dead_letter_is_its_first_kilobyte() -> None:
+    destinations = AllowedDestinations({"dlq"})
+    message = "é" * 2000  # two bytes each: the cut may not split one
+    await run_once(destinations, Result("r", json.dumps({"errorMessage": message}).encode(), "Unhandled", ""),
+                   dead_letter=queue_arn("dlq"))
+    [(_, _, attributes, _)] = destinations.sent
+    assert attributes["ErrorMessage"][1] == "é" * 512
+
+
+async def test_a_dead_letter_the_role_may_no_longer_send_is_dropped_and_audited() -> None:
+    destinations = AllowedDestinations(set())
+    _, audit = await run_once(destinations, FAILED, dead_letter=queue_arn("dlq"))
+    assert destinations.sent == []
+    [entry] = audit.entries
+    assert (entry.action, entry.resource, entry.outcome) == ("sqs:SendMessage", queue_arn("dlq"), "denied")
+
+
+async def test_a_queue_that_refuses_the_message_does_not_break_the_invoker(caplog: pytest.LogCaptureFixture) -> None:
+    destinations = AllowedDestinations({"dlq"}, refuse="The specified queue does not exist.")
+    await run_once(destinations, FAILED, dead_letter=queue_arn("dlq"))
+    assert any("does not exist" in r.getMessage() and "dead letter" in r.getMessage() for r in caplog.records)
+
+
+async def test_configuring_a_queue_the_role_may_not_send_to_is_refused() -> None:
+    service, store, _ = config_service(set())
+    with pytest.raises(InvalidParameterValue, match="does not have permissions to call SendMessage"):
+        await service.put("app-a", ROLE, {"DestinationConfig": {"OnFailure": {"Destination": queue_arn("q")}}},
+                          merge=False)
+    assert store.configs == {}
+
+
+@pytest.mark.parametrize("target, services, refusal", [
+    ("arn:aws:sqs:us-east-1:000000000000:jobs.fifo", ("sqs", "sns"), "FIFO queue"),
+    ("arn:aws:sns:us-east-1:000000000000:alerts.fifo", ("sqs", "sns"), "FIFO topic"),
+    (arn("sink"), ("sqs", "sns"), "cannot be a"),
+    ("arn:aws:s3:::bucket", ("lambda", "sqs", "sns"), "is not valid"),
+    ("arn:aws:sqs:us-east-1:000000000000:" + "q" * 81, ("sqs",), "is not valid"),
+    (17, ("sqs",), "must be a string"),
+])
+def test_bad_target_arns_are_refused(target: object, services: tuple[str, ...], refusal: str) -> None:
+    with pytest.raises(InvalidParameterValue, match=refusal):
+        parse_target(target, "dead-letter target", services)
+
+
+def test_target_arns_name_their_resource() -> None:
+    assert parse_target(arn("sink") + ":$LATEST") == Target("lambda", "us-east-1", ACCOUNT, "sink",
+                                                            arn("sink") + ":$LATEST")
+    assert parse_target(queue_arn("dlq")).name == "dlq"
+    assert parse_target("arn:aws:sns:eu-west-1:111111111111:alerts").service == "sns"
+
+
+async def test_a_queue_of_another_account_is_refused() -> None:
+    destinations = AllowedDestinations({"dlq"})
+    with pytest.raises(InvalidParameterValue, match="outside this platform"):
+        await destinations.check(ROLE, "app-a", parse_target("arn:aws:sqs:us-east-1:111111111111:dlq"))
+
+
+async def test_the_role_policy_decides_for_queues_too() -> None:
+    check = checker({"app-a-role": [allow(queue_arn("dlq-*"), action="sqs:SendMessage")]})
+    assert await check.destinations.may_send(ROLE, "app-a", parse_target(queue_arn("dlq-orders")))
+    assert not await check.destinations.may_send(ROLE, "app-a", parse_target(queue_arn("payroll")))
+    # sqs:SendMessage does not let it invoke a function, nor lambda:InvokeFunction send to a queue
+    assert not await check.may_invoke(ROLE, "app-a", "dlq-orders")

@@ -23,7 +23,6 @@ from faas.services.parameters import (
     ("CreateFunction", "PublishTo", "LATEST_PUBLISHED"),
     ("CreateFunction", "Layers", ["arn:aws:lambda:us-east-1:123456789012:layer:x:1"]),
     ("CreateFunction", "TracingConfig", {"Mode": "Active"}),
-    ("CreateFunction", "DeadLetterConfig", {"TargetArn": "arn:aws:sqs:us-east-1:123456789012:dlq"}),
     ("CreateFunction", "VpcConfig", {"SubnetIds": ["subnet-1"], "SecurityGroupIds": []}),
     ("CreateFunction", "VpcConfig", {"Ipv6AllowedForDualStack": True}),
     ("CreateFunction", "FileSystemConfigs", [{"Arn": "arn:aws:elasticfilesystem:x", "LocalMountPath": "/mnt/x"}]),
@@ -45,7 +44,6 @@ def test_a_parameter_faas_cannot_honour_is_refused_by_name(operation, key, value
 
 @pytest.mark.parametrize("key,value", [
     ("Publish", False), ("Layers", []), ("TracingConfig", {"Mode": "PassThrough"}), ("TracingConfig", {}),
-    ("DeadLetterConfig", {}), ("DeadLetterConfig", {"TargetArn": ""}),
     ("VpcConfig", {"SubnetIds": [], "SecurityGroupIds": []}), ("FileSystemConfigs", []), ("KMSKeyArn", ""),
     ("SnapStart", {"ApplyOn": "None"}), ("Publish", None),
 ])

@@ -1,16 +1,16 @@
 """SNS topics: topics, their subscriptions and FIFO topics' deduplication ids; what a publish fans out to
 waits as leased work items.
 
-Revision ID: 0013
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0011"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
