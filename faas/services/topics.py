@@ -84,6 +84,16 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def no_filter(policy: object) -> bool:
+    """An empty FilterPolicy ("{}", as SNS's consoles write it to remove one) filters nothing: it is none."""
+    if not isinstance(policy, str):
+        return False
+    try:
+        return json.loads(policy) == {}
+    except ValueError:
+        return False
+
+
 def group_key(subscription_id: str, group: str) -> str:
     """The work-item group a FIFO message's delivery waits in: per subscription and message group, so each
     subscriber gets each group in order, and one slow subscriber holds up only its own deliveries."""
@@ -277,6 +287,8 @@ class TopicService:
         if not isinstance(endpoint, str) or not endpoint:
             raise InvalidParameter("Invalid parameter: Endpoint")
         asked = self._attribute_map(attributes)
+        if no_filter(asked.get("FilterPolicy")):
+            asked.pop("FilterPolicy")
         checked = {key: self._subscription_attribute(protocol, key, value, asked) for key, value in asked.items()}
         if protocol == "lambda":
             if fifo:
@@ -381,7 +393,8 @@ class TopicService:
             raise InvalidParameter(f"Invalid parameter: AttributeName Reason: {str(key)[:64]} is not one of "
                                    f"{', '.join(SUBSCRIPTION_SETTABLE)}")
         changed = dict(subscription.attributes)
-        if value in (None, "") and key in ("FilterPolicy", "RedrivePolicy"):
+        if (value in (None, "") and key in ("FilterPolicy", "RedrivePolicy")) or (key == "FilterPolicy"
+                                                                               and no_filter(value)):
             changed.pop(key, None)
         else:
             changed[key] = self._subscription_attribute(subscription.protocol, key, value, changed)

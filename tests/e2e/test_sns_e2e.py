@@ -350,6 +350,12 @@ def test_filter_policies_on_attributes_and_on_the_body(sns, sqs):  # type: ignor
     refused(sns.set_subscription_attributes, "InvalidParameter", SubscriptionArn=body_subscription,
             AttributeName="FilterPolicy", AttributeValue=json.dumps({"order": [{"bogus-operator": 1}]}))
     assert "total" in sns.get_subscription_attributes(SubscriptionArn=body_subscription)["Attributes"]["FilterPolicy"]
+    # An empty policy is none: the subscription then gets every message.
+    sns.set_subscription_attributes(SubscriptionArn=body_subscription, AttributeName="FilterPolicy",
+                                    AttributeValue="{}")
+    assert "FilterPolicy" not in sns.get_subscription_attributes(SubscriptionArn=body_subscription)["Attributes"]
+    send({"n": 5})
+    assert [json.loads(m["Body"])["n"] for m in received(sqs, by_body_url, 1)] == [5]
 
 
 def test_a_fifo_topic_keeps_order_and_deduplicates_into_a_fifo_queue(sns, sqs):  # type: ignore[no-untyped-def]
