@@ -101,6 +101,12 @@ class Platform:
     api: Listener  # the Lambda API, for the address it listens on once started
 
 
+def endpoint_url(settings: Settings, port: int) -> str:
+    """The API's URL as this host's clients reach it (what `faas serve` writes to <data-dir>/endpoint)."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
+    return f"{settings.scheme}://{host}:{port}"
+
+
 def node_id(data_dir: Path) -> str:
     """A stable id for this node, so a restart finds the containers its previous run left."""
     path = data_dir / "node-id"
@@ -269,9 +275,16 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     async def send_to_queue(target: Target, body: str, attributes: dict[str, tuple[str, str]], sender: str) -> None:
         await queues.send(target.name, queue_entry(body, attributes), sender)
 
+    async def publish_to_topic(target: Target, body: str, attributes: dict[str, tuple[str, str]],
+                               sender: str) -> None:
+        # `topics` and `listener` are built below; records are sent only once the node runs.
+        entry = queue_entry(body, attributes)
+        await topics.publish(target.name, {"Message": body, "MessageAttributes": entry.get("MessageAttributes")},
+                             endpoint_url(settings, listener.port))
+
     # Where asynchronous results may go (destinations and dead-letter targets), and the rights that decide.
     destinations = Destinations(identities, permissions, region=settings.region, account_id=settings.account_id,
-                                send={"sqs": send_to_queue})
+                                send={"sqs": send_to_queue, "sns": publish_to_topic})
     functions = FunctionService(function_store, images.RUNTIMES, limiter, master, settings.function_arn,
                                 image_exists=backend.image_exists, role_exists=identities.resolve_role_arn,
                                 on_delete=function_deleted, image_repositories=settings.image_repositories,

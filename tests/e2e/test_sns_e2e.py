@@ -583,3 +583,30 @@ def test_a_publish_answered_200_is_delivered_after_a_sigkill(tmp_path: Path, sto
     finally:
         second.stop()
         endpoint.close()
+
+
+def test_a_topic_is_a_functions_dead_letter_target(server, sns, sqs, lam):  # type: ignore[no-untyped-def]
+    """Lambda's DeadLetterConfig (and destinations) may name a topic: the event that failed is published to it,
+    as the function's execution role, which must be allowed sns:Publish."""
+    topic = sns.create_topic(Name=unique("failures"))["TopicArn"]
+    url, queue_arn = queue(sqs)
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    role = unique("publisher")
+    for method, path, body, expected in (
+            ("POST", "/faas/v1/roles", {"Name": role}, 201),
+            ("PUT", f"/faas/v1/roles/{role}/policies/publish", {"PolicyDocument": {
+                "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sns:Publish",
+                                                        "Resource": topic}]}}, 200)):
+        status, _, answer = server.request(method, path, json.dumps(body).encode(), {"Content-Type": "application/json"})
+        assert status == expected, (status, answer[:300])
+    name = unique("sns-fails")
+    lam.create_function(FunctionName=name, Runtime="python3.13", Role=f"arn:aws:iam::{ACCOUNT}:role/{role}",
+                        Handler="app.handler", DeadLetterConfig={"TargetArn": topic},
+                        Code={"ZipFile": make_zip({"app.py": "def handler(event, context):\n    raise ValueError('no')\n"})})
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    request_id = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"order": 9}')[
+        "ResponseMetadata"]["RequestId"]
+    [message] = received(sqs, url, 1)
+    assert json.loads(message["Body"]) == {"order": 9}
+    assert message["MessageAttributes"]["RequestID"]["StringValue"] == request_id
+    assert message["MessageAttributes"]["ErrorMessage"]["StringValue"] == "no"
