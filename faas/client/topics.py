@@ -96,15 +96,22 @@ class TopicClient(Transport):
         root = self.call("GetTopicAttributes", {"TopicArn": arn})
         return {entry[0].text or "": entry[1].text or "" for entry in root.iter() if _tag(entry) == "entry"}
 
-    def subscriptions(self, arn: str) -> list[dict[str, str]]:
+    def subscriptions(self, arn: str | None = None) -> list[dict[str, str]]:
+        """A topic's subscriptions (every topic's with None), following NextToken."""
         found: list[dict[str, str]] = []
         token: str | None = None
         while True:
-            page = self.call("ListSubscriptionsByTopic", {"TopicArn": arn, "NextToken": token})
+            if arn is None:
+                page = self.call("ListSubscriptions", {"NextToken": token})
+            else:
+                page = self.call("ListSubscriptionsByTopic", {"TopicArn": arn, "NextToken": token})
             found += _members(page, "Subscriptions")
             token = _text(page, "NextToken") or None
             if token is None:
                 return found
+
+    def unsubscribe(self, subscription_arn: str) -> None:
+        self.call("Unsubscribe", {"SubscriptionArn": subscription_arn})
 
     def delete_topic(self, arn: str) -> None:
         self.call("DeleteTopic", {"TopicArn": arn})

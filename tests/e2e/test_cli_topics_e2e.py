@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Server, unique
+from tests.e2e.conftest import Server, unique, wait_for
 from tests.e2e.test_cli_e2e import cli_env, ok
 from tests.e2e.test_sns_e2e import SNS_ENV, queue, received, sns_client
 from tests.e2e.test_sqs_e2e import sqs_client
@@ -101,3 +101,37 @@ def test_a_topic_with_the_aws_cli(server: Server, tmp_path: Path) -> None:
     assert len(message_id) == 36
     assert aws("get-topic-attributes", "--topic-arn", arn)["Attributes"]["DisplayName"] == "Cli"
     aws("delete-topic", "--topic-arn", arn)
+
+
+def test_faas_triggers_adds_lists_and_removes_a_topic_trigger(server: Server, home: Path) -> None:
+    from tests.e2e.test_sns_e2e import deploy, function_events
+
+    def faas(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "faas", *args], env=cli_env(server.data_dir, home), cwd=home,
+                              capture_output=True, text=True, timeout=120)
+
+    lam, sns = server.client(), sns_client(server)
+    function = deploy(lam)
+    topic = unique("cli-trigger")
+    arn = ok(faas("topics", "create", topic)).stdout.strip()
+    subscription = ok(faas("triggers", "add", function, "--topic", topic,
+                           "--filter", '{"kind": ["order"]}')).stdout.strip()
+    assert subscription.startswith(arn + ":")
+    # Adding it again is harmless: the grant exists, the subscription is the same.
+    assert ok(faas("triggers", "add", function, "--topic", arn, "--filter", '{"kind": ["order"]}')).stdout.strip() == \
+        subscription
+    [row] = ok(faas("triggers", "ls", function)).stdout.splitlines()[1:]
+    assert row.split()[:4] == [subscription, "topic", topic, "Enabled"]
+    ok(faas("topics", "publish", topic, "--message", "skip me", "--attribute", "kind=String:refund"))
+    ok(faas("topics", "publish", topic, "--message", "for the function", "--attribute", "kind=String:order"))
+    event = wait_for(lambda: function_events(server, function))[0]
+    assert event["Records"][0]["Sns"]["Message"] == "for the function"
+    assert json.loads(lam.get_policy(FunctionName=function)["Policy"])["Statement"][0]["Condition"] == {
+        "ArnLike": {"AWS:SourceArn": arn}}
+    disabled = faas("triggers", "disable", subscription)
+    assert disabled.returncode == 2 and "rm" in disabled.stderr
+    assert ok(faas("triggers", "rm", subscription)).stdout.strip() == f"deleted trigger {subscription}"
+    assert ok(faas("triggers", "ls", function)).stdout.splitlines()[1:] == []
+    assert sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"] == []
+    refused = faas("triggers", "add", function, "--topic", unique("missing"))
+    assert refused.returncode == 1 and "NotFound" in refused.stderr
