@@ -14,7 +14,6 @@ from typing import Any
 from faas.cli.common import client_for, client_options, command_group, table
 from faas.cli.queues import resolve_url
 from faas.cli.topics import resolve_arn
-from faas.client.api import Client
 from faas.client.queues import QueueClient
 from faas.client.topics import TopicClient
 from faas.client.transport import ClientError

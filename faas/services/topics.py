@@ -28,13 +28,8 @@ from faas.errors import (
     InvalidEventPattern,
     InvalidParameter,
     SnsAuthorizationError,
-    SnsBatchEntryIdsNotDistinct,
-    SnsBatchRequestTooLong,
-    SnsEmptyBatchRequest,
     SnsError,
-    SnsInvalidBatchEntryId,
     SnsResourceNotFound,
-    SnsTooManyEntriesInBatchRequest,
     TopicNotFound,
 )
 from faas.event_patterns import compile_pattern
@@ -42,6 +37,7 @@ from faas.model import utcnow
 from faas.security import policy
 from faas.security.addresses import AddressRule, literal_address
 from faas.security.message_signing import Signer
+from faas.services import topic_checks as checks
 from faas.services import topic_messages as messages
 from faas.services.permissions import PermissionService
 from faas.store.audit import AuditEntry
@@ -52,46 +48,15 @@ SNS_PRINCIPAL = "service:sns.amazonaws.com"
 INVOKE = "lambda:InvokeFunction"
 NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
 FIFO_NAME = re.compile(r"[A-Za-z0-9_-]{1,251}\.fifo")
-FIFO_ID = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}")
-BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
-MAX_BATCH = 10
 PAGE = 100
-MAX_TAGS = 50
 DEDUPLICATION_WINDOW = dt.timedelta(minutes=5)
 FORGET_EVERY = dt.timedelta(minutes=1)
 PROTOCOLS = ("lambda", "sqs", "http", "https")
 PENDING = "pending confirmation"
-# Topic attributes: the ones a topic may set, with their defaults (FIFO topics add theirs).
-TOPIC_SETTABLE = {"DisplayName": "", "SignatureVersion": "2", "TracingConfig": "PassThrough"}
-FIFO_SETTABLE = {"ContentBasedDeduplication": "false"}
-TOPIC_NOT_SUPPORTED = {
-    "Policy": "topic policies are not supported; grant sns:* actions in the caller's identity policy",
-    "DeliveryPolicy": "deliveries follow SNS's default delivery policy (3 retries for HTTP endpoints)",
-    "KmsMasterKeyId": "server-side encryption with KMS keys is not supported",
-    "ArchivePolicy": "message archiving is not supported",
-    "DataProtectionPolicy": "data protection policies are not supported",
-}
-# SNS's default HTTP delivery policy, which deliveries here follow (3 retries, 20 s apart by default).
-EFFECTIVE_DELIVERY_POLICY = json.dumps({"http": {"defaultHealthyRetryPolicy": {
-    "minDelayTarget": 20, "maxDelayTarget": 20, "numRetries": 3, "numMaxDelayRetries": 0, "numNoDelayRetries": 0,
-    "numMinDelayRetries": 0, "backoffFunction": "linear"}, "disableSubscriptionOverrides": False,
-    "defaultRequestPolicy": {"headerContentType": "text/plain; charset=UTF-8"}}}, separators=(",", ":"))
-SUBSCRIPTION_SETTABLE = ("FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy")
-SCOPES = ("MessageAttributes", "MessageBody")
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def no_filter(policy: object) -> bool:
-    """An empty FilterPolicy ("{}", as SNS's consoles write it to remove one) filters nothing: it is none."""
-    if not isinstance(policy, str):
-        return False
-    try:
-        return json.loads(policy) == {}
-    except ValueError:
-        return False
 
 
 def group_key(subscription_id: str, group: str) -> str:
@@ -114,23 +79,6 @@ class BatchFailure:
 
     def wire(self) -> dict[str, Any]:
         return {"Id": self.id, "Code": self.code, "Message": self.message, "SenderFault": True}
-
-
-@dataclasses.dataclass(frozen=True)
-class _Message:
-    """A publish, checked."""
-
-    message: str
-    subject: str | None
-    by_protocol: dict[str, str] | None
-    attributes: dict[str, messages.Attribute]
-    group: str | None
-    deduplication_id: str | None
-
-    def text_for(self, protocol: str) -> str:
-        if self.by_protocol is None:
-            return self.message
-        return self.by_protocol.get(protocol, self.by_protocol["default"])
 
 
 class TopicService:
@@ -192,7 +140,7 @@ class TopicService:
     async def create_topic(self, name: object, attributes: object, tags: object) -> Topic:
         if not isinstance(name, str) or not name:
             raise InvalidParameter("Invalid parameter: Topic Name")
-        asked = self._attribute_map(attributes)
+        asked = checks.attribute_map(attributes)
         fifo_value = str(asked.pop("FifoTopic", "false")).lower()
         if fifo_value not in ("true", "false"):
             raise InvalidParameter("Invalid parameter: Attributes Reason: FifoTopic must be true or false")
@@ -201,9 +149,9 @@ class TopicService:
             raise InvalidParameter(
                 "Invalid parameter: Topic Name (1 to 256 letters, digits, '-' and '_'; a FIFO topic's name ends "
                 "in .fifo and it is created with FifoTopic=true, and only a FIFO topic's name does)")
-        checked = {key: self._topic_attribute(key, value, fifo) for key, value in asked.items()}
-        values = dict(TOPIC_SETTABLE) | ({"FifoTopic": "true", **FIFO_SETTABLE} if fifo else {}) | checked
-        topic = await self._store.create(Topic(name, values, self._tags(tags), self._clock()))
+        checked = {key: checks.topic_attribute(key, value, fifo) for key, value in asked.items()}
+        values = dict(checks.TOPIC_SETTABLE) | ({"FifoTopic": "true", **checks.FIFO_SETTABLE} if fifo else {}) | checked
+        topic = await self._store.create(Topic(name, values, checks.tags(tags), self._clock()))
         differing = [key for key, value in checked.items() if topic.attributes.get(key) != value]
         if differing or topic.attributes.get("FifoTopic", "false") != ("true" if fifo else "false"):
             raise InvalidParameter("Invalid parameter: Attributes Reason: Topic already exists with different "
@@ -217,7 +165,7 @@ class TopicService:
         return topic
 
     async def list_topics(self, next_token: object) -> tuple[list[str], str | None]:
-        after = self._after(next_token)
+        after = checks.after(next_token)
         found = await self._store.list(after=after, limit=PAGE + 1)
         names = [topic.name for topic in found[:PAGE]]
         return [self.topic_arn(name) for name in names], (names[-1] if len(found) > PAGE else None)
@@ -231,7 +179,7 @@ class TopicService:
         confirmed = sum(1 for subscription in subscriptions if subscription.confirmed)
         return {**topic.attributes, "TopicArn": self.topic_arn(name), "Owner": self.account_id,
                 "SubscriptionsConfirmed": str(confirmed), "SubscriptionsPending": str(len(subscriptions) - confirmed),
-                "SubscriptionsDeleted": "0", "EffectiveDeliveryPolicy": EFFECTIVE_DELIVERY_POLICY}
+                "SubscriptionsDeleted": "0", "EffectiveDeliveryPolicy": checks.EFFECTIVE_DELIVERY_POLICY}
 
     async def set_topic_attribute(self, name: str, key: object, value: object) -> None:
         topic = await self.topic(name)
@@ -240,15 +188,15 @@ class TopicService:
         if key == "FifoTopic":
             raise InvalidParameter("Invalid parameter: AttributeName Reason: a topic's type is chosen when it is "
                                    "created")
-        checked = self._topic_attribute(key, "" if value is None else value, topic.attributes.get("FifoTopic") == "true")
+        checked = checks.topic_attribute(key, "" if value is None else value, topic.attributes.get("FifoTopic") == "true")
         await self._store.set_attributes(name, topic.attributes | {key: checked})
 
     async def tag(self, arn: object, tags: object) -> None:
         name = self._tagged(arn)
         topic = await self._tagged_topic(name)
-        merged = topic.tags | self._tags(tags)
-        if len(merged) > MAX_TAGS:
-            raise InvalidParameter(f"Invalid parameter: Tags Reason: a topic has at most {MAX_TAGS} tags")
+        merged = topic.tags | checks.tags(tags)
+        if len(merged) > checks.MAX_TAGS:
+            raise InvalidParameter(f"Invalid parameter: Tags Reason: a topic has at most {checks.MAX_TAGS} tags")
         await self._store.set_tags(name, merged)
 
     async def untag(self, arn: object, keys: object) -> None:
@@ -286,8 +234,8 @@ class TopicService:
                                    f"{str(protocol)[:64]} (faas delivers to {', '.join(PROTOCOLS)})")
         if not isinstance(endpoint, str) or not endpoint:
             raise InvalidParameter("Invalid parameter: Endpoint")
-        asked = self._attribute_map(attributes)
-        if no_filter(asked.get("FilterPolicy")):
+        asked = checks.attribute_map(attributes)
+        if checks.no_filter(asked.get("FilterPolicy")):
             asked.pop("FilterPolicy")
         checked = {key: self._subscription_attribute(protocol, key, value, asked) for key, value in asked.items()}
         if protocol == "lambda":
@@ -366,7 +314,7 @@ class TopicService:
                                  next_token: object) -> tuple[list[Subscription], str | None]:
         if topic_name is not None:
             await self.topic(topic_name)
-        found = await self._store.subscriptions(topic_name, after=self._after(next_token), limit=PAGE + 1)
+        found = await self._store.subscriptions(topic_name, after=checks.after(next_token), limit=PAGE + 1)
         page = found[:PAGE]
         return page, (page[-1].id if len(found) > PAGE else None)
 
@@ -389,12 +337,12 @@ class TopicService:
 
     async def set_subscription_attribute(self, arn: object, key: object, value: object) -> None:
         subscription = await self.subscription(arn)
-        if not isinstance(key, str) or key not in SUBSCRIPTION_SETTABLE:
+        if not isinstance(key, str) or key not in checks.SUBSCRIPTION_SETTABLE:
             raise InvalidParameter(f"Invalid parameter: AttributeName Reason: {str(key)[:64]} is not one of "
-                                   f"{', '.join(SUBSCRIPTION_SETTABLE)}")
+                                   f"{', '.join(checks.SUBSCRIPTION_SETTABLE)}")
         changed = dict(subscription.attributes)
         if (value in (None, "") and key in ("FilterPolicy", "RedrivePolicy")) or (key == "FilterPolicy"
-                                                                               and no_filter(value)):
+                                                                               and checks.no_filter(value)):
             changed.pop(key, None)
         else:
             changed[key] = self._subscription_attribute(subscription.protocol, key, value, changed)
@@ -444,16 +392,16 @@ class TopicService:
 
     async def publish(self, topic_name: str, params: dict[str, Any], base_url: str) -> PublishedMessage:
         topic = await self.topic(topic_name)
-        message = self._check(topic, params)
+        message = checks.publish_message(topic, params)
         return (await self._publish(topic, [message], base_url))[0]
 
     async def publish_batch(self, topic_name: str, entries: object,
                             base_url: str) -> tuple[list[tuple[str, PublishedMessage]], list[BatchFailure]]:
         topic = await self.topic(topic_name)
         ids, checked, failed = [], [], []
-        for entry in self._batch(entries):
+        for entry in checks.batch(entries):
             try:
-                checked.append(self._check(topic, entry))
+                checked.append(checks.publish_message(topic, entry))
             except SnsError as error:
                 failed.append(BatchFailure(entry["Id"], error.code, error.message))
                 continue
@@ -461,32 +409,7 @@ class TopicService:
         published = await self._publish(topic, checked, base_url) if checked else []
         return list(zip(ids, published)), failed
 
-    def _check(self, topic: Topic, params: dict[str, Any]) -> _Message:
-        attributes = messages.parse_attributes(params.get("MessageAttributes"))
-        text, subject = params.get("Message"), params.get("Subject")
-        messages.check_message(text, subject, attributes)
-        by_protocol = messages.messages_by_protocol(text, params.get("MessageStructure"))  # type: ignore[arg-type]
-        group, deduplication = params.get("MessageGroupId"), params.get("MessageDeduplicationId")
-        if topic.attributes.get("FifoTopic") == "true":
-            if group is None:
-                raise InvalidParameter("Invalid parameter: The MessageGroupId parameter is required for FIFO topics")
-            if deduplication is None:
-                if topic.attributes.get("ContentBasedDeduplication") != "true":
-                    raise InvalidParameter("Invalid parameter: The topic should either have ContentBasedDeduplication "
-                                           "enabled or MessageDeduplicationId provided explicitly")
-                deduplication = hashlib.sha256(text.encode()).hexdigest()  # type: ignore[union-attr]
-        else:
-            for field, value in (("MessageGroupId", group), ("MessageDeduplicationId", deduplication)):
-                if value is not None:
-                    raise InvalidParameter(f"Invalid parameter: {field} Reason: The request includes {field} "
-                                           "parameter that is not valid for this topic type")
-        for field, value in (("MessageGroupId", group), ("MessageDeduplicationId", deduplication)):
-            if value is not None and (not isinstance(value, str) or not FIFO_ID.fullmatch(value)):
-                raise InvalidParameter(f"Invalid parameter: {field} Reason: 1 to 128 alphanumeric or punctuation "
-                                       "characters")
-        return _Message(text, subject, by_protocol, attributes, group, deduplication)  # type: ignore[arg-type]
-
-    async def _publish(self, topic: Topic, batch: list[_Message], base_url: str) -> list[PublishedMessage]:
+    async def _publish(self, topic: Topic, batch: list[checks.Message], base_url: str) -> list[PublishedMessage]:
         """Record one delivery per matching subscription of each message; only then answer. A standard topic's
         messages are written in one transaction; a FIFO topic's one at a time, each in one transaction with
         its sequence number and deduplication id."""
@@ -509,7 +432,7 @@ class TopicService:
         await self._forget_deduplication(topic.name, now)
         return answers
 
-    async def _fan_out(self, topic: Topic, message: _Message, subscriptions: list[Subscription], base_url: str,
+    async def _fan_out(self, topic: Topic, message: checks.Message, subscriptions: list[Subscription], base_url: str,
                        now: dt.datetime) -> tuple[str, list[Work]]:
         """A new message's id, and the work item of each subscription it is delivered to."""
         message_id = str(uuid.uuid4())
@@ -567,7 +490,7 @@ class TopicService:
         self._forgotten_at[topic] = now
         await self._store.forget_deduplication(topic, now=now)
 
-    def _matches(self, subscription: Subscription, message: _Message, text: str) -> bool:
+    def _matches(self, subscription: Subscription, message: checks.Message, text: str) -> bool:
         document = subscription.attributes.get("FilterPolicy")
         if document is None:
             return True
@@ -615,36 +538,11 @@ class TopicService:
 
     # ---- checks ----
 
-    def _topic_attribute(self, key: str, value: object, fifo: bool) -> str:
-        if key in TOPIC_NOT_SUPPORTED:
-            raise InvalidParameter(f"Invalid parameter: Attributes Reason: {key}: {TOPIC_NOT_SUPPORTED[key]}")
-        if not isinstance(value, str):
-            raise InvalidParameter(f"Invalid parameter: Attributes Reason: {key} must be a string")
-        if key == "ContentBasedDeduplication":
-            if not fifo:
-                raise InvalidParameter("Invalid parameter: Attributes Reason: ContentBasedDeduplication is a FIFO "
-                                       "topic's attribute")
-            if value.lower() not in ("true", "false"):
-                raise InvalidParameter("Invalid parameter: Attributes Reason: ContentBasedDeduplication must be "
-                                       "true or false")
-            return value.lower()
-        if key == "SignatureVersion" and value != "2":
-            raise InvalidParameter("Invalid parameter: Attributes Reason: SignatureVersion: messages are signed "
-                                   "with SignatureVersion 2 (SHA256withRSA) only")
-        if key == "TracingConfig" and value not in ("PassThrough", "Active"):
-            raise InvalidParameter("Invalid parameter: Attributes Reason: TracingConfig must be PassThrough or "
-                                   "Active")
-        if key == "DisplayName" and len(value) > 100:
-            raise InvalidParameter("Invalid parameter: Attributes Reason: DisplayName is at most 100 characters")
-        if key not in TOPIC_SETTABLE:
-            raise InvalidParameter(f"Invalid parameter: Attributes Reason: Unknown attribute {key[:128]}")
-        return value
-
     def _subscription_attribute(self, protocol: str, key: object, value: object,
                                 current: dict[str, str] | None = None) -> str:
-        if not isinstance(key, str) or key not in SUBSCRIPTION_SETTABLE:
+        if not isinstance(key, str) or key not in checks.SUBSCRIPTION_SETTABLE:
             raise InvalidParameter(f"Invalid parameter: Attributes Reason: Unknown attribute {str(key)[:128]} (a "
-                                   f"subscription sets {', '.join(SUBSCRIPTION_SETTABLE)})")
+                                   f"subscription sets {', '.join(checks.SUBSCRIPTION_SETTABLE)})")
         if not isinstance(value, str):
             raise InvalidParameter(f"Invalid parameter: Attributes Reason: {key} must be a string")
         if key == "RawMessageDelivery":
@@ -656,13 +554,13 @@ class TopicService:
                                        "support raw message delivery.")
             return value.lower()
         if key == "FilterPolicyScope":
-            if value not in SCOPES:
+            if value not in checks.SCOPES:
                 raise InvalidParameter("Invalid parameter: Attributes Reason: FilterPolicyScope must be "
                                        "MessageAttributes or MessageBody")
             return value
         if key == "FilterPolicy":
             scope = (current or {}).get("FilterPolicyScope", "MessageAttributes")
-            self._pattern(value, scope if scope in SCOPES else "MessageAttributes")
+            self._pattern(value, scope if scope in checks.SCOPES else "MessageAttributes")
             return value
         try:
             redrive = json.loads(value)
@@ -672,57 +570,3 @@ class TopicService:
             raise InvalidParameter("Invalid parameter: RedrivePolicy: deadLetterTargetArn is missing")
         self.queue_in(redrive["deadLetterTargetArn"])
         return json.dumps({"deadLetterTargetArn": redrive["deadLetterTargetArn"]})
-
-    @staticmethod
-    def _attribute_map(attributes: object) -> dict[str, Any]:
-        if attributes is None:
-            return {}
-        if not isinstance(attributes, dict):
-            raise InvalidParameter("Invalid parameter: Attributes must be a map of names to values")
-        return dict(attributes)
-
-    @staticmethod
-    def _tags(tags: object) -> dict[str, str]:
-        """Tags as SNS sends them, a list of {Key, Value}."""
-        if tags is None:
-            return {}
-        if not isinstance(tags, list) or not all(isinstance(tag, dict) and isinstance(tag.get("Key"), str)
-                                                 and isinstance(tag.get("Value"), str) for tag in tags):
-            raise InvalidParameter("Invalid parameter: Tags must be a list of {Key, Value}")
-        parsed = {tag["Key"]: tag["Value"] for tag in tags}
-        if any(not 1 <= len(key) <= 128 or len(value) > 256 for key, value in parsed.items()):
-            raise InvalidParameter("Invalid parameter: Tags Reason: a key is 1 to 128 characters, a value at most 256")
-        if len(parsed) > MAX_TAGS:
-            raise InvalidParameter(f"Invalid parameter: Tags Reason: a topic has at most {MAX_TAGS} tags")
-        return parsed
-
-    @staticmethod
-    def _after(next_token: object) -> str:
-        if next_token is None or next_token == "":
-            return ""
-        if not isinstance(next_token, str) or len(next_token) > 256:
-            raise InvalidParameter("Invalid parameter: NextToken")
-        return next_token
-
-    @staticmethod
-    def _batch(entries: object) -> list[dict[str, Any]]:
-        if not isinstance(entries, list) or not entries:
-            raise SnsEmptyBatchRequest("The batch request doesn't contain any entries")
-        if len(entries) > MAX_BATCH:
-            raise SnsTooManyEntriesInBatchRequest(f"The batch request contains more entries than permissible "
-                                                  f"({MAX_BATCH}); it has {len(entries)}")
-        seen = set()
-        for entry in entries:
-            entry_id = entry.get("Id") if isinstance(entry, dict) else None
-            if not isinstance(entry_id, str) or not BATCH_ID.fullmatch(entry_id):
-                raise SnsInvalidBatchEntryId("The Id of a batch entry in a batch request doesn't abide by the "
-                                             "specification (1 to 80 letters, digits, '-' and '_')")
-            if entry_id in seen:
-                raise SnsBatchEntryIdsNotDistinct(f"Two or more batch entries in the request have the same Id "
-                                                  f"({entry_id})")
-            seen.add(entry_id)
-        total = sum(len(str(entry.get("Message", "")).encode()) for entry in entries)
-        if total > messages.MAX_MESSAGE_BYTES:
-            raise SnsBatchRequestTooLong(f"The length of all the messages put together is more than the limit "
-                                         f"({total} bytes; at most {messages.MAX_MESSAGE_BYTES})")
-        return entries  # type: ignore[return-value]
