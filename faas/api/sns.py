@@ -262,7 +262,7 @@ def add_routes(app: web.Application) -> None:
 
 SNS = JsonService(
     signing_name="sns",
-    target_prefix="AmazonSNS",  # never in an X-Amz-Target: SNS speaks only the query protocol
+    target_prefix="AmazonSNS",  # names it among the services; SNS speaks only the query protocol
     error_namespace="http://sns.amazonaws.com/doc/2010-03-31/",
     operations={
         "CreateTopic": create_topic, "ListTopics": list_topics, "DeleteTopic": delete_topic,
@@ -293,4 +293,5 @@ SNS = JsonService(
         "InvalidParameterValueException": "InvalidParameter",
     },
     query_compatible=False,
+    speaks_json=False,
 )

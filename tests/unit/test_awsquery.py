@@ -74,3 +74,17 @@ def test_snss_answers_wrap_lists_in_members_and_maps_in_entries():
     assert "<ListTopicsResult><Topics><member><TopicArn>a</TopicArn></member></Topics><NextToken>n</NextToken>" in body
     body = response(SNS, "GetTopicAttributes", {"Attributes": {"k": "v&"}}, "rid").body.decode()
     assert "<Attributes><entry><key>k</key><value>v&amp;</value></entry></Attributes>" in body
+
+
+def test_sns_is_not_reachable_through_the_json_protocol():
+    from aiohttp import web
+
+    from faas.api import awsjson
+    from faas.api.sns import SNS
+    from faas.api.sqs import SQS
+
+    app = web.Application()
+    app[awsjson.SERVICES] = {SQS.target_prefix: SQS, SNS.target_prefix: SNS}
+    for target, found in (("AmazonSNS.ListTopics", None), ("AmazonSQS.ListQueues", (SQS, "ListQueues"))):
+        request = make_mocked_request("POST", "/", headers={"X-Amz-Target": target}, app=app)
+        assert awsjson.target_of(request) == found
