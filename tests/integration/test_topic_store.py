@@ -1,6 +1,6 @@
 """SNS topics (faas.services.topics over faas.store.topics and faas.store.work) on real SQLite and real
-PostgreSQL, with a clock the test moves: topics and their idempotence, subscriptions and their pages, HTTP
-confirmation tokens, a publish's fan-out recorded as work items in one transaction (function deliveries as
+PostgreSQL, with the clock the test moves (tests/integration/conftest.py): topics and their idempotence,
+subscriptions and their pages, HTTP confirmation tokens, a publish's fan-out recorded as work items in one transaction (function deliveries as
 asynchronous invocations, only while the function's policy allows the topic), filter policies, and FIFO
 topics' sequence numbers and five-minute deduplication, durable across a new service on the same database."""
 
@@ -26,14 +26,6 @@ FUNCTION_ARN = f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:"
 BASE = "http://faas.test:9000"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
 class Permissions:
     """A function policy per function, as AddPermission writes it."""
 
@@ -52,11 +44,6 @@ class Permissions:
 @pytest.fixture(scope="module")
 def signer() -> Signer:
     return Signer(*message_signing.generate("test", dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)))
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
@@ -184,7 +171,7 @@ async def test_fifo_topics_number_and_deduplicate_across_services(engine, signer
     assert again == first and len(await work(engine, DELIVERY)) == 2
     rows = await work(engine, DELIVERY)
     assert rows[0].group_key == rows[1].group_key is not None
-    clock.now += dt.timedelta(minutes=5, seconds=1)
+    clock.advance(5 * 60 + 1)
     later = await service.publish("ledger.fifo", {"Message": "a", "MessageGroupId": "g"}, BASE)
     assert later.message_id != first.message_id and len(await work(engine, DELIVERY)) == 3
     with pytest.raises(InvalidParameter, match="FIFO"):
