@@ -1,8 +1,9 @@
 """SNS topics (faas.services.topics over faas.store.topics and faas.store.work) on real SQLite and real
 PostgreSQL, with the clock the test moves (tests/integration/conftest.py): topics and their idempotence,
-subscriptions and their pages, HTTP confirmation tokens, a publish's fan-out recorded as work items in one transaction (function deliveries as
-asynchronous invocations, only while the function's policy allows the topic), filter policies, and FIFO
-topics' sequence numbers and five-minute deduplication, durable across a new service on the same database."""
+subscriptions and their pages, HTTP confirmation tokens, a publish's fan-out recorded as work items in one
+transaction (function deliveries as asynchronous invocations, only while the function's policy allows the
+topic), filter policies, and FIFO topics' sequence numbers and five-minute deduplication, durable across a new
+service on the same database."""
 
 from __future__ import annotations
 
