@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from faas.api import awsquery
-from faas.api.auth import CALLER, operation, permits
+from faas.api.auth import CALLER, GUARD, operation, permits
 from faas.api.awsjson import JsonService
 from faas.api.body import REQUEST_ID
 from faas.api.context import services
@@ -233,25 +233,31 @@ async def signing_certificate(request: web.Request) -> web.Response:
 
 @operation("sns:ConfirmSubscription", open=True)
 async def link(request: web.Request) -> web.Response:
-    """A SubscribeURL or UnsubscribeURL followed: its Token is the capability, so no signature is needed."""
+    """A SubscribeURL or UnsubscribeURL followed: its Token is the capability, so no signature is needed. Each
+    use is audited as the anonymous caller's."""
     topics = _topics(request)
     action = request.query.get("Action", "")
+    resource = "*"
     try:
         if action == "ConfirmSubscription":
-            subscription = await topics.confirm(topics.topic_name(request.query.get("TopicArn")),
-                                                request.query.get("Token"))
+            name = topics.topic_name(request.query.get("TopicArn"))
+            resource = topics.topic_arn(name)
+            subscription = await topics.confirm(name, request.query.get("Token"))
             result = {"SubscriptionArn": topics.subscription_arn(subscription)}
         elif action == "Unsubscribe":
             token = request.query.get("Token")
             if not token:
                 raise InvalidParameter("Invalid parameter: Token (an UnsubscribeURL carries one; otherwise call "
                                        "Unsubscribe signed)")
+            resource = topics.topic_arn(topics.subscription_id(request.query.get("SubscriptionArn"))[0])
             await topics.unsubscribe(request.query.get("SubscriptionArn"), token)
             result = {}
         else:
             raise InvalidParameter("Invalid parameter: Action (a link is for ConfirmSubscription or Unsubscribe)")
     except SnsError as error:
+        request.app[GUARD].record(request, None, f"sns:{action[:64] or 'Link'}", resource, error.status, "failed")
         return awsquery.error_response(SNS, error, request[REQUEST_ID])
+    request.app[GUARD].record(request, None, f"sns:{action}", resource, 200, "allowed")
     return awsquery.response(SNS, action, result, request[REQUEST_ID])
 
 

@@ -309,6 +309,10 @@ def test_one_publish_reaches_a_function_a_queue_a_raw_queue_and_an_http_endpoint
     forged = posted["UnsubscribeURL"].rsplit("Token=", 1)[0] + "Token=" + "0" * 64
     with pytest.raises(urllib.error.HTTPError):
         urllib.request.urlopen(forged, timeout=30)
+    # Following the links is audited, as the anonymous caller's.
+    wait_for(lambda: {("anonymous", "sns:ConfirmSubscription", "allowed"), ("anonymous", "sns:Unsubscribe", "allowed"),
+                      ("anonymous", "sns:Unsubscribe", "failed")} <= {
+        (e["Principal"], e["Action"], e["Outcome"]) for e in audit(server) if e["Resource"] == arn})
 
 
 def test_message_structure_json_gives_each_protocol_its_own_message(server, sns, sqs, lam):  # type: ignore[no-untyped-def]
