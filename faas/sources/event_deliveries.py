@@ -4,11 +4,12 @@
 A function target becomes an asynchronous invocation (AsyncInvoker.enqueue: Lambda's retries, destinations
 and dead-letter queue apply from there). As on AWS, the function policy must allow `events.amazonaws.com`
 to invoke it with the rule's ARN as `aws:SourceArn` (AddPermission); this is checked at delivery, so a
-permission added or removed later counts for the next event. A queue target is sent as the target's RoleArn
-(else the rule's): faas has no queue policies, so that role's policies must allow sqs:SendMessage on the
-queue, checked at every delivery. A refused delivery is dropped, logged and audited (principal: the rule's
-ARN). A queue that refuses the message (it is gone, the message too large) is tried again after
-RETRY_DELAY_S, MAX_ATTEMPTS times in all, then dropped and logged.
+permission added or removed later counts for the next event. A queue or topic target is sent (published) as
+the target's RoleArn (else the rule's) through Destinations: faas has no queue or topic policies, so that
+role's policies must allow sqs:SendMessage or sns:Publish on it, checked at every delivery. A refused
+delivery is dropped, logged and audited (principal: the rule's ARN). A queue or topic that refuses the
+message (it is gone, the message too large) is tried again after RETRY_DELAY_S, MAX_ATTEMPTS times in all,
+then dropped and logged.
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ import json
 import time
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 
 from tests.e2e.conftest import Server, make_zip, unique, wait_for
 from tests.e2e.test_events_e2e import events_client, refused
@@ -37,12 +39,13 @@ def handler(event, context):
 
 
 def with_sender_role(server: Server) -> Server:
-    """A role allowed to send to this module's queues: the targets' RoleArn and the functions' role."""
+    """A role allowed to send to this module's queues and topics: the targets' RoleArn and the functions' role."""
     status, _, body = server.request("POST", "/faas/v1/roles", json.dumps({"Name": SENDER}).encode(),
                                      {"Content-Type": "application/json"})
     assert status in (201, 409), (status, body[:500])
     document = {"PolicyDocument": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": f"arn:aws:sqs:{REGION}:{ACCOUNT}:events-*"}]}}
+        {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": f"arn:aws:sqs:{REGION}:{ACCOUNT}:events-*"},
+        {"Effect": "Allow", "Action": "sns:Publish", "Resource": f"arn:aws:sns:{REGION}:{ACCOUNT}:events-*"}]}}
     status, _, body = server.request("PUT", f"/faas/v1/roles/{SENDER}/policies/queues", json.dumps(document).encode(),
                                      {"Content-Type": "application/json"})
     assert status == 200, (status, body[:500])
@@ -140,6 +143,28 @@ def test_a_matching_event_reaches_a_function_and_a_queue(server, events, sqs, la
     assert event["time"].endswith("Z")
     wait_for(lambda: recorded(server, name), timeout=120)
     assert recorded(server, name) == [event]
+    nothing_more(sqs, url)
+
+
+def test_a_topic_target_publishes_the_event_to_its_subscribers(server, events, sqs):
+    sns = boto3.client("sns", endpoint_url=server.endpoint, region_name=REGION,
+                       aws_access_key_id=server.credentials().access_key_id,
+                       aws_secret_access_key=server.credentials().secret_access_key,
+                       config=Config(retries={"max_attempts": 1}))
+    topic_arn = sns.create_topic(Name=unique("events-topic"))["TopicArn"]
+    url, queue_arn = queue(sqs)
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    rule, source = unique("to-topic"), unique("shop")
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))
+    events.put_targets(Rule=rule, Targets=[{"Id": "t", "Arn": topic_arn, "RoleArn": SENDER_ARN,
+                                            "InputPath": "$.detail"}])
+    events.put_events(Entries=[entry(source, {"order": 1})])
+    assert received(sqs, url, 1) == ['{"order": 1}']
+    # Without a role that may publish, the delivery is refused (and audited), and nothing is published.
+    events.put_targets(Rule=rule, Targets=[{"Id": "t", "Arn": topic_arn, "RoleArn": NOBODY_ARN}])
+    event_id = events.put_events(Entries=[entry(source, {"order": 2})])["Entries"][0]["EventId"]
+    wait_for(lambda: any(e["RequestId"] == event_id and e["Action"] == "sns:Publish" and e["Outcome"] == "denied"
+                         for e in audit(server)), timeout=60)
     nothing_more(sqs, url)
 
 
