@@ -8,10 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
-from faas.api.auth import operation
+from faas.api.auth import CALLER, GUARD, operation
 from faas.api.awsjson import JsonService
 from faas.api.context import services
 from faas.api.router import params_of
+from faas.errors import EventsValidation, InvalidParameterValue
 from faas.services.event_bus import EventBusService, FailedEntry
 from faas.store.event_bus import Bus, Rule
 
@@ -89,6 +90,18 @@ def _rule_wire(service: EventBusService, rule: Rule) -> dict[str, Any]:
     return answer
 
 
+async def _pass_roles(request: web.Request, roles: list[object]) -> None:
+    """Naming a role a rule's deliveries are made as is passing it, as on AWS: the caller must be allowed
+    iam:PassRole on the existing role each RoleArn names, else nothing of the request is stored."""
+    for role in dict.fromkeys(role for role in roles if role is not None):
+        try:
+            resolved = await services(request).identities.resolve_role_arn(role)
+        except InvalidParameterValue:
+            raise EventsValidation(f"RoleArn {str(role)[:256]} does not name an existing role of this account "
+                                   "(arn:aws:iam::<account>:role/<name>).") from None
+        await request.app[GUARD].authorize(request[CALLER], "iam:PassRole", resolved, None)
+
+
 def _failures(failed: list[FailedEntry]) -> dict[str, Any]:
     return {"FailedEntryCount": len(failed),
             "FailedEntries": [{"TargetId": entry.id, "ErrorCode": entry.code, "ErrorMessage": entry.message}
@@ -126,6 +139,7 @@ async def list_event_buses(request: web.Request, params: dict[str, Any]) -> dict
 
 @events_operation("PutRule", _rule_arn("Name"))
 async def put_rule(request: web.Request, params: dict[str, Any]) -> dict[str, Any]:
+    await _pass_roles(request, [params.get("RoleArn")])
     rule = await _bus_service(request).put_rule(params)
     return {"RuleArn": _bus_service(request).rule_arn(rule.bus, rule.name)}
 
@@ -165,6 +179,9 @@ async def disable_rule(request: web.Request, params: dict[str, Any]) -> dict[str
 
 @events_operation("PutTargets", _rule_arn("Rule"))
 async def put_targets(request: web.Request, params: dict[str, Any]) -> dict[str, Any]:
+    targets = params.get("Targets")
+    await _pass_roles(request, [t.get("RoleArn") for t in targets if isinstance(t, dict)]
+                      if isinstance(targets, list) else [])
     return _failures(await _bus_service(request).put_targets(params))
 
 

@@ -132,7 +132,7 @@ def test_targets_are_put_listed_limited_and_removed(events):
     transformer = {"InputPathsMap": {"total": "$.detail.total"}, "InputTemplate": '{"amount": <total>}'}
     answer = events.put_targets(Rule=rule, Targets=[
         {"Id": "fn", "Arn": FUNCTION, "InputTransformer": transformer},
-        {"Id": "q", "Arn": QUEUE, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/sender", "InputPath": "$.detail"},
+        {"Id": "q", "Arn": QUEUE, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/faas-default", "InputPath": "$.detail"},
         {"Id": "bad-arn", "Arn": "arn:aws:s3:::bucket"},
         {"Id": "bad-input", "Arn": QUEUE, "Input": "{not json"},
         {"Id": "two-inputs", "Arn": QUEUE, "Input": "{}", "InputPath": "$.detail"},
@@ -145,7 +145,7 @@ def test_targets_are_put_listed_limited_and_removed(events):
     targets = events.list_targets_by_rule(Rule=rule)["Targets"]
     assert targets == [
         {"Id": "fn", "Arn": FUNCTION, "InputTransformer": transformer},
-        {"Id": "q", "Arn": QUEUE, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/sender", "InputPath": "$.detail"}]
+        {"Id": "q", "Arn": QUEUE, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/faas-default", "InputPath": "$.detail"}]
     page = events.list_targets_by_rule(Rule=rule, Limit=1)
     assert [t["Id"] for t in page["Targets"]] == ["fn"]
     assert [t["Id"] for t in events.list_targets_by_rule(Rule=rule, NextToken=page["NextToken"])["Targets"]] == ["q"]
@@ -206,6 +206,21 @@ def test_callers_are_authorised_per_rule_and_audited(server, events):
     refused(limited.describe_rule, "AccessDeniedException", 403, Name=other)
     refused(limited.delete_rule, "AccessDeniedException", 403, Name=rule)
     refused(limited.list_rules, "AccessDeniedException", 403)
+    # Naming a role for a rule's deliveries is passing it: iam:PassRole on that role, else nothing is stored.
+    role = f"arn:aws:iam::{ACCOUNT}:role/faas-default"
+    target = {"Id": "q", "Arn": QUEUE, "RoleArn": role}
+    passer = make_principal(server, unique("passer"), [
+        {"Effect": "Allow", "Action": ["events:PutTargets", "events:ListTargetsByRule", "events:PutRule"],
+         "Resource": f"{ARN}:rule/{rule}"}])
+    as_passer = events_client(server, passer)
+    error = refused(as_passer.put_targets, "AccessDeniedException", 403, Rule=rule, Targets=[target])
+    assert "iam:PassRole" in error.response["Error"]["Message"]
+    refused(as_passer.put_rule, "AccessDeniedException", 403, Name=rule, EventPattern=PATTERN, RoleArn=role)
+    assert as_passer.list_targets_by_rule(Rule=rule)["Targets"] == []
+    refused(events.put_targets, "ValidationException", Rule=rule,
+            Targets=[{**target, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/no-such-role"}])
+    events.put_targets(Rule=rule, Targets=[target])  # the admin may pass it
+    assert as_passer.list_targets_by_rule(Rule=rule)["Targets"] == [target]
     entries = [(e["Action"], e["Status"], e["Outcome"]) for e in audit(server) if e["Resource"] == f"{ARN}:rule/{rule}"]
     assert ("events:PutRule", 200, "allowed") in entries
     assert ("events:DeleteRule", 403, "denied") in entries
