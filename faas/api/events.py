@@ -206,7 +206,7 @@ async def test_event_pattern(request: web.Request, params: dict[str, Any]) -> di
 
 @events_operation("PutEvents", _entries_bus_arn, audited=False)
 async def put_events(request: web.Request, params: dict[str, Any]) -> dict[str, Any]:
-    results = await _bus_service(request).put_events(params.get("Entries"))
+    results = await _bus_service(request).put_events(params.get("Entries"), params.get("EndpointId"))
     entries = []
     for result in results:
         if result.event_id is not None:

@@ -217,8 +217,9 @@ class EventBusService:
         if name == DEFAULT_BUS or "/" in name:
             raise EventsValidation(f"Event bus name {name} is not valid: 'default' is taken, and '/' is reserved "
                                    "for partner event buses.")
-        if params.get("EventSourceName") is not None:
-            raise EventsValidation("EventSourceName (partner event buses) is not supported.")
+        for unsupported in ("EventSourceName", "KmsKeyIdentifier", "DeadLetterConfig", "LogConfig", "Tags"):
+            if params.get(unsupported):  # refused by name: accepting one would let a user believe it applies
+                raise EventsValidation(f"{unsupported} is not supported by this platform's event buses.")
         now = utcnow()
         bus = Bus(name, _text(params.get("Description"), "Description", 512), now, now)
         if not await self._store.add_bus(bus):
@@ -389,10 +390,12 @@ class EventBusService:
 
     # -- events --------------------------------------------------------------------------------------
 
-    async def put_events(self, entries: object) -> list[PutResult]:
+    async def put_events(self, entries: object, endpoint_id: object = None) -> list[PutResult]:
         """Accept each valid entry as an event and write every delivery its matching rules' targets are owed,
         for the whole request in one transaction, before answering; entries that are not valid are answered
         with EventBridge's per-entry error and nothing of them is kept."""
+        if endpoint_id is not None:
+            raise EventsValidation("EndpointId (global endpoints) is not supported by this platform.")
         if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_ENTRIES:
             raise EventsValidation(f"1 validation error detected: Value at 'entries' failed to satisfy constraint: "
                                    f"Member must have length between 1 and {MAX_ENTRIES}, inclusive")

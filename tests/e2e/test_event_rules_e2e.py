@@ -14,6 +14,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from faas.security import sigv4
 from tests.e2e.conftest import Server, make_zip, unique, wait_for
 from tests.e2e.test_events_e2e import events_client, refused
 from tests.e2e.test_security_e2e import audit
@@ -309,6 +310,13 @@ def test_bad_requests_are_refused_whole_and_deliver_nothing(server, events, sqs)
     events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": queue_arn, "RoleArn": SENDER_ARN}])
     refused(events.put_events, "ValidationException", Entries=[entry(source, {"n": n}) for n in range(11)])
     refused(events.put_events, "ValidationException", Entries=[])
+    # A global endpoint's EndpointId (boto3 would sign it with SigV4a, so it is sent by hand here) is refused.
+    body = json.dumps({"Entries": [entry(source, {"n": 0})], "EndpointId": "abc.xyz"}).encode()
+    headers = {"X-Amz-Target": "AWSEvents.PutEvents", "Content-Type": "application/x-amz-json-1.1"}
+    headers.update(sigv4.sign(server.credentials(), REGION, "events", "POST", server.endpoint + "/", headers,
+                              sigv4.payload_hash(body)))
+    status, _, answer = server.request("POST", "/", body, headers, sign=False)
+    assert (status, json.loads(answer)["__type"].rsplit("#", 1)[-1]) == (400, "ValidationException")
     big = "x" * (300 * 1024)
     error = refused(events.put_events, "ValidationException",
                     Entries=[entry(source, {"blob": big}) for _ in range(4)])

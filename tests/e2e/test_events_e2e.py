@@ -73,6 +73,11 @@ def test_custom_buses_are_created_listed_described_and_deleted(events):
     events.delete_event_bus(Name=name)
     refused(events.describe_event_bus, "ResourceNotFoundException", Name=name)
     events.delete_event_bus(Name=name)  # as EventBridge: deleting what is gone succeeds
+    # What faas's buses do not do is refused by name, and creates nothing.
+    for unsupported in ({"KmsKeyIdentifier": "alias/key"}, {"DeadLetterConfig": {"Arn": "arn:aws:sqs:x"}},
+                        {"Tags": [{"Key": "a", "Value": "b"}]}):
+        refused(events.create_event_bus, "ValidationException", Name=name, **unsupported)
+    refused(events.describe_event_bus, "ResourceNotFoundException", Name=name)
 
 
 def test_buses_page_with_limit_and_token(events):
