@@ -13,7 +13,9 @@ boto3's `events`, `sqs` and `lambda` clients (every request SigV4-signed and ver
     clock), p50 and p99.
 
 Usage:  .venv/bin/python bench/events.py [--messages 2000] [--clients 4] [--samples 50] [--database-url URL]
-Needs: a running Docker engine and built runtime images (faas serve checks both at start).
+Needs: a running Docker engine and built runtime images (faas serve checks both at start). A --database-url
+must name an empty database made for the run (the server's temporary master key seals the store, so a
+second run cannot start on it; drop it afterwards).
 """
 
 from __future__ import annotations
