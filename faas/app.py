@@ -20,6 +20,7 @@ from faas.api import functions as function_routes
 from faas.api import identities as identity_routes
 from faas.api import invoke as invoke_routes
 from faas.api import mappings as mapping_routes
+from faas.api import apigatewayv2 as http_api_routes
 from faas.api import awsjson
 from faas.api import native as native_routes
 from faas.api import router
@@ -49,6 +50,7 @@ from faas.services.audit import AuditService
 from faas.services.destinations import Destinations, Target, queue_entry
 from faas.services.event_configs import EventConfigService
 from faas.services.functions import FunctionService
+from faas.services.http_apis import HttpApiService
 from faas.services.identities import IdentityService
 from faas.services.invocations import InvocationService
 from faas.services.mappings import MappingService, lambda_filter
@@ -60,7 +62,7 @@ from faas.services.urls import UrlService
 from faas.sources.async_events import AsyncInvoker
 from faas.sources.queue_pollers import QueuePollers, json_patterns
 from faas.sources.urls import UrlSource
-from faas.errors import StartupError
+from faas.errors import ResourceNotFound, StartupError
 from faas.model import Function
 from faas.settings import Settings
 from faas.store.db import create_engine, migrate, scrub
@@ -68,6 +70,7 @@ from faas.store.functions import FunctionStore
 from faas.store.invocations import InvocationStore
 from faas.store.audit import AuditStore
 from faas.store.event_configs import EventConfigStore
+from faas.store.http_apis import HttpApiStore
 from faas.store.identities import IdentityStore
 from faas.store.mappings import MappingStore
 from faas.store.meta import CANARY, CANARY_TEXT, MetaStore
@@ -252,6 +255,16 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     mappings = MappingService(MappingStore(engine), functions, queues, identities, region=settings.region,
                               account_id=settings.account_id, function_arn=settings.function_arn,
                               compile_filter=lambda_filter)
+    async def function_exists(name: str) -> bool:
+        try:
+            await functions.get(name)
+        except ResourceNotFound:
+            return False
+        return True
+
+    http_apis = HttpApiService(HttpApiStore(engine), region=settings.region, account_id=settings.account_id,
+                               domain=settings.url_domain, scheme=settings.scheme, function_exists=function_exists,
+                               add_permission=permissions.add)
     pollers = QueuePollers(mappings, queues, functions, invoker, region=settings.region,
                            compile_filters=json_patterns(lambda_filter), grace_s=settings.shutdown_grace_s)
 
@@ -263,7 +276,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                              environments=pool.describe, identities=identities, permissions=permissions,
                              audit_log=AuditService(audit.flush, AuditStore(engine)), async_invoker=async_invoker,
                              event_configs=event_configs, urls=urls,
-                             queues=queues, mappings=mappings)
+                             queues=queues, mappings=mappings, http_apis=http_apis)
     # AWS services beside Lambda, by their X-Amz-Target prefix (faas.api.router): one port, guard and audit log.
     api[awsjson.SERVICES] = {SQS.target_prefix: SQS}
     api[GUARD] = checks = Guard(identities, permissions, audit, settings)
@@ -272,7 +285,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     api[url_routes.URL_SOURCE] = UrlSource(urls, functions, invoker, checks, function_arn=settings.function_arn,
                                            account_id=settings.account_id, trusted_proxies=settings.trusted_proxies)
     for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
-                   url_routes, identity_routes, native_routes, tag_routes, mapping_routes, router):
+                   url_routes, identity_routes, native_routes, tag_routes, mapping_routes, http_api_routes, router):
         routes.add_routes(api)
 
     async def install_firewall() -> None:
