@@ -22,6 +22,7 @@ from faas.api import invoke as invoke_routes
 from faas.api import mappings as mapping_routes
 from faas.api import apigatewayv2 as http_api_routes
 from faas.api import awsjson
+from faas.api import execute_api
 from faas.api import native as native_routes
 from faas.api import router
 from faas.api import permissions as permission_routes
@@ -61,6 +62,7 @@ from faas.services.retention import Pruner, Rule
 from faas.services.urls import UrlService
 from faas.sources.async_events import AsyncInvoker
 from faas.sources.queue_pollers import QueuePollers, json_patterns
+from faas.sources.http_apis import HttpApiSource
 from faas.sources.urls import UrlSource
 from faas.errors import ResourceNotFound, StartupError
 from faas.model import Function
@@ -269,7 +271,8 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                            compile_filters=json_patterns(lambda_filter), grace_s=settings.shutdown_grace_s)
 
     # lambda_errors first: host-style URL requests, answered by the next middleware, leave through it too.
-    api = web.Application(middlewares=[lambda_errors, url_routes.host_style(settings.url_domain), guard],
+    api = web.Application(middlewares=[lambda_errors, url_routes.host_style(settings.url_domain),
+                                         execute_api.host_style(settings.url_domain), guard],
                           client_max_size=MAX_REQUEST_BYTES)
     api[SERVICES] = Services(settings=settings, functions=functions, invoker=invoker,
                              invocations=InvocationService(InvocationStore(engine)), retire=pool.retire,
@@ -284,8 +287,12 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     # import the API): one implementation of credentials, policies and the audit log for every request.
     api[url_routes.URL_SOURCE] = UrlSource(urls, functions, invoker, checks, function_arn=settings.function_arn,
                                            account_id=settings.account_id, trusted_proxies=settings.trusted_proxies)
+    api[execute_api.API_SOURCE] = HttpApiSource(http_apis, functions, invoker, permissions.statements,
+                                                function_arn=settings.function_arn, account_id=settings.account_id,
+                                                trusted_proxies=settings.trusted_proxies)
     for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
-                   url_routes, identity_routes, native_routes, tag_routes, mapping_routes, http_api_routes, router):
+                   url_routes, identity_routes, native_routes, tag_routes, mapping_routes, http_api_routes,
+                   execute_api, router):
         routes.add_routes(api)
 
     async def install_firewall() -> None:

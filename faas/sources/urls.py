@@ -108,7 +108,7 @@ class UrlSource:
         now = utcnow()
         headers_in = list(request.headers.items())
         origin = url_events.origin(
-            headers_in, peer=request.remote or "", scheme=request.scheme, port=_local_port(request),
+            headers_in, peer=request.remote or "", scheme=request.scheme, port=local_port(request),
             trusted=self._trusted, new_trace_id=url_events.trace_root(int(now.timestamp()), os.urandom(12)))
         event = url_events.build_event(url_events.HttpRequest(
             method=request.method, raw_path=raw_path.split("?", 1)[0], raw_query=request.rel_url.raw_query_string,
@@ -194,7 +194,7 @@ def _buffered_stream(content_type: str, body: bytes) -> tuple[int, list[url_even
     return url_events.bad_gateway() if head is None else (head[0], head[1], body)
 
 
-def _local_port(request: web.Request) -> int:
+def local_port(request: web.Request) -> int:
     """The port the client connected to: this listener's own, whatever the Host header claims."""
     sockname = request.transport.get_extra_info("sockname") if request.transport is not None else None
     if isinstance(sockname, tuple) and len(sockname) >= 2:

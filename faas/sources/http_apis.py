@@ -1,0 +1,174 @@
+"""The HTTP API source: a request to an API (API Gateway v2) becomes one invocation of the function its route
+integrates. The stage and route are picked as API Gateway picks them, CORS preflights are answered from the
+API's configuration, the function's policy must let API Gateway invoke it for this API (AWS:SourceArn), the
+request becomes a payload 1.0 or 2.0 event, and the result becomes the HTTP response. The API routes
+host-style and path-style requests here (faas.api.execute_api)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from faas.bodies import read_limited
+from faas.dispatch.invoker import Invoker, Result
+from faas.errors import ApiError, ResourceNotFound, TooManyRequests
+from faas.model import utcnow
+from faas.security import policy
+from faas.services.functions import FunctionService
+from faas.services.http_apis import DEFAULT_STAGE, HttpApiService, cors_for_serving, function_of
+from faas.sources import api_events, cors, url_events
+from faas.sources.api_routes import Match, RouteTable
+from faas.sources.urls import local_port
+from faas.store.http_apis import HttpApi
+
+MAX_BODY = 6 * 1024 * 1024  # what a function can take: Lambda's synchronous payload limit
+SERVICE_PRINCIPAL = "service:apigateway.amazonaws.com"
+
+Statements = Callable[[str], Awaitable[tuple[dict, ...]]]
+
+
+def answer(status_and_body: tuple[int, dict], headers: list[url_events.Header] = ()) -> web.Response:
+    """One of API Gateway's own answers: `{"message": ...}` JSON."""
+    status, body = status_and_body
+    response = web.json_response(body, status=status)
+    for name, value in headers:
+        response.headers.add(name, value)
+    return response
+
+
+class HttpApiSource:
+    def __init__(self, apis: HttpApiService, functions: FunctionService, invoker: Invoker, statements: Statements,
+                 *, function_arn: Callable[[str], str], account_id: str,
+                 trusted_proxies: tuple[str, ...] = ()) -> None:
+        self._apis = apis
+        self._functions = functions
+        self._invoker = invoker
+        self._statements = statements
+        self._function_arn = function_arn
+        self._account_id = account_id
+        self._trusted = url_events.trusted_networks(trusted_proxies)
+        # Each API's compiled route table, for the API as last read (the service re-reads it after a change).
+        self._tables: dict[str, tuple[HttpApi, RouteTable]] = {}
+
+    def _table(self, api: HttpApi) -> RouteTable:
+        cached = self._tables.get(api.api_id)
+        if cached is None or cached[0] is not api:
+            if len(self._tables) > 10_000:
+                self._tables.clear()
+            cached = self._tables[api.api_id] = (api, RouteTable(
+                (part.document["routeKey"], part.document) for part in api.of("route")))
+        return cached[1]
+
+    async def serve(self, request: web.Request, api_id: str, raw_path: str, request_id: str) -> web.StreamResponse:
+        """Answer one request to the API `api_id`; `raw_path` is the path after the API's own (the stage's
+        name first, unless the `$default` stage serves it), as received."""
+        api = await self._apis.for_request(api_id)
+        if api is None or api.document.get("disableExecuteApiEndpoint"):
+            return answer(api_events.NOT_FOUND)
+        stage, route_path = _stage(api, raw_path.split("?", 1)[0])
+        if stage is None:
+            return answer(api_events.NOT_FOUND)
+        headers = {k: v for k, v in request.headers.items()}
+        cors_config = cors_for_serving(api.document.get("corsConfiguration"))
+        preflight = cors.preflight(cors_config, request.method, headers)
+        if preflight is not None:
+            return web.Response(status=204, headers=preflight[1])
+        extra = cors.cors_headers(cors_config, headers) + [("apigw-requestid", request_id)]
+        found = self._table(api).match(request.method.upper(), route_path)
+        if found is None or "target" not in found.route.value:  # type: ignore[operator]
+            return answer(api_events.NOT_FOUND, extra)
+        integration_id = found.route.value["target"].partition("/")[2]  # type: ignore[index]
+        integration = next((p.document for p in api.of("integration") if p.part_id == integration_id), None)
+        target = function_of(integration["integrationUri"]) if integration else None
+        if integration is None or target is None:
+            return answer(api_events.INTERNAL_ERROR, extra)
+        try:
+            fn = await self._functions.get(target[2])
+        except ResourceNotFound:
+            return answer(api_events.INTERNAL_ERROR, extra)
+        if not await self._may_invoke(fn.name, api_id, stage.document["stageName"], request.method.upper(), found):
+            # API Gateway answers a missing permission as its 500; the operator sees why in the log.
+            return answer(api_events.INTERNAL_ERROR, extra)
+        body = await read_limited(request, MAX_BODY)
+        if body is None:
+            return answer(api_events.TOO_LARGE, extra)
+        now = utcnow()
+        headers_in = list(request.headers.items())
+        origin = url_events.origin(
+            headers_in, peer=request.remote or "", scheme=request.scheme, port=local_port(request),
+            trusted=self._trusted, new_trace_id=url_events.trace_root(int(now.timestamp()), os.urandom(12)))
+        http_request = url_events.HttpRequest(
+            method=request.method, raw_path=raw_path.split("?", 1)[0], raw_query=request.rel_url.raw_query_string,
+            headers=headers_in, body=body, origin=origin, url_id=api_id, domain_name=request.host,
+            account_id=self._account_id, request_id=request_id, now=now, route_key=found.route.key,
+            stage=stage.document["stageName"], path_parameters=found.path_parameters,
+            stage_variables=stage.document.get("stageVariables") or None)
+        version = integration["payloadFormatVersion"]
+        event = (url_events.build_event(http_request) if version == "2.0"
+                 else api_events.build_event_v1(http_request, _resource(found)))
+        try:
+            result = await self._invoke(fn, json.dumps(event).encode(), request_id, origin.trace_id,
+                                        integration["timeoutInMillis"] / 1000)
+        except TooManyRequests:
+            return answer(api_events.TOO_MANY_REQUESTS, extra)
+        except asyncio.TimeoutError:
+            return answer(api_events.SERVICE_UNAVAILABLE, extra)
+        except ApiError:
+            return answer(api_events.INTERNAL_ERROR, extra)
+        if version == "2.0":
+            status, response_headers, response_body = url_events.response_from_result(
+                result.body, result.function_error, failed=api_events.internal_error)
+        else:
+            status, response_headers, response_body = api_events.response_v1(result.body, result.function_error)
+        response = web.Response(status=status, body=response_body)
+        for name, value in response_headers + extra:
+            response.headers.add(name, value)
+        return response
+
+    async def _may_invoke(self, function_name: str, api_id: str, stage: str, method: str, found: Match) -> bool:
+        """Whether the function's policy lets API Gateway invoke it for this route (its statements are
+        cached): the SourceArn is `<api-id>/<stage>/<METHOD>/<route path>`, or `.../$default`."""
+        route = found.route
+        rest = f"{stage}/{DEFAULT_STAGE}" if not route.method else f"{stage}/{method}{route.key.partition(' ')[2]}"
+        context = {"aws:SourceArn": self._apis.execute_arn(api_id, rest), "aws:SourceAccount": self._account_id}
+        decision = policy.evaluate_resource_policy(
+            await self._statements(function_name), principal=SERVICE_PRINCIPAL, action="lambda:InvokeFunction",
+            resource=self._function_arn(function_name), context=context)
+        return decision == policy.ALLOW
+
+    async def _invoke(self, fn, payload: bytes, request_id: str, trace_id: str,  # type: ignore[no-untyped-def]
+                      timeout_s: float) -> Result:
+        """The invocation, waited for no longer than the integration's timeout: past it the caller gets
+        API Gateway's 503 while the invocation runs to its end (and is recorded) as on AWS."""
+        task = asyncio.ensure_future(self._invoker.invoke(fn, payload, request_id=request_id, trace_id=trace_id))
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), timeout_s)
+        except asyncio.TimeoutError:
+            task.add_done_callback(_ignore_outcome)
+            raise
+
+
+def _ignore_outcome(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so an abandoned invocation's error is not reported as never retrieved
+
+
+def _stage(api: HttpApi, path: str):  # type: ignore[no-untyped-def]
+    """The stage serving `path` and the path the routes see: a named stage's name is the first segment;
+    anything else is the `$default` stage's, whole. (None, "") when no stage serves it."""
+    stages = {part.part_id: part for part in api.of("stage")}
+    first, _, rest = path[1:].partition("/")
+    if first in stages and first != DEFAULT_STAGE:
+        return stages[first], "/" + rest
+    if DEFAULT_STAGE in stages:
+        return stages[DEFAULT_STAGE], path or "/"
+    return None, ""
+
+
+def _resource(found: Match) -> str:
+    return found.route.key.partition(" ")[2] or found.route.key
+
