@@ -63,6 +63,7 @@ from faas.services.urls import UrlService
 from faas.sources.async_events import AsyncInvoker
 from faas.sources.queue_pollers import QueuePollers, json_patterns
 from faas.sources.http_apis import HttpApiSource
+from faas.sources.jwt_authorizers import JwtVerifier
 from faas.sources.urls import UrlSource
 from faas.errors import ResourceNotFound, StartupError
 from faas.model import Function
@@ -287,8 +288,9 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     # import the API): one implementation of credentials, policies and the audit log for every request.
     api[url_routes.URL_SOURCE] = UrlSource(urls, functions, invoker, checks, function_arn=settings.function_arn,
                                            account_id=settings.account_id, trusted_proxies=settings.trusted_proxies)
-    api[execute_api.API_SOURCE] = HttpApiSource(http_apis, functions, invoker, permissions.statements,
-                                                function_arn=settings.function_arn, account_id=settings.account_id,
+    jwt_verifier = JwtVerifier()
+    api[execute_api.API_SOURCE] = HttpApiSource(http_apis, functions, invoker, permissions.statements, checks,
+                                                jwt_verifier, function_arn=settings.function_arn, account_id=settings.account_id,
                                                 trusted_proxies=settings.trusted_proxies)
     for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
                    url_routes, identity_routes, native_routes, tag_routes, mapping_routes, http_api_routes,
@@ -316,6 +318,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     parts: tuple[Part, ...] = (
         Hooks("store", stop=engine.dispose),
         Hooks("Docker", stop=backend.close),
+        Hooks("JWT key fetches", stop=jwt_verifier.close),
         # A cache of the store's code: the next start unpacks what it needs.
         Hooks("sandbox directory", stop=lambda: shutil.rmtree(sandbox, ignore_errors=True)),
         recorder,  # invocation records, and

@@ -1,5 +1,5 @@
 """API Gateway v2's REST routes for HTTP APIs (boto3's `apigatewayv2`, rest-json under /v2/apis): APIs, routes,
-integrations and stages. IAM authorises them as API Gateway's actions: apigateway:<HTTP method> on the
+integrations, stages and JWT authorizers. IAM authorises them as API Gateway's actions: apigateway:<HTTP method> on the
 resource's path, `arn:aws:apigateway:<region>::/apis/<api-id>/...`."""
 
 from __future__ import annotations
@@ -146,6 +146,28 @@ async def delete_stage(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@operation("apigateway:POST", resource=_resource)
+async def create_authorizer(request: web.Request) -> web.Response:
+    authorizer = await _apis(request).create_authorizer(_id(request), await _params(request, "CreateAuthorizer"))
+    return web.json_response(authorizer, status=201)
+
+
+@operation("apigateway:GET", audited=False, resource=_resource)
+async def get_authorizers(request: web.Request) -> web.Response:
+    return _items(await _apis(request).list_authorizers(_id(request)))
+
+
+@operation("apigateway:GET", audited=False, resource=_resource)
+async def get_authorizer(request: web.Request) -> web.Response:
+    return web.json_response(await _apis(request).get_authorizer(_id(request), _id(request, "authorizer")))
+
+
+@operation("apigateway:DELETE", resource=_resource)
+async def delete_authorizer(request: web.Request) -> web.Response:
+    await _apis(request).delete_authorizer(_id(request), _id(request, "authorizer"))
+    return web.Response(status=204)
+
+
 def add_routes(app: web.Application) -> None:
     router = app.router
     router.add_post(API, create_api)
@@ -158,6 +180,7 @@ def add_routes(app: web.Application) -> None:
         ("integrations", "integration", create_integration, get_integrations, get_integration, update_integration,
          delete_integration),
         ("stages", "stage", create_stage, get_stages, get_stage, None, delete_stage),
+        ("authorizers", "authorizer", create_authorizer, get_authorizers, get_authorizer, None, delete_authorizer),
     ):
         router.add_post(f"{API}/{{api}}/{kind}", create)
         router.add_get(f"{API}/{{api}}/{kind}", listing)

@@ -4,11 +4,13 @@ words for what is refused; quick create; and the cached lookup a request to an A
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import re
 import secrets
 import string
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from faas.errors import BadRequest, Conflict, InvalidParameterValue, NotFound
 from faas.model import utcnow
@@ -36,6 +38,10 @@ _CORS_FIELDS = {"allowCredentials": "AllowCredentials", "allowHeaders": "AllowHe
                 "maxAge": "MaxAge"}
 _ROUTE_KEY_FORMAT = ('The provided route key is not formatted properly for HTTP protocol. Format should be '
                      '"<HTTP METHOD> /<RESOURCE PATH>" or "$default"')
+
+AUTHORIZATION_TYPES = ("NONE", "AWS_IAM", "JWT")
+# A loopback issuer may use plain HTTP (local development and tests); any other must use HTTPS.
+_LOOPBACK_HOSTS = ("localhost", "::1")
 
 AddPermission = Callable[[str, dict[str, Any]], Awaitable[object]]
 
@@ -79,6 +85,27 @@ def function_of(uri: Any) -> tuple[str, str, str] | None:
     wrapped = _INVOCATION_URI.match(uri)
     found = _FUNCTION_ARN.match(wrapped.group(1) if wrapped else uri)
     return found.groups() if found else None  # type: ignore[return-value]
+
+
+def check_issuer(issuer: Any) -> str:
+    """An authorizer's issuer: an HTTPS URL, or plain HTTP on a loopback address."""
+    if not isinstance(issuer, str) or len(issuer) > 2048:
+        raise BadRequest("Invalid jwtConfiguration.issuer: a URL such as https://auth.example.com/")
+    parts = urlsplit(issuer)
+    host = (parts.hostname or "").lower()
+    if parts.scheme == "https" and host:
+        return issuer
+    if parts.scheme == "http" and (host in _LOOPBACK_HOSTS or _is_loopback_ip(host)):
+        return issuer
+    raise BadRequest(f"Invalid jwtConfiguration.issuer {issuer[:256]!r}: the issuer must use HTTPS (plain HTTP "
+                     "only on a loopback address, for local development)")
+
+
+def _is_loopback_ip(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def cors_for_serving(config: dict | None) -> dict | None:
@@ -269,10 +296,29 @@ class HttpApiService:
                                      "integrations/<integration-id>")
                 route["target"] = target
         if "authorizationType" in params:
-            if params["authorizationType"] != "NONE":
-                raise BadRequest(f"Invalid authorizationType {str(params['authorizationType'])[:32]!r}: only NONE "
-                                 "is supported")
-            route["authorizationType"] = "NONE"
+            kind = params["authorizationType"]
+            if kind not in AUTHORIZATION_TYPES:
+                raise BadRequest(f"Invalid authorizationType {str(kind)[:32]!r}: use NONE, AWS_IAM or JWT (Lambda "
+                                 "authorizers, CUSTOM, are not supported)")
+            route["authorizationType"] = kind
+        if "authorizerId" in params:
+            route["authorizerId"] = params["authorizerId"]
+        if "authorizationScopes" in params:
+            scopes = params["authorizationScopes"]
+            if scopes is not None and (not isinstance(scopes, list) or
+                                       not all(isinstance(s, str) and 0 < len(s) <= 256 for s in scopes)):
+                raise BadRequest("Invalid authorizationScopes: a list of scope names")
+            route["authorizationScopes"] = scopes or []
+        if route["authorizationType"] == "JWT":
+            authorizer_id = route.get("authorizerId")
+            if not any(p.part_id == authorizer_id for p in api.of("authorizer")):
+                raise BadRequest(f"Invalid authorizerId {str(authorizer_id)[:32]!r}: a JWT route names an "
+                                 "authorizer of this API")
+        else:
+            route.pop("authorizerId", None)
+            if route.get("authorizationScopes"):
+                raise BadRequest("authorizationScopes are only supported for JWT routes")
+            route.pop("authorizationScopes", None)
         if params.get("operationName") is not None:
             route["operationName"] = _text(params["operationName"], "operationName", 1, 64)
         return route
@@ -355,6 +401,45 @@ class HttpApiService:
             raise Conflict(f"Cannot delete integration {integration_id}: routes use it ({', '.join(users)}); "
                            "change or delete them first")
         await self._delete(api, "integration", integration_id)
+
+    # -- authorizers ---------------------------------------------------------------------------------------
+
+    async def create_authorizer(self, api_id: str, params: dict[str, Any]) -> dict:
+        await self.get_api(api_id)
+        if params.get("authorizerType") != "JWT":
+            raise BadRequest(f"Invalid authorizerType {str(params.get('authorizerType'))[:32]!r}: JWT (Lambda "
+                             "authorizers, REQUEST, are not supported)")
+        sources = params.get("identitySource")
+        if (not isinstance(sources, list) or len(sources) != 1 or not isinstance(sources[0], str)
+                or not sources[0].startswith("$request.header.") or len(sources[0]) <= len("$request.header.")):
+            raise BadRequest("Invalid identitySource: one header, such as [\"$request.header.Authorization\"]")
+        config = params.get("jwtConfiguration")
+        if not isinstance(config, dict):
+            raise BadRequest("jwtConfiguration is required for a JWT authorizer: {issuer, audience}")
+        audience = config.get("audience")
+        if not isinstance(audience, list) or not audience or not all(isinstance(a, str) and a for a in audience):
+            raise BadRequest("Invalid jwtConfiguration.audience: a non-empty list of audiences")
+        authorizer = {"authorizerId": new_id(6), "authorizerType": "JWT", "identitySource": sources,
+                      "jwtConfiguration": {"audience": audience, "issuer": check_issuer(config.get("issuer"))},
+                      "name": _text(params.get("name"), "name", 1, 128)}
+        await self._store.add_part(api_id, Part("authorizer", authorizer["authorizerId"], authorizer), utcnow())
+        self._cache.pop(api_id)
+        return authorizer
+
+    async def get_authorizer(self, api_id: str, authorizer_id: str) -> dict:
+        return self._part(await self.get_api(api_id), "authorizer", authorizer_id).document
+
+    async def list_authorizers(self, api_id: str) -> list[dict]:
+        return [part.document for part in (await self.get_api(api_id)).of("authorizer")]
+
+    async def delete_authorizer(self, api_id: str, authorizer_id: str) -> None:
+        api = await self.get_api(api_id)
+        self._part(api, "authorizer", authorizer_id)
+        users = [p.document["routeKey"] for p in api.of("route") if p.document.get("authorizerId") == authorizer_id]
+        if users:
+            raise Conflict(f"Cannot delete authorizer {authorizer_id}: routes use it ({', '.join(users)}); change "
+                           "or delete them first")
+        await self._delete(api, "authorizer", authorizer_id)
 
     # -- stages --------------------------------------------------------------------------------------------
 

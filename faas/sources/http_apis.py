@@ -7,6 +7,7 @@ host-style and path-style requests here (faas.api.execute_api)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 from collections.abc import Awaitable, Callable
@@ -15,14 +16,17 @@ from aiohttp import web
 
 from faas.bodies import read_limited
 from faas.dispatch.invoker import Invoker, Result
-from faas.errors import ApiError, ResourceNotFound, TooManyRequests
+from faas.errors import AccessDenied, ApiError, InvalidSignature, RequestTooLarge, ResourceNotFound, \
+    TooManyRequests, UnrecognizedClient
 from faas.model import utcnow
 from faas.security import policy
 from faas.services.functions import FunctionService
 from faas.services.http_apis import DEFAULT_STAGE, HttpApiService, cors_for_serving, function_of
 from faas.sources import api_events, cors, url_events
 from faas.sources.api_routes import Match, RouteTable
-from faas.sources.urls import local_port
+from faas.services.identities import Caller
+from faas.sources.jwt_authorizers import JwtVerifier, Refused, claims_for_event, scopes_of, token_from
+from faas.sources.urls import Guard, iam_identity, local_port
 from faas.store.http_apis import HttpApi
 
 MAX_BODY = 6 * 1024 * 1024  # what a function can take: Lambda's synchronous payload limit
@@ -40,14 +44,35 @@ def answer(status_and_body: tuple[int, dict], headers: list[url_events.Header] =
     return response
 
 
+@dataclasses.dataclass(frozen=True)
+class Authorised:
+    """What a route's authorisation found: the body (an AWS_IAM request's is read as it is authenticated) and
+    the event's requestContext.authorizer parts."""
+
+    body: bytes | None = None
+    iam: dict | None = None
+    jwt_claims: dict[str, str] | None = None
+    jwt_scopes: list[str] | None = None
+
+
+class Rejected(Exception):
+    """API Gateway answers the request itself (a refusal, or a failure of the integration): `answer`."""
+
+    def __init__(self, answer: tuple[int, dict]) -> None:
+        super().__init__(answer[1]["message"])
+        self.answer = answer
+
+
 class HttpApiSource:
     def __init__(self, apis: HttpApiService, functions: FunctionService, invoker: Invoker, statements: Statements,
-                 *, function_arn: Callable[[str], str], account_id: str,
+                 guard: Guard, jwt_verifier: JwtVerifier, *, function_arn: Callable[[str], str], account_id: str,
                  trusted_proxies: tuple[str, ...] = ()) -> None:
         self._apis = apis
         self._functions = functions
         self._invoker = invoker
         self._statements = statements
+        self._guard = guard
+        self._jwt = jwt_verifier
         self._function_arn = function_arn
         self._account_id = account_id
         self._trusted = url_events.trusted_networks(trusted_proxies)
@@ -78,24 +103,39 @@ class HttpApiSource:
         if preflight is not None:
             return web.Response(status=204, headers=preflight[1])
         extra = cors.cors_headers(cors_config, headers) + [("apigw-requestid", request_id)]
-        found = self._table(api).match(request.method.upper(), route_path)
+        method, stage_name = request.method.upper(), stage.document["stageName"]
+        found = self._table(api).match(method, route_path)
         if found is None or "target" not in found.route.value:  # type: ignore[operator]
             return answer(api_events.NOT_FOUND, extra)
+        try:
+            authorised = await self._authorise(request, api, found, f"{stage_name}/{method}/{route_path.lstrip('/')}")
+            return await self._run(request, api, stage.document, found, authorised, raw_path, request_id, extra)
+        except Rejected as rejected:
+            return answer(rejected.answer, extra)
+
+    async def _run(self, request: web.Request, api: HttpApi, stage: dict, found: Match, authorised: Authorised,
+                   raw_path: str, request_id: str, extra: list[url_events.Header]) -> web.StreamResponse:
+        """The authorised request's invocation of its route's integration, and the response."""
         integration_id = found.route.value["target"].partition("/")[2]  # type: ignore[index]
         integration = next((p.document for p in api.of("integration") if p.part_id == integration_id), None)
         target = function_of(integration["integrationUri"]) if integration else None
         if integration is None or target is None:
-            return answer(api_events.INTERNAL_ERROR, extra)
+            raise Rejected(api_events.INTERNAL_ERROR)
         try:
             fn = await self._functions.get(target[2])
-        except ResourceNotFound:
-            return answer(api_events.INTERNAL_ERROR, extra)
-        if not await self._may_invoke(fn.name, api_id, stage.document["stageName"], request.method.upper(), found):
-            # API Gateway answers a missing permission as its 500; the operator sees why in the log.
-            return answer(api_events.INTERNAL_ERROR, extra)
-        body = await read_limited(request, MAX_BODY)
+        except ResourceNotFound as exc:
+            raise Rejected(api_events.INTERNAL_ERROR) from exc
+        if not await self._may_invoke(fn.name, api.api_id, stage["stageName"], request.method.upper(), found):
+            raise Rejected(api_events.INTERNAL_ERROR)  # as API Gateway answers a missing permission
+        body = authorised.body if authorised.body is not None else await read_limited(request, MAX_BODY)
         if body is None:
-            return answer(api_events.TOO_LARGE, extra)
+            raise Rejected(api_events.TOO_LARGE)
+        version = integration["payloadFormatVersion"]
+        jwt_context = None
+        if authorised.jwt_claims is not None:
+            jwt_context = {"claims": authorised.jwt_claims, "scopes": authorised.jwt_scopes or None}
+            if version == "2.0":
+                jwt_context = {"jwt": jwt_context}
         now = utcnow()
         headers_in = list(request.headers.items())
         origin = url_events.origin(
@@ -103,22 +143,22 @@ class HttpApiSource:
             trusted=self._trusted, new_trace_id=url_events.trace_root(int(now.timestamp()), os.urandom(12)))
         http_request = url_events.HttpRequest(
             method=request.method, raw_path=raw_path.split("?", 1)[0], raw_query=request.rel_url.raw_query_string,
-            headers=headers_in, body=body, origin=origin, url_id=api_id, domain_name=request.host,
+            headers=headers_in, body=body, origin=origin, url_id=api.api_id, domain_name=request.host,
             account_id=self._account_id, request_id=request_id, now=now, route_key=found.route.key,
-            stage=stage.document["stageName"], path_parameters=found.path_parameters,
-            stage_variables=stage.document.get("stageVariables") or None)
-        version = integration["payloadFormatVersion"]
+            stage=stage["stageName"], path_parameters=found.path_parameters,
+            stage_variables=stage.get("stageVariables") or None, authorizer_iam=authorised.iam,
+            authorizer=jwt_context)
         event = (url_events.build_event(http_request) if version == "2.0"
                  else api_events.build_event_v1(http_request, _resource(found)))
         try:
             result = await self._invoke(fn, json.dumps(event).encode(), request_id, origin.trace_id,
                                         integration["timeoutInMillis"] / 1000)
-        except TooManyRequests:
-            return answer(api_events.TOO_MANY_REQUESTS, extra)
-        except asyncio.TimeoutError:
-            return answer(api_events.SERVICE_UNAVAILABLE, extra)
-        except ApiError:
-            return answer(api_events.INTERNAL_ERROR, extra)
+        except TooManyRequests as exc:
+            raise Rejected(api_events.TOO_MANY_REQUESTS) from exc
+        except asyncio.TimeoutError as exc:
+            raise Rejected(api_events.SERVICE_UNAVAILABLE) from exc
+        except ApiError as exc:
+            raise Rejected(api_events.INTERNAL_ERROR) from exc
         if version == "2.0":
             status, response_headers, response_body = url_events.response_from_result(
                 result.body, result.function_error, failed=api_events.internal_error)
@@ -128,6 +168,43 @@ class HttpApiSource:
         for name, value in response_headers + extra:
             response.headers.add(name, value)
         return response
+
+    async def _authorise(self, request: web.Request, api: HttpApi, found: Match, invoke_path: str) -> Authorised:
+        """The route's authorisation: NONE; AWS_IAM (a signed caller allowed execute-api:Invoke on
+        `arn:aws:execute-api:<region>:<account>:<api-id>/<stage>/<METHOD>/<path>`, through the guard, refusals
+        audited); or JWT (a token from the authorizer's issuer and audience, with one of the route's scopes)."""
+        route = found.route.value
+        kind = route.get("authorizationType", "NONE")  # type: ignore[union-attr]
+        if kind == "AWS_IAM":
+            resource = self._apis.execute_arn(api.api_id, invoke_path)
+            caller: Caller | None = None
+            try:
+                caller, body = await self._guard.authenticated_body(request, MAX_BODY)
+                await self._guard.authorize(caller, "execute-api:Invoke", resource, None)
+            except (UnrecognizedClient, InvalidSignature, AccessDenied) as refusal:
+                self._guard.record(request, caller, "execute-api:Invoke", resource, refusal.status, "denied")
+                raise Rejected(api_events.FORBIDDEN) from refusal
+            except RequestTooLarge as refusal:
+                raise Rejected(api_events.TOO_LARGE) from refusal
+            return Authorised(body=body, iam=iam_identity(request, caller, self._account_id))
+        if kind == "JWT":
+            authorizer = next((p.document for p in api.of("authorizer")
+                               if p.part_id == route.get("authorizerId")), None)  # type: ignore[union-attr]
+            if authorizer is None:
+                raise Rejected(api_events.INTERNAL_ERROR)
+            header = authorizer["identitySource"][0][len("$request.header."):]
+            config = authorizer["jwtConfiguration"]
+            try:
+                claims = await self._jwt.verify(token_from(request.headers.get(header)), config["issuer"],
+                                                config["audience"])
+            except Refused as refusal:
+                raise Rejected(api_events.UNAUTHORIZED) from refusal
+            scopes = scopes_of(claims)
+            required = route.get("authorizationScopes") or []  # type: ignore[union-attr]
+            if required and not set(required) & set(scopes):
+                raise Rejected(api_events.FORBIDDEN)
+            return Authorised(jwt_claims=claims_for_event(claims), jwt_scopes=scopes)
+        return Authorised()
 
     async def _may_invoke(self, function_name: str, api_id: str, stage: str, method: str, found: Match) -> bool:
         """Whether the function's policy lets API Gateway invoke it for this route (its statements are
