@@ -33,10 +33,11 @@ class Match:
 
 
 class RouteTable:
-    """An API's routes, grouped by segment count so a request looks only at routes that could match."""
+    """An API's routes, grouped by segment count and then by a literal first segment, so a request looks
+    only at routes that could match: an API of many routes costs a dictionary lookup, not a scan."""
 
     def __init__(self, routes: Iterable[tuple[str, object]]) -> None:
-        self._exact: dict[int, list[Route]] = {}
+        exact: dict[int, list[Route]] = {}
         self._greedy: list[Route] = []
         self.default: Route | None = None
         for key, value in routes:
@@ -49,17 +50,27 @@ class RouteTable:
             literal = tuple(_name(s) is None for s in segments)
             greedy = bool(segments) and segments[-1].endswith("+}")
             route = Route(key, method, names, literal, greedy, value)
-            (self._greedy if greedy else self._exact.setdefault(len(segments), [])).append(route)
+            (self._greedy if greedy else exact.setdefault(len(segments), [])).append(route)
         # Most specific first, so the first match is the one: literal segments before parameters (earlier
         # segments count first), a method before ANY, and greedy routes by their longest literal prefix.
-        for routes_of_a_length in self._exact.values():
+        # Routes whose first segment is literal come before those where it is a parameter, so each length's
+        # routes split into the ones under their first segment and the rest, in that order, keep the order.
+        self._by_first: dict[int, dict[str, list[Route]]] = {}
+        self._parameter_first: dict[int, list[Route]] = {}
+        for length, routes_of_a_length in exact.items():
             routes_of_a_length.sort(key=lambda r: (tuple(not lit for lit in r.literal), r.method == "ANY"))
+            for route in routes_of_a_length:
+                if route.literal and route.literal[0]:
+                    self._by_first.setdefault(length, {}).setdefault(route.segments[0], []).append(route)
+                else:
+                    self._parameter_first.setdefault(length, []).append(route)
         self._greedy.sort(key=lambda r: (-len(r.segments), tuple(not lit for lit in r.literal), r.method == "ANY"))
 
     def match(self, method: str, path: str) -> Match | None:
         """The route for `method` and `path` (the path after the stage, still percent-encoded)."""
         parts = tuple(path[1:].split("/")) if path not in ("", "/") else ()
-        for route in self._exact.get(len(parts), ()):
+        first = self._by_first.get(len(parts), {}).get(parts[0], []) if parts else []
+        for route in (*first, *self._parameter_first.get(len(parts), ())):
             if route.method in (method, "ANY"):
                 found = _bind(route, parts)
                 if found is not None:

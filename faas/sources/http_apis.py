@@ -44,6 +44,18 @@ def answer(status_and_body: tuple[int, dict], headers: list[url_events.Header] =
     return response
 
 
+class Compiled:
+    """One read of an API in the shapes a request needs: its route table, and its parts by id."""
+
+    def __init__(self, api: HttpApi) -> None:
+        self.api = api
+        self.routes = RouteTable((part.document["routeKey"], part.document) for part in api.of("route"))
+        self.stages = {part.part_id: part.document for part in api.of("stage")}
+        self.integrations = {part.part_id: part.document for part in api.of("integration")}
+        self.authorizers = {part.part_id: part.document for part in api.of("authorizer")}
+        self.cors = cors_for_serving(api.document.get("corsConfiguration"))
+
+
 @dataclasses.dataclass(frozen=True)
 class Authorised:
     """What a route's authorisation found: the body (an AWS_IAM request's is read as it is authenticated) and
@@ -76,17 +88,16 @@ class HttpApiSource:
         self._function_arn = function_arn
         self._account_id = account_id
         self._trusted = url_events.trusted_networks(trusted_proxies)
-        # Each API's compiled route table, for the API as last read (the service re-reads it after a change).
-        self._tables: dict[str, tuple[HttpApi, RouteTable]] = {}
+        # Each API compiled for requests, for the API as last read (the service re-reads it after a change).
+        self._compiled: dict[str, Compiled] = {}
 
-    def _table(self, api: HttpApi) -> RouteTable:
-        cached = self._tables.get(api.api_id)
-        if cached is None or cached[0] is not api:
-            if len(self._tables) > 10_000:
-                self._tables.clear()
-            cached = self._tables[api.api_id] = (api, RouteTable(
-                (part.document["routeKey"], part.document) for part in api.of("route")))
-        return cached[1]
+    def _compile(self, api: HttpApi) -> Compiled:
+        cached = self._compiled.get(api.api_id)
+        if cached is None or cached.api is not api:
+            if len(self._compiled) > 10_000:
+                self._compiled.clear()
+            cached = self._compiled[api.api_id] = Compiled(api)
+        return cached
 
     async def serve(self, request: web.Request, api_id: str, raw_path: str, request_id: str) -> web.StreamResponse:
         """Answer one request to the API `api_id`; `raw_path` is the path after the API's own (the stage's
@@ -94,22 +105,23 @@ class HttpApiSource:
         api = await self._apis.for_request(api_id)
         if api is None or api.document.get("disableExecuteApiEndpoint"):
             return answer(api_events.NOT_FOUND)
-        stage, route_path = _stage(api, raw_path.split("?", 1)[0])
+        compiled = self._compile(api)
+        stage, route_path = _stage(compiled.stages, raw_path.split("?", 1)[0])
         if stage is None:
             return answer(api_events.NOT_FOUND)
         headers = {k: v for k, v in request.headers.items()}
-        cors_config = cors_for_serving(api.document.get("corsConfiguration"))
+        cors_config = compiled.cors
         preflight = cors.preflight(cors_config, request.method, headers)
         if preflight is not None:
             return web.Response(status=204, headers=preflight[1])
         extra = cors.cors_headers(cors_config, headers) + [("apigw-requestid", request_id)]
-        method, stage_name = request.method.upper(), stage.document["stageName"]
-        found = self._table(api).match(method, route_path)
+        method, stage_name = request.method.upper(), stage["stageName"]
+        found = compiled.routes.match(method, route_path)
         if found is None or "target" not in found.route.value:  # type: ignore[operator]
             return answer(api_events.NOT_FOUND, extra)
         try:
             authorised = await self._authorise(request, api, found, f"{stage_name}/{method}/{route_path.lstrip('/')}")
-            return await self._run(request, api, stage.document, found, authorised, raw_path, request_id, extra)
+            return await self._run(request, api, stage, found, authorised, raw_path, request_id, extra)
         except Rejected as rejected:
             return answer(rejected.answer, extra)
 
@@ -117,7 +129,7 @@ class HttpApiSource:
                    raw_path: str, request_id: str, extra: list[url_events.Header]) -> web.StreamResponse:
         """The authorised request's invocation of its route's integration, and the response."""
         integration_id = found.route.value["target"].partition("/")[2]  # type: ignore[index]
-        integration = next((p.document for p in api.of("integration") if p.part_id == integration_id), None)
+        integration = self._compile(api).integrations.get(integration_id)
         target = function_of(integration["integrationUri"]) if integration else None
         if integration is None or target is None:
             raise Rejected(api_events.INTERNAL_ERROR)
@@ -188,8 +200,7 @@ class HttpApiSource:
                 raise Rejected(api_events.TOO_LARGE) from refusal
             return Authorised(body=body, iam=iam_identity(request, caller, self._account_id))
         if kind == "JWT":
-            authorizer = next((p.document for p in api.of("authorizer")
-                               if p.part_id == route.get("authorizerId")), None)  # type: ignore[union-attr]
+            authorizer = self._compile(api).authorizers.get(route.get("authorizerId"))  # type: ignore[union-attr]
             if authorizer is None:
                 raise Rejected(api_events.INTERNAL_ERROR)
             header = authorizer["identitySource"][0][len("$request.header."):]
@@ -234,10 +245,9 @@ def _ignore_outcome(task: asyncio.Future) -> None:
         task.exception()  # retrieved, so an abandoned invocation's error is not reported as never retrieved
 
 
-def _stage(api: HttpApi, path: str):  # type: ignore[no-untyped-def]
+def _stage(stages: dict[str, dict], path: str) -> tuple[dict | None, str]:
     """The stage serving `path` and the path the routes see: a named stage's name is the first segment;
     anything else is the `$default` stage's, whole. (None, "") when no stage serves it."""
-    stages = {part.part_id: part for part in api.of("stage")}
     first, _, rest = path[1:].partition("/")
     if first in stages and first != DEFAULT_STAGE:
         return stages[first], "/" + rest

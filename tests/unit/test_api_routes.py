@@ -8,7 +8,7 @@ from faas.sources.api_routes import RouteTable
 
 TABLE = RouteTable((key, key) for key in [
     "GET /pets", "GET /pets/{id}", "GET /pets/dog/{id}", "ANY /pets/{id}", "GET /pets/{id}/toys",
-    "ANY /files/{proxy+}", "GET /files/img/{proxy+}", "POST /files/{proxy+}", "GET /", "$default",
+    "ANY /files/{proxy+}", "GET /files/img/{proxy+}", "POST /files/{proxy+}", "GET /", "$default", "GET /{kind}/toys",
 ])
 
 
@@ -23,6 +23,7 @@ TABLE = RouteTable((key, key) for key in [
     ("GET", "/files/img/x.png", "GET /files/img/{proxy+}", {"proxy": "x.png"}),
     ("GET", "/files/a%20b", "ANY /files/{proxy+}", {"proxy": "a b"}),
     ("GET", "/", "GET /", {}),
+    ("GET", "/cats/toys", "GET /{kind}/toys", {"kind": "cats"}),  # a parameter first: after literal-first routes
     ("GET", "/files", "$default", {}),  # a greedy variable takes at least one segment
     ("PUT", "/pets", "$default", {}),
     ("GET", "/nowhere/at/all", "$default", {}),
