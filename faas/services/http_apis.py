@@ -250,8 +250,6 @@ class HttpApiService:
         if params.get("protocolType") not in (None, "HTTP"):
             raise BadRequest("The protocolType of an API cannot be changed")
         document = {**current.document, **self._api_fields(params, creating=False)}
-        if params.get("corsConfiguration", True) is None:
-            document.pop("corsConfiguration", None)
         await self._store.replace(api_id, document)
         self._cache.pop(api_id)
         return self.api_shape(document, port)
