@@ -87,18 +87,24 @@ def function_of(uri: Any) -> tuple[str, str, str] | None:
     return found.groups() if found else None  # type: ignore[return-value]
 
 
+def fetchable(url: str) -> bool:
+    """Whether the platform may fetch an issuer's documents from `url`: HTTPS, or plain HTTP on a loopback
+    address (local development and tests)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme == "https" and host:
+        return True
+    return parts.scheme == "http" and (host in _LOOPBACK_HOSTS or _is_loopback_ip(host))
+
+
 def check_issuer(issuer: Any) -> str:
     """An authorizer's issuer: an HTTPS URL, or plain HTTP on a loopback address."""
     if not isinstance(issuer, str) or len(issuer) > 2048:
         raise BadRequest("Invalid jwtConfiguration.issuer: a URL such as https://auth.example.com/")
-    parts = urlsplit(issuer)
-    host = (parts.hostname or "").lower()
-    if parts.scheme == "https" and host:
-        return issuer
-    if parts.scheme == "http" and (host in _LOOPBACK_HOSTS or _is_loopback_ip(host)):
-        return issuer
-    raise BadRequest(f"Invalid jwtConfiguration.issuer {issuer[:256]!r}: the issuer must use HTTPS (plain HTTP "
-                     "only on a loopback address, for local development)")
+    if not fetchable(issuer):
+        raise BadRequest(f"Invalid jwtConfiguration.issuer {issuer[:256]!r}: the issuer must use HTTPS (plain "
+                         "HTTP only on a loopback address, for local development)")
+    return issuer
 
 
 def _is_loopback_ip(host: str) -> bool:

@@ -20,6 +20,7 @@ import aiohttp
 import jwt
 
 from faas.errors import FaasError
+from faas.services.http_apis import fetchable
 
 ALGORITHMS = ["RS256", "RS384", "RS512"]
 FETCH_TIMEOUT_S = 5
@@ -101,9 +102,9 @@ class JwtVerifier:
                                 options={"verify_aud": False, "require": ["exp", "iss"]})
         except jwt.PyJWTError as exc:
             raise Refused(str(exc)) from exc
-        given = claims.get("aud", claims.get("client_id"))
-        given_list = given if isinstance(given, list) else [given]
-        if not any(audience in given_list for audience in audiences):
+        aud = claims.get("aud")
+        given = [*(aud if isinstance(aud, list) else [aud]), claims.get("client_id")]
+        if not any(audience in given for audience in audiences):
             raise Refused("the token is not for this API's audience")
         return claims
 
@@ -129,8 +130,10 @@ class JwtVerifier:
     async def _fetch_keys(self, issuer: str) -> dict[str, Any]:
         discovery = await self._fetch_json(issuer.rstrip("/") + "/.well-known/openid-configuration")
         jwks_uri = discovery.get("jwks_uri") if isinstance(discovery, dict) else None
-        if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
+        if not isinstance(jwks_uri, str):
             raise Refused("the issuer's discovery document has no jwks_uri")
+        if not fetchable(jwks_uri):  # the issuer's rule holds for where it sends the platform next
+            raise Refused(f"the issuer's jwks_uri {jwks_uri[:256]!r} is neither HTTPS nor on a loopback address")
         document = await self._fetch_json(jwks_uri)
         keys: dict[str, Any] = {}
         for entry in document.get("keys", []) if isinstance(document, dict) else []:
