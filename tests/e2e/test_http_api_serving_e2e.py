@@ -2,20 +2,23 @@
 `faas serve`, called with a plain HTTP client host-style (`<api-id>.execute-api.lambda-url.localhost`) and
 path-style (`/execute-api/<api-id>/...`), each request running a real function in a container: route
 matching with path parameters, {proxy+} and $default, 404s, both payload formats, stages and their
-variables, cookies and base64 bodies, CORS, the function-policy check and the integration's timeout."""
+variables, cookies and base64 bodies, CORS, the function-policy check, the integration's timeout, and two
+nodes on one PostgreSQL database serving one API."""
 
 from __future__ import annotations
 
 import base64
 import http.client
 import json
+import os
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.e2e.conftest import Server, wait_for
-from tests.e2e.test_http_apis_e2e import ACCOUNT, REGION, apigw, deploy, function_arn  # noqa: F401 (a fixture)
+from tests.e2e.test_http_apis_e2e import ACCOUNT, REGION, apigw, apigw_client, deploy, function_arn, refused  # noqa: F401
+from tests.e2e.test_postgres_e2e import postgres_url  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.docker
 
@@ -246,3 +249,30 @@ def test_an_integration_timeout_is_a_503(server: Server, apigw, lam, function) -
     apigw.update_integration(ApiId=api_id, IntegrationId=integration, TimeoutInMillis=1000)
     status, _, data = call(server, api_id, "host", "GET", "/slow")
     assert (status, json.loads(data)) == (503, {"message": "Service Unavailable"})
+
+
+def test_two_nodes_on_one_postgresql_serve_one_api(tmp_path, postgres_url: str) -> None:  # noqa: F811
+    """An API made through one node answers through the other (within its cache's few seconds), and a
+    route key taken through one node is refused through the other: the store's constraint, not a node's
+    memory, keeps routes unique."""
+    key = {"FAAS_MASTER_KEY": base64.b64encode(os.urandom(32)).decode()}
+    first = Server(tmp_path / "a", database_url=postgres_url, extra_env=key).start()
+    second = None
+    try:
+        second = Server(tmp_path / "b", database_url=postgres_url, extra_env=key).start()
+        function = deploy(first.client(), APP)
+        api_a = apigw_client(first)
+        api_b = apigw_client(second, first.credentials())
+        api_id = api_a.create_api(Name="shared", ProtocolType="HTTP", Target=function_arn(function),
+                                  RouteKey="GET /items/{id}")["ApiId"]
+        event = event_of(second, api_id, "host", "GET", "/items/5")
+        assert event["pathParameters"] == {"id": "5"}
+        integration = api_b.get_integrations(ApiId=api_id)["Items"][0]["IntegrationId"]
+        refused(api_b.create_route, "ConflictException", 409, ApiId=api_id, RouteKey="GET /items/{id}",
+                Target=f"integrations/{integration}")
+        api_b.create_route(ApiId=api_id, RouteKey="POST /items", Target=f"integrations/{integration}")
+        wait_for(lambda: call(first, api_id, "host", "POST", "/items")[0] == 200, timeout=30)
+    finally:
+        if second is not None:
+            second.stop()
+        first.stop()
