@@ -23,7 +23,7 @@ class Route:
     segments: tuple[str, ...]  # literal text, or a parameter's name; the greedy one last
     literal: tuple[bool, ...]  # per segment: literal or a parameter
     greedy: bool  # the last segment is {name+}
-    value: object  # what the caller attached: the route's document
+    value: dict  # the route's document
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +36,7 @@ class RouteTable:
     """An API's routes, grouped by segment count and then by a literal first segment, so a request looks
     only at routes that could match: an API of many routes costs a dictionary lookup, not a scan."""
 
-    def __init__(self, routes: Iterable[tuple[str, object]]) -> None:
+    def __init__(self, routes: Iterable[tuple[str, dict]]) -> None:
         exact: dict[int, list[Route]] = {}
         self._greedy: list[Route] = []
         self.default: Route | None = None

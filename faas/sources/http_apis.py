@@ -103,8 +103,10 @@ class HttpApiSource:
         """Answer one request to the API `api_id`; `raw_path` is the path after the API's own (the stage's
         name first, unless the `$default` stage serves it), as received."""
         api = await self._apis.for_request(api_id)
-        if api is None or api.document.get("disableExecuteApiEndpoint"):
+        if api is None:
             return answer(api_events.NOT_FOUND)
+        if api.document.get("disableExecuteApiEndpoint"):  # as API Gateway answers its disabled endpoint
+            return answer(api_events.FORBIDDEN)
         compiled = self._compile(api)
         stage, route_path = _stage(compiled.stages, raw_path.split("?", 1)[0])
         if stage is None:
@@ -117,7 +119,7 @@ class HttpApiSource:
         extra = cors.cors_headers(cors_config, headers) + [("apigw-requestid", request_id)]
         method, stage_name = request.method.upper(), stage["stageName"]
         found = compiled.routes.match(method, route_path)
-        if found is None or "target" not in found.route.value:  # type: ignore[operator]
+        if found is None or "target" not in found.route.value:
             return answer(api_events.NOT_FOUND, extra)
         try:
             authorised = await self._authorise(request, api, found, f"{stage_name}/{method}/{route_path.lstrip('/')}")
@@ -128,7 +130,7 @@ class HttpApiSource:
     async def _run(self, request: web.Request, api: HttpApi, stage: dict, found: Match, authorised: Authorised,
                    raw_path: str, request_id: str, extra: list[url_events.Header]) -> web.StreamResponse:
         """The authorised request's invocation of its route's integration, and the response."""
-        integration_id = found.route.value["target"].partition("/")[2]  # type: ignore[index]
+        integration_id = found.route.value["target"].partition("/")[2]
         integration = self._compile(api).integrations.get(integration_id)
         target = function_of(integration["integrationUri"]) if integration else None
         if integration is None or target is None:
@@ -186,7 +188,7 @@ class HttpApiSource:
         `arn:aws:execute-api:<region>:<account>:<api-id>/<stage>/<METHOD>/<path>`, through the guard, refusals
         audited); or JWT (a token from the authorizer's issuer and audience, with one of the route's scopes)."""
         route = found.route.value
-        kind = route.get("authorizationType", "NONE")  # type: ignore[union-attr]
+        kind = route.get("authorizationType", "NONE")
         if kind == "AWS_IAM":
             resource = self._apis.execute_arn(api.api_id, invoke_path)
             caller: Caller | None = None
@@ -200,7 +202,7 @@ class HttpApiSource:
                 raise Rejected(api_events.TOO_LARGE) from refusal
             return Authorised(body=body, iam=iam_identity(request, caller, self._account_id))
         if kind == "JWT":
-            authorizer = self._compile(api).authorizers.get(route.get("authorizerId"))  # type: ignore[union-attr]
+            authorizer = self._compile(api).authorizers.get(route.get("authorizerId"))
             if authorizer is None:
                 raise Rejected(api_events.INTERNAL_ERROR)
             header = authorizer["identitySource"][0][len("$request.header."):]
@@ -211,7 +213,7 @@ class HttpApiSource:
             except Refused as refusal:
                 raise Rejected(api_events.UNAUTHORIZED) from refusal
             scopes = scopes_of(claims)
-            required = route.get("authorizationScopes") or []  # type: ignore[union-attr]
+            required = route.get("authorizationScopes") or []
             if required and not set(required) & set(scopes):
                 raise Rejected(api_events.FORBIDDEN)
             return Authorised(jwt_claims=claims_for_event(claims), jwt_scopes=scopes)

@@ -240,6 +240,9 @@ def test_quick_create_serves_at_once(server: Server, apigw, function) -> None:
     api_id = apigw.create_api(Name="quick", ProtocolType="HTTP", Target=function_arn(function))["ApiId"]
     event = event_of(server, api_id, "host", "POST", "/any/path", body=b"hi", headers={"Content-Type": "text/plain"})
     assert (event["routeKey"], event["body"], event["isBase64Encoded"]) == ("$default", "hi", False)
+    apigw.update_api(ApiId=api_id, DisableExecuteApiEndpoint=True)  # as API Gateway answers its disabled endpoint
+    status, _, data = call(server, api_id, "host", "GET", "/any/path")
+    assert (status, json.loads(data)) == (403, {"message": "Forbidden"})
 
 
 def test_an_integration_timeout_is_a_503(server: Server, apigw, lam, function) -> None:
