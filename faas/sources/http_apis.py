@@ -21,7 +21,7 @@ from faas.errors import AccessDenied, ApiError, InvalidSignature, RequestTooLarg
 from faas.model import utcnow
 from faas.security import policy
 from faas.services.functions import FunctionService
-from faas.services.http_apis import DEFAULT_STAGE, HttpApiService, cors_for_serving, function_of
+from faas.services.http_apis import DEFAULT_ROUTE, DEFAULT_STAGE, HttpApiService, cors_for_serving, function_of
 from faas.sources import api_events, cors, url_events
 from faas.sources.api_routes import Match, RouteTable
 from faas.services.identities import Caller
@@ -90,6 +90,7 @@ class HttpApiSource:
         self._trusted = url_events.trusted_networks(trusted_proxies)
         # Each API compiled for requests, for the API as last read (the service re-reads it after a change).
         self._compiled: dict[str, Compiled] = {}
+        self._decisions: dict[tuple[str, str], tuple[tuple[dict, ...], bool]] = {}
 
     def _compile(self, api: HttpApi) -> Compiled:
         cached = self._compiled.get(api.api_id)
@@ -223,12 +224,22 @@ class HttpApiSource:
         """Whether the function's policy lets API Gateway invoke it for this route (its statements are
         cached): the SourceArn is `<api-id>/<stage>/<METHOD>/<route path>`, or `.../$default`."""
         route = found.route
-        rest = f"{stage}/{DEFAULT_STAGE}" if not route.method else f"{stage}/{method}{route.key.partition(' ')[2]}"
-        context = {"aws:SourceArn": self._apis.execute_arn(api_id, rest), "aws:SourceAccount": self._account_id}
+        rest = f"{stage}/{DEFAULT_ROUTE}" if not route.method else f"{stage}/{method}{route.key.partition(' ')[2]}"
+        source_arn = self._apis.execute_arn(api_id, rest)
+        statements = await self._statements(function_name)
+        # The decision is kept for as long as the statements it was made on are (the same cached tuple).
+        key = (function_name, source_arn)
+        known = self._decisions.get(key)
+        if known is not None and known[0] is statements:
+            return known[1]
         decision = policy.evaluate_resource_policy(
-            await self._statements(function_name), principal=SERVICE_PRINCIPAL, action="lambda:InvokeFunction",
-            resource=self._function_arn(function_name), context=context)
-        return decision == policy.ALLOW
+            statements, principal=SERVICE_PRINCIPAL, action="lambda:InvokeFunction",
+            resource=self._function_arn(function_name),
+            context={"aws:SourceArn": source_arn, "aws:SourceAccount": self._account_id}) == policy.ALLOW
+        if len(self._decisions) > 10_000:
+            self._decisions.clear()
+        self._decisions[key] = (statements, decision)
+        return decision
 
     async def _invoke(self, fn, payload: bytes, request_id: str, trace_id: str,  # type: ignore[no-untyped-def]
                       timeout_s: float) -> Result:
