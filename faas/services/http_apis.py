@@ -43,6 +43,16 @@ AUTHORIZATION_TYPES = ("NONE", "AWS_IAM", "JWT")
 # A loopback issuer may use plain HTTP (local development and tests); any other must use HTTPS.
 _LOOPBACK_HOSTS = ("localhost", "::1")
 
+# Fields of the model this platform does not honour: refused by name, never silently ignored.
+_UNSUPPORTED = {
+    "api": ("credentialsArn", "apiKeySelectionExpression", "disableSchemaValidation"),
+    "route": ("requestParameters", "requestModels", "modelSelectionExpression", "routeResponseSelectionExpression"),
+    "integration": ("requestParameters", "responseParameters", "requestTemplates", "templateSelectionExpression",
+                    "credentialsArn", "integrationSubtype", "connectionId", "tlsConfig", "passthroughBehavior",
+                    "contentHandlingStrategy"),
+    "stage": ("accessLogSettings", "routeSettings", "defaultRouteSettings", "clientCertificateId", "deploymentId"),
+}
+
 AddPermission = Callable[[str, dict[str, Any]], Awaitable[object]]
 
 
@@ -168,6 +178,7 @@ class HttpApiService:
                              "(protocolType HTTP)")
         if protocol != "HTTP":
             raise BadRequest(f"Invalid protocolType {str(protocol)[:32]!r}: use HTTP")
+        _refuse_unsupported(params, "api")
         expression = params.get("routeSelectionExpression", "$request.method $request.path")
         if expression != "$request.method $request.path":
             raise BadRequest("The routeSelectionExpression of an HTTP API must be ${request.method} ${request.path}")
@@ -181,8 +192,8 @@ class HttpApiService:
         function: str | None = None
         if "target" in params:
             function, parts = await self._quick_create(params, now)
-        elif "routeKey" in params or "credentialsArn" in params:
-            raise BadRequest("routeKey and credentialsArn are part of quick create: give a target too")
+        elif "routeKey" in params:
+            raise BadRequest("routeKey is part of quick create: give a target too")
         await self._store.create(api_id, document, parts, now)
         if function is not None:
             # As AWS's quick create does: the function's policy lets API Gateway invoke it for this API.
@@ -285,6 +296,9 @@ class HttpApiService:
         return route
 
     def _route(self, route: dict, params: dict[str, Any], api: HttpApi, *, creating: bool) -> dict:
+        _refuse_unsupported(params, "route")
+        if params.get("apiKeyRequired"):
+            raise BadRequest("apiKeyRequired is supported only for WebSocket APIs")
         if creating or "routeKey" in params:
             parse_route_key(params.get("routeKey"))
             route["routeKey"] = params["routeKey"]
@@ -353,6 +367,9 @@ class HttpApiService:
         return integration
 
     def _integration(self, integration: dict, params: dict[str, Any], *, creating: bool) -> dict:
+        _refuse_unsupported(params, "integration")
+        if params.get("connectionType") not in (None, "INTERNET"):
+            raise BadRequest("Invalid connectionType: a Lambda proxy integration connects over INTERNET")
         if creating or "integrationType" in params:
             if params.get("integrationType") != "AWS_PROXY":
                 raise BadRequest(f"Invalid integrationType {str(params.get('integrationType'))[:32]!r}: this "
@@ -449,6 +466,7 @@ class HttpApiService:
 
     async def create_stage(self, api_id: str, params: dict[str, Any]) -> dict:
         await self.get_api(api_id)
+        _refuse_unsupported(params, "stage")
         name = params.get("stageName")
         if not isinstance(name, str) or not _STAGE_NAME.match(name):
             raise BadRequest(f"Invalid stageName {str(name)[:140]!r}: $default, or 1-128 letters, digits, - and _")
@@ -506,6 +524,12 @@ class HttpApiService:
 
 def _date(when: datetime.datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _refuse_unsupported(params: dict[str, Any], what: str) -> None:
+    given = sorted(field for field in _UNSUPPORTED[what] if params.get(field))
+    if given:
+        raise BadRequest(f"Not supported on this platform ({what}): {', '.join(given)}")
 
 
 def _text(value: Any, field: str, least: int, most: int) -> str:

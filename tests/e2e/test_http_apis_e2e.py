@@ -181,6 +181,15 @@ def test_bad_input_gets_api_gateways_errors_and_changes_nothing(apigw: Any, func
             IntegrationUri=function_arn(function), PayloadFormatVersion="3.0")
     refused(apigw.create_integration, "BadRequestException", 400, ApiId=api_id, IntegrationType="AWS_PROXY",
             IntegrationUri=function_arn(function), PayloadFormatVersion="2.0", TimeoutInMillis=40000)
+    # What the platform does not honour is refused by name, never ignored.
+    response = refused(apigw.create_integration, "BadRequestException", 400, ApiId=api_id,
+                       IntegrationType="AWS_PROXY", IntegrationUri=function_arn(function), PayloadFormatVersion="2.0",
+                       RequestParameters={"overwrite:header.x": "y"})
+    assert "requestParameters" in response["Error"]["Message"]
+    refused(apigw.create_stage, "BadRequestException", 400, ApiId=api_id, StageName="logged",
+            AccessLogSettings={"DestinationArn": "arn:aws:logs:us-east-1:000000000000:log-group:x", "Format": "$x"})
+    refused(apigw.create_api, "BadRequestException", 400, Name="x", ProtocolType="HTTP",
+            Target=function_arn(function), CredentialsArn="arn:aws:iam::000000000000:role/r")
     refused(apigw.create_stage, "BadRequestException", 400, ApiId=api_id, StageName="bad name")
     refused(apigw.create_stage, "BadRequestException", 400, ApiId=api_id, StageName="s",
             StageVariables={"bad-name": "x"})
