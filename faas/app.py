@@ -21,7 +21,9 @@ from faas.api import functions as function_routes
 from faas.api import identities as identity_routes
 from faas.api import invoke as invoke_routes
 from faas.api import mappings as mapping_routes
+from faas.api import apigatewayv2 as http_api_routes
 from faas.api import awsjson
+from faas.api import execute_api
 from faas.api import native as native_routes
 from faas.api import router
 from faas.api import permissions as permission_routes
@@ -52,6 +54,7 @@ from faas.services.audit import AuditService
 from faas.services.destinations import Destinations, Target, queue_entry
 from faas.services.event_configs import EventConfigService
 from faas.services.functions import FunctionService
+from faas.services.http_apis import HttpApiService
 from faas.services.identities import IdentityService
 from faas.services.invocations import InvocationService
 from faas.services.mappings import MappingService, lambda_filter
@@ -67,8 +70,10 @@ from faas.security.addresses import AddressRule
 from faas.services.topic_signing import load_signer
 from faas.services.topics import TopicService
 from faas.store.topics import TopicStore, Work
+from faas.sources.http_apis import HttpApiSource
+from faas.sources.jwt_authorizers import JwtVerifier
 from faas.sources.urls import UrlSource
-from faas.errors import QueueDoesNotExist, StartupError
+from faas.errors import QueueDoesNotExist, ResourceNotFound, StartupError
 from faas.model import Function
 from faas.settings import Settings
 from faas.store.db import create_engine, migrate, scrub
@@ -76,6 +81,7 @@ from faas.store.functions import FunctionStore
 from faas.store.invocations import InvocationStore
 from faas.store.audit import AuditStore
 from faas.store.event_configs import EventConfigStore
+from faas.store.http_apis import HttpApiStore
 from faas.store.identities import IdentityStore
 from faas.store.mappings import MappingStore
 from faas.store.meta import CANARY, CANARY_TEXT, MetaStore
@@ -302,19 +308,30 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     mappings = MappingService(MappingStore(engine), functions, queues, identities, region=settings.region,
                               account_id=settings.account_id, function_arn=settings.function_arn,
                               compile_filter=lambda_filter)
+    async def function_exists(name: str) -> bool:
+        try:
+            await functions.get(name)
+        except ResourceNotFound:
+            return False
+        return True
+
+    http_apis = HttpApiService(HttpApiStore(engine), region=settings.region, account_id=settings.account_id,
+                               domain=settings.url_domain, scheme=settings.scheme, function_exists=function_exists,
+                               add_permission=permissions.add)
     pollers = QueuePollers(mappings, queues, functions, invoker, region=settings.region,
                            compile_filters=json_patterns(lambda_filter), grace_s=settings.shutdown_grace_s)
     topics, topic_deliveries = await _topics(settings, engine, master, node, queues, permissions, async_invoker, audit)
 
     # lambda_errors first: host-style URL requests, answered by the next middleware, leave through it too.
-    api = web.Application(middlewares=[lambda_errors, url_routes.host_style(settings.url_domain), guard],
+    api = web.Application(middlewares=[lambda_errors, url_routes.host_style(settings.url_domain),
+                                         execute_api.host_style(settings.url_domain), guard],
                           client_max_size=MAX_REQUEST_BYTES)
     api[SERVICES] = Services(settings=settings, functions=functions, invoker=invoker,
                              invocations=InvocationService(InvocationStore(engine)), retire=pool.retire,
                              environments=pool.describe, identities=identities, permissions=permissions,
                              audit_log=AuditService(audit.flush, AuditStore(engine)), async_invoker=async_invoker,
                              event_configs=event_configs, urls=urls,
-                             queues=queues, mappings=mappings, topics=topics)
+                             queues=queues, mappings=mappings, topics=topics, http_apis=http_apis)
     # AWS services beside Lambda, by their X-Amz-Target prefix (faas.api.router): one port, guard and audit log.
     api[awsjson.SERVICES] = {SQS.target_prefix: SQS, SNS.target_prefix: SNS}
     api[GUARD] = checks = Guard(identities, permissions, audit, settings)
@@ -322,8 +339,13 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     # import the API): one implementation of credentials, policies and the audit log for every request.
     api[url_routes.URL_SOURCE] = UrlSource(urls, functions, invoker, checks, function_arn=settings.function_arn,
                                            account_id=settings.account_id, trusted_proxies=settings.trusted_proxies)
+    jwt_verifier = JwtVerifier()
+    api[execute_api.API_SOURCE] = HttpApiSource(http_apis, functions, invoker, permissions.statements, checks,
+                                                jwt_verifier, function_arn=settings.function_arn, account_id=settings.account_id,
+                                                trusted_proxies=settings.trusted_proxies)
     for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
-                   url_routes, identity_routes, native_routes, tag_routes, mapping_routes, router, sns_routes):
+                   url_routes, identity_routes, native_routes, tag_routes, mapping_routes, http_api_routes,
+                   execute_api, router, sns_routes):
         routes.add_routes(api)
 
     async def install_firewall() -> None:
@@ -347,6 +369,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     parts: tuple[Part, ...] = (
         Hooks("store", stop=engine.dispose),
         Hooks("Docker", stop=backend.close),
+        Hooks("JWT key fetches", stop=jwt_verifier.close),
         # A cache of the store's code: the next start unpacks what it needs.
         Hooks("sandbox directory", stop=lambda: shutil.rmtree(sandbox, ignore_errors=True)),
         recorder,  # invocation records, and

@@ -368,3 +368,38 @@ class SnsInvalidParameterValue(SnsError):
 
     code = "ParameterValueInvalid"
     query_code = "ParameterValueInvalid"
+
+
+class ApiGatewayError(ApiError):
+    """An error of the API Gateway v2 API (HTTP APIs): its model's shapes carry only `message` (and a
+    NotFoundException its `resourceType`), sent with the shape's name in `x-amzn-ErrorType`."""
+
+    status = 400
+    code = "ApiGatewayException"  # the base's own, never sent: every error raised is one of the subclasses
+    error_type = "User"
+
+    def body(self) -> dict[str, Any]:
+        return {"message": self.message, **self.fields}
+
+
+class BadRequest(ApiGatewayError):
+    """The request is not valid."""
+
+    code = "BadRequestException"
+
+
+class NotFound(ApiGatewayError):
+    """The resource specified in the request was not found."""
+
+    status = 404
+    code = "NotFoundException"
+
+    def __init__(self, message: str | None = None, resource_type: str | None = None) -> None:
+        super().__init__(message, **({"resourceType": resource_type} if resource_type else {}))
+
+
+class Conflict(ApiGatewayError):
+    """The requested operation would cause a conflict with the current state of a resource."""
+
+    status = 409
+    code = "ConflictException"

@@ -117,7 +117,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("async_retry_base_s", 60.0, "seconds before the first retry of a failed asynchronous invocation "
             "(the second waits twice as long), as Lambda does", float),
     Setting("url_domain", "lambda-url.localhost", "domain of function URLs: http://<url-id>.<domain>:<port>/ "
-            "(path-style /lambda-url/<url-id>/ works on any host)"),
+            "(path-style /lambda-url/<url-id>/ works on any host), and of HTTP APIs: "
+            "http://<api-id>.execute-api.<domain>:<port>/ (path-style /execute-api/<api-id>/)"),
     Setting("trusted_proxies", (), "comma-separated CIDRs of reverse proxies in front of function URLs whose "
             "X-Forwarded-For/-Proto/-Port are believed (default none: a caller cannot claim another address "
             "or protocol), e.g. 10.0.0.5/32", _networks),

@@ -11,6 +11,7 @@ from faas.sources.async_events import AsyncInvoker
 from faas.dispatch.invoker import Invoker
 from faas.services.audit import AuditService
 from faas.services.event_configs import EventConfigService
+from faas.services.http_apis import HttpApiService
 from faas.services.identities import IdentityService
 from faas.services.invocations import InvocationService
 from faas.services.mappings import MappingService
@@ -39,6 +40,7 @@ class Services:
     queues: QueueService
     topics: TopicService
     mappings: MappingService
+    http_apis: HttpApiService
 
 
 SERVICES = web.AppKey("services", Services)

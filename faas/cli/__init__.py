@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Sequence
 
 from faas.cli.access import add_access_commands
+from faas.cli.apis import add_api_commands
 from faas.cli.common import print_error, print_to_stderr, usage
 from faas.cli.functions import add_function_commands
 from faas.cli.identities import add_identity_commands
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_queue_commands(commands)
     add_topic_commands(commands)
     add_trigger_commands(commands)
+    add_api_commands(commands)
     return parser
 
 

@@ -328,3 +328,27 @@ function_urls = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_modified", DateTime(timezone=True), nullable=False),
 )
+
+# HTTP APIs (API Gateway v2): each API, and its routes, integrations, stages and authorizers as "parts". Both
+# keep the resource as API Gateway answers it (a JSON document in the wire's field names), which the service
+# checks before it is stored; the columns beside it are what SQL must enforce or find.
+http_apis = Table(
+    "http_apis",
+    metadata,
+    Column("api_id", String(16), primary_key=True),
+    Column("document", Text, nullable=False),  # JSON: the Api shape
+    Column("created_at", DateTime(timezone=True), nullable=False),  # GetApis's order
+)
+
+http_api_parts = Table(
+    "http_api_parts",
+    metadata,
+    Column("api_id", String(16), ForeignKey("http_apis.api_id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # route | integration | stage | authorizer
+    Column("part_id", String(128), primary_key=True),  # routeId, integrationId, stageName, authorizerId
+    # What must be unique within the API and kind besides the id: a route's key. NULL for the other kinds.
+    Column("unique_key", String(512), nullable=True),
+    Column("document", Text, nullable=False),  # JSON: the Route, Integration, Stage or Authorizer shape
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("api_id", "kind", "unique_key", name="uq_http_api_parts_api_id_kind_unique_key"),
+)

@@ -73,6 +73,14 @@ def test_wire_codes_are_unique_within_a_service():
         assert len(codes) == len(set(codes))
 
 
+def test_api_gateway_errors_are_the_ones_its_model_names():
+    model = botocore.session.get_session().get_service_model("apigatewayv2")
+    modeled = {shape.name: shape.metadata["error"]["httpStatusCode"] for shape in model.error_shapes}
+    for cls in API_ERRORS:
+        if issubclass(cls, errors.ApiGatewayError) and cls is not errors.ApiGatewayError:
+            assert modeled[cls.code] == cls.status, cls
+
+
 @pytest.mark.parametrize(("cls", "status", "code"), [
     (errors.InvalidParameterValue, 400, "InvalidParameterValueException"),
     (errors.InvalidRequestContent, 400, "InvalidRequestContentException"),
@@ -96,6 +104,9 @@ def test_default_message_is_the_docstring(cls):
     assert error.message == cls.__doc__.strip()
     assert str(error) == error.message
     body = error.body()
+    if issubclass(cls, errors.ApiGatewayError):  # API Gateway's model: only `message`
+        assert body == {"message": error.message}
+        return
     assert body["message"] == body["Message"] == error.message
     assert body["Type"] == cls.error_type
 
