@@ -293,3 +293,17 @@ class InvalidEventPattern(FaasError):
     """An event pattern (a Lambda filter, an SNS filter policy, an EventBridge rule) is not valid.
 
     Not an ApiError: each API that takes patterns answers it in its own error shape."""
+
+
+class InvalidScheduleExpression(FaasError):
+    """A schedule expression (rate, cron or at) or its time zone is not valid.
+
+    Not an ApiError: the scheduler and EventBridge rules each answer it in their own error shape."""
+
+
+class SchedulerConflict(ApiError):
+    """The request conflicts with the resource's state (EventBridge Scheduler's ConflictException)."""
+
+    status = 409
+    code = "ConflictException"
+    error_type = "User"
