@@ -137,6 +137,9 @@ SETTINGS: tuple[Setting, ...] = (
             "e.g. 10.0.5.0/24", _cidrs),
     Setting("debian_mirror", "", "Debian mirror for the runtime images' base (default: the host's apt sources)"),
     Setting("log_level", "info", "log level: debug, info, warning or error"),
+    Setting("clock_file", "", "TEST/DEVELOPMENT AID, never for production: a file holding an ISO-8601 instant "
+            "that schedules treat as now (advancing from the file's last write); refused unless the API listens "
+            "on a loopback address"),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -175,6 +178,7 @@ class Settings:
     egress_allow: tuple[str, ...]
     debian_mirror: str
     log_level: str
+    clock_file: str
 
     @property
     def effective_database_url(self) -> str:

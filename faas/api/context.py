@@ -16,6 +16,7 @@ from faas.services.invocations import InvocationService
 from faas.services.mappings import MappingService
 from faas.services.permissions import PermissionService
 from faas.services.queues import QueueService
+from faas.services.schedules import ScheduleService
 from faas.services.urls import UrlService
 from faas.services.functions import FunctionService, parse_function_ref
 from faas.settings import Settings
@@ -37,6 +38,7 @@ class Services:
     urls: UrlService
     queues: QueueService
     mappings: MappingService
+    schedules: ScheduleService
 
 
 SERVICES = web.AppKey("services", Services)

@@ -1,0 +1,239 @@
+"""Schedules (EventBridge Scheduler) against a real `faas serve` with real containers, driven through boto3's
+`scheduler` client on the controllable clock (FAAS_CLOCK_FILE): the API and its errors, every expression kind,
+a time zone across both DST changes, one-time schedules deleted after completion, disabled schedules, start
+and end dates, queue and function targets, retries to a dead-letter queue, and catch-up after a restart."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.e2e.conftest import Server, make_zip, unique, wait_for
+from tests.e2e.test_security_e2e import audit
+from tests.e2e.test_sqs_e2e import sqs_client
+
+ACCOUNT = "000000000000"
+REGION = "us-east-1"
+ROLE = "scheduler-runner"  # the schedules' execution role: may invoke functions and send to queues
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{ROLE}"
+NOBODY_ARN = f"arn:aws:iam::{ACCOUNT}:role/faas-default"  # allowed nothing
+START = dt.datetime(2026, 3, 27, 12, 0, tzinfo=dt.timezone.utc)
+CONTEXT = '{"at": "<aws.scheduler.scheduled-time>", "arn": "<aws.scheduler.schedule-arn>", "tag": "%s"}'
+HANDLER = '''
+import json
+def handler(event, context):
+    print("SCHEDULED " + json.dumps(event))
+    return event
+'''
+
+
+def scheduler_client(server: Server) -> Any:
+    credentials = server.credentials()
+    return boto3.client(
+        "scheduler", endpoint_url=server.endpoint, region_name=REGION,
+        aws_access_key_id=credentials.access_key_id, aws_secret_access_key=credentials.secret_access_key,
+        aws_session_token=credentials.session_token,
+        config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=60,
+                      parameter_validation=False))  # the server must catch bad input itself
+
+
+def set_clock(path: Path, instant: dt.datetime) -> None:
+    path.write_text(instant.isoformat())
+
+
+def with_runner_role(server: Server) -> Server:
+    status, _, body = server.request("POST", "/faas/v1/roles", json.dumps({"Name": ROLE}).encode(),
+                                     {"Content-Type": "application/json"})
+    assert status in (201, 409), (status, body[:500])
+    document = {"PolicyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["lambda:InvokeFunction", "sqs:SendMessage"], "Resource": "*"}]}}
+    status, _, body = server.request("PUT", f"/faas/v1/roles/{ROLE}/policies/run", json.dumps(document).encode(),
+                                     {"Content-Type": "application/json"})
+    assert status == 200, (status, body[:500])
+    return server
+
+
+@pytest.fixture(scope="module")
+def clock(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("clock") / "now"
+    set_clock(path, START)
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, clock: Path):  # type: ignore[no-untyped-def]
+    srv = with_runner_role(Server(tmp_path_factory.mktemp("faas") / "data",
+                                  extra_env={"FAAS_CLOCK_FILE": str(clock)}).start())
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def scheduler(server: Server) -> Any:
+    return scheduler_client(server)
+
+
+@pytest.fixture(scope="module")
+def sqs(server: Server) -> Any:
+    return sqs_client(server)
+
+
+def queue(sqs: Any) -> tuple[str, str]:
+    url = sqs.create_queue(QueueName=unique("sched-q"))["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def create(scheduler: Any, target_arn: str, expression: str, tag: str = "", **params: Any) -> str:
+    name = params.pop("Name", None) or unique("sched")
+    target = {"Arn": target_arn, "RoleArn": params.pop("RoleArn", ROLE_ARN), "Input": CONTEXT % tag,
+              **params.pop("Target", {})}
+    scheduler.create_schedule(Name=name, ScheduleExpression=expression, Target=target,
+                              FlexibleTimeWindow=params.pop("FlexibleTimeWindow", {"Mode": "OFF"}), **params)
+    return name
+
+
+def receive(sqs: Any, url: str, count: int, timeout: float = 30) -> list[dict]:
+    """`count` messages' JSON bodies, in the order they arrived."""
+    got: list[dict] = []
+
+    def more() -> bool:
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                           MessageAttributeNames=["All"]).get("Messages", []):
+            got.append({"body": json.loads(message["Body"]), "attributes": message.get("MessageAttributeNames")
+                        or message.get("MessageAttributes", {})})
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return len(got) >= count
+
+    wait_for(more, timeout=timeout)
+    return got
+
+
+def times(messages: list[dict]) -> list[str]:
+    return [message["body"]["at"] for message in messages]
+
+
+def refused(call, code: str, status: int, **params: Any) -> str:  # type: ignore[no-untyped-def]
+    with pytest.raises(ClientError) as caught:
+        call(**params)
+    error = caught.value.response["Error"]
+    assert (caught.value.response["ResponseMetadata"]["HTTPStatusCode"], error["Code"]) == (status, code), error
+    assert error["Message"]
+    return error["Message"]
+
+
+# -- the API --------------------------------------------------------------------------------------
+
+
+def test_schedules_and_groups_in_the_schedulers_shapes(server, scheduler, sqs):
+    _, queue_arn = queue(sqs)
+    groups = scheduler.list_schedule_groups()["ScheduleGroups"]
+    assert [g["Name"] for g in groups if g["Name"] == "default"] == ["default"]
+    group = unique("grp")
+    group_arn = scheduler.create_schedule_group(Name=group)["ScheduleGroupArn"]
+    assert group_arn == f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/{group}"
+    assert scheduler.get_schedule_group(Name=group)["State"] == "ACTIVE"
+
+    name = unique("nightly")
+    arn = scheduler.create_schedule(
+        Name=name, GroupName=group, ScheduleExpression="cron(0 2 ? * MON-FRI *)",
+        ScheduleExpressionTimezone="Europe/Berlin", Description="the nightly job", State="DISABLED",
+        StartDate=START + dt.timedelta(days=1), EndDate=START + dt.timedelta(days=30),
+        FlexibleTimeWindow={"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 15},
+        Target={"Arn": queue_arn, "RoleArn": ROLE_ARN, "Input": "{}",
+                "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 600}})["ScheduleArn"]
+    assert arn == f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/{group}/{name}"
+    got = scheduler.get_schedule(Name=name, GroupName=group)
+    assert (got["Arn"], got["Name"], got["GroupName"], got["ScheduleExpression"], got["ScheduleExpressionTimezone"],
+            got["Description"], got["State"], got["FlexibleTimeWindow"], got["ActionAfterCompletion"]) == \
+        (arn, name, group, "cron(0 2 ? * MON-FRI *)", "Europe/Berlin", "the nightly job", "DISABLED",
+         {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 15}, "NONE")
+    assert got["StartDate"] == START + dt.timedelta(days=1) and got["EndDate"] == START + dt.timedelta(days=30)
+    assert got["Target"] == {"Arn": queue_arn, "RoleArn": ROLE_ARN, "Input": "{}",
+                             "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 600}}
+    assert got["CreationDate"] == START or got["CreationDate"] >= START  # on the schedule clock
+
+    # Update replaces the settings; the default group is where a schedule without GroupName lives.
+    scheduler.update_schedule(Name=name, GroupName=group, ScheduleExpression="rate(5 minutes)", State="ENABLED",
+                              FlexibleTimeWindow={"Mode": "OFF"}, Target={"Arn": queue_arn, "RoleArn": ROLE_ARN})
+    got = scheduler.get_schedule(Name=name, GroupName=group)
+    assert (got["ScheduleExpression"], got["State"], got["Description"]) == ("rate(5 minutes)", "ENABLED", "")
+    assert got["Target"]["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+    assert "StartDate" not in got
+
+    others = [create(scheduler, queue_arn, "rate(1 hour)", Name=f"{name}-{i}", State="DISABLED",
+                     GroupName=group) for i in range(3)]
+    listed = scheduler.list_schedules(GroupName=group)["Schedules"]
+    assert [s["Name"] for s in listed] == sorted([name, *others])
+    assert listed[0]["Target"] == {"Arn": queue_arn} and listed[0]["Arn"].endswith(f"/{group}/{listed[0]['Name']}")
+    assert [s["Name"] for s in scheduler.list_schedules(GroupName=group, State="ENABLED")["Schedules"]] == [name]
+    assert len(scheduler.list_schedules(NamePrefix=f"{name}-")["Schedules"]) == 3  # every group's, as AWS lists
+    assert len(scheduler.list_schedules(GroupName="default", NamePrefix=f"{name}-")["Schedules"]) == 0
+    pages = list(scheduler.get_paginator("list_schedules").paginate(GroupName=group,
+                                                                      PaginationConfig={"PageSize": 2}))
+    assert [len(page["Schedules"]) for page in pages] == [2, 2]
+    assert [s["Name"] for page in pages for s in page["Schedules"]] == [s["Name"] for s in listed]
+
+    scheduler.delete_schedule(Name=others[0], GroupName=group)
+    refused(scheduler.get_schedule, "ResourceNotFoundException", 404, Name=others[0], GroupName=group)
+    # Deleting the group deletes its schedules.
+    scheduler.delete_schedule_group(Name=group)
+    refused(scheduler.get_schedule, "ResourceNotFoundException", 404, Name=name, GroupName=group)
+    refused(scheduler.get_schedule_group, "ResourceNotFoundException", 404, Name=group)
+    # The calls were authorised as scheduler:* on the schedule's ARN, and the changes audited.
+    actions = {(entry["Action"], entry["Resource"]) for entry in audit(server)}
+    assert ("scheduler:CreateSchedule", arn) in actions and ("scheduler:DeleteScheduleGroup", group_arn) in actions
+
+
+def test_bad_input_gets_the_schedulers_errors_and_changes_nothing(server, scheduler, sqs):
+    _, queue_arn = queue(sqs)
+    name = create(scheduler, queue_arn, "rate(1 hour)", State="DISABLED")
+    before = scheduler.get_schedule(Name=name)
+    target = {"Arn": queue_arn, "RoleArn": ROLE_ARN}
+    off = {"Mode": "OFF"}
+    cases = [
+        ("cron(0 12 * * * *)", target, "ValidationException", 400),  # neither day field is ?
+        ("cron(61 * * * ? *)", target, "ValidationException", 400),
+        ("rate(0 minutes)", target, "ValidationException", 400),
+        ("at(2020-01-01T00:00:00)", target, "ValidationException", 400),  # in the past (of the schedule clock)
+        ("rate(1 hour)", {**target, "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:no-such-queue"}, "ValidationException", 400),
+        ("rate(1 hour)", {**target, "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:nope"},
+         "ValidationException", 400),
+        ("rate(1 hour)", {**target, "Arn": f"arn:aws:sns:{REGION}:{ACCOUNT}:topic"}, "ValidationException", 400),
+        ("rate(1 hour)", {**target, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/no-such-role"}, "ValidationException", 400),
+        ("rate(1 hour)", {**target, "RetryPolicy": {"MaximumRetryAttempts": 186}}, "ValidationException", 400),
+        ("rate(1 hour)", {**target, "DeadLetterConfig": {"Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:nope"}},
+         "ValidationException", 400),
+    ]
+    for expression, bad_target, code, status in cases:
+        refused(scheduler.create_schedule, code, status, Name=unique("bad"), ScheduleExpression=expression,
+                Target=bad_target, FlexibleTimeWindow=off)
+        refused(scheduler.update_schedule, code, status, Name=name, ScheduleExpression=expression,
+                Target=bad_target, FlexibleTimeWindow=off)
+    refused(scheduler.create_schedule, "ValidationException", 400, Name=unique("bad"),
+            ScheduleExpression="rate(1 hour)", ScheduleExpressionTimezone="Mars/Base", Target=target,
+            FlexibleTimeWindow=off)
+    refused(scheduler.create_schedule, "ValidationException", 400, Name=unique("bad"),
+            ScheduleExpression="rate(1 hour)", Target=target, FlexibleTimeWindow={"Mode": "FLEXIBLE"})
+    refused(scheduler.create_schedule, "ValidationException", 400, Name="bad name!",
+            ScheduleExpression="rate(1 hour)", Target=target, FlexibleTimeWindow=off)
+    refused(scheduler.create_schedule, "ConflictException", 409, Name=name, ScheduleExpression="rate(1 hour)",
+            Target=target, FlexibleTimeWindow=off)
+    refused(scheduler.create_schedule, "ResourceNotFoundException", 404, Name=unique("bad"), GroupName="nope",
+            ScheduleExpression="rate(1 hour)", Target=target, FlexibleTimeWindow=off)
+    refused(scheduler.get_schedule, "ResourceNotFoundException", 404, Name=unique("nope"))
+    refused(scheduler.delete_schedule, "ResourceNotFoundException", 404, Name=unique("nope"))
+    refused(scheduler.delete_schedule_group, "ValidationException", 400, Name="default")
+    refused(scheduler.create_schedule_group, "ConflictException", 409, Name="default")
+    refused(scheduler.list_schedules, "ResourceNotFoundException", 404, GroupName="nope")
+    after = scheduler.get_schedule(Name=name)
+    assert {k: v for k, v in after.items() if k != "ResponseMetadata"} == \
+        {k: v for k, v in before.items() if k != "ResponseMetadata"}
+    assert [s["Name"] for s in scheduler.list_schedules(NamePrefix="bad")["Schedules"]] == []
