@@ -28,8 +28,8 @@ DLQ_ARN = re.compile(r"arn:aws(-[a-z]+)?:sqs:[a-z0-9\-]+:\d{12}:[a-zA-Z0-9\-_]+"
 MAX_RESULTS = 100
 DEFAULT_RETRY_ATTEMPTS = 185  # AWS's defaults for a RetryPolicy left out
 DEFAULT_EVENT_AGE_S = 86400
-# A due time missed while no node ran (or the nodes were behind) still fires within its window: the flexible
-# window when there is one, else this grace. Past it, it is skipped and counted.
+# A due time missed while no node ran (or the nodes were behind) still fires until its flexible window (none when
+# OFF) and this grace after it have passed. Past that, it is skipped and counted.
 GRACE = dt.timedelta(minutes=5)
 MAX_CATCH_UP = 1000  # due times looked at one by one in a firing; past that the rest are skipped at once
 SCHEDULE_KIND = "schedule"  # the kind of leased work a firing's delivery is
@@ -94,8 +94,8 @@ def flexible_offset(schedule: Schedule, due: dt.datetime) -> dt.timedelta:
 
 
 def window(schedule: Schedule) -> dt.timedelta:
-    """How late a due time may still fire."""
-    return dt.timedelta(minutes=schedule.flexible_window_min) if schedule.flexible_window_min else GRACE
+    """How late after its due time a due time may still fire."""
+    return dt.timedelta(minutes=schedule.flexible_window_min or 0) + GRACE
 
 
 def expression_of(schedule: Schedule) -> Expression:

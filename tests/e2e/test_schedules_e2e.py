@@ -237,3 +237,156 @@ def test_bad_input_gets_the_schedulers_errors_and_changes_nothing(server, schedu
     assert {k: v for k, v in after.items() if k != "ResponseMetadata"} == \
         {k: v for k, v in before.items() if k != "ResponseMetadata"}
     assert [s["Name"] for s in scheduler.list_schedules(NamePrefix="bad")["Schedules"]] == []
+
+
+# -- firing on the controllable clock ---------------------------------------------------------------
+
+
+def utc(*parts: int) -> dt.datetime:
+    return dt.datetime(*parts, tzinfo=dt.timezone.utc)
+
+
+def stamp(instant: dt.datetime) -> str:
+    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def step(clock: Path, sqs: Any, url: str, to: dt.datetime, expected: list[tuple[str, dt.datetime]]) -> None:
+    """Move the clock to `to` and see exactly the (tag, due time) firings expected arrive."""
+    set_clock(clock, to)
+    messages = receive(sqs, url, len(expected)) if expected else []
+    assert sorted((m["body"]["tag"], m["body"]["at"]) for m in messages) == \
+        sorted((tag, stamp(due)) for tag, due in expected)
+
+
+def test_a_berlin_cron_across_both_daylight_saving_changes(clock, scheduler, sqs):
+    url, queue_arn = queue(sqs)
+    # Spring forward, 2026-03-29: 02:00 becomes 03:00 in Berlin, so 02:30 does not exist that day and is skipped.
+    set_clock(clock, utc(2026, 3, 27, 12))
+    spring = create(scheduler, queue_arn, "cron(30 2 * * ? *)", "berlin", ScheduleExpressionTimezone="Europe/Berlin")
+    # A probe just after where a wrong clock would fire (03:00 CEST, 01:00 UTC): deliveries go out in the order
+    # they were fired, so when the probe arrives, a firing that day would have arrived before it.
+    create(scheduler, queue_arn, "at(2026-03-29T01:00:30)", "probe")
+    step(clock, sqs, url, utc(2026, 3, 28, 1, 30, 1), [("berlin", utc(2026, 3, 28, 1, 30))])  # 02:30 CET
+    step(clock, sqs, url, utc(2026, 3, 29, 1, 1), [("probe", utc(2026, 3, 29, 1, 0, 30))])
+    step(clock, sqs, url, utc(2026, 3, 30, 0, 30, 1), [("berlin", utc(2026, 3, 30, 0, 30))])  # 02:30 CEST
+    scheduler.delete_schedule(Name=spring)
+
+    # Fall back, 2026-10-25: 03:00 becomes 02:00 again, so 02:30 happens twice and runs once, the first time.
+    set_clock(clock, utc(2026, 10, 24, 12))
+    create(scheduler, queue_arn, "cron(30 2 * * ? *)", "berlin", ScheduleExpressionTimezone="Europe/Berlin")
+    create(scheduler, queue_arn, "at(2026-10-25T01:31:00)", "probe")
+    step(clock, sqs, url, utc(2026, 10, 25, 0, 30, 1), [("berlin", utc(2026, 10, 25, 0, 30))])  # 02:30 CEST
+    step(clock, sqs, url, utc(2026, 10, 25, 1, 31, 1), [("probe", utc(2026, 10, 25, 1, 31))])  # not 02:30 CET
+    step(clock, sqs, url, utc(2026, 10, 26, 1, 30, 1), [("berlin", utc(2026, 10, 26, 1, 30))])  # 02:30 CET
+
+
+def test_every_expression_kind_dates_and_states(clock, scheduler, sqs):
+    url, queue_arn = queue(sqs)
+    t0 = utc(2026, 11, 2, 10)
+    set_clock(clock, t0)
+    create(scheduler, queue_arn, "rate(10 minutes)", "rate")  # fires at once, then every 10 minutes
+    create(scheduler, queue_arn, "cron(15 10 * * ? *)", "cron")
+    once = create(scheduler, queue_arn, "at(2026-11-02T10:20:00)", "at", ActionAfterCompletion="DELETE")
+    kept = create(scheduler, queue_arn, "at(2026-11-02T10:21:00)", "kept")
+    create(scheduler, queue_arn, "cron(16 10 * * ? *)", "off", State="DISABLED")
+    create(scheduler, queue_arn, "rate(10 minutes)", "dated", StartDate=t0 + dt.timedelta(minutes=25),
+           EndDate=t0 + dt.timedelta(minutes=40))
+    minute = dt.timedelta(minutes=1)
+    step(clock, sqs, url, t0 + dt.timedelta(seconds=1), [("rate", t0)])
+    step(clock, sqs, url, t0 + 10 * minute, [("rate", t0 + 10 * minute)])
+    step(clock, sqs, url, t0 + 16 * minute, [("cron", t0 + 15 * minute)])  # not "off", which is disabled
+    step(clock, sqs, url, t0 + 21 * minute, [("rate", t0 + 20 * minute), ("at", t0 + 20 * minute),
+                                             ("kept", t0 + 21 * minute)])
+    refused(scheduler.get_schedule, "ResourceNotFoundException", 404, Name=once)  # ActionAfterCompletion DELETE
+    assert scheduler.get_schedule(Name=kept)["State"] == "ENABLED"  # NONE: it stays, with nothing left to fire
+    step(clock, sqs, url, t0 + 25 * minute, [("dated", t0 + 25 * minute)])
+    step(clock, sqs, url, t0 + 30 * minute, [("rate", t0 + 30 * minute)])
+    step(clock, sqs, url, t0 + 35 * minute, [("dated", t0 + 35 * minute)])
+    step(clock, sqs, url, t0 + 41 * minute, [("rate", t0 + 40 * minute)])
+    # "dated" ended at 10:40: it has no 10:45, so the next firing is the rate's 10:50.
+    step(clock, sqs, url, t0 + 50 * minute, [("rate", t0 + 50 * minute)])
+
+
+def test_a_function_target_gets_input_as_its_event(server, clock, scheduler, sqs):
+    lam = server.client()
+    name = unique("sched-fn")
+    lam.create_function(FunctionName=name, Runtime="python3.13", Role=ROLE_ARN, Handler="app.handler",
+                        Code={"ZipFile": make_zip({"app.py": HANDLER})})
+    t0 = utc(2026, 11, 3, 8)
+    set_clock(clock, t0)
+    create(scheduler, f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}", "at(2026-11-03T08:05:00)", "fn")
+    set_clock(clock, t0 + dt.timedelta(minutes=5, seconds=1))
+
+    def events() -> list[dict]:
+        runs = server.get_json(f"/faas/v1/functions/{name}/logs?limit=50")["Invocations"]
+        return [json.loads(line.split("SCHEDULED ", 1)[1]) for run in runs for line in run["Log"].splitlines()
+                if "SCHEDULED " in line]
+
+    got = wait_for(events, timeout=120)
+    assert got == [{"at": "2026-11-03T08:05:00Z", "tag": "fn",
+                    "arn": f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{got[0]['arn'].rsplit('/', 1)[1]}"}]
+
+
+def test_a_target_the_role_may_not_reach_is_retried_then_dead_lettered(server, clock, scheduler, sqs):
+    status, _, body = server.request("POST", "/faas/v1/roles", json.dumps({"Name": "scheduler-sender"}).encode(),
+                                     {"Content-Type": "application/json"})
+    assert status in (201, 409), body
+    document = {"PolicyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}]}}
+    status, _, body = server.request("PUT", "/faas/v1/roles/scheduler-sender/policies/send",
+                                     json.dumps(document).encode(), {"Content-Type": "application/json"})
+    assert status == 200, body
+    lam = server.client()
+    function = unique("sched-denied")
+    lam.create_function(FunctionName=function, Runtime="python3.13", Role=ROLE_ARN, Handler="app.handler",
+                        Code={"ZipFile": make_zip({"app.py": HANDLER})})
+    dlq_url, dlq_arn = queue(sqs)
+    t0 = utc(2026, 11, 4, 8)
+    set_clock(clock, t0)
+    name = create(scheduler, f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}", "at(2026-11-04T08:01:00)",
+                  "denied", RoleArn=f"arn:aws:iam::{ACCOUNT}:role/scheduler-sender",
+                  Target={"RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 600},
+                          "DeadLetterConfig": {"Arn": dlq_arn}})
+    set_clock(clock, t0 + dt.timedelta(minutes=1, seconds=1))
+    message = sqs.receive_message  # the dead-letter event arrives after the first try and two retries (1 s, 2 s)
+    got = wait_for(lambda: message(QueueUrl=dlq_url, WaitTimeSeconds=1, MessageAttributeNames=["All"])
+                   .get("Messages"), timeout=60)[0]
+    assert json.loads(got["Body"]) == {"at": "2026-11-04T08:01:00Z", "tag": "denied",
+                                       "arn": f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{name}"}
+    attributes = {key: value["StringValue"] for key, value in got["MessageAttributes"].items()}
+    assert attributes["ERROR_CODE"] == "AccessDeniedException" and "lambda:InvokeFunction" in attributes["ERROR_MESSAGE"]
+    assert (attributes["RETRY_ATTEMPTS"], attributes["EXHAUSTED_RETRY_CONDITION"]) == ("2", "MaximumRetryAttempts")
+    assert attributes["SCHEDULE_ARN"].endswith(f"/default/{name}") and attributes["TARGET_ARN"].endswith(function)
+    assert server.get_json(f"/faas/v1/functions/{function}/logs?limit=5")["Invocations"] == []
+
+
+def test_a_flexible_window_fires_inside_the_window(clock, scheduler, sqs):
+    url, queue_arn = queue(sqs)
+    t0 = utc(2026, 11, 5, 5)
+    set_clock(clock, t0)
+    create(scheduler, queue_arn, "at(2026-11-05T05:10:00)", "flex",
+           FlexibleTimeWindow={"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 10})
+    # Somewhere in 05:10-05:20, spread by schedule and due time: by 05:20 it has fired, naming its due time.
+    step(clock, sqs, url, t0 + dt.timedelta(minutes=20), [("flex", t0 + dt.timedelta(minutes=10))])
+
+
+def test_a_restart_fires_what_is_still_in_its_window_and_skips_the_rest(server, clock, sqs):
+    scheduler = scheduler_client(server)
+    url, queue_arn = queue(sqs)
+    t0 = utc(2026, 11, 5, 6)
+    set_clock(clock, t0)
+    name = create(scheduler, queue_arn, "rate(1 hour)", "hourly")
+    assert times(receive(sqs, url, 1)) == [stamp(t0)]
+    server.stop()
+    # Down from 06:00 to 09:03: 07:00 and 08:00 are missed by more than the 5-minute grace and are skipped (and
+    # recorded); 09:00 is 3 minutes late, inside it, and fires when the node is back.
+    set_clock(clock, t0 + dt.timedelta(hours=3, minutes=3))
+    server.start()
+    scheduler, sqs = scheduler_client(server), sqs_client(server)
+    assert times(receive(sqs, url, 1, timeout=60)) == [stamp(t0 + dt.timedelta(hours=3))]
+    arn = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{name}"
+    assert f"schedule {arn}: skipped 2 due times missed by more than their window (the last " \
+           f"{(t0 + dt.timedelta(hours=2)).isoformat()})" in server.output()
+    assert [e["Resource"] for e in audit(server)
+            if e["Action"] == "scheduler:SkipDueTimes" and e["Resource"] == arn] == [arn]
+    scheduler.delete_schedule(Name=name)
