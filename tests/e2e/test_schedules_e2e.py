@@ -35,8 +35,8 @@ def handler(event, context):
 '''
 
 
-def scheduler_client(server: Server) -> Any:
-    credentials = server.credentials()
+def scheduler_client(server: Server, credentials: Any = None) -> Any:
+    credentials = credentials or server.credentials()
     return boto3.client(
         "scheduler", endpoint_url=server.endpoint, region_name=REGION,
         aws_access_key_id=credentials.access_key_id, aws_secret_access_key=credentials.secret_access_key,
