@@ -11,6 +11,7 @@ from faas.cli.common import print_error, print_to_stderr, usage
 from faas.cli.functions import add_function_commands
 from faas.cli.identities import add_identity_commands
 from faas.cli.queues import add_queue_commands
+from faas.cli.schedules import add_schedule_commands
 from faas.cli.serve import add_serve_commands
 from faas.cli.triggers import add_trigger_commands
 from faas.client.transport import ClientError, EndpointUnreachable
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_access_commands(commands)
     add_queue_commands(commands)
     add_trigger_commands(commands)
+    add_schedule_commands(commands)
     return parser
 
 

@@ -37,6 +37,7 @@ CLAIM_S = 1.0  # how often deliveries other nodes left (a lapsed lease, a retry)
 LEASE_S = 60.0
 MAX_RETRY_DELAY_S = 60.0
 BATCH = 50
+DRAIN_S = 10.0  # how long a stopping node lets a firing or a delivery under way finish
 EMPTY_INPUT = "{}"  # what a target gets when the schedule has no Input
 
 
@@ -80,6 +81,7 @@ class ScheduleSource:
         self._changed = asyncio.Event()
         self._fired = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
+        self._stopping = False
 
     def changed(self) -> None:
         """A schedule changed on this node: look again at when the next one fires."""
@@ -93,11 +95,17 @@ class ScheduleSource:
         self._tasks = [loop.create_task(self._fire_loop()), loop.create_task(self._deliver_loop())]
 
     async def drain(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Let each loop finish the step it is in (a transaction cut short by cancellation could leave the
+        database connection unusable for the rest of the shutdown); a step that hangs is cancelled."""
+        self._stopping = True
+        self._changed.set()
+        self._fired.set()
+        if self._tasks:
+            _, hung = await asyncio.wait(self._tasks, timeout=DRAIN_S)
+            for task in hung:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self._tasks = []
 
     async def stop(self) -> None:
@@ -106,13 +114,15 @@ class ScheduleSource:
     # -- firing -----------------------------------------------------------------------------------
 
     async def _fire_loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.fire_due()
                 wait = await self._sleep_for()
             except Exception:  # the store may be unreachable for a while: try again, never stop firing
                 log.exception("firing schedules failed; trying again")
                 wait = 1.0
+            if self._stopping:
+                return
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), wait)
             self._changed.clear()
@@ -145,14 +155,18 @@ class ScheduleSource:
     # -- delivering -------------------------------------------------------------------------------
 
     async def _deliver_loop(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._fired.wait(), CLAIM_S)
             self._fired.clear()
+            if self._stopping:
+                return
             try:
                 items = await self._work.claim(SCHEDULE_KIND, self._node, lease_s=LEASE_S, limit=BATCH,
                                                now=self._clock.now())
                 for item in items:
+                    if self._stopping:
+                        break  # what is left stays leased to this node: its next start hands it back
                     await self._deliver(item)
             except Exception:
                 log.exception("delivering schedule firings failed; trying again")

@@ -17,7 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import Server, make_zip, unique, wait_for
-from tests.e2e.test_security_e2e import audit
+from tests.e2e.test_security_e2e import audit, make_principal
 from tests.e2e.test_sqs_e2e import sqs_client
 
 ACCOUNT = "000000000000"
@@ -368,6 +368,32 @@ def test_a_flexible_window_fires_inside_the_window(clock, scheduler, sqs):
            FlexibleTimeWindow={"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 10})
     # Somewhere in 05:10-05:20, spread by schedule and due time: by 05:20 it has fired, naming its due time.
     step(clock, sqs, url, t0 + dt.timedelta(minutes=20), [("flex", t0 + dt.timedelta(minutes=10))])
+
+
+def test_callers_are_authorised_per_schedule_and_pass_the_role(server, scheduler, sqs):
+    _, queue_arn = queue(sqs)
+    prefix = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default"
+    statements = [{"Effect": "Allow", "Action": "scheduler:*", "Resource": f"{prefix}/own-*"}]
+    refuser = make_principal(server, unique("sched-nopass"), statements)
+    passer = make_principal(server, unique("sched-pass"), statements + [
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": ROLE_ARN}])
+    target = {"Arn": queue_arn, "RoleArn": ROLE_ARN}
+    params = {"ScheduleExpression": "rate(1 hour)", "Target": target, "FlexibleTimeWindow": {"Mode": "OFF"},
+              "State": "DISABLED"}
+    # Naming the execution role is passing it: without iam:PassRole on it, refused and audited.
+    refused(scheduler_client(server, refuser).create_schedule, "AccessDeniedException", 403,
+            Name=unique("own"), **params)
+    mine = scheduler_client(server, passer)
+    name = unique("own")
+    mine.create_schedule(Name=name, **params)
+    assert mine.get_schedule(Name=name)["Name"] == name
+    # Only its own schedules: another name's ARN is not covered.
+    refused(mine.create_schedule, "AccessDeniedException", 403, Name=unique("other"), **params)
+    refused(mine.get_schedule, "AccessDeniedException", 403, Name="other-thing")
+    denied = [e for e in audit(server) if e["Action"] == "iam:PassRole" or
+              (e["Action"] == "scheduler:CreateSchedule" and e["Outcome"] == "denied")]
+    assert denied
+    mine.delete_schedule(Name=name)
 
 
 def test_a_restart_fires_what_is_still_in_its_window_and_skips_the_rest(server, clock, sqs):
