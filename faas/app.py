@@ -10,6 +10,7 @@ import logging
 import secrets
 import shutil
 import ssl
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +33,8 @@ from faas.api.auth import GUARD, Guard, guard
 from faas.api.context import SERVICES, Services
 from faas.api.middleware import lambda_errors
 from faas.api.sqs import SQS
+from faas.api import sns as sns_routes
+from faas.api.sns import SNS
 from faas.dispatch.concurrency import Limiter
 from faas.dispatch.invoker import Invoker
 from faas.dispatch.recorder import Recorder
@@ -60,12 +63,17 @@ from faas.services.queues import QueueService
 from faas.services.retention import Pruner, Rule
 from faas.services.schedules import ScheduleService
 from faas.services.urls import UrlService
-from faas.sources.async_events import AsyncInvoker
+from faas.sources.async_events import ASYNC, AsyncInvoker, encode_event
 from faas.sources.queue_pollers import QueuePollers, json_patterns
 from faas.sources.schedules import ScheduleSource
-from faas.sources.urls import UrlSource
 from faas.clock import Clock
-from faas.errors import InvalidParameterValue, ResourceNotFound, StartupError
+from faas.sources.topic_deliveries import TopicDeliveries
+from faas.security.addresses import AddressRule
+from faas.services.topic_signing import load_signer
+from faas.services.topics import TopicService
+from faas.store.topics import TopicStore, Work
+from faas.sources.urls import UrlSource
+from faas.errors import InvalidParameterValue, QueueDoesNotExist, ResourceNotFound, StartupError, TopicNotFound
 from faas.model import Function
 from faas.settings import Settings
 from faas.store.db import create_engine, migrate, scrub
@@ -97,6 +105,12 @@ class Platform:
     settings: Settings
     parts: tuple[Part, ...]  # every long-running part, in start order (faas.lifecycle)
     api: Listener  # the Lambda API, for the address it listens on once started
+
+
+def endpoint_url(settings: Settings, port: int) -> str:
+    """The API's URL as this host's clients reach it (what `faas serve` writes to <data-dir>/endpoint)."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
+    return f"{settings.scheme}://{host}:{port}"
 
 
 def node_id(data_dir: Path) -> str:
@@ -154,6 +168,35 @@ async def open_master_key(settings: Settings, meta: MetaStore) -> MasterKey:
     return master
 
 
+async def _topics(settings: Settings, engine, master: MasterKey, node: str, queues: QueueService,  # type: ignore[no-untyped-def]
+                  permissions: PermissionService, async_invoker: AsyncInvoker,
+                  audit: Recorder) -> tuple[TopicService, TopicDeliveries]:
+    """SNS topics, and the source that delivers to their queue and HTTP subscribers. A function subscriber's
+    delivery is an asynchronous invocation, written in the publish's own transaction."""
+    signer = await load_signer(MetaStore(engine), master, "faas SNS message signing")
+    http_rule = AddressRule(settings.topic_http_deny, settings.topic_http_allow)
+
+    async def queue_exists(name: str) -> bool:
+        try:
+            await queues.queue(name)
+        except QueueDoesNotExist:
+            return False
+        return True
+
+    def published() -> None:
+        async_invoker.wake()
+        deliveries.wake()
+
+    topics = TopicService(TopicStore(engine), permissions, signer, region=settings.region,
+                          account_id=settings.account_id, function_arn=settings.function_arn,
+                          queue_exists=queue_exists,
+                          lambda_work=lambda function, event: Work(ASYNC, str(uuid.uuid4()), encode_event(function, event)),
+                          published=published, audit=audit.add, http_rule=http_rule)
+    deliveries = TopicDeliveries(WorkStore(engine), topics, queues, node_id=node, http_rule=http_rule,
+                                 retry_s=settings.topic_http_retry_s)
+    return topics, deliveries
+
+
 def egress_firewall(settings: Settings) -> Firewall:
     policy = Policy(settings.egress, settings.egress_allow,
                     host_nameservers() if settings.egress != OPEN else ())
@@ -175,17 +218,17 @@ def schedule_clock(settings: Settings, progress: Callable[[str], None]) -> Clock
     return Clock(Path(settings.clock_file))
 
 
-async def _schedules(settings, engine, node, destinations, functions, queues, identities,  # type: ignore[no-untyped-def]
-                     async_invoker, audit, progress) -> tuple[ScheduleService, ScheduleSource]:
+async def _schedules(settings, engine, node, destinations, functions, queues, topics,  # type: ignore[no-untyped-def]
+                     identities, async_invoker, audit, progress) -> tuple[ScheduleService, ScheduleSource]:
     """EventBridge Scheduler: the service the API calls and the source that fires and delivers."""
     clock = schedule_clock(settings, progress)
 
     async def target_exists(target: Target) -> bool:
-        if target.service != "lambda":
+        if target.service == "sqs":
             return await queues.find(target.name) is not None
         try:
-            await functions.get(target.name)
-        except ResourceNotFound:
+            await (functions.get(target.name) if target.service == "lambda" else topics.topic(target.name))
+        except (ResourceNotFound, TopicNotFound):
             return False
         return True
 
@@ -198,7 +241,7 @@ async def _schedules(settings, engine, node, destinations, functions, queues, id
 
     store = ScheduleStore(engine)
     service = ScheduleService(store, clock, region=settings.region, account_id=settings.account_id,
-                              target_exists=target_exists, role_exists=role_exists, target_services=("lambda", "sqs"),
+                              target_exists=target_exists, role_exists=role_exists, target_services=("lambda", "sqs", "sns"),
                               changed=lambda: source.changed())
     source = ScheduleSource(store, service, WorkStore(engine), clock, node_id=node, destinations=destinations,
                             functions=functions, async_invoker=async_invoker, audit=audit)
@@ -283,9 +326,16 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     async def send_to_queue(target: Target, body: str, attributes: dict[str, tuple[str, str]], sender: str) -> None:
         await queues.send(target.name, queue_entry(body, attributes), sender)
 
+    async def publish_to_topic(target: Target, body: str, attributes: dict[str, tuple[str, str]],
+                               sender: str) -> None:
+        # `topics` and `listener` are built below; records are sent only once the node runs.
+        entry = queue_entry(body, attributes)
+        await topics.publish(target.name, {"Message": body, "MessageAttributes": entry.get("MessageAttributes")},
+                             endpoint_url(settings, listener.port))
+
     # Where asynchronous results may go (destinations and dead-letter targets), and the rights that decide.
     destinations = Destinations(identities, permissions, region=settings.region, account_id=settings.account_id,
-                                send={"sqs": send_to_queue})
+                                send={"sqs": send_to_queue, "sns": publish_to_topic})
     functions = FunctionService(function_store, images.RUNTIMES, limiter, master, settings.function_arn,
                                 image_exists=backend.image_exists, role_exists=identities.resolve_role_arn,
                                 on_delete=function_deleted, image_repositories=settings.image_repositories,
@@ -305,8 +355,9 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                               compile_filter=lambda_filter)
     pollers = QueuePollers(mappings, queues, functions, invoker, region=settings.region,
                            compile_filters=json_patterns(lambda_filter), grace_s=settings.shutdown_grace_s)
+    topics, topic_deliveries = await _topics(settings, engine, master, node, queues, permissions, async_invoker, audit)
 
-    schedules, schedule_source = await _schedules(settings, engine, node, destinations, functions, queues,
+    schedules, schedule_source = await _schedules(settings, engine, node, destinations, functions, queues, topics,
                                                   identities, async_invoker, audit, progress)
 
     # lambda_errors first: host-style URL requests, answered by the next middleware, leave through it too.
@@ -317,16 +368,17 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                              environments=pool.describe, identities=identities, permissions=permissions,
                              audit_log=AuditService(audit.flush, AuditStore(engine)), async_invoker=async_invoker,
                              event_configs=event_configs, urls=urls,
-                             queues=queues, mappings=mappings, schedules=schedules)
+                             queues=queues, mappings=mappings, topics=topics, schedules=schedules)
     # AWS services beside Lambda, by their X-Amz-Target prefix (faas.api.router): one port, guard and audit log.
-    api[awsjson.SERVICES] = {SQS.target_prefix: SQS}
+    api[awsjson.SERVICES] = {SQS.target_prefix: SQS, SNS.target_prefix: SNS}
     api[GUARD] = checks = Guard(identities, permissions, audit, settings)
     # The URL source authenticates and authorises through the API's guard, handed in here (sources never
     # import the API): one implementation of credentials, policies and the audit log for every request.
     api[url_routes.URL_SOURCE] = UrlSource(urls, functions, invoker, checks, function_arn=settings.function_arn,
                                            account_id=settings.account_id, trusted_proxies=settings.trusted_proxies)
     for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
-                   url_routes, identity_routes, native_routes, tag_routes, mapping_routes, schedule_routes, router):
+                   url_routes, identity_routes, native_routes, tag_routes, mapping_routes, schedule_routes, router,
+                   sns_routes):
         routes.add_routes(api)
 
     async def install_firewall() -> None:
@@ -362,6 +414,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         Hooks("pool", start=pool.start, stop=pool.close),
         Hooks("invocations in flight", drain=finish_in_flight),
         async_invoker,
+        topic_deliveries,
         # Drained once the listener takes no more requests: long polls answer rather than hold the stop.
         Hooks("queue long polls", drain=queues.drain),
         # Drained first of the sources: receive no more, finish the batches under way.

@@ -307,3 +307,76 @@ class SchedulerConflict(ApiError):
     status = 409
     code = "ConflictException"
     error_type = "User"
+class SnsError(ApiError):
+    """An error of the SNS API (query protocol): `code` is the wire code SNS's model gives its exception shape,
+    from which boto3 picks the modeled exception (NotFound is sns.exceptions.NotFoundException)."""
+
+    status = 400
+    code = "SnsException"  # the base's own, never sent: every error raised is one of the subclasses
+    error_type = "User"
+
+
+class TopicNotFound(SnsError):
+    """Topic does not exist"""
+
+    status = 404
+    code = "NotFound"
+    query_code = "NotFound"
+
+
+class InvalidParameter(SnsError):
+    """Invalid parameter"""
+
+    code = "InvalidParameter"
+    query_code = "InvalidParameter"
+
+
+class SnsAuthorizationError(SnsError):
+    """The caller is not authorized to perform this action."""
+
+    status = 403
+    code = "AuthorizationError"
+    query_code = "AuthorizationError"
+
+
+class SnsBatchError(SnsError):
+    """A PublishBatch request is refused as a whole: its code is its class name."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.code = cls.query_code = cls.__name__.removeprefix("Sns")
+
+
+class SnsEmptyBatchRequest(SnsBatchError):
+    """The batch request doesn't contain any entries."""
+
+
+class SnsTooManyEntriesInBatchRequest(SnsBatchError):
+    """The batch request contains more entries than permissible (10)."""
+
+
+class SnsBatchEntryIdsNotDistinct(SnsBatchError):
+    """Two or more batch entries in the request have the same Id."""
+
+
+class SnsInvalidBatchEntryId(SnsBatchError):
+    """The Id of a batch entry in a batch request doesn't abide by the specification."""
+
+
+class SnsBatchRequestTooLong(SnsBatchError):
+    """The length of all the messages put together is more than the limit (256 KiB)."""
+
+
+class SnsResourceNotFound(SnsError):
+    """Resource does not exist"""
+
+    status = 404
+    code = "ResourceNotFound"
+    query_code = "ResourceNotFound"
+
+
+class SnsInvalidParameterValue(SnsError):
+    """Invalid parameter value (a message attribute)"""
+
+    code = "ParameterValueInvalid"
+    query_code = "ParameterValueInvalid"

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from faas.errors import ConfigError, StartupError
 from faas.security import envelope
 from faas.security.masterkey import MasterKey
+from faas.services import topic_signing
 from faas.settings import Settings
 from faas.store.db import create_engine, migrate, scrub
 from faas.store.functions import FunctionStore
@@ -58,6 +59,9 @@ async def rotate_master_key(settings: Settings, progress: Callable[[str], None])
             canary = await meta.get(CANARY)
             assert canary is not None
             await meta.put(CANARY, envelope.rewrap(master, canary, CANARY))
+            signing_key = await meta.get(topic_signing.KEY)
+            if signing_key is not None:  # SNS's message signing key
+                await meta.put(topic_signing.KEY, envelope.rewrap(master, signing_key, topic_signing.KEY))
             progress(f"re-wrapped {secrets_count} access-key and session secrets and {keys_count} function data keys")
             if not await _still_old(master, identities, functions, meta):
                 break
@@ -75,6 +79,6 @@ async def rotate_master_key(settings: Settings, progress: Callable[[str], None])
 async def _still_old(master: MasterKey, identities: IdentityStore, functions: FunctionStore, meta: MetaStore) -> bool:
     sealed: list[bytes] = [k.secret for k in await identities.keys()]
     sealed += [fn.data_key for fn in await functions.list(None, 1_000_000) if fn.data_key]
-    sealed += [v for v in [await meta.get(CANARY)] if v]
+    sealed += [v for v in [await meta.get(CANARY), await meta.get(topic_signing.KEY)] if v]
     sealed += await identities.session_secrets()
     return any(master.needs_rewrap(value) for value in sealed)

@@ -9,7 +9,7 @@ import signal
 import ssl
 import sys
 
-from faas.app import Platform, build
+from faas.app import Platform, build, endpoint_url
 from faas.errors import FaasError, StartupError
 from faas.files import replace_file
 from faas.lifecycle import Lifecycle
@@ -59,8 +59,7 @@ async def _serve(settings: Settings) -> None:
     lifecycle = Lifecycle(platform.parts)
     await lifecycle.start()  # a part that fails to start stops them all and raises
     try:
-        host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
-        endpoint = f"{settings.scheme}://{host}:{platform.api.port}"
+        endpoint = endpoint_url(settings, platform.api.port)
         # Whole or not at all: a CLI or a test polling for the file never reads it half written.
         replace_file(settings.data_dir / "endpoint", endpoint + "\n", mode=0o644)
         _progress(f"ready at {endpoint} (credentials: {settings.credentials_path})")

@@ -135,6 +135,14 @@ SETTINGS: tuple[Setting, ...] = (
             "169.254.0.0/16), none (only the platform) or open (no firewall)", _egress),
     Setting("egress_allow", (), "comma-separated IPv4 CIDRs functions may reach whatever FAAS_EGRESS says, "
             "e.g. 10.0.5.0/24", _cidrs),
+    Setting("topic_http_deny", ("127.0.0.0/8", "::1/128", "0.0.0.0/8", "169.254.0.0/16", "fe80::/10",
+                                "fd00:ec2::254/128"),
+            "comma-separated CIDRs SNS http/https deliveries may never reach (checked on every address the "
+            "endpoint's name resolves to): by default this host, link-local and cloud metadata addresses", _networks),
+    Setting("topic_http_allow", (), "comma-separated CIDRs SNS http/https deliveries may reach even inside "
+            "FAAS_TOPIC_HTTP_DENY, e.g. 127.0.0.1/32 for a receiver on this host", _networks),
+    Setting("topic_http_retry_s", 20.0, "seconds between the retries of a failed SNS http/https delivery (3 "
+            "retries, as SNS's default delivery policy)", float),
     Setting("debian_mirror", "", "Debian mirror for the runtime images' base (default: the host's apt sources)"),
     Setting("log_level", "info", "log level: debug, info, warning or error"),
     Setting("clock_file", "", "TEST/DEVELOPMENT AID, never for production: a file holding an ISO-8601 instant "
@@ -176,6 +184,9 @@ class Settings:
     build_images: bool
     egress: str
     egress_allow: tuple[str, ...]
+    topic_http_deny: tuple[str, ...]
+    topic_http_allow: tuple[str, ...]
+    topic_http_retry_s: float
     debian_mirror: str
     log_level: str
     clock_file: str

@@ -37,6 +37,7 @@ class JsonService:
     common_codes: dict[str, str]
     query_compatible: bool = True
     query: Any = None  # a faas.api.awsquery.QueryShapes when the service also speaks the query protocol
+    speaks_json: bool = True  # False for a service that speaks only the query protocol (SNS)
 
 
 SERVICES = web.AppKey("json_services", dict)  # target prefix -> JsonService
@@ -49,7 +50,7 @@ def target_of(request: web.Request) -> tuple[JsonService, str] | None:
         return None
     prefix, _, name = target.partition(".")
     service = request.app.get(SERVICES, {}).get(prefix)
-    return (service, name) if service is not None else None
+    return (service, name) if service is not None and service.speaks_json else None
 
 
 def scope_service(request: web.Request) -> str | None:

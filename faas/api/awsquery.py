@@ -35,6 +35,10 @@ class QueryShapes:
     # Answers: a list member's element name (None: "<Operation>ResultEntry"), a map member's (entry, key, value).
     list_elements: dict[str, str | None]
     map_elements: dict[str, tuple[str, str, str]]
+    # SNS's style rather than SQS's: lists and maps are not flattened but wrapped, in the query as
+    # `Tags.member.1.Key` and `Attributes.entry.1.key`, in answers as `<Topics><member>...</member></Topics>`
+    # and `<Attributes><entry><key/><value/></entry></Attributes>`.
+    wrapped: bool = False
 
 
 def speaks_query(request: web.Request) -> bool:
@@ -75,7 +79,7 @@ def pending(request: web.Request) -> Pending:
     service = service_of(request)
     if service is None:
         raise UnrecognizedClient("A query-protocol request (Action=...) must be SigV4-signed with a credential scope "
-                                 "naming a service that speaks it (sqs)")
+                                 "naming a service that speaks it (sqs, sns)")
     limit = max(getattr(handler, "body_limit", 0) for handler in service.operations.values())
     return Pending(service, limit, f"{service.signing_name}:*")
 
@@ -126,7 +130,18 @@ def _members(tree: dict[str, Any], shapes: QueryShapes, renamed: dict[str, str])
 
 
 def _value(node: Any, shapes: QueryShapes) -> Any:
-    return _members(node, shapes, {}) if isinstance(node, dict) else node
+    if not isinstance(node, dict):
+        return node
+    if shapes.wrapped and set(node) == {"member"}:
+        return [_value(item, shapes) for item in _ordered(node["member"])]
+    if shapes.wrapped and set(node) == {"entry"}:
+        return {_first(entry, "key", "Name"): _value(_first(entry, "value", "Value"), shapes)
+                for entry in _ordered(node["entry"]) if isinstance(entry, dict)}
+    return _members(node, shapes, {})
+
+
+def _first(entry: dict[str, Any], *names: str) -> Any:
+    return next((entry[name] for name in names if name in entry), None)
 
 
 def response(service: JsonService, operation: str, result: dict[str, Any], request_id: str) -> web.Response:
@@ -141,9 +156,12 @@ def response(service: JsonService, operation: str, result: dict[str, Any], reque
 def _element(name: str, value: Any, shapes: QueryShapes, operation: str) -> str:
     if isinstance(value, dict) and name in shapes.map_elements:
         entry, key_name, value_name = shapes.map_elements[name]
-        return "".join(f"<{entry}><{key_name}>{escape(str(k))}</{key_name}>"
-                       f"{_element(value_name, v, shapes, operation)}</{entry}>" for k, v in value.items())
+        entries = "".join(f"<{entry}><{key_name}>{escape(str(k))}</{key_name}>"
+                          f"{_element(value_name, v, shapes, operation)}</{entry}>" for k, v in value.items())
+        return f"<{name}>{entries}</{name}>" if shapes.wrapped else entries
     if isinstance(value, list):
+        if shapes.wrapped:
+            return f"<{name}>" + "".join(_element("member", item, shapes, operation) for item in value) + f"</{name}>"
         element = shapes.list_elements.get(name) or f"{operation}ResultEntry"
         return "".join(_element(element, item, shapes, operation) for item in value)
     if isinstance(value, dict):

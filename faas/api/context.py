@@ -17,6 +17,7 @@ from faas.services.mappings import MappingService
 from faas.services.permissions import PermissionService
 from faas.services.queues import QueueService
 from faas.services.schedules import ScheduleService
+from faas.services.topics import TopicService
 from faas.services.urls import UrlService
 from faas.services.functions import FunctionService, parse_function_ref
 from faas.settings import Settings
@@ -37,6 +38,7 @@ class Services:
     event_configs: EventConfigService
     urls: UrlService
     queues: QueueService
+    topics: TopicService
     mappings: MappingService
     schedules: ScheduleService
 

@@ -13,6 +13,7 @@ from faas.cli.identities import add_identity_commands
 from faas.cli.queues import add_queue_commands
 from faas.cli.schedules import add_schedule_commands
 from faas.cli.serve import add_serve_commands
+from faas.cli.topics import add_topic_commands
 from faas.cli.triggers import add_trigger_commands
 from faas.client.transport import ClientError, EndpointUnreachable
 from faas.errors import ConfigError, FaasError, StartupError
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_identity_commands(commands)
     add_access_commands(commands)
     add_queue_commands(commands)
+    add_topic_commands(commands)
     add_trigger_commands(commands)
     add_schedule_commands(commands)
     return parser

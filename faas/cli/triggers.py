@@ -1,20 +1,27 @@
 """The `faas triggers` verbs: what makes a function run besides a call, listed, added and removed.
 
-A trigger is an event source mapping (a queue that feeds the function, Lambda's CreateEventSourceMapping).
-The verbs name a trigger's kind (`--queue` today) so that other kinds, such as a topic's subscriptions, join
-`ls` as rows of their own kind and `add` as an option beside `--queue`."""
+A trigger is an event source mapping (a queue that feeds the function, Lambda's CreateEventSourceMapping) or
+a topic's subscription of the function (SNS's Subscribe, protocol lambda). The verbs name a trigger's kind
+(`--queue`, `--topic`); `ls` shows both kinds as rows, and a subscription's id is its ARN."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from typing import Any
 
 from faas.cli.common import client_for, client_options, command_group, table
 from faas.cli.queues import resolve_url
+from faas.cli.topics import resolve_arn
 from faas.client.queues import QueueClient
+from faas.client.topics import TopicClient
+from faas.client.transport import ClientError
 from faas.client.triggers import MappingClient
 from faas.errors import ConfigError
+
+SUBSCRIPTION = "arn:aws:sns:"  # how a subscription's id (its ARN) begins; a mapping's is a UUID
+QUEUE_ONLY = ("batch_size", "window", "report_failures", "max_concurrency", "disabled")
 
 
 def queue_arn(args: argparse.Namespace, queue: str) -> str:
@@ -53,31 +60,96 @@ def mapping_row(mapping: dict[str, Any]) -> list[str]:
             str(filters or ""), str(mapping.get("LastProcessingResult", ""))]
 
 
+def subscription_row(subscription: dict[str, str]) -> list[str]:
+    topic = subscription.get("TopicArn", "")
+    return [subscription.get("SubscriptionArn", ""), "topic", topic.rsplit(":", 1)[-1], "Enabled", "", "", "", ""]
+
+
+def subscribes(subscription: dict[str, str], function: str) -> bool:
+    """Whether a subscription delivers to the function (named by name or ARN)."""
+    name = function.rsplit(":function:", 1)[-1]
+    return subscription.get("Protocol") == "lambda" and subscription.get("Endpoint", "").endswith(f":function:{name}")
+
+
+def topic_policy(args: argparse.Namespace) -> dict[str, str]:
+    """A topic trigger's subscription attributes: its one --filter is the FilterPolicy; the options that
+    shape a queue's batches are refused."""
+    given = [f"--{name.replace('_', '-')}" for name in QUEUE_ONLY if getattr(args, name) not in (None, False)]
+    if given:
+        raise ConfigError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for --queue triggers only")
+    if not args.filter:
+        return {}
+    if len(args.filter) > 1:
+        raise ConfigError("a --topic trigger takes one --filter, its FilterPolicy")
+    try:
+        json.loads(args.filter[0])
+    except ValueError as exc:
+        raise ConfigError(f"--filter {args.filter[0]!r} is not JSON: a topic's filter is a FilterPolicy such as "
+                          "'{\"kind\": [\"order\"]}'") from exc
+    return {"FilterPolicy": args.filter[0]}
+
+
+def statement_id(topic_arn: str) -> str:
+    """The function-policy statement that lets a topic invoke the function (StatementId: 1-100 of [A-Za-z0-9-_.])."""
+    return "sns-" + re.sub(r"[^A-Za-z0-9_.-]", "-", topic_arn.rsplit(":", 1)[-1])[:96]
+
+
 def _mappings(args: argparse.Namespace) -> MappingClient:
     return client_for(args, client_class=MappingClient)
+
+
+def _topics(args: argparse.Namespace) -> TopicClient:
+    return client_for(args, client_class=TopicClient)
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
     rows = [["ID", "KIND", "SOURCE", "STATE", "BATCH", "WINDOW", "FILTERS", "LAST RESULT"]]
     rows += [mapping_row(mapping) for mapping in _mappings(args).list_mappings(args.function)]
+    rows += [subscription_row(found) for found in _topics(args).subscriptions() if subscribes(found, args.function)]
     print(table(rows))
     return 0
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    if args.topic is not None:
+        return add_topic(args)
     settings = mapping_settings(args)  # bad options are refused before any request
     mapping = _mappings(args).create_mapping(args.function, queue_arn(args, args.queue), **settings)
     print(mapping["UUID"])
     return 0
 
 
+def add_topic(args: argparse.Namespace) -> int:
+    """Subscribe the function to the topic, first letting the topic invoke it (AddPermission), as Lambda's
+    console does when it adds an SNS trigger."""
+    attributes = topic_policy(args)  # bad options are refused before any request
+    topics = _topics(args)
+    topic_arn = resolve_arn(topics, args.topic)
+    _, _, _, region, account, _ = topic_arn.split(":", 5)
+    function = args.function.rsplit(":function:", 1)[-1]
+    try:
+        client_for(args).add_permission(function, statement_id=statement_id(topic_arn),
+                                        action="lambda:InvokeFunction", principal="sns.amazonaws.com",
+                                        source_arn=topic_arn)
+    except ClientError as exc:
+        if exc.code != "ResourceConflictException":  # granted already, by an earlier add
+            raise
+    print(topics.subscribe(topic_arn, "lambda", f"arn:aws:lambda:{region}:{account}:function:{function}", attributes))
+    return 0
+
+
 def cmd_rm(args: argparse.Namespace) -> int:
-    _mappings(args).delete_mapping(args.id)
+    if args.id.startswith(SUBSCRIPTION):
+        _topics(args).unsubscribe(args.id)
+    else:
+        _mappings(args).delete_mapping(args.id)
     print(f"deleted trigger {args.id}")
     return 0
 
 
 def cmd_enable(args: argparse.Namespace) -> int:
+    if args.id.startswith(SUBSCRIPTION):
+        raise ConfigError("a topic trigger is on while it exists: remove it with 'faas triggers rm'")
     mapping = _mappings(args).update_mapping(args.id, Enabled=args.enabled)
     print(f"trigger {args.id}: {mapping['State']}")
     return 0
@@ -96,10 +168,11 @@ def _count(text: str) -> int:
 def add_trigger_commands(commands: argparse._SubParsersAction) -> None:
     """Register `faas triggers ls|add|rm|enable|disable` on the `faas` parser."""
     connection = client_options()
-    triggers = command_group(commands, "triggers", help="manage what runs a function: queues feeding it",
+    triggers = command_group(commands, "triggers", help="manage what runs a function: queues and topics",
                              description="List, add and remove a function's triggers: event source mappings of "
-                                         "SQS queues (Lambda's CreateEventSourceMapping; boto3's lambda client and "
-                                         "'aws lambda' see the same ones).")
+                                         "SQS queues (Lambda's CreateEventSourceMapping) and SNS topic "
+                                         "subscriptions (boto3's lambda and sns clients and the AWS CLI see the "
+                                         "same ones).")
 
     ls = triggers.add_parser("ls", parents=[connection], help="list a function's triggers",
                              description="List a function's triggers: id, kind, source, state, batch size, "
@@ -108,14 +181,17 @@ def add_trigger_commands(commands: argparse._SubParsersAction) -> None:
     ls.set_defaults(run=cmd_ls)
 
     add = triggers.add_parser(
-        "add", parents=[connection], help="feed a function from a queue and print the trigger's id",
-        description="Create an event source mapping: the platform receives the queue's messages in batches and "
-                    "invokes the function with Lambda's SQS event; a batch is deleted once the function succeeds "
-                    "with it. The function's execution role must allow sqs:ReceiveMessage, sqs:DeleteMessage and "
-                    "sqs:GetQueueAttributes on the queue.")
+        "add", parents=[connection], help="feed a function from a queue or a topic and print the trigger's id",
+        description="--queue: create an event source mapping: the platform receives the queue's messages in "
+                    "batches and invokes the function with Lambda's SQS event; a batch is deleted once the "
+                    "function succeeds with it. The function's execution role must allow sqs:ReceiveMessage, "
+                    "sqs:DeleteMessage and sqs:GetQueueAttributes on the queue. --topic: let the topic invoke the "
+                    "function (AddPermission for sns.amazonaws.com with the topic as SourceArn) and subscribe it: "
+                    "each message is an asynchronous invocation with Lambda's SNS event.")
     add.add_argument("function", help="function name or ARN")
     source = add.add_mutually_exclusive_group(required=True)
     source.add_argument("--queue", metavar="QUEUE", help="the queue: name, URL or ARN")
+    source.add_argument("--topic", metavar="TOPIC", help="the topic: name or ARN (a standard topic)")
     add.add_argument("--batch-size", type=_count, metavar="N",
                      help="BatchSize: at most N messages per invocation (1-10000, 10 by default; at most 10 for a "
                           "FIFO queue; over 10 needs --window)")
@@ -129,13 +205,16 @@ def add_trigger_commands(commands: argparse._SubParsersAction) -> None:
                      help="ScalingConfig.MaximumConcurrency: at most N batches at once (2-1000)")
     add.add_argument("--filter", action="append", metavar="PATTERN",
                      help="an event pattern (JSON) a message must match, e.g. '{\"body\": {\"kind\": [\"order\"]}}'; "
-                          "repeat for several (a message matching any passes); the others are deleted")
+                          "repeat for several (a message matching any passes); the others are deleted. With "
+                          "--topic: one FilterPolicy on the message attributes, e.g. '{\"kind\": [\"order\"]}'")
     add.add_argument("--disabled", action="store_true", help="create it disabled (Enabled=false)")
     add.set_defaults(run=cmd_add)
 
     rm = triggers.add_parser("rm", parents=[connection], help="remove a trigger",
-                             description="Delete an event source mapping; batches being processed finish.")
-    rm.add_argument("id", help="the trigger's id (UUID), as 'faas triggers ls' shows it")
+                             description="Delete an event source mapping (batches being processed finish) or "
+                                         "unsubscribe a topic subscription (the function policy's grant stays).")
+    rm.add_argument("id", help="the trigger's id (a mapping's UUID or a subscription's ARN), as 'faas triggers "
+                               "ls' shows it")
     rm.set_defaults(run=cmd_rm)
 
     for verb, enabled in (("enable", True), ("disable", False)):

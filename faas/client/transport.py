@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, Self, TextIO
 from urllib.parse import quote, urlsplit
+from xml.etree import ElementTree
 
 from faas import settings as settings_module
 from faas.client.discovery import (CA_BUNDLE_ENV, default_endpoint, discover_credentials, discover_endpoint,
@@ -123,10 +124,22 @@ def _error_from(response: Response) -> ClientError:
     if isinstance(body, dict):
         code = code or str(body.get("code") or body.get("__type") or "").rsplit("#", 1)[-1]
         message = str(body.get("message") or body.get("Message") or body.get("errorMessage") or "")
+    elif b"<ErrorResponse" in response.body[:200]:  # the query protocol's (SNS's) XML error
+        error = _xml_error(response.body)
+        code, message = code or error.get("Code", ""), error.get("Message", "")
     elif response.body:
         message = response.body[:500].decode("utf-8", "replace").strip()
     reason = http.client.responses.get(response.status, "error")
     return ClientError(code or f"HTTP{response.status}", message or reason, response.status)
+
+
+def _xml_error(body: bytes) -> dict[str, str]:
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return {}
+    return {element.tag.rsplit("}", 1)[-1]: element.text or "" for element in root.iter()
+            if element.tag.rsplit("}", 1)[-1] in ("Code", "Message")}
 
 
 class Transport:

@@ -151,7 +151,7 @@ class ScheduleService:
         self._account = account_id
         self._target_exists = target_exists
         self._role_exists = role_exists
-        self._target_services = target_services  # what a target may be: lambda, sqs (and sns once topics exist)
+        self._target_services = target_services  # what a target may be: lambda, sqs, sns
         self.changed = changed  # wakes this node's firing source
 
     # -- ARNs -------------------------------------------------------------------------------------
@@ -362,13 +362,10 @@ class ScheduleService:
             raise _invalid("A Target needs an Arn and a RoleArn.")
         for key in OTHER_TARGET_PARAMETERS:
             if value.get(key):
-                raise _invalid(f"Target.{key} is not supported: targets here are functions and queues.")
+                raise _invalid(f"Target.{key} is not supported: targets here are functions, queues and topics.")
         if value.get("SqsParameters"):
             raise _invalid("Target.SqsParameters (a FIFO queue's MessageGroupId) is not supported: targets are "
                            "standard queues.")
-        if isinstance(value["Arn"], str) and ":sns:" in value["Arn"] and "sns" not in self._target_services:
-            raise _invalid(f"The target {value['Arn'][:256]} is a topic: topic targets are not supported yet on "
-                           "this platform (functions and queues are).")
         try:
             target = parse_target(value["Arn"], "target", self._target_services)
         except ApiError as error:

@@ -83,6 +83,10 @@ class AsyncInvoker:
         self._wake.set()
         return request_id
 
+    def wake(self) -> None:
+        """Look for work now: another part (a topic's publish) just added some."""
+        self._wake.set()
+
     # -- lifecycle (faas.lifecycle) ---------------------------------------------------------------
 
     async def start(self) -> None:

@@ -247,6 +247,44 @@ queue_deduplication = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 
+# SNS topics; what a publish fans out to waits as work items: a delivery of kind "sns" per queue or HTTP
+# subscription, an asynchronous invocation ("async") per function subscription (faas.store.topics).
+topics = Table(
+    "topics",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("attributes", Text, nullable=False),  # JSON: the topic's settable attributes
+    Column("tags", Text, nullable=False),  # JSON object
+    Column("sequence", BigInteger, nullable=False),  # a FIFO topic's last SequenceNumber
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+topic_subscriptions = Table(
+    "topic_subscriptions",
+    metadata,
+    Column("id", String(36), primary_key=True),  # the ARN's last part
+    Column("topic", String(256), nullable=False, index=True),
+    Column("protocol", String(16), nullable=False),  # lambda | sqs | http | https
+    Column("endpoint", Text, nullable=False),
+    Column("owner", String(2048), nullable=False),  # who subscribed (a principal's ARN)
+    Column("attributes", Text, nullable=False),  # JSON: FilterPolicy, FilterPolicyScope, RawMessageDelivery...
+    Column("confirmed", Boolean, nullable=False),
+    # SHA-256 of the confirmation token an HTTP endpoint is sent (the token itself is never stored here).
+    Column("token_hash", String(64), nullable=True, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# FIFO topics' deduplication ids accepted within the last five minutes, with the message each one named.
+topic_deduplication = Table(
+    "topic_deduplication",
+    metadata,
+    Column("topic", String(256), primary_key=True),
+    Column("deduplication_id", String(128), primary_key=True),
+    Column("message_id", String(64), nullable=False),
+    Column("sequence_number", BigInteger, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
 # Event source mappings (Lambda's CreateEventSourceMapping): which queue feeds which function, and how. The
 # pollers (faas/sources/queue_pollers.py) read them; the queue's messages stay its own work items.
 event_source_mappings = Table(

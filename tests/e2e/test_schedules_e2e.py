@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import Server, make_zip, unique, wait_for
 from tests.e2e.test_security_e2e import audit, make_principal
+from tests.e2e.test_sns_e2e import sns_client
 from tests.e2e.test_sqs_e2e import sqs_client
 
 ACCOUNT = "000000000000"
@@ -54,7 +55,7 @@ def with_runner_role(server: Server) -> Server:
                                      {"Content-Type": "application/json"})
     assert status in (201, 409), (status, body[:500])
     document = {"PolicyDocument": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["lambda:InvokeFunction", "sqs:SendMessage"], "Resource": "*"}]}}
+        {"Effect": "Allow", "Action": ["lambda:InvokeFunction", "sqs:SendMessage", "sns:Publish"], "Resource": "*"}]}}
     status, _, body = server.request("PUT", f"/faas/v1/roles/{ROLE}/policies/run", json.dumps(document).encode(),
                                      {"Content-Type": "application/json"})
     assert status == 200, (status, body[:500])
@@ -325,6 +326,17 @@ def test_a_function_target_gets_input_as_its_event(server, clock, scheduler, sqs
     got = wait_for(events, timeout=120)
     assert got == [{"at": "2026-11-03T08:05:00Z", "tag": "fn",
                     "arn": f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/{got[0]['arn'].rsplit('/', 1)[1]}"}]
+
+
+def test_a_topic_target_publishes_input_as_the_message(server, clock, scheduler, sqs):
+    sns = sns_client(server)
+    topic_arn = sns.create_topic(Name=unique("sched-topic"))["TopicArn"]
+    url, queue_arn = queue(sqs)
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    t0 = utc(2026, 11, 3, 9)
+    set_clock(clock, t0)
+    create(scheduler, topic_arn, "at(2026-11-03T09:05:00)", "topic")
+    step(clock, sqs, url, t0 + dt.timedelta(minutes=5, seconds=1), [("topic", t0 + dt.timedelta(minutes=5))])
 
 
 def test_a_target_the_role_may_not_reach_is_retried_then_dead_lettered(server, clock, scheduler, sqs):

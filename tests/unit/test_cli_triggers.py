@@ -41,3 +41,28 @@ def test_a_row_shows_the_queue_by_name():
                        "State": "Enabled", "BatchSize": 10, "MaximumBatchingWindowInSeconds": 0,
                        "LastProcessingResult": "OK", "FilterCriteria": {"Filters": [{"Pattern": "{}"}]}})
     assert row == ["u", "queue", "orders", "Enabled", "10", "0", "1", "OK"]
+
+
+def test_a_topic_trigger_takes_one_filter_policy_and_no_batch_options():
+    from faas.cli.triggers import topic_policy
+
+    assert topic_policy(parse("add", "fn", "--topic", "t")) == {}
+    assert topic_policy(parse("add", "fn", "--topic", "t", "--filter", '{"kind": ["order"]}')) == {
+        "FilterPolicy": '{"kind": ["order"]}'}
+    for argv in (("--filter", "{}", "--filter", "{}"), ("--batch-size", "5"), ("--disabled",), ("--filter", "{no")):
+        with pytest.raises(ConfigError):
+            topic_policy(parse("add", "fn", "--topic", "t", *argv))
+    assert cli.main(["triggers", "add", "fn", "--queue", "q", "--topic", "t"]) == 2
+
+
+def test_subscription_rows_and_statement_ids():
+    from faas.cli.triggers import statement_id, subscribes, subscription_row
+
+    found = {"SubscriptionArn": "arn:aws:sns:us-east-1:000000000000:orders:1a2b", "Protocol": "lambda",
+             "Endpoint": "arn:aws:lambda:us-east-1:000000000000:function:fn",
+             "TopicArn": "arn:aws:sns:us-east-1:000000000000:orders"}
+    assert subscription_row(found) == [found["SubscriptionArn"], "topic", "orders", "Enabled", "", "", "", ""]
+    assert subscribes(found, "fn") and subscribes(found, found["Endpoint"]) and not subscribes(found, "f")
+    assert not subscribes({**found, "Protocol": "sqs"}, "fn")
+    assert statement_id("arn:aws:sns:us-east-1:000000000000:ledger.fifo") == "sns-ledger.fifo"
+    assert len(statement_id("arn:aws:sns:r:1:" + "t" * 256)) == 100

@@ -35,7 +35,8 @@ def test_the_hierarchy_is_found():
 @pytest.mark.parametrize("cls", API_ERRORS, ids=lambda c: c.__name__)
 def test_every_api_error_has_a_status_a_code_and_a_docstring(cls):
     assert isinstance(cls.status, int) and 400 <= cls.status <= 599
-    if issubclass(cls, errors.SqsError) and cls is not errors.SqsError:  # SQS's model names them without it
+    bases = (errors.SqsError, errors.SnsError, errors.SnsBatchError)
+    if issubclass(cls, (errors.SqsError, errors.SnsError)) and cls not in bases:  # their models name them without it
         assert isinstance(cls.code, str) and cls.query_code
     else:
         assert isinstance(cls.code, str) and cls.code.endswith("Exception")
@@ -53,9 +54,23 @@ def test_sqs_errors_are_the_ones_sqs_models_so_boto3_raises_its_exceptions():
             assert cls.code in modeled | unmodeled, cls
 
 
-def test_wire_codes_are_unique():
-    codes = [cls.code for cls in API_ERRORS]
-    assert len(codes) == len(set(codes))
+def test_sns_errors_are_the_ones_sns_models_so_boto3_raises_its_exceptions():
+    model = botocore.session.get_session().get_service_model("sns")
+    modeled = {shape.metadata["error"]["code"]: shape.metadata["error"]["httpStatusCode"]
+               for shape in model.error_shapes if "error" in shape.metadata}
+    for cls in API_ERRORS:
+        if issubclass(cls, errors.SnsError) and cls not in (errors.SnsError, errors.SnsBatchError):
+            assert modeled.get(cls.code) == cls.status, cls
+
+
+def test_wire_codes_are_unique_within_a_service():
+    def is_sns(cls: type) -> bool:
+        return issubclass(cls, errors.SnsError) and cls not in (errors.SnsError, errors.SnsBatchError)
+
+    others = [cls for cls in API_ERRORS if not issubclass(cls, errors.SnsError)]
+    for family in ([cls for cls in API_ERRORS if is_sns(cls)], others):
+        codes = [cls.code for cls in family]
+        assert len(codes) == len(set(codes))
 
 
 @pytest.mark.parametrize(("cls", "status", "code"), [
