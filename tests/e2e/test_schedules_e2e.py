@@ -1,5 +1,5 @@
-"""Schedules (EventBridge Scheduler) against a real `faas serve` with real containers, driven through boto3's
-`scheduler` client on the controllable clock (FAAS_CLOCK_FILE): the API and its errors, every expression kind,
+"""Schedules (EventBridge Scheduler) against a real `faas serve` with real containers, on SQLite and on
+PostgreSQL, driven through boto3's `scheduler` client on the controllable clock (FAAS_CLOCK_FILE): the API and its errors, every expression kind,
 a time zone across both DST changes, one-time schedules deleted after completion, disabled schedules, start
 and end dates, queue and function targets, retries to a dead-letter queue, and catch-up after a restart."""
 
@@ -17,6 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import Server, make_zip, unique, wait_for
+from tests.e2e.test_event_source_mappings_e2e import database
 from tests.e2e.test_security_e2e import audit, make_principal
 from tests.e2e.test_sns_e2e import sns_client
 from tests.e2e.test_sqs_e2e import sqs_client
@@ -63,15 +64,21 @@ def with_runner_role(server: Server) -> Server:
 
 
 @pytest.fixture(scope="module")
-def clock(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def clock(store_url, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("clock") / "now"
     set_clock(path, START)
     return path
 
 
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request):  # type: ignore[no-untyped-def]
+    with database(request.param) as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, clock: Path):  # type: ignore[no-untyped-def]
-    srv = with_runner_role(Server(tmp_path_factory.mktemp("faas") / "data",
+def server(tmp_path_factory: pytest.TempPathFactory, clock: Path, store_url):  # type: ignore[no-untyped-def]
+    srv = with_runner_role(Server(tmp_path_factory.mktemp("faas") / "data", database_url=store_url,
                                   extra_env={"FAAS_CLOCK_FILE": str(clock)}).start())
     yield srv
     srv.stop()
