@@ -24,6 +24,7 @@ from faas.store.schedules import DEFAULT_GROUP, AlreadyExists, Firing, Group, Sc
 
 NAME = re.compile(r"[0-9a-zA-Z\-_.]{1,64}")
 ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]+")
+CLIENT_TOKEN = re.compile(r"[a-zA-Z0-9\-_]{1,64}")
 DLQ_ARN = re.compile(r"arn:aws(-[a-z]+)?:sqs:[a-z0-9\-]+:\d{12}:[a-zA-Z0-9\-_]+")
 MAX_RESULTS = 100
 DEFAULT_RETRY_ATTEMPTS = 185  # AWS's defaults for a RetryPolicy left out
@@ -207,11 +208,19 @@ class ScheduleService:
     async def create(self, name: object, params: dict[str, Any]) -> Schedule:
         name = _name(name, "name")
         group = await self._group_of(params.get("GroupName"))
+        token = params.get("ClientToken")
+        if token is not None and (not isinstance(token, str) or not CLIENT_TOKEN.fullmatch(token)):
+            raise _constraint(token, "clientToken", "Member must satisfy regular expression pattern: "
+                                                    "[a-zA-Z0-9-_]+ and have length between 1 and 64")
         now = self._clock.now()
-        schedule = await self._checked(group, name, params, now, created_at=now)
+        schedule = dataclasses.replace(await self._checked(group, name, params, now, created_at=now),
+                                       client_token=token)
         try:
             await self._store.add(schedule)
         except AlreadyExists as exc:
+            existing = await self._store.get(group, name)
+            if token is not None and existing is not None and existing.client_token == token:
+                return existing  # the same request again (a client's retry): answered as the first time
             raise SchedulerConflict(f"Schedule {name} already exists.") from exc
         self.changed()
         return schedule
@@ -223,7 +232,8 @@ class ScheduleService:
         current = await self.get(name, group)
         now = self._clock.now()
         schedule = dataclasses.replace(await self._checked(group, name, params, now, created_at=current.created_at),
-                                       skipped=current.skipped, last_skipped_at=current.last_skipped_at)
+                                       skipped=current.skipped, last_skipped_at=current.last_skipped_at,
+                                       client_token=current.client_token)
         if not await self._store.replace(schedule):
             raise ResourceNotFound(f"Schedule {name} does not exist.")
         self.changed()

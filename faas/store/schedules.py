@@ -55,6 +55,7 @@ class Schedule:
     last_skipped_at: dt.datetime | None
     created_at: dt.datetime
     last_modified: dt.datetime
+    client_token: str | None = None  # the CreateSchedule request's idempotency token
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +79,7 @@ def _schedule(row) -> Schedule:  # type: ignore[no-untyped-def]
     return Schedule(row.group_name, row.name, row.expression, row.timezone, _opt(row.start_date), _opt(row.end_date),
                     row.description, bool(row.enabled), json.loads(row.target), row.flexible_window_min,
                     bool(row.delete_after_completion), _opt(row.next_due), _opt(row.fire_at), row.skipped,
-                    _opt(row.last_skipped_at), as_utc(row.created_at), as_utc(row.last_modified))
+                    _opt(row.last_skipped_at), as_utc(row.created_at), as_utc(row.last_modified), row.client_token)
 
 
 def _row(schedule: Schedule) -> dict[str, Any]:

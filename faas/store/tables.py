@@ -360,4 +360,5 @@ schedules = Table(
     Column("last_skipped_at", DateTime(timezone=True), nullable=True),  # the last due time skipped
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_modified", DateTime(timezone=True), nullable=False),
+    Column("client_token", String(64), nullable=True),  # CreateSchedule's, so a retried create is answered again
 )

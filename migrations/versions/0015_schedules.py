@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("last_skipped_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_modified", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("client_token", sa.String(64), nullable=True),
         sa.ForeignKeyConstraint(["group_name"], ["schedule_groups.name"], ondelete="CASCADE",
                                 name="fk_schedules_group_name_schedule_groups"),
         sa.PrimaryKeyConstraint("group_name", "name", name="pk_schedules"),

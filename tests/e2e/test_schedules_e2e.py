@@ -234,6 +234,12 @@ def test_bad_input_gets_the_schedulers_errors_and_changes_nothing(server, schedu
             ScheduleExpression="rate(1 hour)", Target=target, FlexibleTimeWindow=off)
     refused(scheduler.create_schedule, "ConflictException", 409, Name=name, ScheduleExpression="rate(1 hour)",
             Target=target, FlexibleTimeWindow=off)
+    # The same request again, with its ClientToken (a client's retry), is answered as the first time.
+    again = dict(Name=unique("retried"), ScheduleExpression="rate(1 hour)", Target=target, FlexibleTimeWindow=off,
+                 State="DISABLED", ClientToken="retry-token-1")
+    assert scheduler.create_schedule(**again)["ScheduleArn"] == scheduler.create_schedule(**again)["ScheduleArn"]
+    refused(scheduler.create_schedule, "ConflictException", 409, **{**again, "ClientToken": "another-token"})
+    scheduler.delete_schedule(Name=again["Name"])
     refused(scheduler.create_schedule, "ResourceNotFoundException", 404, Name=unique("bad"), GroupName="nope",
             ScheduleExpression="rate(1 hour)", Target=target, FlexibleTimeWindow=off)
     refused(scheduler.get_schedule, "ResourceNotFoundException", 404, Name=unique("nope"))
