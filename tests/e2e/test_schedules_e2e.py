@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -441,3 +441,32 @@ def test_a_restart_fires_what_is_still_in_its_window_and_skips_the_rest(server, 
     assert [e["Resource"] for e in audit(server)
             if e["Action"] == "scheduler:SkipDueTimes" and e["Resource"] == arn] == [arn]
     scheduler.delete_schedule(Name=name)
+
+
+def test_a_delivery_survives_a_crash_and_arrives_once(server, clock):
+    """SIGKILL while a firing's delivery is being retried (the role may not send yet): the firing is not redone,
+    and the delivery, durable leased work, is taken up again after the restart and arrives once."""
+    scheduler, sqs = scheduler_client(server), sqs_client(server)
+    url, queue_arn = queue(sqs)
+    role = unique("sched-late")
+    status, _, body = server.request("POST", "/faas/v1/roles", json.dumps({"Name": role}).encode(),
+                                     {"Content-Type": "application/json"})
+    assert status == 201, body
+    t0 = utc(2026, 11, 6, 6)
+    set_clock(clock, t0)
+    create(scheduler, queue_arn, "at(2026-11-06T06:01:00)", "crash", RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{role}")
+    set_clock(clock, t0 + dt.timedelta(minutes=1, seconds=1))
+    wait_for(lambda: "delivery failed (The execution role" in server.output(), timeout=60)
+    server.stop(signal.SIGKILL)
+    document = {"PolicyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn}]}}
+    server.start()
+    status, _, body = server.request("PUT", f"/faas/v1/roles/{role}/policies/send", json.dumps(document).encode(),
+                                     {"Content-Type": "application/json"})
+    assert status == 200, body
+    sqs = sqs_client(server)
+    assert times(receive(sqs, url, 1, timeout=90)) == ["2026-11-06T06:01:00Z"]
+    # A probe fired later than any retry of the first delivery would come: nothing else arrived before it.
+    create(scheduler_client(server), queue_arn, "at(2026-11-06T06:30:00)", "probe")
+    set_clock(clock, t0 + dt.timedelta(minutes=30, seconds=1))
+    assert [m["body"]["tag"] for m in receive(sqs, url, 1, timeout=60)] == ["probe"]
