@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import ipaddress
 import logging
 import secrets
 import shutil
@@ -26,6 +27,7 @@ from faas.api import awsjson
 from faas.api import execute_api
 from faas.api import native as native_routes
 from faas.api import router
+from faas.api import schedules as schedule_routes
 from faas.api import permissions as permission_routes
 from faas.api import tags as tag_routes
 from faas.api import urls as url_routes
@@ -62,9 +64,12 @@ from faas.services.parameters import engine_architectures
 from faas.services.permissions import PermissionService
 from faas.services.queues import QueueService
 from faas.services.retention import Pruner, Rule
+from faas.services.schedules import ScheduleService
 from faas.services.urls import UrlService
 from faas.sources.async_events import ASYNC, AsyncInvoker, encode_event
 from faas.sources.queue_pollers import QueuePollers, json_patterns
+from faas.sources.schedules import ScheduleSource
+from faas.clock import Clock
 from faas.sources.topic_deliveries import TopicDeliveries
 from faas.security.addresses import AddressRule
 from faas.services.topic_signing import load_signer
@@ -73,7 +78,7 @@ from faas.store.topics import TopicStore, Work
 from faas.sources.http_apis import HttpApiSource
 from faas.sources.jwt_authorizers import JwtVerifier
 from faas.sources.urls import UrlSource
-from faas.errors import QueueDoesNotExist, ResourceNotFound, StartupError
+from faas.errors import InvalidParameterValue, QueueDoesNotExist, ResourceNotFound, StartupError, TopicNotFound
 from faas.model import Function
 from faas.settings import Settings
 from faas.store.db import create_engine, migrate, scrub
@@ -87,6 +92,7 @@ from faas.store.mappings import MappingStore
 from faas.store.meta import CANARY, CANARY_TEXT, MetaStore
 from faas.store.permissions import PermissionStore
 from faas.store.queues import QueueStore
+from faas.store.schedules import ScheduleStore
 from faas.store.urls import UrlStore
 from faas.store.work import WorkStore
 
@@ -201,6 +207,51 @@ def egress_firewall(settings: Settings) -> Firewall:
     policy = Policy(settings.egress, settings.egress_allow,
                     host_nameservers() if settings.egress != OPEN else ())
     return Firewall(network=settings.docker_network, policy=policy)
+
+
+def schedule_clock(settings: Settings, progress: Callable[[str], None]) -> Clock:
+    """The real clock, or FAAS_CLOCK_FILE's: a test aid, refused on a node others can reach."""
+    if not settings.clock_file:
+        return Clock()
+    try:
+        loopback = ipaddress.ip_address(settings.host).is_loopback
+    except ValueError:
+        loopback = settings.host == "localhost"
+    if not loopback:
+        raise StartupError(f"FAAS_CLOCK_FILE is a test aid: it is refused while the API listens on {settings.host}, "
+                           "which is not a loopback address; unset it")
+    progress(f"warning: schedules run on the test clock in {settings.clock_file} (FAAS_CLOCK_FILE), not real time")
+    return Clock(Path(settings.clock_file))
+
+
+async def _schedules(settings, engine, node, destinations, functions, queues, topics,  # type: ignore[no-untyped-def]
+                     identities, async_invoker, audit, progress) -> tuple[ScheduleService, ScheduleSource]:
+    """EventBridge Scheduler: the service the API calls and the source that fires and delivers."""
+    clock = schedule_clock(settings, progress)
+
+    async def target_exists(target: Target) -> bool:
+        if target.service == "sqs":
+            return await queues.find(target.name) is not None
+        try:
+            await (functions.get(target.name) if target.service == "lambda" else topics.topic(target.name))
+        except (ResourceNotFound, TopicNotFound):
+            return False
+        return True
+
+    async def role_exists(arn: str) -> bool:
+        try:
+            await identities.resolve_role_arn(arn)
+        except InvalidParameterValue:
+            return False
+        return True
+
+    store = ScheduleStore(engine)
+    service = ScheduleService(store, clock, region=settings.region, account_id=settings.account_id,
+                              target_exists=target_exists, role_exists=role_exists, target_services=("lambda", "sqs", "sns"),
+                              changed=lambda: source.changed())
+    source = ScheduleSource(store, service, WorkStore(engine), clock, node_id=node, destinations=destinations,
+                            functions=functions, async_invoker=async_invoker, audit=audit)
+    return service, source
 
 
 async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SSLContext | None = None) -> Platform:
@@ -322,6 +373,9 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                            compile_filters=json_patterns(lambda_filter), grace_s=settings.shutdown_grace_s)
     topics, topic_deliveries = await _topics(settings, engine, master, node, queues, permissions, async_invoker, audit)
 
+    schedules, schedule_source = await _schedules(settings, engine, node, destinations, functions, queues, topics,
+                                                  identities, async_invoker, audit, progress)
+
     # lambda_errors first: host-style URL requests, answered by the next middleware, leave through it too.
     api = web.Application(middlewares=[lambda_errors, url_routes.host_style(settings.url_domain),
                                          execute_api.host_style(settings.url_domain), guard],
@@ -331,7 +385,8 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                              environments=pool.describe, identities=identities, permissions=permissions,
                              audit_log=AuditService(audit.flush, AuditStore(engine)), async_invoker=async_invoker,
                              event_configs=event_configs, urls=urls,
-                             queues=queues, mappings=mappings, topics=topics, http_apis=http_apis)
+                             queues=queues, mappings=mappings, topics=topics, http_apis=http_apis,
+                             schedules=schedules)
     # AWS services beside Lambda, by their X-Amz-Target prefix (faas.api.router): one port, guard and audit log.
     api[awsjson.SERVICES] = {SQS.target_prefix: SQS, SNS.target_prefix: SNS}
     api[GUARD] = checks = Guard(identities, permissions, audit, settings)
@@ -345,7 +400,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                                                 trusted_proxies=settings.trusted_proxies)
     for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
                    url_routes, identity_routes, native_routes, tag_routes, mapping_routes, http_api_routes,
-                   execute_api, router, sns_routes):
+                   execute_api, schedule_routes, router, sns_routes):
         routes.add_routes(api)
 
     async def install_firewall() -> None:
@@ -387,6 +442,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         Hooks("queue long polls", drain=queues.drain),
         # Drained first of the sources: receive no more, finish the batches under way.
         pollers,
+        schedule_source,
         listener,  # last to start, first to stop taking requests
     )
     return Platform(settings=settings, parts=parts, api=listener)

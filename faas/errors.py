@@ -295,6 +295,20 @@ class InvalidEventPattern(FaasError):
     Not an ApiError: each API that takes patterns answers it in its own error shape."""
 
 
+class InvalidScheduleExpression(FaasError):
+    """A schedule expression (rate, cron or at) or its time zone is not valid.
+
+    Not an ApiError: the scheduler and EventBridge rules each answer it in their own error shape."""
+
+
+class SchedulerConflict(ApiError):
+    """The request conflicts with the resource's state (EventBridge Scheduler's ConflictException)."""
+
+    status = 409
+    code = "ConflictException"
+    error_type = "User"
+
+
 class SnsError(ApiError):
     """An error of the SNS API (query protocol): `code` is the wire code SNS's model gives its exception shape,
     from which boto3 picks the modeled exception (NotFound is sns.exceptions.NotFoundException)."""

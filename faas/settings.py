@@ -146,6 +146,9 @@ SETTINGS: tuple[Setting, ...] = (
             "retries, as SNS's default delivery policy)", float),
     Setting("debian_mirror", "", "Debian mirror for the runtime images' base (default: the host's apt sources)"),
     Setting("log_level", "info", "log level: debug, info, warning or error"),
+    Setting("clock_file", "", "TEST/DEVELOPMENT AID, never for production: a file holding an ISO-8601 instant "
+            "that schedules treat as now (advancing from the file's last write); refused unless the API listens "
+            "on a loopback address"),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -187,6 +190,7 @@ class Settings:
     topic_http_retry_s: float
     debian_mirror: str
     log_level: str
+    clock_file: str
 
     @property
     def effective_database_url(self) -> str:

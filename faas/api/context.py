@@ -17,6 +17,7 @@ from faas.services.invocations import InvocationService
 from faas.services.mappings import MappingService
 from faas.services.permissions import PermissionService
 from faas.services.queues import QueueService
+from faas.services.schedules import ScheduleService
 from faas.services.topics import TopicService
 from faas.services.urls import UrlService
 from faas.services.functions import FunctionService, parse_function_ref
@@ -41,6 +42,7 @@ class Services:
     topics: TopicService
     mappings: MappingService
     http_apis: HttpApiService
+    schedules: ScheduleService
 
 
 SERVICES = web.AppKey("services", Services)

@@ -352,3 +352,38 @@ http_api_parts = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("api_id", "kind", "unique_key", name="uq_http_api_parts_api_id_kind_unique_key"),
 )
+
+
+schedule_groups = Table(
+    "schedule_groups",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_modified", DateTime(timezone=True), nullable=False),
+)
+
+# EventBridge Scheduler's schedules. `next_due` is the next due time not yet fired (None: none is left) and
+# `fire_at` when it fires (later by the flexible window's offset): a node fires a schedule by moving `next_due`
+# on from the value it read, in the transaction that queues the delivery, so each due time fires once.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("group_name", String(64), ForeignKey("schedule_groups.name", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("expression", String(256), nullable=False),
+    Column("timezone", String(50), nullable=False),
+    Column("start_date", DateTime(timezone=True), nullable=True),
+    Column("end_date", DateTime(timezone=True), nullable=True),
+    Column("description", String(512), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("target", Text, nullable=False),  # the Target structure, as JSON
+    Column("flexible_window_min", Integer, nullable=True),  # FLEXIBLE's MaximumWindowInMinutes; None is OFF
+    Column("delete_after_completion", Boolean, nullable=False),  # ActionAfterCompletion DELETE
+    Column("next_due", DateTime(timezone=True), nullable=True),
+    Column("fire_at", DateTime(timezone=True), nullable=True, index=True),
+    Column("skipped", Integer, nullable=False),  # due times skipped because they were missed by more than the window
+    Column("last_skipped_at", DateTime(timezone=True), nullable=True),  # the last due time skipped
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_modified", DateTime(timezone=True), nullable=False),
+    Column("client_token", String(64), nullable=True),  # CreateSchedule's, so a retried create is answered again
+)
