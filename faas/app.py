@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import ipaddress
 import logging
 import secrets
 import shutil
@@ -21,9 +22,12 @@ from faas.api import functions as function_routes
 from faas.api import identities as identity_routes
 from faas.api import invoke as invoke_routes
 from faas.api import mappings as mapping_routes
+from faas.api import apigatewayv2 as http_api_routes
 from faas.api import awsjson
+from faas.api import execute_api
 from faas.api import native as native_routes
 from faas.api import router
+from faas.api import schedules as schedule_routes
 from faas.api import permissions as permission_routes
 from faas.api import tags as tag_routes
 from faas.api import urls as url_routes
@@ -54,6 +58,7 @@ from faas.services.destinations import Destinations, Target, queue_entry
 from faas.services.event_bus import EventBusService
 from faas.services.event_configs import EventConfigService
 from faas.services.functions import FunctionService
+from faas.services.http_apis import HttpApiService
 from faas.services.identities import IdentityService
 from faas.services.invocations import InvocationService
 from faas.services.mappings import MappingService, lambda_filter
@@ -61,17 +66,22 @@ from faas.services.parameters import engine_architectures
 from faas.services.permissions import PermissionService
 from faas.services.queues import QueueService
 from faas.services.retention import Pruner, Rule
+from faas.services.schedules import ScheduleService
 from faas.services.urls import UrlService
 from faas.sources.async_events import ASYNC, AsyncInvoker, encode_event
 from faas.sources.event_deliveries import EventDeliveries
 from faas.sources.queue_pollers import QueuePollers, json_patterns
+from faas.sources.schedules import ScheduleSource
+from faas.clock import Clock
 from faas.sources.topic_deliveries import TopicDeliveries
 from faas.security.addresses import AddressRule
 from faas.services.topic_signing import load_signer
 from faas.services.topics import TopicService
 from faas.store.topics import TopicStore, Work
+from faas.sources.http_apis import HttpApiSource
+from faas.sources.jwt_authorizers import JwtVerifier
 from faas.sources.urls import UrlSource
-from faas.errors import QueueDoesNotExist, StartupError
+from faas.errors import InvalidParameterValue, QueueDoesNotExist, ResourceNotFound, StartupError, TopicNotFound
 from faas.model import Function
 from faas.settings import Settings
 from faas.store.db import create_engine, migrate, scrub
@@ -80,11 +90,13 @@ from faas.store.invocations import InvocationStore
 from faas.store.audit import AuditStore
 from faas.store.event_bus import EventBusStore
 from faas.store.event_configs import EventConfigStore
+from faas.store.http_apis import HttpApiStore
 from faas.store.identities import IdentityStore
 from faas.store.mappings import MappingStore
 from faas.store.meta import CANARY, CANARY_TEXT, MetaStore
 from faas.store.permissions import PermissionStore
 from faas.store.queues import QueueStore
+from faas.store.schedules import ScheduleStore
 from faas.store.urls import UrlStore
 from faas.store.work import WorkStore
 
@@ -201,6 +213,51 @@ def egress_firewall(settings: Settings) -> Firewall:
     return Firewall(network=settings.docker_network, policy=policy)
 
 
+def schedule_clock(settings: Settings, progress: Callable[[str], None]) -> Clock:
+    """The real clock, or FAAS_CLOCK_FILE's: a test aid, refused on a node others can reach."""
+    if not settings.clock_file:
+        return Clock()
+    try:
+        loopback = ipaddress.ip_address(settings.host).is_loopback
+    except ValueError:
+        loopback = settings.host == "localhost"
+    if not loopback:
+        raise StartupError(f"FAAS_CLOCK_FILE is a test aid: it is refused while the API listens on {settings.host}, "
+                           "which is not a loopback address; unset it")
+    progress(f"warning: schedules run on the test clock in {settings.clock_file} (FAAS_CLOCK_FILE), not real time")
+    return Clock(Path(settings.clock_file))
+
+
+async def _schedules(settings, engine, node, destinations, functions, queues, topics,  # type: ignore[no-untyped-def]
+                     identities, async_invoker, audit, progress) -> tuple[ScheduleService, ScheduleSource]:
+    """EventBridge Scheduler: the service the API calls and the source that fires and delivers."""
+    clock = schedule_clock(settings, progress)
+
+    async def target_exists(target: Target) -> bool:
+        if target.service == "sqs":
+            return await queues.find(target.name) is not None
+        try:
+            await (functions.get(target.name) if target.service == "lambda" else topics.topic(target.name))
+        except (ResourceNotFound, TopicNotFound):
+            return False
+        return True
+
+    async def role_exists(arn: str) -> bool:
+        try:
+            await identities.resolve_role_arn(arn)
+        except InvalidParameterValue:
+            return False
+        return True
+
+    store = ScheduleStore(engine)
+    service = ScheduleService(store, clock, region=settings.region, account_id=settings.account_id,
+                              target_exists=target_exists, role_exists=role_exists, target_services=("lambda", "sqs", "sns"),
+                              changed=lambda: source.changed())
+    source = ScheduleSource(store, service, WorkStore(engine), clock, node_id=node, destinations=destinations,
+                            functions=functions, async_invoker=async_invoker, audit=audit)
+    return service, source
+
+
 async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SSLContext | None = None) -> Platform:
     """Everything a node runs, built and wired but not started: the server drives `parts`."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -312,10 +369,22 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     mappings = MappingService(MappingStore(engine), functions, queues, identities, region=settings.region,
                               account_id=settings.account_id, function_arn=settings.function_arn,
                               compile_filter=lambda_filter, publish=publish)
+    async def function_exists(name: str) -> bool:
+        try:
+            await functions.get(name)
+        except ResourceNotFound:
+            return False
+        return True
+
+    http_apis = HttpApiService(HttpApiStore(engine), region=settings.region, account_id=settings.account_id,
+                               domain=settings.url_domain, scheme=settings.scheme, function_exists=function_exists,
+                               add_permission=permissions.add)
     pollers = QueuePollers(mappings, queues, functions, invoker, region=settings.region,
                            compile_filters=json_patterns(lambda_filter), grace_s=settings.shutdown_grace_s)
     topics, topic_deliveries = await _topics(settings, engine, master, node, queues, permissions, async_invoker, audit)
 
+    schedules, schedule_source = await _schedules(settings, engine, node, destinations, functions, queues, topics,
+                                                  identities, async_invoker, audit, progress)
     # PutEvents writes what each matched target is owed as leased work; this source delivers it.
     deliveries = EventDeliveries(WorkStore(engine), permissions, destinations, async_invoker.enqueue, audit,
                                  node_id=node, account_id=settings.account_id, function_arn=settings.function_arn)
@@ -323,14 +392,16 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                              account_id=settings.account_id, wake=deliveries.wake)
 
     # lambda_errors first: host-style URL requests, answered by the next middleware, leave through it too.
-    api = web.Application(middlewares=[lambda_errors, url_routes.host_style(settings.url_domain), guard],
+    api = web.Application(middlewares=[lambda_errors, url_routes.host_style(settings.url_domain),
+                                         execute_api.host_style(settings.url_domain), guard],
                           client_max_size=MAX_REQUEST_BYTES)
     api[SERVICES] = Services(settings=settings, functions=functions, invoker=invoker,
                              invocations=InvocationService(InvocationStore(engine)), retire=pool.retire,
                              environments=pool.describe, identities=identities, permissions=permissions,
                              audit_log=AuditService(audit.flush, AuditStore(engine)), async_invoker=async_invoker,
                              event_configs=event_configs, urls=urls,
-                             queues=queues, mappings=mappings, topics=topics, events=events)
+                             queues=queues, mappings=mappings, topics=topics, http_apis=http_apis,
+                             schedules=schedules, events=events)
     # AWS services beside Lambda, by their X-Amz-Target prefix (faas.api.router): one port, guard and audit log.
     api[awsjson.SERVICES] = {SQS.target_prefix: SQS, SNS.target_prefix: SNS, EVENTS.target_prefix: EVENTS}
     api[GUARD] = checks = Guard(identities, permissions, audit, settings)
@@ -338,8 +409,13 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     # import the API): one implementation of credentials, policies and the audit log for every request.
     api[url_routes.URL_SOURCE] = UrlSource(urls, functions, invoker, checks, function_arn=settings.function_arn,
                                            account_id=settings.account_id, trusted_proxies=settings.trusted_proxies)
+    jwt_verifier = JwtVerifier()
+    api[execute_api.API_SOURCE] = HttpApiSource(http_apis, functions, invoker, permissions.statements, checks,
+                                                jwt_verifier, function_arn=settings.function_arn, account_id=settings.account_id,
+                                                trusted_proxies=settings.trusted_proxies)
     for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
-                   url_routes, identity_routes, native_routes, tag_routes, mapping_routes, router, sns_routes):
+                   url_routes, identity_routes, native_routes, tag_routes, mapping_routes, http_api_routes,
+                   execute_api, schedule_routes, router, sns_routes):
         routes.add_routes(api)
 
     async def install_firewall() -> None:
@@ -363,6 +439,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     parts: tuple[Part, ...] = (
         Hooks("store", stop=engine.dispose),
         Hooks("Docker", stop=backend.close),
+        Hooks("JWT key fetches", stop=jwt_verifier.close),
         # A cache of the store's code: the next start unpacks what it needs.
         Hooks("sandbox directory", stop=lambda: shutil.rmtree(sandbox, ignore_errors=True)),
         recorder,  # invocation records, and
@@ -381,6 +458,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         Hooks("queue long polls", drain=queues.drain),
         # Drained first of the sources: receive no more, finish the batches under way.
         pollers,
+        schedule_source,
         listener,  # last to start, first to stop taking requests
     )
     return Platform(settings=settings, parts=parts, api=listener)

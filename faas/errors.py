@@ -328,6 +328,21 @@ class EventsLimitExceeded(EventsError):
     """The request exceeds a limit."""
 
 
+
+class InvalidScheduleExpression(FaasError):
+    """A schedule expression (rate, cron or at) or its time zone is not valid.
+
+    Not an ApiError: the scheduler and EventBridge rules each answer it in their own error shape."""
+
+
+class SchedulerConflict(ApiError):
+    """The request conflicts with the resource's state (EventBridge Scheduler's ConflictException)."""
+
+    status = 409
+    code = "ConflictException"
+    error_type = "User"
+
+
 class SnsError(ApiError):
     """An error of the SNS API (query protocol): `code` is the wire code SNS's model gives its exception shape,
     from which boto3 picks the modeled exception (NotFound is sns.exceptions.NotFoundException)."""
@@ -401,3 +416,38 @@ class SnsInvalidParameterValue(SnsError):
 
     code = "ParameterValueInvalid"
     query_code = "ParameterValueInvalid"
+
+
+class ApiGatewayError(ApiError):
+    """An error of the API Gateway v2 API (HTTP APIs): its model's shapes carry only `message` (and a
+    NotFoundException its `resourceType`), sent with the shape's name in `x-amzn-ErrorType`."""
+
+    status = 400
+    code = "ApiGatewayException"  # the base's own, never sent: every error raised is one of the subclasses
+    error_type = "User"
+
+    def body(self) -> dict[str, Any]:
+        return {"message": self.message, **self.fields}
+
+
+class BadRequest(ApiGatewayError):
+    """The request is not valid."""
+
+    code = "BadRequestException"
+
+
+class NotFound(ApiGatewayError):
+    """The resource specified in the request was not found."""
+
+    status = 404
+    code = "NotFoundException"
+
+    def __init__(self, message: str | None = None, resource_type: str | None = None) -> None:
+        super().__init__(message, **({"resourceType": resource_type} if resource_type else {}))
+
+
+class Conflict(ApiGatewayError):
+    """The requested operation would cause a conflict with the current state of a resource."""
+
+    status = 409
+    code = "ConflictException"

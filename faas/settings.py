@@ -117,7 +117,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("async_retry_base_s", 60.0, "seconds before the first retry of a failed asynchronous invocation "
             "(the second waits twice as long), as Lambda does", float),
     Setting("url_domain", "lambda-url.localhost", "domain of function URLs: http://<url-id>.<domain>:<port>/ "
-            "(path-style /lambda-url/<url-id>/ works on any host)"),
+            "(path-style /lambda-url/<url-id>/ works on any host), and of HTTP APIs: "
+            "http://<api-id>.execute-api.<domain>:<port>/ (path-style /execute-api/<api-id>/)"),
     Setting("trusted_proxies", (), "comma-separated CIDRs of reverse proxies in front of function URLs whose "
             "X-Forwarded-For/-Proto/-Port are believed (default none: a caller cannot claim another address "
             "or protocol), e.g. 10.0.0.5/32", _networks),
@@ -145,6 +146,9 @@ SETTINGS: tuple[Setting, ...] = (
             "retries, as SNS's default delivery policy)", float),
     Setting("debian_mirror", "", "Debian mirror for the runtime images' base (default: the host's apt sources)"),
     Setting("log_level", "info", "log level: debug, info, warning or error"),
+    Setting("clock_file", "", "TEST/DEVELOPMENT AID, never for production: a file holding an ISO-8601 instant "
+            "that schedules treat as now (advancing from the file's last write); refused unless the API listens "
+            "on a loopback address"),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -186,6 +190,7 @@ class Settings:
     topic_http_retry_s: float
     debian_mirror: str
     log_level: str
+    clock_file: str
 
     @property
     def effective_database_url(self) -> str:

@@ -29,6 +29,8 @@ from faas.store.audit import AuditEntry
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_CLOCK_SKEW = dt.timedelta(minutes=15)
+# Schedules run as the execution role they name: naming one is passing it, as on AWS.
+SCHEDULE_ROLE_ACTIONS = frozenset({"scheduler:CreateSchedule", "scheduler:UpdateSchedule"})
 INVOKE_ACTIONS = frozenset({"lambda:InvokeFunction", "lambda:InvokeFunctionUrl"})
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -277,13 +279,17 @@ class Guard:
 
     @staticmethod
     def passed_role(request: web.Request, action: str) -> object | None:
-        """The Role a request gives a function, as sent (None when it gives none)."""
-        if action not in ("lambda:CreateFunction", "lambda:UpdateFunctionConfiguration"):
-            return None
+        """The Role a request gives a function, or the execution role it gives a schedule, as sent (None when
+        it gives none)."""
         try:
-            return parse_json(request, request[BODY]).get("Role")
+            if action in ("lambda:CreateFunction", "lambda:UpdateFunctionConfiguration"):
+                return parse_json(request, request[BODY]).get("Role")
+            if action in SCHEDULE_ROLE_ACTIONS:
+                target = parse_json(request, request[BODY]).get("Target")
+                return target.get("RoleArn") if isinstance(target, dict) else None
         except (ValueError, AttributeError):
-            return None  # the handler refuses the body itself
+            pass  # the handler refuses the body itself
+        return None
 
     async def authorize_pass_role(self, request: web.Request, action: str, caller: Caller) -> None:
         """Giving a function a role is acting with that role's rights: the caller must be allowed
@@ -291,8 +297,15 @@ class Guard:
         all) before the check, and one that names no existing role is refused here, so no spelling of an
         ARN can be checked as one role and run as another."""
         role = self.passed_role(request, action)
-        if role is not None:
-            await self.authorize(caller, "iam:PassRole", await self.identities.resolve_role_arn(role), None)
+        if role is None:
+            return
+        try:
+            arn = await self.identities.resolve_role_arn(role)
+        except InvalidParameterValue:
+            if action in SCHEDULE_ROLE_ACTIONS:
+                return  # the scheduler refuses a role that does not exist in its own error shape
+            raise
+        await self.authorize(caller, "iam:PassRole", arn, None)
 
     def used_image(self, request: web.Request, action: str) -> str | None:
         """The ECR-style ARN of the image repository a create or code update would run, if any."""

@@ -12,11 +12,13 @@ from faas.dispatch.invoker import Invoker
 from faas.services.audit import AuditService
 from faas.services.event_bus import EventBusService
 from faas.services.event_configs import EventConfigService
+from faas.services.http_apis import HttpApiService
 from faas.services.identities import IdentityService
 from faas.services.invocations import InvocationService
 from faas.services.mappings import MappingService
 from faas.services.permissions import PermissionService
 from faas.services.queues import QueueService
+from faas.services.schedules import ScheduleService
 from faas.services.topics import TopicService
 from faas.services.urls import UrlService
 from faas.services.functions import FunctionService, parse_function_ref
@@ -41,6 +43,8 @@ class Services:
     topics: TopicService
     mappings: MappingService
     events: EventBusService
+    http_apis: HttpApiService
+    schedules: ScheduleService
 
 
 SERVICES = web.AppKey("services", Services)

@@ -7,11 +7,13 @@ import argparse
 from collections.abc import Sequence
 
 from faas.cli.access import add_access_commands
+from faas.cli.apis import add_api_commands
 from faas.cli.common import print_error, print_to_stderr, usage
 from faas.cli.events import add_event_commands
 from faas.cli.functions import add_function_commands
 from faas.cli.identities import add_identity_commands
 from faas.cli.queues import add_queue_commands
+from faas.cli.schedules import add_schedule_commands
 from faas.cli.serve import add_serve_commands
 from faas.cli.topics import add_topic_commands
 from faas.cli.triggers import add_trigger_commands
@@ -34,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_topic_commands(commands)
     add_trigger_commands(commands)
     add_event_commands(commands)
+    add_api_commands(commands)
+    add_schedule_commands(commands)
     return parser
 
 

@@ -1,4 +1,5 @@
-"""Function URLs as pure values: HTTP request -> payload format 2.0 event, result -> HTTP response."""
+"""Function URLs as pure values: HTTP request -> payload format 2.0 event, result -> HTTP response. HTTP APIs
+(faas.sources.http_apis) build their 2.0 events and map their responses with the same code."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import datetime
 import ipaddress
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -109,7 +111,13 @@ class HttpRequest:
     account_id: str
     request_id: str
     now: datetime.datetime           # UTC
-    authorizer_iam: dict | None = None  # set exactly for AWS_IAM URLs: see authorizer_iam()
+    authorizer_iam: dict | None = None  # set exactly for AWS_IAM URLs and routes: see authorizer_iam()
+    # What an HTTP API's route adds (a function URL is one `$default` route on a `$default` stage).
+    route_key: str = "$default"
+    stage: str = "$default"
+    path_parameters: dict[str, str] | None = None
+    stage_variables: dict[str, str] | None = None
+    authorizer: dict | None = None  # requestContext.authorizer of a JWT route: {"jwt": {claims, scopes}}
 
 
 # --- request -> event -----------------------------------------------------------------------------
@@ -234,19 +242,21 @@ def build_event(request: HttpRequest) -> dict[str, Any]:
             "userAgent": joined.get("user-agent", ""),
         },
         "requestId": request.request_id,
-        "routeKey": "$default",
-        "stage": "$default",
+        "routeKey": request.route_key,
+        "stage": request.stage,
         "time": request_time(when),
         "timeEpoch": (when - _EPOCH) // datetime.timedelta(milliseconds=1),
     }
     if request.authorizer_iam is not None:
         context["authorizer"] = {"iam": dict(request.authorizer_iam)}
+    elif request.authorizer is not None:
+        context["authorizer"] = request.authorizer
 
     # A presigned URL's X-Amz-* parameters are a credential too (a replayable one until it expires).
     raw_query = without_presign(request.raw_query)
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": "$default",
+        "routeKey": request.route_key,
         "rawPath": request.raw_path,
         "rawQueryString": raw_query,
     }
@@ -256,6 +266,10 @@ def build_event(request: HttpRequest) -> dict[str, Any]:
     query = query_parameters(raw_query)
     if query:
         event["queryStringParameters"] = query
+    if request.path_parameters:
+        event["pathParameters"] = request.path_parameters
+    if request.stage_variables:
+        event["stageVariables"] = request.stage_variables
     event["requestContext"] = context
     if request.body:
         text = body_text(_first(request.headers, "content-type"), request.body)
@@ -333,11 +347,14 @@ class _Malformed(Exception):
     """The function returned a structured response Lambda cannot turn into HTTP."""
 
 
-def response_from_result(payload: bytes, function_error: str | None) -> tuple[int, list[Header], bytes]:
+def response_from_result(payload: bytes, function_error: str | None,
+                         failed: Callable[[], tuple[int, list[Header], bytes]] = bad_gateway,
+                         ) -> tuple[int, list[Header], bytes]:
     """The HTTP response (status, headers, body) for what the function returned.
 
     - A function error, invalid JSON or a malformed structured response: 502 `Internal Server Error`,
-      with nothing from the function (no error type, no message).
+      with nothing from the function (no error type, no message); `failed` answers it otherwise (an HTTP
+      API's is API Gateway's 500).
     - A JSON object with `statusCode` (200-599): that status, `headers` (non-string values as JSON text;
       framing and connection headers such as Transfer-Encoding and Content-Length are dropped),
       `cookies` (one Set-Cookie each), `body` (base64-decoded when `isBase64Encoded` is true;
@@ -346,17 +363,17 @@ def response_from_result(payload: bytes, function_error: str | None) -> tuple[in
       application/json, the payload bytes as the function returned them (a string keeps its quotes).
     """
     if function_error is not None:
-        return bad_gateway()
+        return failed()
     try:
         value = json.loads(payload)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
-        return bad_gateway()
+        return failed()
     if not isinstance(value, dict) or "statusCode" not in value:
         return 200, [("Content-Type", "application/json")], payload
     try:
         return _structured(value)
     except _Malformed:
-        return bad_gateway()
+        return failed()
 
 
 def stream_head(content_type: str, prelude: bytes | None) -> tuple[int, list[Header]] | None:

@@ -88,7 +88,7 @@ class UrlSource:
             if config.auth_type == "AWS_IAM":
                 # An AWS_IAM request's body is read (and hashed for its signature) as it is authenticated.
                 caller, body = await guard.authenticated_body(request, MAX_BODY)
-                authorizer = self._identity(request, caller)
+                authorizer = iam_identity(request, caller, self._account_id)
             else:
                 caller = ANONYMOUS
             # Both permissions, before the body is read: a refused request never reaches the function.
@@ -108,7 +108,7 @@ class UrlSource:
         now = utcnow()
         headers_in = list(request.headers.items())
         origin = url_events.origin(
-            headers_in, peer=request.remote or "", scheme=request.scheme, port=_local_port(request),
+            headers_in, peer=request.remote or "", scheme=request.scheme, port=local_port(request),
             trusted=self._trusted, new_trace_id=url_events.trace_root(int(now.timestamp()), os.urandom(12)))
         event = url_events.build_event(url_events.HttpRequest(
             method=request.method, raw_path=raw_path.split("?", 1)[0], raw_query=request.rel_url.raw_query_string,
@@ -167,20 +167,21 @@ class UrlSource:
             response.headers.add(name, value)
         return response
 
-    def _identity(self, request: web.Request, caller: Caller) -> dict:
-        """requestContext.authorizer.iam for a caller the guard just accepted."""
-        access_key: str | None = None  # the access key id of a SigV4 request; a bearer token has none
-        try:
-            query = request.rel_url.raw_query_string
-            if sigv4.is_presigned(query):
-                access_key = sigv4.parse_presigned(query).authorization.access_key_id
-            elif "Authorization" in request.headers:
-                access_key = sigv4.parse_authorization(request.headers["Authorization"]).access_key_id
-        except ValueError:
-            access_key = None
-        user_id = f"{caller.name}:{caller.function_name}" if caller.kind == "session" else caller.name
-        return url_events.authorizer_iam(access_key=access_key, account_id=self._account_id, user_arn=caller.arn,
-                                         user_id=user_id)
+
+def iam_identity(request: web.Request, caller: Caller, account_id: str) -> dict:
+    """requestContext.authorizer.iam for a caller the guard just accepted (function URLs and HTTP API routes)."""
+    access_key: str | None = None  # the access key id of a SigV4 request; a bearer token has none
+    try:
+        query = request.rel_url.raw_query_string
+        if sigv4.is_presigned(query):
+            access_key = sigv4.parse_presigned(query).authorization.access_key_id
+        elif "Authorization" in request.headers:
+            access_key = sigv4.parse_authorization(request.headers["Authorization"]).access_key_id
+    except ValueError:
+        access_key = None
+    user_id = f"{caller.name}:{caller.function_name}" if caller.kind == "session" else caller.name
+    return url_events.authorizer_iam(access_key=access_key, account_id=account_id, user_arn=caller.arn,
+                                     user_id=user_id)
 
 
 def _buffered_stream(content_type: str, body: bytes) -> tuple[int, list[url_events.Header], bytes]:
@@ -194,7 +195,7 @@ def _buffered_stream(content_type: str, body: bytes) -> tuple[int, list[url_even
     return url_events.bad_gateway() if head is None else (head[0], head[1], body)
 
 
-def _local_port(request: web.Request) -> int:
+def local_port(request: web.Request) -> int:
     """The port the client connected to: this listener's own, whatever the Host header claims."""
     sockname = request.transport.get_extra_info("sockname") if request.transport is not None else None
     if isinstance(sockname, tuple) and len(sockname) >= 2:

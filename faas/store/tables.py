@@ -364,3 +364,62 @@ event_targets = Table(
     Column("arn", String(1600), nullable=False),
     Column("definition", Text, nullable=False),  # JSON: the Target as PutTargets stored it (RoleArn, Input, ...)
 )
+
+# HTTP APIs (API Gateway v2): each API, and its routes, integrations, stages and authorizers as "parts". Both
+# keep the resource as API Gateway answers it (a JSON document in the wire's field names), which the service
+# checks before it is stored; the columns beside it are what SQL must enforce or find.
+http_apis = Table(
+    "http_apis",
+    metadata,
+    Column("api_id", String(16), primary_key=True),
+    Column("document", Text, nullable=False),  # JSON: the Api shape
+    Column("created_at", DateTime(timezone=True), nullable=False),  # GetApis's order
+)
+
+http_api_parts = Table(
+    "http_api_parts",
+    metadata,
+    Column("api_id", String(16), ForeignKey("http_apis.api_id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # route | integration | stage | authorizer
+    Column("part_id", String(128), primary_key=True),  # routeId, integrationId, stageName, authorizerId
+    # What must be unique within the API and kind besides the id: a route's key. NULL for the other kinds.
+    Column("unique_key", String(512), nullable=True),
+    Column("document", Text, nullable=False),  # JSON: the Route, Integration, Stage or Authorizer shape
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("api_id", "kind", "unique_key", name="uq_http_api_parts_api_id_kind_unique_key"),
+)
+
+
+schedule_groups = Table(
+    "schedule_groups",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_modified", DateTime(timezone=True), nullable=False),
+)
+
+# EventBridge Scheduler's schedules. `next_due` is the next due time not yet fired (None: none is left) and
+# `fire_at` when it fires (later by the flexible window's offset): a node fires a schedule by moving `next_due`
+# on from the value it read, in the transaction that queues the delivery, so each due time fires once.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("group_name", String(64), ForeignKey("schedule_groups.name", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("expression", String(256), nullable=False),
+    Column("timezone", String(50), nullable=False),
+    Column("start_date", DateTime(timezone=True), nullable=True),
+    Column("end_date", DateTime(timezone=True), nullable=True),
+    Column("description", String(512), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("target", Text, nullable=False),  # the Target structure, as JSON
+    Column("flexible_window_min", Integer, nullable=True),  # FLEXIBLE's MaximumWindowInMinutes; None is OFF
+    Column("delete_after_completion", Boolean, nullable=False),  # ActionAfterCompletion DELETE
+    Column("next_due", DateTime(timezone=True), nullable=True),
+    Column("fire_at", DateTime(timezone=True), nullable=True, index=True),
+    Column("skipped", Integer, nullable=False),  # due times skipped because they were missed by more than the window
+    Column("last_skipped_at", DateTime(timezone=True), nullable=True),  # the last due time skipped
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_modified", DateTime(timezone=True), nullable=False),
+    Column("client_token", String(64), nullable=True),  # CreateSchedule's, so a retried create is answered again
+)

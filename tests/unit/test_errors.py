@@ -72,17 +72,28 @@ def test_sns_errors_are_the_ones_sns_models_so_boto3_raises_its_exceptions():
 
 
 def test_wire_codes_are_unique_within_a_service():
-    def is_sns(cls: type) -> bool:
-        return issubclass(cls, errors.SnsError) and cls not in (errors.SnsError, errors.SnsBatchError)
+    """A client maps a wire code to one exception of its service; services may share a code (ConflictException
+    is API Gateway's and the Scheduler's, ResourceNotFoundException Lambda's and EventBridge's)."""
+    def family(cls: type) -> str:
+        for base in (errors.SnsError, errors.ApiGatewayError, errors.EventsError):
+            if issubclass(cls, base):
+                return base.__name__
+        return "Scheduler" if cls is errors.SchedulerConflict else "Lambda and SQS"
 
-    # EventBridge's errors are its own codes, sent only in its shape (ResourceNotFoundException...).
-    def is_events(cls: type) -> bool:
-        return issubclass(cls, errors.EventsError) and cls is not errors.EventsError
+    families: dict[str, list[str]] = {}
+    for cls in API_ERRORS:
+        if cls not in (errors.SnsError, errors.SnsBatchError, errors.ApiGatewayError, errors.EventsError):
+            families.setdefault(family(cls), []).append(cls.code)
+    for codes in families.values():
+        assert len(codes) == len(set(codes)), codes
 
-    others = [cls for cls in API_ERRORS if not issubclass(cls, (errors.SnsError, errors.EventsError))]
-    for family in ([cls for cls in API_ERRORS if is_sns(cls)], [cls for cls in API_ERRORS if is_events(cls)], others):
-        codes = [cls.code for cls in family]
-        assert len(codes) == len(set(codes))
+
+def test_api_gateway_errors_are_the_ones_its_model_names():
+    model = botocore.session.get_session().get_service_model("apigatewayv2")
+    modeled = {shape.name: shape.metadata["error"]["httpStatusCode"] for shape in model.error_shapes}
+    for cls in API_ERRORS:
+        if issubclass(cls, errors.ApiGatewayError) and cls is not errors.ApiGatewayError:
+            assert modeled[cls.code] == cls.status, cls
 
 
 @pytest.mark.parametrize(("cls", "status", "code"), [
@@ -108,6 +119,9 @@ def test_default_message_is_the_docstring(cls):
     assert error.message == cls.__doc__.strip()
     assert str(error) == error.message
     body = error.body()
+    if issubclass(cls, errors.ApiGatewayError):  # API Gateway's model: only `message`
+        assert body == {"message": error.message}
+        return
     assert body["message"] == body["Message"] == error.message
     assert body["Type"] == cls.error_type
 
