@@ -55,6 +55,7 @@ class EventDeliveries:
         self._function_arn = function_arn
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task | None = None
+        self._batch_task: asyncio.Future | None = None  # the batch under way, which a drain lets finish
 
     def wake(self) -> None:
         self._wake.set()
@@ -74,6 +75,10 @@ class EventDeliveries:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
             self._loop_task = None
+        if self._batch_task is not None:
+            with contextlib.suppress(Exception):
+                await self._batch_task
+            self._batch_task = None
 
     async def stop(self) -> None:
         await self.drain()
@@ -88,7 +93,8 @@ class EventDeliveries:
                 items = await self._work.claim(DELIVERY, self._node, lease_s=LEASE_S, limit=BATCH, now=utcnow())
                 if items:
                     # Shielded: a drain lets the batch finish, so nothing is left leased until the next start.
-                    await asyncio.shield(self._batch(items))
+                    self._batch_task = asyncio.ensure_future(self._batch(items))
+                    await asyncio.shield(self._batch_task)
             except asyncio.CancelledError:
                 raise
             except Exception:
