@@ -70,6 +70,7 @@ from faas.services.schedules import ScheduleService
 from faas.services.urls import UrlService
 from faas.sources.async_events import ASYNC, AsyncInvoker, encode_event
 from faas.sources.event_deliveries import EventDeliveries
+from faas.sources.rule_schedules import RuleSchedules
 from faas.sources.queue_pollers import QueuePollers, json_patterns
 from faas.sources.schedules import ScheduleSource
 from faas.clock import Clock
@@ -454,6 +455,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         async_invoker,
         topic_deliveries,
         deliveries,  # after the async invoker, which function targets' deliveries enqueue into
+        RuleSchedules(events.fire_due),  # fires schedule rules, whose deliveries the part before makes
         # Drained once the listener takes no more requests: long polls answer rather than hold the stop.
         Hooks("queue long polls", drain=queues.drain),
         # Drained first of the sources: receive no more, finish the batches under way.

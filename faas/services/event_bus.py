@@ -18,12 +18,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from faas.errors import ApiError, EventsInvalidEventPattern, EventsLimitExceeded, EventsResourceAlreadyExists, \
+from faas.errors import ApiError, EventsInvalidEventPattern, InvalidScheduleExpression, EventsLimitExceeded, EventsResourceAlreadyExists, \
     EventsResourceNotFound, EventsValidation, InvalidEventPattern
 from faas.event_patterns import Pattern, compile_pattern
 from faas.model import utcnow
 from faas.services.destinations import Destinations, parse_target
 from faas.services.event_inputs import check_target_input, target_input
+from faas.services.schedule_expressions import Expression, parse_expression
 from faas.store.event_bus import Bus, EventBusStore, Outcome, Rule, RuleTarget
 from faas.store.work import WorkStore
 
@@ -252,13 +253,17 @@ class EventBusService:
     async def put_rule(self, params: dict[str, Any]) -> Rule:
         name = _name(params.get("Name"), "name", _RULE_NAME)
         bus = self.bus_name(params.get("EventBusName"))
-        if params.get("ScheduleExpression") is not None:
-            raise EventsValidation("ScheduleExpression is not supported by this platform yet: use EventBridge "
-                                   "Scheduler's CreateSchedule for schedules, or an EventPattern here.")
-        text = params.get("EventPattern")
-        if text is None:
+        text, schedule = params.get("EventPattern"), params.get("ScheduleExpression")
+        if text is None and schedule is None:
             raise EventsValidation("Parameter(s) EventPattern or ScheduleExpression must be specified.")
-        self.pattern(text)
+        if text is not None and schedule is not None:
+            raise EventsValidation("A rule has an EventPattern or a ScheduleExpression, not both, on this platform.")
+        if text is not None:
+            self.pattern(text)
+        else:
+            if bus != DEFAULT_BUS:
+                raise EventsValidation("ScheduleExpression is supported only on the default event bus.")
+            self.schedule(schedule)
         state = params.get("State", "ENABLED")
         if state not in STATES:
             raise EventsValidation(f"1 validation error detected: Value {str(state)[:64]!r} at 'state' failed to "
@@ -270,8 +275,9 @@ class EventBusService:
             raise EventsValidation("Tags on rules are not supported.")
         now = utcnow()
         previous = await self._store.rule(bus, name)
-        rule = Rule(bus, name, text, None, state, _text(params.get("Description"), "Description", 512), role or "",
-                    previous.created_at if previous else now, now)
+        rule = Rule(bus, name, text, schedule, state, _text(params.get("Description"), "Description", 512),
+                    role or "", previous.created_at if previous else now, now,
+                    self.schedule(schedule).next_after(now) if schedule is not None else None)
         if await self._store.put_rule(rule) is Outcome.MISSING:
             raise EventsResourceNotFound(f"Event bus {bus} does not exist.")
         return rule
@@ -300,8 +306,56 @@ class EventBusService:
 
     async def set_state(self, params: dict[str, Any], state: str) -> None:
         rule = await self.rule(params)
-        if not await self._store.set_state(rule.bus, rule.name, state, utcnow()):
+        now = utcnow()
+        if rule.schedule_expression is not None and state == "ENABLED" and rule.state != state:
+            # A schedule counts from its enabling: due times that passed while it was disabled are not owed.
+            enabled = dataclasses.replace(rule, state=state, modified_at=now,
+                                          next_due=self.schedule(rule.schedule_expression).next_after(now))
+            if await self._store.put_rule(enabled) is Outcome.MISSING:
+                raise EventsResourceNotFound(f"Event bus {rule.bus} does not exist.")
+        elif not await self._store.set_state(rule.bus, rule.name, state, now):
             raise EventsResourceNotFound(f"Rule {rule.name} does not exist on EventBus {rule.bus}.")
+
+    @staticmethod
+    def schedule(text: object) -> Expression:
+        """A rule's ScheduleExpression (rate() or cron() in UTC, as EventBridge rules take), in its words."""
+        if not isinstance(text, str) or not text.startswith(("rate(", "cron(")):
+            raise EventsValidation("Parameter ScheduleExpression is not valid: use rate(value unit) or cron(fields).")
+        try:
+            return parse_expression(text, "UTC")
+        except InvalidScheduleExpression as error:
+            raise EventsValidation(f"Parameter ScheduleExpression is not valid: {error}") from error
+
+    async def fire_due(self) -> int:
+        """Fire every schedule rule whose due time has come, each due time once (EventBusStore.fire), with
+        EventBridge's "Scheduled Event" to each target. A node that was down fires a missed rule once, for the
+        latest due time, and moves on to the next after now. Returns how many rules this call fired."""
+        now = utcnow()
+        fired = 0
+        for rule in await self._store.due(now):
+            try:
+                following = self.schedule(rule.schedule_expression).next_after(now)
+            except EventsValidation:
+                log.exception("rule %s has a schedule that no longer parses", rule.name)
+                continue
+            assert rule.next_due is not None  # due() found it by it
+            rule_arn = self.rule_arn(rule.bus, rule.name)
+            event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
+                     "source": "aws.events", "account": self.account_id, "time": _iso(rule.next_due),
+                     "region": self.region, "resources": [rule_arn], "detail": {}}
+            deliveries = []
+            for target in await self._store.targets(rule.bus, rule.name):
+                body = target_input(target.definition, event, rule_arn=rule_arn, rule_name=rule.name,
+                                    ingestion_time=_iso(now))
+                delivery = Delivery(event_id=event["id"], rule_arn=rule_arn, rule=rule.name, target_id=target.id,
+                                    target_arn=target.arn,
+                                    role_arn=target.definition.get("RoleArn") or rule.role_arn or "", body=body)
+                deliveries.append((f"{event['id']}/{rule.bus}/{rule.name}/{target.id}", delivery.encode(), now))
+            if await self._store.fire(rule, following, DELIVERY, deliveries):
+                fired += 1
+                if deliveries:
+                    self._wake()
+        return fired
 
     # -- targets -------------------------------------------------------------------------------------
 

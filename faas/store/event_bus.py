@@ -11,11 +11,12 @@ import json
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from faas.store.functions import as_utc
-from faas.store.tables import event_buses, event_rules, event_targets
+from faas.store.tables import event_buses, event_rules, event_targets, work_items
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Rule:
     role_arn: str
     created_at: dt.datetime
     modified_at: dt.datetime
+    next_due: dt.datetime | None = None  # a schedule rule's next due time not yet fired
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +61,8 @@ def _bus(row) -> Bus:  # type: ignore[no-untyped-def]
 
 def _rule(row) -> Rule:  # type: ignore[no-untyped-def]
     return Rule(row.bus, row.name, row.event_pattern, row.schedule_expression, row.state, row.description,
-                row.role_arn, as_utc(row.created_at), as_utc(row.modified_at))
+                row.role_arn, as_utc(row.created_at), as_utc(row.modified_at),
+                as_utc(row.next_due) if row.next_due is not None else None)
 
 
 def _target(row) -> RuleTarget:  # type: ignore[no-untyped-def]
@@ -200,6 +203,35 @@ class EventBusStore:
                 rule, targets = routes.setdefault(row.name, (_rule(row), []))
                 targets.append(_target(row))
         return list(routes.values())
+
+    # -- schedule rules --------------------------------------------------------------------------------
+
+    async def due(self, now: dt.datetime, *, limit: int = 100) -> list[Rule]:
+        """Enabled schedule rules whose next due time has come."""
+        query = (select(event_rules).where(event_rules.c.schedule_expression.is_not(None),
+                                           event_rules.c.state == "ENABLED", event_rules.c.next_due <= now)
+                 .order_by(event_rules.c.next_due).limit(limit))
+        async with self._engine.connect() as conn:
+            return [_rule(row) for row in (await conn.execute(query)).all()]
+
+    async def fire(self, rule: Rule, next_due: dt.datetime | None, kind: str,
+                   deliveries: list[tuple[str, bytes, dt.datetime]]) -> bool:
+        """Fire `rule`'s due time `rule.next_due` once: move its next due time on from the value read and write
+        the deliveries, (key, payload, due_at) each, as leased work of `kind`, in one transaction. False (and
+        nothing written) when another node, or a change of the rule, moved it first."""
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        async with self._engine.begin() as conn:
+            moved = await conn.execute(update(event_rules).where(
+                event_rules.c.bus == rule.bus, event_rules.c.name == rule.name, event_rules.c.next_due == rule.next_due,
+                event_rules.c.schedule_expression == rule.schedule_expression).values(next_due=next_due))
+            if moved.rowcount != 1:
+                return False
+            if deliveries:
+                await conn.execute(
+                    dialect.insert(work_items).on_conflict_do_nothing(index_elements=[work_items.c.kind, work_items.c.key]),
+                    [{"kind": kind, "key": key, "group_key": None, "payload": payload, "created_at": due_at,
+                      "due_at": due_at, "attempts": 0, "owner": None} for key, payload, due_at in deliveries])
+        return True
 
     @staticmethod
     async def _count(conn: AsyncConnection, table, condition) -> int:  # type: ignore[no-untyped-def]

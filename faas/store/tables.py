@@ -353,6 +353,9 @@ event_rules = Table(
     Column("role_arn", String(1600), nullable=False),  # "" when none
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("modified_at", DateTime(timezone=True), nullable=False),
+    # A schedule rule's next due time not yet fired: a node fires it by moving it on from the value it read, in
+    # the transaction that writes the deliveries, so each due time fires once whatever the number of nodes.
+    Column("next_due", DateTime(timezone=True), nullable=True, index=True),
 )
 
 event_targets = Table(

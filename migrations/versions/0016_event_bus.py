@@ -38,8 +38,10 @@ def upgrade() -> None:
         sa.Column("role_arn", sa.String(1600), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("modified_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("next_due", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("bus", "name", name="pk_event_rules"),
     )
+    op.create_index("ix_event_rules_next_due", "event_rules", ["next_due"])
     op.create_table(
         "event_targets",
         sa.Column("bus", sa.String(256), nullable=False),
@@ -53,5 +55,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("event_targets")
+    op.drop_index("ix_event_rules_next_due", "event_rules")
     op.drop_table("event_rules")
     op.drop_table("event_buses")

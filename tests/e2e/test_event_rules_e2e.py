@@ -6,7 +6,9 @@ and PutEvents' partial failures and bad input."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import time
 from typing import Any
 
@@ -16,6 +18,7 @@ from botocore.config import Config
 
 from faas.security import sigv4
 from tests.e2e.conftest import Server, make_zip, unique, wait_for
+from tests.e2e.test_event_source_mappings_e2e import database
 from tests.e2e.test_events_e2e import events_client, refused
 from tests.e2e.test_security_e2e import audit
 from tests.e2e.test_sqs_e2e import sqs_client
@@ -328,3 +331,42 @@ def test_bad_requests_are_refused_whole_and_deliver_nothing(server, events, sqs)
     [body] = received(sqs, url, 1)
     assert json.loads(body)["detail"] == {"n": "last"}
     nothing_more(sqs, url)
+
+
+def test_a_schedule_rule_fires_each_due_time_once(server, events, sqs):
+    """A real rate(1 minute): the first due time is a minute after PutRule at most."""
+    url, queue_arn = queue(sqs)
+    rule = unique("every-minute")
+    arn = events.put_rule(Name=rule, ScheduleExpression="rate(1 minute)")["RuleArn"]
+    assert events.describe_rule(Name=rule)["ScheduleExpression"] == "rate(1 minute)"
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": queue_arn, "RoleArn": SENDER_ARN}])
+    [body] = received(sqs, url, 1, timeout=90)
+    event = json.loads(body)
+    assert (event["source"], event["detail-type"], event["resources"], event["detail"]) == (
+        "aws.events", "Scheduled Event", [arn], {})
+    assert event["time"].endswith("Z")
+    events.disable_rule(Name=rule)  # the next due time is not fired while disabled
+    nothing_more(sqs, url)
+
+
+def test_two_nodes_on_one_postgresql_fire_each_due_time_once(tmp_path):
+    """Both nodes look for due schedule rules every second; the store lets one of them fire each due time."""
+    with database("postgresql") as url:
+        key = {"FAAS_MASTER_KEY": base64.b64encode(os.urandom(32)).decode()}
+        first = with_sender_role(Server(tmp_path / "a", database_url=url, extra_env=key).start())
+        second = None
+        try:
+            second = Server(tmp_path / "b", database_url=url, extra_env=key).start()
+            sqs, events = sqs_client(first), events_client(first)
+            url_q, queue_arn = queue(sqs)
+            rule = unique("both-nodes")
+            events.put_rule(Name=rule, ScheduleExpression="rate(1 minute)")
+            events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": queue_arn, "RoleArn": SENDER_ARN}])
+            times = [json.loads(body)["time"] for body in received(sqs, url_q, 2, timeout=150)]
+            events.disable_rule(Name=rule)
+            assert len(set(times)) == 2  # two due times, each fired once
+            nothing_more(sqs, url_q)
+        finally:
+            if second is not None:
+                second.stop()
+            first.stop()

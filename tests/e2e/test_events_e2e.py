@@ -181,8 +181,17 @@ def test_bad_patterns_and_rules_are_refused_and_change_nothing(events):
     refused(events.put_rule, "ValidationException", Name=rule)  # neither pattern nor schedule
     refused(events.put_rule, "ValidationException", Name=rule, EventPattern=PATTERN, State="SOMETIMES")
     refused(events.put_rule, "ValidationException", Name="bad name!", EventPattern=PATTERN)
-    error = refused(events.put_rule, "ValidationException", Name=rule, ScheduleExpression="rate(5 minutes)")
-    assert "ScheduleExpression" in error.response["Error"]["Message"]
+    for schedule in ("rate(0 minutes)", "rate(5 minute)", "cron(nope)", "at(2030-01-01T00:00:00)", "every 5 min"):
+        error = refused(events.put_rule, "ValidationException", Name=rule, ScheduleExpression=schedule)
+        assert "ScheduleExpression" in error.response["Error"]["Message"]
+    refused(events.put_rule, "ValidationException", Name=rule, ScheduleExpression="rate(5 minutes)",
+            EventPattern=PATTERN)
+    bus = unique("bus")
+    events.create_event_bus(Name=bus)
+    error = refused(events.put_rule, "ValidationException", Name=rule, ScheduleExpression="rate(5 minutes)",
+                    EventBusName=bus)
+    assert "default event bus" in error.response["Error"]["Message"]
+    assert events.describe_rule(Name=rule)["EventPattern"] == PATTERN
     refused(events.list_rules, "ValidationException", Limit=0)
     assert events.describe_rule(Name=rule)["State"] == "ENABLED"
 

@@ -10,6 +10,7 @@ import datetime as dt
 import pytest
 
 from faas.store.event_bus import Bus, EventBusStore, Outcome, Rule, RuleTarget
+from faas.store.work import WorkStore
 
 T0 = dt.datetime(2026, 12, 1, 10, 0, 0, 250000, tzinfo=dt.timezone.utc)
 
@@ -85,3 +86,25 @@ async def test_a_bus_with_rules_is_kept_and_routes_are_enabled_rules_with_target
         await store.delete_rule("shop", name, force=True)
     assert await store.delete_bus("shop") is Outcome.DONE
     assert await store.delete_bus("shop") is Outcome.MISSING
+
+
+async def test_a_schedule_rules_due_time_fires_once_whoever_tries(store, engine):
+    due = T0 + dt.timedelta(minutes=1)
+    scheduled = rule("tick", event_pattern=None, schedule_expression="rate(1 minute)", next_due=due)
+    await store.put_rule(scheduled)
+    await store.put_rule(rule("later", event_pattern=None, schedule_expression="rate(1 minute)",
+                              next_due=due + dt.timedelta(hours=1)))
+    assert [r.name for r in await store.due(due)] == ["tick"]
+    [seen] = await store.due(due)
+    # Two nodes read the same due time and try to fire it: one wins, and only its deliveries are written.
+    nxt = due + dt.timedelta(minutes=1)
+    results = [await store.fire(seen, nxt, "events-test", [(f"node{n}", b"x", due)]) for n in (1, 2)]
+    assert results == [True, False]
+    work = WorkStore(engine)
+    claimed = await work.claim("events-test", "me", lease_s=60, limit=10, now=nxt)
+    assert [item.key for item in claimed] == ["node1"]
+    assert (await store.rule("default", "tick")).next_due == nxt
+    assert await store.due(due) == []
+    # A disabled schedule rule is not due.
+    await store.set_state("default", "tick", "DISABLED", nxt)
+    assert await store.due(nxt) == []
