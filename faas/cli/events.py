@@ -52,18 +52,19 @@ def target_of(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    pattern = _json_text(args.pattern, "--pattern")
-    print(_events(args).put_rule(args.name, pattern, bus=args.bus, description=args.description,
-                                 enabled=not args.disabled))
+    pattern = _json_text(args.pattern, "--pattern") if args.pattern is not None else None
+    print(_events(args).put_rule(args.name, pattern, schedule=args.schedule, bus=args.bus,
+                                 description=args.description, enabled=not args.disabled))
     return 0
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
     client = _events(args)
-    rows = [["NAME", "STATE", "TARGETS", "PATTERN"]]
+    rows = [["NAME", "STATE", "TARGETS", "PATTERN OR SCHEDULE"]]
     for rule in client.rules(args.bus, args.prefix):
         targets = client.targets(rule["Name"], args.bus)
-        rows.append([rule["Name"], rule["State"], str(len(targets)), rule.get("EventPattern", "")])
+        rows.append([rule["Name"], rule["State"], str(len(targets)),
+                     rule.get("EventPattern") or rule.get("ScheduleExpression", "")])
     print(table(rows))
     return 0
 
@@ -110,8 +111,12 @@ def add_event_commands(commands: argparse._SubParsersAction) -> None:
                               description="Create a rule (PutRule) matching an event pattern, or replace the rule "
                                           "of that name (its targets stay).")
     create.add_argument("name", help="rule name: up to 64 letters, digits, '.', '-' and '_'")
-    create.add_argument("--pattern", required=True, metavar="JSON",
-                        help='the EventPattern, e.g. \'{"source": ["shop.orders"]}\', or @FILE')
+    matching = create.add_mutually_exclusive_group(required=True)
+    matching.add_argument("--pattern", metavar="JSON",
+                          help='the EventPattern, e.g. \'{"source": ["shop.orders"]}\', or @FILE')
+    matching.add_argument("--schedule", metavar="EXPR",
+                          help="a ScheduleExpression instead: 'rate(5 minutes)' or 'cron(0 2 * * ? *)' (UTC, default "
+                               "bus); its targets get a Scheduled Event at each due time")
     create.add_argument("--description", metavar="TEXT")
     create.add_argument("--disabled", action="store_true", help="create it disabled (State=DISABLED)")
     create.set_defaults(run=cmd_create)

@@ -26,8 +26,10 @@ class EventsClient(Transport):
             raise ClientError("InvalidResponse", f"the platform answered {operation} with {answer!r}", 200)
         return answer
 
-    def put_rule(self, name: str, pattern: str, *, bus: str | None, description: str | None, enabled: bool) -> str:
-        return str(self.call("PutRule", {"Name": name, "EventPattern": pattern, "EventBusName": bus,
+    def put_rule(self, name: str, pattern: str | None, *, schedule: str | None = None, bus: str | None,
+                 description: str | None, enabled: bool) -> str:
+        return str(self.call("PutRule", {"Name": name, "EventPattern": pattern, "ScheduleExpression": schedule,
+                                         "EventBusName": bus,
                                          "Description": description,
                                          "State": "ENABLED" if enabled else "DISABLED"})["RuleArn"])
 

@@ -60,7 +60,15 @@ def test_a_rule_and_its_targets_with_the_cli(server, faas, tmp_path: Path) -> No
         "Id": "audit", "Arn": queue_arn, "RoleArn": SENDER_ARN, "InputTransformer": {
             "InputPathsMap": {"total": "$.detail.total"}, "InputTemplate": '{"big order": <total>}'}}]
     lines = ok(faas("rules", "ls", "--prefix", rule)).stdout.splitlines()
-    assert lines[0].split() == ["NAME", "STATE", "TARGETS", "PATTERN"] and lines[1].split()[:3] == [rule, "ENABLED", "1"]
+    assert lines[0].split() == ["NAME", "STATE", "TARGETS", "PATTERN", "OR", "SCHEDULE"]
+    assert lines[1].split()[:3] == [rule, "ENABLED", "1"]
+    nightly = unique("nightly")
+    ok(faas("rules", "create", nightly, "--schedule", "cron(0 2 * * ? *)", "--disabled"))
+    assert events.describe_rule(Name=nightly)["ScheduleExpression"] == "cron(0 2 * * ? *)"
+    assert ok(faas("rules", "ls", "--prefix", nightly)).stdout.splitlines()[1].split() == [
+        nightly, "DISABLED", "0", "cron(0", "2", "*", "*", "?", "*)"]
+    assert "ValidationException" in failed(faas("rules", "create", nightly, "--schedule", "at(2030-01-01T00:00:00)"))
+    ok(faas("rules", "rm", nightly))
 
     event_id = ok(faas("events", "put", "--source", "shop.orders", "--detail-type", "Order Placed",
                        "--detail", '{"total": 250}')).stdout.strip()
