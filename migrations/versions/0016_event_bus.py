@@ -1,7 +1,7 @@
 """EventBridge: event buses (with the default one), rules and targets.
 
 Revision ID: 0016
-Revises: 0017
+Revises: 0015
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0017"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
