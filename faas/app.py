@@ -230,9 +230,8 @@ def schedule_clock(settings: Settings, progress: Callable[[str], None]) -> Clock
 
 
 async def _schedules(settings, engine, node, destinations, functions, queues, topics,  # type: ignore[no-untyped-def]
-                     identities, async_invoker, audit, progress) -> tuple[ScheduleService, ScheduleSource]:
+                     identities, async_invoker, audit, clock) -> tuple[ScheduleService, ScheduleSource]:
     """EventBridge Scheduler: the service the API calls and the source that fires and delivers."""
-    clock = schedule_clock(settings, progress)
 
     async def target_exists(target: Target) -> bool:
         if target.service == "sqs":
@@ -384,13 +383,14 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                            compile_filters=json_patterns(lambda_filter), grace_s=settings.shutdown_grace_s)
     topics, topic_deliveries = await _topics(settings, engine, master, node, queues, permissions, async_invoker, audit)
 
+    clock = schedule_clock(settings, progress)  # schedules' and schedule rules' due times are read on it
     schedules, schedule_source = await _schedules(settings, engine, node, destinations, functions, queues, topics,
-                                                  identities, async_invoker, audit, progress)
+                                                  identities, async_invoker, audit, clock)
     # PutEvents writes what each matched target is owed as leased work; this source delivers it.
     deliveries = EventDeliveries(WorkStore(engine), permissions, destinations, async_invoker.enqueue, audit,
                                  node_id=node, account_id=settings.account_id, function_arn=settings.function_arn)
     events = EventBusService(EventBusStore(engine), WorkStore(engine), destinations, region=settings.region,
-                             account_id=settings.account_id, wake=deliveries.wake)
+                             account_id=settings.account_id, wake=deliveries.wake, clock=clock.now)
 
     # lambda_errors first: host-style URL requests, answered by the next middleware, leave through it too.
     api = web.Application(middlewares=[lambda_errors, url_routes.host_style(settings.url_domain),

@@ -2,7 +2,7 @@
 
 With FAAS_CLOCK_FILE set, the file holds an ISO-8601 instant; the clock reads as that instant plus the real
 time elapsed since the file was last written (its mtime), so a test moves time by rewriting the file and time
-still passes between rewrites. It is re-read whenever the file changes. Only schedules use it: request
+still passes between rewrites. It is re-read whenever the file changes. Only schedules and the event bus's schedule rules use it: request
 signatures, leases and records keep the real clock. `faas serve` refuses it unless the API listens on a
 loopback address (faas/app.py), so it cannot be switched on by accident on a node others reach.
 """

@@ -147,7 +147,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("debian_mirror", "", "Debian mirror for the runtime images' base (default: the host's apt sources)"),
     Setting("log_level", "info", "log level: debug, info, warning or error"),
     Setting("clock_file", "", "TEST/DEVELOPMENT AID, never for production: a file holding an ISO-8601 instant "
-            "that schedules treat as now (advancing from the file's last write); refused unless the API listens "
+            "that schedules and schedule rules treat as now (advancing from the file's last write); refused unless the API listens "
             "on a loopback address"),
 )
 

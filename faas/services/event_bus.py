@@ -166,8 +166,11 @@ def _entry_size(entry: object) -> int:
 
 class EventBusService:
     def __init__(self, store: EventBusStore, work: WorkStore, destinations: Destinations, *, region: str,
-                 account_id: str, wake: Callable[[], None]) -> None:
+                 account_id: str, wake: Callable[[], None], clock: Callable[[], dt.datetime] = utcnow) -> None:
         self._store = store
+        # Schedule rules' due times are on the node's schedule clock (faas/clock.py: the real one, or the test
+        # clock of FAAS_CLOCK_FILE); everything else, the work items' due times among it, on the real one.
+        self._clock = clock
         self._work = work
         self._wake = wake  # tells the delivery source there is new work
         self._destinations = destinations
@@ -277,7 +280,7 @@ class EventBusService:
         previous = await self._store.rule(bus, name)
         rule = Rule(bus, name, text, schedule, state, _text(params.get("Description"), "Description", 512),
                     role or "", previous.created_at if previous else now, now,
-                    self.schedule(schedule).next_after(now) if schedule is not None else None)
+                    self.schedule(schedule).next_after(self._clock()) if schedule is not None else None)
         if await self._store.put_rule(rule) is Outcome.MISSING:
             raise EventsResourceNotFound(f"Event bus {bus} does not exist.")
         return rule
@@ -310,7 +313,7 @@ class EventBusService:
         if rule.schedule_expression is not None and state == "ENABLED" and rule.state != state:
             # A schedule counts from its enabling: due times that passed while it was disabled are not owed.
             enabled = dataclasses.replace(rule, state=state, modified_at=now,
-                                          next_due=self.schedule(rule.schedule_expression).next_after(now))
+                                          next_due=self.schedule(rule.schedule_expression).next_after(self._clock()))
             if await self._store.put_rule(enabled) is Outcome.MISSING:
                 raise EventsResourceNotFound(f"Event bus {rule.bus} does not exist.")
         elif not await self._store.set_state(rule.bus, rule.name, state, now):
@@ -330,7 +333,7 @@ class EventBusService:
         """Fire every schedule rule whose due time has come, each due time once (EventBusStore.fire), with
         EventBridge's "Scheduled Event" to each target. A node that was down fires a missed rule once, for the
         latest due time, and moves on to the next after now. Returns how many rules this call fired."""
-        now = utcnow()
+        now = self._clock()
         fired = 0
         for rule in await self._store.due(now):
             try:
@@ -350,7 +353,7 @@ class EventBusService:
                 delivery = Delivery(event_id=event["id"], rule_arn=rule_arn, rule=rule.name, target_id=target.id,
                                     target_arn=target.arn,
                                     role_arn=target.definition.get("RoleArn") or rule.role_arn or "", body=body)
-                deliveries.append((f"{event['id']}/{rule.bus}/{rule.name}/{target.id}", delivery.encode(), now))
+                deliveries.append((f"{event['id']}/{rule.bus}/{rule.name}/{target.id}", delivery.encode(), utcnow()))
             if await self._store.fire(rule, following, DELIVERY, deliveries):
                 fired += 1
                 if deliveries:

@@ -7,9 +7,11 @@ and PutEvents' partial failures and bad input."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -20,6 +22,7 @@ from faas.security import sigv4
 from tests.e2e.conftest import Server, make_zip, unique, wait_for
 from tests.e2e.test_event_source_mappings_e2e import database
 from tests.e2e.test_events_e2e import events_client, refused
+from tests.e2e.test_schedules_e2e import set_clock
 from tests.e2e.test_security_e2e import audit
 from tests.e2e.test_sqs_e2e import sqs_client
 
@@ -333,39 +336,69 @@ def test_bad_requests_are_refused_whole_and_deliver_nothing(server, events, sqs)
     nothing_more(sqs, url)
 
 
-def test_a_schedule_rule_fires_each_due_time_once(server, events, sqs):
-    """A real rate(1 minute): the first due time is a minute after PutRule at most."""
-    url, queue_arn = queue(sqs)
-    rule = unique("every-minute")
-    arn = events.put_rule(Name=rule, ScheduleExpression="rate(1 minute)")["RuleArn"]
-    assert events.describe_rule(Name=rule)["ScheduleExpression"] == "rate(1 minute)"
-    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": queue_arn, "RoleArn": SENDER_ARN}])
-    [body] = received(sqs, url, 1, timeout=90)
-    event = json.loads(body)
-    assert (event["source"], event["detail-type"], event["resources"], event["detail"]) == (
-        "aws.events", "Scheduled Event", [arn], {})
-    assert event["time"].endswith("Z")
-    events.disable_rule(Name=rule)  # the next due time is not fired while disabled
-    nothing_more(sqs, url)
+# Schedule rules read their due times on the node's schedule clock, which these tests move (FAAS_CLOCK_FILE):
+# a real rate(1 minute) firing on the real clock is tests/e2e/test_schedules_nodes_e2e.py's.
+T0 = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+# Far enough apart that each step passes exactly one due time of a rate(1 minute) rule made just after T0 (a
+# node fires a missed rule once, for its latest due time), whatever the servers' start took.
+STEPS = (T0 + dt.timedelta(seconds=130), T0 + dt.timedelta(seconds=250))
 
 
-def test_two_nodes_on_one_postgresql_fire_each_due_time_once(tmp_path):
+def clocked(tmp_path: Path, name: str, **kwargs: Any) -> tuple[Path, dict[str, str]]:
+    path = tmp_path / f"{name}-clock"
+    set_clock(path, T0)
+    return path, {"FAAS_CLOCK_FILE": str(path), **kwargs}
+
+
+def test_a_schedule_rule_fires_each_due_time_once(tmp_path: Path) -> None:
+    clock, env = clocked(tmp_path, "one")
+    server = with_sender_role(Server(tmp_path / "data", extra_env=env).start())
+    try:
+        events, sqs = events_client(server), sqs_client(server)
+        url, queue_arn = queue(sqs)
+        rule = unique("every-minute")
+        arn = events.put_rule(Name=rule, ScheduleExpression="rate(1 minute)")["RuleArn"]
+        assert events.describe_rule(Name=rule)["ScheduleExpression"] == "rate(1 minute)"
+        events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": queue_arn, "RoleArn": SENDER_ARN}])
+        nothing_more(sqs, url)  # not due yet on the schedule clock
+        times = []
+        for step in STEPS:
+            set_clock(clock, step)
+            [body] = received(sqs, url, 1)
+            event = json.loads(body)
+            assert (event["source"], event["detail-type"], event["resources"], event["detail"]) == (
+                "aws.events", "Scheduled Event", [arn], {})
+            assert event["time"].endswith("Z")
+            times.append(dt.datetime.fromisoformat(event["time"].replace("Z", "+00:00")))
+            nothing_more(sqs, url)
+        assert T0 < times[0] < times[1] <= STEPS[1]  # due times on the schedule clock, not the real one
+        events.disable_rule(Name=rule)  # the next due time is not fired while disabled
+        set_clock(clock, STEPS[1] + dt.timedelta(minutes=5))
+        nothing_more(sqs, url)
+    finally:
+        server.stop()
+
+
+def test_two_nodes_on_one_postgresql_fire_each_due_time_once(tmp_path: Path) -> None:
     """Both nodes look for due schedule rules every second; the store lets one of them fire each due time."""
     with database("postgresql") as url:
-        key = {"FAAS_MASTER_KEY": base64.b64encode(os.urandom(32)).decode()}
-        first = with_sender_role(Server(tmp_path / "a", database_url=url, extra_env=key).start())
+        clock, env = clocked(tmp_path, "shared", FAAS_MASTER_KEY=base64.b64encode(os.urandom(32)).decode())
+        first = with_sender_role(Server(tmp_path / "a", database_url=url, extra_env=env).start())
         second = None
         try:
-            second = Server(tmp_path / "b", database_url=url, extra_env=key).start()
+            second = Server(tmp_path / "b", database_url=url, extra_env=env).start()
             sqs, events = sqs_client(first), events_client(first)
             url_q, queue_arn = queue(sqs)
             rule = unique("both-nodes")
             events.put_rule(Name=rule, ScheduleExpression="rate(1 minute)")
             events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": queue_arn, "RoleArn": SENDER_ARN}])
-            times = [json.loads(body)["time"] for body in received(sqs, url_q, 2, timeout=150)]
+            times = []
+            for step in STEPS:
+                set_clock(clock, step)
+                times += [json.loads(body)["time"] for body in received(sqs, url_q, 1)]
+                nothing_more(sqs, url_q)  # the other node did not fire it too
             events.disable_rule(Name=rule)
             assert len(set(times)) == 2  # two due times, each fired once
-            nothing_more(sqs, url_q)
         finally:
             if second is not None:
                 second.stop()
