@@ -534,12 +534,13 @@ def test_execution_role_credentials(server: Server, lam) -> None:  # type: ignor
     for label in ("invoke_c", "config_c", "config_b", "principals"):
         assert (out[label]["status"], out[label]["error"]) == (403, "AccessDeniedException"), (label, out[label])
 
-    # The refusals name the role session.
+    # The refusals name the role session (the audit log is flushed in batches: poll for them).
     session_arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{a}"
-    denied = audit(server, principal=session_arn)
-    assert {(e["Action"], e["Resource"], e["Outcome"]) for e in denied} >= {
-        ("lambda:InvokeFunction", function_arn(c), "denied"),
-        ("lambda:GetFunctionConfiguration", function_arn(c), "denied")}
+    expected = {("lambda:InvokeFunction", function_arn(c), "denied"),
+                ("lambda:GetFunctionConfiguration", function_arn(c), "denied")}
+    wait_for(lambda: {(e["Action"], e["Resource"], e["Outcome"])
+                      for e in audit(server, principal=session_arn)} >= expected,
+             20, "the role session's refusals in the audit log")
 
     # The session's credentials, once out of the environment, still are the session's...
     session = Credentials(*out["credentials"])
