@@ -22,6 +22,7 @@ from faas.api import functions as function_routes
 from faas.api import identities as identity_routes
 from faas.api import invoke as invoke_routes
 from faas.api import mappings as mapping_routes
+from faas.api import metrics as metrics_routes
 from faas.api import apigatewayv2 as http_api_routes
 from faas.api import awsjson
 from faas.api import execute_api
@@ -42,6 +43,7 @@ from faas.dispatch.concurrency import Limiter
 from faas.dispatch.invoker import Invoker
 from faas.dispatch.recorder import Recorder
 from faas.lifecycle import Hooks, Part
+from faas.metrics import Metrics
 from faas.listener import Listener, bind, port_of
 from faas.dispatch.refusals import RefusalCoalescer
 from faas.sandbox import images, runtime_api
@@ -62,6 +64,7 @@ from faas.services.http_apis import HttpApiService
 from faas.services.identities import IdentityService
 from faas.services.invocations import InvocationService
 from faas.services.mappings import MappingService, lambda_filter
+from faas.services.metrics import MetricsService
 from faas.services.parameters import engine_architectures
 from faas.services.permissions import PermissionService
 from faas.services.queues import QueueService
@@ -323,13 +326,16 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     retention = Pruner([Rule("invocation records", InvocationStore(engine), settings.invocation_retention_days),
                         Rule("audit entries", AuditStore(engine), settings.audit_retention_days)])
     limiter = Limiter(settings.max_concurrency)
-    invoker = Invoker(pool, recorder, limiter, settings.function_arn)
+    metrics = Metrics() if settings.metrics_enabled else None
+    invoker = Invoker(pool, recorder, limiter, settings.function_arn, metrics)
     permissions = PermissionService(PermissionStore(engine), settings.function_arn)
     urls = UrlService(UrlStore(engine), settings.function_arn, settings.url_domain, settings.scheme)
 
     def function_deleted(name: str) -> None:  # its rows went with it; so must what is cached of them
         permissions.forget(name)
         urls.forget_function(name)
+        if metrics is not None:
+            metrics.forget_function(name)
 
     queues = QueueService(QueueStore(engine), WorkStore(engine), region=settings.region, account_id=settings.account_id)
 
@@ -392,17 +398,23 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     events = EventBusService(EventBusStore(engine), WorkStore(engine), destinations, region=settings.region,
                              account_id=settings.account_id, wake=deliveries.wake, clock=clock.now)
 
-    # lambda_errors first: host-style URL requests, answered by the next middleware, leave through it too.
-    api = web.Application(middlewares=[lambda_errors, url_routes.host_style(settings.url_domain),
-                                         execute_api.host_style(settings.url_domain), guard],
-                          client_max_size=MAX_REQUEST_BYTES)
+    # lambda_errors first: host-style URL requests, answered by the next middleware, leave through it too
+    # (and the request counter before it, which sees every request with the status it leaves with).
+    middlewares = [lambda_errors, url_routes.host_style(settings.url_domain),
+                   execute_api.host_style(settings.url_domain), guard]
+    if metrics is not None:
+        middlewares.insert(0, metrics_routes.counted(metrics))
+    api = web.Application(middlewares=middlewares, client_max_size=MAX_REQUEST_BYTES)
+    metrics_service = MetricsService(metrics, in_flight=limiter.in_flight_by_function, environments=pool.describe,
+                                     async_backlog=async_invoker.backlog, work=WorkStore(engine),
+                                     mappings=mappings) if metrics is not None else None
     api[SERVICES] = Services(settings=settings, functions=functions, invoker=invoker,
                              invocations=InvocationService(InvocationStore(engine)), retire=pool.retire,
                              environments=pool.describe, identities=identities, permissions=permissions,
                              audit_log=AuditService(audit.flush, AuditStore(engine)), async_invoker=async_invoker,
                              event_configs=event_configs, urls=urls,
                              queues=queues, mappings=mappings, topics=topics, http_apis=http_apis,
-                             schedules=schedules, events=events)
+                             schedules=schedules, events=events, metrics=metrics_service)
     # AWS services beside Lambda, by their X-Amz-Target prefix (faas.api.router): one port, guard and audit log.
     api[awsjson.SERVICES] = {SQS.target_prefix: SQS, SNS.target_prefix: SNS, EVENTS.target_prefix: EVENTS}
     api[GUARD] = checks = Guard(identities, permissions, audit, settings)
@@ -416,7 +428,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                                                 trusted_proxies=settings.trusted_proxies)
     for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
                    url_routes, identity_routes, native_routes, tag_routes, mapping_routes, http_api_routes,
-                   execute_api, schedule_routes, router, sns_routes):
+                   execute_api, schedule_routes, router, sns_routes, metrics_routes):
         routes.add_routes(api)
 
     async def install_firewall() -> None:

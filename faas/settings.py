@@ -146,6 +146,8 @@ SETTINGS: tuple[Setting, ...] = (
             "retries, as SNS's default delivery policy)", float),
     Setting("debian_mirror", "", "Debian mirror for the runtime images' base (default: the host's apt sources)"),
     Setting("log_level", "info", "log level: debug, info, warning or error"),
+    Setting("metrics_enabled", True, "count invocations, throttles and API requests for GET /metrics (Prometheus "
+            "text format, authorised by faas:GetMetrics); false turns the counting and the endpoint off", _bool),
     Setting("clock_file", "", "TEST/DEVELOPMENT AID, never for production: a file holding an ISO-8601 instant "
             "that schedules and schedule rules treat as now (advancing from the file's last write); refused unless the API listens "
             "on a loopback address"),
@@ -190,6 +192,7 @@ class Settings:
     topic_http_retry_s: float
     debian_mirror: str
     log_level: str
+    metrics_enabled: bool
     clock_file: str
 
     @property

@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from faas.api.body import BODY, DEFAULT_LIMIT, REQUEST_ID, SPOOL_IN_MEMORY, parse_json, read_at_most, spool
+from faas.api.body import BODY, DEFAULT_LIMIT, OPERATION, REQUEST_ID, SPOOL_IN_MEMORY, parse_json, read_at_most, \
+    spool
 from faas.errors import AccessDenied, ApiError, IncompleteSignature, InvalidParameterValue, InvalidSignature, \
     RequestTooLarge, ServiceError, UnrecognizedClient
 from faas.model import utcnow
@@ -349,6 +350,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     action = getattr(target, "action", None)
     if action is None:  # fail closed: a route nobody declared is a bug, not an open door
         raise ServiceError(f"{request.method} {request.path} has no declared operation")
+    request[OPERATION] = action
     if target.open:
         return await handler(request)
     checks: Guard = request.app[GUARD]
@@ -358,7 +360,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         caller = await checks.authenticate(request, target.body_limit, action.partition(":")[2])
         if hasattr(target, "resolve_body"):  # the query protocol names its operation in the authenticated body
             target = target.resolve_body(request)
-            action = target.action
+            action = request[OPERATION] = target.action
         resource, function_name = await checks.acted_on(request, action, caller, resource, function_name)
         if target.resource_of is not None:
             resource = target.resource_of(request)

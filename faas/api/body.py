@@ -21,6 +21,7 @@ from faas.errors import InvalidRequestContent, RequestTooLarge
 BODY = web.RequestKey("body", bytes)  # read (and hashed for its signature) by the auth middleware
 BODY_JSON = web.RequestKey("body_json", object)  # the body parsed as JSON, or why it could not be
 REQUEST_ID = web.RequestKey("request_id", str)
+OPERATION = web.RequestKey("operation", str)  # the IAM action the request calls, for GET /metrics' counts
 
 DEFAULT_LIMIT = 256 * 1024
 # CreateFunction / UpdateFunctionCode carry a base64 zip of up to 50 MB: 69,905,067 bytes as Lambda counts.

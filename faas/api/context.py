@@ -16,6 +16,7 @@ from faas.services.http_apis import HttpApiService
 from faas.services.identities import IdentityService
 from faas.services.invocations import InvocationService
 from faas.services.mappings import MappingService
+from faas.services.metrics import MetricsService
 from faas.services.permissions import PermissionService
 from faas.services.queues import QueueService
 from faas.services.schedules import ScheduleService
@@ -45,6 +46,7 @@ class Services:
     events: EventBusService
     http_apis: HttpApiService
     schedules: ScheduleService
+    metrics: MetricsService | None = None  # None when FAAS_METRICS_ENABLED is off
 
 
 SERVICES = web.AppKey("services", Services)

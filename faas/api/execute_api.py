@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from faas.api.auth import operation
-from faas.api.body import REQUEST_ID
+from faas.api.body import OPERATION, REQUEST_ID
 from faas.sources.http_apis import HttpApiSource
 
 PATH_PREFIX = "/execute-api/"
@@ -36,6 +36,7 @@ def host_style(domain: str):  # type: ignore[no-untyped-def]
         if host.endswith(suffix):
             api_id = host[: -len(suffix)]
             if api_id and "." not in api_id:
+                request[OPERATION] = path_style.action  # type: ignore[attr-defined]
                 return await request.app[API_SOURCE].serve(request, api_id, request.raw_path, request[REQUEST_ID])
         return await handler(request)
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from faas.api.auth import operation
-from faas.api.body import REQUEST_ID, read_json
+from faas.api.body import OPERATION, REQUEST_ID, read_json
 from faas.api.context import function_name, services
 from faas.errors import ResourceNotFound
 from faas.sources.urls import UrlSource
@@ -86,6 +86,7 @@ def host_style(domain: str):  # type: ignore[no-untyped-def]
         if host.endswith(suffix):
             url_id = host[: -len(suffix)]
             if url_id and "." not in url_id:
+                request[OPERATION] = path_style.action  # type: ignore[attr-defined]
                 return await request.app[URL_SOURCE].serve(request, url_id, request.raw_path, request[REQUEST_ID])
         return await handler(request)
 

@@ -79,5 +79,8 @@ class Limiter:
         if unreserved:
             self._unreserved_in_flight -= 1
 
+    def in_flight_by_function(self) -> dict[str, int]:
+        return dict(self._in_flight)
+
     def in_flight(self, name: str | None = None) -> int:
         return self._in_flight.get(name, 0) if name else sum(self._in_flight.values())

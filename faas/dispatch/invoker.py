@@ -14,6 +14,8 @@ from faas.dispatch.concurrency import Limiter
 from faas.dispatch.logs import invocation_log, json_invocation_log, report_line
 from faas.dispatch.metering import billed_duration_ms
 from faas.dispatch.recorder import Recorder
+from faas.errors import TooManyRequests
+from faas.metrics import Metrics
 from faas.model import Function, InvocationRecord, utcnow
 from faas.sandbox.environment import Invocation, Outcome
 from faas.sandbox.pool import Pool
@@ -40,8 +42,9 @@ class Result:
 
 class Invoker:
     def __init__(self, pool: Pool, recorder: Recorder, limiter: Limiter,
-                 function_arn: Callable[[str], str]) -> None:
+                 function_arn: Callable[[str], str], metrics: Metrics | None = None) -> None:
         self._pool = pool
+        self._metrics = metrics  # None when FAAS_METRICS_ENABLED is off
         self._recorder = recorder
         self.limiter = limiter
         self._function_arn = function_arn
@@ -57,7 +60,12 @@ class Invoker:
                      consume: Consumer | None = None) -> Result:
         """Run one invocation. A response the function streams goes to `consume` as it arrives; without
         one (a buffered caller) it is collected, up to the buffered limit."""
-        unreserved = self.limiter.admit(fn.name)  # 429 before any work
+        try:
+            unreserved = self.limiter.admit(fn.name)  # 429 before any work
+        except TooManyRequests as refusal:
+            if self._metrics is not None:
+                self._metrics.throttled(fn.name, refusal.fields.get("Reason", ""))
+            raise
         self.in_flight += 1
         self._idle.clear()
         try:
@@ -117,6 +125,8 @@ class Invoker:
             outcome=result,
             error_type=outcome.error_type, log=log,
         ))
+        if self._metrics is not None:
+            self._metrics.invoked(fn.name, result, duration_ms, init_ms, cold)
         body = collected if stream is not None and outcome.error_type is None else outcome.body
         return Result(request_id=request_id, body=body,
                       function_error="Unhandled" if outcome.error_type else None, log=log,

@@ -77,6 +77,13 @@ class AsyncInvoker:
         self._running: set[asyncio.Task] = set()
         self._loop_task: asyncio.Task | None = None
 
+    async def backlog(self) -> tuple[int, float]:
+        """Events queued (waiting, retrying or running) and the age of the oldest since it was first queued,
+        for GET /metrics."""
+        now = utcnow()
+        depth = await self._work.depth(ASYNC, now=now)
+        return depth.due + depth.delayed + depth.leased, await self._work.oldest_s(ASYNC, now=now)
+
     async def enqueue(self, function_name: str, payload: bytes, request_id: str | None = None) -> str:
         """Write the event durably; only then may the caller be told 202."""
         request_id = request_id or str(uuid.uuid4())

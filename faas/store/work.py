@@ -214,6 +214,13 @@ class WorkStore:
         oldest_due_s = (now - as_utc(oldest)).total_seconds() if oldest is not None else 0.0
         return WorkDepth(int(due), int(delayed), int(held), oldest_due_s)
 
+    async def oldest_s(self, kind: str, *, now: dt.datetime) -> float:
+        """How long ago the oldest item of a kind was first added (retries keep their first time); 0 when none."""
+        async with self._engine.connect() as conn:
+            oldest = (await conn.execute(select(func.min(work_items.c.created_at))
+                                         .where(work_items.c.kind == kind))).scalar()
+        return max(0.0, (now - as_utc(oldest)).total_seconds()) if oldest is not None else 0.0
+
     async def _update_held(self, item_id: int, owner: str, values: dict) -> bool:
         async with self._engine.begin() as conn:
             result = await conn.execute(update(work_items).where(work_items.c.id == item_id,
