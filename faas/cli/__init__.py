@@ -15,6 +15,7 @@ from faas.cli.identities import add_identity_commands
 from faas.cli.queues import add_queue_commands
 from faas.cli.schedules import add_schedule_commands
 from faas.cli.serve import add_serve_commands
+from faas.cli.top import add_top_command
 from faas.cli.topics import add_topic_commands
 from faas.cli.triggers import add_trigger_commands
 from faas.client.transport import ClientError, EndpointUnreachable
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_event_commands(commands)
     add_api_commands(commands)
     add_schedule_commands(commands)
+    add_top_command(commands)
     return parser
 
 

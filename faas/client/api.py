@@ -136,6 +136,10 @@ class Client(Transport):
         page = self._json("GET", f"{NATIVE_PREFIX}/functions/{quote_segment(name)}/logs", query={"limit": limit})
         return list(page.get("Invocations") or [])
 
+    def metrics(self) -> str:
+        """GET /metrics: the node's metrics in the Prometheus text format."""
+        return self.request("GET", "/metrics").body.decode()
+
     # -- identities: principals, access keys, bearer tokens, roles, inline policies, audit --
 
     def create_principal(self, name: str, kind: str = "user") -> dict[str, Any]:
