@@ -47,6 +47,19 @@ class NodeState:
     lags: Iterable[EventSourceLag]
 
 
+@dataclasses.dataclass(frozen=True)
+class _FunctionSeries:
+    """One function's children of the per-invocation metrics, looked up once rather than by label each time
+    (prometheus_client's labels() validates and locks on every call)."""
+
+    invocations: Mapping[str, Counter]  # by outcome
+    errors: Counter
+    timeouts: Counter
+    coldstarts: Counter
+    duration: Histogram
+    init_duration: Histogram
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -68,6 +81,7 @@ class Metrics:
         self._throttles = Counter("faas_throttles", "Invocations refused with 429 before they ran, by reason",
                                   ["faas_name", "reason"], registry=r)
         self._throttle_reasons: set[str] = set()
+        self._functions: dict[str, _FunctionSeries] = {}
         self._api_requests = Counter("faas_api_requests", "Requests to the API by operation (its IAM action) and "
                                      "HTTP status", ["operation", "status"], registry=r)
         self._concurrent = Gauge("faas_concurrent_executions", "Invocations running now", by_function, registry=r)
@@ -87,17 +101,28 @@ class Metrics:
 
     def invoked(self, function_name: str, outcome: str, duration_ms: float, init_duration_ms: float | None,
                 cold: bool) -> None:
-        """One invocation that ran: the invoke path's only call (a few dictionary lookups and additions)."""
-        self._invocations.labels(function_name, outcome).inc()
-        self._duration.labels(function_name).observe(duration_ms / 1000)
+        """One invocation that ran: the invoke path's only call (a dictionary lookup and a few additions)."""
+        series = self._functions.get(function_name) or self._series(function_name)
+        series.invocations[outcome].inc()
+        series.duration.observe(duration_ms / 1000)
         if outcome != "success":
-            self._errors.labels(function_name).inc()
+            series.errors.inc()
             if outcome == "timeout":
-                self._timeouts.labels(function_name).inc()
+                series.timeouts.inc()
         if cold:
-            self._coldstarts.labels(function_name).inc()
+            series.coldstarts.inc()
             if init_duration_ms is not None:
-                self._init_duration.labels(function_name).observe(init_duration_ms / 1000)
+                series.init_duration.observe(init_duration_ms / 1000)
+
+    def _series(self, function_name: str) -> _FunctionSeries:
+        """A function's series, made (at 0, as Prometheus advises for series that will appear) on its first
+        invocation."""
+        series = self._functions[function_name] = _FunctionSeries(
+            invocations={outcome: self._invocations.labels(function_name, outcome) for outcome in OUTCOMES},
+            errors=self._errors.labels(function_name), timeouts=self._timeouts.labels(function_name),
+            coldstarts=self._coldstarts.labels(function_name), duration=self._duration.labels(function_name),
+            init_duration=self._init_duration.labels(function_name))
+        return series
 
     def throttled(self, function_name: str, reason: str) -> None:
         self._throttle_reasons.add(reason)  # a handful of reasons, remembered to forget a function's series
@@ -108,6 +133,7 @@ class Metrics:
 
     def forget_function(self, function_name: str) -> None:
         """Drop a deleted function's series, so a node that churns through functions does not grow forever."""
+        self._functions.pop(function_name, None)
         for outcome in OUTCOMES:
             with contextlib.suppress(KeyError):
                 self._invocations.remove(function_name, outcome)
