@@ -1,11 +1,20 @@
 """faas.metrics and faas top's arithmetic: what the invoke path counts shows in the exposition, the gauges
-come from the node's state at the scrape, a deleted function's series go, and the table's rates and p99."""
+come from the node's state at the scrape, a deleted function's series go, the endpoint switched off, and
+the table's rates and p99."""
 
 from __future__ import annotations
 
+import types
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 from prometheus_client.parser import text_string_to_metric_families
 
+from faas.api.context import SERVICES
+from faas.api.metrics import metrics as metrics_route
 from faas.cli.top import Row, parse, quantile, rows
+from faas.errors import ResourceNotFound
 from faas.metrics import EventSourceLag, Metrics, NodeState
 
 IDLE = NodeState(in_flight={}, environments=[], async_events=0, async_oldest_s=0.0, lags=[])
@@ -106,3 +115,10 @@ def test_top_rates_come_from_two_scrapes():
     assert (a.per_second, a.errors_per_second, a.throttles_per_second, a.concurrency) == (5.0, 0.5, 0.5, 2)
     assert 25.0 < a.p99_ms <= 50.0  # the ten in the window ran 40 ms (the 25-50 ms bucket); the 5 ms one came before
     assert rows(after, after) == [Row("a", 0.0, 0.0, 0.0, None, 2)]  # still running, nothing finished
+
+
+async def test_metrics_switched_off_answer_404_naming_the_setting():
+    app = web.Application()
+    app[SERVICES] = types.SimpleNamespace(metrics=None)  # type: ignore[misc]  # what the handler reads
+    with pytest.raises(ResourceNotFound, match="FAAS_METRICS_ENABLED=false"):
+        await metrics_route(make_mocked_request("GET", "/metrics", app=app))
