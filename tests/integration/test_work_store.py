@@ -161,6 +161,14 @@ async def test_depth_counts_due_delayed_and_leased_items_of_a_kind(work):
                                                                     oldest_due_s=LEASE_S - 3)
 
 
+async def test_the_oldest_item_of_a_kind_is_aged_from_its_first_add(work):
+    assert await work.oldest_s("async", now=at(0)) == 0.0
+    await work.add("async", "retried", b"", due_at=at(50), created_at=at(2))  # a retry keeps its first time
+    await work.add("async", "new", b"", due_at=at(5))
+    await work.add("schedule", "elsewhere", b"", due_at=at(0), created_at=at(0))
+    assert await work.oldest_s("async", now=at(10)) == 8.0
+
+
 async def test_a_claim_is_one_statement_whatever_it_takes(work, engine):
     for n in range(25):
         await work.add("async", f"k{n}", b"", due_at=at(0))
