@@ -82,6 +82,7 @@ class Metrics:
                                   ["faas_name", "reason"], registry=r)
         self._throttle_reasons: set[str] = set()
         self._functions: dict[str, _FunctionSeries] = {}
+        self._request_series: dict[tuple[str, int], Counter] = {}
         self._api_requests = Counter("faas_api_requests", "Requests to the API by operation (its IAM action) and "
                                      "HTTP status", ["operation", "status"], registry=r)
         self._concurrent = Gauge("faas_concurrent_executions", "Invocations running now", by_function, registry=r)
@@ -129,7 +130,10 @@ class Metrics:
         self._throttles.labels(function_name, reason).inc()
 
     def api_request(self, operation: str, status: int) -> None:
-        self._api_requests.labels(operation, str(status)).inc()
+        counter = self._request_series.get((operation, status))
+        if counter is None:  # operations are the declared ones and statuses few: this stays small
+            counter = self._request_series[(operation, status)] = self._api_requests.labels(operation, str(status))
+        counter.inc()
 
     def forget_function(self, function_name: str) -> None:
         """Drop a deleted function's series, so a node that churns through functions does not grow forever."""
