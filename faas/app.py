@@ -327,7 +327,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                         Rule("audit entries", AuditStore(engine), settings.audit_retention_days)])
     limiter = Limiter(settings.max_concurrency)
     metrics = Metrics() if settings.metrics_enabled else None
-    invoker = Invoker(pool, recorder, limiter, settings.function_arn, metrics)
+    invoker = Invoker(pool, recorder, limiter, settings.function_arn, metrics=metrics)
     permissions = PermissionService(PermissionStore(engine), settings.function_arn)
     urls = UrlService(UrlStore(engine), settings.function_arn, settings.url_domain, settings.scheme)
 

@@ -42,7 +42,7 @@ class Result:
 
 class Invoker:
     def __init__(self, pool: Pool, recorder: Recorder, limiter: Limiter,
-                 function_arn: Callable[[str], str], metrics: Metrics | None = None) -> None:
+                 function_arn: Callable[[str], str], *, metrics: Metrics | None = None) -> None:
         self._pool = pool
         self._metrics = metrics  # None when FAAS_METRICS_ENABLED is off
         self._recorder = recorder
