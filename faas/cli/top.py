@@ -102,7 +102,7 @@ def rows(before: Sample, after: Sample) -> list[Row]:
 
 def render(found: list[Row], interval_s: float, endpoint: str) -> Table:
     table = Table(title=f"faas top: {endpoint}, rates over {interval_s:.1f} s", title_justify="left")
-    for heading in ("FUNCTION", "INVOCATIONS/S", "ERRORS/S", "THROTTLES/S", "P99 MS", "CONCURRENCY"):
+    for heading in ("FUNCTION", "INVOKES/S", "ERRORS/S", "THROTTLES/S", "P99 MS", "CONCURRENCY"):
         table.add_column(heading, justify="left" if heading == "FUNCTION" else "right")
     for row in found:
         table.add_row(row.function, f"{row.per_second:.1f}", f"{row.errors_per_second:.1f}",

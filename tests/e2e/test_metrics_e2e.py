@@ -172,7 +172,7 @@ def test_faas_top_shows_each_functions_rates(server: Server, lam) -> None:  # ty
     tables = done.stdout.split("faas top: ")
     assert len(tables) == 3, done.stdout  # one table per refresh
     for table in tables[1:]:
-        assert "INVOCATIONS/S" in table and "P99 MS" in table
+        assert "INVOKES/S" in table and "P99 MS" in table
         line = next(line for line in table.splitlines() if name in line)
         cells = [cell.strip() for cell in line.strip("│┃ ").split("│")]
         assert cells[0] == name and float(cells[1]) > 0 and cells[2] == "0.0", line
