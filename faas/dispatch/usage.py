@@ -40,6 +40,7 @@ class UsageMeter:
         self._written: dict[str, Usage] = {}  # budgeted owner -> the month's use in the store
         self._written_month = ""
         self._task: asyncio.Task[None] | None = None
+        self._flushing = asyncio.Lock()  # one write at a time: each swaps what it wrote for what the store holds
 
     # -- the invoke path: no awaits, so checks and counts are atomic on the event loop -----------------
 
@@ -89,15 +90,6 @@ class UsageMeter:
             total.add(unwritten)
         return total
 
-    # -- budgets ---------------------------------------------------------------------------------------
-
-    def budget_changed(self, owner: str, budget: Budget | None) -> None:
-        """A budget set or removed on this node applies at once (other nodes see it at their next write)."""
-        if budget is None:
-            self._budgets.pop(owner, None)
-        else:
-            self._budgets[owner] = budget
-
     # -- writing (faas.lifecycle) ----------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -117,6 +109,12 @@ class UsageMeter:
             await self.flush()
 
     async def flush(self) -> None:
+        """Write what is counted, and read back budgets and budgeted owners' use: also called once a budget
+        changes on this node, so it applies at once (other nodes see it at their next write)."""
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
         batch, self._pending = self._pending, defaultdict(Usage)
         month = month_of(self._now())
         try:

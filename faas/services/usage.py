@@ -44,7 +44,7 @@ class Meter(Protocol):
 
     def spent(self, owner: str, month: str) -> Usage: ...
 
-    def budget_changed(self, owner: str, budget: Budget | None) -> None: ...
+    async def flush(self) -> None: ...
 
 
 def check_month(month: str) -> str:
@@ -99,14 +99,14 @@ class UsageService:
             "FreeTier": {"Requests": self._prices.free_requests, "GBSeconds": self._prices.free_gb_seconds},
             "Rows": shown,
             "Total": {**self._figures(total), "FreeRequests": free_requests,
-                      "FreeGBSeconds": round(free_gb_seconds, 6), "Due": round(due, 10)},
+                      "FreeGBSeconds": round(free_gb_seconds, 6), "Due": due},
         }
 
     def _figures(self, usage: Usage) -> dict[str, Any]:
         return {"Requests": usage.requests, "GBSeconds": round(usage.gb_seconds, 6),
                 "DurationMs": round(usage.duration_ms, 3), "BilledDurationMs": usage.billed_ms,
                 "Errors": usage.errors, "Throttles": usage.throttles, "ColdStarts": usage.cold_starts,
-                "Cost": round(self._prices.cost(usage.requests, usage.gb_seconds), 10)}
+                "Cost": self._prices.cost(usage.requests, usage.gb_seconds)}
 
     # -- budgets ---------------------------------------------------------------------------------------
 
@@ -126,19 +126,19 @@ class UsageService:
             raise ResourceNotFound(f"Owner not found: {owner} is neither a principal nor the owner of a function")
         budget = Budget(owner, gb_seconds, cost)
         await self._store.put_budget(budget)
-        self._meter.budget_changed(owner, budget)
+        await self._meter.flush()
         return self._describe(budget, month_of(utcnow()))
 
     async def delete_budget(self, owner: str) -> None:
         if not await self._store.delete_budget(owner):
             raise ResourceNotFound(f"No budget for owner {owner}")
-        self._meter.budget_changed(owner, None)
+        await self._meter.flush()
 
     def _describe(self, budget: Budget, month: str) -> dict[str, Any]:
         spent = self._meter.spent(budget.owner, month)
         return {"Owner": budget.owner, "GBSeconds": budget.gb_seconds, "Cost": budget.cost, "Month": month,
                 "SpentGBSeconds": round(spent.gb_seconds, 6),
-                "SpentCost": round(self._prices.cost(spent.requests, spent.gb_seconds), 10)}
+                "SpentCost": self._prices.cost(spent.requests, spent.gb_seconds)}
 
 
 def _limit(params: dict[str, Any], name: str) -> float | None:
