@@ -35,7 +35,7 @@ from faas.errors import InvalidParameterValue, ResourceNotFound
 from faas.model import utcnow
 from faas.store.usage import Budget, Usage, UsageStore
 
-MONTH_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+MONTH_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 GROUPINGS = ("function", "owner")
 
 
