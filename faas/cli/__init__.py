@@ -17,7 +17,7 @@ from faas.cli.schedules import add_schedule_commands
 from faas.cli.serve import add_serve_commands
 from faas.cli.topics import add_topic_commands
 from faas.cli.triggers import add_trigger_commands
-from faas.cli.usage import add_usage_commands
+from faas.cli.billing import add_usage_commands
 from faas.client.transport import ClientError, EndpointUnreachable
 from faas.errors import ConfigError, FaasError, StartupError
 
