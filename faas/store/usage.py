@@ -17,7 +17,7 @@ MB_MS_PER_GB_SECOND = 1024 * 1000
 Key = tuple[str, str, str]  # month (YYYY-MM), function, owner
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Usage:
     """What a month's invocations added up to; billed memory-time exactly, in MB-milliseconds."""
 
@@ -34,8 +34,14 @@ class Usage:
         return self.mb_ms / MB_MS_PER_GB_SECOND
 
     def add(self, other: Usage) -> None:
-        for name in COUNTERS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        # Spelled out, not looped over COUNTERS: the invoke path calls this twice per invocation.
+        self.requests += other.requests
+        self.errors += other.errors
+        self.throttles += other.throttles
+        self.cold_starts += other.cold_starts
+        self.duration_ms += other.duration_ms
+        self.billed_ms += other.billed_ms
+        self.mb_ms += other.mb_ms
 
     def subtract(self, other: Usage) -> None:
         for name in COUNTERS:
