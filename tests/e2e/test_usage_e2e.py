@@ -168,6 +168,12 @@ def test_usage_per_function_and_owner_follows_the_settings_and_the_free_tier(ser
     assert "billed in 1 ms steps, init billed" in shown and f"of {FREE_REQUESTS} requests" in shown
     assert "due: $" in shown
 
+    # An idle function costs nothing: it exists, and has no usage at all.
+    idle = unique("usage-idle")
+    create(lam, idle, code=HANDLER)
+    nothing = usage(server, function=idle)
+    assert nothing["Rows"] == [] and nothing["Total"]["Requests"] == 0 and nothing["Total"]["Cost"] == 0
+
 
 def test_async_retries_and_event_source_batches_are_billed_as_lambda_bills_them(server, lam) -> None:  # type: ignore[no-untyped-def]
     # Every attempt of an asynchronous event is a request: one event, one retry -> two requests, two errors.
