@@ -174,6 +174,13 @@ def test_usage_per_function_and_owner_follows_the_settings_and_the_free_tier(ser
     nothing = usage(server, function=idle)
     assert nothing["Rows"] == [] and nothing["Total"]["Requests"] == 0 and nothing["Total"]["Cost"] == 0
 
+    # Lambda's own throttles count too (a request refused is no request billed).
+    lam.put_function_concurrency(FunctionName=idle, ReservedConcurrentExecutions=0)
+    status, _, answer = server.request("POST", f"/2015-03-31/functions/{idle}/invocations", b"{}")
+    assert status == 429 and json.loads(answer)["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    throttled = wait_for(lambda: row(usage(server, function=idle), Function=idle), timeout=30)
+    assert (throttled["Throttles"], throttled["Requests"], throttled["Cost"]) == (1, 0, 0)
+
 
 def test_async_retries_and_event_source_batches_are_billed_as_lambda_bills_them(server, lam) -> None:  # type: ignore[no-untyped-def]
     # Every attempt of an asynchronous event is a request: one event, one retry -> two requests, two errors.
@@ -289,6 +296,10 @@ def test_bad_input_is_refused_in_the_apis_format_and_nothing_stored_is_lost(serv
     refused("DELETE", "/faas/v1/budgets?owner=arn%3Aaws%3Aiam%3A%3A000000000000%3Auser%2Fnobody", None, 404,
             "ResourceNotFoundException", "nobody")
     refused("DELETE", "/faas/v1/budgets", None, 400, "InvalidParameterValueException", "owner is required")
+    # Usage is its own action: a principal that may invoke may not read it.
+    status, headers, answer = server.request("GET", "/faas/v1/usage", credentials=dev[0])
+    assert (status, headers["x-amzn-ErrorType"].split(":")[0]) == (403, "AccessDeniedException")
+    assert "faas:GetUsage" in json.loads(answer)["message"]
 
     # The CLI says so too: before any request when argparse can tell, else the server's error.
     bad_month = faas("usage", "--month", "2026-13")
