@@ -12,8 +12,9 @@ from collections.abc import Awaitable, Callable
 
 from faas.dispatch.concurrency import Limiter
 from faas.dispatch.logs import invocation_log, json_invocation_log, report_line
-from faas.dispatch.metering import billed_duration_ms
+from faas.billing import Metering
 from faas.dispatch.recorder import Recorder
+from faas.dispatch.usage import UsageMeter
 from faas.errors import TooManyRequests
 from faas.metrics import Metrics
 from faas.model import Function, InvocationRecord, utcnow
@@ -42,8 +43,11 @@ class Result:
 
 class Invoker:
     def __init__(self, pool: Pool, recorder: Recorder, limiter: Limiter,
-                 function_arn: Callable[[str], str], *, metrics: Metrics | None = None) -> None:
+                 function_arn: Callable[[str], str], *, metering: Metering = Metering(),
+                 usage: UsageMeter | None = None, metrics: Metrics | None = None) -> None:
         self._pool = pool
+        self._metering = metering
+        self._usage = usage
         self._metrics = metrics  # None when FAAS_METRICS_ENABLED is off
         self._recorder = recorder
         self.limiter = limiter
@@ -60,9 +64,13 @@ class Invoker:
                      consume: Consumer | None = None) -> Result:
         """Run one invocation. A response the function streams goes to `consume` as it arrives; without
         one (a buffered caller) it is collected, up to the buffered limit."""
-        try:
-            unreserved = self.limiter.admit(fn.name)  # 429 before any work
+        try:  # 429 before any work
+            if self._usage is not None:
+                self._usage.admit(fn)
+            unreserved = self.limiter.admit(fn.name)
         except TooManyRequests as refusal:
+            if self._usage is not None:
+                self._usage.throttled(fn)
             if self._metrics is not None:
                 self._metrics.throttled(fn.name, refusal.fields.get("Reason", ""))
             raise
@@ -108,8 +116,8 @@ class Invoker:
         duration_ms = (finished - invocation.delivered_at) * 1000 if invocation.delivered else 0.0
         if outcome.timed_out:
             duration_ms = fn.timeout * 1000.0
-        billed_ms = billed_duration_ms(duration_ms)
         init_ms = env.init_duration_ms if cold else None
+        billed_ms = self._metering.billed_ms(duration_ms, init_ms)
         metrics = dict(duration_ms=duration_ms, billed_ms=billed_ms, memory_mb=fn.memory_size,
                        max_used_mb=max_used_mb, init_duration_ms=init_ms)
         result = "timeout" if outcome.timed_out else ("error" if outcome.error_type else "success")
@@ -118,13 +126,16 @@ class Invoker:
                                       system_level=fn.logging_config["SystemLogLevel"], **metrics)
         else:
             log = invocation_log(request_id, output, report_line(request_id, **metrics))
-        self._recorder.add(InvocationRecord(
+        record = InvocationRecord(
             request_id=request_id, function_name=fn.name, started_at=started_wall, duration_ms=duration_ms,
             billed_duration_ms=billed_ms, memory_size=fn.memory_size, max_memory_used_mb=max_used_mb,
             init_duration_ms=init_ms, cold=cold,
             outcome=result,
             error_type=outcome.error_type, log=log,
-        ))
+        )
+        self._recorder.add(record)
+        if self._usage is not None:
+            self._usage.invoked(fn, record)
         if self._metrics is not None:
             self._metrics.invoked(fn.name, result, duration_ms, init_ms, cold)
         body = collected if stream is not None and outcome.error_type is None else outcome.body
