@@ -417,13 +417,12 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     usage = UsageService(usage_store, meter, metering, prices, function_exists=function_exists,
                          known_owner=known_owner)
 
-    # lambda_errors first: host-style URL requests, answered by the next middleware, leave through it too
-    # (and the request counter before it, which sees every request with the status it leaves with).
-    middlewares = [lambda_errors, url_routes.host_style(settings.url_domain),
-                   execute_api.host_style(settings.url_domain), guard]
+    # lambda_errors first: host-style URL requests, answered by the next middleware, leave through it too.
+    api = web.Application(middlewares=[lambda_errors, url_routes.host_style(settings.url_domain),
+                                         execute_api.host_style(settings.url_domain), guard],
+                          client_max_size=MAX_REQUEST_BYTES)
     if metrics is not None:
-        middlewares.insert(0, metrics_routes.counted(metrics))
-    api = web.Application(middlewares=middlewares, client_max_size=MAX_REQUEST_BYTES)
+        metrics_routes.count_requests(api, metrics)
     metrics_service = MetricsService(metrics, in_flight=limiter.in_flight_by_function, environments=pool.describe,
                                      async_backlog=async_invoker.backlog, work=WorkStore(engine),
                                      mappings=mappings) if metrics is not None else None

@@ -1,9 +1,7 @@
 """GET /metrics: the node's metrics in the Prometheus text format, for a scraper holding a key (or a bearer
-token) allowed faas:GetMetrics and nothing else; and the middleware that counts API requests for it."""
+token) allowed faas:GetMetrics and nothing else; and the count of API requests by operation and status."""
 
 from __future__ import annotations
-
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -12,8 +10,6 @@ from faas.api.body import OPERATION
 from faas.api.context import services
 from faas.errors import ResourceNotFound
 from faas.metrics import CONTENT_TYPE, Metrics
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _metrics_arn(request: web.Request) -> str:
@@ -29,21 +25,15 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=await service.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
 
-def counted(metrics: Metrics):  # type: ignore[no-untyped-def]
-    """Middleware, outermost: every request by the operation the guard (or a source's middleware) named,
-    and the status it left with, errors included."""
+def count_requests(app: web.Application, metrics: Metrics) -> None:
+    """Count every response as it is sent, errors included, by the operation the guard (or a source's
+    middleware) named and its status: a response signal rather than one more middleware, which costs
+    every request a layer of calls (measured in docs/BENCHMARKS.md)."""
 
-    @web.middleware
-    async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
-        try:
-            response = await handler(request)
-        except web.HTTPException as exc:
-            metrics.api_request(request.get(OPERATION, "none"), exc.status)
-            raise
+    async def count(request: web.Request, response: web.StreamResponse) -> None:
         metrics.api_request(request.get(OPERATION, "none"), response.status)
-        return response
 
-    return count
+    app.on_response_prepare.append(count)
 
 
 def add_routes(app: web.Application) -> None:
