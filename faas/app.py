@@ -38,6 +38,9 @@ from faas.api.events import EVENTS
 from faas.api.sqs import SQS
 from faas.api import sns as sns_routes
 from faas.api.sns import SNS
+from faas.console import routes as console_routes
+from faas.console.sessions import ConsoleSessions
+from faas.console.web import CONSOLE, Console, templates
 from faas.dispatch.concurrency import Limiter
 from faas.dispatch.invoker import Invoker
 from faas.dispatch.recorder import Recorder
@@ -89,6 +92,7 @@ from faas.store.db import create_engine, migrate, scrub
 from faas.store.functions import FunctionStore
 from faas.store.invocations import InvocationStore
 from faas.store.audit import AuditStore
+from faas.store.console_sessions import ConsoleSessionStore
 from faas.store.event_bus import EventBusStore
 from faas.store.event_configs import EventConfigStore
 from faas.store.http_apis import HttpApiStore
@@ -321,7 +325,9 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     recorder = Recorder(InvocationStore(engine))
     audit = Recorder(AuditStore(engine), max_pending=AUDIT_BUFFER, coalescer=RefusalCoalescer())
     retention = Pruner([Rule("invocation records", InvocationStore(engine), settings.invocation_retention_days),
-                        Rule("audit entries", AuditStore(engine), settings.audit_retention_days)])
+                        Rule("audit entries", AuditStore(engine), settings.audit_retention_days),
+                        # Expired console sessions: refused from their expiry on, deleted a day later.
+                        Rule("expired console sessions", ConsoleSessionStore(engine), 1.0)])
     limiter = Limiter(settings.max_concurrency)
     invoker = Invoker(pool, recorder, limiter, settings.function_arn)
     permissions = PermissionService(PermissionStore(engine), settings.function_arn)
@@ -414,6 +420,11 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     api[execute_api.API_SOURCE] = HttpApiSource(http_apis, functions, invoker, permissions.statements, checks,
                                                 jwt_verifier, function_arn=settings.function_arn, account_id=settings.account_id,
                                                 trusted_proxies=settings.trusted_proxies)
+    # The web console: the same services, authorised through the same guard as the session's principal.
+    api[CONSOLE] = Console(services=api[SERVICES], guard=checks, templates=templates(),
+                           sessions=ConsoleSessions(ConsoleSessionStore(engine), identities,
+                                                    settings.console_session_ttl_s))
+    console_routes.add_routes(api)
     for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
                    url_routes, identity_routes, native_routes, tag_routes, mapping_routes, http_api_routes,
                    execute_api, schedule_routes, router, sns_routes):

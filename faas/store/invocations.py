@@ -38,6 +38,18 @@ class InvocationStore:
         records = [InvocationRecord(**{**row._mapping, "started_at": as_utc(row.started_at)}) for row in rows]
         return list(reversed(records))
 
+    async def since(self, function_name: str, since: dt.datetime, limit: int) -> list[InvocationRecord]:
+        """A function's records started after `since`, oldest first: at most the newest `limit`."""
+        query = (
+            select(invocations)
+            .where(invocations.c.function_name == function_name, invocations.c.started_at > since)
+            .order_by(invocations.c.started_at.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [InvocationRecord(**{**row._mapping, "started_at": as_utc(row.started_at)}) for row in reversed(rows)]
+
     async def prune_before(self, cutoff: dt.datetime, limit: int) -> int:
         """Delete at most `limit` records (with their logs) started before `cutoff`, oldest first, in one
         short transaction; the number deleted. A bounded batch: SQLite has one writer, the invoke path's

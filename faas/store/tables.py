@@ -426,3 +426,16 @@ schedules = Table(
     Column("last_modified", DateTime(timezone=True), nullable=False),
     Column("client_token", String(64), nullable=True),  # CreateSchedule's, so a retried create is answered again
 )
+
+# Web console sessions (faas/console/sessions.py): only the SHA-256 of the cookie's value is kept, so a
+# copy of the database signs nobody in. A session dies with the access key it was opened with.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("principal", String(64), ForeignKey("principals.name", ondelete="CASCADE"), nullable=False),
+    Column("key_id", String(32), ForeignKey("access_keys.key_id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
