@@ -38,9 +38,8 @@ from faas.api.events import EVENTS
 from faas.api.sqs import SQS
 from faas.api import sns as sns_routes
 from faas.api.sns import SNS
-from faas.console import routes as console_routes
-from faas.console.sessions import ConsoleSessions
-from faas.console.web import CONSOLE, Console, templates
+from faas.api.console import routes as console_routes
+from faas.api.console.web import CONSOLE, Console, templates
 from faas.dispatch.concurrency import Limiter
 from faas.dispatch.invoker import Invoker
 from faas.dispatch.recorder import Recorder
@@ -57,6 +56,7 @@ from faas.sandbox.spec import PIDS_LIMIT
 from faas.services.admin import ensure_admin_credentials
 from faas.security.masterkey import MasterKey
 from faas.services.audit import AuditService
+from faas.services.console_sessions import ConsoleSessions
 from faas.services.destinations import Destinations, Target, queue_entry
 from faas.services.event_bus import EventBusService
 from faas.services.event_configs import EventConfigService

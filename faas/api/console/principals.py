@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from faas.console.web import ROOT, View, page, redirect
+from faas.api.console.web import ROOT, View, page, redirect
 from faas.services.identities import ADMIN
 
 

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from faas.console.web import ROOT, View, page
+from faas.api.console.web import ROOT, View, page
 from faas.errors import AccessDenied, ResourceNotFound
 
 ROWS = 100  # per section: a page, not an export

@@ -7,8 +7,8 @@ import datetime as dt
 
 from aiohttp import web
 
-from faas.console.functions import RECORDS, function_name
-from faas.console.web import HEADERS, ROOT, View, page
+from faas.api.console.functions import RECORDS, function_name
+from faas.api.console.web import HEADERS, ROOT, View, page
 from faas.errors import InvalidParameterValue
 from faas.model import InvocationRecord, utcnow
 

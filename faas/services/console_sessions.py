@@ -1,6 +1,6 @@
-"""Console sessions: an access key exchanged for a random session id (the cookie), kept in SQL only as its
-SHA-256, ending at its expiry, at sign-out, or when its access key is disabled or deleted; and the CSRF
-token each session's forms carry, derived from the session id so nothing more needs storing."""
+"""Console sessions: an access key exchanged for a random session id (the web console's cookie), kept
+in SQL only as its SHA-256, ending at its expiry, at sign-out, or when its access key is disabled or deleted;
+and the CSRF token each session's forms carry, derived from the session id so nothing more needs storing."""
 
 from __future__ import annotations
 

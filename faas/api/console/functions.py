@@ -10,8 +10,8 @@ from typing import Any
 from aiohttp import web
 
 from faas.api.functions import READ_VARIABLES, configuration
-from faas.console import charts
-from faas.console.web import ROOT, View, page, redirect
+from faas.api.console import charts
+from faas.api.console.web import ROOT, View, page, redirect
 from faas.errors import InvalidParameterValue
 from faas.model import utcnow
 from faas.sandbox import images

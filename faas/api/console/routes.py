@@ -7,8 +7,8 @@ from pathlib import Path
 from aiohttp import web
 
 from faas.api.auth import operation
-from faas.console import functions, invoke, logs, principals, signin, triggers
-from faas.console.web import HEADERS, ROOT, redirect
+from faas.api.console import functions, invoke, logs, principals, signin, triggers
+from faas.api.console.web import HEADERS, ROOT, redirect
 
 STATIC = Path(__file__).parent / "static"
 STATIC_TYPES = {"console.css": "text/css", "live-log.js": "text/javascript"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,13 @@ import jinja2
 from aiohttp import web
 
 from faas.api.auth import Guard, operation
+from faas.api.body import CODE_LIMIT, REQUEST_ID
 from faas.api.context import Services
-from faas.console.sessions import COOKIE, ConsoleSessions, csrf_matches, csrf_token
-from faas.api.body import CODE_LIMIT
-from faas.errors import AccessDenied, ApiError, RequestTooLarge
+from faas.errors import AccessDenied, ApiError, RequestTooLarge, ServiceError
+from faas.services.console_sessions import COOKIE, ConsoleSessions, csrf_matches, csrf_token
 from faas.services.identities import Caller
+
+log = logging.getLogger(__name__)
 
 ROOT = "/console"
 FORM_LIMIT = CODE_LIMIT * 3 // 4
@@ -169,5 +172,9 @@ def page(handler: Page) -> Callable[[web.Request], Awaitable[web.StreamResponse]
             return await handler(View(request, console, caller, csrf_token(session_id), form))
         except ApiError as error:
             return error_page(console, error, caller)
+        except Exception:  # a bug: the operator's log has it, the browser a page rather than a trace
+            request_id = request[REQUEST_ID]
+            log.exception("unhandled error on %s %s (request %s)", request.method, request.path, request_id)
+            return error_page(console, ServiceError(f"Internal error (request id {request_id})"), caller)
 
     return serve

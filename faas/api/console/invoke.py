@@ -6,8 +6,8 @@ import json
 
 from aiohttp import web
 
-from faas.console.functions import function_name
-from faas.console.web import ROOT, View, page
+from faas.api.console.functions import function_name
+from faas.api.console.web import ROOT, View, page
 from faas.errors import InvalidRequestContent, RequestTooLarge
 
 MAX_PAYLOAD = 6 * 1024 * 1024  # Lambda's synchronous payload limit, as the API applies it

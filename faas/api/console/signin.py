@@ -9,9 +9,9 @@ import secrets
 from aiohttp import web
 
 from faas.api.auth import operation
-from faas.console.sessions import COOKIE, SIGN_IN_COOKIE, SignInRefused
-from faas.console.web import CONSOLE, ROOT, CsrfRefused, View, error_page, page, read_form, redirect, render
+from faas.api.console.web import CONSOLE, ROOT, CsrfRefused, View, error_page, page, read_form, redirect, render
 from faas.errors import ApiError
+from faas.services.console_sessions import COOKIE, SIGN_IN_COOKIE, SignInRefused
 
 
 def _next(value: object) -> str:
