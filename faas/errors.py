@@ -451,3 +451,19 @@ class Conflict(ApiGatewayError):
 
     status = 409
     code = "ConflictException"
+
+
+class ConsoleSessionRefused(ApiError):
+    """Your console session has expired or is not valid: sign in again. Nothing was changed."""
+
+    status = 401
+    code = "ConsoleSessionRefusedException"
+    error_type = "User"
+
+
+class CsrfTokenRefused(ApiError):
+    """The form was sent without this session's CSRF token (or with a wrong one): nothing was changed."""
+
+    status = 403
+    code = "CsrfTokenRefusedException"
+    error_type = "User"

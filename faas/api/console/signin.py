@@ -9,8 +9,8 @@ import secrets
 from aiohttp import web
 
 from faas.api.auth import operation
-from faas.api.console.web import CONSOLE, ROOT, CsrfRefused, View, error_page, page, read_form, redirect, render
-from faas.errors import ApiError
+from faas.api.console.web import CONSOLE, ROOT, View, error_page, page, read_form, redirect, render
+from faas.errors import ApiError, CsrfTokenRefused
 from faas.services.console_sessions import COOKIE, SIGN_IN_COOKIE, SignInRefused
 
 
@@ -49,7 +49,7 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     expected = request.cookies.get(SIGN_IN_COOKIE, "")
     sent = form.get("csrf")
     if not expected or not isinstance(sent, str) or not secrets.compare_digest(expected, sent):
-        return error_page(console, CsrfRefused(), None)
+        return error_page(console, CsrfTokenRefused(), None)
     try:
         session_id = await console.sessions.sign_in(str(form.get("access_key_id", "")).strip(),
                                                     str(form.get("secret_access_key", "")).strip())

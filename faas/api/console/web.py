@@ -18,7 +18,8 @@ from aiohttp import web
 from faas.api.auth import Guard, operation
 from faas.api.body import CODE_LIMIT, REQUEST_ID
 from faas.api.context import Services
-from faas.errors import AccessDenied, ApiError, RequestTooLarge, ServiceError
+from faas.errors import AccessDenied, ApiError, ConsoleSessionRefused, CsrfTokenRefused, RequestTooLarge, \
+    ServiceError
 from faas.services.console_sessions import COOKIE, ConsoleSessions, csrf_matches, csrf_token
 from faas.services.identities import Caller
 
@@ -54,21 +55,6 @@ CONSOLE = web.AppKey("console", Console)
 def templates() -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-
-
-class SessionRefused(ApiError):
-    """Your console session has expired or is not valid: sign in again. Nothing was changed."""
-
-    status = 401
-    code = "SessionRefused"
-
-
-class CsrfRefused(ApiError):
-    """The form was sent without this session's CSRF token (or with a wrong one): nothing was changed.
-    Reload the page and send the form again."""
-
-    status = 403
-    code = "CsrfRefused"
 
 
 @dataclasses.dataclass
@@ -138,7 +124,8 @@ async def read_form(request: web.Request) -> dict[str, Any]:
             if part.name is None:
                 continue
             data = bytes(await part.read())  # type: ignore[union-attr]
-            fields[part.name] = data if part.filename is not None else data.decode("utf-8", "replace")  # type: ignore[union-attr]
+            is_file = part.filename is not None  # type: ignore[union-attr]
+            fields[part.name] = data if is_file else data.decode("utf-8", "replace")
         return fields
     return dict(await request.post())
 
@@ -161,14 +148,14 @@ def page(handler: Page) -> Callable[[web.Request], Awaitable[web.StreamResponse]
         if caller is None:
             if request.method == "GET":
                 return redirect(f"{ROOT}/sign-in?next={quote(request.path_qs, safe='')}")
-            return error_page(console, SessionRefused(), None)
+            return error_page(console, ConsoleSessionRefused(), None)
         try:
             form: dict[str, Any] = {}
             if request.method == "POST":
                 form = await read_form(request)
                 sent = form.get("csrf")
                 if not isinstance(sent, str) or not csrf_matches(session_id, sent):
-                    raise CsrfRefused()
+                    raise CsrfTokenRefused()
             return await handler(View(request, console, caller, csrf_token(session_id), form))
         except ApiError as error:
             return error_page(console, error, caller)
