@@ -21,7 +21,10 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Server, make_zip, unique, wait_for
+from tests.e2e.test_event_source_mappings_e2e import READER_ARN, with_reader_role
+from tests.e2e.test_events_e2e import events_client
 from tests.e2e.test_security_e2e import make_principal
+from tests.e2e.test_sqs_e2e import sqs_client
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"  # deploy/dev.sh installs Debian's chromium and chromium-driver
@@ -65,8 +68,9 @@ def shot(browser, name: str) -> None:  # type: ignore[no-untyped-def]
     folder = os.environ.get("CONSOLE_SCREENSHOTS")
     if not folder:
         return
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    browser.set_window_size(1280, max(700, min(height + 40, 2400)))
+    for _ in range(2):  # the page reflows at the new size once
+        height = browser.execute_script("return document.documentElement.scrollHeight")
+        browser.set_window_size(1280, max(700, min(height + 140, 3000)))
     Path(folder).mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(Path(folder) / f"{name}.png"))
     browser.set_window_size(1280, 1000)
@@ -178,12 +182,28 @@ def test_sign_in_create_invoke_follow_the_log_and_read_the_charts(server: Server
 def test_triggers_and_principals_pages_for_an_admin(server: Server, browser) -> None:  # type: ignore[no-untyped-def]
     name = unique("console-url")
     lam = server.client()
-    lam.create_function(FunctionName=name, Runtime="python3.13", Role=f"arn:aws:iam::{ACCOUNT}:role/faas-default",
+    with_reader_role(server)  # an execution role that may consume queues, for the mapping below
+    lam.create_function(FunctionName=name, Runtime="python3.13", Role=READER_ARN,
                         Handler="app.handler", Code={"ZipFile": make_zip({"app.py": HANDLER})})
     url = lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")["FunctionUrl"]
+    queue = unique("console-jobs")
+    queue_arn = sqs_client(server).get_queue_attributes(
+        QueueUrl=sqs_client(server).create_queue(QueueName=queue)["QueueUrl"], AttributeNames=["QueueArn"],
+    )["Attributes"]["QueueArn"]
+    lam.create_event_source_mapping(FunctionName=name, EventSourceArn=queue_arn, BatchSize=5, Enabled=False)
+    rule = unique("console-rule")
+    events_client(server).put_rule(Name=rule, ScheduleExpression="rate(1 hour)", State="DISABLED")
     sign_in_as_admin(browser, server, "/console/triggers")
-    urls = [row.text for row in all_css(browser, "table")[0].find_elements("css selector", "tbody tr")]
-    assert any(name in row and url in row for row in urls)
+
+    def section(title: str) -> list[str]:
+        heading = next(h for h in all_css(browser, "main h2") if h.text == title)
+        table = heading.find_element("xpath", "following-sibling::table[1]")
+        return [row.text for row in table.find_elements("css selector", "tbody tr")]
+
+    assert any(name in row and url in row for row in section("Function URLs"))
+    assert any(name in row and queue_arn in row for row in section("Queue mappings"))
+    assert any(queue in row for row in section("Queues"))
+    assert any(rule in row and "rate(1 hour)" in row for row in section("Event rules"))
     shot(browser, "triggers")
 
     principal = unique("reader")
