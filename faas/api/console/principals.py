@@ -49,12 +49,14 @@ async def delete_principal(view: View) -> web.Response:
 async def create_key(view: View) -> web.Response:
     name = view.request.match_info["principal"]
     arn = view.ctx.identities.user_arn(name)
+    # The page that shows the new secret lists principals and keys: checked first, so a key is never made
+    # for a caller who could not then be shown its secret.
+    await view.authorize("faas:ListPrincipals")
+    await view.authorize("faas:ListAccessKeys")
     await view.authorize("faas:CreateAccessKey", arn)
     key_id, secret = await view.ctx.identities.create_key(name)
     view.audit("faas:CreateAccessKey", arn)
     # Rendered here, not redirected to: the secret is never stored in the clear, so this page is its one showing.
-    await view.authorize("faas:ListPrincipals")
-    await view.authorize("faas:ListAccessKeys")
     return await _render(view, {"AccessKeyId": key_id, "SecretAccessKey": secret, "Principal": name})
 
 
