@@ -68,9 +68,10 @@ def test_concurrent_requests_scale_out_and_sequential_ones_reuse(server, lam) ->
         results = list(pool.map(lambda _: invoke(client, name, 1.0), range(5)))
     streams = {body["stream"] for status, body in results}
     assert [status for status, _ in results] == ["ok"] * 5
-    # One environment is started per concurrent request; a request may still be served sooner by one
-    # that another request freed meanwhile, so at least most of them ran side by side.
-    assert len(streams) >= 3
+    # One environment is started per concurrent request (counted below); a request may still be served
+    # sooner by one that another request freed meanwhile (on a loaded machine a cold start can outlast a
+    # 1 s invocation), so all that is certain of the answers is that some ran side by side.
+    assert len(streams) >= 2
     mine = lambda: [e for e in environments(server) if e["FunctionName"] == name]  # noqa: E731
     deadline = time.monotonic() + 30
     while len(mine()) < 5 and time.monotonic() < deadline:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -31,6 +33,22 @@ async def fresh_postgres_database(url: str) -> AsyncIterator[str]:
         try:
             yield normalise_database_url(make_url(url).set(database=name).render_as_string(hide_password=False))
         finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await _drop(admin, name)
     finally:
         await admin.close()
+
+
+async def _drop(admin, name: str) -> None:  # type: ignore[no-untyped-def]
+    """DROP ... WITH (FORCE) may not end an autovacuum worker that happens to be in the new database (the
+    test role may only end its own sessions): that worker finishes within moments, so try again until then."""
+    import asyncpg
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except (asyncpg.InsufficientPrivilegeError, asyncpg.ObjectInUseError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
