@@ -31,6 +31,7 @@ from faas.api import schedules as schedule_routes
 from faas.api import permissions as permission_routes
 from faas.api import tags as tag_routes
 from faas.api import urls as url_routes
+from faas.api import usage as usage_routes
 from faas.api.auth import GUARD, Guard, guard
 from faas.api.context import SERVICES, Services
 from faas.api.middleware import lambda_errors
@@ -42,6 +43,8 @@ from faas.api.console import routes as console_routes
 from faas.api.console.web import CONSOLE, Console, templates
 from faas.dispatch.concurrency import Limiter
 from faas.dispatch.invoker import Invoker
+from faas.billing import Metering, Prices
+from faas.dispatch.usage import UsageMeter
 from faas.dispatch.recorder import Recorder
 from faas.lifecycle import Hooks, Part
 from faas.listener import Listener, bind, port_of
@@ -71,6 +74,7 @@ from faas.services.queues import QueueService
 from faas.services.retention import Pruner, Rule
 from faas.services.schedules import ScheduleService
 from faas.services.urls import UrlService
+from faas.services.usage import UsageService
 from faas.sources.async_events import ASYNC, AsyncInvoker, encode_event
 from faas.sources.event_deliveries import EventDeliveries
 from faas.sources.rule_schedules import RuleSchedules
@@ -103,6 +107,7 @@ from faas.store.permissions import PermissionStore
 from faas.store.queues import QueueStore
 from faas.store.schedules import ScheduleStore
 from faas.store.urls import UrlStore
+from faas.store.usage import UsageStore
 from faas.store.work import WorkStore
 
 log = logging.getLogger(__name__)
@@ -329,7 +334,12 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                         # Expired console sessions: refused from their expiry on, deleted a day later.
                         Rule("expired console sessions", ConsoleSessionStore(engine), 1.0)])
     limiter = Limiter(settings.max_concurrency)
-    invoker = Invoker(pool, recorder, limiter, settings.function_arn)
+    metering = Metering(settings.billing_step_ms, settings.bill_init)
+    prices = Prices(settings.price_per_million_requests, settings.price_per_gb_second, settings.free_requests,
+                    settings.free_gb_seconds)
+    usage_store = UsageStore(engine)
+    meter = UsageMeter(usage_store, prices, enabled=settings.usage_enabled)
+    invoker = Invoker(pool, recorder, limiter, settings.function_arn, metering=metering, usage=meter)
     permissions = PermissionService(PermissionStore(engine), settings.function_arn)
     urls = UrlService(UrlStore(engine), settings.function_arn, settings.url_domain, settings.scheme)
 
@@ -398,6 +408,14 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     events = EventBusService(EventBusStore(engine), WorkStore(engine), destinations, region=settings.region,
                              account_id=settings.account_id, wake=deliveries.wake, clock=clock.now)
 
+    async def known_owner(arn: str) -> bool:
+        """A principal, or the owner of a function there is or was (a role's session may create functions)."""
+        principals = {p["Arn"] for p in await identities.list_principals()}
+        return arn in principals or arn in await function_store.owners() or arn in await usage_store.owners()
+
+    usage = UsageService(usage_store, meter, metering, prices, function_exists=function_exists,
+                         known_owner=known_owner)
+
     # lambda_errors first: host-style URL requests, answered by the next middleware, leave through it too.
     api = web.Application(middlewares=[lambda_errors, url_routes.host_style(settings.url_domain),
                                          execute_api.host_style(settings.url_domain), guard],
@@ -408,7 +426,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                              audit_log=AuditService(audit.flush, AuditStore(engine)), async_invoker=async_invoker,
                              event_configs=event_configs, urls=urls,
                              queues=queues, mappings=mappings, topics=topics, http_apis=http_apis,
-                             schedules=schedules, events=events)
+                             schedules=schedules, events=events, usage=usage)
     # AWS services beside Lambda, by their X-Amz-Target prefix (faas.api.router): one port, guard and audit log.
     api[awsjson.SERVICES] = {SQS.target_prefix: SQS, SNS.target_prefix: SNS, EVENTS.target_prefix: EVENTS}
     api[GUARD] = checks = Guard(identities, permissions, audit, settings)
@@ -427,7 +445,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     console_routes.add_routes(api)
     for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
                    url_routes, identity_routes, native_routes, tag_routes, mapping_routes, http_api_routes,
-                   execute_api, schedule_routes, router, sns_routes):
+                   execute_api, schedule_routes, router, sns_routes, usage_routes):
         routes.add_routes(api)
 
     async def install_firewall() -> None:
@@ -454,7 +472,8 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         Hooks("JWT key fetches", stop=jwt_verifier.close),
         # A cache of the store's code: the next start unpacks what it needs.
         Hooks("sandbox directory", stop=lambda: shutil.rmtree(sandbox, ignore_errors=True)),
-        recorder,  # invocation records, and
+        recorder,  # invocation records,
+        meter,  # usage rollups, and
         audit,  # audit entries: written until everything after them has stopped
         retention,
         # Up before the pool starts, so no function ever runs outside it; down only once every environment is

@@ -47,6 +47,9 @@ class Function:
     logging_config: dict[str, str] = dataclasses.field(default_factory=dict)
     # The SQS queue or SNS topic (ARN) that gets the asynchronous events that failed every attempt.
     dead_letter_target: str | None = None
+    # The principal (ARN) that created the function, whose usage and budget it counts in; None for functions
+    # created before owners were recorded (usage reports them under "unknown").
+    owner: str | None = None
 
     def replace(self, **changes: Any) -> Function:
         return dataclasses.replace(self, **changes)

@@ -43,6 +43,20 @@ def _days(text: str) -> float:
     return value
 
 
+def _step_ms(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError("must be 1 (ms) or more")
+    return value
+
+
+def _amount(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):  # also refuses nan
+        raise ValueError("must be a number, 0 or more")
+    return value
+
+
 def _bool(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -146,6 +160,15 @@ SETTINGS: tuple[Setting, ...] = (
             "FAAS_TOPIC_HTTP_DENY, e.g. 127.0.0.1/32 for a receiver on this host", _networks),
     Setting("topic_http_retry_s", 20.0, "seconds between the retries of a failed SNS http/https delivery (3 "
             "retries, as SNS's default delivery policy)", float),
+    Setting("billing_step_ms", 100, "invocations are billed in steps of this many ms, rounded up (100: as this "
+            "platform always metered; 1: as AWS bills since 2020)", _step_ms),
+    Setting("bill_init", False, "bill the init phase of cold starts too (true: as AWS bills since 2025)", _bool),
+    Setting("price_per_million_requests", 0.20, "price in USD of a million requests (AWS x86: 0.20)", _amount),
+    Setting("price_per_gb_second", 0.0000166667, "price in USD of a GB-second (AWS x86: 0.0000166667)", _amount),
+    Setting("free_requests", 1_000_000, "requests free each month, per account, before pricing", _positive_int),
+    Setting("free_gb_seconds", 400_000.0, "GB-seconds free each month, per account, before pricing", _amount),
+    Setting("usage_enabled", True, "keep the usage rollups (GET /faas/v1/usage) and enforce budgets; false writes "
+            "none (invocation records are kept either way)", _bool),
     Setting("debian_mirror", "", "Debian mirror for the runtime images' base (default: the host's apt sources)"),
     Setting("log_level", "info", "log level: debug, info, warning or error"),
     Setting("clock_file", "", "TEST/DEVELOPMENT AID, never for production: a file holding an ISO-8601 instant "
@@ -191,6 +214,13 @@ class Settings:
     topic_http_deny: tuple[str, ...]
     topic_http_allow: tuple[str, ...]
     topic_http_retry_s: float
+    billing_step_ms: int
+    bill_init: bool
+    price_per_million_requests: float
+    price_per_gb_second: float
+    free_requests: int
+    free_gb_seconds: float
+    usage_enabled: bool
     debian_mirror: str
     log_level: str
     clock_file: str

@@ -21,6 +21,7 @@ from faas.services.queues import QueueService
 from faas.services.schedules import ScheduleService
 from faas.services.topics import TopicService
 from faas.services.urls import UrlService
+from faas.services.usage import UsageService
 from faas.services.functions import FunctionService, parse_function_ref
 from faas.settings import Settings
 
@@ -45,6 +46,7 @@ class Services:
     events: EventBusService
     http_apis: HttpApiService
     schedules: ScheduleService
+    usage: UsageService
 
 
 SERVICES = web.AppKey("services", Services)

@@ -83,7 +83,7 @@ async def create_function(request: web.Request) -> web.Response:
         arn = ctx.settings.function_arn(params["FunctionName"])
         if not permits(request[CALLER], TAG, arn):
             raise AccessDenied(f"User: {request[CALLER].arn} is not authorized to perform: {TAG} on resource: {arn}")
-    fn = await ctx.functions.create(params)
+    fn = await ctx.functions.create(params, owner=request[CALLER].arn)
     return web.json_response(configuration(fn, ctx.settings, variables=reads_variables(request)(fn.name)),
                              status=201)
 

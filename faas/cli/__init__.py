@@ -17,6 +17,7 @@ from faas.cli.schedules import add_schedule_commands
 from faas.cli.serve import add_serve_commands
 from faas.cli.topics import add_topic_commands
 from faas.cli.triggers import add_trigger_commands
+from faas.cli.billing import add_usage_commands
 from faas.client.transport import ClientError, EndpointUnreachable
 from faas.errors import ConfigError, FaasError, StartupError
 
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_event_commands(commands)
     add_api_commands(commands)
     add_schedule_commands(commands)
+    add_usage_commands(commands)
     return parser
 
 

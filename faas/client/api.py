@@ -136,6 +136,21 @@ class Client(Transport):
         page = self._json("GET", f"{NATIVE_PREFIX}/functions/{quote_segment(name)}/logs", query={"limit": limit})
         return list(page.get("Invocations") or [])
 
+    def usage(self, month: str | None = None, by: str = "function", function: str | None = None) -> dict[str, Any]:
+        """A month's usage and its price: see faas.services.usage for the shape."""
+        return dict(self._json("GET", f"{NATIVE_PREFIX}/usage", query={"month": month, "by": by, "function": function}))
+
+    def list_budgets(self) -> list[dict[str, Any]]:
+        """Owner, GBSeconds, Cost (the limits), Month, SpentGBSeconds, SpentCost."""
+        return list(self._json("GET", f"{NATIVE_PREFIX}/budgets").get("Budgets") or [])
+
+    def put_budget(self, owner: str, gb_seconds: float | None = None, cost: float | None = None) -> dict[str, Any]:
+        payload = {"Owner": owner, "GBSeconds": gb_seconds, "Cost": cost}
+        return dict(self._json("PUT", f"{NATIVE_PREFIX}/budgets", {k: v for k, v in payload.items() if v is not None}))
+
+    def delete_budget(self, owner: str) -> None:
+        self.request("DELETE", f"{NATIVE_PREFIX}/budgets", query={"owner": owner})
+
     # -- identities: principals, access keys, bearer tokens, roles, inline policies, audit --
 
     def create_principal(self, name: str, kind: str = "user") -> dict[str, Any]:

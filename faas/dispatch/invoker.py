@@ -12,8 +12,10 @@ from collections.abc import Awaitable, Callable
 
 from faas.dispatch.concurrency import Limiter
 from faas.dispatch.logs import invocation_log, json_invocation_log, report_line
-from faas.dispatch.metering import billed_duration_ms
+from faas.billing import Metering
 from faas.dispatch.recorder import Recorder
+from faas.dispatch.usage import UsageMeter
+from faas.errors import TooManyRequests
 from faas.model import Function, InvocationRecord, utcnow
 from faas.sandbox.environment import Invocation, Outcome
 from faas.sandbox.pool import Pool
@@ -40,8 +42,11 @@ class Result:
 
 class Invoker:
     def __init__(self, pool: Pool, recorder: Recorder, limiter: Limiter,
-                 function_arn: Callable[[str], str]) -> None:
+                 function_arn: Callable[[str], str], *, metering: Metering = Metering(),
+                 usage: UsageMeter | None = None) -> None:
         self._pool = pool
+        self._metering = metering
+        self._usage = usage
         self._recorder = recorder
         self.limiter = limiter
         self._function_arn = function_arn
@@ -57,7 +62,14 @@ class Invoker:
                      consume: Consumer | None = None) -> Result:
         """Run one invocation. A response the function streams goes to `consume` as it arrives; without
         one (a buffered caller) it is collected, up to the buffered limit."""
-        unreserved = self.limiter.admit(fn.name)  # 429 before any work
+        try:  # 429 before any work
+            if self._usage is not None:
+                self._usage.admit(fn)
+            unreserved = self.limiter.admit(fn.name)
+        except TooManyRequests:
+            if self._usage is not None:
+                self._usage.throttled(fn)
+            raise
         self.in_flight += 1
         self._idle.clear()
         try:
@@ -100,8 +112,8 @@ class Invoker:
         duration_ms = (finished - invocation.delivered_at) * 1000 if invocation.delivered else 0.0
         if outcome.timed_out:
             duration_ms = fn.timeout * 1000.0
-        billed_ms = billed_duration_ms(duration_ms)
         init_ms = env.init_duration_ms if cold else None
+        billed_ms = self._metering.billed_ms(duration_ms, init_ms)
         metrics = dict(duration_ms=duration_ms, billed_ms=billed_ms, memory_mb=fn.memory_size,
                        max_used_mb=max_used_mb, init_duration_ms=init_ms)
         result = "timeout" if outcome.timed_out else ("error" if outcome.error_type else "success")
@@ -110,13 +122,16 @@ class Invoker:
                                       system_level=fn.logging_config["SystemLogLevel"], **metrics)
         else:
             log = invocation_log(request_id, output, report_line(request_id, **metrics))
-        self._recorder.add(InvocationRecord(
+        record = InvocationRecord(
             request_id=request_id, function_name=fn.name, started_at=started_wall, duration_ms=duration_ms,
             billed_duration_ms=billed_ms, memory_size=fn.memory_size, max_memory_used_mb=max_used_mb,
             init_duration_ms=init_ms, cold=cold,
             outcome=result,
             error_type=outcome.error_type, log=log,
-        ))
+        )
+        self._recorder.add(record)
+        if self._usage is not None:
+            self._usage.invoked(fn, record)
         body = collected if stream is not None and outcome.error_type is None else outcome.body
         return Result(request_id=request_id, body=body,
                       function_error="Unhandled" if outcome.error_type else None, log=log,

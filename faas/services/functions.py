@@ -164,7 +164,8 @@ class FunctionService:
 
     # -- writes --------------------------------------------------------------------------------
 
-    async def create(self, params: Mapping[str, Any]) -> Function:
+    async def create(self, params: Mapping[str, Any], owner: str | None = None) -> Function:
+        """A new function; `owner` is the creating principal's ARN (its usage and budget count there)."""
         if not isinstance(params.get("FunctionName"), str):
             raise InvalidParameterValue("FunctionName is required")
         name = _string(params, "FunctionName", NAME_RE, "1-64 letters, digits, hyphens or underscores")
@@ -186,6 +187,7 @@ class FunctionService:
             ephemeral_storage=0, environment={}, package_type=package_type, code_sha256=None, code_size=0,
             image_uri=None, image_config={}, revision_id="", last_modified=utcnow(),
             architecture=parameters.architecture(params, self._architectures) or self._architectures[0],
+            owner=owner,
         )
         fn = self._configure(fn, merged)
         if self._role_exists is not None:

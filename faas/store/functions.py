@@ -46,6 +46,7 @@ def _to_function(row: Any) -> Function:
         architecture=row.architecture,
         logging_config=json.loads(row.logging_config),
         dead_letter_target=row.dead_letter_target,
+        owner=row.owner,
     )
 
 
@@ -74,6 +75,7 @@ def _to_row(fn: Function) -> dict[str, Any]:
         "last_modified": fn.last_modified,
         "reserved_concurrency": fn.reserved_concurrency,
         "architecture": fn.architecture,
+        "owner": fn.owner,
     }
 
 
@@ -94,6 +96,12 @@ class FunctionStore:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [_to_function(row) for row in rows]
+
+    async def owners(self) -> set[str]:
+        """The principals that created the functions there are now."""
+        query = select(functions.c.owner).where(functions.c.owner.is_not(None)).distinct()
+        async with self._engine.connect() as conn:
+            return set((await conn.execute(query)).scalars())
 
     async def create(self, fn: Function, code: bytes | None, tags: dict[str, str] | None = None) -> None:
         """Store a new function, its code and its tags, all or nothing."""

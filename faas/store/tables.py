@@ -55,6 +55,7 @@ functions = Table(
     Column("architecture", String(16), nullable=False, server_default="x86_64"),
     Column("logging_config", Text, nullable=False, server_default="{}"),  # JSON: LogFormat JSON and its levels
     Column("dead_letter_target", String(256), nullable=True),
+    Column("owner", String(2048), nullable=True),  # the creating principal's ARN; NULL before 0018
 )
 
 # A function's tags (TagResource, ListTags, CreateFunction's Tags): they go when the function goes.
@@ -438,4 +439,32 @@ console_sessions = Table(
            index=True),
     Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+# Usage rolled up as invocation records are written: one row per month, function and owner, so a month's
+# usage is read from these rows and never from the raw records. Billed memory-time is kept exactly, in
+# MB-milliseconds (GB-seconds = mb_ms / 1024 / 1000).
+usage_rollups = Table(
+    "usage_rollups",
+    metadata,
+    Column("month", String(7), primary_key=True),  # YYYY-MM, UTC
+    Column("function_name", String(64), primary_key=True),
+    Column("owner", String(2048), primary_key=True),  # "unknown" for functions without an owner
+    Column("requests", BigInteger, nullable=False),
+    Column("errors", BigInteger, nullable=False),
+    Column("throttles", BigInteger, nullable=False),
+    Column("cold_starts", BigInteger, nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("billed_ms", BigInteger, nullable=False),
+    Column("mb_ms", BigInteger, nullable=False),
+)
+
+# An owner's monthly limits: past either, its functions are throttled until the month ends.
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("owner", String(2048), primary_key=True),
+    Column("gb_seconds", Float, nullable=True),
+    Column("cost", Float, nullable=True),  # USD, priced without the free tier
 )

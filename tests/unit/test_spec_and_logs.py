@@ -20,7 +20,7 @@ from faas.dispatch.logs import (
     log_tail,
     report_line,
 )
-from faas.dispatch.metering import billed_duration_ms
+from faas.billing import billed_duration_ms
 from faas.model import Function
 from faas.sandbox.docker_backend import CPU_PERIOD_US, OUTPUT_WRAPPER, cpu_quota_us, create_kwargs, entry_argv
 from faas.sandbox.spec import (
