@@ -171,7 +171,25 @@ def test_sign_in_create_invoke_follow_the_log_and_read_the_charts(server: Server
     assert totals["p50"] > 0 and totals["p99"] >= totals["p50"]
     shot(browser, "function")
 
+    # Usage and billing: this month's requests for the function, growing as it runs again.
+    def usage_row() -> list[str]:
+        browser.get(server.endpoint + "/console/usage")
+        return next(([cell.text for cell in row.find_elements("css selector", "td")]
+                     for row in all_css(browser, "#usage-rows tbody tr") if row.text.startswith(name + " ")), [])
+
+    def requests() -> int:
+        row = usage_row()
+        return int(row[2].replace(",", "")) if row else 0
+
+    wait_for(lambda: requests() == 3, timeout=30)
+    assert usage_row()[1] == f"arn:aws:iam::{ACCOUNT}:user/admin"  # the owner: who created it
+    assert "of 1,000,000 requests" in css(browser, "#usage-total").text  # the free tier
+    shot(browser, "usage")
+    server.client().invoke(FunctionName=name, Payload=b"{}")
+    wait_for(lambda: requests() == 4, timeout=30)
+
     # Configuration editing.
+    browser.get(server.endpoint + f"/console/functions/{name}")
     memory = css(browser, "#memory")
     memory.clear()
     memory.send_keys("256")
@@ -378,3 +396,15 @@ def test_a_session_ends_with_its_access_key(server: Server, victim: str) -> None
                                   json.dumps({"Enabled": False}).encode())
     assert status == 200
     assert client.request("GET", "/console/functions")[0] == 303
+
+
+def test_a_bad_month_on_the_usage_page_is_refused_clearly(server: Server) -> None:
+    admin = server.credentials()
+    client = Client(server)
+    client.sign_in(admin.access_key_id, admin.secret_access_key)
+    status, _, page = client.request("GET", "/console/usage?month=2026-13&by=function")
+    assert status == 400 and "month must be YYYY-MM" in page
+    status, _, page = client.request("GET", "/console/usage?by=colour")
+    assert status == 400 and "by must be function or owner" in page
+    status, _, page = client.request("GET", "/console/usage?by=owner")
+    assert status == 200 and "By owner" in page

@@ -70,3 +70,9 @@ def test_sign_in_sends_only_to_console_pages():
     assert _next("/console/functions/x") == "/console/functions/x"
     for elsewhere in ("https://evil.example/", "//evil.example/console/", "/console//evil.example", None, "/health"):
         assert _next(elsewhere) == "/console/functions"
+
+
+def test_prices_are_plain_decimals():
+    from faas.api.console.web import dollars
+    assert dollars(0.0000166667) == "$0.0000166667" and dollars(0.2) == "$0.2" and dollars(0) == "$0"
+    assert dollars(12.5) == "$12.5"

@@ -73,7 +73,7 @@ async def create_function(view: View) -> web.Response:
         value = _number(form, field, label)
         if value is not None:
             params[key] = value
-    fn = await view.ctx.functions.create(params)
+    fn = await view.ctx.functions.create(params, owner=view.caller.arn)
     view.audit("lambda:CreateFunction", arn)
     return redirect(f"{ROOT}/functions/{fn.name}")
 

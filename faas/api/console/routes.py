@@ -7,7 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from faas.api.auth import operation
-from faas.api.console import functions, invoke, logs, principals, signin, triggers
+from faas.api.console import functions, invoke, logs, principals, signin, triggers, usage
 from faas.api.console.web import HEADERS, ROOT, redirect
 
 STATIC = Path(__file__).parent / "static"
@@ -32,5 +32,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(ROOT, start)
     app.router.add_get(ROOT + "/", start)
     app.router.add_get(ROOT + "/static/{name}", static)
-    for module in (signin, functions, invoke, logs, triggers, principals):
+    for module in (signin, functions, invoke, logs, triggers, usage, principals):
         module.add_routes(app)

@@ -52,9 +52,16 @@ class Console:
 CONSOLE = web.AppKey("console", Console)
 
 
+def dollars(value: float) -> str:
+    """A price or a cost as a plain decimal, to the hundred-millionth of a cent: $0.0000166667, not 1.66667e-05."""
+    return "$" + (f"{value:.10f}".rstrip("0").rstrip(".") or "0")
+
+
 def templates() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                                     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    environment.filters["dollars"] = dollars
+    return environment
 
 
 @dataclasses.dataclass
