@@ -66,6 +66,7 @@ class InvocationRecord:
     outcome: str  # success | error | timeout
     error_type: str | None
     log: str
+    log_stream: str | None = None  # the environment's CloudWatch Logs stream (AWS_LAMBDA_LOG_STREAM_NAME)
 
 
 @dataclasses.dataclass(frozen=True)
