@@ -104,8 +104,13 @@ class LogService:
                               token: str | None) -> tuple[list[dict[str, Any]], str | None]:
         if prefix is not None and pattern is not None:
             raise LogsInvalidParameter("LogGroupNamePrefix and LogGroupNamePattern are mutually exclusive")
+        for what, value in (("logGroupNamePrefix", prefix), ("logGroupNamePattern", pattern)):
+            if value is not None and not isinstance(value, str):
+                raise LogsInvalidParameter(f"{what} must be a string")
         size = _limit(limit, MAX_GROUPS_PAGE, MAX_GROUPS_PAGE)
         after = _token(token)[0] if token else ""
+        if not isinstance(after, str):
+            raise LogsInvalidParameter("The specified nextToken is not valid.")
         groups = [g for g in await self._store.groups()
                   if (name := GROUP_PREFIX + g.function_name) > after
                   and name.startswith(prefix or "") and (pattern or "") in name]
@@ -217,7 +222,7 @@ class LogService:
         names, prefix = params.get("logStreamNames"), params.get("logStreamNamePrefix")
         if names is not None and prefix is not None:
             raise LogsInvalidParameter("logStreamNames and logStreamNamePrefix are mutually exclusive")
-        if names is not None and (not isinstance(names, list) or not names
+        if names is not None and (not isinstance(names, list) or not 1 <= len(names) <= 100
                                   or not all(isinstance(n, str) for n in names)):
             raise LogsInvalidParameter("logStreamNames must be a list of 1 to 100 stream names")
         if prefix is not None and not isinstance(prefix, str):

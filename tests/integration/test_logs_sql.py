@@ -156,3 +156,37 @@ async def test_retention_per_group_is_pruned_by_the_pruner(engine) -> None:  # t
     assert len((await logs.filter_events("/aws/lambda/other", {"filterPattern": "START"}))["events"]) == 2
     await logs.delete_retention("/aws/lambda/orders")
     assert "retentionInDays" not in (await logs.describe_groups("/aws/lambda/orders", None, None, None))[0][0]
+
+
+@pytest.mark.parametrize(("call", "says"), [
+    (lambda logs: logs.describe_groups("/aws", "lambda", None, None), "mutually exclusive"),
+    (lambda logs: logs.describe_groups(7, None, None, None), "logGroupNamePrefix must be a string"),
+    (lambda logs: logs.describe_groups(None, None, 51, None), "between 1 and 50"),
+    (lambda logs: logs.describe_groups(None, None, None, "bm90IGpzb24"), "nextToken"),
+    (lambda logs: logs.describe_streams("/aws/lambda/orders", {"orderBy": "Size"}), "orderBy"),
+    (lambda logs: logs.filter_events("/aws/lambda/orders", {"limit": 0}), "between 1 and 10000"),
+    (lambda logs: logs.filter_events("/aws/lambda/orders", {"startTime": "yesterday"}), "startTime"),
+    (lambda logs: logs.filter_events("/aws/lambda/orders", {"logStreamNames": []}), "logStreamNames"),
+    (lambda logs: logs.filter_events("/aws/lambda/orders", {"logStreamNames": ["a"], "logStreamNamePrefix": "a"}),
+     "mutually exclusive"),
+    (lambda logs: logs.filter_events("/aws/lambda/orders", {"filterPattern": 5}), "filterPattern"),
+    (lambda logs: logs.get_events("/aws/lambda/orders", {"logStreamName": STREAM_A, "nextToken": "x/abc"}),
+     "nextToken"),
+    (lambda logs: logs.get_events("/aws/lambda/orders", {}), "logStreamName"),
+])
+async def test_bad_parameters_are_refused_in_the_logs_words(logs: LogService, call, says: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(LogsInvalidParameter, match=says):
+        await call(logs)
+
+
+def test_a_group_is_named_by_its_name_or_arn() -> None:
+    logs = LogService(LogStore(None), region="us-east-1", account_id="000000000000")  # type: ignore[arg-type]
+    arn = "arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/orders"
+    assert logs.group_of({"logGroupIdentifier": arn}) == logs.group_of({"logGroupIdentifier": arn + ":*"}) \
+        == logs.group_of({"logGroupName": "/aws/lambda/orders"}) == "/aws/lambda/orders"
+    with pytest.raises(LogsResourceNotFound):
+        logs.group_of({"logGroupIdentifier": "arn:aws:logs:eu-west-1:000000000000:log-group:/aws/lambda/orders"})
+    with pytest.raises(LogsInvalidParameter, match="mutually exclusive"):
+        logs.group_of({"logGroupIdentifier": arn, "logGroupName": "/aws/lambda/orders"})
+    with pytest.raises(LogsInvalidParameter, match="logGroupName"):
+        logs.group_of({})
