@@ -20,6 +20,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("log_stream", sa.String(128), nullable=True))
     op.create_index("ix_invocations_function_name_log_stream", "invocations",
                     ["function_name", "log_stream", "started_at"])
+    op.create_index("ix_invocations_function_name_started_at", "invocations",
+                    ["function_name", "started_at", "request_id"])
     op.create_table(
         "log_groups",
         sa.Column("function_name", sa.String(64), nullable=False),
@@ -34,6 +36,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("log_groups")
+    op.drop_index("ix_invocations_function_name_started_at", table_name="invocations")
     op.drop_index("ix_invocations_function_name_log_stream", table_name="invocations")
     with op.batch_alter_table("invocations") as batch:
         batch.drop_column("log_stream")
