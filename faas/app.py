@@ -464,6 +464,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         RuleSchedules(events.fire_due),  # fires schedule rules, whose deliveries the part before makes
         # Drained once the listener takes no more requests: long polls answer rather than hold the stop.
         Hooks("queue long polls", drain=queues.drain),
+        Hooks("log live tails", drain=logs.drain),  # end, rather than hold the stop for hours
         # Drained first of the sources: receive no more, finish the batches under way.
         pollers,
         schedule_source,

@@ -16,6 +16,7 @@ pattern raises faas.errors.InvalidFilterPattern.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import dataclasses
@@ -38,6 +39,11 @@ MAX_PAGE_BYTES = 1024 * 1024  # and about 1 MB of messages
 MAX_SCANNED_RECORDS = 2_000  # a filtered read that finds little answers what it found and a token to go on
 RECORD_BATCH = 200
 MAX_GROUPS_PAGE = 50
+MAX_LIVE_TAIL_GROUPS = 10
+LIVE_TAIL_POLL_S = 1.0  # how often a live tail reads what arrived
+LIVE_TAIL_IDLE_UPDATE_S = 5.0  # an empty update this often, so a client that went away is noticed
+LIVE_TAIL_MAX_S = 3 * 3600.0  # sessions end after three hours, as AWS's do
+LIVE_TAIL_BATCH = 500  # events an update holds at most, as AWS's
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 Position = tuple[int, str, int]  # (invocation start in µs since the epoch, request id, line): an event's place
@@ -59,11 +65,26 @@ class Event:
         return event
 
 
+@dataclasses.dataclass
+class LiveTail:
+    """A StartLiveTail session: what its sessionStart says, and where each group's tail has got to."""
+
+    start: dict[str, Any]
+    groups: list[tuple[str, str, RecordRange, Position | None]]  # (identifier, function, scope, last seen)
+    matches: Matcher | None
+    timed_out: bool = False
+
+
 class LogService:
     def __init__(self, store: LogStore, *, region: str, account_id: str) -> None:
         self._store = store
         self._region = region
         self._account_id = account_id
+        self._closing = asyncio.Event()  # set at shutdown: live tails end
+
+    def drain(self) -> None:
+        """At shutdown: live tails end now rather than hold the node's stop."""
+        self._closing.set()
 
     # -- names -----------------------------------------------------------------------------------------------
 
@@ -249,6 +270,67 @@ class LogService:
         newest = [e async for e in self._read_backwards(function, scope, None, limit, matches)]
         return [e.wire() for e in reversed(newest)]
 
+    # -- live tail ------------------------------------------------------------------------------------------
+
+    async def live_tail(self, params: dict[str, Any], request_id: str) -> LiveTail:
+        """Check a StartLiveTail request and begin its session at each group's newest event."""
+        identifiers = params.get("logGroupIdentifiers")
+        if not isinstance(identifiers, list) or not 1 <= len(identifiers) <= MAX_LIVE_TAIL_GROUPS \
+                or not all(isinstance(i, str) and i for i in identifiers):
+            raise LogsInvalidParameter(f"logGroupIdentifiers must list 1 to {MAX_LIVE_TAIL_GROUPS} log groups")
+        names, prefixes = params.get("logStreamNames"), params.get("logStreamNamePrefixes")
+        if names is not None and prefixes is not None:
+            raise LogsInvalidParameter("logStreamNames and logStreamNamePrefixes are mutually exclusive")
+        for what, value in (("logStreamNames", names), ("logStreamNamePrefixes", prefixes)):
+            if value is None:
+                continue
+            if not isinstance(value, list) or not 1 <= len(value) <= 100 or not all(isinstance(v, str) for v in value):
+                raise LogsInvalidParameter(f"{what} must list 1 to 100 strings")
+            if len(identifiers) != 1:
+                raise LogsInvalidParameter(f"{what} may be given only with exactly one log group")
+        matches = self.matcher(params.get("logEventFilterPattern"))
+        groups = []
+        for identifier in identifiers:
+            found = await self._group(self.group_of({"logGroupIdentifier": identifier}))
+            for scope in _tail_scopes(names, prefixes):
+                newest = [e async for e in self._read_backwards(found.function_name, scope, None, 1)]
+                groups.append((identifier, found.function_name, scope, newest[0].position if newest else None))
+        start: dict[str, Any] = {"requestId": request_id, "sessionId": request_id, "logGroupIdentifiers": identifiers,
+                                 "logEventFilterPattern": params.get("logEventFilterPattern") or ""}
+        if names is not None:
+            start["logStreamNames"] = names
+        if prefixes is not None:
+            start["logStreamNamePrefixes"] = prefixes
+        return LiveTail(start, groups, matches)
+
+    async def live_updates(self, tail: LiveTail) -> AsyncIterator[list[dict[str, Any]]]:
+        """The session's updates: the events that arrived since the last, every LIVE_TAIL_POLL_S when there are
+        some (an empty one every LIVE_TAIL_IDLE_UPDATE_S), until the node stops or three hours are up."""
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + LIVE_TAIL_MAX_S
+        quiet_since = loop.time()
+        while not self._closing.is_set():
+            if loop.time() >= ends:
+                tail.timed_out = True
+                return
+            results: list[dict[str, Any]] = []
+            for index, (identifier, function, scope, position) in enumerate(tail.groups):
+                events = [e async for e in self._read(function, scope, position, LIVE_TAIL_BATCH - len(results),
+                                                      tail.matches)]
+                if events:
+                    tail.groups[index] = (identifier, function, scope, events[-1].position)
+                results += [{"logStreamName": e.stream, "logGroupIdentifier": identifier, "message": e.message,
+                             "timestamp": e.position[0] // 1000, "ingestionTime": e.ingested_ms} for e in events]
+                if len(results) >= LIVE_TAIL_BATCH:
+                    break
+            if results or loop.time() - quiet_since >= LIVE_TAIL_IDLE_UPDATE_S:
+                quiet_since = loop.time()
+                yield results
+            try:
+                await asyncio.wait_for(self._closing.wait(), LIVE_TAIL_POLL_S)
+            except asyncio.TimeoutError:
+                pass
+
     @staticmethod
     def matcher(pattern: Any) -> Matcher | None:
         if pattern is None or pattern == "":
@@ -310,6 +392,15 @@ class LogService:
                 return
             last = records[-1]
             position = (_us(last.started_at), last.request_id, -1)  # before all of its lines
+
+
+def _tail_scopes(names: list[str] | None, prefixes: list[str] | None) -> list[RecordRange]:
+    """What a live tail reads of its group: some streams, the streams of each prefix, or all."""
+    if names is not None:
+        return [RecordRange(streams=tuple(names))]
+    if prefixes is not None:
+        return [RecordRange(stream_prefix=prefix) for prefix in prefixes]
+    return [RecordRange()]
 
 
 def _kept(event: Event, matches: Matcher | None) -> bool:

@@ -221,3 +221,50 @@ def test_aws_logs_tail_and_faas_logs_follow_new_events(server, lam, logs, follow
     bad = subprocess.run([sys.executable, "-m", "faas", "logs", name, "--filter", '"unterminated'],
                          env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "InvalidParameterException" in bad.stderr and "Unterminated" in bad.stderr
+
+
+def test_start_live_tail_streams_new_events_to_boto3(server, lam, logs) -> None:  # type: ignore[no-untyped-def]
+    """boto3 prefixes StartLiveTail's host with `streaming-` (AWS's endpoint for it): a client of faas turns that
+    off (Config(inject_host_prefix=False), or AWS_DISABLE_HOST_PREFIX_INJECTION=true)."""
+    name = deploy(lam)
+    group_arn = f"arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/{name}"
+    stored(logs, f"/aws/lambda/{name}", invoke(lam, name, "before-tail")["request_id"])
+    credentials = server.credentials()
+    tailer = boto3.client("logs", endpoint_url=server.endpoint, region_name="us-east-1",
+                          aws_access_key_id=credentials.access_key_id,
+                          aws_secret_access_key=credentials.secret_access_key,
+                          config=Config(retries={"max_attempts": 1}, read_timeout=60, inject_host_prefix=False))
+    stream = tailer.start_live_tail(logGroupIdentifiers=[group_arn],
+                                    logEventFilterPattern='?"text line" ?ERROR')["responseStream"]
+    arrived: queue.Queue[dict] = queue.Queue()
+
+    def read() -> None:
+        try:
+            for event in stream:
+                arrived.put(event)
+        except Exception as exc:  # noqa: BLE001 (closed below, while reading)
+            arrived.put({"closed": repr(exc)})
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        first = arrived.get(timeout=30)
+        assert first["sessionStart"]["logGroupIdentifiers"] == [group_arn]
+        invoke(lam, name, "during-tail")
+        messages: list[str] = []
+        groups: set[str] = set()
+        deadline = time.monotonic() + 60
+        while "text line during-tail\n" not in messages:
+            update = arrived.get(timeout=max(0.1, deadline - time.monotonic()))
+            messages += [r["message"] for r in update["sessionUpdate"]["sessionResults"]]
+            groups |= {r["logGroupIdentifier"] for r in update["sessionUpdate"]["sessionResults"]}
+            assert time.monotonic() < deadline, messages
+        assert messages == ["text line during-tail\n"]  # nothing from before the session, only what matches
+        assert groups == {group_arn}
+    finally:
+        stream.close()
+        reader.join(timeout=30)
+
+    with pytest.raises(tailer.exceptions.ResourceNotFoundException):
+        tailer.start_live_tail(logGroupIdentifiers=[group_arn + "-none"])
+    with pytest.raises(tailer.exceptions.InvalidParameterException, match="Invalid filter pattern"):
+        tailer.start_live_tail(logGroupIdentifiers=[group_arn], logEventFilterPattern="{ $.a = ")

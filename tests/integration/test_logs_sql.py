@@ -190,3 +190,34 @@ def test_a_group_is_named_by_its_name_or_arn() -> None:
         logs.group_of({"logGroupIdentifier": arn, "logGroupName": "/aws/lambda/orders"})
     with pytest.raises(LogsInvalidParameter, match="logGroupName"):
         logs.group_of({})
+
+
+async def test_a_live_tail_sends_what_arrives_after_it_starts_and_ends_at_shutdown(engine, logs) -> None:  # type: ignore[no-untyped-def]
+    tail = await logs.live_tail({"logGroupIdentifiers": ["/aws/lambda/orders"], "logEventFilterPattern": "line"},
+                                "request-1")
+    assert tail.start["logGroupIdentifiers"] == ["/aws/lambda/orders"] and tail.start["sessionId"] == "request-1"
+    await InvocationStore(engine).add_many([record(70, STREAM_A, lines=("line 70",))])
+    updates = logs.live_updates(tail)
+    update = await anext(updates)
+    assert [(r["message"], r["logStreamName"], r["logGroupIdentifier"]) for r in update] \
+        == [("line 70\n", STREAM_A, "/aws/lambda/orders")]
+    logs.drain()
+    with pytest.raises(StopAsyncIteration):
+        await anext(updates)
+    assert not tail.timed_out
+
+
+@pytest.mark.parametrize(("params", "error", "says"), [
+    ({}, LogsInvalidParameter, "logGroupIdentifiers"),
+    ({"logGroupIdentifiers": ["/aws/lambda/orders"] * 11}, LogsInvalidParameter, "1 to 10"),
+    ({"logGroupIdentifiers": ["/aws/lambda/orders", "/aws/lambda/other"], "logStreamNames": [STREAM_A]},
+     LogsInvalidParameter, "exactly one log group"),
+    ({"logGroupIdentifiers": ["/aws/lambda/orders"], "logStreamNames": [STREAM_A],
+      "logStreamNamePrefixes": ["2026"]}, LogsInvalidParameter, "mutually exclusive"),
+    ({"logGroupIdentifiers": ["/aws/lambda/orders"], "logEventFilterPattern": "[a, b]"}, LogsInvalidParameter,
+     "Space-delimited"),
+    ({"logGroupIdentifiers": ["/aws/lambda/nothing"]}, LogsResourceNotFound, "log group"),
+])
+async def test_bad_live_tails_are_refused_before_they_start(logs, params, error, says) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(error, match=says):
+        await logs.live_tail(params, "request-1")
