@@ -11,23 +11,21 @@ are ordered by (invocation start, request id, line). Records made before streams
 For the console: `await ctx.logs.events(function, since_ms, filter_pattern, limit)` returns the function's
 newest `limit` events from `since_ms` on, oldest first, each
 `{"timestamp": ms, "message": str, "logStreamName": str, "ingestionTime": ms, "eventId": str}`; a bad
-pattern raises faas.errors.InvalidFilterPattern.
+pattern raises faas.errors.LogsInvalidParameter, whose message says what is wrong with it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import dataclasses
 import datetime as dt
-import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from faas.errors import InvalidFilterPattern, LogsInvalidParameter, LogsResourceNotFound
 from faas.filter_patterns import Matcher, compile_pattern
-from faas.model import InvocationRecord
+from faas.services import log_events
+from faas.services.log_events import Event, Position
 from faas.store.logs import LogGroup, LogStore, RecordRange
 
 GROUP_PREFIX = "/aws/lambda/"
@@ -44,27 +42,6 @@ LIVE_TAIL_POLL_S = 1.0  # how often a live tail reads what arrived
 LIVE_TAIL_IDLE_UPDATE_S = 5.0  # an empty update this often, so a client that went away is noticed
 LIVE_TAIL_MAX_S = 3 * 3600.0  # sessions end after three hours, as AWS's do
 LIVE_TAIL_BATCH = 500  # events an update holds at most, as AWS's
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-
-Position = tuple[int, str, int]  # (invocation start in µs since the epoch, request id, line): an event's place
-
-
-@dataclasses.dataclass(frozen=True)
-class Event:
-    position: Position
-    stream: str
-    message: str
-    ingested_ms: int
-
-    def wire(self, *, with_stream: bool = True) -> dict[str, Any]:
-        event: dict[str, Any] = {"timestamp": self.position[0] // 1000, "message": self.message,
-                                 "ingestionTime": self.ingested_ms}
-        if with_stream:
-            event["logStreamName"] = self.stream
-            event["eventId"] = f"{self.position[0]}-{self.position[2]}-{self.position[1]}"
-        return event
-
-
 @dataclasses.dataclass
 class LiveTail:
     """A StartLiveTail session: what its sessionStart says, and where each group's tail has got to."""
@@ -129,7 +106,7 @@ class LogService:
             if value is not None and not isinstance(value, str):
                 raise LogsInvalidParameter(f"{what} must be a string")
         size = _limit(limit, MAX_GROUPS_PAGE, MAX_GROUPS_PAGE)
-        after = _token(token)[0] if token else ""
+        after = log_events.decode(token)[0] if token else ""
         if not isinstance(after, str):
             raise LogsInvalidParameter("The specified nextToken is not valid.")
         groups = [g for g in await self._store.groups()
@@ -138,12 +115,12 @@ class LogService:
         page = groups[:size]
         answer = [self._describe(group) for group in page]
         more = len(groups) > size
-        return answer, (_encode([GROUP_PREFIX + page[-1].function_name]) if more else None)
+        return answer, (log_events.encode([GROUP_PREFIX + page[-1].function_name]) if more else None)
 
     def _describe(self, group: LogGroup) -> dict[str, Any]:
         name = GROUP_PREFIX + group.function_name
         described: dict[str, Any] = {
-            "logGroupName": name, "creationTime": _ms(group.created_at), "metricFilterCount": 0,
+            "logGroupName": name, "creationTime": log_events.ms(group.created_at), "metricFilterCount": 0,
             "arn": self.group_arn(name), "logGroupArn": self.group_arn(name).removesuffix(":*"),
             "storedBytes": 0, "logGroupClass": "STANDARD"}
         if group.retention_in_days is not None:
@@ -190,19 +167,20 @@ class LogService:
         if prefix is not None and not isinstance(prefix, str):
             raise LogsInvalidParameter("logStreamNamePrefix must be a string")
         size = _limit(params.get("limit"), MAX_GROUPS_PAGE, MAX_GROUPS_PAGE)
-        offset = _token(params["nextToken"])[0] if params.get("nextToken") else 0
+        offset = log_events.decode(params["nextToken"])[0] if params.get("nextToken") else 0
         if not isinstance(offset, int) or offset < 0:
             raise LogsInvalidParameter("The specified nextToken is not valid.")
         streams = await self._store.streams(found.function_name, prefix)
         streams.sort(key=(lambda s: s.name) if order == "LogStreamName" else (lambda s: (s.last_started, s.name)),
                      reverse=params.get("descending") is True)
         page = streams[offset:offset + size]
-        described = [{"logStreamName": s.name, "creationTime": _ms(s.first_started),
-                      "firstEventTimestamp": _ms(s.first_started), "lastEventTimestamp": _ms(s.last_started),
-                      "lastIngestionTime": _ms(s.last_started), "arn": self.stream_arn(group, s.name),
+        described = [{"logStreamName": s.name, "creationTime": log_events.ms(s.first_started),
+                      "firstEventTimestamp": log_events.ms(s.first_started),
+                      "lastEventTimestamp": log_events.ms(s.last_started),
+                      "lastIngestionTime": log_events.ms(s.last_started), "arn": self.stream_arn(group, s.name),
                       "storedBytes": 0} for s in page]
         more = offset + size < len(streams)
-        return described, (_encode([offset + size]) if more else None)
+        return described, (log_events.encode([offset + size]) if more else None)
 
     # -- events ---------------------------------------------------------------------------------------------
 
@@ -219,7 +197,7 @@ class LogService:
         if token is not None:
             if not isinstance(token, str) or token[:2] not in ("f/", "b/"):
                 raise LogsInvalidParameter("The specified nextToken is not valid.")
-            forward, position = token[0] == "f", _position(token[2:])
+            forward, position = token[0] == "f", log_events.position_of(token[2:])
         else:
             forward, position = params.get("startFromHead") is True, None
         scope = RecordRange(streams=(stream,), start=_time(params.get("startTime"), "startTime"),
@@ -234,8 +212,8 @@ class LogService:
         first = events[0].position if events else position
         last = events[-1].position if events else position
         return {"events": [e.wire(with_stream=False) for e in events],
-                "nextForwardToken": "f/" + _encode(list(last) if last else None),
-                "nextBackwardToken": "b/" + _encode(list(first) if first else None)}
+                "nextForwardToken": "f/" + log_events.encode(list(last) if last else None),
+                "nextBackwardToken": "b/" + log_events.encode(list(first) if first else None)}
 
     async def filter_events(self, group: str, params: dict[str, Any]) -> dict[str, Any]:
         """FilterLogEvents: the group's events matching a filter pattern, oldest first, in pages."""
@@ -250,7 +228,7 @@ class LogService:
             raise LogsInvalidParameter("logStreamNamePrefix must be a string")
         matches = self.matcher(params.get("filterPattern"))
         token = params.get("nextToken")
-        position = _position(token) if token is not None else None
+        position = log_events.position_of(token) if token is not None else None
         scope = RecordRange(streams=tuple(names) if names else None, stream_prefix=prefix,
                             start=_time(params.get("startTime"), "startTime"), end=_end(params.get("endTime")))
         size = _limit(params.get("limit"), MAX_EVENTS, MAX_EVENTS)
@@ -258,7 +236,7 @@ class LogService:
         events = [e async for e in self._read(found.function_name, scope, position, size, matches, resume)]
         answer: dict[str, Any] = {"events": [e.wire() for e in events], "searchedLogStreams": []}
         if resume:
-            answer["nextToken"] = _encode(list(resume[0]))
+            answer["nextToken"] = log_events.encode(list(resume[0]))
         return answer
 
     async def events(self, function: str, since_ms: int, filter_pattern: str | None,
@@ -266,7 +244,7 @@ class LogService:
         """For the console: the function's newest `limit` events from `since_ms` on, oldest first (see the module
         docstring)."""
         matches = self.matcher(filter_pattern)
-        scope = RecordRange(start=_EPOCH + dt.timedelta(milliseconds=since_ms))
+        scope = RecordRange(start=log_events.EPOCH + dt.timedelta(milliseconds=since_ms))
         newest = [e async for e in self._read_backwards(function, scope, None, limit, matches)]
         return [e.wire() for e in reversed(newest)]
 
@@ -348,27 +326,27 @@ class LogService:
         MAX_SCANNED_RECORDS records; where to go on from is appended to `resume` when there may be more."""
         taken = size_bytes = scanned = 0
         while True:
-            after = (_datetime(position[0]), position[1]) if position else None
+            after = (log_events.datetime_at(position[0]), position[1]) if position else None
             records = await self._store.records(function, dataclasses.replace(scope, after=after), RECORD_BATCH)
             for record in records:
                 scanned += 1
-                for event in _events(record):
+                for event in log_events.events_of(record):
                     if (position is not None and event.position <= position) or not _kept(event, matches):
                         continue
                     if taken >= size or size_bytes >= MAX_PAGE_BYTES:
                         if resume is not None:
-                            resume.append(_before(event.position))
+                            resume.append(log_events.before(event.position))
                         return
                     yield event
                     taken += 1
                     size_bytes += len(event.message)
                 if scanned >= MAX_SCANNED_RECORDS:
                     if resume is not None:
-                        resume.append(_after_all(record))
+                        resume.append(log_events.after_all(record))
                     return
             if len(records) < RECORD_BATCH:
                 return
-            position = _after_all(records[-1])
+            position = log_events.after_all(records[-1])
 
     async def _read_backwards(self, function: str, scope: RecordRange, position: Position | None, size: int,
                               matches: Matcher | None = None) -> AsyncIterator[Event]:
@@ -376,12 +354,12 @@ class LogService:
         MAX_SCANNED_RECORDS records."""
         taken = scanned = 0
         while True:
-            before = (_datetime(position[0]), position[1]) if position else None
+            before = (log_events.datetime_at(position[0]), position[1]) if position else None
             records = await self._store.records(function, dataclasses.replace(scope, before=before, backwards=True),
                                                 RECORD_BATCH)
             for record in records:
                 scanned += 1
-                for event in reversed(list(_events(record))):
+                for event in reversed(list(log_events.events_of(record))):
                     if (position is not None and event.position >= position) or not _kept(event, matches):
                         continue
                     yield event
@@ -391,7 +369,7 @@ class LogService:
             if len(records) < RECORD_BATCH or scanned >= MAX_SCANNED_RECORDS:
                 return
             last = records[-1]
-            position = (_us(last.started_at), last.request_id, -1)  # before all of its lines
+            position = (log_events.us(last.started_at), last.request_id, -1)  # before all of its lines
 
 
 def _tail_scopes(names: list[str] | None, prefixes: list[str] | None) -> list[RecordRange]:
@@ -407,47 +385,13 @@ def _kept(event: Event, matches: Matcher | None) -> bool:
     return matches is None or matches(event.message.rstrip("\n"))
 
 
-def _after_all(record: InvocationRecord) -> Position:
-    """The place after every line of `record`."""
-    return (_us(record.started_at), record.request_id, 1 << 30)
-
-
-def _events(record: InvocationRecord) -> Iterator[Event]:
-    """One event per line of the record's log, each message ending in its newline, as Lambda's do."""
-    started = _us(record.started_at)
-    ingested = _ms(record.started_at) + int(record.duration_ms) + 1
-    lines = record.log.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    for index, line in enumerate(lines):
-        yield Event((started, record.request_id, index), record.log_stream or "", line + "\n", ingested)
-
-
-def _before(position: Position) -> Position:
-    """The place just before `position`, to resume at it."""
-    return (position[0], position[1], position[2] - 1)
-
-
-def _us(value: dt.datetime) -> int:
-    delta = value - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _ms(value: dt.datetime) -> int:
-    return _us(value) // 1000
-
-
-def _datetime(us: int) -> dt.datetime:
-    return _EPOCH + dt.timedelta(microseconds=us)
-
-
 def _time(value: Any, what: str) -> dt.datetime | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise LogsInvalidParameter(f"{what} must be a number of milliseconds since 1970-01-01 00:00:00 UTC")
     try:
-        return _EPOCH + dt.timedelta(milliseconds=value)
+        return log_events.EPOCH + dt.timedelta(milliseconds=value)
     except OverflowError as exc:
         raise LogsInvalidParameter(f"{what} is out of range") from exc
 
@@ -466,29 +410,4 @@ def _limit(value: Any, default: int, maximum: int) -> int:
                                    f"constraint: Member must have value between 1 and {maximum}")
     return value
 
-
-def _encode(value: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def _token(token: Any) -> list[Any]:
-    if not isinstance(token, str):
-        raise LogsInvalidParameter("The specified nextToken is not valid.")
-    try:
-        value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (ValueError, binascii.Error) as exc:
-        raise LogsInvalidParameter("The specified nextToken is not valid.") from exc
-    if not isinstance(value, list) or not value:
-        raise LogsInvalidParameter("The specified nextToken is not valid.")
-    return value
-
-
-def _position(token: str) -> Position | None:
-    if token == _encode(None):
-        return None
-    value = _token(token)
-    if len(value) != 3 or not isinstance(value[0], int) or not isinstance(value[1], str) \
-            or not isinstance(value[2], int) or isinstance(value[0], bool):
-        raise LogsInvalidParameter("The specified nextToken is not valid.")
-    return value[0], value[1], value[2]
 
