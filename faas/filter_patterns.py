@@ -121,6 +121,8 @@ class _JsonParser:
             raise InvalidFilterPattern("Unexpected text after the closing } of the JSON filter pattern")
 
         def matches(message: str) -> bool:
+            if not message.lstrip().startswith("{"):  # not a JSON object: no need to parse it to know
+                return False
             try:
                 document = json.loads(message)
             except ValueError:
