@@ -128,7 +128,7 @@ class LogService:
         return described
 
     async def put_retention(self, group: str, days: Any) -> None:
-        if isinstance(days, bool) or days not in RETENTION_DAYS:
+        if not isinstance(days, int) or isinstance(days, bool) or days not in RETENTION_DAYS:
             raise LogsInvalidParameter(f"1 validation error detected: Value '{days}' at 'retentionInDays' failed "
                                        f"to satisfy constraint: Member must satisfy enum value set: "
                                        f"[{', '.join(map(str, RETENTION_DAYS))}]")

@@ -142,8 +142,9 @@ async def test_retention_per_group_is_pruned_by_the_pruner(engine) -> None:  # t
     kept = [record(n, STREAM_A, function="other", age=dt.timedelta(days=8)) for n in range(5, 7)]
     await store.add_many(old + kept + [record(9, STREAM_A)])
     logs = LogService(LogStore(engine), region="us-east-1", account_id="000000000000")
-    with pytest.raises(LogsInvalidParameter, match="retentionInDays"):
-        await logs.put_retention("/aws/lambda/orders", 2)
+    for bad in (2, 7.0, "7", True, None):
+        with pytest.raises(LogsInvalidParameter, match="retentionInDays"):
+            await logs.put_retention("/aws/lambda/orders", bad)
     with pytest.raises(LogsResourceNotFound):
         await logs.put_retention("/aws/lambda/nothing", 7)
     await logs.put_retention("/aws/lambda/orders", 7)
