@@ -68,6 +68,11 @@ class InvocationRecord:
     log: str
     log_stream: str | None = None  # the environment's CloudWatch Logs stream (AWS_LAMBDA_LOG_STREAM_NAME)
 
+    @property
+    def ended_at(self) -> dt.datetime:
+        """When the invocation ended: its log's time in CloudWatch Logs (stored beside it, see faas.store)."""
+        return self.started_at + dt.timedelta(milliseconds=self.duration_ms)
+
 
 @dataclasses.dataclass(frozen=True)
 class AccessKey:

@@ -1,5 +1,5 @@
 """An invocation record's log as CloudWatch Logs events: one event per line, each at its place (invocation
-start, request id, line) in a group's order, and the paging tokens that name such places."""
+end, request id, line) in a group's order, and the paging tokens that name such places."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from faas.model import InvocationRecord
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 AFTER_ALL_LINES = 1 << 30  # a line index past any record's last
 
-Position = tuple[int, str, int]  # (invocation start in µs since the epoch, request id, line): an event's place
+Position = tuple[int, str, int]  # (invocation end in µs since the epoch, request id, line): an event's place
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,18 +38,18 @@ class Event:
 
 def after_all(record: InvocationRecord) -> Position:
     """The place after every line of `record`."""
-    return (us(record.started_at), record.request_id, AFTER_ALL_LINES)
+    return (us(record.ended_at), record.request_id, AFTER_ALL_LINES)
 
 
 def events_of(record: InvocationRecord) -> Iterator[Event]:
-    """One event per line of the record's log, each message ending in its newline, as Lambda's do."""
-    started = us(record.started_at)
-    ingested = ms(record.started_at) + int(record.duration_ms) + 1
+    """One event per line of the record's log, each message ending in its newline, as Lambda's do, at the time the
+    invocation ended (when its record was written)."""
+    ended = us(record.ended_at)
     lines = record.log.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     for index, line in enumerate(lines):
-        yield Event((started, record.request_id, index), record.log_stream or "", line + "\n", ingested)
+        yield Event((ended, record.request_id, index), record.log_stream or "", line + "\n", ended // 1000)
 
 
 def before(position: Position) -> Position:

@@ -3,9 +3,10 @@ environment (`YYYY/MM/DD/[$LATEST]<id>`, its AWS_LAMBDA_LOG_STREAM_NAME), one ev
 invocation record's log, read with filter patterns (faas.filter_patterns) and paging tokens as AWS's clients
 use them; retention per group.
 
-Each event carries its invocation's start as its `timestamp` and the invocation's end as its `ingestionTime`
-(the record is written when it ends): the platform keeps one log per invocation, not a time per line. Events
-are ordered by (invocation start, request id, line). Records made before streams were recorded (migration
+Each event carries its invocation's end as its `timestamp` and `ingestionTime` (the record is written when the
+invocation ends): the platform keeps one log per invocation, not a time per line. Events are ordered by
+(invocation end, request id, line), the order records arrive in, so a follower that goes on from the newest
+timestamp it saw (`aws logs tail --follow`) misses no invocation that was still running when it looked. Records made before streams were recorded (migration
 0019) are not in any stream and so not shown here; `faas logs --limit` still shows them.
 
 For the console: `await ctx.logs.events(function, since_ms, filter_pattern, limit)` returns the function's
@@ -171,13 +172,13 @@ class LogService:
         if not isinstance(offset, int) or offset < 0:
             raise LogsInvalidParameter("The specified nextToken is not valid.")
         streams = await self._store.streams(found.function_name, prefix)
-        streams.sort(key=(lambda s: s.name) if order == "LogStreamName" else (lambda s: (s.last_started, s.name)),
+        streams.sort(key=(lambda s: s.name) if order == "LogStreamName" else (lambda s: (s.last_event, s.name)),
                      reverse=params.get("descending") is True)
         page = streams[offset:offset + size]
-        described = [{"logStreamName": s.name, "creationTime": log_events.ms(s.first_started),
-                      "firstEventTimestamp": log_events.ms(s.first_started),
-                      "lastEventTimestamp": log_events.ms(s.last_started),
-                      "lastIngestionTime": log_events.ms(s.last_started), "arn": self.stream_arn(group, s.name),
+        described = [{"logStreamName": s.name, "creationTime": log_events.ms(s.first_event),
+                      "firstEventTimestamp": log_events.ms(s.first_event),
+                      "lastEventTimestamp": log_events.ms(s.last_event),
+                      "lastIngestionTime": log_events.ms(s.last_event), "arn": self.stream_arn(group, s.name),
                       "storedBytes": 0} for s in page]
         more = offset + size < len(streams)
         return described, (log_events.encode([offset + size]) if more else None)
@@ -369,7 +370,7 @@ class LogService:
             if len(records) < RECORD_BATCH or scanned >= MAX_SCANNED_RECORDS:
                 return
             last = records[-1]
-            position = (log_events.us(last.started_at), last.request_id, -1)  # before all of its lines
+            position = (log_events.us(last.ended_at), last.request_id, -1)  # before all of its lines
 
 
 def _tail_scopes(names: list[str] | None, prefixes: list[str] | None) -> list[RecordRange]:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from faas.model import InvocationRecord
 from faas.store.functions import as_utc
-from faas.store.logs import ensure_groups
+from faas.store.logs import RECORD_COLUMNS, ensure_groups
 from faas.store.tables import invocations
 
 _KEY = tuple_(invocations.c.request_id, invocations.c.started_at)
@@ -28,13 +28,13 @@ class InvocationStore:
             if new_groups:  # a function's first records make its log group, as on AWS
                 await ensure_groups(conn, new_groups, records[0].started_at)
             # vars(), not dataclasses.asdict(): a shallow copy is enough and asdict costs ~10x more.
-            await conn.execute(insert(invocations), [vars(r) for r in records])
+            await conn.execute(insert(invocations), [{**vars(r), "ended_at": r.ended_at} for r in records])
         self._log_groups |= new_groups
 
     async def recent(self, function_name: str, limit: int) -> list[InvocationRecord]:
         """The newest `limit` records of a function, oldest first."""
         query = (
-            select(invocations)
+            select(*RECORD_COLUMNS)
             .where(invocations.c.function_name == function_name)
             .order_by(invocations.c.started_at.desc())
             .limit(limit)

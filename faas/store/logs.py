@@ -14,7 +14,9 @@ from faas.model import InvocationRecord
 from faas.store.functions import as_utc
 from faas.store.tables import invocations, log_groups
 
-_KEY = tuple_(invocations.c.started_at, invocations.c.request_id)  # the records' order within a group
+_KEY = tuple_(invocations.c.ended_at, invocations.c.request_id)  # the records' order within a group
+# A record's own columns: ended_at is stored for that order, and derived from the record (InvocationRecord.ended_at).
+RECORD_COLUMNS = [column for column in invocations.c if column.name != "ended_at"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,8 +29,8 @@ class LogGroup:
 @dataclasses.dataclass(frozen=True)
 class LogStream:
     name: str
-    first_started: dt.datetime
-    last_started: dt.datetime
+    first_event: dt.datetime
+    last_event: dt.datetime
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,9 +39,9 @@ class RecordRange:
 
     streams: tuple[str, ...] | None = None
     stream_prefix: str | None = None
-    start: dt.datetime | None = None  # inclusive
-    end: dt.datetime | None = None  # exclusive
-    after: tuple[dt.datetime, str] | None = None  # the (started_at, request_id) to resume from, inclusive
+    start: dt.datetime | None = None  # records that ended then or later
+    end: dt.datetime | None = None  # records that ended before
+    after: tuple[dt.datetime, str] | None = None  # the (ended_at, request_id) to resume from, inclusive
     before: tuple[dt.datetime, str] | None = None  # reading backwards: the key to resume from, inclusive
     backwards: bool = False  # newest first
 
@@ -90,8 +92,8 @@ class LogStore:
 
     async def streams(self, function_name: str, prefix: str | None) -> list[LogStream]:
         """The streams a group's records name, each with its first and last record's times."""
-        query = (select(invocations.c.log_stream, func.min(invocations.c.started_at).label("first"),
-                        func.max(invocations.c.started_at).label("last"))
+        query = (select(invocations.c.log_stream, func.min(invocations.c.ended_at).label("first"),
+                        func.max(invocations.c.ended_at).label("last"))
                  .where(invocations.c.function_name == function_name, invocations.c.log_stream.is_not(None))
                  .group_by(invocations.c.log_stream))
         if prefix:
@@ -102,24 +104,24 @@ class LogStore:
 
     async def records(self, function_name: str, scope: RecordRange, limit: int) -> list[InvocationRecord]:
         """At most `limit` of the group's records in `scope`, in order (newest first when reading backwards)."""
-        query = select(invocations).where(invocations.c.function_name == function_name,
+        query = select(*RECORD_COLUMNS).where(invocations.c.function_name == function_name,
                                           invocations.c.log_stream.is_not(None))
         if scope.streams is not None:
             query = query.where(invocations.c.log_stream.in_(scope.streams))
         if scope.stream_prefix:
             query = query.where(invocations.c.log_stream.startswith(scope.stream_prefix, autoescape=True))
         if scope.start is not None:
-            query = query.where(invocations.c.started_at >= scope.start)
+            query = query.where(invocations.c.ended_at >= scope.start)
         if scope.end is not None:
-            query = query.where(invocations.c.started_at < scope.end)
+            query = query.where(invocations.c.ended_at < scope.end)
         if scope.after is not None:
             query = query.where(_KEY >= tuple_(*scope.after))
         if scope.before is not None:
             query = query.where(_KEY <= tuple_(*scope.before))
         if scope.backwards:
-            query = query.order_by(invocations.c.started_at.desc(), invocations.c.request_id.desc())
+            query = query.order_by(invocations.c.ended_at.desc(), invocations.c.request_id.desc())
         else:
-            query = query.order_by(invocations.c.started_at, invocations.c.request_id)
+            query = query.order_by(invocations.c.ended_at, invocations.c.request_id)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query.limit(limit))).all()
         return [InvocationRecord(**{**row._mapping, "started_at": as_utc(row.started_at)}) for row in rows]

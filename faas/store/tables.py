@@ -92,11 +92,13 @@ invocations = Table(
     Column("outcome", String(16), nullable=False),
     Column("error_type", String(128), nullable=True),
     Column("log", Text, nullable=False),
-    # The environment's CloudWatch Logs stream (its AWS_LAMBDA_LOG_STREAM_NAME); NULL for records made before.
+    # The environment's CloudWatch Logs stream (its AWS_LAMBDA_LOG_STREAM_NAME), and when the invocation ended
+    # (InvocationRecord.ended_at, the time of its log's events): NULL for records made before.
     Column("log_stream", String(128), nullable=True),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
     # CloudWatch Logs' reads: a stream's records in order, and a group's records in order from a time on.
-    Index("ix_invocations_function_name_log_stream", "function_name", "log_stream", "started_at"),
-    Index("ix_invocations_function_name_started_at", "function_name", "started_at", "request_id"),
+    Index("ix_invocations_function_name_log_stream", "function_name", "log_stream", "ended_at"),
+    Index("ix_invocations_function_name_ended_at", "function_name", "ended_at", "request_id"),
 )
 
 # CloudWatch Logs groups, /aws/lambda/<function_name>: made with a function's first record, kept (with the

@@ -1,5 +1,5 @@
-"""CloudWatch Logs: each invocation record names its environment's log stream, and log groups keep their
-retention.
+"""CloudWatch Logs: each invocation record names its environment's log stream and keeps when it ended, and log
+groups keep their retention.
 
 Revision ID: 0019
 Revises: 0017
@@ -18,10 +18,11 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("invocations") as batch:
         batch.add_column(sa.Column("log_stream", sa.String(128), nullable=True))
+        batch.add_column(sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True))
     op.create_index("ix_invocations_function_name_log_stream", "invocations",
-                    ["function_name", "log_stream", "started_at"])
-    op.create_index("ix_invocations_function_name_started_at", "invocations",
-                    ["function_name", "started_at", "request_id"])
+                    ["function_name", "log_stream", "ended_at"])
+    op.create_index("ix_invocations_function_name_ended_at", "invocations",
+                    ["function_name", "ended_at", "request_id"])
     op.create_table(
         "log_groups",
         sa.Column("function_name", sa.String(64), nullable=False),
@@ -36,7 +37,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("log_groups")
-    op.drop_index("ix_invocations_function_name_started_at", table_name="invocations")
+    op.drop_index("ix_invocations_function_name_ended_at", table_name="invocations")
     op.drop_index("ix_invocations_function_name_log_stream", table_name="invocations")
     with op.batch_alter_table("invocations") as batch:
+        batch.drop_column("ended_at")
         batch.drop_column("log_stream")

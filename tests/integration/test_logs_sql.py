@@ -4,6 +4,7 @@ by the Pruner `faas serve` runs."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -67,7 +68,8 @@ async def test_streams_are_the_environments_the_records_name(logs: LogService) -
     first, token = await logs.describe_streams("/aws/lambda/orders", {"limit": 1})
     second, end = await logs.describe_streams("/aws/lambda/orders", {"limit": 1, "nextToken": token})
     assert [s["logStreamName"] for s in first + second] == [STREAM_A, STREAM_B] and end is None
-    assert streams[0]["firstEventTimestamp"] == int((NOW + dt.timedelta(seconds=1)).timestamp() * 1000)
+    first_end = NOW + dt.timedelta(seconds=1, milliseconds=12.5)  # events are at their invocation's end
+    assert streams[0]["firstEventTimestamp"] == int(first_end.timestamp() * 1000)
     with pytest.raises(LogsResourceNotFound):
         await logs.describe_streams("/aws/lambda/nothing", {})
     with pytest.raises(LogsInvalidParameter):
@@ -222,3 +224,19 @@ async def test_a_live_tail_sends_what_arrives_after_it_starts_and_ends_at_shutdo
 async def test_bad_live_tails_are_refused_before_they_start(logs, params, error, says) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(error, match=says):
         await logs.live_tail(params, "request-1")
+
+
+async def test_events_are_at_their_invocations_end_so_a_follower_misses_no_long_invocation(engine) -> None:  # type: ignore[no-untyped-def]
+    """A long invocation that started before a short one is written after it: a follower that goes on from the
+    newest timestamp it saw (aws logs tail --follow) still gets it."""
+    store = InvocationStore(engine)
+    logs = LogService(LogStore(engine), region="us-east-1", account_id="000000000000")
+    short = dataclasses.replace(record(2, STREAM_B, function="mixed"), duration_ms=50.0)
+    await store.add_many([short])
+    seen = (await logs.filter_events("/aws/lambda/mixed", {"filterPattern": "REPORT"}))["events"]
+    newest = max(e["timestamp"] for e in seen)
+    long = dataclasses.replace(record(1, STREAM_A, function="mixed"), duration_ms=3000.0)  # started a second before
+    await store.add_many([long])
+    later = await logs.filter_events("/aws/lambda/mixed", {"filterPattern": "REPORT", "startTime": newest})
+    assert [e["message"] for e in later["events"]] == ["REPORT RequestId: req-0002\n", "REPORT RequestId: req-0001\n"]
+    assert later["events"][1]["timestamp"] == int(long.ended_at.timestamp() * 1000)
