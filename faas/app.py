@@ -37,6 +37,7 @@ from faas.api.context import SERVICES, Services
 from faas.api.middleware import lambda_errors
 from faas.api.events import EVENTS
 from faas.api.sqs import SQS
+from faas.api.logs import LOGS
 from faas.api import sns as sns_routes
 from faas.api.sns import SNS
 from faas.api.console import routes as console_routes
@@ -67,6 +68,7 @@ from faas.services.functions import FunctionService
 from faas.services.http_apis import HttpApiService
 from faas.services.identities import IdentityService
 from faas.services.invocations import InvocationService
+from faas.services.logs import LogService
 from faas.services.mappings import MappingService, lambda_filter
 from faas.services.parameters import engine_architectures
 from faas.services.permissions import PermissionService
@@ -95,6 +97,7 @@ from faas.settings import Settings
 from faas.store.db import create_engine, migrate, scrub
 from faas.store.functions import FunctionStore
 from faas.store.invocations import InvocationStore
+from faas.store.logs import LogStore
 from faas.store.audit import AuditStore
 from faas.store.console_sessions import ConsoleSessionStore
 from faas.store.event_bus import EventBusStore
@@ -329,10 +332,12 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                 platform_endpoint=f"http://{network.gateway}:{port_of(inside_socket)}")
     recorder = Recorder(InvocationStore(engine))
     audit = Recorder(AuditStore(engine), max_pending=AUDIT_BUFFER, coalescer=RefusalCoalescer())
+    logs = LogService(LogStore(engine), region=settings.region, account_id=settings.account_id)
     retention = Pruner([Rule("invocation records", InvocationStore(engine), settings.invocation_retention_days),
                         Rule("audit entries", AuditStore(engine), settings.audit_retention_days),
                         # Expired console sessions: refused from their expiry on, deleted a day later.
-                        Rule("expired console sessions", ConsoleSessionStore(engine), 1.0)])
+                        Rule("expired console sessions", ConsoleSessionStore(engine), 1.0)],
+                       log_groups=logs)
     limiter = Limiter(settings.max_concurrency)
     metering = Metering(settings.billing_step_ms, settings.bill_init)
     prices = Prices(settings.price_per_million_requests, settings.price_per_gb_second, settings.free_requests,
@@ -426,9 +431,10 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                              audit_log=AuditService(audit.flush, AuditStore(engine)), async_invoker=async_invoker,
                              event_configs=event_configs, urls=urls,
                              queues=queues, mappings=mappings, topics=topics, http_apis=http_apis,
-                             schedules=schedules, events=events, usage=usage)
+                             schedules=schedules, events=events, usage=usage, logs=logs)
     # AWS services beside Lambda, by their X-Amz-Target prefix (faas.api.router): one port, guard and audit log.
-    api[awsjson.SERVICES] = {SQS.target_prefix: SQS, SNS.target_prefix: SNS, EVENTS.target_prefix: EVENTS}
+    api[awsjson.SERVICES] = {SQS.target_prefix: SQS, SNS.target_prefix: SNS, EVENTS.target_prefix: EVENTS,
+                             LOGS.target_prefix: LOGS}
     api[GUARD] = checks = Guard(identities, permissions, audit, settings)
     # The URL source authenticates and authorises through the API's guard, handed in here (sources never
     # import the API): one implementation of credentials, policies and the audit log for every request.
@@ -488,6 +494,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         RuleSchedules(events.fire_due),  # fires schedule rules, whose deliveries the part before makes
         # Drained once the listener takes no more requests: long polls answer rather than hold the stop.
         Hooks("queue long polls", drain=queues.drain),
+        Hooks("log live tails", drain=logs.drain),  # end, rather than hold the stop for hours
         # Drained first of the sources: receive no more, finish the batches under way.
         pollers,
         schedule_source,

@@ -1,7 +1,7 @@
 """Web console sessions: the SHA-256 of each session cookie, its principal, key and expiry.
 
 Revision ID: 0020
-Revises: 0018 (on the console branch, which has merged usage but not yet logs; the lead re-chains it after 0019)
+Revises: 0019
 Create Date: 2026-12-01
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0018"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
