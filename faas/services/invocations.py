@@ -18,5 +18,5 @@ class InvocationService:
 
     async def since(self, function_name: str, since: dt.datetime, limit: int) -> list[InvocationRecord]:
         """A function's records started after `since`, oldest first (the newest `limit` of them): what the
-        console's charts and live log read."""
+        console's charts are drawn from."""
         return await self._store.since(function_name, since, limit)

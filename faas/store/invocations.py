@@ -47,7 +47,7 @@ class InvocationStore:
     async def since(self, function_name: str, since: dt.datetime, limit: int) -> list[InvocationRecord]:
         """A function's records started after `since`, oldest first: at most the newest `limit`."""
         query = (
-            select(invocations)
+            select(*RECORD_COLUMNS)
             .where(invocations.c.function_name == function_name, invocations.c.started_at > since)
             .order_by(invocations.c.started_at.desc())
             .limit(limit)

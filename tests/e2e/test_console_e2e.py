@@ -156,12 +156,24 @@ def test_sign_in_create_invoke_follow_the_log_and_read_the_charts(server: Server
     assert "ValueError" in css(browser, "#function-error").text
 
     # The live log: what is there, then an invocation made elsewhere (boto3) appears without a reload.
+    def lines() -> list[str]:
+        return [line.text for line in all_css(browser, "#log .line")]
+
     browser.get(server.endpoint + f"/console/functions/{name}/logs")
-    wait_for(lambda: any("hello from chromium" in e.text for e in all_css(browser, "#log pre.event")))
+    wait_for(lambda: any("console says hello from chromium" in line for line in lines()))
     server.client().invoke(FunctionName=name, Payload=json.dumps({"greeting": "live from boto3"}).encode())
-    wait_for(lambda: any("live from boto3" in e.text for e in all_css(browser, "#log pre.event")), timeout=30)
+    wait_for(lambda: any("console says live from boto3" in line for line in lines()), timeout=30)
     assert "Following" in css(browser, "#live-status").text
+    assert len(lines()) == len(set(css(browser, f"#log .line:nth-child({i + 1})").get_attribute("data-event-id")
+                                   for i in range(len(lines()))))  # no line twice
     shot(browser, "live-log")
+
+    # Through a filter pattern, as `aws logs tail --filter-pattern` filters.
+    css(browser, "#filter").send_keys('"live from boto3"')
+    css(browser, "#apply-filter").click()
+    wait_for(lambda: lines() and all("live from boto3" in line for line in lines()))
+    browser.get(server.endpoint + f"/console/functions/{name}/logs?filter=" + urllib.parse.quote('{ $.level = '))
+    assert "400" in css(browser, "#error h1").text and "filter pattern" in css(browser, "#error-message").text.lower()
 
     # The charts count what ran: 3 invocations, 1 error, durations and a cold start.
     browser.get(server.endpoint + f"/console/functions/{name}")

@@ -22,7 +22,7 @@ LIST_PAGE = 50
 CHART_MINUTES = 60
 CHART_RECORDS = 10_000  # the newest records of the last hour a chart draws: a page never reads more
 MASK = "••••••••"
-RECORDS = "faas:GetFunctionLogs"  # what reading a function's invocation records (its logs, its charts) needs
+RECORDS = "faas:GetFunctionLogs"  # what reading a function's invocation records (for its charts) needs
 
 
 def function_name(view: View) -> str:

@@ -1,55 +1,55 @@
-"""A function's log in the console: the newest invocations' output, followed live by a small script
-that asks for what came after the last line it has (no page reloads, no streaming connection to hold)."""
+"""A function's log in the console, read through the Logs service (`/aws/lambda/<function>`, the group
+`aws logs tail` reads) and authorised as logs:FilterLogEvents on that group, as the Logs API is: the newest
+lines, optionally through a filter pattern, then followed live by a small script that asks for what came
+since the newest line it shows (no page reloads, no streaming connection to hold)."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from aiohttp import web
 
-from faas.api.console.functions import RECORDS, function_name
+from faas.api.console.functions import function_name
 from faas.api.console.web import HEADERS, ROOT, View, page
 from faas.errors import InvalidParameterValue
-from faas.model import InvocationRecord, utcnow
+from faas.services.logs import GROUP_PREFIX
 
-RECENT = 20  # invocations shown when the page opens
-FOLLOW_LIMIT = 200  # invocations handed to the script per poll
-FIRST_FOLLOW = dt.timedelta(minutes=5)  # how far back a poll without a position looks
+RECENT = 200  # lines shown when the page opens
+FOLLOW_LIMIT = 1000  # lines handed to the script per poll
+READ_LOGS = "logs:FilterLogEvents"
 
 
-def events(records: list[InvocationRecord]) -> list[dict]:
-    """One event per invocation, its lines as the function and the platform wrote them."""
-    return [{"timestamp": int(r.started_at.timestamp() * 1000), "requestId": r.request_id,
-             "outcome": r.outcome, "message": r.log} for r in records]
+async def _authorized(view: View) -> str:
+    name = function_name(view)
+    await view.authorize(READ_LOGS, view.ctx.logs.group_arn(GROUP_PREFIX + name))
+    return name
+
+
+def _pattern(view: View) -> str | None:
+    return view.request.query.get("filter", "").strip() or None
+
+
+async def _events(view: View, name: str, since_ms: int, limit: int) -> list[dict]:
+    """The lines, through the filter pattern if one is given (a bad one is refused, 400, in Logs' words)."""
+    return await view.ctx.logs.events(name, since_ms, _pattern(view), limit)
 
 
 @page
 async def log_page(view: View) -> web.Response:
-    name = function_name(view)
-    await view.authorize(RECORDS, view.function_arn(name), name)
+    name = await _authorized(view)
     await view.ctx.functions.get(name)
-    records = await view.ctx.invocations.recent(name, RECENT)
-    after = records[-1].started_at if records else utcnow()
-    return view.render("logs.html", name=name, events=events(records),
-                       after=after.isoformat())
+    events = await _events(view, name, 0, RECENT)
+    return view.render("logs.html", name=name, events=events, pattern=_pattern(view) or "",
+                       since=events[-1]["timestamp"] if events else 0)
 
 
 @page
 async def log_events(view: View) -> web.Response:
-    """What the live view's script polls: the invocations that started after `after` (ISO 8601)."""
-    name = function_name(view)
-    await view.authorize(RECORDS, view.function_arn(name), name)
-    raw = view.request.query.get("after", "")
-    try:
-        after = dt.datetime.fromisoformat(raw) if raw else utcnow() - FIRST_FOLLOW
-    except ValueError as exc:
-        raise InvalidParameterValue("after must be an ISO 8601 time") from exc
-    if after.tzinfo is None:
-        after = after.replace(tzinfo=dt.timezone.utc)
-    records = await view.ctx.invocations.since(name, after, FOLLOW_LIMIT)
-    return web.json_response({"events": events(records),
-                              "after": (records[-1].started_at if records else after).isoformat()},
-                             headers=HEADERS)
+    """What the live view's script polls: the lines from `since` (ms) on; it drops those it already shows."""
+    name = await _authorized(view)
+    raw = view.request.query.get("since", "0")
+    if not raw.isdigit():
+        raise InvalidParameterValue("since must be a time in milliseconds since the epoch")
+    events = await _events(view, name, int(raw), FOLLOW_LIMIT)
+    return web.json_response({"events": events}, headers=HEADERS)
 
 
 def add_routes(app: web.Application) -> None:

@@ -5,6 +5,7 @@ templates, and errors rendered as pages rather than as the API's JSON."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -57,10 +58,16 @@ def dollars(value: float) -> str:
     return "$" + (f"{value:.10f}".rstrip("0").rstrip(".") or "0")
 
 
+def clock(ms: int) -> str:
+    """A log event's time of day, UTC, to the millisecond."""
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+
+
 def templates() -> jinja2.Environment:
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                                      undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     environment.filters["dollars"] = dollars
+    environment.filters["clock"] = clock
     return environment
 
 
