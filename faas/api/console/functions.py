@@ -9,9 +9,9 @@ from typing import Any
 
 from aiohttp import web
 
-from faas.api.functions import READ_VARIABLES, configuration
 from faas.api.console import charts
 from faas.api.console.web import ROOT, View, page, redirect
+from faas.api.functions import READ_VARIABLES, configuration
 from faas.errors import InvalidParameterValue
 from faas.model import utcnow
 from faas.sandbox import images
