@@ -134,8 +134,10 @@ case "$verb" in
         exec "$VENV/bin/faas" serve "$@"
         ;;
     test)
-        # awscli: Debian's AWS CLI v2, which the SQS tests drive (it still speaks SQS's query protocol).
-        ensure_packages docker.io debootstrap postgresql golang-go awscli
+        # awscli: Debian's AWS CLI v2, which the SQS tests drive (it still speaks SQS's query protocol) and the
+        # logs tests run `aws logs tail --follow` with.
+        # chromium and chromium-driver: the headless browser the web console's tests drive (selenium).
+        ensure_packages docker.io debootstrap postgresql golang-go awscli chromium chromium-driver
         ensure_docker
         ensure_venv
         ensure_postgres

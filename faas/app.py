@@ -38,8 +38,11 @@ from faas.api.context import SERVICES, Services
 from faas.api.middleware import lambda_errors
 from faas.api.events import EVENTS
 from faas.api.sqs import SQS
+from faas.api.logs import LOGS
 from faas.api import sns as sns_routes
 from faas.api.sns import SNS
+from faas.api.console import routes as console_routes
+from faas.api.console.web import CONSOLE, Console, templates
 from faas.dispatch.concurrency import Limiter
 from faas.dispatch.invoker import Invoker
 from faas.billing import Metering, Prices
@@ -59,6 +62,7 @@ from faas.sandbox.spec import PIDS_LIMIT
 from faas.services.admin import ensure_admin_credentials
 from faas.security.masterkey import MasterKey
 from faas.services.audit import AuditService
+from faas.services.console_sessions import ConsoleSessions
 from faas.services.destinations import Destinations, Target, queue_entry
 from faas.services.event_bus import EventBusService
 from faas.services.event_configs import EventConfigService
@@ -66,6 +70,7 @@ from faas.services.functions import FunctionService
 from faas.services.http_apis import HttpApiService
 from faas.services.identities import IdentityService
 from faas.services.invocations import InvocationService
+from faas.services.logs import LogService
 from faas.services.mappings import MappingService, lambda_filter
 from faas.services.metrics import MetricsService
 from faas.services.parameters import engine_architectures
@@ -95,7 +100,9 @@ from faas.settings import Settings
 from faas.store.db import create_engine, migrate, scrub
 from faas.store.functions import FunctionStore
 from faas.store.invocations import InvocationStore
+from faas.store.logs import LogStore
 from faas.store.audit import AuditStore
+from faas.store.console_sessions import ConsoleSessionStore
 from faas.store.event_bus import EventBusStore
 from faas.store.event_configs import EventConfigStore
 from faas.store.http_apis import HttpApiStore
@@ -328,8 +335,12 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                 platform_endpoint=f"http://{network.gateway}:{port_of(inside_socket)}")
     recorder = Recorder(InvocationStore(engine))
     audit = Recorder(AuditStore(engine), max_pending=AUDIT_BUFFER, coalescer=RefusalCoalescer())
+    logs = LogService(LogStore(engine), region=settings.region, account_id=settings.account_id)
     retention = Pruner([Rule("invocation records", InvocationStore(engine), settings.invocation_retention_days),
-                        Rule("audit entries", AuditStore(engine), settings.audit_retention_days)])
+                        Rule("audit entries", AuditStore(engine), settings.audit_retention_days),
+                        # Expired console sessions: refused from their expiry on, deleted a day later.
+                        Rule("expired console sessions", ConsoleSessionStore(engine), 1.0)],
+                       log_groups=logs)
     limiter = Limiter(settings.max_concurrency)
     metering = Metering(settings.billing_step_ms, settings.bill_init)
     prices = Prices(settings.price_per_million_requests, settings.price_per_gb_second, settings.free_requests,
@@ -432,9 +443,11 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                              audit_log=AuditService(audit.flush, AuditStore(engine)), async_invoker=async_invoker,
                              event_configs=event_configs, urls=urls,
                              queues=queues, mappings=mappings, topics=topics, http_apis=http_apis,
-                             schedules=schedules, events=events, usage=usage, metrics=metrics_service)
+                             schedules=schedules, events=events, usage=usage, logs=logs,
+                             metrics=metrics_service)
     # AWS services beside Lambda, by their X-Amz-Target prefix (faas.api.router): one port, guard and audit log.
-    api[awsjson.SERVICES] = {SQS.target_prefix: SQS, SNS.target_prefix: SNS, EVENTS.target_prefix: EVENTS}
+    api[awsjson.SERVICES] = {SQS.target_prefix: SQS, SNS.target_prefix: SNS, EVENTS.target_prefix: EVENTS,
+                             LOGS.target_prefix: LOGS}
     api[GUARD] = checks = Guard(identities, permissions, audit, settings)
     # The URL source authenticates and authorises through the API's guard, handed in here (sources never
     # import the API): one implementation of credentials, policies and the audit log for every request.
@@ -444,6 +457,11 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     api[execute_api.API_SOURCE] = HttpApiSource(http_apis, functions, invoker, permissions.statements, checks,
                                                 jwt_verifier, function_arn=settings.function_arn, account_id=settings.account_id,
                                                 trusted_proxies=settings.trusted_proxies)
+    # The web console: the same services, authorised through the same guard as the session's principal.
+    api[CONSOLE] = Console(services=api[SERVICES], guard=checks, templates=templates(),
+                           sessions=ConsoleSessions(ConsoleSessionStore(engine), identities,
+                                                    settings.console_session_ttl_s))
+    console_routes.add_routes(api)
     for routes in (function_routes, invoke_routes, concurrency_routes, permission_routes, event_config_routes,
                    url_routes, identity_routes, native_routes, tag_routes, mapping_routes, http_api_routes,
                    execute_api, schedule_routes, router, sns_routes, usage_routes, metrics_routes):
@@ -489,6 +507,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         RuleSchedules(events.fire_due),  # fires schedule rules, whose deliveries the part before makes
         # Drained once the listener takes no more requests: long polls answer rather than hold the stop.
         Hooks("queue long polls", drain=queues.drain),
+        Hooks("log live tails", drain=logs.drain),  # end, rather than hold the stop for hours
         # Drained first of the sources: receive no more, finish the batches under way.
         pollers,
         schedule_source,

@@ -451,3 +451,46 @@ class Conflict(ApiGatewayError):
 
     status = 409
     code = "ConflictException"
+
+
+class ConsoleSessionRefused(ApiError):
+    """Your console session has expired or is not valid: sign in again. Nothing was changed."""
+
+    status = 401
+    code = "ConsoleSessionRefusedException"
+    error_type = "User"
+
+
+class CsrfTokenRefused(ApiError):
+    """The form was sent without this session's CSRF token (or with a wrong one): nothing was changed."""
+
+    status = 403
+    code = "CsrfTokenRefusedException"
+    error_type = "User"
+
+
+class InvalidFilterPattern(FaasError):
+    """A CloudWatch Logs filter pattern is not valid.
+
+    Not an ApiError: the Logs API and the console each answer it in their own words."""
+
+
+class LogsError(ApiError):
+    """An error of CloudWatch Logs' API. `code` is the shape name in its model (boto3's modeled exception): the
+    class name without the "Logs" prefix, plus "Exception"."""
+
+    status = 400
+    code = "LogsException"  # the base's own, never sent: every error raised is one of the subclasses
+    error_type = "User"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.code = cls.__name__.removeprefix("Logs") + "Exception"
+
+
+class LogsInvalidParameter(LogsError):
+    """A parameter is specified incorrectly."""
+
+
+class LogsResourceNotFound(LogsError):
+    """The specified resource does not exist."""

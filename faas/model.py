@@ -69,6 +69,12 @@ class InvocationRecord:
     outcome: str  # success | error | timeout
     error_type: str | None
     log: str
+    log_stream: str | None = None  # the environment's CloudWatch Logs stream (AWS_LAMBDA_LOG_STREAM_NAME)
+
+    @property
+    def ended_at(self) -> dt.datetime:
+        """When the invocation ended: its log's time in CloudWatch Logs (stored beside it, see faas.store)."""
+        return self.started_at + dt.timedelta(milliseconds=self.duration_ms)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -126,6 +126,8 @@ SETTINGS: tuple[Setting, ...] = (
             "environment is replaced once half of it has passed", _positive_int),
     Setting("token_max_ttl_s", 7 * 86400, "the longest lifetime a bearer token may be given (and has: lowering "
             "it shortens the tokens already out); at least 60", _positive_int),
+    Setting("console_session_ttl_s", 8 * 3600, "seconds a web console session lasts after signing in; at least 60",
+            _positive_int),
     Setting("master_key", "", "the master key as base64 (default: <data-dir>/master.key, created on first "
             "start); it seals every stored secret"),
     Setting("async_retry_base_s", 60.0, "seconds before the first retry of a failed asynchronous invocation "
@@ -198,6 +200,7 @@ class Settings:
     prewarm_per_runtime: int
     credentials_ttl_s: int
     token_max_ttl_s: int
+    console_session_ttl_s: int
     master_key: str
     async_retry_base_s: float
     url_domain: str
@@ -285,6 +288,8 @@ def load(env: Mapping[str, str], **overrides: Any) -> Settings:
         raise ConfigError(f"FAAS_LOG_LEVEL={values['log_level']!r} is not one of debug, info, warning, error")
     if values["token_max_ttl_s"] < 60:
         raise ConfigError("FAAS_TOKEN_MAX_TTL_S must be at least 60 (seconds)")
+    if values["console_session_ttl_s"] < 60:
+        raise ConfigError("FAAS_CONSOLE_SESSION_TTL_S must be at least 60 (seconds)")
     if not (values["account_id"].isdigit() and len(values["account_id"]) == 12):
         raise ConfigError("FAAS_ACCOUNT_ID must be 12 digits")
     if values["egress"] == "open" and values["egress_allow"]:

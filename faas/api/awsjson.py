@@ -24,7 +24,8 @@ _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 _QUERY_SCOPE = re.compile(r"(?:^|&)X-Amz-Credential=[^/&]+(?:/|%2F)\d{8}(?:/|%2F)[^/&%]+(?:/|%2F)([^/&%]+)"
                           r"(?:/|%2F)aws4_request", re.IGNORECASE)
 
-Operation = Callable[[web.Request, dict[str, Any]], Awaitable[dict[str, Any]]]
+# An operation answers a JSON object, or a response it streamed itself (an event stream).
+Operation = Callable[[web.Request, dict[str, Any]], Awaitable[dict[str, Any] | web.StreamResponse]]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,6 +15,7 @@ from faas.services.event_configs import EventConfigService
 from faas.services.http_apis import HttpApiService
 from faas.services.identities import IdentityService
 from faas.services.invocations import InvocationService
+from faas.services.logs import LogService
 from faas.services.mappings import MappingService
 from faas.services.metrics import MetricsService
 from faas.services.permissions import PermissionService
@@ -48,6 +49,7 @@ class Services:
     http_apis: HttpApiService
     schedules: ScheduleService
     usage: UsageService
+    logs: LogService
     metrics: MetricsService | None = None  # None when FAAS_METRICS_ENABLED is off
 
 

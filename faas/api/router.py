@@ -40,7 +40,9 @@ def params_of(request: web.Request) -> dict[str, Any]:
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
     if awsjson.target_of(request) is not None:
-        return awsjson.response(await awsjson.resolve(request)(request, awsjson.params_of(request)))
+        result = await awsjson.resolve(request)(request, awsjson.params_of(request))
+        # An operation with an event stream (StartLiveTail) answers with its own streamed response.
+        return result if isinstance(result, web.StreamResponse) else awsjson.response(result)
     pending = awsquery.pending(request)
     result = await pending.resolve_body(request)(request, params_of(request))
     return awsquery.response(pending.service, awsquery.form(request)["Action"], result, request[REQUEST_ID])

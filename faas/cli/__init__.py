@@ -11,6 +11,7 @@ from faas.cli.apis import add_api_commands
 from faas.cli.common import print_error, print_to_stderr, usage
 from faas.cli.events import add_event_commands
 from faas.cli.functions import add_function_commands
+from faas.cli.logs import add_logs_command
 from faas.cli.identities import add_identity_commands
 from faas.cli.queues import add_queue_commands
 from faas.cli.schedules import add_schedule_commands
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_serve_commands(commands)
     add_function_commands(commands)
+    add_logs_command(commands)
     add_identity_commands(commands)
     add_access_commands(commands)
     add_queue_commands(commands)

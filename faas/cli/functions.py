@@ -1,4 +1,4 @@
-"""The `faas` verbs for functions: deploy, invoke, url, ls, rm and logs."""
+"""The `faas` verbs for functions: deploy, invoke, url, ls and rm (`faas logs` is faas.cli.logs)."""
 
 from __future__ import annotations
 
@@ -163,16 +163,8 @@ def cmd_rm(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_logs(args: argparse.Namespace) -> int:
-    for invocation in client_for(args).logs(args.name, args.limit):
-        log = str(invocation.get("Log") or "")
-        sys.stdout.write(log if log.endswith("\n") or not log else log + "\n")
-    sys.stdout.flush()
-    return 0
-
-
 def add_function_commands(commands: argparse._SubParsersAction) -> None:
-    """Register deploy, invoke, url, ls, rm and logs on the `faas` parser."""
+    """Register deploy, invoke, url, ls and rm on the `faas` parser."""
     connection = client_options()
 
     deploy = commands.add_parser(
@@ -245,9 +237,3 @@ def add_function_commands(commands: argparse._SubParsersAction) -> None:
                              description="Delete a function.")
     rm.add_argument("name", help="function name or ARN")
     rm.set_defaults(run=cmd_rm)
-
-    logs = commands.add_parser("logs", parents=[connection], help="print a function's recent logs",
-                               description="Print the logs of a function's latest invocations, oldest first.")
-    logs.add_argument("name", help="function name")
-    logs.add_argument("--limit", type=int, default=20, metavar="N", help="how many invocations (default 20)")
-    logs.set_defaults(run=cmd_logs)

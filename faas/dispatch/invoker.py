@@ -131,7 +131,7 @@ class Invoker:
             billed_duration_ms=billed_ms, memory_size=fn.memory_size, max_memory_used_mb=max_used_mb,
             init_duration_ms=init_ms, cold=cold,
             outcome=result,
-            error_type=outcome.error_type, log=log,
+            error_type=outcome.error_type, log=log, log_stream=env.log_stream,
         )
         self._recorder.add(record)
         if self._usage is not None:

@@ -109,6 +109,7 @@ class Environment:
         self.session_key: str | None = None  # the role credentials this environment holds
         self.retire_at = float("inf")  # monotonic: stop at the next release after this (credentials age)
         self.output = output  # the container's stdout and stderr
+        self.log_stream: str | None = None  # AWS_LAMBDA_LOG_STREAM_NAME, which its invocation records name
         self.invocations = 0
         self.dead = False
         self.idle_since = time.monotonic()
@@ -132,6 +133,7 @@ class Environment:
         """Bind to `fn` and hand the runtime its environment. Init Duration of a prewarmed environment
         counts from here; a fresh container's counts from its start."""
         self.function = fn
+        self.log_stream = environment.get("AWS_LAMBDA_LOG_STREAM_NAME")
         self.runtime = fn.runtime or self.runtime  # a provided.al2 function in a provided.al2023 environment
         if prewarmed:
             self.started_at = time.monotonic()

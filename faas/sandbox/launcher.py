@@ -132,6 +132,8 @@ class Launcher:
         self._registry.register(env, created_at)
         if fn.package_type == "Zip":
             env.specialize(fn, environment, prewarmed=False)
+        else:
+            env.log_stream = environment["AWS_LAMBDA_LOG_STREAM_NAME"]
         self._credentials.hold(env, session_key)
         return env
 

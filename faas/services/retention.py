@@ -1,5 +1,6 @@
 """Retention: invocation records (with their logs) and audit entries older than their settings allow are
-deleted in the background, in small batches, so the store does not grow without end."""
+deleted in the background, in small batches, so the store does not grow without end; so are the records of a
+log group with a retention of its own (PutRetentionPolicy), past it."""
 
 from __future__ import annotations
 
@@ -23,6 +24,12 @@ class Prunable(Protocol):
     async def prune_before(self, cutoff: dt.datetime, limit: int) -> int: ...
 
 
+class LogGroups(Protocol):
+    """faas.services.logs.LogService: deletes what each group's own retention no longer keeps."""
+
+    async def prune(self, now: dt.datetime, batch: int) -> int: ...
+
+
 @dataclasses.dataclass(frozen=True)
 class Rule:
     what: str  # for the log: "invocation records"
@@ -32,8 +39,9 @@ class Rule:
 
 class Pruner:
     def __init__(self, rules: list[Rule], interval_s: float = INTERVAL_S, batch: int = BATCH,
-                 pause_s: float = PAUSE_S) -> None:
+                 pause_s: float = PAUSE_S, log_groups: LogGroups | None = None) -> None:
         self._rules = [rule for rule in rules if rule.keep_days > 0]
+        self._log_groups = log_groups
         self._interval = interval_s
         self._batch = batch
         self._pause = pause_s
@@ -42,7 +50,7 @@ class Pruner:
     # -- lifecycle (faas.lifecycle) ---------------------------------------------------------------
 
     async def start(self) -> None:
-        if self._rules:
+        if self._rules or self._log_groups is not None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def drain(self) -> None:
@@ -71,6 +79,10 @@ class Pruner:
             deleted[rule.what] = total
             if total:
                 log.info("deleted %d %s older than %s", total, rule.what, cutoff.isoformat(timespec="seconds"))
+        if self._log_groups is not None:
+            deleted["log group records"] = total = await self._log_groups.prune(now, self._batch)
+            if total:
+                log.info("deleted %d invocation records past their log group's retention", total)
         return deleted
 
     async def _run(self) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from faas.model import InvocationRecord
 from faas.store.functions import as_utc
+from faas.store.logs import RECORD_COLUMNS, ensure_groups
 from faas.store.tables import invocations
 
 _KEY = tuple_(invocations.c.request_id, invocations.c.started_at)
@@ -17,18 +18,23 @@ _KEY = tuple_(invocations.c.request_id, invocations.c.started_at)
 class InvocationStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._log_groups: set[str] = set()  # functions whose log group this store has seen made
 
     async def add_many(self, records: list[InvocationRecord]) -> None:
         if not records:
             return
+        new_groups = {r.function_name for r in records} - self._log_groups
         async with self._engine.begin() as conn:
+            if new_groups:  # a function's first records make its log group, as on AWS
+                await ensure_groups(conn, new_groups, records[0].started_at)
             # vars(), not dataclasses.asdict(): a shallow copy is enough and asdict costs ~10x more.
-            await conn.execute(insert(invocations), [vars(r) for r in records])
+            await conn.execute(insert(invocations), [{**vars(r), "ended_at": r.ended_at} for r in records])
+        self._log_groups |= new_groups
 
     async def recent(self, function_name: str, limit: int) -> list[InvocationRecord]:
         """The newest `limit` records of a function, oldest first."""
         query = (
-            select(invocations)
+            select(*RECORD_COLUMNS)
             .where(invocations.c.function_name == function_name)
             .order_by(invocations.c.started_at.desc())
             .limit(limit)
@@ -37,6 +43,18 @@ class InvocationStore:
             rows = (await conn.execute(query)).all()
         records = [InvocationRecord(**{**row._mapping, "started_at": as_utc(row.started_at)}) for row in rows]
         return list(reversed(records))
+
+    async def since(self, function_name: str, since: dt.datetime, limit: int) -> list[InvocationRecord]:
+        """A function's records started after `since`, oldest first: at most the newest `limit`."""
+        query = (
+            select(*RECORD_COLUMNS)
+            .where(invocations.c.function_name == function_name, invocations.c.started_at > since)
+            .order_by(invocations.c.started_at.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [InvocationRecord(**{**row._mapping, "started_at": as_utc(row.started_at)}) for row in reversed(rows)]
 
     async def prune_before(self, cutoff: dt.datetime, limit: int) -> int:
         """Delete at most `limit` records (with their logs) started before `cutoff`, oldest first, in one

@@ -93,6 +93,24 @@ invocations = Table(
     Column("outcome", String(16), nullable=False),
     Column("error_type", String(128), nullable=True),
     Column("log", Text, nullable=False),
+    # The environment's CloudWatch Logs stream (its AWS_LAMBDA_LOG_STREAM_NAME), and when the invocation ended
+    # (InvocationRecord.ended_at, the time of its log's events): NULL for records made before.
+    Column("log_stream", String(128), nullable=True),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    # CloudWatch Logs' reads: a stream's records in order, and a group's records in order from a time on.
+    Index("ix_invocations_function_name_log_stream", "function_name", "log_stream", "ended_at"),
+    Index("ix_invocations_function_name_ended_at", "function_name", "ended_at", "request_id"),
+)
+
+# CloudWatch Logs groups, /aws/lambda/<function_name>: made with a function's first record, kept (with the
+# records) after the function is deleted, as AWS keeps them; `retention_in_days` NULL keeps records as long as
+# the node's invocation_retention_days does.
+log_groups = Table(
+    "log_groups",
+    metadata,
+    Column("function_name", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("retention_in_days", Integer, nullable=True),
 )
 
 access_keys = Table(
@@ -426,6 +444,19 @@ schedules = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_modified", DateTime(timezone=True), nullable=False),
     Column("client_token", String(64), nullable=True),  # CreateSchedule's, so a retried create is answered again
+)
+
+# Web console sessions (faas/console/sessions.py): only the SHA-256 of the cookie's value is kept, so a
+# copy of the database signs nobody in. A session dies with the access key it was opened with.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("principal", String(64), ForeignKey("principals.name", ondelete="CASCADE"), nullable=False),
+    Column("key_id", String(32), ForeignKey("access_keys.key_id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 

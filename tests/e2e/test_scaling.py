@@ -132,14 +132,11 @@ def test_node_limit_throttles_and_burst_to_a_cold_function_all_succeed(tmp_path)
         lam = server.client()
         name = deploy(lam)
         client = pooled_client(server, 110)
-        started = time.monotonic()
         with ThreadPoolExecutor(100) as pool:
             burst = list(pool.map(lambda _: invoke(client, name, 0), range(100)))
-        elapsed = time.monotonic() - started
         assert [status for status, _ in burst] == ["ok"] * 100, [r for r in burst if r[0] != "ok"][:3]
         ids = [body["id"] for _, body in burst]
-        assert len(set(ids)) == 100  # none lost, none answered twice
-        assert elapsed < 60
+        assert len(set(ids)) == 100  # none lost, none answered twice (how fast: bench/, not a test)
 
         with ThreadPoolExecutor(101) as pool:
             results = list(pool.map(lambda _: invoke(client, name, 2.0), range(101)))

@@ -100,6 +100,15 @@ def test_the_wheel_carries_every_recipe_and_migration_file(installed):
             assert wheel.read(f"faas/{name}") == (REPO / name).read_bytes(), name
 
 
+def test_the_wheel_carries_the_consoles_templates_and_static_files(installed):
+    console = REPO / "faas" / "api" / "console"
+    files = [path for folder in ("templates", "static") for path in (console / folder).iterdir() if path.is_file()]
+    assert files
+    with zipfile.ZipFile(installed.wheel) as wheel:
+        names = set(wheel.namelist())
+        assert {path.relative_to(REPO).as_posix() for path in files} <= names
+
+
 def test_faas_comes_from_the_wheel_not_from_a_checkout(installed):
     found = installed.python("import json, faas; print(json.dumps({'file': faas.__file__}))")
     assert Path(found["file"]).is_relative_to(installed.venv)

@@ -247,6 +247,16 @@ async def test_invocation_records_newest_n_oldest_first(engine):
     assert await store.recent("nobody", 10) == []
 
 
+async def test_invocation_records_since_a_time_newest_n_oldest_first(engine):
+    """What the console's charts read: a function's records after a time, at most the newest n."""
+    store = InvocationStore(engine)
+    records = [record("orders", T0 + dt.timedelta(seconds=i), log_stream="2026/12/01/[$LATEST]abc") for i in range(6)]
+    await store.add_many([records[i] for i in (4, 1, 5, 0, 3, 2)] + [record("other", T0 + dt.timedelta(seconds=3))])
+    assert await store.since("orders", T0 + dt.timedelta(seconds=1), 100) == records[2:]
+    assert await store.since("orders", T0 - dt.timedelta(seconds=1), 2) == records[4:]
+    assert await store.since("orders", T0 + dt.timedelta(seconds=5), 100) == []
+
+
 async def test_invocation_records_keep_every_field(engine):
     store = InvocationStore(engine)
     cold = record("orders", T0, init_duration_ms=250.25, cold=True, outcome="error", error_type="Runtime.ExitError",

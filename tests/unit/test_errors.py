@@ -62,6 +62,14 @@ def test_eventbridge_errors_are_the_ones_eventbridge_models_so_boto3_raises_its_
             assert cls.code in modeled, cls
 
 
+def test_logs_errors_are_the_ones_cloudwatch_logs_models_so_boto3_raises_its_exceptions():
+    model = botocore.session.get_session().get_service_model("logs")
+    modeled = {shape.name for shape in model.error_shapes}
+    for cls in API_ERRORS:
+        if issubclass(cls, errors.LogsError) and cls is not errors.LogsError:
+            assert cls.code in modeled, cls
+
+
 def test_sns_errors_are_the_ones_sns_models_so_boto3_raises_its_exceptions():
     model = botocore.session.get_session().get_service_model("sns")
     modeled = {shape.metadata["error"]["code"]: shape.metadata["error"]["httpStatusCode"]
@@ -75,14 +83,15 @@ def test_wire_codes_are_unique_within_a_service():
     """A client maps a wire code to one exception of its service; services may share a code (ConflictException
     is API Gateway's and the Scheduler's, ResourceNotFoundException Lambda's and EventBridge's)."""
     def family(cls: type) -> str:
-        for base in (errors.SnsError, errors.ApiGatewayError, errors.EventsError):
+        for base in (errors.SnsError, errors.ApiGatewayError, errors.EventsError, errors.LogsError):
             if issubclass(cls, base):
                 return base.__name__
         return "Scheduler" if cls is errors.SchedulerConflict else "Lambda and SQS"
 
     families: dict[str, list[str]] = {}
     for cls in API_ERRORS:
-        if cls not in (errors.SnsError, errors.SnsBatchError, errors.ApiGatewayError, errors.EventsError):
+        if cls not in (errors.SnsError, errors.SnsBatchError, errors.ApiGatewayError, errors.EventsError,
+                       errors.LogsError):
             families.setdefault(family(cls), []).append(cls.code)
     for codes in families.values():
         assert len(codes) == len(set(codes)), codes
