@@ -4,27 +4,18 @@ operation, named by `X-Amz-Target: AWSEvents.<Operation>`, signed for the creden
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from faas.client.transport import ClientError, Transport, pages
-
-SERVICE = "events"
-TARGET_PREFIX = "AWSEvents"
-CONTENT_TYPE = "application/x-amz-json-1.1"
+from faas.client.transport import ClientError, JsonProtocolClient, pages
 
 
-class EventsClient(Transport):
+class EventsClient(JsonProtocolClient):
     """EventBridge's operations the `faas rules` and `faas events` verbs use."""
 
-    def call(self, operation: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-        headers = {"X-Amz-Target": f"{TARGET_PREFIX}.{operation}", "Content-Type": CONTENT_TYPE}
-        body = json.dumps({k: v for k, v in payload.items() if v is not None}).encode("utf-8")
-        answer = self.request("POST", "/", body=body, headers=headers, service=SERVICE).json()
-        if not isinstance(answer, dict):
-            raise ClientError("InvalidResponse", f"the platform answered {operation} with {answer!r}", 200)
-        return answer
+    SERVICE = "events"
+    TARGET_PREFIX = "AWSEvents"
+    CONTENT_TYPE = "application/x-amz-json-1.1"
 
     def put_rule(self, name: str, pattern: str | None, *, schedule: str | None = None, bus: str | None,
                  description: str | None, enabled: bool) -> str:

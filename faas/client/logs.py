@@ -4,27 +4,17 @@ operation, named by `X-Amz-Target: Logs_20140328.<Operation>`, signed for the cr
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from typing import Any
 
-from faas.client.transport import ClientError, Transport
-
-SERVICE = "logs"
-TARGET_PREFIX = "Logs_20140328"
-CONTENT_TYPE = "application/x-amz-json-1.1"
+from faas.client.transport import JsonProtocolClient
 
 
-class LogsClient(Transport):
+class LogsClient(JsonProtocolClient):
     """The Logs operations `faas logs` uses."""
 
-    def call(self, operation: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-        headers = {"X-Amz-Target": f"{TARGET_PREFIX}.{operation}", "Content-Type": CONTENT_TYPE}
-        body = json.dumps({k: v for k, v in payload.items() if v is not None}).encode("utf-8")
-        answer = self.request("POST", "/", body=body, headers=headers, service=SERVICE).json()
-        if not isinstance(answer, dict):
-            raise ClientError("InvalidResponse", f"the platform answered {operation} with {answer!r}", 200)
-        return answer
+    SERVICE = "logs"
+    TARGET_PREFIX = "Logs_20140328"
+    CONTENT_TYPE = "application/x-amz-json-1.1"
 
     def filter_events(self, group: str, *, start_ms: int | None, pattern: str | None,
                       token: str | None = None) -> dict[str, Any]:

@@ -3,34 +3,20 @@ named by `X-Amz-Target: AmazonSQS.<Operation>`, signed for the credential scope'
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from faas.client.transport import ClientError, Transport, pages
+from faas.client.transport import JsonProtocolClient, pages
 
-SERVICE = "sqs"
-TARGET_PREFIX = "AmazonSQS"
-CONTENT_TYPE = "application/x-amz-json-1.0"
 LONG_POLL_MARGIN_S = 30.0  # a receive waits up to 20 s on the server before it answers
 
 
-def sqs_request(operation: str, payload: Mapping[str, Any]) -> tuple[dict[str, str], bytes]:
-    """The headers and body of one SQS JSON-protocol request."""
-    headers = {"X-Amz-Target": f"{TARGET_PREFIX}.{operation}", "Content-Type": CONTENT_TYPE}
-    return headers, json.dumps({k: v for k, v in payload.items() if v is not None}).encode("utf-8")
-
-
-class QueueClient(Transport):
+class QueueClient(JsonProtocolClient):
     """SQS's operations the `faas queues` verbs use; build one with QueueClient.from_settings."""
 
-    def call(self, operation: str, payload: Mapping[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
-        headers, body = sqs_request(operation, payload)
-        extra = {} if timeout is None else {"timeout": timeout}
-        answer = self.request("POST", "/", body=body, headers=headers, service=SERVICE, **extra).json()
-        if not isinstance(answer, dict):
-            raise ClientError("InvalidResponse", f"the platform answered {operation} with {answer!r}", 200)
-        return answer
+    SERVICE = "sqs"
+    TARGET_PREFIX = "AmazonSQS"
+    CONTENT_TYPE = "application/x-amz-json-1.0"
 
     def create_queue(self, name: str, attributes: Mapping[str, str]) -> str:
         """CreateQueue; returns the queue's URL."""

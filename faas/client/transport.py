@@ -259,3 +259,26 @@ class Transport:
         body = None if payload is None else json.dumps(payload).encode("utf-8")
         headers = {"Content-Type": "application/json"} if body is not None else None
         return self.request(method, path, body=body, headers=headers, **kwargs).json()
+
+
+class JsonProtocolClient(Transport):
+    """An AWS JSON-protocol service on the faas endpoint (SQS, EventBridge, Logs): one POST to `/` per
+    operation, named by `X-Amz-Target: <TARGET_PREFIX>.<Operation>`, signed for the scope's SERVICE."""
+
+    SERVICE: str
+    TARGET_PREFIX: str
+    CONTENT_TYPE: str  # application/x-amz-json-1.0 or -1.1, as the service's model says
+
+    @classmethod
+    def encode(cls, operation: str, payload: Mapping[str, Any]) -> tuple[dict[str, str], bytes]:
+        """The headers and body of one request; options left at None are left out."""
+        headers = {"X-Amz-Target": f"{cls.TARGET_PREFIX}.{operation}", "Content-Type": cls.CONTENT_TYPE}
+        return headers, json.dumps({k: v for k, v in payload.items() if v is not None}).encode("utf-8")
+
+    def call(self, operation: str, payload: Mapping[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
+        headers, body = self.encode(operation, payload)
+        extra = {} if timeout is None else {"timeout": timeout}
+        answer = self.request("POST", "/", body=body, headers=headers, service=self.SERVICE, **extra).json()
+        if not isinstance(answer, dict):
+            raise ClientError("InvalidResponse", f"the platform answered {operation} with {answer!r}", 200)
+        return answer

@@ -13,7 +13,7 @@ import pytest
 
 from faas import cli
 from faas.cli import queues
-from faas.client.queues import sqs_request
+from faas.client.queues import QueueClient
 from faas.errors import ConfigError
 
 
@@ -86,7 +86,7 @@ def test_bad_message_attributes(pair):
 
 
 def test_sqs_request_shape():
-    headers, body = sqs_request("SendMessage", {"QueueUrl": "u", "MessageBody": "é", "DelaySeconds": None})
+    headers, body = QueueClient.encode("SendMessage", {"QueueUrl": "u", "MessageBody": "é", "DelaySeconds": None})
     assert headers == {"X-Amz-Target": "AmazonSQS.SendMessage", "Content-Type": "application/x-amz-json-1.0"}
     assert json.loads(body) == {"QueueUrl": "u", "MessageBody": "é"}  # unset options are left out
 
