@@ -4,6 +4,7 @@ and drains and stops them in reverse."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Callable, Sequence
@@ -51,6 +52,23 @@ async def _call(step: Callable[[], object] | None) -> None:
         result = step()
         if inspect.isawaitable(result):
             await result
+
+
+async def cancel(*tasks: asyncio.Task | None) -> None:
+    """Cancel a part's background tasks and wait until each has ended (None: one that never started). A task
+    that had already failed is logged, not raised: a stopping part must go on stopping."""
+    for task in tasks:
+        if task is not None:
+            task.cancel()
+    for task in tasks:
+        if task is None:
+            continue
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("%r had failed", task)
 
 
 class Lifecycle:

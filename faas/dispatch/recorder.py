@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import DataError, IntegrityError
 
+from faas.lifecycle import cancel
+
 log = logging.getLogger(__name__)
 
 
@@ -94,10 +96,7 @@ class Recorder:
                 raise
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
         if self._coalescer is not None:  # nothing counted is lost on a clean stop
             for summary in self._coalescer.drain():
                 self._append(summary)

@@ -10,7 +10,6 @@ flight when it was reached can take it further."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections import defaultdict
@@ -18,6 +17,7 @@ from collections.abc import Callable
 
 from faas.billing import BUDGET_REASON, Prices, month_of, owner_of
 from faas.errors import TooManyRequests
+from faas.lifecycle import cancel
 from faas.model import Function, InvocationRecord, utcnow
 from faas.store.usage import Budget, Key, Usage, UsageStore
 
@@ -101,10 +101,7 @@ class UsageMeter:
         """Nothing to refuse: what finishes while draining is still counted."""
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
         if self.enabled:
             await self.flush()
 

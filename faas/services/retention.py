@@ -5,12 +5,12 @@ log group with a retention of its own (PutRetentionPolicy), past it."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
 import logging
 from typing import Protocol
 
+from faas.lifecycle import cancel
 from faas.model import utcnow
 
 log = logging.getLogger(__name__)
@@ -57,11 +57,8 @@ class Pruner:
         """A pass under way may finish: it is bounded batches of deletes."""
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
     async def prune(self, now: dt.datetime | None = None) -> dict[str, int]:
         """One pass over every rule: how many rows each lost."""

@@ -17,6 +17,7 @@ from typing import Any
 from faas.dispatch.invoker import Invoker
 from faas.dispatch.recorder import Recorder
 from faas.errors import ApiError, ResourceNotFound, TooManyRequests
+from faas.lifecycle import cancel
 from faas.model import LATEST, Function, utcnow
 from faas.services.destinations import Destinations, Target, parse_target
 from faas.services.event_bus import Publish
@@ -106,19 +107,12 @@ class AsyncInvoker:
 
     async def drain(self) -> None:
         """On SIGTERM: take no new events; the running ones finish (the invoker's part waits for them)."""
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
-            self._loop_task = None
+        await cancel(self._loop_task)
+        self._loop_task = None
 
     async def stop(self) -> None:
         await self.drain()
-        for task in list(self._running):
-            task.cancel()
-        for task in list(self._running):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel(*self._running)
         # Cancelled runs stay leased to this node: its next start hands them back at once.
 
     async def _loop(self) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 
 from faas.dispatch.recorder import Recorder
 from faas.errors import ApiError
+from faas.lifecycle import cancel
 from faas.model import utcnow
 from faas.security import policy
 from faas.services.destinations import INVOKE, Destinations, parse_target
@@ -70,11 +71,8 @@ class EventDeliveries:
 
     async def drain(self) -> None:
         """Take no new deliveries; a batch under way is finished (deliveries are short: a row written)."""
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
-            self._loop_task = None
+        await cancel(self._loop_task)
+        self._loop_task = None
         if self._batch_task is not None:
             with contextlib.suppress(Exception):
                 await self._batch_task

@@ -34,6 +34,7 @@ from typing import Any
 
 from faas.dispatch.invoker import Invoker
 from faas.errors import ApiError, FaasError, QueueDoesNotExist, ResourceNotFound, TooManyRequests
+from faas.lifecycle import cancel
 from faas.services.functions import FunctionService
 from faas.services.mappings import DELETING, DISABLED, DISABLING, FUNCTION_MISSING, MappingService
 from faas.services.queues import QueueService
@@ -255,11 +256,8 @@ class QueuePollers:
 
     async def drain(self) -> None:
         """Receive no more; batches being processed finish (the server's shutdown grace bounds the wait)."""
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
-            self._loop_task = None
+        await cancel(self._loop_task)
+        self._loop_task = None
         for poller in self._pollers.values():
             poller.retire()
         tasks = self._tasks()

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+
+from faas.lifecycle import cancel
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +23,8 @@ class RuleSchedules:
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def drain(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
     async def stop(self) -> None:
         await self.drain()

@@ -21,6 +21,7 @@ from typing import Any
 from faas.clock import Clock
 from faas.dispatch.recorder import Recorder
 from faas.errors import ApiError
+from faas.lifecycle import cancel
 from faas.services.destinations import Destinations, parse_target
 from faas.services.functions import FunctionService
 from faas.services.schedules import SCHEDULE_KIND, ScheduleService, delivery_payload, plan_firing
@@ -102,10 +103,7 @@ class ScheduleSource:
         self._fired.set()
         if self._tasks:
             _, hung = await asyncio.wait(self._tasks, timeout=DRAIN_S)
-            for task in hung:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel(*hung)
         self._tasks = []
 
     async def stop(self) -> None:

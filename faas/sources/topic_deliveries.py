@@ -24,6 +24,7 @@ from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import DefaultResolver
 
 from faas.errors import ApiError, QueueDoesNotExist
+from faas.lifecycle import cancel
 from faas.model import utcnow
 from faas.security.addresses import AddressRule, literal_address
 from faas.services.queues import QueueService
@@ -123,19 +124,12 @@ class TopicDeliveries:
         self._loop_task = asyncio.get_running_loop().create_task(self._loop())
 
     async def drain(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
-            self._loop_task = None
+        await cancel(self._loop_task)
+        self._loop_task = None
 
     async def stop(self) -> None:
         await self.drain()
-        for task in list(self._running):
-            task.cancel()
-        for task in list(self._running):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel(*self._running)
         if self._session is not None:
             await self._session.close()
             self._session = None
