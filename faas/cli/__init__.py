@@ -20,6 +20,8 @@ from faas.cli.top import add_top_command
 from faas.cli.topics import add_topic_commands
 from faas.cli.triggers import add_trigger_commands
 from faas.cli.billing import add_usage_commands
+from faas.cli.build import add_build_command
+from faas.cli.starter import add_init_command
 from faas.client.transport import ClientError, EndpointUnreachable
 from faas.errors import ConfigError, FaasError, StartupError
 
@@ -33,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_serve_commands(commands)
     add_function_commands(commands)
+    add_build_command(commands)
+    add_init_command(commands)
     add_logs_command(commands)
     add_identity_commands(commands)
     add_access_commands(commands)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from faas import settings as settings_module
+from faas.cli.build import build_zip
 from faas.cli.common import client_for, client_options, key_value_pairs, print_error, print_to_stderr, table
 from faas.cli.packaging import code_sha256, read_code
 from faas.client.api import Client
@@ -40,7 +41,7 @@ def _wait_until_ready(client: Client, name: str, configuration: dict[str, Any]) 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     config = settings_module.load(os.environ, data_dir=args.data_dir)
-    zip_bytes = read_code(Path(args.path))
+    zip_bytes = build_zip(Path(args.path), args.runtime) if args.build else read_code(Path(args.path))
     environment = parse_env(args.env) if args.env is not None else None
     client = client_for(args, config)
     try:
@@ -181,6 +182,8 @@ def add_function_commands(commands: argparse._SubParsersAction) -> None:
     deploy.add_argument("--env", action="append", metavar="K=V",
                         help="environment variable; repeat for several; given at all, it replaces the whole set")
     deploy.add_argument("--description", metavar="D", help="description")
+    deploy.add_argument("--build", action="store_true",
+                        help="bundle the folder's requirements.txt or package.json dependencies first (as 'faas build')")
     deploy.add_argument("--role", metavar="ARN",
                         help="execution role (default on create: arn:aws:iam::<FAAS_ACCOUNT_ID>:role/faas-default)")
     progress = deploy.add_mutually_exclusive_group()

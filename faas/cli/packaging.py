@@ -13,24 +13,27 @@ from pathlib import Path
 
 from faas.errors import ConfigError
 
-SKIPPED_DIRS = frozenset({"__pycache__", ".git"})
+SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".faas-build"})  # .faas-build: where `faas build` writes
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can hold: same folder, same CodeSha256
 
 
-def zip_directory(directory: Path) -> bytes:
-    """A deterministic zip of a folder: sorted entries, fixed timestamps and modes, no caches or .git."""
-    files: list[tuple[str, Path]] = []
+def folder_files(directory: Path, skipped: frozenset[str] = SKIPPED_DIRS) -> dict[str, Path]:
+    """The files of a folder by their name in a zip, leaving out the `skipped` folders."""
+    files: dict[str, Path] = {}
     for root, dirnames, filenames in os.walk(directory):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
+        dirnames[:] = sorted(d for d in dirnames if d not in skipped)
         for filename in filenames:
             path = Path(root, filename)
             if path.is_file():  # skips sockets, fifos and dangling links
-                files.append((path.relative_to(directory).as_posix(), path))
-    if not files:
-        raise ConfigError(f"{directory} holds no files to deploy")
+                files[path.relative_to(directory).as_posix()] = path
+    return files
+
+
+def zip_files(files: dict[str, Path]) -> bytes:
+    """A deterministic zip: sorted entries, fixed timestamps and modes."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for name, path in sorted(files):
+        for name, path in sorted(files.items()):
             info = zipfile.ZipInfo(name, date_time=ZIP_DATE_TIME)
             info.create_system = 3  # unix, whatever the host, so the modes below mean the same
             executable = path.stat().st_mode & 0o111
@@ -38,6 +41,14 @@ def zip_directory(directory: Path) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, path.read_bytes(), compresslevel=6)
     return buffer.getvalue()
+
+
+def zip_directory(directory: Path) -> bytes:
+    """A deterministic zip of a folder, without caches, .git or faas build's output."""
+    files = folder_files(directory)
+    if not files:
+        raise ConfigError(f"{directory} holds no files to deploy")
+    return zip_files(files)
 
 
 def code_sha256(zip_bytes: bytes) -> str:
