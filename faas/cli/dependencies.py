@@ -191,11 +191,13 @@ def _build_python(work: Path, requirements: bytes, python_version: str, arch: st
 
 def pip_failure(output: list[str], python_version: str, arch: str) -> str:
     """pip's failure in one sentence a user can act on."""
-    for line in output:
-        if match := re.search(r"No matching distribution found for (\S+)", line):
-            return (f"no wheel of {match[1]} for Python {python_version} on manylinux {arch}: faas build "
-                    f"installs released wheels only (nothing is compiled on the host); pick a version that "
-                    f"publishes one, or vendor a pure-Python package into the folder")
+    text = "\n".join(output)
+    if match := re.search(r"No matching distribution found for (\S+)", text):
+        versions = re.search(r"\(from versions: ([^)]*)\)", text)
+        found = [v.strip() for v in versions[1].split(",")] if versions and versions[1] != "none" else []
+        usable = f"versions that have one: {', '.join(found[-5:])}" if found else "no version has one"
+        return (f"no wheel of {match[1]} for Python {python_version} on manylinux {arch} ({usable}): faas build "
+                f"installs released wheels only, nothing is compiled on the host")
     errors = [line for line in output if line.startswith("ERROR:")]
     return "pip download failed: " + (" ".join(errors) if errors else (output[-1] if output else "no output"))
 

@@ -83,6 +83,22 @@ def test_python_requirements_with_a_compiled_wheel(faas, home: Path) -> None:  #
     assert "updated (code unchanged)" in described.stdout
 
 
+def test_a_package_without_a_wheel_or_a_bad_line_is_refused_before_deploying(faas, home: Path) -> None:  # type: ignore[no-untyped-def]
+    name = unique("nowheel")
+    code = home / name
+    code.mkdir()
+    (code / "app.py").write_text("import numpy\n\ndef handler(event, context):\n    return 1\n")
+    (code / "requirements.txt").write_text("numpy==1.24.4\n")  # compiled, and released before Python 3.13
+    deploy = ("deploy", str(code), "--name", name, "--runtime", "python3.13", "--handler", "app.handler", "--build")
+    refused = faas(*deploy, ok=False)
+    assert refused.returncode == 1
+    assert "error: no wheel of numpy==1.24.4 for Python 3.13 on manylinux" in refused.stderr
+    (code / "requirements.txt").write_text("numpy\nnumpy>=\n")
+    refused = faas(*deploy, ok=False)
+    assert refused.returncode == 2 and "requirements.txt line 2: 'numpy>=' is not a requirement" in refused.stderr
+    assert "ResourceNotFoundException" in faas("invoke", name, ok=False).stderr  # nothing was deployed
+
+
 def test_node_starter_with_an_npm_dependency(faas, home: Path) -> None:  # type: ignore[no-untyped-def]
     name = unique("ms")
     created = faas("init", name, "--runtime", "nodejs20.x")

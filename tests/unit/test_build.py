@@ -122,9 +122,20 @@ def test_a_package_without_a_wheel_is_named_and_nothing_is_cached(tmp_path: Path
         "ERROR: Could not find a version that satisfies the requirement sdistonly==0.1 (from versions: none)",
         "ERROR: No matching distribution found for sdistonly==0.1"])
     cache = tmp_path / "cache"
-    with pytest.raises(deps.BuildError, match=r"no wheel of sdistonly==0.1 for Python 3.13 on manylinux x86_64"):
+    with pytest.raises(deps.BuildError, match=r"no wheel of sdistonly==0.1 for Python 3.13 on manylinux x86_64 "
+                                              r"\(no version has one\)"):
         deps.dependencies(source, "python3.13", cache, run, quiet)
     assert list(cache.iterdir()) == []  # the half-built entry is gone: the next build tries again
+
+
+def test_pip_failure_lists_the_last_versions_that_have_a_wheel() -> None:
+    message = deps.pip_failure([
+        "ERROR: Could not find a version that satisfies the requirement numpy==1.24.4 (from versions: 2.1.0, "
+        "2.2.0, 2.3.0, 2.4.0, 2.5.0, 2.5.1)", "ERROR: No matching distribution found for numpy==1.24.4"],
+        "3.13", "x86_64")
+    assert "(versions that have one: 2.2.0, 2.3.0, 2.4.0, 2.5.0, 2.5.1)" in message
+    assert deps.pip_failure(["ERROR: Invalid requirement: 'x'"], "3.13", "x86_64") == \
+        "pip download failed: ERROR: Invalid requirement: 'x'"
 
 
 def test_an_empty_requirements_file_builds_nothing(tmp_path: Path) -> None:
