@@ -5,7 +5,6 @@ wheels unpacked at the root (first on sys.path), Node's node_modules as `npm ci 
 from __future__ import annotations
 
 import hashlib
-import os
 import platform
 import re
 import shutil
@@ -13,12 +12,13 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from faas.cli.common import print_to_stderr
 from faas.errors import ConfigError, FaasError
 
 CACHE_FORMAT = "1"  # part of every key: a change to how a cache entry is laid out invalidates the old ones
@@ -95,7 +95,7 @@ def cache_key(language: Language, files: dict[str, bytes], arch: str) -> str:
     return digest.hexdigest()[:32]
 
 
-def cache_root(env: dict[str, str] | os._Environ[str]) -> Path:
+def cache_root(env: Mapping[str, str]) -> Path:
     base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".cache")
     return Path(base) / "faas" / "build"
 
@@ -111,7 +111,7 @@ def stream(argv: Sequence[str], cwd: Path) -> tuple[int, list[str]]:
     assert process.stdout is not None
     for line in process.stdout:
         lines.append(line.rstrip("\n"))
-        print(f"  {lines[-1]}", file=sys.stderr, flush=True)
+        print_to_stderr(f"  {lines[-1]}")
     return process.wait(), lines
 
 
@@ -126,8 +126,7 @@ def pinned_files(source: Path, language: Language) -> dict[str, bytes]:
 
 
 def dependencies(source: Path, runtime: str, cache: Path, run: Runner = stream,
-                 say: Callable[[str], None] = lambda message: print(message, file=sys.stderr, flush=True)
-                 ) -> Path | None:
+                 say: Callable[[str], None] = print_to_stderr) -> Path | None:
     """The folder of built dependencies for the function in `source` (None when it declares none), from
     the cache when the pinning files are unchanged."""
     language = language_of(runtime)
