@@ -58,9 +58,10 @@ def faas(server: Server, home: Path):  # type: ignore[no-untyped-def]
 
 def test_python_requirements_with_a_compiled_wheel(faas, home: Path) -> None:  # type: ignore[no-untyped-def]
     name = unique("pydantic")
+    faas("init", name, "--runtime", "python3.13")  # its requirements.txt holds a comment to append to
     code = home / name
-    code.mkdir()
-    (code / "requirements.txt").write_text("pydantic==2.10.6\n")
+    with (code / "requirements.txt").open("a") as requirements:
+        requirements.write("pydantic==2.10.6\n")
     (code / "app.py").write_text(PYDANTIC_APP)
     deployed = faas("deploy", str(code), "--name", name, "--runtime", "python3.13", "--handler", "app.handler",
                     "--build")
