@@ -9,6 +9,7 @@ import signal
 import ssl
 import sys
 
+from faas import serve_lock
 from faas.app import Platform, build, endpoint_url
 from faas.errors import FaasError, StartupError
 from faas.files import replace_file
@@ -50,6 +51,15 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 
 
 async def _serve(settings: Settings) -> None:
+    # Before anything is touched (containers, the endpoint file): a second server on this data dir is refused.
+    lock = serve_lock.acquire(settings.data_dir, settings.host, settings.port)
+    try:
+        await _serve_locked(settings, lock)
+    finally:
+        lock.release()
+
+
+async def _serve_locked(settings: Settings, lock: serve_lock.ServeLock) -> None:
     tls = tls_context(settings)  # a bad certificate is a start-up error, before anything else starts
     if tls is None and not is_loopback(settings.host):
         _progress(f"warning: listening on {settings.host or 'every address'} over plain HTTP: request bodies "
@@ -62,6 +72,7 @@ async def _serve(settings: Settings) -> None:
         endpoint = endpoint_url(settings, platform.api.port)
         # Whole or not at all: a CLI or a test polling for the file never reads it half written.
         replace_file(settings.data_dir / "endpoint", endpoint + "\n", mode=0o644)
+        lock.record(settings.host, platform.api.port, endpoint)
         _progress(f"ready at {endpoint} (credentials: {settings.credentials_path})")
 
         stop = asyncio.Event()
