@@ -13,7 +13,7 @@ import time
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from faas.api.auth import CALLER
+from faas.api.auth import PRINCIPAL
 from faas.api.body import OPERATION, REQUEST_ID
 from faas.server_log import ACCESS, FIELDS
 
@@ -25,9 +25,8 @@ class AccessLogger(AbstractAccessLogger):
     log format, with the principal as its user and three fields after it (a dash where one is unknown)."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time_s: float) -> None:
-        caller = request.get(CALLER)
         fields = {
-            "remote": request.remote or "-", "principal": caller.arn if caller is not None else "-",
+            "remote": request.remote or "-", "principal": request.get(PRINCIPAL) or "-",
             "method": request.method, "path": request.path, "status": response.status,
             "bytes": response.body_length, "duration_ms": round(time_s * 1000, 1),
             "operation": request.get(OPERATION) or "-",

@@ -81,6 +81,19 @@ def test_one_access_line_per_request_with_operation_principal_and_request_id(tex
         assert secret not in output, secret
 
 
+def test_an_aws_iam_function_url_request_names_its_principal(text_server: Server, lam) -> None:  # type: ignore[no-untyped-def]
+    name = unique("urllog")
+    create(lam, name, make_zip({"app.py": "def handler(event, context):\n    return {'statusCode': 200}\n"}))
+    url = lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")["FunctionUrl"]
+    url_id = url.split("//", 1)[1].split(".", 1)[0]
+    status, headers, _ = text_server.request("GET", f"/lambda-url/{url_id}/hello")
+    assert status == 200
+    request_id = headers["x-amzn-RequestId"]
+    [line] = wait_for(lambda: [line for line in access_lines(text_server) if line[8] == request_id])
+    assert line[1].startswith("arn:aws:iam::") and line[3] == f"/lambda-url/{url_id}/hello"
+    assert line[7] == "lambda:InvokeFunctionUrl"
+
+
 def test_function_failure_and_throttle_are_warnings(text_server: Server, lam) -> None:  # type: ignore[no-untyped-def]
     failing, throttled = unique("fails"), unique("throttled")
     create(lam, failing, FAILING)
