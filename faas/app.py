@@ -24,6 +24,7 @@ from faas.api import invoke as invoke_routes
 from faas.api import mappings as mapping_routes
 from faas.api import metrics as metrics_routes
 from faas.api import apigatewayv2 as http_api_routes
+from faas.api import access_log
 from faas.api import awsjson
 from faas.api import execute_api
 from faas.api import native as native_routes
@@ -148,15 +149,28 @@ def node_id(data_dir: Path) -> str:
 
 
 def _check_pid_room(settings: Settings, progress: Callable[[str], None]) -> None:
-    """Every environment may run PIDS_LIMIT processes: warn when the host could run out of pids first."""
+    """Every environment may run PIDS_LIMIT processes: warn when the host could run out of pids first. The
+    warning explains itself on the first start that finds it (per data dir and figures); later starts only
+    log it at debug level, so the start-up output stays short."""
     try:
         pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
     except (OSError, ValueError):
         return
-    if settings.max_concurrency * PIDS_LIMIT > pid_max:
-        progress(f"warning: kernel.pid_max is {pid_max}, but {settings.max_concurrency} environments may run "
-                 f"{PIDS_LIMIT} processes each; raise it (sysctl -w kernel.pid_max=4194304) or lower "
-                 "FAAS_MAX_CONCURRENCY, or fork bombs in many functions at once can starve the host")
+    if settings.max_concurrency * PIDS_LIMIT <= pid_max:
+        return
+    figures = f"pid_max={pid_max} max_concurrency={settings.max_concurrency} pids_limit={PIDS_LIMIT}\n"
+    marker = settings.data_dir / "pid-max-warned"
+    if marker.exists() and marker.read_text() == figures:
+        log.debug("kernel.pid_max is %d, below %d environments of %d processes (warned at an earlier start)",
+                  pid_max, settings.max_concurrency, PIDS_LIMIT)
+        return
+    progress(f"warning: kernel.pid_max is {pid_max}, but {settings.max_concurrency} environments "
+             f"(FAAS_MAX_CONCURRENCY) may run up to {PIDS_LIMIT} processes each. Impact: only if functions fork "
+             "that many processes at once (a fork bomb in several functions) can the host run out of pids, and "
+             "then anything on it, faas and sshd included, may fail to start a process; ordinary functions are "
+             "not affected. To rule it out: sysctl -w kernel.pid_max=4194304, or lower FAAS_MAX_CONCURRENCY. "
+             "This warning is shown once; later starts log it at debug level.")
+    marker.write_text(figures)
 
 
 def sandbox_dir(settings: Settings, node: str, progress: Callable[[str], None]) -> Path:
@@ -484,7 +498,8 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     runtime = Listener("Runtime API", runtime_app, sockets=(runtime_socket,),
                        shutdown_timeout=RUNTIME_SHUTDOWN_S, handler_cancellation=True, listen_until_stop=True)
     listener = Listener("Lambda API", api, host=settings.host, port=settings.port, ssl_context=tls,
-                        sockets=(inside_socket,), shutdown_timeout=settings.shutdown_grace_s)
+                        sockets=(inside_socket,), shutdown_timeout=settings.shutdown_grace_s,
+                        access_log=access_log.LOGGER, access_log_class=access_log.AccessLogger)
     parts: tuple[Part, ...] = (
         Hooks("store", stop=engine.dispose),
         Hooks("Docker", stop=backend.close),

@@ -3,10 +3,12 @@ stop finishes the requests in flight (within its shutdown timeout) and closes it
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
 from faas.errors import StartupError
 
@@ -31,16 +33,20 @@ def port_of(sock: socket.socket) -> int:
 
 class Listener:
     """`host`/`port`: an address bound at start (a name or "" may stand for several sockets); `sockets`:
-    sockets bound already (see bind()). `listen_until_stop`: keep accepting connections while draining."""
+    sockets bound already (see bind()). `listen_until_stop`: keep accepting connections while draining.
+    `access_log`: where `access_log_class` writes a line per request (None: no access log)."""
 
     def __init__(self, name: str, app: web.Application, *, shutdown_timeout: float, host: str | None = None,
                  port: int = 0, ssl_context: ssl.SSLContext | None = None, sockets: tuple[socket.socket, ...] = (),
-                 handler_cancellation: bool = False, listen_until_stop: bool = False) -> None:
+                 handler_cancellation: bool = False, listen_until_stop: bool = False,
+                 access_log: logging.Logger | None = None,
+                 access_log_class: type[AbstractAccessLogger] = AbstractAccessLogger) -> None:
         self.name = name
         self._app = app
         self._host, self._port, self._ssl = host, port, ssl_context
         self._sockets = sockets
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
+        self._runner = web.AppRunner(app, access_log=access_log, access_log_class=access_log_class,
+                                     handle_signals=False,
                                      handler_cancellation=handler_cancellation, shutdown_timeout=shutdown_timeout)
         self._sites: list[web.BaseSite] = []
         self._listen_until_stop = listen_until_stop

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import logging
 import signal
 import ssl
-import sys
 
+from faas import serve_lock
 from faas.app import Platform, build, endpoint_url
 from faas.errors import FaasError, StartupError
 from faas.files import replace_file
 from faas.lifecycle import Lifecycle
+from faas.server_log import configure, failed, progress
 from faas.settings import Settings
-
-log = logging.getLogger("faas")
-
-
-def _progress(message: str) -> None:
-    print(f"faas: {message}", file=sys.stderr, flush=True)
 
 
 def is_loopback(host: str) -> bool:
@@ -50,19 +44,29 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
 
 
 async def _serve(settings: Settings) -> None:
+    # Before anything is touched (containers, the endpoint file): a second server on this data dir is refused.
+    lock = serve_lock.acquire(settings.data_dir, settings.host, settings.port)
+    try:
+        await _serve_locked(settings, lock)
+    finally:
+        lock.release()
+
+
+async def _serve_locked(settings: Settings, lock: serve_lock.ServeLock) -> None:
     tls = tls_context(settings)  # a bad certificate is a start-up error, before anything else starts
     if tls is None and not is_loopback(settings.host):
-        _progress(f"warning: listening on {settings.host or 'every address'} over plain HTTP: request bodies "
-                  "(code, environment variables, payloads) and bearer tokens cross the network unencrypted; "
-                  "serve HTTPS with --tls-cert and --tls-key")
-    platform: Platform = await build(settings, _progress, tls)
+        progress(f"warning: listening on {settings.host or 'every address'} over plain HTTP: request bodies "
+                 "(code, environment variables, payloads) and bearer tokens cross the network unencrypted; "
+                 "serve HTTPS with --tls-cert and --tls-key")
+    platform: Platform = await build(settings, progress, tls)
     lifecycle = Lifecycle(platform.parts)
     await lifecycle.start()  # a part that fails to start stops them all and raises
     try:
         endpoint = endpoint_url(settings, platform.api.port)
         # Whole or not at all: a CLI or a test polling for the file never reads it half written.
         replace_file(settings.data_dir / "endpoint", endpoint + "\n", mode=0o644)
-        _progress(f"ready at {endpoint} (credentials: {settings.credentials_path})")
+        lock.record(settings.host, platform.api.port, endpoint)
+        progress(f"ready at {endpoint} (credentials: {settings.credentials_path})")
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -70,15 +74,15 @@ async def _serve(settings: Settings) -> None:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
 
-        _progress("stopping: no new requests; finishing in-flight invocations")
+        progress("stopping: no new requests; finishing in-flight invocations")
         await lifecycle.drain()
     finally:
         await lifecycle.stop()
-    _progress("stopped")
+    progress("stopped")
 
 
 def run(settings: Settings) -> int:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure(settings)
     try:
         import uvloop
     except ImportError:
@@ -88,6 +92,6 @@ def run(settings: Settings) -> int:
     try:
         runner(_serve(settings))
     except FaasError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        failed(str(exc))
         return 2
     return 0

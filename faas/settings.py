@@ -170,7 +170,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("usage_enabled", True, "keep the usage rollups (GET /faas/v1/usage) and enforce budgets; false writes "
             "none (invocation records are kept either way)", _bool),
     Setting("debian_mirror", "", "Debian mirror for the runtime images' base (default: the host's apt sources)"),
-    Setting("log_level", "info", "log level: debug, info, warning or error"),
+    Setting("log_level", "info", "log level: debug, info, warning or error (warning keeps the warnings and "
+            "errors: no access log, no start-up lines)", flag=True),
+    Setting("log_format", "text", "text (an access-log line per request, plain lines for the rest) or json (one "
+            "JSON object per line)", flag=True),
     Setting("metrics_enabled", True, "count invocations, throttles and API requests for GET /metrics (Prometheus "
             "text format, authorised by faas:GetMetrics); false turns the counting and the endpoint off", _bool),
     Setting("clock_file", "", "TEST/DEVELOPMENT AID, never for production: a file holding an ISO-8601 instant "
@@ -225,6 +228,7 @@ class Settings:
     usage_enabled: bool
     debian_mirror: str
     log_level: str
+    log_format: str
     metrics_enabled: bool
     clock_file: str
 
@@ -286,6 +290,8 @@ def load(env: Mapping[str, str], **overrides: Any) -> Settings:
         values[name] = os.path.abspath(os.path.expanduser(values[name])) if values[name] else ""
     if values["log_level"] not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"FAAS_LOG_LEVEL={values['log_level']!r} is not one of debug, info, warning, error")
+    if values["log_format"] not in ("text", "json"):
+        raise ConfigError(f"FAAS_LOG_FORMAT={values['log_format']!r} is not one of text, json")
     if values["token_max_ttl_s"] < 60:
         raise ConfigError("FAAS_TOKEN_MAX_TTL_S must be at least 60 (seconds)")
     if values["console_session_ttl_s"] < 60:

@@ -63,7 +63,14 @@ class Guard:
         self._signing_keys: dict[tuple[str, str, str, str], bytes] = {}
 
     async def authenticate(self, request: web.Request, body_limit: int, operation: str | None = None) -> Caller:
-        """The caller, with the body in request[BODY]. Nothing larger than a few headers is read before the
+        """The caller, with the body in request[BODY]; its ARN in request[PRINCIPAL] for the access log, which
+        names who called whether the call is then allowed or refused."""
+        caller = await self._credentials(request, body_limit, operation)
+        request[PRINCIPAL] = caller.arn
+        return caller
+
+    async def _credentials(self, request: web.Request, body_limit: int, operation: str | None) -> Caller:
+        """The caller the request's credentials name, with the body in request[BODY]. Nothing larger than a few headers is read before the
         credentials are known good: a declared length over `body_limit` is refused before a byte of the body
         is read, and a body whose signature covers it is only held in memory once that signature is checked."""
         # Worded as Lambda words it, naming the API operation: "... for the CreateFunction operation".
@@ -338,6 +345,7 @@ def permits(caller: Caller, action: str, resource: str) -> bool:
 
 GUARD = web.AppKey("guard", Guard)
 CALLER = web.RequestKey("caller", Caller)
+PRINCIPAL = web.RequestKey("principal", str)  # the authenticated caller's ARN, allowed or not
 
 
 @web.middleware

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,8 @@ from faas.sandbox.environment import Invocation, Outcome
 from faas.sandbox.pool import Pool
 from faas.sandbox.response_stream import ResponseStream
 from faas.sandbox.runtime_api import MAX_RESPONSE_BYTES
+
+logger = logging.getLogger(__name__)  # not `log`: that is an invocation's log here
 
 # Lambda gives the init phase 10 s (more when the function's own timeout is longer).
 INIT_TIMEOUT_S = 10
@@ -69,6 +72,7 @@ class Invoker:
                 self._usage.admit(fn)
             unreserved = self.limiter.admit(fn.name)
         except TooManyRequests as refusal:
+            logger.warning("throttled an invocation of %s: %s", fn.name, refusal.fields.get("Reason") or refusal.message)
             if self._usage is not None:
                 self._usage.throttled(fn)
             if self._metrics is not None:
@@ -134,6 +138,10 @@ class Invoker:
             error_type=outcome.error_type, log=log, log_stream=env.log_stream,
         )
         self._recorder.add(record)
+        if outcome.error_type:
+            # The error type only: its message and the function's output may carry the event's data.
+            logger.warning("function %s failed (request %s): %s%s", fn.name, request_id, outcome.error_type,
+                        " after its timeout" if outcome.timed_out else "")
         if self._usage is not None:
             self._usage.invoked(fn, record)
         if self._metrics is not None:

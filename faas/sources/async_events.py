@@ -157,6 +157,9 @@ class AsyncInvoker:
         config = await self._configs.effective(fn.name)
         now = utcnow()
         if now - event.created_at > dt.timedelta(seconds=config.maximum_event_age_s):
+            log.warning("asynchronous invocation %s of %s was older than its maximum age of %d s: dropped%s",
+                        event.request_id, fn.name, config.maximum_event_age_s,
+                        _sent_to(config.on_failure, fn.dead_letter_target))
             await self._report(fn, config.on_failure, event, "EventAgeExceeded", None, None,
                                attempts=event.attempts - 1)
             await self._failed_for_good(fn, event, "EventAgeExceeded", None, attempts=event.attempts - 1)
@@ -179,9 +182,14 @@ class AsyncInvoker:
         if function_error is None:
             await self._report(fn, config.on_success, event, "Success", body, None)
         elif event.attempts <= config.maximum_retry_attempts:
-            await self._retry(event, self._retry_base_s * event.attempts)
+            delay_s = self._retry_base_s * event.attempts
+            log.warning("asynchronous invocation %s of %s failed (attempt %d of %d); retrying in %.0f s",
+                        event.request_id, fn.name, event.attempts, config.maximum_retry_attempts + 1, delay_s)
+            await self._retry(event, delay_s)
             return
         else:
+            log.warning("asynchronous invocation %s of %s failed its %d attempts: dropped%s", event.request_id,
+                        fn.name, event.attempts, _sent_to(config.on_failure, fn.dead_letter_target))
             await self._report(fn, config.on_failure, event, "RetriesExhausted", body, function_error)
             await self._failed_for_good(fn, event, "RetriesExhausted", body, attempts=event.attempts)
             await self._dead_letter(fn, event, _error_message(body))
@@ -269,6 +277,13 @@ def _error_message(response: bytes) -> str:
 
 def _first_bytes(text: str, limit: int) -> str:
     return text.encode()[:limit].decode("utf-8", "ignore")
+
+
+def _sent_to(on_failure: str | None, dead_letter: str | None) -> str:
+    """Where a dropped event's record goes, for the warning that it was dropped."""
+    targets = [f"on-failure destination {on_failure}"] if on_failure else []
+    targets += [f"dead-letter target {dead_letter}"] if dead_letter else []
+    return f" (sent to the {' and the '.join(targets)})" if targets else ""
 
 
 def _json_or_text(payload: bytes) -> Any:

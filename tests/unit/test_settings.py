@@ -133,6 +133,8 @@ def test_a_bad_retention_names_the_variable(variable, text):
 def test_bad_log_level_and_account_id_are_refused():
     with pytest.raises(ConfigError, match="FAAS_LOG_LEVEL"):
         load({"FAAS_LOG_LEVEL": "loud"})
+    with pytest.raises(ConfigError, match="FAAS_LOG_FORMAT='xml' is not one of text, json"):
+        load({"FAAS_LOG_FORMAT": "xml"})
     with pytest.raises(ConfigError, match="FAAS_ACCOUNT_ID"):
         load({"FAAS_ACCOUNT_ID": "1234"})
     with pytest.raises(ConfigError, match="FAAS_ACCOUNT_ID"):
