@@ -13,6 +13,7 @@ from faas.client.transport import ClientError, Transport, pages, quote_segment
 
 URL_PREFIX = "/2021-10-31"
 LAMBDA_PREFIX = "/2015-03-31"
+CONCURRENCY_PREFIX = "/2017-10-31"
 NATIVE_PREFIX = "/faas/v1"
 INVOKE_TIMEOUT_S = 960.0  # a function may run for 900 s
 
@@ -127,6 +128,18 @@ class Client(Transport):
 
     def delete_url(self, name: str) -> None:
         self.request("DELETE", f"{URL_PREFIX}/functions/{quote_segment(name)}/url")
+
+    def update_url(self, name: str, auth_type: str, cors: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"AuthType": auth_type, "Cors": dict(cors or {})}
+        return self._json("PUT", f"{URL_PREFIX}/functions/{quote_segment(name)}/url", body)
+
+    def put_concurrency(self, name: str, reserved: int) -> None:
+        """PutFunctionConcurrency: reserve `reserved` of the node's concurrency for the function."""
+        self._json("PUT", f"{CONCURRENCY_PREFIX}/functions/{quote_segment(name)}/concurrency",
+                   {"ReservedConcurrentExecutions": reserved})
+
+    def delete_concurrency(self, name: str) -> None:
+        self.request("DELETE", f"{CONCURRENCY_PREFIX}/functions/{quote_segment(name)}/concurrency")
 
     # -- native API --
 
