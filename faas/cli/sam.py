@@ -14,9 +14,11 @@ from faas.cli.functions import DEFAULT_ROLE_NAME, PUBLIC_URL_STATEMENTS, _wait_u
 from faas.cli.packaging import code_sha256, read_code
 from faas.client.api import Client
 from faas.client.transport import ClientError
+from faas.errors import StackConflict
 from faas.sam import template as sam_template
 
 DEFAULT_TEMPLATE = "template.yaml"
+STACK_TAG = "faas:stack"  # the tag naming the stack that deployed a function
 # What AWS::Serverless::Function gives a function that does not say (SAM's and Lambda's defaults).
 DEFAULT_MEMORY_MB = 128
 DEFAULT_TIMEOUT_S = 3
@@ -37,6 +39,9 @@ def add_template_options(deploy: argparse.ArgumentParser) -> None:
     group.add_argument("--skip-unsupported", action="store_true",
                        help="deploy what faas supports and warn about the rest (resources, properties, events) "
                             "instead of refusing the template")
+    group.add_argument("--prune", action="store_true",
+                       help="delete the functions this stack deployed before that the template no longer names "
+                            "(they carry the tag faas:stack=<stack name>)")
     deploy_folder = deploy.get_default("run")
     deploy.set_defaults(run=lambda args: cmd_deploy_template(args) if wants_template(args) else deploy_folder(args))
 
@@ -101,21 +106,41 @@ def _deploy_url(client: Client, spec: sam_template.FunctionSpec) -> list[str]:
     return ["URL"]
 
 
-def deploy_function(client: Client, spec: sam_template.FunctionSpec, default_role: str) -> tuple[str, list[str]]:
+def _deploy_tags(client: Client, arn: str, desired: dict[str, str], current: dict[str, str]) -> list[str]:
+    added = {key: value for key, value in desired.items() if current.get(key) != value}
+    removed = sorted(set(current) - set(desired))
+    if added:
+        client.tag(arn, added)
+    if removed:
+        client.untag(arn, removed)
+    return ["tags"] if added or removed else []
+
+
+def deploy_function(client: Client, spec: sam_template.FunctionSpec, default_role: str,
+                    stack_name: str) -> tuple[str, list[str]]:
     """Create the function or update what differs; returns (created/updated/unchanged, what changed)."""
     zip_bytes = read_code(spec.code_uri)
     role = spec.role or default_role
+    tags = {**spec.tags, STACK_TAG: stack_name}  # what --prune finds the stack's functions by
     current = _current(client, spec.name)
     changed: list[str] = []
     if current is None:
         result = client.create_function(spec.name, runtime=spec.runtime, handler=spec.handler, role=role,
                                         zip_file=zip_bytes, memory_size=spec.memory_size or DEFAULT_MEMORY_MB,
                                         timeout=spec.timeout or DEFAULT_TIMEOUT_S, environment=spec.environment,
-                                        description=spec.description)
+                                        description=spec.description, tags=tags)
         _wait_until_ready(client, spec.name, result)
         verb, deployed_reserved = "created", None
     else:
         configuration = current["Configuration"]
+        owner = (current.get("Tags") or {}).get(STACK_TAG)
+        if owner != stack_name:
+            # As CloudFormation does: a stack never takes over a function it did not create.
+            raise StackConflict(f"{spec.logical_id}: the function {spec.name} exists and is not part of stack "
+                                f"{stack_name} (" + (f"it belongs to stack {owner}" if owner else
+                                                     "it was deployed outside any stack") +
+                                "); remove it or give the function another FunctionName")
+        changed += _deploy_tags(client, configuration["FunctionArn"], tags, current.get("Tags") or {})
         changes = configuration_changes(spec, role, configuration)
         if changes:
             configuration = client.update_function_configuration(spec.name, **changes)
@@ -153,12 +178,26 @@ def cmd_deploy_template(args: argparse.Namespace) -> int:
     print(f"stack {template.stack_name} ({path})")
     for spec in template.functions:
         try:
-            verb, changed = deploy_function(client, spec, default_role)
-        except ClientError:
+            verb, changed = deploy_function(client, spec, default_role, template.stack_name)
+        except (ClientError, StackConflict):
             print_error(f"{spec.logical_id} ({spec.name}) failed; the functions before it are deployed")
             raise
         detail = f": {', '.join(changed)}" if changed and verb == "updated" else ""
         print(f"  {verb} {spec.name} ({spec.logical_id}){detail}")
         if spec.url is not None:
             print(f"    FunctionUrl: {client.get_url(spec.name)['FunctionUrl']}")
+    for name in vanished_functions(client, template):
+        if args.prune:
+            client.delete_function(name)
+            print(f"  deleted {name} (no longer in the template)")
+        else:
+            print(f"  kept {name}: no longer in the template; --prune deletes it")
     return 0
+
+
+def vanished_functions(client: Client, template: sam_template.Template) -> list[str]:
+    """The functions the stack deployed earlier that its template no longer names."""
+    named = {spec.name for spec in template.functions}
+    return [function["FunctionName"] for function in client.list_functions()
+            if function["FunctionName"] not in named
+            and client.list_tags(function["FunctionArn"]).get(STACK_TAG) == template.stack_name]

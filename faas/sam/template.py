@@ -25,7 +25,7 @@ MAX_NAME = 64  # Lambda's limit on a function name
 FUNCTION_PROPERTIES = frozenset({
     "CodeUri", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "Role", "FunctionName",
     "Description", "ReservedConcurrentExecutions", "FunctionUrlConfig", "Layers", "Architectures", "Tracing",
-    "PackageType",
+    "PackageType", "Tags",
 })
 # Properties that are accepted only with the value that means "nothing to do" on faas, and why.
 NO_OP_VALUES: dict[str, tuple[Any, str]] = {
@@ -69,6 +69,7 @@ class FunctionSpec:
     description: str = ""
     reserved_concurrency: int | None = None
     url: dict[str, Any] | None = None  # FunctionUrlConfig: AuthType, Cors
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -310,6 +311,10 @@ def _function(logical_id: str, name: str, properties: Mapping[str, Any], base_di
     unknown_environment = sorted(set(environment) - {"Variables"})
     if unknown_environment:
         problems.append(f"{where}.Environment: {', '.join(unknown_environment)} not supported (only Variables)")
+    tags = properties.get("Tags") or {}
+    if not isinstance(tags, dict):
+        problems.append(f"{where}.Tags: expected a map of keys to values, not {tags!r}")
+        tags = {}
     url = properties.get("FunctionUrlConfig")
     if url is not None:
         unknown_url = sorted(set(url) - {"AuthType", "Cors"})
@@ -327,7 +332,8 @@ def _function(logical_id: str, name: str, properties: Mapping[str, Any], base_di
         role=properties.get("Role"), description=str(properties.get("Description") or ""),
         reserved_concurrency=_integer(properties.get("ReservedConcurrentExecutions"),
                                       f"{where}.ReservedConcurrentExecutions", problems),
-        url=None if url is None else {key: url[key] for key in ("AuthType", "Cors") if key in url})
+        url=None if url is None else {key: url[key] for key in ("AuthType", "Cors") if key in url},
+        tags={str(k): "" if v is None else str(v) for k, v in tags.items()})
 
 
 def read(path: Path, *, stack_name: str | None = None, overrides: Mapping[str, str] | None = None,

@@ -126,3 +126,59 @@ def test_bad_parameter_overrides_are_refused_before_anything_is_deployed(run, la
     missing = run("deploy", "-f", str(folder / "nothing.yaml"))
     assert missing.returncode == 2 and "error: cannot read" in missing.stderr
     assert not any(name.startswith(stack) for name in function_names(lam))
+
+
+def test_a_redeploy_changes_only_what_changed_and_prune_removes_what_vanished(run, lam, tmp_path):  # type: ignore[no-untyped-def]
+    folder = sample(tmp_path, "hello-python")
+    other_stack = unique("other")
+    ok(run("deploy", "--stack-name", other_stack, "--skip-unsupported", cwd=sample(tmp_path, "hello-node")))
+    stack = unique("redeploy")
+    name = f"{stack}-HelloWorldFunction"
+
+    def deploy(*extra: str) -> list[str]:
+        return ok(run("deploy", "--stack-name", stack, "--skip-unsupported", *extra, cwd=folder)).stdout.splitlines()[1:]
+
+    assert deploy() == [f"  created {name} (HelloWorldFunction)"]
+    first = lam.get_function(FunctionName=name)
+    assert first["Tags"] == {"faas:stack": stack}
+
+    assert deploy() == [f"  unchanged {name} (HelloWorldFunction)"]
+    again = lam.get_function(FunctionName=name)["Configuration"]
+    assert (again["RevisionId"], again["LastModified"]) == (first["Configuration"]["RevisionId"],
+                                                            first["Configuration"]["LastModified"])
+
+    app = folder / "hello_world" / "app.py"
+    app.write_text(app.read_text().replace('"hello world"', '"hello again"'))
+    assert deploy() == [f"  updated {name} (HelloWorldFunction): code"]
+    assert json.loads(json.loads(ok(run("invoke", name)).stdout)["body"]) == {"message": "hello again"}
+
+    template = folder / "template.yaml"
+    template.write_text(template.read_text().replace("Timeout: 3", "Timeout: 7"))
+    assert deploy() == [f"  updated {name} (HelloWorldFunction): configuration (timeout)"]
+    assert lam.get_function(FunctionName=name)["Configuration"]["Timeout"] == 7
+
+    # The function renamed in the template: the new one is created, the old one kept until --prune.
+    template.write_text(template.read_text().replace("HelloWorldFunction:", "GreetingFunction:"))
+    renamed = f"{stack}-GreetingFunction"
+    assert deploy() == [f"  created {renamed} (GreetingFunction)",
+                        f"  kept {name}: no longer in the template; --prune deletes it"]
+    assert deploy("--prune") == [f"  unchanged {renamed} (GreetingFunction)",
+                                 f"  deleted {name} (no longer in the template)"]
+    names = function_names(lam)
+    assert renamed in names and name not in names
+    assert f"{other_stack}-HelloWorldFunction" in names  # another stack's function is not this stack's to prune
+
+
+def test_a_template_never_takes_over_a_function_it_did_not_deploy(run, lam, tmp_path):  # type: ignore[no-untyped-def]
+    folder = sample(tmp_path, "hello-python")
+    stack = unique("takeover")
+    name = f"{stack}-HelloWorldFunction"
+    ok(run("deploy", str(folder / "hello_world"), "--name", name, "--runtime", "python3.13",
+           "--handler", "app.lambda_handler", "--memory", "256"))
+    refused = run("deploy", "--stack-name", stack, "--skip-unsupported", cwd=folder)
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines()[-1] == (
+        f"error: HelloWorldFunction: the function {name} exists and is not part of stack {stack} (it was deployed "
+        f"outside any stack); remove it or give the function another FunctionName")
+    configuration = lam.get_function(FunctionName=name)["Configuration"]
+    assert configuration["MemorySize"] == 256  # untouched

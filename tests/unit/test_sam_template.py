@@ -103,6 +103,7 @@ def test_getatt_and_ref_of_another_function_and_sub_forms(tmp_path):
               Handler: app.handler
               Runtime: python3.13
               Role: !Sub "arn:aws:iam::${AWS::AccountId}:role/caller"
+              Tags: {team: !Ref AWS::StackName}
               Environment:
                 Variables:
                   WORKER: !Ref Worker
@@ -119,6 +120,7 @@ def test_getatt_and_ref_of_another_function_and_sub_forms(tmp_path):
         "WORKER": "stack-Worker", "WORKER_ARN": "arn:aws:lambda:us-east-1:000000000000:function:stack-Worker",
         "LITERAL": "${NotAVariable}", "WITH_VARS": "512-stack", "JOINED": "a/b"}
     assert worker.code_uri == caller.code_uri == (path.parent / "src").resolve()
+    assert (worker.tags, caller.tags) == ({}, {"team": "stack"})
 
 
 def test_globals_lists_join_and_the_function_wins_on_plain_values():
