@@ -9,11 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from faas import settings as settings_module
+from faas.cli import sam_sources
 from faas.cli.common import client_for, print_error, print_to_stderr
 from faas.cli.functions import DEFAULT_ROLE_NAME, PUBLIC_URL_STATEMENTS, _wait_until_ready
 from faas.cli.packaging import code_sha256, read_code
 from faas.client.api import Client
+from faas.client.events import EventsClient
+from faas.client.queues import QueueClient
 from faas.client.transport import ClientError
+from faas.client.triggers import MappingClient
 from faas.errors import StackConflict
 from faas.sam import template as sam_template
 
@@ -167,18 +171,26 @@ def deploy_function(client: Client, spec: sam_template.FunctionSpec, default_rol
 def cmd_deploy_template(args: argparse.Namespace) -> int:
     config = settings_module.load(os.environ, data_dir=args.data_dir)
     path = Path(args.template or DEFAULT_TEMPLATE)
+    client = client_for(args, config)
     template = sam_template.read(path, stack_name=args.stack_name,
                                  overrides=sam_template.parse_overrides(args.parameter_overrides or []),
                                  region=config.region, account_id=config.account_id,
-                                 skip_unsupported=args.skip_unsupported)
+                                 skip_unsupported=args.skip_unsupported,
+                                 queue_url_base=f"{client.endpoint_url.rstrip('/')}/{config.account_id}/")
     for skipped in template.skipped:
         print_to_stderr(f"warning: not deployed: {skipped}")
-    client = client_for(args, config)
     default_role = f"arn:aws:iam::{config.account_id}:role/{DEFAULT_ROLE_NAME}"
     print(f"stack {template.stack_name} ({path})")
+    if template.queues:
+        queues = client_for(args, config, client_class=QueueClient)
+        for queue in template.queues:
+            print(f"  {sam_sources.deploy_queue(queues, queue)} queue {queue.name} ({queue.logical_id})")
+    mappings = client_for(args, config, client_class=MappingClient)
+    events_client = client_for(args, config, client_class=EventsClient)
     for spec in template.functions:
         try:
-            verb, changed = deploy_function(client, spec, default_role, template.stack_name)
+            role = sam_sources.implicit_role(client, spec) or default_role
+            verb, changed = deploy_function(client, spec, role, template.stack_name)
         except (ClientError, StackConflict):
             print_error(f"{spec.logical_id} ({spec.name}) failed; the functions before it are deployed")
             raise
@@ -186,6 +198,10 @@ def cmd_deploy_template(args: argparse.Namespace) -> int:
         print(f"  {verb} {spec.name} ({spec.logical_id}){detail}")
         if spec.url is not None:
             print(f"    FunctionUrl: {client.get_url(spec.name)['FunctionUrl']}")
+        function_arn = f"arn:aws:lambda:{config.region}:{config.account_id}:function:{spec.name}"
+        for line in (sam_sources.deploy_sqs_events(mappings, spec)
+                     + sam_sources.deploy_schedule_events(events_client, client, spec, function_arn)):
+            print(f"    {line}")
     for name in vanished_functions(client, template):
         if args.prune:
             client.delete_function(name)

@@ -7,6 +7,8 @@ is collected into one `UnsupportedTemplate` naming each place, so nothing is dro
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from faas.errors import ConfigError
 
 TRANSFORM = "AWS::Serverless-2016-10-31"
 FUNCTION = "AWS::Serverless::Function"
+QUEUE = "AWS::SQS::Queue"
 MAX_NAME = 64  # Lambda's limit on a function name
 
 # The properties of AWS::Serverless::Function that faas deploys; a Globals.Function may set any of them.
@@ -35,6 +38,15 @@ NO_OP_VALUES: dict[str, tuple[Any, str]] = {
     "PackageType": ("Zip", "faas deploys zip packages only"),
 }
 TRACING_NO_OPS = frozenset({"Disabled", "PassThrough"})
+# The events faas serves, each with the properties it takes (the first is required).
+EVENT_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "SQS": ("Queue", "BatchSize", "Enabled", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes",
+            "FilterCriteria"),
+    "Schedule": ("Schedule", "Input", "Enabled", "State", "Name", "Description"),
+}
+# AWS::SQS::Queue's properties that are queue attributes of the same name.
+QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds",
+                    "MaximumMessageSize")
 PARAMETER_TYPES = frozenset({"String", "Number", "CommaDelimitedList"})
 TEMPLATE_SECTIONS = frozenset({"AWSTemplateFormatVersion", "Transform", "Description", "Metadata", "Parameters",
                                "Globals", "Resources", "Outputs"})
@@ -54,6 +66,24 @@ class UnsupportedTemplate(ConfigError):
 
 
 @dataclass(frozen=True)
+class EventSpec:
+    """One entry of a function's Events: its id, Type and resolved Properties."""
+
+    event_id: str
+    kind: str
+    properties: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """An AWS::SQS::Queue: its name and the attributes CreateQueue takes."""
+
+    logical_id: str
+    name: str
+    attributes: dict[str, str]
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     """One function as the template describes it, every value resolved."""
 
@@ -70,6 +100,7 @@ class FunctionSpec:
     reserved_concurrency: int | None = None
     url: dict[str, Any] | None = None  # FunctionUrlConfig: AuthType, Cors
     tags: dict[str, str] = field(default_factory=dict)
+    events: list[EventSpec] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -77,6 +108,7 @@ class Template:
     path: Path
     stack_name: str
     functions: list[FunctionSpec]
+    queues: list[QueueSpec]
     skipped: list[str]  # what faas does not deploy, when the caller chose to go on without it
 
 
@@ -139,12 +171,12 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
 class _Resolver:
     """Resolves intrinsic functions against the parameters, pseudo parameters and the template's functions."""
 
-    def __init__(self, parameters: Mapping[str, Any], pseudo: Mapping[str, str],
-                 function_names: Mapping[str, str], arn_of: Any, problems: list[str]) -> None:
+    def __init__(self, parameters: Mapping[str, Any], pseudo: Mapping[str, str], refs: Mapping[str, str],
+                 attributes: Mapping[tuple[str, str], str], problems: list[str]) -> None:
         self.parameters = parameters
         self.pseudo = pseudo
-        self.function_names = function_names
-        self.arn_of = arn_of
+        self.refs = refs  # what Ref of a resource gives: a function's name, a queue's URL
+        self.attributes = attributes  # what Fn::GetAtt of (resource, attribute) gives
         self.problems = problems
 
     def resolve(self, value: Any, where: str) -> Any:
@@ -173,9 +205,9 @@ class _Resolver:
             return self.parameters[name]
         if name in self.pseudo:
             return self.pseudo[name]
-        if name in self.function_names:
-            return self.function_names[name]
-        self.problems.append(f"{where}: Ref {name!r} names no parameter, pseudo parameter or function of the template")
+        if name in self.refs:
+            return self.refs[name]
+        self.problems.append(f"{where}: Ref {name!r} names no parameter, pseudo parameter or resource faas deploys")
         return None
 
     def get_att(self, argument: Any, where: str) -> Any:
@@ -185,10 +217,10 @@ class _Resolver:
             self.problems.append(f"{where}: Fn::GetAtt takes [LogicalId, Attribute], not {argument!r}")
             return None
         logical_id, attribute = argument
-        if logical_id in self.function_names and attribute == "Arn":
-            return self.arn_of(self.function_names[logical_id])
+        if (logical_id, attribute) in self.attributes:
+            return self.attributes[logical_id, attribute]
         self.problems.append(f"{where}: Fn::GetAtt {logical_id}.{attribute} is not known to faas "
-                             f"(known: <Function>.Arn of the template's functions)")
+                             f"(known: <Function>.Arn, <Queue>.Arn, <Queue>.QueueName, <Queue>.QueueUrl)")
         return None
 
     def sub(self, argument: Any, where: str) -> Any:
@@ -336,11 +368,65 @@ def _function(logical_id: str, name: str, properties: Mapping[str, Any], base_di
         tags={str(k): "" if v is None else str(v) for k, v in tags.items()})
 
 
+def _of_type(resources: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {logical_id: resource for logical_id, resource in resources.items()
+            if isinstance(resource, dict) and resource.get("Type") == kind}
+
+
+def _name(resolver: _Resolver, logical_id: str, resource: Mapping[str, Any], name_property: str,
+          stack_name: str) -> str:
+    given = (resource.get("Properties") or {}).get(name_property)
+    if given is None:
+        return default_function_name(stack_name, logical_id)
+    return str(resolver.resolve(given, f"Resources.{logical_id}.Properties.{name_property}"))
+
+
+def _queue(logical_id: str, name: str, resolver: _Resolver, resource: Mapping[str, Any], problems: list[str],
+           skippable: list[str]) -> QueueSpec:
+    where = f"Resources.{logical_id}"
+    for key in sorted(set(resource) - {"Type", "Properties", "Metadata"}):
+        skippable.append(f"{where}.{key}: not supported")
+    properties = resolver.resolve(resource.get("Properties") or {}, f"{where}.Properties")
+    for key in sorted(set(properties) - {"QueueName", "RedrivePolicy", *QUEUE_ATTRIBUTES}):
+        skippable.append(f"{where}.Properties.{key}: the property is not supported")
+    attributes = {key: str(properties[key]) for key in QUEUE_ATTRIBUTES if key in properties}
+    redrive = properties.get("RedrivePolicy")
+    if redrive is not None:
+        if not isinstance(redrive, dict):
+            problems.append(f"{where}.Properties.RedrivePolicy: expected deadLetterTargetArn and maxReceiveCount")
+        else:
+            attributes["RedrivePolicy"] = json.dumps(redrive, separators=(",", ":"))
+    return QueueSpec(logical_id, name, attributes)
+
+
+def _events(events: Mapping[str, Any], resolver: _Resolver, where: str, problems: list[str],
+            skippable: list[str]) -> list[EventSpec]:
+    specs = []
+    for event_id, event in events.items():
+        kind = event.get("Type") if isinstance(event, dict) else None
+        if kind not in EVENT_PROPERTIES:
+            skippable.append(f"{where}.{event_id}: events of type {kind} are not supported "
+                             f"(supported: {', '.join(EVENT_PROPERTIES)})")
+            continue
+        properties = resolver.resolve(event.get("Properties") or {}, f"{where}.{event_id}.Properties")
+        required, *_ = EVENT_PROPERTIES[kind]
+        for key in sorted(set(properties) - set(EVENT_PROPERTIES[kind])):
+            skippable.append(f"{where}.{event_id}.Properties.{key}: not supported for {kind} events")
+        if properties.get(required) is None:
+            problems.append(f"{where}.{event_id}.Properties.{required} missing")
+            continue
+        specs.append(EventSpec(event_id, kind, {key: properties[key] for key in EVENT_PROPERTIES[kind]
+                                                if key in properties}))
+    return specs
+
+
 def read(path: Path, *, stack_name: str | None = None, overrides: Mapping[str, str] | None = None,
-         region: str = "us-east-1", account_id: str = "000000000000", skip_unsupported: bool = False) -> Template:
+         region: str = "us-east-1", account_id: str = "000000000000", skip_unsupported: bool = False,
+         queue_url_base: str | None = None) -> Template:
     """The template's functions, resolved. Raises UnsupportedTemplate listing everything faas would not
     deploy; with `skip_unsupported`, only problems that leave a function undeployable raise, and the rest
-    come back in `Template.skipped`."""
+    come back in `Template.skipped`. A queue's URL (its Ref) is `queue_url_base` + its name (default: AWS's
+    form; the CLI gives the platform's)."""
     document = load(path)
     stack_name = stack_name or path.resolve().parent.name
     problems: list[str] = []   # what faas cannot deploy: always fatal
@@ -365,24 +451,31 @@ def read(path: Path, *, stack_name: str | None = None, overrides: Mapping[str, s
     global_function = {k: v for k, v in global_function.items() if k in FUNCTION_PROPERTIES}
 
     resources = document["Resources"]
-    functions = {logical_id: resource for logical_id, resource in resources.items()
-                 if isinstance(resource, dict) and resource.get("Type") == FUNCTION}
+    functions = _of_type(resources, FUNCTION)
+    queues = _of_type(resources, QUEUE)
     for logical_id, resource in resources.items():
-        if logical_id not in functions:
+        if logical_id not in functions and logical_id not in queues:
             kind = resource.get("Type") if isinstance(resource, dict) else None
             skippable.append(f"Resources.{logical_id}: the resource type {kind} is not supported "
-                             f"(supported: {FUNCTION})")
+                             f"(supported: {FUNCTION}, {QUEUE})")
 
-    # Names first: a function's properties may Ref or GetAtt another function, or itself.
-    bootstrap = _Resolver(parameters, pseudo, {}, None, problems)
-    names: dict[str, str] = {}
-    for logical_id, resource in functions.items():
-        given = (resource.get("Properties") or {}).get("FunctionName")
-        names[logical_id] = str(bootstrap.resolve(given, f"Resources.{logical_id}.Properties.FunctionName")) \
-            if given is not None else default_function_name(stack_name, logical_id)
-    arn_prefix = f"arn:aws:lambda:{region}:{account_id}:function:"
-    resolver = _Resolver(parameters, pseudo, names, lambda name: arn_prefix + name, problems)
+    # Names first: a resource's properties may Ref or GetAtt another resource, or itself.
+    bootstrap = _Resolver(parameters, pseudo, {}, {}, problems)
+    names = {logical_id: _name(bootstrap, logical_id, resource, "FunctionName", stack_name)
+             for logical_id, resource in functions.items()}
+    queue_names = {logical_id: _name(bootstrap, logical_id, resource, "QueueName", stack_name)
+                   for logical_id, resource in queues.items()}
+    queue_url_base = queue_url_base or f"https://sqs.{region}.amazonaws.com/{account_id}/"
+    refs = {**names, **{logical_id: queue_url_base + name for logical_id, name in queue_names.items()}}
+    attributes = {(logical_id, "Arn"): f"arn:aws:lambda:{region}:{account_id}:function:{name}"
+                  for logical_id, name in names.items()}
+    for logical_id, name in queue_names.items():
+        attributes.update({(logical_id, "Arn"): f"arn:aws:sqs:{region}:{account_id}:{name}",
+                           (logical_id, "QueueName"): name, (logical_id, "QueueUrl"): queue_url_base + name})
+    resolver = _Resolver(parameters, pseudo, refs, attributes, problems)
 
+    queue_specs = [_queue(logical_id, queue_names[logical_id], resolver, resource, problems, skippable)
+                   for logical_id, resource in queues.items()]
     specs: list[FunctionSpec] = []
     for logical_id, resource in functions.items():
         where = f"Resources.{logical_id}"
@@ -391,16 +484,14 @@ def read(path: Path, *, stack_name: str | None = None, overrides: Mapping[str, s
         properties = resource.get("Properties") or {}
         for key in sorted(set(properties) - FUNCTION_PROPERTIES - {"Events"}):
             skippable.append(f"{where}.Properties.{key}: the property is not supported")
-        for event_id, event in (properties.get("Events") or {}).items():
-            kind = event.get("Type") if isinstance(event, dict) else None
-            skippable.append(f"{where}.Properties.Events.{event_id}: events of type {kind} are not supported")
+        events = _events(properties.get("Events") or {}, resolver, f"{where}.Properties.Events", problems, skippable)
         merged = _merge_globals(global_function, {k: v for k, v in properties.items() if k in FUNCTION_PROPERTIES})
         resolved = resolver.resolve(merged, f"{where}.Properties")
         spec = _function(logical_id, names[logical_id], resolved, path.resolve().parent, problems)
         if spec is not None:
-            specs.append(spec)
+            specs.append(dataclasses.replace(spec, events=events))
     if not functions:
         problems.append(f"Resources: no {FUNCTION} to deploy")
     if problems or (skippable and not skip_unsupported):
         raise UnsupportedTemplate(path, problems + ([] if skip_unsupported else skippable))
-    return Template(path=path, stack_name=stack_name, functions=specs, skipped=skippable)
+    return Template(path=path, stack_name=stack_name, functions=specs, queues=queue_specs, skipped=skippable)

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,7 @@ def test_hello_world_python_is_refused_then_deployed_without_its_api_event(run, 
     assert refused.stderr.splitlines() == [
         f"error: {folder / 'template.yaml'} asks for what faas does not deploy:",
         "  - Globals.Function.LoggingConfig: the property is not supported",
-        "  - Resources.HelloWorldFunction.Properties.Events.HelloWorld: events of type Api are not supported",
+        "  - Resources.HelloWorldFunction.Properties.Events.HelloWorld: events of type Api are not supported (supported: SQS, Schedule)",
     ]
     assert f"{stack}-HelloWorldFunction" not in function_names(lam)  # nothing was touched
 
@@ -69,7 +70,7 @@ def test_hello_world_python_is_refused_then_deployed_without_its_api_event(run, 
     assert deployed.stderr.splitlines() == [
         "warning: not deployed: Globals.Function.LoggingConfig: the property is not supported",
         "warning: not deployed: Resources.HelloWorldFunction.Properties.Events.HelloWorld: "
-        "events of type Api are not supported",
+        "events of type Api are not supported (supported: SQS, Schedule)",
     ]
     configuration = lam.get_function(FunctionName=name)["Configuration"]
     assert (configuration["Runtime"], configuration["Handler"]) == ("python3.13", "app.lambda_handler")
@@ -182,3 +183,66 @@ def test_a_template_never_takes_over_a_function_it_did_not_deploy(run, lam, tmp_
         f"outside any stack); remove it or give the function another FunctionName")
     configuration = lam.get_function(FunctionName=name)["Configuration"]
     assert configuration["MemorySize"] == 256  # untouched
+
+
+def wait_for_log(run, name: str, text: str, timeout: float) -> str:  # type: ignore[no-untyped-def]
+    """`faas logs NAME` polled until `text` shows in it (records are written in batches)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        logs = ok(run("logs", name)).stdout
+        if text in logs:
+            return logs
+        assert time.monotonic() < deadline, f"{text!r} never showed in `faas logs {name}`:\n{logs}"
+        time.sleep(0.5)
+
+
+def test_an_sqs_consumer_gets_its_queue_and_its_messages(run, lam, server, tmp_path):  # type: ignore[no-untyped-def]
+    folder = sample(tmp_path, "sqs-consumer")
+    stack = unique("sqs")
+    deployed = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    queue, name = f"{stack}-MySqsQueue", f"{stack}-MySQSQueueFunction"
+    assert deployed[1:] == [f"  created queue {queue} (MySqsQueue)",
+                            f"  created {name} (MySQSQueueFunction)",
+                            f"    created SQS event MySQSEvent ({queue})"]
+    [mapping] = lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]
+    assert mapping["EventSourceArn"] == f"arn:aws:sqs:us-east-1:000000000000:{queue}"
+    assert mapping["BatchSize"] == 10
+
+    # No Role in the template: as SAM does, the function gets a role of its own, allowed to consume its queue
+    assert lam.get_function(FunctionName=name)["Configuration"]["Role"] == \
+        f"arn:aws:iam::000000000000:role/{name}-role"
+    assert server.get_json(f"/faas/v1/roles/{name}-role/policies")["Policies"] == {"SQSQueueExecution": {
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": [
+            "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+            "Resource": [f"arn:aws:sqs:us-east-1:000000000000:{queue}"]}]}}
+
+    ok(run("queues", "send", queue, "--body", "order 42"))
+    wait_for_log(run, name, ": order 42", timeout=60)
+
+    again = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    assert again[1:] == [f"  unchanged queue {queue} (MySqsQueue)",
+                         f"  unchanged {name} (MySQSQueueFunction)",
+                         f"    unchanged SQS event MySQSEvent ({queue})"]
+    template = folder / "template.yaml"
+    template.write_text(template.read_text().replace("BatchSize: 10", "BatchSize: 5")
+                        .replace("VisibilityTimeout: 60", "VisibilityTimeout: 90"))
+    changed = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    assert changed[1:] == [f"  updated queue {queue} (MySqsQueue)",
+                           f"  unchanged {name} (MySQSQueueFunction)",
+                           f"    updated SQS event MySQSEvent ({queue})"]
+    [mapping] = lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]
+    assert mapping["BatchSize"] == 5
+
+
+def test_a_scheduled_job_runs_on_its_schedule(run, lam, tmp_path):  # type: ignore[no-untyped-def]
+    folder = sample(tmp_path, "scheduled-job")
+    stack = unique("cron")
+    name = f"{stack}-ScheduledFunction"
+    deployed = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    assert deployed[1:] == [f"  created {name} (ScheduledFunction)",
+                            f"    created Schedule event CloudWatchEvent (rule {name}-CloudWatchEvent)"]
+    # rate(1 minute): the rule's first run comes within a minute of its creation
+    wait_for_log(run, name, "running scheduled job cleanup", timeout=150)
+    again = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    assert again[1:] == [f"  unchanged {name} (ScheduledFunction)",
+                         f"    unchanged Schedule event CloudWatchEvent (rule {name}-CloudWatchEvent)"]

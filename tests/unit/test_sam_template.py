@@ -55,12 +55,12 @@ def test_hello_world_python_is_refused_with_everything_it_lacks_listed():
         sam.read(SAMPLES / "hello-python" / "template.yaml")
     assert caught.value.problems == [
         "Globals.Function.LoggingConfig: the property is not supported",
-        "Resources.HelloWorldFunction.Properties.Events.HelloWorld: events of type Api are not supported",
+        "Resources.HelloWorldFunction.Properties.Events.HelloWorld: events of type Api are not supported (supported: SQS, Schedule)",
     ]
     assert str(caught.value).endswith("asks for what faas does not deploy:\n"
                                       "  - Globals.Function.LoggingConfig: the property is not supported\n"
                                       "  - Resources.HelloWorldFunction.Properties.Events.HelloWorld: "
-                                      "events of type Api are not supported")
+                                      "events of type Api are not supported (supported: SQS, Schedule)")
 
 
 def test_hello_world_python_with_skip_unsupported():
@@ -137,11 +137,11 @@ def test_every_unsupported_thing_is_listed_at_once(tmp_path):
           Api: {Cors: "'*'"}
           Function: {Tracing: Active}
         Resources:
-          Queue:
-            Type: AWS::SQS::Queue
+          Topic:
+            Type: AWS::SNS::Topic
           Fn:
             Type: AWS::Serverless::Function
-            DependsOn: Queue
+            DependsOn: Topic
             Properties:
               CodeUri: src/
               Handler: app.handler
@@ -151,11 +151,14 @@ def test_every_unsupported_thing_is_listed_at_once(tmp_path):
               VpcConfig: {SubnetIds: [a]}
               Environment: {Variables: {A: !If [IsProd, a, b]}}
               Events:
-                Tick: {Type: Schedule, Properties: {Schedule: rate(1 minute)}}
+                Stream: {Type: Kinesis, Properties: {Stream: arn}}
+                Tick: {Type: Schedule, Properties: {Schedule: rate(1 minute), RetryPolicy: {}}}
+                Queue: {Type: SQS, Properties: {BatchSize: 5}}
     """)
     with pytest.raises(sam.UnsupportedTemplate) as caught:
         sam.read(path)
     assert caught.value.problems == [
+        "Resources.Fn.Properties.Events.Queue.Properties.Queue missing",
         "Resources.Fn.Properties.Environment.Variables.A: the intrinsic function Fn::If is not supported "
         "(supported: Ref, Fn::Sub, Fn::GetAtt, Fn::Join)",
         "Resources.Fn.Properties.Layers: ['arn:aws:lambda:us-east-1:000000000000:layer:x:1'] is not supported: "
@@ -164,10 +167,12 @@ def test_every_unsupported_thing_is_listed_at_once(tmp_path):
         "Resources.Fn.Properties.Tracing: 'Active' is not supported: faas has no X-Ray tracing (only 'Disabled')",
         "Conditions: the template section is not supported",
         "Globals.Api: only Globals.Function is supported",
-        "Resources.Queue: the resource type AWS::SQS::Queue is not supported (supported: AWS::Serverless::Function)",
+        "Resources.Topic: the resource type AWS::SNS::Topic is not supported "
+        "(supported: AWS::Serverless::Function, AWS::SQS::Queue)",
         "Resources.Fn.DependsOn: not supported",
         "Resources.Fn.Properties.VpcConfig: the property is not supported",
-        "Resources.Fn.Properties.Events.Tick: events of type Schedule are not supported",
+        "Resources.Fn.Properties.Events.Stream: events of type Kinesis are not supported (supported: SQS, Schedule)",
+        "Resources.Fn.Properties.Events.Tick.Properties.RetryPolicy: not supported for Schedule events",
     ]
     # what leaves a function undeployable is refused even with --skip-unsupported
     with pytest.raises(sam.UnsupportedTemplate, match="faas has no layers"):
@@ -215,9 +220,9 @@ def test_unknown_references_and_a_missing_transform_are_named(tmp_path):
     assert caught.value.problems == [
         "Transform: None is not supported: faas reads SAM templates (Transform: AWS::Serverless-2016-10-31)",
         "Resources.Fn.Properties.Role: Fn::GetAtt FnRole.Arn is not known to faas "
-        "(known: <Function>.Arn of the template's functions)",
-        "Resources.Fn.Properties.Description: Ref 'Nothing' names no parameter, pseudo parameter or function "
-        "of the template",
+        "(known: <Function>.Arn, <Queue>.Arn, <Queue>.QueueName, <Queue>.QueueUrl)",
+        "Resources.Fn.Properties.Description: Ref 'Nothing' names no parameter, pseudo parameter or resource "
+        "faas deploys",
         "Resources.Fn.Properties: Handler missing",
     ]
 
@@ -233,3 +238,42 @@ def test_parameter_overrides_take_both_forms():
 
 def test_default_names_fit_lambdas_limit():
     assert sam.default_function_name("s" * 60, "Function") == ("s" * 60 + "-Fun")
+
+
+def test_an_sqs_consumer_and_its_queue(tmp_path):
+    template = sam.read(SAMPLES / "sqs-consumer" / "template.yaml", stack_name="s",
+                        queue_url_base="http://127.0.0.1:9000/000000000000/")
+    assert template.queues == [sam.QueueSpec("MySqsQueue", "s-MySqsQueue", {"VisibilityTimeout": "60"})]
+    (function,) = template.functions
+    assert function.events == [sam.EventSpec("MySQSEvent", "SQS", {
+        "Queue": "arn:aws:sqs:us-east-1:000000000000:s-MySqsQueue", "BatchSize": 10})]
+
+
+def test_a_queues_ref_is_its_url_and_its_attributes_resolve(tmp_path):
+    path = write(tmp_path, HEADER + """\
+        Resources:
+          Dlq: {Type: AWS::SQS::Queue, Properties: {QueueName: !Sub "${AWS::StackName}-dead"}}
+          Jobs:
+            Type: AWS::SQS::Queue
+            Properties:
+              RedrivePolicy: {deadLetterTargetArn: !GetAtt Dlq.Arn, maxReceiveCount: 3}
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: src/
+              Handler: app.handler
+              Runtime: python3.13
+              Environment: {Variables: {JOBS: !Ref Jobs, DLQ: !GetAtt Dlq.QueueName}}
+              Events:
+                Nightly: {Type: Schedule, Properties: {Schedule: "cron(0 3 * * ? *)", Input: '{"a": 1}', Enabled: false}}
+    """)
+    template = sam.read(path)
+    dlq, jobs = template.queues
+    assert dlq.name == "stack-dead"
+    assert jobs.attributes == {"RedrivePolicy": '{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:'
+                                                'stack-dead","maxReceiveCount":3}'}
+    (function,) = template.functions
+    assert function.environment == {"JOBS": "https://sqs.us-east-1.amazonaws.com/000000000000/stack-Jobs",
+                                    "DLQ": "stack-dead"}
+    assert function.events == [sam.EventSpec("Nightly", "Schedule", {
+        "Schedule": "cron(0 3 * * ? *)", "Input": '{"a": 1}', "Enabled": False})]

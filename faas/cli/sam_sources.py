@@ -1,0 +1,133 @@
+"""What `faas deploy -f` makes of a SAM template besides functions: its AWS::SQS::Queue resources, and each
+function's SQS events (event source mappings) and Schedule events (EventBridge rules), changing only what
+differs from what is deployed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faas.client.api import Client
+from faas.client.events import EventsClient
+from faas.client.queues import QueueClient
+from faas.client.transport import ClientError
+from faas.client.triggers import MappingClient
+from faas.sam.template import EventSpec, FunctionSpec, QueueSpec
+
+MAX_RULE_NAME = 64
+ACTIVE_MAPPING_STATES = frozenset({"Creating", "Enabling", "Enabled", "Updating"})
+
+
+def deploy_queue(queues: QueueClient, queue: QueueSpec) -> str:
+    """Create the queue, or set the attributes that differ; returns created/updated/unchanged."""
+    try:
+        url = queues.queue_url(queue.name)
+    except ClientError as exc:
+        if "NonExistentQueue" not in exc.code and "QueueDoesNotExist" not in exc.code:
+            raise
+        queues.create_queue(queue.name, queue.attributes)
+        return "created"
+    current = queues.attributes(url, list(queue.attributes)) if queue.attributes else {}
+    changed = {key: value for key, value in queue.attributes.items() if current.get(key) != value}
+    if not changed:
+        return "unchanged"
+    queues.call("SetQueueAttributes", {"QueueUrl": url, "Attributes": changed})
+    return "updated"
+
+
+def _mapping_changes(event: EventSpec, current: dict[str, Any]) -> dict[str, Any]:
+    settings = {key: value for key, value in event.properties.items() if key != "Queue"}
+    changes = {key: value for key, value in settings.items()
+               if key != "Enabled" and current.get(key) != value}
+    enabled = bool(settings.get("Enabled", True))
+    if enabled != (current.get("State") in ACTIVE_MAPPING_STATES):
+        changes["Enabled"] = enabled
+    return changes
+
+
+def deploy_sqs_events(mappings: MappingClient, function: FunctionSpec) -> list[str]:
+    """The function's mappings made to match its SQS events (a mapping no event names is deleted: the
+    function is the stack's, and so are its mappings)."""
+    events = [event for event in function.events if event.kind == "SQS"]
+    existing = {mapping["EventSourceArn"]: mapping for mapping in mappings.list_mappings(function.name)}
+    lines = []
+    for event in events:
+        arn = str(event.properties["Queue"])
+        current = existing.pop(arn, None)
+        if current is None:
+            mappings.create_mapping(function.name, arn, **{k: v for k, v in event.properties.items() if k != "Queue"})
+            verb = "created"
+        elif changes := _mapping_changes(event, current):
+            mappings.update_mapping(current["UUID"], **changes)
+            verb = "updated"
+        else:
+            verb = "unchanged"
+        lines.append(f"{verb} SQS event {event.event_id} ({arn.rsplit(':', 1)[-1]})")
+    for arn, mapping in existing.items():
+        mappings.delete_mapping(mapping["UUID"])
+        lines.append(f"removed the mapping from {arn.rsplit(':', 1)[-1]} (no longer an event of the function)")
+    return lines
+
+
+def rule_name(function: FunctionSpec, event: EventSpec) -> str:
+    return str(event.properties.get("Name") or f"{function.name}-{event.event_id}"[:MAX_RULE_NAME])
+
+
+def deploy_schedule_events(events_client: EventsClient, client: Client, function: FunctionSpec,
+                           function_arn: str) -> list[str]:
+    """An EventBridge rule on a schedule per Schedule event, targeting the function, which lets the rule
+    invoke it (as SAM makes them)."""
+    lines = []
+    for event in (event for event in function.events if event.kind == "Schedule"):
+        name = rule_name(function, event)
+        enabled = bool(event.properties.get("Enabled", True)) and event.properties.get("State") != "DISABLED"
+        description = event.properties.get("Description")
+        target: dict[str, Any] = {"Id": f"{function.logical_id}{event.event_id}"[:MAX_RULE_NAME], "Arn": function_arn}
+        if event.properties.get("Input") is not None:
+            target["Input"] = str(event.properties["Input"])
+        current = next((rule for rule in events_client.rules(None, name) if rule.get("Name") == name), None)
+        same_rule = current is not None and current.get("ScheduleExpression") == event.properties["Schedule"] \
+            and current.get("State") == ("ENABLED" if enabled else "DISABLED") \
+            and (current.get("Description") or None) == description
+        same_target = current is not None and [{k: t.get(k) for k in ("Id", "Arn", "Input") if t.get(k) is not None}
+                                               for t in events_client.targets(name, None)] == [target]
+        if same_rule and same_target:
+            lines.append(f"unchanged Schedule event {event.event_id} (rule {name})")
+            continue
+        rule_arn = events_client.put_rule(name, None, schedule=str(event.properties["Schedule"]), bus=None,
+                                          description=description, enabled=enabled)
+        try:
+            client.add_permission(function.name, statement_id=f"{name}-invoke"[:100], action="lambda:InvokeFunction",
+                                  principal="events.amazonaws.com", source_arn=rule_arn)
+        except ClientError as exc:
+            if exc.code != "ResourceConflictException":  # granted by an earlier deploy
+                raise
+        events_client.put_target(name, None, target)
+        lines.append(f"{'created' if current is None else 'updated'} Schedule event {event.event_id} (rule {name})")
+    return lines
+
+
+# What SAM's implicit role gets for SQS events (AWS's managed policy AWSLambdaSQSQueueExecutionRole), here
+# limited to the function's queues.
+SQS_POLLER_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                      "sqs:ChangeMessageVisibility"]
+IMPLICIT_POLICY = "SQSQueueExecution"
+
+
+def implicit_role(client: Client, function: FunctionSpec) -> str | None:
+    """For a function without a Role, what SAM makes: a role of its own (<function>-role) allowed to consume
+    the queues of its SQS events. None when it has none: then it runs under the default role."""
+    queues = sorted({str(event.properties["Queue"]) for event in function.events if event.kind == "SQS"})
+    if function.role is not None or not queues:
+        return None
+    name = f"{function.name}-role"[:MAX_RULE_NAME]
+    try:
+        arn = str(client.create_role(name, f"made by faas deploy -f for {function.name}")["Arn"])
+    except ClientError as exc:
+        if exc.code not in ("EntityAlreadyExists", "ResourceConflictException"):
+            raise
+        arn = next(str(role["Arn"]) for role in client.list_roles() if role["Name"] == name)
+    document = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": SQS_POLLER_ACTIONS, "Resource": queues}]}
+    if client.list_policies("role", name).get(IMPLICIT_POLICY) != document:  # a redeploy rewrites nothing
+        client.put_policy("role", name, IMPLICIT_POLICY, document)
+    return arn
