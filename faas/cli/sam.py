@@ -16,6 +16,7 @@ from faas.cli.packaging import code_sha256, read_code
 from faas.client.api import Client
 from faas.client.events import EventsClient
 from faas.client.queues import QueueClient
+from faas.client.topics import TopicClient
 from faas.client.transport import ClientError
 from faas.client.triggers import MappingClient
 from faas.errors import StackConflict
@@ -185,6 +186,10 @@ def cmd_deploy_template(args: argparse.Namespace) -> int:
         queues = client_for(args, config, client_class=QueueClient)
         for queue in template.queues:
             print(f"  {sam_sources.deploy_queue(queues, queue)} queue {queue.name} ({queue.logical_id})")
+    topics = client_for(args, config, client_class=TopicClient)
+    for topic in template.topics:
+        arn = f"arn:aws:sns:{config.region}:{config.account_id}:{topic.name}"
+        print(f"  {sam_sources.deploy_topic(topics, topic, arn)} topic {topic.name} ({topic.logical_id})")
     mappings = client_for(args, config, client_class=MappingClient)
     events_client = client_for(args, config, client_class=EventsClient)
     for spec in template.functions:
@@ -200,7 +205,8 @@ def cmd_deploy_template(args: argparse.Namespace) -> int:
             print(f"    FunctionUrl: {client.get_url(spec.name)['FunctionUrl']}")
         function_arn = f"arn:aws:lambda:{config.region}:{config.account_id}:function:{spec.name}"
         for line in (sam_sources.deploy_sqs_events(mappings, spec)
-                     + sam_sources.deploy_schedule_events(events_client, client, spec, function_arn)):
+                     + sam_sources.deploy_schedule_events(events_client, client, spec, function_arn)
+                     + sam_sources.deploy_sns_events(topics, client, spec, function_arn)):
             print(f"    {line}")
     for name in vanished_functions(client, template):
         if args.prune:

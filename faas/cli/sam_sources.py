@@ -1,17 +1,20 @@
-"""What `faas deploy -f` makes of a SAM template besides functions: its AWS::SQS::Queue resources, and each
-function's SQS events (event source mappings) and Schedule events (EventBridge rules), changing only what
-differs from what is deployed."""
+"""What `faas deploy -f` makes of a SAM template besides functions: its AWS::SQS::Queue and AWS::SNS::Topic
+resources, and each function's SQS events (event source mappings), Schedule events (EventBridge rules) and
+SNS events (subscriptions), changing only what differs from what is deployed."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from faas.client.api import Client
 from faas.client.events import EventsClient
 from faas.client.queues import QueueClient
+from faas.client.topics import TopicClient
 from faas.client.transport import ClientError
 from faas.client.triggers import MappingClient
-from faas.sam.template import EventSpec, FunctionSpec, QueueSpec
+from faas.sam.template import EventSpec, FunctionSpec, QueueSpec, TopicSpec
 
 MAX_RULE_NAME = 64
 ACTIVE_MAPPING_STATES = frozenset({"Creating", "Enabling", "Enabled", "Updating"})
@@ -131,3 +134,60 @@ def implicit_role(client: Client, function: FunctionSpec) -> str | None:
     if client.list_policies("role", name).get(IMPLICIT_POLICY) != document:  # a redeploy rewrites nothing
         client.put_policy("role", name, IMPLICIT_POLICY, document)
     return arn
+
+
+def deploy_topic(topics: TopicClient, topic: TopicSpec, arn: str) -> str:
+    """Create the topic, or set the attributes that differ; returns created/updated/unchanged."""
+    if arn not in topics.list_topics():
+        topics.create_topic(topic.name, topic.attributes)
+        return "created"
+    current = topics.topic_attributes(arn)
+    changed = {key: value for key, value in topic.attributes.items() if current.get(key) != value}
+    for key, value in changed.items():
+        topics.set_topic_attribute(arn, key, value)
+    return "updated" if changed else "unchanged"
+
+
+def _subscription_attributes(event: EventSpec) -> dict[str, str]:
+    attributes = {}
+    if event.properties.get("FilterPolicy") is not None:
+        policy = event.properties["FilterPolicy"]
+        attributes["FilterPolicy"] = policy if isinstance(policy, str) else json.dumps(policy, separators=(",", ":"))
+    if event.properties.get("FilterPolicyScope") is not None:
+        attributes["FilterPolicyScope"] = str(event.properties["FilterPolicyScope"])
+    return attributes
+
+
+def _same_attribute(current: str | None, desired: str) -> bool:
+    try:  # a filter policy comes back as the server keeps it: compare what it means
+        return current is not None and json.loads(current) == json.loads(desired)
+    except ValueError:
+        return current == desired
+
+
+def deploy_sns_events(topics: TopicClient, client: Client, function: FunctionSpec, function_arn: str) -> list[str]:
+    """A subscription of the function per SNS event, after the permission that lets the topic invoke it."""
+    lines = []
+    for event in (event for event in function.events if event.kind == "SNS"):
+        topic_arn = str(event.properties["Topic"])
+        attributes = _subscription_attributes(event)
+        topic = topic_arn.rsplit(":", 1)[-1]
+        current = next((found for found in topics.subscriptions(topic_arn)
+                        if found.get("Protocol") == "lambda" and found.get("Endpoint") == function_arn), None)
+        if current is None:
+            try:
+                client.add_permission(function.name, statement_id="sns-" + re.sub(r"[^A-Za-z0-9_.-]", "-", topic)[:96],
+                                      action="lambda:InvokeFunction", principal="sns.amazonaws.com",
+                                      source_arn=topic_arn)
+            except ClientError as exc:
+                if exc.code != "ResourceConflictException":  # granted by an earlier deploy
+                    raise
+            topics.subscribe(topic_arn, "lambda", function_arn, attributes)
+            lines.append(f"created SNS event {event.event_id} ({topic})")
+            continue
+        now = topics.subscription_attributes(current["SubscriptionArn"])
+        changed = {key: value for key, value in attributes.items() if not _same_attribute(now.get(key), value)}
+        for key, value in changed.items():
+            topics.set_subscription_attribute(current["SubscriptionArn"], key, value)
+        lines.append(f"{'updated' if changed else 'unchanged'} SNS event {event.event_id} ({topic})")
+    return lines

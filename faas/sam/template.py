@@ -22,6 +22,7 @@ from faas.errors import ConfigError
 TRANSFORM = "AWS::Serverless-2016-10-31"
 FUNCTION = "AWS::Serverless::Function"
 QUEUE = "AWS::SQS::Queue"
+TOPIC = "AWS::SNS::Topic"
 MAX_NAME = 64  # Lambda's limit on a function name
 
 # The properties of AWS::Serverless::Function that faas deploys; a Globals.Function may set any of them.
@@ -43,6 +44,7 @@ EVENT_PROPERTIES: dict[str, tuple[str, ...]] = {
     "SQS": ("Queue", "BatchSize", "Enabled", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes",
             "FilterCriteria"),
     "Schedule": ("Schedule", "Input", "Enabled", "State", "Name", "Description"),
+    "SNS": ("Topic", "FilterPolicy", "FilterPolicyScope"),
 }
 # AWS::SQS::Queue's properties that are queue attributes of the same name.
 QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds",
@@ -84,6 +86,15 @@ class QueueSpec:
 
 
 @dataclass(frozen=True)
+class TopicSpec:
+    """An AWS::SNS::Topic: its name and the attributes CreateTopic takes (DisplayName)."""
+
+    logical_id: str
+    name: str
+    attributes: dict[str, str]
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     """One function as the template describes it, every value resolved."""
 
@@ -109,6 +120,7 @@ class Template:
     stack_name: str
     functions: list[FunctionSpec]
     queues: list[QueueSpec]
+    topics: list[TopicSpec]
     skipped: list[str]  # what faas does not deploy, when the caller chose to go on without it
 
 
@@ -175,7 +187,7 @@ class _Resolver:
                  attributes: Mapping[tuple[str, str], str], problems: list[str]) -> None:
         self.parameters = parameters
         self.pseudo = pseudo
-        self.refs = refs  # what Ref of a resource gives: a function's name, a queue's URL
+        self.refs = refs  # what Ref of a resource gives: a function's name, a queue's URL, a topic's ARN
         self.attributes = attributes  # what Fn::GetAtt of (resource, attribute) gives
         self.problems = problems
 
@@ -220,7 +232,8 @@ class _Resolver:
         if (logical_id, attribute) in self.attributes:
             return self.attributes[logical_id, attribute]
         self.problems.append(f"{where}: Fn::GetAtt {logical_id}.{attribute} is not known to faas "
-                             f"(known: <Function>.Arn, <Queue>.Arn, <Queue>.QueueName, <Queue>.QueueUrl)")
+                             f"(known: <Function>.Arn, <Queue>.Arn, <Queue>.QueueName, <Queue>.QueueUrl, "
+                             f"<Topic>.TopicName, <Topic>.TopicArn)")
         return None
 
     def sub(self, argument: Any, where: str) -> Any:
@@ -453,11 +466,12 @@ def read(path: Path, *, stack_name: str | None = None, overrides: Mapping[str, s
     resources = document["Resources"]
     functions = _of_type(resources, FUNCTION)
     queues = _of_type(resources, QUEUE)
+    topics = _of_type(resources, TOPIC)
     for logical_id, resource in resources.items():
-        if logical_id not in functions and logical_id not in queues:
+        if logical_id not in functions and logical_id not in queues and logical_id not in topics:
             kind = resource.get("Type") if isinstance(resource, dict) else None
             skippable.append(f"Resources.{logical_id}: the resource type {kind} is not supported "
-                             f"(supported: {FUNCTION}, {QUEUE})")
+                             f"(supported: {FUNCTION}, {QUEUE}, {TOPIC})")
 
     # Names first: a resource's properties may Ref or GetAtt another resource, or itself.
     bootstrap = _Resolver(parameters, pseudo, {}, {}, problems)
@@ -465,6 +479,8 @@ def read(path: Path, *, stack_name: str | None = None, overrides: Mapping[str, s
              for logical_id, resource in functions.items()}
     queue_names = {logical_id: _name(bootstrap, logical_id, resource, "QueueName", stack_name)
                    for logical_id, resource in queues.items()}
+    topic_names = {logical_id: _name(bootstrap, logical_id, resource, "TopicName", stack_name)
+                   for logical_id, resource in topics.items()}
     queue_url_base = queue_url_base or f"https://sqs.{region}.amazonaws.com/{account_id}/"
     refs = {**names, **{logical_id: queue_url_base + name for logical_id, name in queue_names.items()}}
     attributes = {(logical_id, "Arn"): f"arn:aws:lambda:{region}:{account_id}:function:{name}"
@@ -472,10 +488,23 @@ def read(path: Path, *, stack_name: str | None = None, overrides: Mapping[str, s
     for logical_id, name in queue_names.items():
         attributes.update({(logical_id, "Arn"): f"arn:aws:sqs:{region}:{account_id}:{name}",
                            (logical_id, "QueueName"): name, (logical_id, "QueueUrl"): queue_url_base + name})
+    for logical_id, name in topic_names.items():
+        refs[logical_id] = f"arn:aws:sns:{region}:{account_id}:{name}"  # a topic's Ref is its ARN
+        attributes.update({(logical_id, "TopicName"): name, (logical_id, "TopicArn"): refs[logical_id]})
     resolver = _Resolver(parameters, pseudo, refs, attributes, problems)
 
     queue_specs = [_queue(logical_id, queue_names[logical_id], resolver, resource, problems, skippable)
                    for logical_id, resource in queues.items()]
+    topic_specs = []
+    for logical_id, resource in topics.items():
+        where = f"Resources.{logical_id}"
+        for key in sorted(set(resource) - {"Type", "Properties", "Metadata"}):
+            skippable.append(f"{where}.{key}: not supported")
+        properties = resolver.resolve(resource.get("Properties") or {}, f"{where}.Properties")
+        for key in sorted(set(properties) - {"TopicName", "DisplayName"}):
+            skippable.append(f"{where}.Properties.{key}: the property is not supported")
+        display = {"DisplayName": str(properties["DisplayName"])} if "DisplayName" in properties else {}
+        topic_specs.append(TopicSpec(logical_id, topic_names[logical_id], display))
     specs: list[FunctionSpec] = []
     for logical_id, resource in functions.items():
         where = f"Resources.{logical_id}"
@@ -494,4 +523,5 @@ def read(path: Path, *, stack_name: str | None = None, overrides: Mapping[str, s
         problems.append(f"Resources: no {FUNCTION} to deploy")
     if problems or (skippable and not skip_unsupported):
         raise UnsupportedTemplate(path, problems + ([] if skip_unsupported else skippable))
-    return Template(path=path, stack_name=stack_name, functions=specs, queues=queue_specs, skipped=skippable)
+    return Template(path=path, stack_name=stack_name, functions=specs, queues=queue_specs,
+                    topics=topic_specs, skipped=skippable)

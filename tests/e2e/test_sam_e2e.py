@@ -59,7 +59,7 @@ def test_hello_world_python_is_refused_then_deployed_without_its_api_event(run, 
     assert refused.stderr.splitlines() == [
         f"error: {folder / 'template.yaml'} asks for what faas does not deploy:",
         "  - Globals.Function.LoggingConfig: the property is not supported",
-        "  - Resources.HelloWorldFunction.Properties.Events.HelloWorld: events of type Api are not supported (supported: SQS, Schedule)",
+        "  - Resources.HelloWorldFunction.Properties.Events.HelloWorld: events of type Api are not supported (supported: SQS, Schedule, SNS)",
     ]
     assert f"{stack}-HelloWorldFunction" not in function_names(lam)  # nothing was touched
 
@@ -70,7 +70,7 @@ def test_hello_world_python_is_refused_then_deployed_without_its_api_event(run, 
     assert deployed.stderr.splitlines() == [
         "warning: not deployed: Globals.Function.LoggingConfig: the property is not supported",
         "warning: not deployed: Resources.HelloWorldFunction.Properties.Events.HelloWorld: "
-        "events of type Api are not supported (supported: SQS, Schedule)",
+        "events of type Api are not supported (supported: SQS, Schedule, SNS)",
     ]
     configuration = lam.get_function(FunctionName=name)["Configuration"]
     assert (configuration["Runtime"], configuration["Handler"]) == ("python3.13", "app.lambda_handler")
@@ -246,3 +246,31 @@ def test_a_scheduled_job_runs_on_its_schedule(run, lam, tmp_path):  # type: igno
     again = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
     assert again[1:] == [f"  unchanged {name} (ScheduledFunction)",
                          f"    unchanged Schedule event CloudWatchEvent (rule {name}-CloudWatchEvent)"]
+
+
+def test_an_sns_consumer_gets_its_topic_and_its_notifications(run, lam, tmp_path):  # type: ignore[no-untyped-def]
+    folder = sample(tmp_path, "sns-consumer")
+    stack = unique("sns")
+    topic, name = f"{stack}-MySnsTopic", f"{stack}-TopicConsumerFunction"
+    deployed = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    assert deployed[1:] == [f"  created topic {topic} (MySnsTopic)",
+                            f"  created {name} (TopicConsumerFunction)",
+                            f"    created SNS event SNSEvent ({topic})"]
+    ok(run("topics", "publish", topic, "--message", "disk full"))
+    wait_for_log(run, name, "received notification: disk full", timeout=60)
+
+    again = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    assert again[1:] == [f"  unchanged topic {topic} (MySnsTopic)",
+                         f"  unchanged {name} (TopicConsumerFunction)",
+                         f"    unchanged SNS event SNSEvent ({topic})"]
+    # a filter policy added to the event changes the subscription only
+    template = folder / "template.yaml"
+    template.write_text(template.read_text().replace(
+        "            Topic: !Ref MySnsTopic\n",
+        "            Topic: !Ref MySnsTopic\n            FilterPolicy:\n              level: [error]\n"))
+    changed = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    assert changed[1:] == [f"  unchanged topic {topic} (MySnsTopic)",
+                           f"  unchanged {name} (TopicConsumerFunction)",
+                           f"    updated SNS event SNSEvent ({topic})"]
+    again = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    assert again[-1] == f"    unchanged SNS event SNSEvent ({topic})"

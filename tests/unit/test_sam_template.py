@@ -55,12 +55,12 @@ def test_hello_world_python_is_refused_with_everything_it_lacks_listed():
         sam.read(SAMPLES / "hello-python" / "template.yaml")
     assert caught.value.problems == [
         "Globals.Function.LoggingConfig: the property is not supported",
-        "Resources.HelloWorldFunction.Properties.Events.HelloWorld: events of type Api are not supported (supported: SQS, Schedule)",
+        "Resources.HelloWorldFunction.Properties.Events.HelloWorld: events of type Api are not supported (supported: SQS, Schedule, SNS)",
     ]
     assert str(caught.value).endswith("asks for what faas does not deploy:\n"
                                       "  - Globals.Function.LoggingConfig: the property is not supported\n"
                                       "  - Resources.HelloWorldFunction.Properties.Events.HelloWorld: "
-                                      "events of type Api are not supported (supported: SQS, Schedule)")
+                                      "events of type Api are not supported (supported: SQS, Schedule, SNS)")
 
 
 def test_hello_world_python_with_skip_unsupported():
@@ -137,11 +137,11 @@ def test_every_unsupported_thing_is_listed_at_once(tmp_path):
           Api: {Cors: "'*'"}
           Function: {Tracing: Active}
         Resources:
-          Topic:
-            Type: AWS::SNS::Topic
+          Table:
+            Type: AWS::Serverless::SimpleTable
           Fn:
             Type: AWS::Serverless::Function
-            DependsOn: Topic
+            DependsOn: Table
             Properties:
               CodeUri: src/
               Handler: app.handler
@@ -167,11 +167,11 @@ def test_every_unsupported_thing_is_listed_at_once(tmp_path):
         "Resources.Fn.Properties.Tracing: 'Active' is not supported: faas has no X-Ray tracing (only 'Disabled')",
         "Conditions: the template section is not supported",
         "Globals.Api: only Globals.Function is supported",
-        "Resources.Topic: the resource type AWS::SNS::Topic is not supported "
-        "(supported: AWS::Serverless::Function, AWS::SQS::Queue)",
+        "Resources.Table: the resource type AWS::Serverless::SimpleTable is not supported "
+        "(supported: AWS::Serverless::Function, AWS::SQS::Queue, AWS::SNS::Topic)",
         "Resources.Fn.DependsOn: not supported",
         "Resources.Fn.Properties.VpcConfig: the property is not supported",
-        "Resources.Fn.Properties.Events.Stream: events of type Kinesis are not supported (supported: SQS, Schedule)",
+        "Resources.Fn.Properties.Events.Stream: events of type Kinesis are not supported (supported: SQS, Schedule, SNS)",
         "Resources.Fn.Properties.Events.Tick.Properties.RetryPolicy: not supported for Schedule events",
     ]
     # what leaves a function undeployable is refused even with --skip-unsupported
@@ -220,7 +220,8 @@ def test_unknown_references_and_a_missing_transform_are_named(tmp_path):
     assert caught.value.problems == [
         "Transform: None is not supported: faas reads SAM templates (Transform: AWS::Serverless-2016-10-31)",
         "Resources.Fn.Properties.Role: Fn::GetAtt FnRole.Arn is not known to faas "
-        "(known: <Function>.Arn, <Queue>.Arn, <Queue>.QueueName, <Queue>.QueueUrl)",
+        "(known: <Function>.Arn, <Queue>.Arn, <Queue>.QueueName, <Queue>.QueueUrl, "
+        "<Topic>.TopicName, <Topic>.TopicArn)",
         "Resources.Fn.Properties.Description: Ref 'Nothing' names no parameter, pseudo parameter or resource "
         "faas deploys",
         "Resources.Fn.Properties: Handler missing",
@@ -277,3 +278,27 @@ def test_a_queues_ref_is_its_url_and_its_attributes_resolve(tmp_path):
                                     "DLQ": "stack-dead"}
     assert function.events == [sam.EventSpec("Nightly", "Schedule", {
         "Schedule": "cron(0 3 * * ? *)", "Input": '{"a": 1}', "Enabled": False})]
+
+
+def test_a_topic_and_an_sns_event(tmp_path):
+    path = write(tmp_path, HEADER + """\
+        Resources:
+          Alerts: {Type: AWS::SNS::Topic, Properties: {DisplayName: Alerts}}
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: src/
+              Handler: app.handler
+              Runtime: python3.13
+              Environment: {Variables: {TOPIC: !Ref Alerts, NAME: !GetAtt Alerts.TopicName}}
+              Events:
+                Alert:
+                  Type: SNS
+                  Properties: {Topic: !Ref Alerts, FilterPolicy: {level: [error]}}
+    """)
+    template = sam.read(path)
+    assert template.topics == [sam.TopicSpec("Alerts", "stack-Alerts", {"DisplayName": "Alerts"})]
+    (function,) = template.functions
+    assert function.environment == {"TOPIC": "arn:aws:sns:us-east-1:000000000000:stack-Alerts", "NAME": "stack-Alerts"}
+    assert function.events == [sam.EventSpec("Alert", "SNS", {
+        "Topic": "arn:aws:sns:us-east-1:000000000000:stack-Alerts", "FilterPolicy": {"level": ["error"]}})]
