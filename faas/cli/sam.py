@@ -205,7 +205,7 @@ def cmd_deploy_template(args: argparse.Namespace) -> int:
             print(f"    FunctionUrl: {client.get_url(spec.name)['FunctionUrl']}")
         function_arn = f"arn:aws:lambda:{config.region}:{config.account_id}:function:{spec.name}"
         for line in (sam_sources.deploy_sqs_events(mappings, spec)
-                     + sam_sources.deploy_schedule_events(events_client, client, spec, function_arn)
+                     + sam_sources.deploy_rule_events(events_client, client, spec, function_arn)
                      + sam_sources.deploy_sns_events(topics, client, spec, function_arn)):
             print(f"    {line}")
     for name in vanished_functions(client, template):

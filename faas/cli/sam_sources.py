@@ -1,6 +1,6 @@
 """What `faas deploy -f` makes of a SAM template besides functions: its AWS::SQS::Queue and AWS::SNS::Topic
 resources, and each function's SQS events (event source mappings), Schedule events (EventBridge rules) and
-SNS events (subscriptions), changing only what differs from what is deployed."""
+SNS events (subscriptions) and EventBridgeRule events (rules on a pattern), changing only what differs from what is deployed."""
 
 from __future__ import annotations
 
@@ -71,41 +71,59 @@ def deploy_sqs_events(mappings: MappingClient, function: FunctionSpec) -> list[s
     return lines
 
 
+RULE_EVENTS = ("Schedule", "EventBridgeRule")
+
+
 def rule_name(function: FunctionSpec, event: EventSpec) -> str:
-    return str(event.properties.get("Name") or f"{function.name}-{event.event_id}"[:MAX_RULE_NAME])
+    given = event.properties.get("Name" if event.kind == "Schedule" else "RuleName")
+    return str(given or f"{function.name}-{event.event_id}"[:MAX_RULE_NAME])
 
 
-def deploy_schedule_events(events_client: EventsClient, client: Client, function: FunctionSpec,
-                           function_arn: str) -> list[str]:
-    """An EventBridge rule on a schedule per Schedule event, targeting the function, which lets the rule
-    invoke it (as SAM makes them)."""
+def _same_rule(current: dict[str, Any] | None, schedule: str | None, pattern: str | None, enabled: bool,
+               description: str | None) -> bool:
+    if current is None:
+        return False
+    current_pattern = current.get("EventPattern")
+    return current.get("ScheduleExpression") == schedule \
+        and (json.loads(current_pattern) if current_pattern else None) == (json.loads(pattern) if pattern else None) \
+        and current.get("State") == ("ENABLED" if enabled else "DISABLED") \
+        and (current.get("Description") or None) == description
+
+
+def deploy_rule_events(events_client: EventsClient, client: Client, function: FunctionSpec,
+                       function_arn: str) -> list[str]:
+    """An EventBridge rule per Schedule event (on its schedule) and EventBridgeRule event (on its pattern and
+    bus), targeting the function, which lets the rule invoke it (as SAM makes them)."""
     lines = []
-    for event in (event for event in function.events if event.kind == "Schedule"):
+    for event in (event for event in function.events if event.kind in RULE_EVENTS):
         name = rule_name(function, event)
-        enabled = bool(event.properties.get("Enabled", True)) and event.properties.get("State") != "DISABLED"
-        description = event.properties.get("Description")
+        properties = event.properties
+        bus = properties.get("EventBusName")
+        schedule = str(properties["Schedule"]) if event.kind == "Schedule" else None
+        pattern = json.dumps(properties["Pattern"]) if event.kind == "EventBridgeRule" else None
+        enabled = bool(properties.get("Enabled", True)) and properties.get("State") != "DISABLED"
+        description = properties.get("Description")
         target: dict[str, Any] = {"Id": f"{function.logical_id}{event.event_id}"[:MAX_RULE_NAME], "Arn": function_arn}
-        if event.properties.get("Input") is not None:
-            target["Input"] = str(event.properties["Input"])
-        current = next((rule for rule in events_client.rules(None, name) if rule.get("Name") == name), None)
-        same_rule = current is not None and current.get("ScheduleExpression") == event.properties["Schedule"] \
-            and current.get("State") == ("ENABLED" if enabled else "DISABLED") \
-            and (current.get("Description") or None) == description
-        same_target = current is not None and [{k: t.get(k) for k in ("Id", "Arn", "Input") if t.get(k) is not None}
-                                               for t in events_client.targets(name, None)] == [target]
-        if same_rule and same_target:
-            lines.append(f"unchanged Schedule event {event.event_id} (rule {name})")
+        for key in ("Input", "InputPath"):
+            if properties.get(key) is not None:
+                target[key] = str(properties[key])
+        current = next((rule for rule in events_client.rules(bus, name) if rule.get("Name") == name), None)
+        same_target = current is not None and [{k: t.get(k) for k in target if t.get(k) is not None}
+                                               for t in events_client.targets(name, bus)] == [target]
+        described = f"{event.kind} event {event.event_id} (rule {name})"
+        if _same_rule(current, schedule, pattern, enabled, description) and same_target:
+            lines.append(f"unchanged {described}")
             continue
-        rule_arn = events_client.put_rule(name, None, schedule=str(event.properties["Schedule"]), bus=None,
-                                          description=description, enabled=enabled)
+        rule_arn = events_client.put_rule(name, pattern, schedule=schedule, bus=bus, description=description,
+                                          enabled=enabled)
         try:
             client.add_permission(function.name, statement_id=f"{name}-invoke"[:100], action="lambda:InvokeFunction",
                                   principal="events.amazonaws.com", source_arn=rule_arn)
         except ClientError as exc:
             if exc.code != "ResourceConflictException":  # granted by an earlier deploy
                 raise
-        events_client.put_target(name, None, target)
-        lines.append(f"{'created' if current is None else 'updated'} Schedule event {event.event_id} (rule {name})")
+        events_client.put_target(name, bus, target)
+        lines.append(f"{'created' if current is None else 'updated'} {described}")
     return lines
 
 

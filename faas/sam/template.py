@@ -45,6 +45,7 @@ EVENT_PROPERTIES: dict[str, tuple[str, ...]] = {
             "FilterCriteria"),
     "Schedule": ("Schedule", "Input", "Enabled", "State", "Name", "Description"),
     "SNS": ("Topic", "FilterPolicy", "FilterPolicyScope"),
+    "EventBridgeRule": ("Pattern", "EventBusName", "Input", "InputPath", "State", "RuleName"),
 }
 # AWS::SQS::Queue's properties that are queue attributes of the same name.
 QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds",

@@ -59,7 +59,7 @@ def test_hello_world_python_is_refused_then_deployed_without_its_api_event(run, 
     assert refused.stderr.splitlines() == [
         f"error: {folder / 'template.yaml'} asks for what faas does not deploy:",
         "  - Globals.Function.LoggingConfig: the property is not supported",
-        "  - Resources.HelloWorldFunction.Properties.Events.HelloWorld: events of type Api are not supported (supported: SQS, Schedule, SNS)",
+        "  - Resources.HelloWorldFunction.Properties.Events.HelloWorld: events of type Api are not supported (supported: SQS, Schedule, SNS, EventBridgeRule)",
     ]
     assert f"{stack}-HelloWorldFunction" not in function_names(lam)  # nothing was touched
 
@@ -70,7 +70,7 @@ def test_hello_world_python_is_refused_then_deployed_without_its_api_event(run, 
     assert deployed.stderr.splitlines() == [
         "warning: not deployed: Globals.Function.LoggingConfig: the property is not supported",
         "warning: not deployed: Resources.HelloWorldFunction.Properties.Events.HelloWorld: "
-        "events of type Api are not supported (supported: SQS, Schedule, SNS)",
+        "events of type Api are not supported (supported: SQS, Schedule, SNS, EventBridgeRule)",
     ]
     configuration = lam.get_function(FunctionName=name)["Configuration"]
     assert (configuration["Runtime"], configuration["Handler"]) == ("python3.13", "app.lambda_handler")
@@ -274,3 +274,23 @@ def test_an_sns_consumer_gets_its_topic_and_its_notifications(run, lam, tmp_path
                            f"    updated SNS event SNSEvent ({topic})"]
     again = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
     assert again[-1] == f"    unchanged SNS event SNSEvent ({topic})"
+
+
+def test_an_eventbridge_consumer_gets_the_events_its_rule_matches(run, lam, tmp_path):  # type: ignore[no-untyped-def]
+    folder = sample(tmp_path, "eventbridge-consumer")
+    stack = unique("bus")
+    name = f"{stack}-ConsumerFunction"
+    rule = f"{name}-Trigger"
+    deployed = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    assert deployed[1:] == [f"  created {name} (ConsumerFunction)",
+                            f"    created EventBridgeRule event Trigger (rule {rule})"]
+    ok(run("events", "put", "--source", "demo.orders", "--detail-type", "Order Placed", "--detail", '{"id": 7}'))
+    wait_for_log(run, name, "order 7 from demo.orders", timeout=60)
+
+    again = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    assert again[1:] == [f"  unchanged {name} (ConsumerFunction)",
+                         f"    unchanged EventBridgeRule event Trigger (rule {rule})"]
+    template = folder / "template.yaml"
+    template.write_text(template.read_text().replace("- Order Placed", "- Order Shipped"))
+    changed = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    assert changed[-1] == f"    updated EventBridgeRule event Trigger (rule {rule})"

@@ -55,12 +55,12 @@ def test_hello_world_python_is_refused_with_everything_it_lacks_listed():
         sam.read(SAMPLES / "hello-python" / "template.yaml")
     assert caught.value.problems == [
         "Globals.Function.LoggingConfig: the property is not supported",
-        "Resources.HelloWorldFunction.Properties.Events.HelloWorld: events of type Api are not supported (supported: SQS, Schedule, SNS)",
+        "Resources.HelloWorldFunction.Properties.Events.HelloWorld: events of type Api are not supported (supported: SQS, Schedule, SNS, EventBridgeRule)",
     ]
     assert str(caught.value).endswith("asks for what faas does not deploy:\n"
                                       "  - Globals.Function.LoggingConfig: the property is not supported\n"
                                       "  - Resources.HelloWorldFunction.Properties.Events.HelloWorld: "
-                                      "events of type Api are not supported (supported: SQS, Schedule, SNS)")
+                                      "events of type Api are not supported (supported: SQS, Schedule, SNS, EventBridgeRule)")
 
 
 def test_hello_world_python_with_skip_unsupported():
@@ -171,7 +171,7 @@ def test_every_unsupported_thing_is_listed_at_once(tmp_path):
         "(supported: AWS::Serverless::Function, AWS::SQS::Queue, AWS::SNS::Topic)",
         "Resources.Fn.DependsOn: not supported",
         "Resources.Fn.Properties.VpcConfig: the property is not supported",
-        "Resources.Fn.Properties.Events.Stream: events of type Kinesis are not supported (supported: SQS, Schedule, SNS)",
+        "Resources.Fn.Properties.Events.Stream: events of type Kinesis are not supported (supported: SQS, Schedule, SNS, EventBridgeRule)",
         "Resources.Fn.Properties.Events.Tick.Properties.RetryPolicy: not supported for Schedule events",
     ]
     # what leaves a function undeployable is refused even with --skip-unsupported
@@ -302,3 +302,10 @@ def test_a_topic_and_an_sns_event(tmp_path):
     assert function.environment == {"TOPIC": "arn:aws:sns:us-east-1:000000000000:stack-Alerts", "NAME": "stack-Alerts"}
     assert function.events == [sam.EventSpec("Alert", "SNS", {
         "Topic": "arn:aws:sns:us-east-1:000000000000:stack-Alerts", "FilterPolicy": {"level": ["error"]}})]
+
+
+def test_an_eventbridge_rule_event():
+    template = sam.read(SAMPLES / "eventbridge-consumer" / "template.yaml")
+    (function,) = template.functions
+    assert function.events == [sam.EventSpec("Trigger", "EventBridgeRule", {
+        "Pattern": {"source": ["demo.orders"], "detail-type": ["Order Placed"]}})]
