@@ -15,6 +15,7 @@ from faas.cli.functions import DEFAULT_ROLE_NAME, PUBLIC_URL_STATEMENTS, _wait_u
 from faas.cli.packaging import code_sha256, read_code
 from faas.client.api import Client
 from faas.client.events import EventsClient
+from faas.client.http_apis import HttpApiClient
 from faas.client.queues import QueueClient
 from faas.client.topics import TopicClient
 from faas.client.transport import ClientError
@@ -190,6 +191,12 @@ def cmd_deploy_template(args: argparse.Namespace) -> int:
     for topic in template.topics:
         arn = f"arn:aws:sns:{config.region}:{config.account_id}:{topic.name}"
         print(f"  {sam_sources.deploy_topic(topics, topic, arn)} topic {topic.name} ({topic.logical_id})")
+    apis = client_for(args, config, client_class=HttpApiClient)
+    api_id = None
+    if any(event.kind == "HttpApi" for spec in template.functions for event in spec.events):
+        api, verb = sam_sources.stack_api(apis, template.stack_name)
+        api_id = api["apiId"]
+        print(f"  {verb} HTTP API {api_id} ({template.stack_name}): {api.get('apiEndpoint')}")
     mappings = client_for(args, config, client_class=MappingClient)
     events_client = client_for(args, config, client_class=EventsClient)
     for spec in template.functions:
@@ -206,7 +213,9 @@ def cmd_deploy_template(args: argparse.Namespace) -> int:
         function_arn = f"arn:aws:lambda:{config.region}:{config.account_id}:function:{spec.name}"
         for line in (sam_sources.deploy_sqs_events(mappings, spec)
                      + sam_sources.deploy_rule_events(events_client, client, spec, function_arn)
-                     + sam_sources.deploy_sns_events(topics, client, spec, function_arn)):
+                     + sam_sources.deploy_sns_events(topics, client, spec, function_arn)
+                     + (sam_sources.deploy_http_api_events(apis, api_id, spec, function_arn, config.region,
+                                                           config.account_id) if api_id else [])):
             print(f"    {line}")
     for name in vanished_functions(client, template):
         if args.prune:

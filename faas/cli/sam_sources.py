@@ -1,6 +1,7 @@
-"""What `faas deploy -f` makes of a SAM template besides functions: its AWS::SQS::Queue and AWS::SNS::Topic
-resources, and each function's SQS events (event source mappings), Schedule events (EventBridge rules) and
-SNS events (subscriptions) and EventBridgeRule events (rules on a pattern), changing only what differs from what is deployed."""
+"""What `faas deploy -f` makes of a SAM template besides functions: its AWS::SQS::Queue and
+AWS::SNS::Topic resources, and each function's SQS events (event source mappings), Schedule and
+EventBridgeRule events (EventBridge rules), SNS events (subscriptions) and HttpApi events (routes of the
+stack's HTTP API), changing only what differs from what is deployed."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ import json
 import re
 from typing import Any
 
+from faas.cli.apis import allow_api
 from faas.client.api import Client
 from faas.client.events import EventsClient
+from faas.client.http_apis import HttpApiClient
 from faas.client.queues import QueueClient
 from faas.client.topics import TopicClient
 from faas.client.transport import ClientError
 from faas.client.triggers import MappingClient
+from faas.errors import StackConflict
 from faas.sam.template import EventSpec, FunctionSpec, QueueSpec, TopicSpec
 
 MAX_RULE_NAME = 64
@@ -208,4 +212,52 @@ def deploy_sns_events(topics: TopicClient, client: Client, function: FunctionSpe
         for key, value in changed.items():
             topics.set_subscription_attribute(current["SubscriptionArn"], key, value)
         lines.append(f"{'updated' if changed else 'unchanged'} SNS event {event.event_id} ({topic})")
+    return lines
+
+
+def route_key(event: EventSpec) -> str:
+    """SAM's route of an HttpApi event: METHOD /path (method `any` is ANY), or $default without either."""
+    path, method = event.properties.get("Path"), event.properties.get("Method")
+    if path is None and method is None:
+        return "$default"
+    return f"{str(method or 'any').upper()} {path or '/'}"
+
+
+def stack_api(apis: HttpApiClient, stack_name: str) -> tuple[dict[str, Any], str]:
+    """The stack's implicit HTTP API (SAM's ServerlessHttpApi, named after the stack): (the API, created or
+    unchanged)."""
+    found = next((api for api in apis.list_apis() if api.get("name") == stack_name), None)
+    if found is not None:
+        return found, "unchanged"
+    api = apis.create_api(stack_name)
+    apis.create_stage(api["apiId"], "$default")  # served at once, as SAM's $default stage with auto-deploy
+    return api, "created"
+
+
+def deploy_http_api_events(apis: HttpApiClient, api_id: str, function: FunctionSpec, function_arn: str,
+                           region: str, account: str) -> list[str]:
+    """A route per HttpApi event to an integration of the function, which API Gateway may invoke."""
+    events = [event for event in function.events if event.kind == "HttpApi"]
+    if not events:
+        return []
+    allow_api(apis, function_arn, api_id, region, account)
+    integrations = apis.list_integrations(api_id)
+    routes = {route["routeKey"]: route for route in apis.list_routes(api_id)}
+    lines = []
+    for event in events:
+        version = str(event.properties.get("PayloadFormatVersion") or "2.0")
+        integration = next((i for i in integrations if i.get("integrationUri") == function_arn
+                            and i.get("payloadFormatVersion") == version), None)
+        if integration is None:
+            integration = apis.create_integration(api_id, function_arn, version)
+            integrations.append(integration)
+        key = route_key(event)
+        target = f"integrations/{integration['integrationId']}"
+        current = routes.get(key)
+        if current is not None and current.get("target") != target:
+            raise StackConflict(f"{function.logical_id}.Events.{event.event_id}: the route {key} of the stack's "
+                                f"API goes to another integration ({current.get('target')})")
+        if current is None:
+            apis.create_route(api_id, key, integration["integrationId"])
+        lines.append(f"{'created' if current is None else 'unchanged'} HttpApi event {event.event_id} ({key})")
     return lines

@@ -39,14 +39,17 @@ NO_OP_VALUES: dict[str, tuple[Any, str]] = {
     "PackageType": ("Zip", "faas deploys zip packages only"),
 }
 TRACING_NO_OPS = frozenset({"Disabled", "PassThrough"})
-# The events faas serves, each with the properties it takes (the first is required).
+# The events faas serves, each with the properties it takes (the first is required, but where OPTIONAL_ONLY).
 EVENT_PROPERTIES: dict[str, tuple[str, ...]] = {
     "SQS": ("Queue", "BatchSize", "Enabled", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes",
             "FilterCriteria"),
     "Schedule": ("Schedule", "Input", "Enabled", "State", "Name", "Description"),
     "SNS": ("Topic", "FilterPolicy", "FilterPolicyScope"),
     "EventBridgeRule": ("Pattern", "EventBusName", "Input", "InputPath", "State", "RuleName"),
+    "HttpApi": ("Path", "Method", "PayloadFormatVersion"),  # a route on the stack's implicit HTTP API
 }
+# An HttpApi event without Path and Method is the API's $default route: it needs nothing.
+OPTIONAL_ONLY = frozenset({"HttpApi"})
 # AWS::SQS::Queue's properties that are queue attributes of the same name.
 QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds",
                     "MaximumMessageSize")
@@ -426,7 +429,7 @@ def _events(events: Mapping[str, Any], resolver: _Resolver, where: str, problems
         required, *_ = EVENT_PROPERTIES[kind]
         for key in sorted(set(properties) - set(EVENT_PROPERTIES[kind])):
             skippable.append(f"{where}.{event_id}.Properties.{key}: not supported for {kind} events")
-        if properties.get(required) is None:
+        if kind not in OPTIONAL_ONLY and properties.get(required) is None:
             problems.append(f"{where}.{event_id}.Properties.{required} missing")
             continue
         specs.append(EventSpec(event_id, kind, {key: properties[key] for key in EVENT_PROPERTIES[kind]

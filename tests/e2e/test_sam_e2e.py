@@ -59,7 +59,7 @@ def test_hello_world_python_is_refused_then_deployed_without_its_api_event(run, 
     assert refused.stderr.splitlines() == [
         f"error: {folder / 'template.yaml'} asks for what faas does not deploy:",
         "  - Globals.Function.LoggingConfig: the property is not supported",
-        "  - Resources.HelloWorldFunction.Properties.Events.HelloWorld: events of type Api are not supported (supported: SQS, Schedule, SNS, EventBridgeRule)",
+        "  - Resources.HelloWorldFunction.Properties.Events.HelloWorld: events of type Api are not supported (supported: SQS, Schedule, SNS, EventBridgeRule, HttpApi)",
     ]
     assert f"{stack}-HelloWorldFunction" not in function_names(lam)  # nothing was touched
 
@@ -70,7 +70,7 @@ def test_hello_world_python_is_refused_then_deployed_without_its_api_event(run, 
     assert deployed.stderr.splitlines() == [
         "warning: not deployed: Globals.Function.LoggingConfig: the property is not supported",
         "warning: not deployed: Resources.HelloWorldFunction.Properties.Events.HelloWorld: "
-        "events of type Api are not supported (supported: SQS, Schedule, SNS, EventBridgeRule)",
+        "events of type Api are not supported (supported: SQS, Schedule, SNS, EventBridgeRule, HttpApi)",
     ]
     configuration = lam.get_function(FunctionName=name)["Configuration"]
     assert (configuration["Runtime"], configuration["Handler"]) == ("python3.13", "app.lambda_handler")
@@ -294,3 +294,22 @@ def test_an_eventbridge_consumer_gets_the_events_its_rule_matches(run, lam, tmp_
     template.write_text(template.read_text().replace("- Order Placed", "- Order Shipped"))
     changed = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
     assert changed[-1] == f"    updated EventBridgeRule event Trigger (rule {rule})"
+
+
+def test_an_http_api_routes_to_its_function(run, lam, server, tmp_path):  # type: ignore[no-untyped-def]
+    folder = sample(tmp_path, "http-api")
+    stack = unique("api")
+    name = f"{stack}-AppFunction"
+    deployed = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    assert deployed[1].startswith(f"  created HTTP API ") and f"({stack}): http://" in deployed[1]
+    api_id = deployed[1].split()[3]
+    assert deployed[2:] == [f"  created {name} (AppFunction)",
+                            "    created HttpApi event GetItem (GET /items/{id})"]
+    status, _, body = server.request("GET", f"/execute-api/{api_id}/items/7", sign=False)
+    assert status == 200, body
+    assert json.loads(body) == {"id": "7", "route": "GET /items/{id}"}
+
+    again = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    assert again[1:] == [f"  unchanged HTTP API {api_id} ({stack}): {deployed[1].rsplit(' ', 1)[-1]}",
+                         f"  unchanged {name} (AppFunction)",
+                         "    unchanged HttpApi event GetItem (GET /items/{id})"]

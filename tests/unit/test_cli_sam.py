@@ -1,11 +1,12 @@
-"""What `faas deploy -f` changes on a redeploy, decided without a server."""
+"""What `faas deploy -f` changes on a redeploy and the routes it makes, decided without a server."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from faas.cli import sam
-from faas.sam.template import FunctionSpec
+from faas.cli.sam_sources import route_key
+from faas.sam.template import EventSpec, FunctionSpec
 
 ROLE = "arn:aws:iam::000000000000:role/faas-default"
 
@@ -34,3 +35,10 @@ def test_only_the_fields_that_differ_change():
     # a function deployed with 512 MB goes back to the default when the template no longer says
     assert sam.configuration_changes(spec(), ROLE, deployed(MemorySize=512, Environment=None)) == {
         "memory_size": 128, "environment": {"A": "1"}}
+
+
+def test_the_route_of_an_http_api_event():
+    assert route_key(EventSpec("E", "HttpApi", {"Path": "/items/{id}", "Method": "get"})) == "GET /items/{id}"
+    assert route_key(EventSpec("E", "HttpApi", {"Path": "/any", "Method": "any"})) == "ANY /any"
+    assert route_key(EventSpec("E", "HttpApi", {"Path": "/p"})) == "ANY /p"
+    assert route_key(EventSpec("E", "HttpApi", {})) == "$default"
