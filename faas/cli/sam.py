@@ -17,6 +17,7 @@ from faas.client.api import Client
 from faas.client.events import EventsClient
 from faas.client.http_apis import HttpApiClient
 from faas.client.queues import QueueClient
+from faas.client.schedules import ScheduleClient
 from faas.client.topics import TopicClient
 from faas.client.transport import ClientError
 from faas.client.triggers import MappingClient
@@ -198,6 +199,7 @@ def cmd_deploy_template(args: argparse.Namespace) -> int:
         api_id = api["apiId"]
         print(f"  {verb} HTTP API {api_id} ({template.stack_name}): {api.get('apiEndpoint')}")
     mappings = client_for(args, config, client_class=MappingClient)
+    schedules = client_for(args, config, client_class=ScheduleClient)
     events_client = client_for(args, config, client_class=EventsClient)
     for spec in template.functions:
         try:
@@ -213,6 +215,7 @@ def cmd_deploy_template(args: argparse.Namespace) -> int:
         function_arn = f"arn:aws:lambda:{config.region}:{config.account_id}:function:{spec.name}"
         for line in (sam_sources.deploy_sqs_events(mappings, spec)
                      + sam_sources.deploy_rule_events(events_client, client, spec, function_arn)
+                     + sam_sources.deploy_scheduler_events(schedules, client, spec, function_arn)
                      + sam_sources.deploy_sns_events(topics, client, spec, function_arn)
                      + (sam_sources.deploy_http_api_events(apis, api_id, spec, function_arn, config.region,
                                                            config.account_id) if api_id else [])):

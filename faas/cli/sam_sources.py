@@ -1,7 +1,8 @@
 """What `faas deploy -f` makes of a SAM template besides functions: its AWS::SQS::Queue and
 AWS::SNS::Topic resources, and each function's SQS events (event source mappings), Schedule and
-EventBridgeRule events (EventBridge rules), SNS events (subscriptions) and HttpApi events (routes of the
-stack's HTTP API), changing only what differs from what is deployed."""
+EventBridgeRule events (EventBridge rules), ScheduleV2 events (EventBridge Scheduler schedules), SNS
+events (subscriptions) and HttpApi events (routes of the stack's HTTP API), changing only what differs
+from what is deployed."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from faas.client.api import Client
 from faas.client.events import EventsClient
 from faas.client.http_apis import HttpApiClient
 from faas.client.queues import QueueClient
+from faas.client.schedules import ScheduleClient
 from faas.client.topics import TopicClient
 from faas.client.transport import ClientError
 from faas.client.triggers import MappingClient
@@ -144,18 +146,65 @@ def implicit_role(client: Client, function: FunctionSpec) -> str | None:
     queues = sorted({str(event.properties["Queue"]) for event in function.events if event.kind == "SQS"})
     if function.role is not None or not queues:
         return None
-    name = f"{function.name}-role"[:MAX_RULE_NAME]
+    return _role(client, f"{function.name}-role", f"made by faas deploy -f for {function.name}", IMPLICIT_POLICY,
+                 {"Version": "2012-10-17", "Statement": [
+                     {"Effect": "Allow", "Action": SQS_POLLER_ACTIONS, "Resource": queues}]})
+
+
+def _role(client: Client, name: str, description: str, policy_name: str, document: dict[str, Any]) -> str:
+    """The role `name` (created when missing) with the inline policy `document`; its ARN. `document` is
+    written as the server keeps it (lists of actions and resources), so an unchanged one compares equal."""
+    name = name[:MAX_RULE_NAME]
     try:
-        arn = str(client.create_role(name, f"made by faas deploy -f for {function.name}")["Arn"])
+        arn = str(client.create_role(name, description)["Arn"])
     except ClientError as exc:
         if exc.code not in ("EntityAlreadyExists", "ResourceConflictException"):
             raise
         arn = next(str(role["Arn"]) for role in client.list_roles() if role["Name"] == name)
-    document = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": SQS_POLLER_ACTIONS, "Resource": queues}]}
-    if client.list_policies("role", name).get(IMPLICIT_POLICY) != document:  # a redeploy rewrites nothing
-        client.put_policy("role", name, IMPLICIT_POLICY, document)
+    if client.list_policies("role", name).get(policy_name) != document:  # a redeploy rewrites nothing
+        client.put_policy("role", name, policy_name, document)
     return arn
+
+
+def deploy_scheduler_events(schedules: ScheduleClient, client: Client, function: FunctionSpec,
+                            function_arn: str) -> list[str]:
+    """An EventBridge Scheduler schedule per ScheduleV2 event, invoking the function under RoleArn or, as
+    SAM makes one, a role of its own (<function>-scheduler) allowed to invoke the function."""
+    lines = []
+    for event in (event for event in function.events if event.kind == "ScheduleV2"):
+        properties = event.properties
+        name = str(properties.get("Name") or f"{function.name}-{event.event_id}"[:MAX_RULE_NAME])
+        group = properties.get("GroupName")
+        role = properties.get("RoleArn") or _role(
+            client, f"{function.name}-scheduler", f"made by faas deploy -f for {function.name}'s schedules",
+            "InvokeFunction", {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": [function_arn]}]})
+        target = {"Arn": function_arn, "RoleArn": str(role)}
+        if properties.get("Input") is not None:
+            target["Input"] = str(properties["Input"])
+        settings = {"GroupName": group, "ScheduleExpression": str(properties["ScheduleExpression"]),
+                    "ScheduleExpressionTimezone": properties.get("ScheduleExpressionTimezone"),
+                    "Description": properties.get("Description"), "State": properties.get("State") or "ENABLED",
+                    "Target": target, "FlexibleTimeWindow": {"Mode": "OFF"}}
+        try:
+            current: dict[str, Any] | None = schedules.get_schedule(name, group)
+        except ClientError as exc:
+            if exc.code != "ResourceNotFoundException":
+                raise
+            current = None
+        described = f"ScheduleV2 event {event.event_id} (schedule {name})"
+        if current is None:
+            schedules.create_schedule(name, settings)
+            lines.append(f"created {described}")
+            continue
+        current_target = {key: (current.get("Target") or {}).get(key) for key in target}
+        same = current_target == target and all(
+            current.get(key) == value for key, value in settings.items()
+            if key in ("ScheduleExpression", "ScheduleExpressionTimezone", "Description", "State") and value is not None)
+        if not same:
+            schedules.update_schedule(name, settings)
+        lines.append(f"{'unchanged' if same else 'updated'} {described}")
+    return lines
 
 
 def deploy_topic(topics: TopicClient, topic: TopicSpec, arn: str) -> str:

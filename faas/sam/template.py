@@ -46,6 +46,8 @@ EVENT_PROPERTIES: dict[str, tuple[str, ...]] = {
     "Schedule": ("Schedule", "Input", "Enabled", "State", "Name", "Description"),
     "SNS": ("Topic", "FilterPolicy", "FilterPolicyScope"),
     "EventBridgeRule": ("Pattern", "EventBusName", "Input", "InputPath", "State", "RuleName"),
+    "ScheduleV2": ("ScheduleExpression", "Input", "Name", "Description", "State", "ScheduleExpressionTimezone",
+                   "GroupName", "RoleArn"),
     "HttpApi": ("Path", "Method", "PayloadFormatVersion"),  # a route on the stack's implicit HTTP API
 }
 # An HttpApi event without Path and Method is the API's $default route: it needs nothing.

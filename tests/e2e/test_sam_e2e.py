@@ -59,7 +59,7 @@ def test_hello_world_python_is_refused_then_deployed_without_its_api_event(run, 
     assert refused.stderr.splitlines() == [
         f"error: {folder / 'template.yaml'} asks for what faas does not deploy:",
         "  - Globals.Function.LoggingConfig: the property is not supported",
-        "  - Resources.HelloWorldFunction.Properties.Events.HelloWorld: events of type Api are not supported (supported: SQS, Schedule, SNS, EventBridgeRule, HttpApi)",
+        "  - Resources.HelloWorldFunction.Properties.Events.HelloWorld: events of type Api are not supported (supported: SQS, Schedule, SNS, EventBridgeRule, ScheduleV2, HttpApi)",
     ]
     assert f"{stack}-HelloWorldFunction" not in function_names(lam)  # nothing was touched
 
@@ -70,7 +70,7 @@ def test_hello_world_python_is_refused_then_deployed_without_its_api_event(run, 
     assert deployed.stderr.splitlines() == [
         "warning: not deployed: Globals.Function.LoggingConfig: the property is not supported",
         "warning: not deployed: Resources.HelloWorldFunction.Properties.Events.HelloWorld: "
-        "events of type Api are not supported (supported: SQS, Schedule, SNS, EventBridgeRule, HttpApi)",
+        "events of type Api are not supported (supported: SQS, Schedule, SNS, EventBridgeRule, ScheduleV2, HttpApi)",
     ]
     configuration = lam.get_function(FunctionName=name)["Configuration"]
     assert (configuration["Runtime"], configuration["Handler"]) == ("python3.13", "app.lambda_handler")
@@ -313,3 +313,21 @@ def test_an_http_api_routes_to_its_function(run, lam, server, tmp_path):  # type
     assert again[1:] == [f"  unchanged HTTP API {api_id} ({stack}): {deployed[1].rsplit(' ', 1)[-1]}",
                          f"  unchanged {name} (AppFunction)",
                          "    unchanged HttpApi event GetItem (GET /items/{id})"]
+
+
+def test_a_scheduler_job_runs_under_a_role_of_its_own(run, lam, server, tmp_path):  # type: ignore[no-untyped-def]
+    folder = sample(tmp_path, "scheduler-job")
+    stack = unique("sched")
+    name = f"{stack}-ReportFunction"
+    schedule = f"{name}-EveryMinute"
+    deployed = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    assert deployed[1:] == [f"  created {name} (ReportFunction)",
+                            f"    created ScheduleV2 event EveryMinute (schedule {schedule})"]
+    # No RoleArn: as SAM does, the schedule gets a role allowed to invoke the function, and only that
+    assert server.get_json(f"/faas/v1/roles/{name}-scheduler/policies")["Policies"] == {"InvokeFunction": {
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["lambda:InvokeFunction"],
+                                                "Resource": [f"arn:aws:lambda:us-east-1:000000000000:function:{name}"]}]}}
+    wait_for_log(run, name, "building the minutely report", timeout=150)
+    again = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    assert again[1:] == [f"  unchanged {name} (ReportFunction)",
+                         f"    unchanged ScheduleV2 event EveryMinute (schedule {schedule})"]

@@ -55,12 +55,12 @@ def test_hello_world_python_is_refused_with_everything_it_lacks_listed():
         sam.read(SAMPLES / "hello-python" / "template.yaml")
     assert caught.value.problems == [
         "Globals.Function.LoggingConfig: the property is not supported",
-        "Resources.HelloWorldFunction.Properties.Events.HelloWorld: events of type Api are not supported (supported: SQS, Schedule, SNS, EventBridgeRule, HttpApi)",
+        "Resources.HelloWorldFunction.Properties.Events.HelloWorld: events of type Api are not supported (supported: SQS, Schedule, SNS, EventBridgeRule, ScheduleV2, HttpApi)",
     ]
     assert str(caught.value).endswith("asks for what faas does not deploy:\n"
                                       "  - Globals.Function.LoggingConfig: the property is not supported\n"
                                       "  - Resources.HelloWorldFunction.Properties.Events.HelloWorld: "
-                                      "events of type Api are not supported (supported: SQS, Schedule, SNS, EventBridgeRule, HttpApi)")
+                                      "events of type Api are not supported (supported: SQS, Schedule, SNS, EventBridgeRule, ScheduleV2, HttpApi)")
 
 
 def test_hello_world_python_with_skip_unsupported():
@@ -171,7 +171,7 @@ def test_every_unsupported_thing_is_listed_at_once(tmp_path):
         "(supported: AWS::Serverless::Function, AWS::SQS::Queue, AWS::SNS::Topic)",
         "Resources.Fn.DependsOn: not supported",
         "Resources.Fn.Properties.VpcConfig: the property is not supported",
-        "Resources.Fn.Properties.Events.Stream: events of type Kinesis are not supported (supported: SQS, Schedule, SNS, EventBridgeRule, HttpApi)",
+        "Resources.Fn.Properties.Events.Stream: events of type Kinesis are not supported (supported: SQS, Schedule, SNS, EventBridgeRule, ScheduleV2, HttpApi)",
         "Resources.Fn.Properties.Events.Tick.Properties.RetryPolicy: not supported for Schedule events",
     ]
     # what leaves a function undeployable is refused even with --skip-unsupported
@@ -309,3 +309,10 @@ def test_an_eventbridge_rule_event():
     (function,) = template.functions
     assert function.events == [sam.EventSpec("Trigger", "EventBridgeRule", {
         "Pattern": {"source": ["demo.orders"], "detail-type": ["Order Placed"]}})]
+
+
+def test_a_schedule_v2_event():
+    template = sam.read(SAMPLES / "scheduler-job" / "template.yaml")
+    (function,) = template.functions
+    assert function.events == [sam.EventSpec("EveryMinute", "ScheduleV2", {
+        "ScheduleExpression": "rate(1 minute)", "Input": '{"report": "minutely"}'})]
