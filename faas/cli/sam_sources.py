@@ -166,6 +166,10 @@ def _role(client: Client, name: str, description: str, policy_name: str, documen
     return arn
 
 
+# What a schedule's redeploy compares (with its target): GetSchedule fills in the others' defaults.
+COMPARED_SCHEDULE_FIELDS = ("ScheduleExpression", "ScheduleExpressionTimezone", "Description", "State")
+
+
 def deploy_scheduler_events(schedules: ScheduleClient, client: Client, function: FunctionSpec,
                             function_arn: str) -> list[str]:
     """An EventBridge Scheduler schedule per ScheduleV2 event, invoking the function under RoleArn or, as
@@ -198,9 +202,8 @@ def deploy_scheduler_events(schedules: ScheduleClient, client: Client, function:
             lines.append(f"created {described}")
             continue
         current_target = {key: (current.get("Target") or {}).get(key) for key in target}
-        same = current_target == target and all(
-            current.get(key) == value for key, value in settings.items()
-            if key in ("ScheduleExpression", "ScheduleExpressionTimezone", "Description", "State") and value is not None)
+        same = current_target == target and all(current.get(key) == settings[key] for key in COMPARED_SCHEDULE_FIELDS
+                                                if settings[key] is not None)
         if not same:
             schedules.update_schedule(name, settings)
         lines.append(f"{'unchanged' if same else 'updated'} {described}")
