@@ -130,6 +130,28 @@ def deploy_rule_events(events_client: EventsClient, client: Client, function: Fu
                 raise
         events_client.put_target(name, bus, target)
         lines.append(f"{'created' if current is None else 'updated'} {described}")
+    return lines + _remove_dropped_rules(events_client, client, function, function_arn)
+
+
+def _remove_dropped_rules(events_client: EventsClient, client: Client, function: FunctionSpec,
+                          function_arn: str) -> list[str]:
+    """Delete the rules an earlier deploy made for events the function no longer has: those on the
+    default bus named <function>-... whose target is the function under a target id of its."""
+    kept = {rule_name(function, event) for event in function.events if event.kind in RULE_EVENTS}
+    lines = []
+    for rule in events_client.rules(None, f"{function.name}-"):
+        name = str(rule.get("Name"))
+        if name in kept or not any(target.get("Arn") == function_arn
+                                   and str(target.get("Id", "")).startswith(function.logical_id)
+                                   for target in events_client.targets(name, None)):
+            continue
+        events_client.delete_rule(name, None)
+        try:
+            client.remove_permission(function.name, f"{name}-invoke"[:100])
+        except ClientError as exc:
+            if exc.code != "ResourceNotFoundException":
+                raise
+        lines.append(f"removed rule {name} (no longer an event of the function)")
     return lines
 
 

@@ -246,6 +246,15 @@ def test_a_scheduled_job_runs_on_its_schedule(run, lam, tmp_path):  # type: igno
     again = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
     assert again[1:] == [f"  unchanged {name} (ScheduledFunction)",
                          f"    unchanged Schedule event CloudWatchEvent (rule {name}-CloudWatchEvent)"]
+    # the event dropped from the template: its rule goes too
+    template = folder / "template.yaml"
+    template.write_text(template.read_text().split("      Events:")[0])
+    dropped = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    assert dropped[1:] == [f"  unchanged {name} (ScheduledFunction)",
+                           f"    removed rule {name}-CloudWatchEvent (no longer an event of the function)"]
+    assert f"{name}-CloudWatchEvent" not in ok(run("rules", "ls")).stdout
+    assert ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()[1:] == [
+        f"  unchanged {name} (ScheduledFunction)"]
 
 
 def test_an_sns_consumer_gets_its_topic_and_its_notifications(run, lam, tmp_path):  # type: ignore[no-untyped-def]
