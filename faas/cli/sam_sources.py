@@ -229,6 +229,12 @@ def deploy_scheduler_events(schedules: ScheduleClient, client: Client, function:
         if not same:
             schedules.update_schedule(name, settings)
         lines.append(f"{'unchanged' if same else 'updated'} {described}")
+    kept = {str(event.properties.get("Name") or f"{function.name}-{event.event_id}"[:MAX_RULE_NAME])
+            for event in function.events if event.kind == "ScheduleV2"}
+    for summary in schedules.list_schedules(None, f"{function.name}-"):  # the default group's, named by default
+        if summary["Name"] not in kept and (summary.get("Target") or {}).get("Arn") == function_arn:
+            schedules.delete_schedule(summary["Name"], summary.get("GroupName"))
+            lines.append(f"removed schedule {summary['Name']} (no longer an event of the function)")
     return lines
 
 
@@ -286,6 +292,13 @@ def deploy_sns_events(topics: TopicClient, client: Client, function: FunctionSpe
         for key, value in changed.items():
             topics.set_subscription_attribute(current["SubscriptionArn"], key, value)
         lines.append(f"{'updated' if changed else 'unchanged'} SNS event {event.event_id} ({topic})")
+    kept = {str(event.properties["Topic"]) for event in function.events if event.kind == "SNS"}
+    for found in topics.subscriptions():
+        if found.get("Protocol") == "lambda" and found.get("Endpoint") == function_arn \
+                and found.get("TopicArn") not in kept:
+            topics.unsubscribe(found["SubscriptionArn"])
+            lines.append(f"removed the subscription to {str(found.get('TopicArn')).rsplit(':', 1)[-1]} "
+                         f"(no longer an event of the function)")
     return lines
 
 

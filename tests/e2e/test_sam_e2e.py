@@ -283,6 +283,12 @@ def test_an_sns_consumer_gets_its_topic_and_its_notifications(run, lam, tmp_path
                            f"    updated SNS event SNSEvent ({topic})"]
     again = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
     assert again[-1] == f"    unchanged SNS event SNSEvent ({topic})"
+    template.write_text(template.read_text().split("      Events:")[0])
+    dropped = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    assert dropped[1:] == [f"  unchanged topic {topic} (MySnsTopic)",
+                           f"  unchanged {name} (TopicConsumerFunction)",
+                           f"    removed the subscription to {topic} (no longer an event of the function)"]
+    assert name not in ok(run("topics", "subscriptions", topic)).stdout
 
 
 def test_an_eventbridge_consumer_gets_the_events_its_rule_matches(run, lam, tmp_path):  # type: ignore[no-untyped-def]
@@ -340,3 +346,9 @@ def test_a_scheduler_job_runs_under_a_role_of_its_own(run, lam, server, tmp_path
     again = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
     assert again[1:] == [f"  unchanged {name} (ReportFunction)",
                          f"    unchanged ScheduleV2 event EveryMinute (schedule {schedule})"]
+    template = folder / "template.yaml"
+    template.write_text(template.read_text().split("      Events:")[0])
+    dropped = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    assert dropped[1:] == [f"  unchanged {name} (ReportFunction)",
+                           f"    removed schedule {schedule} (no longer an event of the function)"]
+    assert schedule not in ok(run("schedules", "ls")).stdout
