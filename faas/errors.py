@@ -494,3 +494,7 @@ class LogsInvalidParameter(LogsError):
 
 class LogsResourceNotFound(LogsError):
     """The specified resource does not exist."""
+
+
+class StackConflict(FaasError):
+    """A SAM template names a function that another stack (or no stack) deployed: `faas deploy -f` leaves it."""

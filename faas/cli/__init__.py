@@ -14,6 +14,7 @@ from faas.cli.functions import add_function_commands
 from faas.cli.logs import add_logs_command
 from faas.cli.identities import add_identity_commands
 from faas.cli.queues import add_queue_commands
+from faas.cli.sam import add_template_options
 from faas.cli.schedules import add_schedule_commands
 from faas.cli.serve import add_serve_commands
 from faas.cli.top import add_top_command
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_function_commands(commands)
     add_build_command(commands)
     add_init_command(commands)
+    add_template_options(commands.choices["deploy"])
     add_logs_command(commands)
     add_identity_commands(commands)
     add_access_commands(commands)

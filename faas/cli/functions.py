@@ -40,6 +40,10 @@ def _wait_until_ready(client: Client, name: str, configuration: dict[str, Any]) 
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
+    needed = (("DIR", args.path), ("--name", args.name), ("--runtime", args.runtime), ("--handler", args.handler))
+    missing = [option for option, value in needed if value is None]
+    if missing:
+        raise ConfigError(f"deploy needs {', '.join(missing)} (or -f template.yaml to deploy a SAM template)")
     config = settings_module.load(os.environ, data_dir=args.data_dir)
     zip_bytes = build_zip(Path(args.path), args.runtime) if args.build else read_code(Path(args.path))
     environment = parse_env(args.env) if args.env is not None else None
@@ -168,15 +172,17 @@ def add_function_commands(commands: argparse._SubParsersAction) -> None:
     """Register deploy, invoke, url, ls and rm on the `faas` parser."""
     connection = client_options()
 
+    # faas.cli.sam adds the options of a SAM template and deploys one when given.
     deploy = commands.add_parser(
-        "deploy", parents=[connection], help="create or update a function from a folder",
+        "deploy", parents=[connection], help="create or update a function from a folder, or a SAM template's",
         description="Zip a folder (deterministically; __pycache__ and .git are left out) or take a .zip, and "
                     "create the function, or update its code and configuration when it exists. On update only "
-                    "the options given change.")
-    deploy.add_argument("path", metavar="DIR", help="folder with the function's code, or a .zip file")
-    deploy.add_argument("--name", required=True, help="function name")
-    deploy.add_argument("--runtime", required=True, help="runtime, e.g. python3.13 or nodejs20.x")
-    deploy.add_argument("--handler", required=True, help="handler, e.g. app.handler")
+                    "the options given change. With -f (or with no DIR and --name, in a folder with a "
+                    "template.yaml), deploy the functions of an AWS SAM template instead.")
+    deploy.add_argument("path", metavar="DIR", nargs="?", help="folder with the function's code, or a .zip file")
+    deploy.add_argument("--name", help="function name")
+    deploy.add_argument("--runtime", help="runtime, e.g. python3.13 or nodejs20.x")
+    deploy.add_argument("--handler", help="handler, e.g. app.handler")
     deploy.add_argument("--memory", type=int, metavar="MB", help="memory size in MB (server default: 128)")
     deploy.add_argument("--timeout", type=int, metavar="S", help="timeout in seconds (server default: 3)")
     deploy.add_argument("--env", action="append", metavar="K=V",

@@ -13,6 +13,8 @@ from faas.client.transport import ClientError, Transport, pages, quote_segment
 
 URL_PREFIX = "/2021-10-31"
 LAMBDA_PREFIX = "/2015-03-31"
+CONCURRENCY_PREFIX = "/2017-10-31"
+TAGS_PREFIX = "/2017-03-31"
 NATIVE_PREFIX = "/faas/v1"
 INVOKE_TIMEOUT_S = 960.0  # a function may run for 900 s
 
@@ -56,11 +58,13 @@ class Client(Transport):
     def create_function(self, name: str, *, runtime: str, handler: str, role: str, zip_file: bytes,
                         memory_size: int | None = None, timeout: int | None = None,
                         environment: Mapping[str, str] | None = None,
-                        description: str | None = None) -> dict[str, Any]:
+                        description: str | None = None, tags: Mapping[str, str] | None = None) -> dict[str, Any]:
         """CreateFunction; returns the FunctionConfiguration."""
         payload = {"FunctionName": name, **self._configuration(runtime, handler, role, memory_size, timeout,
                                                               environment, description),
                    "Code": {"ZipFile": base64.b64encode(zip_file).decode("ascii")}}
+        if tags:
+            payload["Tags"] = dict(tags)
         return self._json("POST", f"{LAMBDA_PREFIX}/functions", payload)
 
     def update_function_code(self, name: str, zip_file: bytes) -> dict[str, Any]:
@@ -84,6 +88,18 @@ class Client(Transport):
 
     def delete_function(self, name: str) -> None:
         self.request("DELETE", f"{LAMBDA_PREFIX}/functions/{quote_segment(name)}")
+
+    def list_tags(self, arn: str) -> dict[str, str]:
+        """ListTags of a function, by its unqualified ARN."""
+        return self._json("GET", f"{TAGS_PREFIX}/tags/{quote_segment(arn)}").get("Tags") or {}
+
+    def tag(self, arn: str, tags: Mapping[str, str]) -> None:
+        self.request("POST", f"{TAGS_PREFIX}/tags/{quote_segment(arn)}",
+                     body=json.dumps({"Tags": dict(tags)}).encode("utf-8"), headers={"Content-Type": "application/json"})
+
+    def untag(self, arn: str, keys: list[str]) -> None:
+        for key in keys:  # one key a request: the query string here holds each parameter once
+            self.request("DELETE", f"{TAGS_PREFIX}/tags/{quote_segment(arn)}", query={"tagKeys": key})
 
     def invoke(self, name: str, payload: bytes = b"", *, log_tail: bool = False,
                qualifier: str | None = None) -> InvokeResult:
@@ -127,6 +143,18 @@ class Client(Transport):
 
     def delete_url(self, name: str) -> None:
         self.request("DELETE", f"{URL_PREFIX}/functions/{quote_segment(name)}/url")
+
+    def update_url(self, name: str, auth_type: str, cors: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"AuthType": auth_type, "Cors": dict(cors or {})}
+        return self._json("PUT", f"{URL_PREFIX}/functions/{quote_segment(name)}/url", body)
+
+    def put_concurrency(self, name: str, reserved: int) -> None:
+        """PutFunctionConcurrency: reserve `reserved` of the node's concurrency for the function."""
+        self._json("PUT", f"{CONCURRENCY_PREFIX}/functions/{quote_segment(name)}/concurrency",
+                   {"ReservedConcurrentExecutions": reserved})
+
+    def delete_concurrency(self, name: str) -> None:
+        self.request("DELETE", f"{CONCURRENCY_PREFIX}/functions/{quote_segment(name)}/concurrency")
 
     # -- native API --
 

@@ -96,6 +96,17 @@ class TopicClient(Transport):
         root = self.call("GetTopicAttributes", {"TopicArn": arn})
         return {entry[0].text or "": entry[1].text or "" for entry in root.iter() if _tag(entry) == "entry"}
 
+    def subscription_attributes(self, arn: str) -> dict[str, str]:
+        root = self.call("GetSubscriptionAttributes", {"SubscriptionArn": arn})
+        return {entry[0].text or "": entry[1].text or "" for entry in root.iter() if _tag(entry) == "entry"}
+
+    def set_subscription_attribute(self, arn: str, name: str, value: str) -> None:
+        self.call("SetSubscriptionAttributes", {"SubscriptionArn": arn, "AttributeName": name,
+                                                "AttributeValue": value})
+
+    def set_topic_attribute(self, arn: str, name: str, value: str) -> None:
+        self.call("SetTopicAttributes", {"TopicArn": arn, "AttributeName": name, "AttributeValue": value})
+
     def subscriptions(self, arn: str | None = None) -> list[dict[str, str]]:
         """A topic's subscriptions (every topic's with None), following NextToken."""
         found: list[dict[str, str]] = []

@@ -88,8 +88,8 @@ def test_no_command_prints_usage_and_fails(capsys):
 
 
 def test_usage_errors_exit_2(capsys):
-    assert cli.main(["deploy", "somewhere"]) == 2  # --name, --runtime, --handler are required
-    assert "required" in capsys.readouterr().err
+    assert cli.main(["deploy", "somewhere"]) == 2  # --name, --runtime, --handler are needed without a template
+    assert "deploy needs --name, --runtime, --handler" in capsys.readouterr().err
     assert cli.main(["invoke", "f", "--payload", "{}", "--payload-file", "x"]) == 2
 
 
