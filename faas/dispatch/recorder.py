@@ -43,6 +43,7 @@ class Recorder:
         self._max_pending = max_pending
         self._coalescer = coalescer
         self._pending: list[Any] = []
+        self._flushing = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0  # records refused by a full buffer since start
@@ -72,6 +73,12 @@ class Recorder:
             self._wake.set()
 
     async def flush(self) -> None:
+        """Write what is pending. A flush under way (the background one) is waited for first: a reader that
+        flushes before it reads (the audit log's) must find written everything added before it asked."""
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
         if self._coalescer is not None:
             for summary in self._coalescer.closed(time.monotonic()):
                 self._append(summary)
