@@ -15,6 +15,7 @@ import json
 import os
 import re
 import sqlite3
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -157,7 +158,14 @@ def test_sign_in_create_invoke_follow_the_log_and_read_the_charts(server: Server
 
     # The live log: what is there, then an invocation made elsewhere (boto3) appears without a reload.
     def lines() -> list[str]:
-        return [line.text for line in all_css(browser, "#log .line")]
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        deadline = time.monotonic() + 10
+        while True:  # the live script may redraw the log between finding its lines and reading them
+            try:
+                return [line.text for line in all_css(browser, "#log .line")]
+            except StaleElementReferenceException:
+                assert time.monotonic() < deadline, "the log never stayed still long enough to be read"
 
     browser.get(server.endpoint + f"/console/functions/{name}/logs")
     wait_for(lambda: any("console says hello from chromium" in line for line in lines()))
