@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Server, make_zip, unique, wait_for
+from tests.e2e import conftest
+from tests.e2e.conftest import Server, make_zip, unique
 from tests.e2e.test_event_source_mappings_e2e import READER_ARN, with_reader_role
 from tests.e2e.test_events_e2e import events_client
 from tests.e2e.test_security_e2e import make_principal
@@ -75,6 +76,19 @@ def shot(browser, name: str) -> None:  # type: ignore[no-untyped-def]
     Path(folder).mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(Path(folder) / f"{name}.png"))
     browser.set_window_size(1280, 1000)
+
+
+def wait_for(predicate, timeout: float = 60):  # type: ignore[no-untyped-def]
+    """conftest's wait_for, where a page in the middle of loading (an element not there yet, or gone with
+    the page it belonged to) counts as "not yet" rather than as a failure."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    def attempt():  # type: ignore[no-untyped-def]
+        try:
+            return predicate()
+        except (NoSuchElementException, StaleElementReferenceException):
+            return None
+    return conftest.wait_for(attempt, timeout)
 
 
 def css(browser, selector: str):  # type: ignore[no-untyped-def]
