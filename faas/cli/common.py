@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from faas import settings as settings_module
@@ -32,6 +33,42 @@ def table(rows: list[list[str]]) -> str:
 def print_table(items: Iterable[Mapping[str, Any]], columns: Mapping[str, str]) -> None:
     """A table with a column per (heading, field) of `columns`."""
     print(table([list(columns), *([str(item.get(field, "")) for field in columns.values()] for item in items)]))
+
+
+OUTPUT_FORMATS = ("text", "json")
+
+
+def add_output_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """`-o/--output text|json`: every verb prints either its human form or one JSON document on stdout."""
+    parser.add_argument("-o", "--output", choices=OUTPUT_FORMATS, default=None,
+                        help="text (default, for people) or json (one JSON document on stdout, for scripts; "
+                             "env FAAS_OUTPUT)")
+
+
+def output_format(args: argparse.Namespace) -> str:
+    chosen = getattr(args, "output", None) or os.environ.get("FAAS_OUTPUT") or "text"
+    if chosen not in OUTPUT_FORMATS:
+        raise ConfigError(f"FAAS_OUTPUT={chosen!r} is not one of: {', '.join(OUTPUT_FORMATS)}")
+    return chosen
+
+
+def wants_json(args: argparse.Namespace) -> bool:
+    return output_format(args) == "json"
+
+
+def print_json(document: Any) -> None:
+    print(json.dumps(document, indent=2, default=str, ensure_ascii=False))
+
+
+def emit(args: argparse.Namespace, document: Any, text: Callable[[], None] | str) -> None:
+    """Print a verb's result: `document` as JSON with -o json, else `text` (a string, or a function that
+    prints the human form). Progress and hints go to stderr either way, so stdout stays parseable."""
+    if wants_json(args):
+        print_json(document)
+    elif callable(text):
+        text()
+    else:
+        print(text)
 
 
 def key_value_pairs(pairs: Sequence[str], option: str, example: str) -> dict[str, str]:
@@ -66,6 +103,7 @@ def client_for(args: argparse.Namespace, config: settings_module.Settings | None
 def client_options(profile: bool = True) -> argparse.ArgumentParser:
     """The connection options of every client verb; `profile=False` leaves --profile to the verb."""
     parent = argparse.ArgumentParser(add_help=False)
+    add_output_option(parent)
     group = parent.add_argument_group("connection")
     group.add_argument("--endpoint-url", metavar="URL",
                        help="the platform's URL (env FAAS_ENDPOINT_URL; default: the URL in <data-dir>/endpoint, "
