@@ -8,6 +8,8 @@ import datetime as dt
 import json
 import logging
 import sys
+import time
+from collections.abc import Callable
 
 from faas.settings import Settings
 
@@ -64,3 +66,31 @@ def progress(message: str) -> None:
         log.warning(message.removeprefix("warning: "))
     else:
         log.info(message)
+
+
+class Repeated:
+    """A warning that can repeat many times a second (a throttled or failing function under load), written at
+    most once per key and `every_s`: the first of a window is logged, the rest only counted, and the count
+    rides on the next line written, so a burst costs one line, not one per request, and nothing is hidden."""
+
+    def __init__(self, logger: logging.Logger, every_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._logger = logger
+        self._every_s = every_s
+        self._clock = clock
+        self._next: dict[str, float] = {}  # key -> when its next line may be written
+        self._held: dict[str, int] = {}  # key -> lines not written since its last one
+
+    def warning(self, key: str, message: str, *args: object) -> None:
+        if not self._logger.isEnabledFor(logging.WARNING):
+            return
+        now = self._clock()
+        if now < self._next.get(key, 0.0):
+            self._held[key] = self._held.get(key, 0) + 1
+            return
+        self._next[key] = now + self._every_s
+        held = self._held.pop(key, 0)
+        if held:
+            message += " (%d more like it since the last such line)"
+            args = (*args, held)
+        self._logger.warning(message, *args)

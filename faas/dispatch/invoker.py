@@ -23,8 +23,10 @@ from faas.sandbox.environment import Invocation, Outcome
 from faas.sandbox.pool import Pool
 from faas.sandbox.response_stream import ResponseStream
 from faas.sandbox.runtime_api import MAX_RESPONSE_BYTES
+from faas.server_log import Repeated
 
 logger = logging.getLogger(__name__)  # not `log`: that is an invocation's log here
+repeated = Repeated(logger)  # per function: a burst of throttles or failures is one line per 10 s
 
 # Lambda gives the init phase 10 s (more when the function's own timeout is longer).
 INIT_TIMEOUT_S = 10
@@ -72,7 +74,7 @@ class Invoker:
                 self._usage.admit(fn)
             unreserved = self.limiter.admit(fn.name)
         except TooManyRequests as refusal:
-            logger.warning("throttled an invocation of %s: %s", fn.name, refusal.fields.get("Reason") or refusal.message)
+            repeated.warning(f"throttle:{fn.name}", "throttled an invocation of %s: %s", fn.name, refusal.fields.get("Reason") or refusal.message)
             if self._usage is not None:
                 self._usage.throttled(fn)
             if self._metrics is not None:
@@ -140,7 +142,7 @@ class Invoker:
         self._recorder.add(record)
         if outcome.error_type:
             # The error type only: its message and the function's output may carry the event's data.
-            logger.warning("function %s failed (request %s): %s%s", fn.name, request_id, outcome.error_type,
+            repeated.warning(f"failure:{fn.name}", "function %s failed (request %s): %s%s", fn.name, request_id, outcome.error_type,
                         " after its timeout" if outcome.timed_out else "")
         if self._usage is not None:
             self._usage.invoked(fn, record)

@@ -111,6 +111,13 @@ def test_function_failure_and_throttle_are_warnings(text_server: Server, lam) ->
     assert refused.value.response["Error"]["Code"] == "TooManyRequestsException"
     wait_for(lambda: f"WARNING faas.dispatch.invoker: throttled an invocation of {throttled}: "
                      "ReservedFunctionConcurrentInvocationLimitExceeded" in text_server.output())
+    for _ in range(5):  # a burst of throttles: counted, not one line each (faas.server_log.Repeated)
+        with pytest.raises(ClientError):
+            lam.invoke(FunctionName=throttled, Payload=b"{}")
+    lam.list_functions()  # a request after the burst, whose access line shows the log has caught up
+    request_id = lam.list_functions()["ResponseMetadata"]["RequestId"]
+    wait_for(lambda: request_id in text_server.output())
+    assert text_server.output().count(f"throttled an invocation of {throttled}:") == 1
 
 
 def test_async_retries_and_the_final_drop_are_warnings(text_server: Server, lam) -> None:  # type: ignore[no-untyped-def]

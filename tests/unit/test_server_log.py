@@ -69,3 +69,17 @@ def test_pid_max_warning_is_explained_once_per_data_dir(tmp_path: Path) -> None:
     changed = load({"FAAS_DATA_DIR": str(tmp_path), "FAAS_MAX_CONCURRENCY": str(pid_max + 1)})
     app._check_pid_room(changed, said.append)  # other figures: explained again
     assert len(said) == 2
+
+
+def test_a_repeated_warning_is_written_once_a_window_with_the_count_of_the_rest(caplog) -> None:
+    now = [100.0]
+    repeated = server_log.Repeated(logging.getLogger("faas.test.repeated"), every_s=10.0, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="faas.test.repeated"):
+        for _ in range(4):
+            repeated.warning("throttle:a", "throttled %s", "a")
+        repeated.warning("throttle:b", "throttled %s", "b")  # another key has its own window
+        now[0] += 10.0
+        repeated.warning("throttle:a", "throttled %s", "a")
+        repeated.warning("throttle:a", "throttled %s", "a")
+    assert [r.getMessage() for r in caplog.records] == [
+        "throttled a", "throttled b", "throttled a (3 more like it since the last such line)"]
