@@ -5,12 +5,14 @@ wheels unpacked at the root (first on sys.path), Node's node_modules as `npm ci 
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +23,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from faas.cli.common import print_to_stderr
 from faas.errors import ConfigError, FaasError
 
+CACHE_KEEP_S = 30 * 86400  # an entry unused this long is removed when the next one is built
+ABANDONED_BUILD_S = 86400  # a ".building-" folder this old belongs to a build that died
 CACHE_FORMAT = "1"  # part of every key: a change to how a cache entry is laid out invalidates the old ones
 REQUIREMENTS = "requirements.txt"
 PACKAGE_JSON = "package.json"
@@ -139,9 +143,11 @@ def dependencies(source: Path, runtime: str, cache: Path, run: Runner = stream,
     arch = machine()
     entry = cache / cache_key(language, files, arch)
     if entry.is_dir():
+        os.utime(entry)  # its last use, which prune() goes by
         say(f"dependencies: cache hit ({entry})")
         return entry
     cache.mkdir(parents=True, exist_ok=True)
+    prune(cache, time.time())
     work = Path(tempfile.mkdtemp(prefix=".building-", dir=cache))
     try:
         if language.name == "python":
@@ -161,6 +167,22 @@ def dependencies(source: Path, runtime: str, cache: Path, run: Runner = stream,
         raise
     say(f"dependencies: cached in {entry}")
     return entry
+
+
+def prune(cache: Path, now: float) -> list[Path]:
+    """Remove the entries unused for CACHE_KEEP_S, and builds left halfway by a process that died: every
+    change of a lock file makes a new entry, so without this the cache only grows. Returns what went."""
+    removed = []
+    for entry in cache.iterdir():
+        try:
+            idle_s = now - entry.stat().st_mtime
+        except FileNotFoundError:  # a concurrent prune or build moved it
+            continue
+        limit = ABANDONED_BUILD_S if entry.name.startswith(".building-") else CACHE_KEEP_S
+        if entry.is_dir() and idle_s > limit:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 def pip_download_argv(requirements: Path, wheels: Path, python_version: str, arch: str) -> list[str]:
