@@ -295,17 +295,27 @@ class InvalidEventPattern(FaasError):
     Not an ApiError: each API that takes patterns answers it in its own error shape."""
 
 
-class EventsError(ApiError):
-    """An error of EventBridge's API. `code` is the shape name in its model (boto3's modeled exception): the
-    class name without the "Events" prefix, plus "Exception"."""
+class JsonServiceError(ApiError):
+    """An error of an AWS JSON-protocol API whose error shapes end in "Exception" (EventBridge, CloudWatch Logs).
+    A subclass of a service's base is named <prefix><Shape>; its `code` is the shape name in the service's
+    model (boto3's modeled exception): the class name without the prefix, plus "Exception"."""
 
     status = 400
-    code = "EventsException"  # the base's own, never sent: every error raised is one of the subclasses
     error_type = "User"
+    prefix = ""  # each service's base sets its own; its own `code` is never sent
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.code = cls.__name__.removeprefix("Events") + "Exception"
+        if "prefix" in cls.__dict__:
+            cls.code = f"{cls.prefix}Exception"
+        else:
+            cls.code = cls.__name__.removeprefix(cls.prefix) + "Exception"
+
+
+class EventsError(JsonServiceError):
+    """An error of EventBridge's API."""
+
+    prefix = "Events"
 
 
 class EventsResourceNotFound(EventsError):
@@ -475,17 +485,10 @@ class InvalidFilterPattern(FaasError):
     Not an ApiError: the Logs API and the console each answer it in their own words."""
 
 
-class LogsError(ApiError):
-    """An error of CloudWatch Logs' API. `code` is the shape name in its model (boto3's modeled exception): the
-    class name without the "Logs" prefix, plus "Exception"."""
+class LogsError(JsonServiceError):
+    """An error of CloudWatch Logs' API."""
 
-    status = 400
-    code = "LogsException"  # the base's own, never sent: every error raised is one of the subclasses
-    error_type = "User"
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.code = cls.__name__.removeprefix("Logs") + "Exception"
+    prefix = "Logs"
 
 
 class LogsInvalidParameter(LogsError):
