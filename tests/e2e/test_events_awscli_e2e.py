@@ -4,9 +4,6 @@ them, with the CLI installed beside the tests (v1 with a current botocore) and D
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 
 import pytest
@@ -14,8 +11,7 @@ import pytest
 from tests.e2e.conftest import Server, unique
 from tests.e2e.test_event_rules_e2e import SENDER_ARN, with_sender_role
 from tests.e2e.test_sqs_e2e import sqs_client
-
-DEBIAN_CLI = "/usr/bin/aws"  # deploy/dev.sh installs Debian's awscli package
+from tests.support.awscli import aws_cli, ok
 
 
 @pytest.fixture(scope="module")
@@ -28,26 +24,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
 @pytest.fixture(scope="module", params=["v1", "v2"])
 def aws(request, server: Server, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """`aws events ... --endpoint-url <endpoint>` with only the data dir's credentials file and a region."""
-    if request.param == "v1":
-        command = [sys.executable, "-m", "awscli"]
-    else:
-        if not os.path.exists(DEBIAN_CLI):
-            pytest.skip(f"{DEBIAN_CLI} is missing: apt-get install awscli (deploy/dev.sh does)")
-        command = [DEBIAN_CLI]
-    home = tmp_path_factory.mktemp("home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FAAS_"))}
-    env.update({"AWS_SHARED_CREDENTIALS_FILE": str(server.data_dir / "credentials"),
-                "AWS_DEFAULT_REGION": "us-east-1", "HOME": str(home)})
-
-    def aws(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*command, "events", *args, "--endpoint-url", server.endpoint],
-                              env=env, cwd=home, capture_output=True, text=True, timeout=120)
-    return aws
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> dict:
-    assert result.returncode == 0, f"exit {result.returncode}\nstdout: {result.stdout}\nstderr: {result.stderr}"
-    return json.loads(result.stdout) if result.stdout.strip() else {}
+    return aws_cli("v1" if request.param == "v1" else "v2", server.endpoint, server.data_dir / "credentials",
+                   tmp_path_factory.mktemp("home"), "events")
 
 
 def test_a_rule_reacting_to_a_custom_event_with_the_aws_cli(aws, server) -> None:  # type: ignore[no-untyped-def]

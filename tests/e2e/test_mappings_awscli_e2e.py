@@ -3,15 +3,12 @@ with the CLI installed beside the tests (v1) and with Debian's AWS CLI v2."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 
 import pytest
 
 from tests.e2e.conftest import Server, unique, wait_for
 from tests.e2e.test_event_source_mappings_e2e import READER_ARN, bodies, deploy, with_reader_role
-from tests.e2e.test_sqs_awscli_e2e import DEBIAN_CLI, ok
+from tests.support.awscli import aws_cli, ok
 
 
 @pytest.fixture(scope="module")
@@ -23,21 +20,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
 
 @pytest.fixture(scope="module", params=["v1", "debian-v2"])
 def aws(request, server: Server, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    if request.param == "v1":
-        command = [sys.executable, "-m", "awscli"]
-    else:
-        if not os.path.exists(DEBIAN_CLI):
-            pytest.skip(f"{DEBIAN_CLI} is missing: apt-get install awscli (deploy/dev.sh does)")
-        command = [DEBIAN_CLI]
-    home = tmp_path_factory.mktemp("home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FAAS_"))}
-    env.update({"AWS_SHARED_CREDENTIALS_FILE": str(server.data_dir / "credentials"),
-                "AWS_DEFAULT_REGION": "us-east-1", "HOME": str(home)})
-
-    def aws(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*command, *args, "--endpoint-url", server.endpoint], env=env, cwd=home,
-                              capture_output=True, text=True, timeout=120)
-    return aws
+    return aws_cli("v1" if request.param == "v1" else "v2", server.endpoint, server.data_dir / "credentials",
+                   tmp_path_factory.mktemp("home"))
 
 
 def test_a_queue_driven_function_with_the_aws_cli(aws, server: Server) -> None:  # type: ignore[no-untyped-def]

@@ -5,41 +5,18 @@ Debian's AWS CLI v2 (2.9, which still speaks SQS's query protocol)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from tests.e2e.conftest import Server, unique
-
-
-DEBIAN_CLI = "/usr/bin/aws"  # deploy/dev.sh installs Debian's awscli package
+from tests.support.awscli import aws_cli, ok
 
 
 @pytest.fixture(scope="module", params=["json", "query"])
 def aws(request, server: Server, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """`aws sqs ... --endpoint-url <endpoint>` with only the data dir's credentials file and a region."""
-    if request.param == "json":
-        command = [sys.executable, "-m", "awscli"]
-    else:
-        if not os.path.exists(DEBIAN_CLI):
-            pytest.skip(f"{DEBIAN_CLI} is missing: apt-get install awscli (deploy/dev.sh does)")
-        command = [DEBIAN_CLI]
-    home = tmp_path_factory.mktemp("home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FAAS_"))}
-    env.update({"AWS_SHARED_CREDENTIALS_FILE": str(server.data_dir / "credentials"),
-                "AWS_DEFAULT_REGION": "us-east-1", "HOME": str(home)})
-
-    def aws(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*command, "sqs", *args, "--endpoint-url", server.endpoint],
-                              env=env, cwd=home, capture_output=True, text=True, timeout=120)
-    return aws
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> dict:
-    assert result.returncode == 0, f"exit {result.returncode}\nstdout: {result.stdout}\nstderr: {result.stderr}"
-    return json.loads(result.stdout) if result.stdout.strip() else {}
+    return aws_cli("v1" if request.param == "json" else "v2", server.endpoint, server.data_dir / "credentials",
+                   tmp_path_factory.mktemp("home"), "sqs")
 
 
 def test_a_queue_with_the_aws_cli(aws, server) -> None:  # type: ignore[no-untyped-def]
