@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from faas.api.auth import operation
+from faas.api.auth import Handler, operation
 from faas.api.body import read_json
 from faas.api.context import services
 from faas.services.http_apis import HttpApiService
@@ -66,106 +66,45 @@ async def delete_api(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@operation("apigateway:POST", resource=_resource)
-async def create_route(request: web.Request) -> web.Response:
-    route = await _apis(request).create_route(_id(request), await _params(request, "CreateRoute"))
-    return web.json_response(route, status=201)
+# An API's children: each kind has the same five calls, on the service's `<verb>_<kind>` methods (with
+# `list_<kind>s`), and only routes and integrations can be updated.
+CHILDREN = (("routes", "route", "Route", True), ("integrations", "integration", "Integration", True),
+            ("stages", "stage", "Stage", False), ("authorizers", "authorizer", "Authorizer", False))
 
 
-@operation("apigateway:GET", audited=False, resource=_resource)
-async def get_routes(request: web.Request) -> web.Response:
-    return _items(await _apis(request).list_routes(_id(request)))
+def _child_handlers(key: str, shape: str, updatable: bool) -> dict[str, Handler]:
+    """The create, list, get, update (when `updatable`) and delete handlers of one kind of an API's children."""
 
+    def call(request: web.Request, verb: str):  # type: ignore[no-untyped-def]
+        return getattr(_apis(request), f"{verb}_{key}")
 
-@operation("apigateway:GET", audited=False, resource=_resource)
-async def get_route(request: web.Request) -> web.Response:
-    return web.json_response(await _apis(request).get_route(_id(request), _id(request, "route")))
+    @operation("apigateway:POST", resource=_resource)
+    async def create(request: web.Request) -> web.Response:
+        made = await call(request, "create")(_id(request), await _params(request, f"Create{shape}"))
+        return web.json_response(made, status=201)
 
+    @operation("apigateway:GET", audited=False, resource=_resource)
+    async def listing(request: web.Request) -> web.Response:
+        return _items(await getattr(_apis(request), f"list_{key}s")(_id(request)))
 
-@operation("apigateway:PATCH", resource=_resource)
-async def update_route(request: web.Request) -> web.Response:
-    route = await _apis(request).update_route(_id(request), _id(request, "route"),
-                                              await _params(request, "UpdateRoute"))
-    return web.json_response(route)
+    @operation("apigateway:GET", audited=False, resource=_resource)
+    async def get(request: web.Request) -> web.Response:
+        return web.json_response(await call(request, "get")(_id(request), _id(request, key)))
 
+    @operation("apigateway:PATCH", resource=_resource)
+    async def update(request: web.Request) -> web.Response:
+        params = await _params(request, f"Update{shape}")
+        return web.json_response(await call(request, "update")(_id(request), _id(request, key), params))
 
-@operation("apigateway:DELETE", resource=_resource)
-async def delete_route(request: web.Request) -> web.Response:
-    await _apis(request).delete_route(_id(request), _id(request, "route"))
-    return web.Response(status=204)
+    @operation("apigateway:DELETE", resource=_resource)
+    async def delete(request: web.Request) -> web.Response:
+        await call(request, "delete")(_id(request), _id(request, key))
+        return web.Response(status=204)
 
-
-@operation("apigateway:POST", resource=_resource)
-async def create_integration(request: web.Request) -> web.Response:
-    integration = await _apis(request).create_integration(_id(request), await _params(request, "CreateIntegration"))
-    return web.json_response(integration, status=201)
-
-
-@operation("apigateway:GET", audited=False, resource=_resource)
-async def get_integrations(request: web.Request) -> web.Response:
-    return _items(await _apis(request).list_integrations(_id(request)))
-
-
-@operation("apigateway:GET", audited=False, resource=_resource)
-async def get_integration(request: web.Request) -> web.Response:
-    return web.json_response(await _apis(request).get_integration(_id(request), _id(request, "integration")))
-
-
-@operation("apigateway:PATCH", resource=_resource)
-async def update_integration(request: web.Request) -> web.Response:
-    integration = await _apis(request).update_integration(_id(request), _id(request, "integration"),
-                                                          await _params(request, "UpdateIntegration"))
-    return web.json_response(integration)
-
-
-@operation("apigateway:DELETE", resource=_resource)
-async def delete_integration(request: web.Request) -> web.Response:
-    await _apis(request).delete_integration(_id(request), _id(request, "integration"))
-    return web.Response(status=204)
-
-
-@operation("apigateway:POST", resource=_resource)
-async def create_stage(request: web.Request) -> web.Response:
-    stage = await _apis(request).create_stage(_id(request), await _params(request, "CreateStage"))
-    return web.json_response(stage, status=201)
-
-
-@operation("apigateway:GET", audited=False, resource=_resource)
-async def get_stages(request: web.Request) -> web.Response:
-    return _items(await _apis(request).list_stages(_id(request)))
-
-
-@operation("apigateway:GET", audited=False, resource=_resource)
-async def get_stage(request: web.Request) -> web.Response:
-    return web.json_response(await _apis(request).get_stage(_id(request), _id(request, "stage")))
-
-
-@operation("apigateway:DELETE", resource=_resource)
-async def delete_stage(request: web.Request) -> web.Response:
-    await _apis(request).delete_stage(_id(request), _id(request, "stage"))
-    return web.Response(status=204)
-
-
-@operation("apigateway:POST", resource=_resource)
-async def create_authorizer(request: web.Request) -> web.Response:
-    authorizer = await _apis(request).create_authorizer(_id(request), await _params(request, "CreateAuthorizer"))
-    return web.json_response(authorizer, status=201)
-
-
-@operation("apigateway:GET", audited=False, resource=_resource)
-async def get_authorizers(request: web.Request) -> web.Response:
-    return _items(await _apis(request).list_authorizers(_id(request)))
-
-
-@operation("apigateway:GET", audited=False, resource=_resource)
-async def get_authorizer(request: web.Request) -> web.Response:
-    return web.json_response(await _apis(request).get_authorizer(_id(request), _id(request, "authorizer")))
-
-
-@operation("apigateway:DELETE", resource=_resource)
-async def delete_authorizer(request: web.Request) -> web.Response:
-    await _apis(request).delete_authorizer(_id(request), _id(request, "authorizer"))
-    return web.Response(status=204)
+    handlers = {"create": create, "list": listing, "get": get, "delete": delete}
+    if updatable:
+        handlers["update"] = update
+    return handlers
 
 
 def add_routes(app: web.Application) -> None:
@@ -175,16 +114,11 @@ def add_routes(app: web.Application) -> None:
     router.add_get(API + "/{api}", get_api)
     router.add_patch(API + "/{api}", update_api)
     router.add_delete(API + "/{api}", delete_api)
-    for kind, key, create, listing, get, update, delete in (
-        ("routes", "route", create_route, get_routes, get_route, update_route, delete_route),
-        ("integrations", "integration", create_integration, get_integrations, get_integration, update_integration,
-         delete_integration),
-        ("stages", "stage", create_stage, get_stages, get_stage, None, delete_stage),
-        ("authorizers", "authorizer", create_authorizer, get_authorizers, get_authorizer, None, delete_authorizer),
-    ):
-        router.add_post(f"{API}/{{api}}/{kind}", create)
-        router.add_get(f"{API}/{{api}}/{kind}", listing)
-        router.add_get(f"{API}/{{api}}/{kind}/{{{key}}}", get)
-        if update is not None:
-            router.add_patch(f"{API}/{{api}}/{kind}/{{{key}}}", update)
-        router.add_delete(f"{API}/{{api}}/{kind}/{{{key}}}", delete)
+    for kind, key, shape, updatable in CHILDREN:
+        handlers = _child_handlers(key, shape, updatable)
+        router.add_post(f"{API}/{{api}}/{kind}", handlers["create"])
+        router.add_get(f"{API}/{{api}}/{kind}", handlers["list"])
+        router.add_get(f"{API}/{{api}}/{kind}/{{{key}}}", handlers["get"])
+        if updatable:
+            router.add_patch(f"{API}/{{api}}/{kind}/{{{key}}}", handlers["update"])
+        router.add_delete(f"{API}/{{api}}/{kind}/{{{key}}}", handlers["delete"])
