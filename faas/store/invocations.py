@@ -56,6 +56,19 @@ class InvocationStore:
             rows = (await conn.execute(query)).all()
         return [InvocationRecord(**{**row._mapping, "started_at": as_utc(row.started_at)}) for row in reversed(rows)]
 
+    async def last_errors(self, function_name: str, request_ids: list[str]) -> dict[str, str]:
+        """The errorType of each request's latest attempt, for those whose latest attempt failed (an
+        asynchronous invocation's attempts share its request id)."""
+        if not request_ids:
+            return {}
+        query = (select(invocations.c.request_id, invocations.c.error_type)
+                 .where(invocations.c.function_name == function_name, invocations.c.request_id.in_(request_ids))
+                 .order_by(invocations.c.started_at))
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        latest = {row.request_id: row.error_type for row in rows}  # in start order: the last one stays
+        return {request_id: error for request_id, error in latest.items() if error}
+
     async def prune_before(self, cutoff: dt.datetime, limit: int) -> int:
         """Delete at most `limit` records (with their logs) started before `cutoff`, oldest first, in one
         short transaction; the number deleted. A bounded batch: SQLite has one writer, the invoke path's

@@ -242,6 +242,24 @@ work_items = Table(
     Index("ix_work_items_kind_group_key", "kind", "group_key"),  # finds a group's earlier items
 )
 
+# Asynchronous invocations that failed for good (faas.store.async_failures): their work item is gone, and this
+# is what `faas events NAME` lists of them. Kept as long as invocation records (the retention sweeper), and gone
+# with their function. Never the payload, which may carry secrets: its size.
+async_failures = Table(
+    "async_failures",
+    metadata,
+    Column("request_id", String(36), primary_key=True),
+    Column("function_name", String(64), ForeignKey("functions.name", ondelete="CASCADE"), nullable=False),
+    Column("enqueued_at", DateTime(timezone=True), nullable=False),
+    Column("failed_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False),
+    Column("reason", String(32), nullable=False),  # the destination record's condition: RetriesExhausted, ...
+    Column("error_type", String(128), nullable=True),  # the last attempt's errorType, when it had one
+    Column("payload_bytes", Integer, nullable=False),
+    Column("sent_to", Text, nullable=False),  # JSON list: the ARNs the failure was delivered to; [] when dropped
+    Index("ix_async_failures_function_name_failed_at", "function_name", "failed_at"),
+)
+
 # SQS queues' metadata; their messages are work items of kind "sqs:<name>" (faas.store.work).
 queues = Table(
     "queues",

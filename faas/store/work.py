@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from sqlalchemy import bindparam, case, delete, func, select, update
+from sqlalchemy import LargeBinary, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -45,6 +45,18 @@ class WorkDepth:
     delayed: int  # waiting for their due time (ApproximateNumberOfMessagesDelayed)
     leased: int  # held under a lease that has not run out (ApproximateNumberOfMessagesNotVisible)
     oldest_due_s: float  # how long the longest-due item has waited past its due time; 0 when none is due
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkHead:
+    """A work item without its payload, for a listing."""
+
+    key: str
+    created_at: dt.datetime
+    due_at: dt.datetime  # while claimed: when the lease runs out
+    attempts: int
+    owner: str | None
+    payload_bytes: int
 
 
 def _item(row) -> WorkItem:  # type: ignore[no-untyped-def]
@@ -156,6 +168,19 @@ class WorkStore:
                 .returning(*work_items.c))).all()
             room -= len(run)
         return taken
+
+    async def heads(self, kind: str, *, payload_prefix: bytes, limit: int) -> list[WorkHead]:
+        """The first `limit` items of a kind whose payload starts with `payload_prefix`, in the order they were
+        added, without their payloads: whose work an item is may be written at its payload's start (an
+        asynchronous invocation's names its function)."""
+        starts = func.substr(work_items.c.payload, 1, len(payload_prefix), type_=LargeBinary)
+        query = (select(work_items.c.key, work_items.c.created_at, work_items.c.due_at, work_items.c.attempts,
+                        work_items.c.owner, func.length(work_items.c.payload).label("payload_bytes"))
+                 .where(work_items.c.kind == kind, starts == payload_prefix).order_by(work_items.c.id).limit(limit))
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [WorkHead(row.key, as_utc(row.created_at), as_utc(row.due_at), row.attempts, row.owner,
+                         row.payload_bytes) for row in rows]
 
     async def renew(self, item_id: int, owner: str, *, lease_s: float, now: dt.datetime) -> bool:
         """Extend the lease to `now + lease_s`; false when `owner` no longer holds the item (it was claimed
