@@ -102,6 +102,7 @@ from faas.store.db import create_engine, migrate, scrub
 from faas.store.functions import FunctionStore
 from faas.store.invocations import InvocationStore
 from faas.store.logs import LogStore
+from faas.store.async_failures import AsyncFailureStore
 from faas.store.audit import AuditStore
 from faas.store.console_sessions import ConsoleSessionStore
 from faas.store.event_bus import EventBusStore
@@ -352,6 +353,9 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     logs = LogService(LogStore(engine), region=settings.region, account_id=settings.account_id)
     retention = Pruner([Rule("invocation records", InvocationStore(engine), settings.invocation_retention_days),
                         Rule("audit entries", AuditStore(engine), settings.audit_retention_days),
+                        # As long as the records of their attempts, whose logs say why they failed.
+                        Rule("failed asynchronous invocations", AsyncFailureStore(engine),
+                             settings.invocation_retention_days),
                         # Expired console sessions: refused from their expiry on, deleted a day later.
                         Rule("expired console sessions", ConsoleSessionStore(engine), 1.0)],
                        log_groups=logs)
@@ -402,7 +406,8 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
 
     async_invoker = AsyncInvoker(WorkStore(engine), event_configs, functions, invoker, node_id=node,
                                  function_arn=settings.function_arn, retry_base_s=settings.async_retry_base_s,
-                                 destinations=destinations, audit=audit, publish=publish)
+                                 destinations=destinations, audit=audit, failures=AsyncFailureStore(engine),
+                                 publish=publish)
     sealed = await functions.seal_plaintext_environments()
     if sealed:
         progress(f"encrypted the environment variables of {sealed} functions stored before encryption")

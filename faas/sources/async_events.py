@@ -1,6 +1,6 @@
 """The async events source: asynchronous invocations (InvocationType=Event), durably queued as leased work
 (kind "async") before 202, run through the invoker by this node's workers, retried after Lambda's delays,
-and reported to destinations."""
+and reported to destinations; those that fail for good are kept a while, for `faas events NAME`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from faas.services.destinations import Destinations, Target, parse_target
 from faas.services.event_bus import Publish
 from faas.services.event_configs import EventConfigService
 from faas.services.functions import FunctionService
+from faas.store.async_failures import AsyncFailure, AsyncFailureStore
 from faas.store.audit import AuditEntry
 from faas.store.work import WorkItem, WorkStore
 
@@ -63,8 +64,10 @@ def decode_event(item: WorkItem) -> AsyncEvent:
 class AsyncInvoker:
     def __init__(self, work: WorkStore, configs: EventConfigService, functions: FunctionService,
                  invoker: Invoker, *, node_id: str, function_arn, retry_base_s: float,  # type: ignore[no-untyped-def]
-                 destinations: Destinations, audit: Recorder, publish: Publish | None = None) -> None:
+                 destinations: Destinations, audit: Recorder, failures: AsyncFailureStore,
+                 publish: Publish | None = None) -> None:
         self._work = work
+        self._failures = failures
         self._configs = configs
         self._functions = functions
         self._invoker = invoker
@@ -160,11 +163,9 @@ class AsyncInvoker:
             log.warning("asynchronous invocation %s of %s was older than its maximum age of %d s: dropped%s",
                         event.request_id, fn.name, config.maximum_event_age_s,
                         _sent_to(config.on_failure, fn.dead_letter_target))
-            await self._report(fn, config.on_failure, event, "EventAgeExceeded", None, None,
-                               attempts=event.attempts - 1)
-            await self._failed_for_good(fn, event, "EventAgeExceeded", None, attempts=event.attempts - 1)
-            await self._dead_letter(fn, event, "EventAgeExceeded: the event was older than the function's "
-                                               "MaximumEventAgeInSeconds")
+            await self._fail(fn, config.on_failure, event, "EventAgeExceeded", attempts=event.attempts - 1,
+                             message="EventAgeExceeded: the event was older than the function's "
+                                     "MaximumEventAgeInSeconds")
             await self._done(event)
             return
         try:
@@ -175,10 +176,10 @@ class AsyncInvoker:
             await self._retry(event, delay, count_attempt=False)
             return
         except ApiError as error:  # e.g. the environment could not start: a failed attempt
-            body, function_error = json.dumps({"errorMessage": error.message, "errorType": error.code}).encode(), \
-                "Unhandled"
+            body = json.dumps({"errorMessage": error.message, "errorType": error.code}).encode()
+            function_error, error_type = "Unhandled", error.code
         else:
-            body, function_error = result.body, result.function_error
+            body, function_error, error_type = result.body, result.function_error, result.error_type
         if function_error is None:
             await self._report(fn, config.on_success, event, "Success", body, None)
         elif event.attempts <= config.maximum_retry_attempts:
@@ -190,9 +191,9 @@ class AsyncInvoker:
         else:
             log.warning("asynchronous invocation %s of %s failed its %d attempts: dropped%s", event.request_id,
                         fn.name, event.attempts, _sent_to(config.on_failure, fn.dead_letter_target))
-            await self._report(fn, config.on_failure, event, "RetriesExhausted", body, function_error)
-            await self._failed_for_good(fn, event, "RetriesExhausted", body, attempts=event.attempts)
-            await self._dead_letter(fn, event, _error_message(body))
+            await self._fail(fn, config.on_failure, event, "RetriesExhausted", attempts=event.attempts,
+                             message=_error_message(body), response=body, function_error=function_error,
+                             error_type=error_type)
         await self._done(event)
 
     async def _retry(self, event: AsyncEvent, delay_s: float, *, count_attempt: bool = True) -> None:
@@ -202,11 +203,26 @@ class AsyncInvoker:
     async def _done(self, event: AsyncEvent) -> None:
         await self._work.complete(event.item_id, self._node)
 
+    async def _fail(self, fn: Function, on_failure: str | None, event: AsyncEvent, condition: str, *, attempts: int,
+                    message: str, response: bytes | None = None, function_error: str | None = None,
+                    error_type: str | None = None) -> None:
+        """The event failed for good: its on-failure record, the platform event and its dead letter go out, and
+        it is kept, with where it went, for `faas events NAME` (its work item goes next)."""
+        sent_to = []
+        if await self._report(fn, on_failure, event, condition, response, function_error, attempts):
+            sent_to.append(on_failure)
+        await self._failed_for_good(fn, event, condition, response, attempts=attempts)
+        if await self._dead_letter(fn, event, message):
+            sent_to.append(fn.dead_letter_target)
+        await self._failures.add(AsyncFailure(event.request_id, fn.name, event.created_at, utcnow(), attempts,
+                                              condition, error_type, len(event.payload), tuple(sent_to)))
+
     async def _report(self, fn: Function, destination: str | None, event: AsyncEvent, condition: str,
-                      response: bytes | None, function_error: str | None, attempts: int | None = None) -> None:
-        """Send Lambda's destination record to the function, queue or topic configured for `condition`."""
+                      response: bytes | None, function_error: str | None, attempts: int | None = None) -> bool:
+        """Send Lambda's destination record to the function, queue or topic configured for `condition`: whether
+        it went."""
         if not destination:
-            return
+            return False
         record: dict[str, Any] = {
             "version": "1.0",
             "timestamp": utcnow().isoformat().replace("+00:00", "Z"),
@@ -223,8 +239,8 @@ class AsyncInvoker:
             if function_error:
                 record["responseContext"]["functionError"] = function_error
             record["responsePayload"] = _json_or_text(response)
-        await self._deliver(fn, parse_target(destination), json.dumps(record), {}, event,
-                            f"{condition} destination record")
+        return await self._deliver(fn, parse_target(destination), json.dumps(record), {}, event,
+                                   f"{condition} destination record")
 
     async def _failed_for_good(self, fn: Function, event: AsyncEvent, condition: str, response: bytes | None, *,
                                attempts: int) -> None:
@@ -238,34 +254,38 @@ class AsyncInvoker:
             detail["errorMessage"] = _first_bytes(_error_message(response), ERROR_MESSAGE_BYTES)
         await self._publish("Async Invocation Failed", detail, [self._function_arn(fn.name)])
 
-    async def _dead_letter(self, fn: Function, event: AsyncEvent, message: str) -> None:
-        """Send the event itself to the function's dead-letter queue or topic, with Lambda's three attributes."""
+    async def _dead_letter(self, fn: Function, event: AsyncEvent, message: str) -> bool:
+        """Send the event itself to the function's dead-letter queue or topic, with Lambda's three attributes:
+        whether it went."""
         if not fn.dead_letter_target:
-            return
+            return False
         attributes = {"RequestID": ("String", event.request_id), "ErrorCode": ("Number", "200"),
                       "ErrorMessage": ("String", _first_bytes(message or "Unhandled", ERROR_MESSAGE_BYTES))}
-        await self._deliver(fn, parse_target(fn.dead_letter_target, "dead-letter target", ("sqs", "sns")),
-                            event.payload.decode("utf-8", "replace"), attributes, event, "dead letter")
+        return await self._deliver(fn, parse_target(fn.dead_letter_target, "dead-letter target", ("sqs", "sns")),
+                                   event.payload.decode("utf-8", "replace"), attributes, event, "dead letter")
 
     async def _deliver(self, fn: Function, target: Target, body: str, attributes: dict[str, tuple[str, str]],
-                       event: AsyncEvent, what: str) -> None:
+                       event: AsyncEvent, what: str) -> bool:
         """Deliver as the function's execution role, if it may still (checked again here: it may have lost the
-        right since the target was configured, or the function may have been given another role)."""
+        right since the target was configured, or the function may have been given another role): whether it
+        went."""
         if not await self._destinations.may_send(fn.role, fn.name, target):
             log.warning("dropped the %s of %s (request %s): its execution role %s may not send to %s", what,
                         fn.name, event.request_id, fn.role, target.arn)
             self._audit.add(AuditEntry(
                 at=utcnow(), principal=fn.role, action=target.action, resource=self._destinations.home_arn(target),
                 status=403, outcome="denied", request_id=event.request_id, source_ip=""))
-            return
+            return False
         if target.service == "lambda":
             await self.enqueue(target.name, body.encode())
-            return
+            return True
         try:
             await self._destinations.send(target, body, attributes, fn.role, fn.name)
         except ApiError as error:  # the queue or topic is gone, or refuses the message (e.g. its size)
             log.warning("dropped the %s of %s (request %s): %s refused it: %s", what, fn.name, event.request_id,
                         target.arn, error.message)
+            return False
+        return True
 
 
 def _error_message(response: bytes) -> str:

@@ -20,6 +20,7 @@ from faas.security import policy
 from faas.services.destinations import Destinations, Target, parse_target
 from faas.services.event_configs import EventConfigService
 from faas.services.identities import IdentityService
+from faas.store.async_failures import AsyncFailure
 from faas.store.event_configs import EventInvokeConfig
 from faas.store.work import WorkItem
 
@@ -290,6 +291,17 @@ class FakeAudit:
         self.entries.append(record)
 
 
+class FakeFailures:
+    """Where failed events are kept for `faas events`."""
+
+    def __init__(self) -> None:
+        self.kept: list[AsyncFailure] = []
+
+    async def add(self, failure: AsyncFailure) -> bool:
+        self.kept.append(failure)
+        return True
+
+
 def function(name: str, dead_letter: str | None = None) -> Function:
     return Function(name=name, runtime="python3.13", handler="app.handler", role=ROLE, description="",
                     memory_size=128, timeout=3, ephemeral_storage=512, environment={}, package_type="Zip",
@@ -299,7 +311,7 @@ def function(name: str, dead_letter: str | None = None) -> Function:
 
 async def run_once(destinations: AllowedDestinations, result: Result, *, on_success: str | None = None,
                    on_failure: str | None = None, dead_letter: str | None = None, age_s: float = 1,
-                   payload: bytes = b"{}") -> tuple[FakeWork, FakeAudit]:
+                   payload: bytes = b"{}", failures: FakeFailures | None = None) -> tuple[FakeWork, FakeAudit]:
     """One last attempt (no retries left) of an event for app-a, delivering wherever it is configured to."""
     store = FakeEventStore()
     store.configs["app-a"] = EventInvokeConfig("app-a", 0, 3600, on_success, on_failure, utcnow())
@@ -308,7 +320,8 @@ async def run_once(destinations: AllowedDestinations, result: Result, *, on_succ
     work = FakeWork()
     invoker = AsyncInvoker(work, configs, FakeFunctions(function("app-a", dead_letter)),  # type: ignore[arg-type]
                            FakeInvoker(result), node_id="n", function_arn=arn,  # type: ignore[arg-type]
-                           retry_base_s=1, destinations=destinations, audit=audit)  # type: ignore[arg-type]
+                           retry_base_s=1, destinations=destinations, audit=audit,  # type: ignore[arg-type]
+                           failures=failures or FakeFailures())  # type: ignore[arg-type]
     now = utcnow()
     await invoker._attempt(AsyncEvent("req-1", "app-a", payload, now - dt.timedelta(seconds=age_s), 1, 7))
     assert work.finished == [(7, "n")]  # the source event is over either way
@@ -449,3 +462,34 @@ async def test_the_role_policy_decides_for_queues_too() -> None:
     assert not await check.destinations.may_send(ROLE, "app-a", parse_target(queue_arn("payroll")))
     # sqs:SendMessage does not let it invoke a function, nor lambda:InvokeFunction send to a queue
     assert not await check.may_invoke(ROLE, "app-a", "dlq-orders")
+
+
+# --- what `faas events` lists of a failed event --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("allowed, sent_to", [
+    ({"dlq", "sink"}, (arn("sink"), queue_arn("dlq"))),
+    ({"dlq"}, (queue_arn("dlq"),)),  # the role may no longer invoke the destination: it never went there
+    (set(), ()),  # dropped
+])
+async def test_a_failed_event_is_kept_with_where_it_went(allowed: set[str], sent_to: tuple[str, ...]) -> None:
+    failures = FakeFailures()
+    await run_once(AllowedDestinations(allowed), dataclasses.replace(FAILED, error_type="Declined"),
+                   dead_letter=queue_arn("dlq"), on_failure=arn("sink"), payload=b'{"order": 7}', failures=failures)
+    [kept] = failures.kept
+    assert (kept.request_id, kept.function_name, kept.attempts, kept.reason, kept.error_type, kept.payload_bytes,
+            kept.sent_to) == ("req-1", "app-a", 1, "RetriesExhausted", "Declined", 12, sent_to)
+    assert kept.enqueued_at < kept.failed_at
+
+
+async def test_a_too_old_event_is_kept_without_an_attempt_counted_for_the_one_it_did_not_get() -> None:
+    failures = FakeFailures()
+    await run_once(AllowedDestinations(set()), FAILED, age_s=7200, failures=failures)
+    [kept] = failures.kept
+    assert (kept.reason, kept.attempts, kept.error_type, kept.sent_to) == ("EventAgeExceeded", 0, None, ())
+
+
+async def test_a_success_is_not_kept_as_failed() -> None:
+    failures = FakeFailures()
+    await run_once(AllowedDestinations(set()), Result("req-1", b"{}", None, ""), failures=failures)
+    assert failures.kept == []
