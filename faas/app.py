@@ -82,6 +82,7 @@ from faas.services.schedules import ScheduleService
 from faas.services.urls import UrlService
 from faas.services.usage import UsageService
 from faas.sources.async_events import ASYNC, AsyncInvoker, encode_event
+from faas.sources.async_listing import AsyncEventList
 from faas.sources.event_deliveries import EventDeliveries
 from faas.sources.rule_schedules import RuleSchedules
 from faas.sources.queue_pollers import QueuePollers, json_patterns
@@ -460,6 +461,8 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                              invocations=InvocationService(InvocationStore(engine)), retire=pool.retire,
                              environments=pool.describe, identities=identities, permissions=permissions,
                              audit_log=AuditService(audit.flush, AuditStore(engine)), async_invoker=async_invoker,
+                             async_events=AsyncEventList(WorkStore(engine), AsyncFailureStore(engine),
+                                                         InvocationStore(engine)),
                              event_configs=event_configs, urls=urls,
                              queues=queues, mappings=mappings, topics=topics, http_apis=http_apis,
                              schedules=schedules, events=events, usage=usage, logs=logs,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from faas.sources.async_events import AsyncInvoker
+from faas.sources.async_listing import AsyncEventList
 from faas.dispatch.invoker import Invoker
 from faas.services.audit import AuditService
 from faas.services.event_bus import EventBusService
@@ -40,6 +41,7 @@ class Services:
     permissions: PermissionService
     audit_log: AuditService
     async_invoker: AsyncInvoker
+    async_events: AsyncEventList  # what a function's asynchronous invocations are doing
     event_configs: EventConfigService
     urls: UrlService
     queues: QueueService

@@ -1,4 +1,5 @@
-"""faas's own REST API beside Lambda's: health, logs, code download and the node's environments."""
+"""faas's own REST API beside Lambda's: health, logs, asynchronous events, code download and the node's
+environments."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from faas.api.auth import operation
 from faas.api.context import function_name, services
 from faas.errors import InvalidParameterValue
 from faas.services.functions import parse_function_ref
+from faas.sources.async_listing import STATES, EventStatus
 
 NATIVE = "/faas/v1"
 
@@ -21,11 +23,9 @@ async def health(request: web.Request) -> web.Response:
 async def function_logs(request: web.Request) -> web.Response:
     ctx = services(request)
     name = function_name(request, qualified=False)
-    raw = request.query.get("limit", "20")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-        raise InvalidParameterValue("limit must be an integer between 1 and 1000")
+    limit = _limit(request, default=20)
     await ctx.functions.get(name)  # 404 for an unknown function
-    records = await ctx.invocations.recent(name, int(raw))
+    records = await ctx.invocations.recent(name, limit)
     return web.json_response({"Invocations": [
         {
             "RequestId": r.request_id,
@@ -41,6 +41,36 @@ async def function_logs(request: web.Request) -> web.Response:
         }
         for r in records
     ]})
+
+
+@operation("faas:ListAsyncEvents", audited=False)
+async def async_events(request: web.Request) -> web.Response:
+    """A function's asynchronous invocations: pending (waiting or running) and failed, never their payloads."""
+    ctx = services(request)
+    name = function_name(request, qualified=False)
+    state = request.query.get("state", "all")
+    if state not in STATES:
+        raise InvalidParameterValue(f"state must be one of {', '.join(STATES)}, not {state!r}")
+    limit = _limit(request, default=100)
+    await ctx.functions.get(name)  # 404 for an unknown function
+    return web.json_response({"Events": [_event(event) for event in await ctx.async_events.events(name, state, limit)]})
+
+
+def _event(event: EventStatus) -> dict:
+    def when(at):  # type: ignore[no-untyped-def]
+        return at.isoformat() if at is not None else None
+
+    return {"RequestId": event.request_id, "State": event.state, "Attempts": event.attempts,
+            "NextAttemptAt": when(event.next_attempt_at), "LastError": event.last_error,
+            "EnqueuedAt": when(event.enqueued_at), "PayloadBytes": event.payload_bytes,
+            "FailedAt": when(event.failed_at), "Reason": event.reason, "SentTo": list(event.sent_to)}
+
+
+def _limit(request: web.Request, default: int) -> int:
+    raw = request.query.get("limit", str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise InvalidParameterValue("limit must be an integer between 1 and 1000")
+    return int(raw)
 
 
 @operation("lambda:GetFunction", audited=False)
@@ -66,5 +96,6 @@ async def environments(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/health", health)
     app.router.add_get(NATIVE + "/functions/{function}/logs", function_logs)
+    app.router.add_get(NATIVE + "/functions/{function}/events", async_events)
     app.router.add_get(NATIVE + "/functions/{function}/code", function_code)
     app.router.add_get(NATIVE + "/environments", environments)

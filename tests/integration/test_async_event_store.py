@@ -1,6 +1,7 @@
 """What `faas events NAME` reads, against real SQLite and real PostgreSQL: a function's failed asynchronous
 invocations (faas.store.async_failures), its waiting and running ones as leased work without their payloads
-(WorkStore.heads), and the last error of each from the invocation records (InvocationStore.last_errors)."""
+(WorkStore.heads), the last error of each from the invocation records (InvocationStore.last_errors), and the
+listing made of the three (faas.sources.async_listing)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import datetime as dt
 
 import pytest
 
+from faas.model import utcnow
 from faas.sources.async_events import ASYNC, encode_event
+from faas.sources.async_listing import AsyncEventList
 from faas.store.async_failures import AsyncFailure, AsyncFailureStore
 from faas.store.functions import FunctionStore
 from faas.store.invocations import InvocationStore
@@ -112,3 +115,34 @@ async def test_the_last_error_is_the_latest_attempts_when_it_failed(engine):
     assert await records.last_errors("orders", ["r-retried", "r-recovered", "r-elsewhere", "r-none"]) == {
         "r-retried": "Sandbox.Timedout"}
     assert await records.last_errors("orders", []) == {}
+
+
+async def test_a_functions_events_pending_and_running_first_then_failed_with_their_last_errors(engine, functions,
+                                                                                                 failures):
+    work, records = WorkStore(engine), InvocationStore(engine)
+    listing = AsyncEventList(work, failures, records)
+    now = utcnow()
+    await work.add(ASYNC, "r-retry", encode_event("orders", b"12345"), due_at=now - dt.timedelta(seconds=10))
+    [first] = await work.claim(ASYNC, "node-a", lease_s=600, limit=1, now=now)  # its first attempt failed:
+    await work.release(first.id, "node-a", delay_s=60, now=now)  # the retry is due in a minute
+    await work.add(ASYNC, "r-running", encode_event("orders", b"{}"), due_at=now - dt.timedelta(seconds=5))
+    await work.claim(ASYNC, "node-a", lease_s=600, limit=1, now=now)
+    await work.add(ASYNC, "r-billing", encode_event("billing", b"{}"), due_at=now)
+    await records.add_many([record("orders", now - dt.timedelta(seconds=9), request_id="r-retry", outcome="error",
+                                   error_type="ValueError")])
+    await failures.add(failure("r-failed", failed_s=0, error_type="TypeError"))
+    await failures.add(failure("r-too-old", failed_s=1, reason="EventAgeExceeded", error_type=None, attempts=1))
+    await records.add_many([record("orders", at(-5), request_id="r-too-old", outcome="error", error_type="KeyError")])
+
+    events = await listing.events("orders", "all", 10)
+    assert [(e.request_id, e.state, e.attempts, e.last_error) for e in events] == [
+        ("r-retry", "pending", 1, "ValueError"), ("r-running", "running", 1, None),
+        ("r-too-old", "failed", 1, "KeyError"), ("r-failed", "failed", 3, "TypeError")]
+    retry, running, too_old, _ = events
+    assert running.next_attempt_at is None and retry.next_attempt_at == now + dt.timedelta(seconds=60)
+    assert (retry.payload_bytes, retry.failed_at, retry.sent_to) == (5, None, ())
+    assert (too_old.reason, too_old.failed_at, too_old.next_attempt_at) == ("EventAgeExceeded", at(1), None)
+    assert [e.request_id for e in await listing.events("orders", "pending", 10)] == ["r-retry", "r-running"]
+    assert [e.request_id for e in await listing.events("orders", "failed", 10)] == ["r-too-old", "r-failed"]
+    assert [e.request_id for e in await listing.events("orders", "all", 3)] == ["r-retry", "r-running", "r-too-old"]
+    assert [e.request_id for e in await listing.events("billing", "all", 10)] == ["r-billing"]
