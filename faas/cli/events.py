@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from faas.cli.async_events import add_events_group
 from faas.cli.common import client_for, client_options, command_group, key_value_pairs, table
 from faas.client.events import EventsClient
 from faas.errors import ConfigError
@@ -151,8 +152,7 @@ def add_event_commands(commands: argparse._SubParsersAction) -> None:
     targets.add_argument("--remove", metavar="ID", help="the Id of a target to remove")
     targets.set_defaults(run=cmd_targets)
 
-    events = command_group(commands, "events", help="put events on an event bus",
-                           description="Put custom events on an event bus (EventBridge's PutEvents).")
+    events = add_events_group(commands)  # faas.cli.async_events: also `faas events FUNCTION`
     put = events.add_parser("put", parents=[connection, bus], help="put one event and print its id",
                             description="Put one event (PutEvents) and print its EventId; an event the bus "
                                         "refuses fails with EventBridge's ErrorCode and ErrorMessage.")

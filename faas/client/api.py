@@ -164,6 +164,14 @@ class Client(Transport):
         page = self._json("GET", f"{NATIVE_PREFIX}/functions/{quote_segment(name)}/logs", query={"limit": limit})
         return list(page.get("Invocations") or [])
 
+    def async_events(self, name: str, state: str = "all", limit: int = 100) -> list[dict[str, Any]]:
+        """A function's asynchronous invocations in `state` (pending, failed or all), pending and running ones
+        first: RequestId, State, Attempts, NextAttemptAt, LastError, EnqueuedAt, PayloadBytes, FailedAt,
+        Reason, SentTo."""
+        page = self._json("GET", f"{NATIVE_PREFIX}/functions/{quote_segment(name)}/events",
+                          query={"state": state, "limit": limit})
+        return list(page.get("Events") or [])
+
     def metrics(self) -> str:
         """GET /metrics: the node's metrics in the Prometheus text format."""
         return self.request("GET", "/metrics").body.decode()
