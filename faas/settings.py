@@ -143,8 +143,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_streamed_response_bytes", 200 * 1024 * 1024, "largest response a function may stream "
             "(InvokeWithResponseStream, RESPONSE_STREAM URLs); Lambda's default is 200 MiB", _positive_int),
     Setting("shutdown_grace_s", 30, "seconds SIGTERM waits for in-flight invocations", _positive_int),
-    Setting("invocation_retention_days", 30.0, "days invocation records and their logs are kept before they are "
-            "deleted (fractions allowed; 0 keeps them forever)", _days),
+    Setting("invocation_retention_days", 30.0, "days invocation records and their logs, and the asynchronous "
+            "invocations that failed for good (faas events NAME), are kept before they are deleted (fractions "
+            "allowed; 0 keeps them forever)", _days),
     Setting("audit_retention_days", 90.0, "days audit log entries are kept before they are deleted, as long as "
             "CloudTrail's event history (fractions allowed; 0 keeps them forever)", _days),
     Setting("build_images", True, "build missing runtime images at start", _bool),
