@@ -53,7 +53,8 @@ async def async_events(request: web.Request) -> web.Response:
         raise InvalidParameterValue(f"state must be one of {', '.join(STATES)}, not {state!r}")
     limit = _limit(request, default=100)
     await ctx.functions.get(name)  # 404 for an unknown function
-    return web.json_response({"Events": [_event(event) for event in await ctx.async_events.events(name, state, limit)]})
+    events = await ctx.async_events.events(name, state, limit)
+    return web.json_response({"Events": [_event(event) for event in events]})
 
 
 def _event(event: EventStatus) -> dict:
