@@ -5,10 +5,8 @@ only to a principal allowed faas:ListAsyncEvents on that function."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from faas.security.sigv4 import Credentials
 from tests.e2e.conftest import Server, unique
 from tests.e2e.test_async_e2e import ALWAYS_FAILS, ARN, ECHO, deploy, invoke_async, runs, wait_for, \
     with_sender_role
+from tests.e2e.test_cli_identities_e2e import faas as run_cli, ok
 from tests.e2e.test_security_e2e import assert_error, make_principal
 
 pytestmark = pytest.mark.docker
@@ -43,18 +42,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def faas(server: Server, home: Path, *args: str, credentials: Credentials | None = None,
          ) -> subprocess.CompletedProcess[str]:
     """The CLI as a user who knows only the data dir (and, for another principal, its key in the environment)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FAAS_"))}
-    env.update({"FAAS_DATA_DIR": str(server.data_dir), "HOME": str(home)})
-    if credentials is not None:
-        env.update({"AWS_ACCESS_KEY_ID": credentials.access_key_id,
-                    "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key})
-    return subprocess.run([sys.executable, "-m", "faas", *args], env=env, cwd=home, capture_output=True, text=True,
-                          timeout=120)
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert result.returncode == 0, f"exit {result.returncode}\nstdout: {result.stdout}\nstderr: {result.stderr}"
-    return result
+    key = None if credentials is None else {"AWS_ACCESS_KEY_ID": credentials.access_key_id,
+                                            "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key}
+    return run_cli(server.data_dir, home, *args, env=key)
 
 
 def listed(server: Server, home: Path, name: str, *options: str) -> list[dict]:
