@@ -192,6 +192,13 @@ def test_url_verbs_print_the_path_style_url_and_how_to_call_an_aws_iam_url(  # t
                                      headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, timeout=60) as response:
         assert response.status == 200 and json.loads(response.read())["message"] == "Hello, world!"
+    # And the other: a SigV4 signature for the service lambda, as curl makes it.
+    credentials = server.credentials()
+    signed = subprocess.run(["curl", "-sS", "--fail-with-body", "--aws-sigv4", "aws:amz:us-east-1:lambda", "--user",
+                             f"{credentials.access_key_id}:{credentials.secret_access_key}", "-H",
+                             "Content-Type: application/json", "--data", '{"name": "curl"}', path_style],
+                            capture_output=True, text=True, timeout=60)
+    assert signed.returncode == 0 and json.loads(signed.stdout)["message"] == "Hello, world!", signed
     assert server.request("POST", f"/lambda-url/{url_id}/", b"{}", sign=False)[0] == 403  # unsigned: refused
 
     got = cli("url", "get", name)
