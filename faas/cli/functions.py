@@ -118,10 +118,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     zip_bytes = build_zip(Path(args.path), runtime) if args.build else read_code(Path(args.path))
     if not runtime.startswith("provided"):
         warn_about_handler(runtime, handler, zip_bytes)
-    variables = desired_variables(VariableOptions(files=[Path(f) for f in args.env_file or []],
-                                                  pairs=args.env or [], unset=args.unset_env or [],
-                                                  replace=args.replace_env),
-                                  current_variables(current or {}))
+    wanted = VariableOptions(files=[Path(f) for f in args.env_file or []], pairs=args.env or [],
+                             unset=args.unset_env or [], replace=args.replace_env)
+    # GetFunction shows the variables to whoever may call it (as on AWS): merging never drops unseen ones.
+    variables = desired_variables(wanted, current_variables(current or {}))
     options = {"memory_size": args.memory, "timeout": args.timeout, "environment": variables,
                "description": args.description}
     if current is None:

@@ -67,7 +67,7 @@ IDENTITY_COMMANDS = [
 
 
 @pytest.mark.parametrize("argv", [[], ["serve"], ["images"], ["images", "build"], ["deploy"], ["invoke"],
-                                  ["ls"], ["rm"], ["logs"], *IDENTITY_COMMANDS])
+                                  ["ls"], ["rm"], ["logs"], ["describe"], *IDENTITY_COMMANDS])
 def test_help_of_every_command_exits_0(argv, capsys):
     assert cli.main([*argv, "--help"]) == 0
     assert "usage: faas" in capsys.readouterr().out
