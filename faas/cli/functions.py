@@ -9,6 +9,7 @@ import os
 import sys
 import time
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,10 @@ def _zip_reader(zip_bytes: bytes) -> Callable[[str], bytes | None]:
 
 
 def warn_about_handler(runtime: str, handler: str, zip_bytes: bytes) -> None:
-    warning = handler_warning(runtime, handler, _zip_reader(zip_bytes))
+    try:
+        warning = handler_warning(runtime, handler, _zip_reader(zip_bytes))
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError) as exc:  # RuntimeError: an encrypted entry
+        warning = f"the zip could not be read to look for the handler {handler} ({exc})"
     if warning is not None:
         print_to_stderr(f"warning: {warning}; deploying anyway (an import can be dynamic)")
 
@@ -115,13 +119,12 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     handler = args.handler or (current or {}).get("Handler")
     if runtime is None or handler is None:
         raise ConfigError(f"{args.name} is an image function (no runtime or handler): deploy zips to zip functions")
-    zip_bytes = build_zip(Path(args.path), runtime) if args.build else read_code(Path(args.path))
-    if not runtime.startswith("provided"):
-        warn_about_handler(runtime, handler, zip_bytes)
     wanted = VariableOptions(files=[Path(f) for f in args.env_file or []], pairs=args.env or [],
                              unset=args.unset_env or [], replace=args.replace_env)
     # GetFunction shows the variables to whoever may call it (as on AWS): merging never drops unseen ones.
     variables = desired_variables(wanted, current_variables(current or {}))
+    zip_bytes = build_zip(Path(args.path), runtime) if args.build else read_code(Path(args.path))
+    warn_about_handler(runtime, handler, zip_bytes)
     options = {"memory_size": args.memory, "timeout": args.timeout, "environment": variables,
                "description": args.description}
     if current is None:
@@ -156,7 +159,8 @@ def payload_error(payload: bytes, source: str) -> str | None:
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:
-        line = text.splitlines()[exc.lineno - 1] if text.splitlines() else ""
+        lines = text.split("\n")  # as the decoder counts lines: an error may be on the empty last one
+        line = lines[exc.lineno - 1].rstrip("\r") if exc.lineno <= len(lines) else ""
         column = exc.colno - 1
         start = max(0, column - PAYLOAD_EXCERPT // 2)  # a long line is shown around the position
         excerpt = line[start:start + PAYLOAD_EXCERPT].replace("\t", " ")

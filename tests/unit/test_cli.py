@@ -456,6 +456,7 @@ def test_invoke_payload_file_and_function_error(fake_api, tmp_path, capsys):
     (b'{"a": 1 "b": 2}', "Expecting ',' delimiter at line 1, column 9", '  {"a": 1 "b": 2}\n          ^'),
     (b'{\n  "a": [1,\n\t2,]\n}', "at line 3, column 4", "  \t2,]\n     ^".replace("\t", " ")),
     (b"{'a': 1}", "Expecting property name enclosed in double quotes at line 1, column 2", "  {'a': 1}\n   ^"),
+    (b'{"a": 1,\r\n', "at line 2, column 1", "  \n  ^"),  # the error is on the empty line after the last
 ])
 def test_a_payload_error_shows_the_line_and_a_caret(payload, message, excerpt):
     error = functions.payload_error(payload, "--payload")
