@@ -23,18 +23,10 @@ def handler_warning(runtime: str, handler: str, read: Reader) -> str | None:
     return None
 
 
-def _split(handler: str, example: str) -> tuple[str, str] | str:
+def _python_warning(handler: str, read: Reader) -> str | None:
     module, dot, name = handler.rpartition(".")
     if not dot or not module or not name:
-        return f"the handler {handler!r} is not MODULE.FUNCTION (e.g. {example})"
-    return module, name
-
-
-def _python_warning(handler: str, read: Reader) -> str | None:
-    parts = _split(handler, "app.handler")
-    if isinstance(parts, str):
-        return parts
-    module, name = parts
+        return f"the handler {handler!r} is not MODULE.FUNCTION (e.g. app.handler)"
     base = module.replace(".", "/")
     candidates = (f"{base}.py", f"{base}/__init__.py")
     for path in candidates:
@@ -83,8 +75,19 @@ def _node_exports(name: str) -> tuple[re.Pattern[str], ...]:
     )
 
 
+def _node_split(handler: str) -> tuple[str, str] | str:
+    """The module and the exported name of a Node.js handler, split as the runtime splits it: the file name
+    ends at the first dot after the last /, and `index.handlers.main` reads the export `handlers` (then its
+    member `main`, which parsing cannot follow)."""
+    folder, slash, base = handler.rpartition("/")
+    module, dot, path = base.partition(".")
+    if not dot or not module or not path:
+        return f"the handler {handler!r} is not FILE.FUNCTION (e.g. index.handler)"
+    return folder + slash + module, path.split(".")[0]
+
+
 def _node_warning(handler: str, read: Reader) -> str | None:
-    parts = _split(handler, "index.handler")
+    parts = _node_split(handler)
     if isinstance(parts, str):
         return parts
     module, name = parts

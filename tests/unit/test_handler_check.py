@@ -49,6 +49,9 @@ def test_python_misses_say_what_was_looked_for(handler: str, files: dict[str, st
     ("index.handler", {"index.mjs": "export function handler(event) {}\n"}),
     ("index.handler", {"index.mjs": "const main = () => 1;\nexport { main as handler };\n"}),
     ("src/app.main", {"src/app.cjs": "exports.main = () => 1;\n"}),
+    # As the runtime reads it: the file is `index`, the export `handlers`, and `main` a member of it.
+    ("index.handlers.main", {"index.js": "exports.handlers = { main: () => 1 };\n"}),
+    ("v1.2/index.handler", {"v1.2/index.mjs": "export const handler = () => 1;\n"}),
 ])
 def test_node_handlers_found(handler: str, files: dict[str, str]) -> None:
     assert handler_warning("nodejs20.x", handler, reader(files)) is None
@@ -59,6 +62,8 @@ def test_node_handlers_found(handler: str, files: dict[str, str]) -> None:
     ("index.handler", {"index.js": "exports.main = () => 1;\n"}, "index.js exports no 'handler'"),
     ("index.handler", {"index.mjs": "const handler = 1;\nexport default handler;\n"}, "exports no 'handler'"),
     ("index.handler", {"index.mjs": "export const handlerV2 = 1;\n"}, "exports no 'handler'"),
+    ("index.handlers.main", {"index.js": "exports.main = 1;\n"}, "index.js exports no 'handlers'"),
+    ("index", {"index.js": "exports.index = 1;\n"}, "is not FILE.FUNCTION"),
 ])
 def test_node_misses_say_what_was_looked_for(handler: str, files: dict[str, str], warning: str) -> None:
     assert warning in handler_warning("nodejs22.x", handler, reader(files))
