@@ -152,8 +152,10 @@ async def update_configuration(request: web.Request) -> web.Response:
     ctx = services(request)
     name = _name(request)
     params = await read_json(request, "UpdateFunctionConfiguration")
+    revision_before = (await ctx.functions.get(name)).revision_id
     fn = await ctx.functions.update_configuration(name, params)
-    ctx.retire(name)
+    if fn.revision_id != revision_before:  # the same settings again keep the warm environments
+        ctx.retire(name)
     return web.json_response(configuration(fn, ctx.settings, variables=reads_variables(request)(fn.name)))
 
 

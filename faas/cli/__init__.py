@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from faas.cli.access import add_access_commands
 from faas.cli.apis import add_api_commands
 from faas.cli.common import print_error, print_to_stderr, usage
+from faas.cli.describe import add_describe_command
 from faas.cli.events import add_event_commands
 from faas.cli.functions import add_function_commands
 from faas.cli.logs import add_logs_command
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_build_command(commands)
     add_init_command(commands)
     add_template_options(commands.choices["deploy"])
+    add_describe_command(commands)
     add_logs_command(commands)
     add_identity_commands(commands)
     add_access_commands(commands)

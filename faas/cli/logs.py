@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import re
 import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from faas.cli.common import client_for, client_options
+from faas.cli.common import client_for, client_options, emit, print_json, print_to_stderr, wants_json
 from faas.client.logs import LogsClient
 from faas.errors import ConfigError
 
@@ -67,13 +68,19 @@ def follow(fetch: Callable[[int | None, str | None], dict[str, Any]], start_ms: 
             sleep(FOLLOW_INTERVAL_S)
 
 
+def _print_lines(lines: list[str]) -> None:
+    for line in lines:
+        sys.stdout.write(line if line.endswith("\n") or not line else line + "\n")
+    sys.stdout.flush()
+
+
 def cmd_logs(args: argparse.Namespace) -> int:
     events_mode = args.follow or args.filter is not None or args.since is not None
     if not events_mode:
-        for invocation in client_for(args).logs(args.name, args.limit or 20):
-            log = str(invocation.get("Log") or "")
-            sys.stdout.write(log if log.endswith("\n") or not log else log + "\n")
-        sys.stdout.flush()
+        invocations = client_for(args).logs(args.name, args.limit or 20)
+        emit(args, invocations, lambda: _print_lines([str(invocation.get("Log") or "") for invocation in invocations]))
+        if not invocations:
+            print_to_stderr(f"{args.name} has no invocations yet (or none kept): nothing to show")
         return 0
     if args.limit is not None:
         raise ConfigError("--limit counts invocations: it goes without --since, --filter and --follow")
@@ -84,13 +91,24 @@ def cmd_logs(args: argparse.Namespace) -> int:
     def fetch(start_ms: int | None, token: str | None) -> dict[str, Any]:
         return client.filter_events(group, start_ms=start_ms, pattern=args.filter, token=token)
 
-    try:
-        for event in follow(fetch, start, time.sleep, rounds=None if args.follow else 1):
-            message = str(event.get("message", ""))
-            sys.stdout.write(message if message.endswith("\n") else message + "\n")
-            sys.stdout.flush()
-    except KeyboardInterrupt:  # the way to stop --follow
-        return 0
+    events = follow(fetch, start, time.sleep, rounds=None if args.follow else 1)
+    if wants_json(args) and not args.follow:
+        found = list(events)
+        print_json(found)
+    else:
+        found = []
+        try:
+            for event in events:
+                found.append(event)
+                if wants_json(args):  # --follow has no end: a JSON document a line (JSON Lines)
+                    print(json.dumps(event, ensure_ascii=False), flush=True)
+                else:
+                    _print_lines([str(event.get("message", ""))])
+        except KeyboardInterrupt:  # the way to stop --follow
+            return 0
+    if not found:
+        print_to_stderr(f"no log events of {args.name} since {args.since or DEFAULT_SINCE}"
+                        + (f" matching {args.filter!r}" if args.filter is not None else ""))
     return 0
 
 
@@ -100,7 +118,9 @@ def add_logs_command(commands: argparse._SubParsersAction) -> None:
         description="Print the logs of a function's latest invocations, oldest first. With --since, --filter or "
                     "--follow, print its log events from the log group /aws/lambda/NAME instead (as `aws logs "
                     "tail` does, through the platform's CloudWatch Logs API), and with --follow keep printing new "
-                    "ones until interrupted.")
+                    "ones until interrupted. A function with nothing to show says so on stderr. With -o json: the "
+                    "invocations (RequestId, Start, DurationMs, Outcome, Log, ...) or the log events as one list; "
+                    "with --follow, one event a line (JSON Lines).")
     logs.add_argument("name", help="function name")
     logs.add_argument("--limit", type=int, metavar="N", help="how many invocations (default 20)")
     logs.add_argument("--since", metavar="WHEN",

@@ -172,6 +172,11 @@ class Client(Transport):
                           query={"state": state, "limit": limit})
         return list(page.get("Events") or [])
 
+    def environments(self, function: str) -> list[dict[str, Any]]:
+        """This node's environments of a function: ContainerId, RevisionId, State (busy, idle, starting), ..."""
+        return list(self._json("GET", f"{NATIVE_PREFIX}/environments", query={"function": function})
+                    .get("Environments") or [])
+
     def metrics(self) -> str:
         """GET /metrics: the node's metrics in the Prometheus text format."""
         return self.request("GET", "/metrics").body.decode()

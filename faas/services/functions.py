@@ -207,6 +207,10 @@ class FunctionService:
         if self._role_exists is not None and fn.role != current.role:
             await self._role_exists(fn.role)
         await self._check_dead_letter(fn, current)
+        if fn == current:
+            # Nothing differs (a redeploy of the same settings): a new revision would retire the warm
+            # environments for nothing, and the next invocation would start cold.
+            return current
         return await self._save(current, fn, None)
 
     async def update_code(self, name: str, params: Mapping[str, Any]) -> Function:

@@ -88,12 +88,12 @@ def test_deploy_invoke_redeploy_logs_ls_rm(run, lam, tmp_path: Path) -> None:  #
     assert "START" not in logged.stdout  # the log goes to stderr only: stdout stays pipeable JSON
 
     same = ok(deploy(run, code, name))
-    assert same.stdout.splitlines()[0] == f"updated (code unchanged) {name}"
+    assert same.stdout.splitlines()[0].startswith(f"unchanged {name} ")
 
     app = code / "app.py"
     app.write_text(app.read_text().replace('f"Hello, {name}!"', 'f"Howdy, {name}!"'))
     updated = ok(deploy(run, code, name))
-    assert updated.stdout.splitlines()[0] == f"updated {name}"
+    assert updated.stdout.splitlines()[0] == f"updated {name}: code"
     second_sha = code_sha256(zip_directory(code))
     assert second_sha != first_sha and f"CodeSha256:  {second_sha}" in updated.stdout
     configuration = lam.get_function(FunctionName=name)["Configuration"]
@@ -171,7 +171,7 @@ def test_large_deploy_shows_upload_progress(run, lam, tmp_path: Path) -> None:  
 
     (code / "blob.bin").write_bytes(os.urandom(3 * 1024 * 1024))
     quiet = ok(deploy(run, code, name))  # stderr is a pipe, not a terminal: no progress unless asked
-    assert quiet.stdout.startswith(f"updated {name}\n") and "uploading" not in quiet.stderr
+    assert quiet.stdout.startswith(f"updated {name}: code\n") and "uploading" not in quiet.stderr
 
 
 def test_invalid_runtime_is_refused_and_nothing_stored(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -234,7 +234,7 @@ def test_async_invoke_and_url_verbs(run, server: Server, tmp_path: Path) -> None
     assert [r["Outcome"] for r in records if r["RequestId"] == request_id] == ["success"]
 
     created = ok(run("url", "create", name, "--auth-type", "NONE"))
-    url = created.stdout.strip()
+    url = created.stdout.splitlines()[0]
     assert re.fullmatch(r"http://[a-z0-9]{32}\.lambda-url\.localhost:\d+/", url)
     url_id = url.split("//")[1].split(".")[0]
     status, _, body = server.request("POST", f"/lambda-url/{url_id}/", b'{"name": "web"}', sign=False)
@@ -248,13 +248,13 @@ def test_async_invoke_and_url_verbs(run, server: Server, tmp_path: Path) -> None
         ("FunctionURLAllowInvokeAction", "lambda:InvokeFunction", "*",
          '{"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}'),
     }
-    assert json.loads(ok(run("url", "get", name)).stdout)["AuthType"] == "NONE"
+    assert json.loads(ok(run("url", "get", name, "-o", "json")).stdout)["AuthType"] == "NONE"
     ok(run("url", "delete", name))
     assert server.request("POST", f"/lambda-url/{url_id}/", b"{}", sign=False)[0] == 404
     # a new URL keeps the statements the last one left
     recreated = ok(run("url", "create", name, "--auth-type", "NONE"))
     assert "kept the statement FunctionURLAllowPublicAccess" in recreated.stderr
-    new_id = recreated.stdout.strip().split("//")[1].split(".")[0]
+    new_id = recreated.stdout.splitlines()[0].split("//")[1].split(".")[0]
     assert server.request("POST", f"/lambda-url/{new_id}/", b"{}", sign=False)[0] == 200
     ok(run("url", "delete", name))
     refused = run("url", "get", name)

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from faas import cli, settings
-from faas.cli import access, functions, identities, packaging, profiles, serve
+from faas.cli import access, functions, identities, packaging, profiles, serve, variables
 from faas.client import api, discovery, transport
 from faas.errors import ConfigError
 from faas.security import sigv4
@@ -67,7 +67,7 @@ IDENTITY_COMMANDS = [
 
 
 @pytest.mark.parametrize("argv", [[], ["serve"], ["images"], ["images", "build"], ["deploy"], ["invoke"],
-                                  ["ls"], ["rm"], ["logs"], *IDENTITY_COMMANDS])
+                                  ["ls"], ["rm"], ["logs"], ["describe"], *IDENTITY_COMMANDS])
 def test_help_of_every_command_exits_0(argv, capsys):
     assert cli.main([*argv, "--help"]) == 0
     assert "usage: faas" in capsys.readouterr().out
@@ -88,8 +88,8 @@ def test_no_command_prints_usage_and_fails(capsys):
 
 
 def test_usage_errors_exit_2(capsys):
-    assert cli.main(["deploy", "somewhere"]) == 2  # --name, --runtime, --handler are needed without a template
-    assert "deploy needs --name, --runtime, --handler" in capsys.readouterr().err
+    assert cli.main(["deploy", "somewhere"]) == 2  # --name is needed without a template
+    assert "deploy needs DIR and --name" in capsys.readouterr().err
     assert cli.main(["invoke", "f", "--payload", "{}", "--payload-file", "x"]) == 2
 
 
@@ -211,10 +211,11 @@ def test_read_code_accepts_zip_and_rejects_other_files(tmp_path):
         packaging.read_code(tmp_path / "empty")
 
 
-def test_parse_env():
-    assert functions.parse_env(["A=1", "B=x=y", "C="]) == {"A": "1", "B": "x=y", "C": ""}
+def test_env_pairs_merge_into_the_current_variables():
+    options = variables.VariableOptions(pairs=["A=1", "B=x=y", "C="])
+    assert variables.desired_variables(options, {"A": "0", "D": "4"}) == {"A": "1", "B": "x=y", "C": "", "D": "4"}
     with pytest.raises(ConfigError):
-        functions.parse_env(["NOVALUE"])
+        variables.desired_variables(variables.VariableOptions(pairs=["NOVALUE"]), {})
 
 
 # --- discovery ---------------------------------------------------------------------------------
@@ -393,13 +394,19 @@ def test_deploy_creates_then_updates(fake_api, tmp_path, capsys):
     # Same code: no upload; only the given options change, the env vars stay.
     fake_api.requests.clear()
     assert cli.main([*argv, "--timeout", "10"]) == 0
-    assert capsys.readouterr().out.startswith("updated (code unchanged) hello\n")
+    assert capsys.readouterr().out.startswith("updated hello: configuration (timeout)\n")
     assert [m for m, p in fake_api.requests] == ["GET", "PUT"]
     assert (stored["Timeout"], stored["MemorySize"], stored["Environment"]) == (10, 256, {"Variables": {"A": "1"}})
 
+    # Nothing differs: nothing is sent but the read; no runtime or handler needed on an update.
+    fake_api.requests.clear()
+    assert cli.main(["deploy", str(folder), "--name", "hello", "--timeout", "10", "--env", "A=1"]) == 0
+    assert capsys.readouterr().out.startswith("unchanged hello ")
+    assert [m for m, p in fake_api.requests] == ["GET"]
+
     (folder / "app.py").write_text("def handler(e, c):\n    return 2\n")
     assert cli.main(argv) == 0
-    assert capsys.readouterr().out.startswith("updated hello\n")
+    assert capsys.readouterr().out.startswith("updated hello: code\n")
     assert stored["CodeSha256"] == packaging.code_sha256(packaging.zip_directory(folder)) != sha
 
 
@@ -407,6 +414,7 @@ def test_deploy_shows_progress_for_large_code(fake_api, tmp_path, capsys):
     folder = tmp_path / "big"
     folder.mkdir()
     (folder / "blob.bin").write_bytes(os.urandom(3 * 1024 * 1024))  # incompressible: a ~4 MB request
+    (folder / "app.py").write_text("def handler(event, context):\n    pass\n")
     argv = ["deploy", str(folder), "--name", "big", "--runtime", "python3.13", "--handler", "app.handler"]
     assert cli.main([*argv, "--progress"]) == 0
     err = capsys.readouterr().err
@@ -442,6 +450,51 @@ def test_invoke_payload_file_and_function_error(fake_api, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert json.loads(out) == {"errorMessage": "boom", "errorType": "Exception"}
     assert "Unhandled" in err
+
+
+@pytest.mark.parametrize(("payload", "message", "excerpt"), [
+    (b'{"a": 1 "b": 2}', "Expecting ',' delimiter at line 1, column 9", '  {"a": 1 "b": 2}\n          ^'),
+    (b'{\n  "a": [1,\n\t2,]\n}', "at line 3, column 4", "  \t2,]\n     ^".replace("\t", " ")),
+    (b"{'a': 1}", "Expecting property name enclosed in double quotes at line 1, column 2", "  {'a': 1}\n   ^"),
+    (b'{"a": 1,\r\n', "at line 2, column 1", "  \n  ^"),  # the error is on the empty line after the last
+])
+def test_a_payload_error_shows_the_line_and_a_caret(payload, message, excerpt):
+    error = functions.payload_error(payload, "--payload")
+    assert error.startswith("the payload (--payload) is not valid JSON: ") and message in error
+    assert error.endswith(excerpt)
+
+
+def test_a_payload_error_on_a_long_line_shows_the_part_around_it():
+    payload = b'{"k": "' + b"x" * 500 + b'" oops}'
+    lines = functions.payload_error(payload, "event.json").splitlines()
+    assert len(lines[1]) <= 2 + functions.PAYLOAD_EXCERPT and "oops" in lines[1]
+    assert lines[1][lines[2].index("^")] == "o"
+
+
+def test_payloads_that_need_no_error():
+    assert functions.payload_error(b'{"a": [1, 2]}', "--payload") is None
+    assert functions.payload_error(b"  \n", "--payload") is None  # empty: sent as it is
+    assert "not UTF-8" in functions.payload_error(b'"\xff"', "stdin")
+
+
+def test_invalid_json_is_refused_before_any_request(fake_api, capsys):
+    fake_api.functions["hello"] = {"FunctionName": "hello"}
+    assert cli.main(["invoke", "hello", "--payload", "{nope}"]) == 2
+    assert "line 1, column 2" in capsys.readouterr().err
+    assert fake_api.requests == []
+
+
+def test_invoke_json_output(fake_api, capsys):
+    fake_api.functions["hello"] = {"FunctionName": "hello"}
+    assert cli.main(["invoke", "hello", "--payload", '{"n": 1}', "--log", "-o", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"StatusCode": 200, "FunctionError": None, "Payload": {"echo": {"n": 1}},
+                               "LogResult": "START RequestId: r\nhello log\n"}
+    fake_api.functions["boom"] = {"FunctionName": "boom"}
+    assert cli.main(["invoke", "boom", "-o", "json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["FunctionError"] == "Unhandled" and document["Payload"]["errorMessage"] == "boom"
+    assert "LogResult" not in document
 
 
 def test_invoke_by_arn_is_encoded_and_signed(fake_api, capsys):
@@ -998,13 +1051,30 @@ PUBLIC_URL_PERMISSIONS = [
 ]
 
 
+def fake_identities_port(out: str) -> str:
+    return out.splitlines()[1].split(":")[2].split("/")[0]
+
+
+def test_url_get_prints_both_urls_and_how_to_call_an_aws_iam_url(fake_identities, capsys):
+    fake_identities.answers = {("GET", "/2021-10-31/functions/fn/url"): (200, {**URL_CONFIG, "AuthType": "AWS_IAM"})}
+    assert cli.main(["url", "get", "fn", "-o", "json"]) == 0
+    out, err = capsys.readouterr()
+    document = json.loads(out)
+    assert document["AuthType"] == "AWS_IAM"
+    assert document["PathStyleUrl"].endswith("/lambda-url/abcdefghijklmnopqrstuvwxyz012345/")
+    assert "Authorization: Bearer $(faas token)" in err and 'curl --aws-sigv4 "aws:amz:us-east-1:lambda"' in err
+
+
 def test_url_create_none_adds_the_two_statements_a_public_url_needs(fake_identities, capsys):
     fake_identities.answers = {
         ("POST", "/2021-10-31/functions/fn/url"): (201, URL_CONFIG),
         ("POST", "/2015-03-31/functions/fn/policy"): (201, {"Statement": "{}"}),
     }
     assert cli.main(["url", "create", "fn", "--auth-type", "NONE"]) == 0
-    assert capsys.readouterr().out == URL_CONFIG["FunctionUrl"] + "\n"
+    out, err = capsys.readouterr()
+    port = fake_identities_port(out)
+    assert out == f"{URL_CONFIG['FunctionUrl']}\nhttp://127.0.0.1:{port}/lambda-url/abcdefghijklmnopqrstuvwxyz012345/\n"
+    assert "auth type NONE" in err
     assert [body for _, _, body in fake_identities.sent] == [{"AuthType": "NONE"}, *PUBLIC_URL_PERMISSIONS]
 
     # AWS_IAM adds nothing: callers' own policies (or statements naming them) grant it
@@ -1021,7 +1091,7 @@ def test_url_create_none_keeps_statements_left_by_an_earlier_url(fake_identities
     }
     assert cli.main(["url", "create", "fn", "--auth-type", "NONE"]) == 0
     out, err = capsys.readouterr()
-    assert out == URL_CONFIG["FunctionUrl"] + "\n"
+    assert out.splitlines()[0] == URL_CONFIG["FunctionUrl"]
     assert "kept the statement FunctionURLAllowPublicAccess" in err and "FunctionURLAllowInvokeAction" in err
 
 

@@ -444,6 +444,16 @@ async def test_update_configuration(service, store):
     assert store.functions["fn"] == updated
 
 
+async def test_update_configuration_with_the_current_values_keeps_the_revision(service, store):
+    created = await service.create(create_params(Environment={"Variables": {"A": "1"}}))
+    writes = store.writes
+    same = await service.update_configuration("fn", {"MemorySize": created.memory_size, "Handler": created.handler,
+                                                     "Environment": {"Variables": {"A": "1"}}})
+    assert same.revision_id == created.revision_id and store.writes == writes
+    changed = await service.update_configuration("fn", {"Environment": {"Variables": {"A": "2"}}})
+    assert changed.revision_id != created.revision_id and store.writes == writes + 1
+
+
 async def test_update_configuration_validates_like_create(service, store):
     created = await service.create(create_params())
     for params in ({"MemorySize": 64}, {"Timeout": 901}, {"Role": "nope"}, {"Handler": "a b"},
