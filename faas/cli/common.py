@@ -123,6 +123,15 @@ def client_options(profile: bool = True) -> argparse.ArgumentParser:
     return parent
 
 
+# Every group names its verbs ls, get and rm; the names other tools (and older faas) use still work.
+VERB_ALIASES = {"ls": ["list"], "get": ["show"], "rm": ["delete", "remove"]}
+
+
+def add_verb(group: argparse._SubParsersAction, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """A verb of a command group, with the usual aliases of ls, get and rm (VERB_ALIASES)."""
+    return group.add_parser(name, aliases=VERB_ALIASES.get(name, []), **kwargs)
+
+
 def usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
     return 2

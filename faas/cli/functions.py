@@ -13,7 +13,7 @@ from typing import Any
 
 from faas import settings as settings_module
 from faas.cli.build import build_zip
-from faas.cli.common import client_for, client_options, key_value_pairs, print_error, print_to_stderr, table
+from faas.cli.common import add_verb, client_for, client_options, key_value_pairs, print_error, print_to_stderr, table
 from faas.cli.packaging import code_sha256, read_code
 from faas.client.api import Client
 from faas.client.transport import ClientError
@@ -229,20 +229,20 @@ def add_function_commands(commands: argparse._SubParsersAction) -> None:
     url_create.add_argument("--cors-origin", action="append", metavar="ORIGIN",
                             help="allow browsers on ORIGIN (repeatable; '*' for any)")
     url_create.set_defaults(run=cmd_url_create)
-    url_get = url_commands.add_parser("get", parents=[connection], help="print a function's URL",
+    url_get = add_verb(url_commands, "get", parents=[connection], help="print a function's URL",
                                       description="Print the function's URL configuration as JSON.")
     url_get.add_argument("name", help="function name or ARN")
     url_get.set_defaults(run=cmd_url_get)
-    url_delete = url_commands.add_parser("delete", parents=[connection], help="remove a function's URL",
+    url_delete = add_verb(url_commands, "rm", parents=[connection], help="remove a function's URL",
                                          description="Delete the function's URL.")
     url_delete.add_argument("name", help="function name or ARN")
     url_delete.set_defaults(run=cmd_url_delete)
 
-    ls = commands.add_parser("ls", parents=[connection], help="list functions",
+    ls = add_verb(commands, "ls", parents=[connection], help="list functions",
                              description="List the functions: name, runtime, memory, timeout, last modified.")
     ls.set_defaults(run=cmd_ls)
 
-    rm = commands.add_parser("rm", parents=[connection], help="delete a function",
+    rm = add_verb(commands, "rm", parents=[connection], help="delete a function",
                              description="Delete a function.")
     rm.add_argument("name", help="function name or ARN")
     rm.set_defaults(run=cmd_rm)

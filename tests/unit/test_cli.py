@@ -62,7 +62,7 @@ IDENTITY_COMMANDS = [
     ["keys"], ["keys", "create"], ["keys", "ls"], ["keys", "disable"], ["keys", "enable"], ["keys", "rm"],
     ["keys", "rotate"], ["roles"], ["roles", "create"], ["roles", "ls"], ["roles", "rm"],
     ["policies"], ["policies", "put"], ["policies", "ls"], ["policies", "rm"],
-    ["permissions"], ["permissions", "add"], ["permissions", "rm"], ["permissions", "show"], ["token"], ["audit"],
+    ["permissions"], ["permissions", "add"], ["permissions", "rm"], ["permissions", "get"], ["token"], ["audit"],
 ]
 
 
@@ -580,7 +580,7 @@ def test_identity_verbs_take_the_connection_options(capsys):
     args = parse("principals", "ls", "--endpoint-url", "http://h:1", "--data-dir", "/d", "--profile", "dev")
     assert (args.endpoint_url, args.data_dir, args.profile) == ("http://h:1", "/d", "dev")
     for argv in (["principals", "create", "--help"], ["keys", "disable", "--help"], ["policies", "put", "--help"],
-                 ["permissions", "show", "--help"], ["token", "--help"], ["audit", "--help"]):
+                 ["permissions", "get", "--help"], ["token", "--help"], ["audit", "--help"]):
         assert cli.main(argv) == 0
         out = capsys.readouterr().out
         assert "--endpoint-url URL" in out and "--profile NAME" in out and "AWS_SHARED_CREDENTIALS_FILE" in out
@@ -664,7 +664,7 @@ def test_parse_permissions_token_audit():
                                                                          "arn:aws:s3:::b")
     args = parse("permissions", "rm", "fn", "s1")
     assert (args.function, args.statement_id) == ("fn", "s1")
-    assert parse("permissions", "show", "fn").function == "fn"
+    assert parse("permissions", "get", "fn").function == "fn"
     assert parse("token").ttl == 3600 and parse("token", "--ttl", "120").ttl == 120
     args = parse("audit")
     assert (args.principal, args.action, args.since, args.limit) == (None, None, None, None)
