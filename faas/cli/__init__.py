@@ -78,7 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except ClientError as exc:
-        print_error(f"{exc.code}: {exc.message}")
+        # A refusal names whose credentials were refused: a wrong profile or a stale key shows at once.
+        refused = f" (credentials: {exc.credentials_source})" if exc.credentials_source else ""
+        print_error(f"{exc.code}: {exc.message}{refused}")
         return 1
     except EndpointUnreachable as exc:
         print_error(f"cannot connect to {exc.endpoint}: {exc.reason}")

@@ -138,8 +138,9 @@ def add_identity_commands(commands: argparse._SubParsersAction) -> None:
         description="Create an access key for a principal and print its id and secret (shown only this once) "
                     "with an AWS shared-credentials profile ready to paste. With --credentials-file the profile "
                     "is written to that file (mode 0600) instead, and the secret is not printed. This command "
-                    "connects with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else the 'default' profile of "
-                    "AWS_SHARED_CREDENTIALS_FILE or <data-dir>/credentials.")
+                    "connects with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else the profile AWS_PROFILE names (else "
+                    "'default') of AWS_SHARED_CREDENTIALS_FILE or <data-dir>/credentials. With -o json the new key "
+                    "(secret included, unless --credentials-file) is one JSON document.")
     create.add_argument("principal", metavar="PRINCIPAL", help="principal name")
     create.add_argument("--credentials-file", metavar="PATH",
                         help="add the profile to this AWS shared-credentials file, replacing a profile of the "
