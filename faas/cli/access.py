@@ -159,11 +159,11 @@ def add_access_commands(commands: argparse._SubParsersAction) -> None:
     source.add_argument("--file", metavar="F", help="read the policy document from F ('-' for stdin)")
     put.set_defaults(run=cmd_policies_put)
     ls = add_verb(policies, "ls", parents=[connection], help="print the inline policies",
-                             description="Print the inline policies of a principal or a role as JSON, by name.")
+                  description="Print the inline policies of a principal or a role as JSON, by name.")
     _owner_options(ls)
     ls.set_defaults(run=cmd_policies_ls)
     rm = add_verb(policies, "rm", parents=[connection], help="delete an inline policy",
-                             description="Delete an inline policy of a principal or a role.")
+                  description="Delete an inline policy of a principal or a role.")
     _owner_options(rm)
     rm.add_argument("policy_name", metavar="POLICY_NAME", help="policy name")
     rm.set_defaults(run=cmd_policies_rm)
@@ -190,12 +190,12 @@ def add_access_commands(commands: argparse._SubParsersAction) -> None:
                           "(a URL needs this or a wider InvokeFunction grant besides lambda:InvokeFunctionUrl)")
     add.set_defaults(run=cmd_permissions_add)
     rm = add_verb(permissions, "rm", parents=[connection], help="remove a statement from a function's policy",
-                                description="Remove a statement from a function's policy (RemovePermission).")
+                  description="Remove a statement from a function's policy (RemovePermission).")
     rm.add_argument("function", metavar="FUNCTION", help="function name or ARN")
     rm.add_argument("statement_id", metavar="SID", help="statement id")
     rm.set_defaults(run=cmd_permissions_rm)
     show = add_verb(permissions, "get", parents=[connection], help="print a function's policy",
-                                  description="Print a function's policy as JSON (GetPolicy).")
+                    description="Print a function's policy as JSON (GetPolicy).")
     show.add_argument("function", metavar="FUNCTION", help="function name or ARN")
     show.set_defaults(run=cmd_permissions_get)
 

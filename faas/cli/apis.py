@@ -114,11 +114,11 @@ def add_api_commands(commands: argparse._SubParsersAction) -> None:
     create.set_defaults(run=cmd_create)
 
     ls = add_verb(apis, "ls", parents=[connection], help="list HTTP APIs",
-                         description="List the HTTP APIs: id, name, endpoint and creation time.")
+                  description="List the HTTP APIs: id, name, endpoint and creation time.")
     ls.set_defaults(run=cmd_ls)
 
     rm = add_verb(apis, "rm", parents=[connection], help="delete an HTTP API",
-                         description="Delete an HTTP API with its routes, integrations, stages and authorizers.")
+                  description="Delete an HTTP API with its routes, integrations, stages and authorizers.")
     rm.add_argument("api_id", help="the API's id")
     rm.set_defaults(run=cmd_rm)
 

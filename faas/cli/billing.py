@@ -109,7 +109,7 @@ def add_usage_commands(commands: argparse._SubParsersAction) -> None:
                             "An owner past its monthly budget (GB-seconds or cost) has its functions throttled "
                             "(429, Reason OwnerBudgetExceeded) until the month ends or the budget is raised.")
     ls = add_verb(budgets, "ls", parents=[connection], help="list budgets and this month's spend",
-                            description="List every budget with what its owner has spent this month.")
+                  description="List every budget with what its owner has spent this month.")
     ls.set_defaults(run=cmd_budgets_ls)
     owner_help = "the owner: a principal's ARN, or a principal's name (its user ARN)"
     put = budgets.add_parser("set", parents=[connection], help="set an owner's monthly budget",
@@ -120,6 +120,6 @@ def add_usage_commands(commands: argparse._SubParsersAction) -> None:
     put.add_argument("--cost", type=float, metavar="USD", help="monthly limit of cost in USD")
     put.set_defaults(run=cmd_budgets_set)
     rm = add_verb(budgets, "rm", parents=[connection], help="remove an owner's budget",
-                            description="Remove an owner's budget: its functions are no longer limited.")
+                  description="Remove an owner's budget: its functions are no longer limited.")
     rm.add_argument("owner", metavar="OWNER", help=owner_help)
     rm.set_defaults(run=cmd_budgets_rm)

@@ -125,12 +125,12 @@ def add_event_commands(commands: argparse._SubParsersAction) -> None:
     create.set_defaults(run=cmd_create)
 
     ls = add_verb(rules, "ls", parents=[connection, bus], help="list rules",
-                          description="List a bus's rules: name, state, number of targets and pattern.")
+                  description="List a bus's rules: name, state, number of targets and pattern.")
     ls.add_argument("--prefix", metavar="P", help="only rules whose name starts with P")
     ls.set_defaults(run=cmd_ls)
 
     rm = add_verb(rules, "rm", parents=[connection, bus], help="delete a rule and its targets",
-                          description="Delete a rule with its targets (DeleteRule with Force).")
+                  description="Delete a rule with its targets (DeleteRule with Force).")
     rm.add_argument("name")
     rm.set_defaults(run=cmd_rm)
 

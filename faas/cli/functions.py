@@ -133,7 +133,7 @@ def cmd_url_create(args: argparse.Namespace) -> int:
                     print_error(f"the URL {config['FunctionUrl']} was created, but it answers 403 until the "
                                 f"function's policy allows it: adding statement {statement['statement_id']} failed")
                     raise
-                # An earlier URL of this function left it: keep it (faas permissions show prints it).
+                # An earlier URL of this function left it: keep it (faas permissions get prints it).
                 print_to_stderr(f"kept the statement {statement['statement_id']} already in the function's policy")
     print(config["FunctionUrl"])
     print(f"auth type: {config['AuthType']}; path-style: /lambda-url/"
@@ -230,19 +230,19 @@ def add_function_commands(commands: argparse._SubParsersAction) -> None:
                             help="allow browsers on ORIGIN (repeatable; '*' for any)")
     url_create.set_defaults(run=cmd_url_create)
     url_get = add_verb(url_commands, "get", parents=[connection], help="print a function's URL",
-                                      description="Print the function's URL configuration as JSON.")
+                       description="Print the function's URL configuration as JSON.")
     url_get.add_argument("name", help="function name or ARN")
     url_get.set_defaults(run=cmd_url_get)
     url_delete = add_verb(url_commands, "rm", parents=[connection], help="remove a function's URL",
-                                         description="Delete the function's URL.")
+                          description="Delete the function's URL.")
     url_delete.add_argument("name", help="function name or ARN")
     url_delete.set_defaults(run=cmd_url_delete)
 
     ls = add_verb(commands, "ls", parents=[connection], help="list functions",
-                             description="List the functions: name, runtime, memory, timeout, last modified.")
+                  description="List the functions: name, runtime, memory, timeout, last modified.")
     ls.set_defaults(run=cmd_ls)
 
     rm = add_verb(commands, "rm", parents=[connection], help="delete a function",
-                             description="Delete a function.")
+                  description="Delete a function.")
     rm.add_argument("name", help="function name or ARN")
     rm.set_defaults(run=cmd_rm)

@@ -122,11 +122,11 @@ def add_identity_commands(commands: argparse._SubParsersAction) -> None:
     create.add_argument("--kind", choices=("user", "service"), default="user", help="default: user")
     create.set_defaults(run=cmd_principals_create)
     add_verb(principals, "ls", parents=[connection], help="list principals",
-                          description="List the principals: name, kind, ARN, creation time."
-                          ).set_defaults(run=cmd_principals_ls)
+             description="List the principals: name, kind, ARN, creation time."
+             ).set_defaults(run=cmd_principals_ls)
     rm = add_verb(principals, "rm", parents=[connection], help="delete a principal",
-                               description="Delete a principal with its access keys, tokens and policies. "
-                                           "The admin principal cannot be deleted.")
+                  description="Delete a principal with its access keys, tokens and policies. "
+                              "The admin principal cannot be deleted.")
     rm.add_argument("name", metavar="NAME", help="principal name")
     rm.set_defaults(run=cmd_principals_rm)
 
@@ -149,7 +149,7 @@ def add_identity_commands(commands: argparse._SubParsersAction) -> None:
                         help="name of the profile printed or written (default: the principal's name)")
     create.set_defaults(run=cmd_keys_create, profile=None)
     ls = add_verb(keys, "ls", parents=[connection], help="list access keys",
-                         description="List access keys (never their secrets): id, principal, status, creation time.")
+                  description="List access keys (never their secrets): id, principal, status, creation time.")
     ls.add_argument("--principal", metavar="P", help="only this principal's keys")
     ls.set_defaults(run=cmd_keys_ls)
     for verb, enabled, text in (("disable", False, "Disable an access key: requests signed with it are refused "
@@ -160,7 +160,7 @@ def add_identity_commands(commands: argparse._SubParsersAction) -> None:
         toggle.add_argument("key_id", metavar="ID", help="access key id")
         toggle.set_defaults(run=cmd_keys_enable, enabled=enabled)
     rm = add_verb(keys, "rm", parents=[connection], help="delete an access key",
-                         description="Delete an access key for good, with the bearer tokens it minted.")
+                  description="Delete an access key for good, with the bearer tokens it minted.")
     rm.add_argument("key_id", metavar="ID", help="access key id")
     rm.set_defaults(run=cmd_keys_rm)
     rotate = keys.add_parser(
@@ -183,8 +183,8 @@ def add_identity_commands(commands: argparse._SubParsersAction) -> None:
     create.add_argument("--description", metavar="D", default="", help="at most 256 characters")
     create.set_defaults(run=cmd_roles_create)
     add_verb(roles, "ls", parents=[connection], help="list roles",
-                     description="List the roles: name, ARN, creation time, description."
-                     ).set_defaults(run=cmd_roles_ls)
+             description="List the roles: name, ARN, creation time, description."
+             ).set_defaults(run=cmd_roles_ls)
     rm = add_verb(roles, "rm", parents=[connection], help="delete a role", description="Delete a role.")
     rm.add_argument("name", metavar="NAME", help="role name")
     rm.set_defaults(run=cmd_roles_rm)

@@ -209,8 +209,8 @@ def add_queue_commands(commands: argparse._SubParsersAction) -> None:
     create.set_defaults(run=cmd_create)
 
     ls = add_verb(queues, "ls", parents=[connection], help="list queues",
-                           description="List the queues: name, URL, and the approximate numbers of visible "
-                                       "messages and of messages in flight (received, not yet deleted).")
+                  description="List the queues: name, URL, and the approximate numbers of visible "
+                              "messages and of messages in flight (received, not yet deleted).")
     ls.add_argument("--prefix", metavar="P", help="only queues whose name starts with P")
     ls.set_defaults(run=cmd_ls)
 
@@ -246,6 +246,6 @@ def add_queue_commands(commands: argparse._SubParsersAction) -> None:
     receive.set_defaults(run=cmd_receive)
 
     rm = add_verb(queues, "rm", parents=[connection], help="delete a queue",
-                           description="Delete a queue and the messages in it (DeleteQueue).")
+                  description="Delete a queue and the messages in it (DeleteQueue).")
     rm.add_argument("name", help="queue name or URL")
     rm.set_defaults(run=cmd_rm)

@@ -124,12 +124,12 @@ def add_schedule_commands(commands: argparse._SubParsersAction) -> None:
     create.set_defaults(run=cmd_create)
 
     ls = add_verb(schedules, "ls", parents=[connection, group_option], help="list schedules",
-                              description="List the schedules of every group (or of --group).")
+                  description="List the schedules of every group (or of --group).")
     ls.add_argument("--prefix", metavar="P", help="only schedules whose name starts with P")
     ls.set_defaults(run=cmd_ls)
 
     rm = add_verb(schedules, "rm", parents=[connection, group_option], help="delete a schedule",
-                              description="Delete a schedule (DeleteSchedule).")
+                  description="Delete a schedule (DeleteSchedule).")
     rm.add_argument("name")
     rm.set_defaults(run=cmd_rm)
 

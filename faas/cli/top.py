@@ -163,8 +163,8 @@ def add_top_command(commands: argparse._SubParsersAction) -> None:
         "top", parents=[client_options()], help="live invocations/s, errors, p99 and concurrency per function",
         description="Scrape GET /metrics every --interval seconds and show, per function, invocations and errors "
                     "per second, throttles per second and the p99 duration over the interval, and invocations "
-                    "running now. Needs faas:GetMetrics. Ctrl-C stops it; --count stops after N refreshes. With -o json it "
-                    "prints one snapshot (the rates over one interval) as JSON and exits.")
+                    "running now. Needs faas:GetMetrics. Ctrl-C stops it; --count stops after N refreshes. "
+                    "With -o json it prints one snapshot (the rates over one interval) as JSON and exits.")
     top.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between refreshes (default 2)")
     top.add_argument("--count", type=int, metavar="N", help="stop after N refreshes (default: run until Ctrl-C)")
     top.set_defaults(run=cmd_top)

@@ -155,8 +155,8 @@ def add_topic_commands(commands: argparse._SubParsersAction) -> None:
     create.set_defaults(run=cmd_create)
 
     ls = add_verb(topics, "ls", parents=[connection], help="list topics",
-                           description="List the topics: name, ARN, and the numbers of confirmed and pending "
-                                       "subscriptions.")
+                  description="List the topics: name, ARN, and the numbers of confirmed and pending "
+                              "subscriptions.")
     ls.set_defaults(run=cmd_ls)
 
     publish = topics.add_parser("publish", parents=[connection], help="publish a message and print its MessageId",
@@ -204,7 +204,7 @@ def add_topic_commands(commands: argparse._SubParsersAction) -> None:
     subscriptions.set_defaults(run=cmd_subscriptions)
 
     rm = add_verb(topics, "rm", parents=[connection], help="delete a topic",
-                           description="Delete a topic and its subscriptions (DeleteTopic); messages already "
-                                       "published are still delivered.")
+                  description="Delete a topic and its subscriptions (DeleteTopic); messages already "
+                              "published are still delivered.")
     rm.add_argument("name", help="topic name or ARN")
     rm.set_defaults(run=cmd_rm)

@@ -179,8 +179,8 @@ def add_trigger_commands(commands: argparse._SubParsersAction) -> None:
                                          "same ones).")
 
     ls = add_verb(triggers, "ls", parents=[connection], help="list a function's triggers",
-                             description="List a function's triggers: id, kind, source, state, batch size, "
-                                         "batching window, number of filters and the last processing result.")
+                  description="List a function's triggers: id, kind, source, state, batch size, "
+                              "batching window, number of filters and the last processing result.")
     ls.add_argument("function", help="function name or ARN")
     ls.set_defaults(run=cmd_ls)
 
@@ -215,8 +215,8 @@ def add_trigger_commands(commands: argparse._SubParsersAction) -> None:
     add.set_defaults(run=cmd_add)
 
     rm = add_verb(triggers, "rm", parents=[connection], help="remove a trigger",
-                             description="Delete an event source mapping (batches being processed finish) or "
-                                         "unsubscribe a topic subscription (the function policy's grant stays).")
+                  description="Delete an event source mapping (batches being processed finish) or "
+                              "unsubscribe a topic subscription (the function policy's grant stays).")
     rm.add_argument("id", help="the trigger's id (a mapping's UUID or a subscription's ARN), as 'faas triggers "
                                "ls' shows it")
     rm.set_defaults(run=cmd_rm)
