@@ -77,7 +77,20 @@ def test_signing_region_option_then_aws_region_then_aws_default_region_then_faas
     assert discovery.signing_region(env, "sa-east-1", "us-east-1") == "sa-east-1"
 
 
-def test_every_client_verb_builds_its_client_the_same_way(data_dir: Path, monkeypatch) -> None:
+def test_every_client_verb_has_the_same_connection_options_and_output() -> None:
+    connection = {"--endpoint-url", "--data-dir", "--ca-bundle", "--region", "-o", "--output"}
+    clients = [c for c in completion.commands(cli.build_parser()) if "--endpoint-url" in c.options]
+    assert len(clients) > 60
+    for command in clients:
+        assert connection <= set(command.options), command.paths[0]
+        # keys create's --profile names the profile it writes; it connects by AWS_PROFILE or 'default'
+        assert "--profile" in command.options, command.paths[0]
+    # Every verb that prints a result takes -o; serve prints a log and completion a script.
+    leaves = [c.paths[0] for c in completion.commands(cli.build_parser()) if not c.verbs and "-o" not in c.options]
+    assert leaves == [" serve", " completion"]
+
+
+def test_client_for_reads_aws_profile_and_aws_region(data_dir: Path, monkeypatch) -> None:
     monkeypatch.setenv("AWS_PROFILE", "dev")
     monkeypatch.setenv("AWS_REGION", "eu-central-1")
     args = cli.build_parser().parse_args(["queues", "ls", "--data-dir", str(data_dir)])
