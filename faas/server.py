@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import shlex
 import signal
 import ssl
 
@@ -13,7 +14,7 @@ from faas.errors import FaasError, StartupError
 from faas.files import replace_file
 from faas.lifecycle import Lifecycle
 from faas.server_log import configure, failed, progress
-from faas.settings import Settings
+from faas.settings import Settings, default_data_dir
 
 
 def is_loopback(host: str) -> bool:
@@ -66,7 +67,7 @@ async def _serve_locked(settings: Settings, lock: serve_lock.ServeLock) -> None:
         # Whole or not at all: a CLI or a test polling for the file never reads it half written.
         replace_file(settings.data_dir / "endpoint", endpoint + "\n", mode=0o644)
         lock.record(settings.host, platform.api.port, endpoint)
-        progress(f"ready at {endpoint} (credentials: {settings.credentials_path})")
+        progress(ready_line(settings, endpoint))
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -79,6 +80,15 @@ async def _serve_locked(settings: Settings, lock: serve_lock.ServeLock) -> None:
     finally:
         await lifecycle.stop()
     progress("stopped")
+
+
+def ready_line(settings: Settings, endpoint: str) -> str:
+    """The line that says the server is up; on a data dir of its own, with the export that points the CLI
+    at it (the client verbs find the endpoint and credentials through FAAS_DATA_DIR)."""
+    line = f"ready at {endpoint} (credentials: {settings.credentials_path})"
+    if settings.data_dir != default_data_dir():
+        line += f"; for the faas CLI: export FAAS_DATA_DIR={shlex.quote(str(settings.data_dir))}"
+    return line
 
 
 def run(settings: Settings) -> int:

@@ -266,6 +266,11 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def default_data_dir() -> Path:
+    """Where the data dir is when neither FAAS_DATA_DIR nor --data-dir says."""
+    return Path(os.path.expanduser(str(_BY_NAME["data_dir"].default))).resolve()
+
+
 def load(env: Mapping[str, str], **overrides: Any) -> Settings:
     """Settings from a mapping of FAAS_* variables; explicit overrides (CLI options) win."""
     values: dict[str, Any] = {}

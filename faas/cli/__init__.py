@@ -4,10 +4,14 @@ This module wires the verbs' modules into one parser and turns their errors into
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 from collections.abc import Sequence
+
+import faas
 
 from faas.cli.access import add_access_commands
 from faas.cli.apis import add_api_commands
+from faas.cli.completion import add_completion_command
 from faas.cli.common import print_error, print_to_stderr, usage
 from faas.cli.describe import add_describe_command
 from faas.cli.events import add_event_commands
@@ -33,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="faas", description="A self-hosted serverless platform that speaks the AWS Lambda API. "
                                  "'faas serve' runs it; the other commands are clients of a running "
                                  "server, but for 'images build' and 'keys rotate', which run on its machine.")
+    parser.add_argument("--version", action="version", version=f"faas {version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     add_serve_commands(commands)
@@ -52,7 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_schedule_commands(commands)
     add_usage_commands(commands)
     add_top_command(commands)
+    add_completion_command(commands, parser)
     return parser
+
+
+def version() -> str:
+    """The installed distribution's version; faas.__version__ when run from a checkout that is not installed."""
+    try:
+        return importlib.metadata.version("faas")
+    except importlib.metadata.PackageNotFoundError:
+        return faas.__version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,7 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except ClientError as exc:
-        print_error(f"{exc.code}: {exc.message}")
+        # A refusal names whose credentials were refused: a wrong profile or a stale key shows at once.
+        refused = f" (credentials: {exc.credentials_source})" if exc.credentials_source else ""
+        print_error(f"{exc.code}: {exc.message}{refused}")
         return 1
     except EndpointUnreachable as exc:
         print_error(f"cannot connect to {exc.endpoint}: {exc.reason}")

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from faas import settings as settings_module
-from faas.cli.common import client_for, client_options, command_group, print_table, print_to_stderr
+from faas.cli.common import add_verb, client_for, client_options, command_group, emit, print_json, print_table, \
+    print_to_stderr, wants_json
 from faas.errors import ConfigError
 
 
@@ -46,19 +47,21 @@ def cmd_policies_put(args: argparse.Namespace) -> int:
     document = read_policy_document(args.document, args.file)
     kind, owner = _owner(args)
     client_for(args).put_policy(kind, owner, args.policy_name, document)
-    print(f"put policy {args.policy_name} on {kind} {owner}")
+    emit(args, {"PolicyName": args.policy_name, kind.capitalize(): owner, "PolicyDocument": document},
+         f"put policy {args.policy_name} on {kind} {owner}")
     return 0
 
 
 def cmd_policies_ls(args: argparse.Namespace) -> int:
-    print(json.dumps(client_for(args).list_policies(*_owner(args)), indent=2, sort_keys=True))
+    print(json.dumps(client_for(args).list_policies(*_owner(args)), indent=2, sort_keys=True))  # JSON either way
     return 0
 
 
 def cmd_policies_rm(args: argparse.Namespace) -> int:
     kind, owner = _owner(args)
     client_for(args).delete_policy(kind, owner, args.policy_name)
-    print(f"deleted policy {args.policy_name} of {kind} {owner}")
+    emit(args, {"PolicyName": args.policy_name, kind.capitalize(): owner, "Deleted": True},
+         f"deleted policy {args.policy_name} of {kind} {owner}")
     return 0
 
 
@@ -69,18 +72,19 @@ def cmd_permissions_add(args: argparse.Namespace) -> int:
         args.function, statement_id=args.statement_id, action=args.action, principal=args.principal,
         source_arn=args.source_arn, function_url_auth_type=args.function_url_auth_type,
         invoked_via_function_url=True if args.invoked_via_function_url else None)
-    print(json.dumps(statement, indent=2))
+    print_json(statement)  # JSON either way
     return 0
 
 
 def cmd_permissions_rm(args: argparse.Namespace) -> int:
     client_for(args).remove_permission(args.function, args.statement_id)
-    print(f"removed statement {args.statement_id} from {args.function}")
+    emit(args, {"FunctionName": args.function, "StatementId": args.statement_id, "Deleted": True},
+         f"removed statement {args.statement_id} from {args.function}")
     return 0
 
 
-def cmd_permissions_show(args: argparse.Namespace) -> int:
-    print(json.dumps(client_for(args).get_policy(args.function), indent=2))
+def cmd_permissions_get(args: argparse.Namespace) -> int:
+    print_json(client_for(args).get_policy(args.function))  # JSON either way
     return 0
 
 
@@ -88,6 +92,9 @@ def cmd_permissions_show(args: argparse.Namespace) -> int:
 
 def cmd_token(args: argparse.Namespace) -> int:
     token = client_for(args).create_token(args.ttl)
+    if wants_json(args):
+        print_json(token)
+        return 0
     print(token["Token"], flush=True)  # alone on stdout: TOKEN=$(faas token)
     print_to_stderr(f"token {token.get('TokenId', '?')} expires {token.get('Expiration', '?')}; it dies with "
                     f"access key {token.get('AccessKeyId', '?')}")
@@ -95,15 +102,16 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_token_ls(args: argparse.Namespace) -> int:
-    print_table(client_for(args).list_tokens(args.principal),
-                {"TOKEN ID": "TokenId", "PRINCIPAL": "Principal", "ACCESS KEY ID": "AccessKeyId",
-                 "CREATED": "CreatedAt", "EXPIRES": "Expiration"})
+    tokens = client_for(args).list_tokens(args.principal)
+    emit(args, tokens, lambda: print_table(tokens, {"TOKEN ID": "TokenId", "PRINCIPAL": "Principal",
+                                                    "ACCESS KEY ID": "AccessKeyId", "CREATED": "CreatedAt",
+                                                    "EXPIRES": "Expiration"}))
     return 0
 
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
     client_for(args).revoke_token(args.token_id)
-    print(f"revoked token {args.token_id}")
+    emit(args, {"TokenId": args.token_id, "Revoked": True}, f"revoked token {args.token_id}")
     return 0
 
 
@@ -118,9 +126,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
     config = settings_module.load(os.environ, data_dir=args.data_dir)
     entries = client_for(args, config).audit_log(principal=audit_principal(args.principal, config.account_id),
                                                  action=args.action, since=args.since, limit=args.limit)
-    # Oldest first, like `faas logs`: the newest ends next to the prompt.
-    print_table(reversed(entries), {"TIME": "Time", "PRINCIPAL": "Principal", "ACTION": "Action",
-                                    "RESOURCE": "Resource", "STATUS": "Status", "OUTCOME": "Outcome"})
+    oldest_first = entries[::-1]  # like `faas logs`: the newest ends next to the prompt
+    emit(args, oldest_first, lambda: print_table(oldest_first, {
+        "TIME": "Time", "PRINCIPAL": "Principal", "ACTION": "Action", "RESOURCE": "Resource", "STATUS": "Status",
+        "OUTCOME": "Outcome"}))
     return 0
 
 
@@ -149,12 +158,12 @@ def add_access_commands(commands: argparse._SubParsersAction) -> None:
     source.add_argument("--document", metavar="JSON", help="the policy document")
     source.add_argument("--file", metavar="F", help="read the policy document from F ('-' for stdin)")
     put.set_defaults(run=cmd_policies_put)
-    ls = policies.add_parser("ls", parents=[connection], help="print the inline policies",
-                             description="Print the inline policies of a principal or a role as JSON, by name.")
+    ls = add_verb(policies, "ls", parents=[connection], help="print the inline policies",
+                  description="Print the inline policies of a principal or a role as JSON, by name.")
     _owner_options(ls)
     ls.set_defaults(run=cmd_policies_ls)
-    rm = policies.add_parser("rm", parents=[connection], help="delete an inline policy",
-                             description="Delete an inline policy of a principal or a role.")
+    rm = add_verb(policies, "rm", parents=[connection], help="delete an inline policy",
+                  description="Delete an inline policy of a principal or a role.")
     _owner_options(rm)
     rm.add_argument("policy_name", metavar="POLICY_NAME", help="policy name")
     rm.set_defaults(run=cmd_policies_rm)
@@ -180,20 +189,20 @@ def add_access_commands(commands: argparse._SubParsersAction) -> None:
                      help="with --action lambda:InvokeFunction: only for invocations through the function's URL "
                           "(a URL needs this or a wider InvokeFunction grant besides lambda:InvokeFunctionUrl)")
     add.set_defaults(run=cmd_permissions_add)
-    rm = permissions.add_parser("rm", parents=[connection], help="remove a statement from a function's policy",
-                                description="Remove a statement from a function's policy (RemovePermission).")
+    rm = add_verb(permissions, "rm", parents=[connection], help="remove a statement from a function's policy",
+                  description="Remove a statement from a function's policy (RemovePermission).")
     rm.add_argument("function", metavar="FUNCTION", help="function name or ARN")
     rm.add_argument("statement_id", metavar="SID", help="statement id")
     rm.set_defaults(run=cmd_permissions_rm)
-    show = permissions.add_parser("show", parents=[connection], help="print a function's policy",
-                                  description="Print a function's policy as JSON (GetPolicy).")
+    show = add_verb(permissions, "get", parents=[connection], help="print a function's policy",
+                    description="Print a function's policy as JSON (GetPolicy).")
     show.add_argument("function", metavar="FUNCTION", help="function name or ARN")
-    show.set_defaults(run=cmd_permissions_show)
+    show.set_defaults(run=cmd_permissions_get)
 
     token_help = ("Create a bearer token for the calling principal and print it alone on stdout (its id and "
                   "expiry go to stderr), e.g. curl -H \"Authorization: Bearer $(faas token)\" ... A token "
                   "dies with the access key that signed its creation: disabling or deleting that key revokes "
-                  "it. 'faas token ls' lists tokens, 'faas token revoke ID' revokes one.")
+                  "it. 'faas token ls' lists tokens, 'faas token revoke ID' (or rm) revokes one.")
     ttl_help = "lifetime in seconds, 60 to the server's FAAS_TOKEN_MAX_TTL_S (default 604800, 7 days); default 3600"
     token = commands.add_parser("token", parents=[connection], help="print a bearer token for curl; list or "
                                 "revoke tokens", description=token_help)
@@ -208,13 +217,13 @@ def add_access_commands(commands: argparse._SubParsersAction) -> None:
                                        description=token_help)
     create.add_argument("--ttl", type=int, default=argparse.SUPPRESS, metavar="SECONDS", help=ttl_help)
     create.set_defaults(run=cmd_token)
-    ls = token_commands.add_parser(
-        "ls", parents=[inherited], help="list live tokens",
+    ls = add_verb(
+        token_commands, "ls", parents=[inherited], help="list live tokens",
         description="List a principal's live bearer tokens (never the tokens): id, principal, the access key "
                     "that minted each, creation and expiry.")
     ls.add_argument("--principal", metavar="P", help="this principal's tokens (default: the caller's)")
     ls.set_defaults(run=cmd_token_ls)
-    revoke = token_commands.add_parser("revoke", parents=[inherited], help="revoke a token",
+    revoke = token_commands.add_parser("revoke", aliases=["rm"], parents=[inherited], help="revoke a token",
                                        description="Revoke a bearer token by its id (see 'faas token ls'): "
                                                    "requests with it are refused from then on.")
     revoke.add_argument("token_id", metavar="ID", help="token id, tok-...")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from faas.cli.common import client_for, client_options, command_group, print_table
+from faas.cli.common import add_verb, client_for, client_options, command_group, emit, print_table
 from faas.client.http_apis import HttpApiClient
 from faas.client.transport import ClientError
 
@@ -40,19 +40,20 @@ def cmd_create(args: argparse.Namespace) -> int:
     api = client.create_api(args.name, target=target, route_key=args.route_key)
     if target is None:
         client.create_stage(api["apiId"], "$default")  # served at once, as quick create's API is
-    print(api["apiId"], api["apiEndpoint"])
+    emit(args, api, f"{api['apiId']} {api['apiEndpoint']}")
     return 0
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    print_table(_apis(args).list_apis(), {"ID": "apiId", "NAME": "name", "ENDPOINT": "apiEndpoint",
-                                          "CREATED": "createdDate"})
+    found = _apis(args).list_apis()
+    emit(args, found, lambda: print_table(found, {"ID": "apiId", "NAME": "name", "ENDPOINT": "apiEndpoint",
+                                                  "CREATED": "createdDate"}))
     return 0
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
     _apis(args).delete_api(args.api_id)
-    print(f"deleted API {args.api_id}")
+    emit(args, {"ApiId": args.api_id, "Deleted": True}, f"deleted API {args.api_id}")
     return 0
 
 
@@ -62,10 +63,12 @@ def cmd_routes(args: argparse.Namespace) -> int:
     rows = []
     for route in client.list_routes(args.api_id):
         integration = integrations.get(str(route.get("target", "")).partition("/")[2], {})
-        rows.append({"key": route["routeKey"], "id": route["routeId"], "auth": route.get("authorizationType", ""),
+        rows.append({"routeKey": route["routeKey"], "routeId": route["routeId"],
+                     "authorizationType": route.get("authorizationType", ""),
                      "function": str(integration.get("integrationUri", "")).rsplit(":", 1)[-1],
-                     "payload": integration.get("payloadFormatVersion", "")})
-    print_table(rows, {"ROUTE": "key", "ID": "id", "AUTH": "auth", "FUNCTION": "function", "PAYLOAD": "payload"})
+                     "payloadFormatVersion": integration.get("payloadFormatVersion", "")})
+    emit(args, rows, lambda: print_table(rows, {"ROUTE": "routeKey", "ID": "routeId", "AUTH": "authorizationType",
+                                                "FUNCTION": "function", "PAYLOAD": "payloadFormatVersion"}))
     return 0
 
 
@@ -87,7 +90,7 @@ def cmd_add_route(args: argparse.Namespace) -> int:
         raise
     _, _, _, region, account, *_ = function_arn.split(":")
     allow_api(client, function_arn, args.api_id, region, account)
-    print(route["routeId"], route["routeKey"])
+    emit(args, route, f"{route['routeId']} {route['routeKey']}")
     return 0
 
 
@@ -110,12 +113,12 @@ def add_api_commands(commands: argparse._SubParsersAction) -> None:
     create.add_argument("--route-key", metavar="KEY", help="that route's key, e.g. 'GET /hello' (default $default)")
     create.set_defaults(run=cmd_create)
 
-    ls = apis.add_parser("ls", parents=[connection], help="list HTTP APIs",
-                         description="List the HTTP APIs: id, name, endpoint and creation time.")
+    ls = add_verb(apis, "ls", parents=[connection], help="list HTTP APIs",
+                  description="List the HTTP APIs: id, name, endpoint and creation time.")
     ls.set_defaults(run=cmd_ls)
 
-    rm = apis.add_parser("rm", parents=[connection], help="delete an HTTP API",
-                         description="Delete an HTTP API with its routes, integrations, stages and authorizers.")
+    rm = add_verb(apis, "rm", parents=[connection], help="delete an HTTP API",
+                  description="Delete an HTTP API with its routes, integrations, stages and authorizers.")
     rm.add_argument("api_id", help="the API's id")
     rm.set_defaults(run=cmd_rm)
 

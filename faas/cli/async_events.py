@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from faas.cli.common import client_for, client_options, emit, print_to_stderr, table, usage
+from faas.cli.common import add_verb, client_for, client_options, emit, print_to_stderr, table, usage
 
 LIST = "ls"
 STATES = ("pending", "failed", "all")  # as GET /faas/v1/functions/NAME/events takes them
@@ -100,8 +100,8 @@ def add_events_group(commands: argparse._SubParsersAction) -> argparse._SubParse
     parser.set_defaults(run=lambda args: usage(parser))
     verbs = parser.add_subparsers(dest="events_command", metavar="FUNCTION | COMMAND", action=_VerbOrFunction,
                                   prog="faas events")
-    ls = verbs.add_parser(
-        LIST, parents=[client_options()], help="list a function's pending and failed asynchronous events",
+    ls = add_verb(
+        verbs, LIST, parents=[client_options()], help="list a function's pending and failed asynchronous events",
         description="List a function's asynchronous invocations: REQUEST ID, STATE (pending: waiting for an "
                     "attempt or a retry; running; failed: retries exhausted or too old), ATTEMPTS started, NEXT "
                     "RETRY of a pending one, LAST ERROR (the errorType of its last attempt, when known) and, for "

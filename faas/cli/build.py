@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from faas.cli.common import add_output_option, emit
 from faas.cli.dependencies import PACKAGE_JSON, REQUIREMENTS, cache_root, dependencies, language_of
 from faas.cli.packaging import SKIPPED_DIRS, code_sha256, folder_files, zip_files
 from faas.errors import ConfigError
@@ -44,12 +45,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     source = Path(args.path)
     runtime = args.runtime or guess_runtime(source)
     zip_bytes = build_zip(source, runtime)
-    output = Path(args.output) if args.output else source / OUTPUT
+    output = Path(args.zip) if args.zip else source / OUTPUT
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(zip_bytes)
-    print(f"built {output} for {runtime}")
-    print(f"  CodeSha256: {code_sha256(zip_bytes)}")
-    print(f"  CodeSize:   {len(zip_bytes)} bytes")
+    built = {"Zip": str(output), "Runtime": runtime, "CodeSha256": code_sha256(zip_bytes), "CodeSize": len(zip_bytes)}
+    emit(args, built, f"built {output} for {runtime}\n  CodeSha256: {built['CodeSha256']}\n"
+                      f"  CodeSize:   {len(zip_bytes)} bytes")
     print(f"deploy it with: faas deploy {output} --name NAME --runtime {runtime} --handler HANDLER",
           file=sys.stderr)
     return 0
@@ -68,5 +69,6 @@ def add_build_command(commands: argparse._SubParsersAction) -> None:
     build.add_argument("path", metavar="DIR", nargs="?", default=".", help="the function's folder (default: .)")
     build.add_argument("--runtime", help=f"runtime (default: {DEFAULT_RUNTIMES[REQUIREMENTS]} with a "
                                          f"{REQUIREMENTS}, {DEFAULT_RUNTIMES[PACKAGE_JSON]} with a {PACKAGE_JSON})")
-    build.add_argument("-o", "--output", metavar="ZIP", help=f"where to write the zip (default: DIR/{OUTPUT})")
+    build.add_argument("--zip", metavar="PATH", help=f"where to write the zip (default: DIR/{OUTPUT})")
+    add_output_option(build)
     build.set_defaults(run=cmd_build)

@@ -97,17 +97,20 @@ def client_for(args: argparse.Namespace, config: settings_module.Settings | None
                client_class: type[T] = Client) -> T:  # type: ignore[assignment]
     config = config or settings_module.load(os.environ, data_dir=args.data_dir)
     return client_class.from_settings(config, os.environ, endpoint_url=args.endpoint_url, profile=args.profile,
-                                progress=_upload_progress(args), ca_bundle=args.ca_bundle)
+                                      region=args.region, progress=_upload_progress(args), ca_bundle=args.ca_bundle)
 
 
 def client_options(profile: bool = True) -> argparse.ArgumentParser:
-    """The connection options of every client verb; `profile=False` leaves --profile to the verb."""
+    """The connection options of every client verb; `profile=False` leaves --profile to the verb. Each is
+    found the same way for every verb (faas.client.discovery): the option, else its environment variable,
+    else the data dir's file, else the default."""
     parent = argparse.ArgumentParser(add_help=False)
     add_output_option(parent)
-    group = parent.add_argument_group("connection")
+    group = parent.add_argument_group("connection (each: the option, else the environment, else the data dir's "
+                                      "files, else the default)")
     group.add_argument("--endpoint-url", metavar="URL",
-                       help="the platform's URL (env FAAS_ENDPOINT_URL; default: the URL in <data-dir>/endpoint, "
-                            "written by 'faas serve', else http://FAAS_HOST:FAAS_PORT)")
+                       help="the platform's URL (env FAAS_ENDPOINT_URL, else AWS_ENDPOINT_URL; default: the URL in "
+                            "<data-dir>/endpoint, written by 'faas serve', else http://FAAS_HOST:FAAS_PORT)")
     data_dir = next(s for s in settings_module.SETTINGS if s.name == "data_dir")
     group.add_argument("--data-dir", metavar="DIR",
                        help=escape_help(f"the server's data dir, where endpoint and credentials are found "
@@ -115,12 +118,24 @@ def client_options(profile: bool = True) -> argparse.ArgumentParser:
     group.add_argument("--ca-bundle", metavar="FILE",
                        help="PEM file of the CA certificates to verify an https:// endpoint with, instead of the "
                             "system's; for a self-signed certificate, the certificate itself (env AWS_CA_BUNDLE)")
+    group.add_argument("--region", metavar="REGION",
+                       help="the region requests are signed for (env AWS_REGION, else AWS_DEFAULT_REGION; default: "
+                            "FAAS_REGION's, us-east-1)")
     if profile:
         group.add_argument("--profile", metavar="NAME",
                            help="profile in the credentials file: AWS_SHARED_CREDENTIALS_FILE when set, else "
                                 "<data-dir>/credentials (default: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
-                                "when both are set, else the profile 'default')")
+                                "when both are set, else the profile AWS_PROFILE names, else 'default')")
     return parent
+
+
+# Every group names its verbs ls, get and rm; the names other tools (and older faas) use still work.
+VERB_ALIASES = {"ls": ["list"], "get": ["show"], "rm": ["delete", "remove"]}
+
+
+def add_verb(group: argparse._SubParsersAction, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+    """A verb of a command group, with the usual aliases of ls, get and rm (VERB_ALIASES)."""
+    return group.add_parser(name, aliases=VERB_ALIASES.get(name, []), **kwargs)
 
 
 def usage(parser: argparse.ArgumentParser) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from faas.cli.async_events import add_events_group
-from faas.cli.common import client_for, client_options, command_group, key_value_pairs, table
+from faas.cli.common import add_verb, client_for, client_options, command_group, emit, key_value_pairs, table
 from faas.client.events import EventsClient
 from faas.errors import ConfigError
 
@@ -54,25 +54,26 @@ def target_of(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_create(args: argparse.Namespace) -> int:
     pattern = _json_text(args.pattern, "--pattern") if args.pattern is not None else None
-    print(_events(args).put_rule(args.name, pattern, schedule=args.schedule, bus=args.bus,
-                                 description=args.description, enabled=not args.disabled))
+    arn = _events(args).put_rule(args.name, pattern, schedule=args.schedule, bus=args.bus,
+                                 description=args.description, enabled=not args.disabled)
+    emit(args, {"RuleArn": arn}, arn)
     return 0
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
     client = _events(args)
+    rules = [{**rule, "Targets": len(client.targets(rule["Name"], args.bus))}
+             for rule in client.rules(args.bus, args.prefix)]
     rows = [["NAME", "STATE", "TARGETS", "PATTERN OR SCHEDULE"]]
-    for rule in client.rules(args.bus, args.prefix):
-        targets = client.targets(rule["Name"], args.bus)
-        rows.append([rule["Name"], rule["State"], str(len(targets)),
-                     rule.get("EventPattern") or rule.get("ScheduleExpression", "")])
-    print(table(rows))
+    rows += [[rule["Name"], rule["State"], str(rule["Targets"]),
+              rule.get("EventPattern") or rule.get("ScheduleExpression", "")] for rule in rules]
+    emit(args, rules, table(rows))
     return 0
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
     _events(args).delete_rule(args.name, args.bus)
-    print(f"deleted rule {args.name} and its targets")
+    emit(args, {"Name": args.name, "Deleted": True}, f"deleted rule {args.name} and its targets")
     return 0
 
 
@@ -82,19 +83,21 @@ def cmd_targets(args: argparse.Namespace) -> int:
         client.put_target(args.name, args.bus, target_of(args))
     if args.remove:
         client.remove_target(args.name, args.bus, args.remove)
+    targets = client.targets(args.name, args.bus)
     rows = [["ID", "ARN", "ROLE", "INPUT"]]
-    for target in client.targets(args.name, args.bus):
+    for target in targets:
         shaped = next((json.dumps({key: target[key]}) for key in ("Input", "InputPath", "InputTransformer")
                        if key in target), "the event")
         rows.append([target["Id"], target["Arn"], target.get("RoleArn", ""), shaped])
-    print(table(rows))
+    emit(args, targets, table(rows))
     return 0
 
 
 def cmd_put(args: argparse.Namespace) -> int:
     entry = {"Source": args.source, "DetailType": args.detail_type, "Detail": _json_text(args.detail, "--detail"),
              "EventBusName": args.bus, "Resources": args.resource or None}
-    print(_events(args).put_event({k: v for k, v in entry.items() if v is not None}))
+    event_id = _events(args).put_event({k: v for k, v in entry.items() if v is not None})
+    emit(args, {"EventId": event_id}, event_id)
     return 0
 
 
@@ -122,13 +125,13 @@ def add_event_commands(commands: argparse._SubParsersAction) -> None:
     create.add_argument("--disabled", action="store_true", help="create it disabled (State=DISABLED)")
     create.set_defaults(run=cmd_create)
 
-    ls = rules.add_parser("ls", parents=[connection, bus], help="list rules",
-                          description="List a bus's rules: name, state, number of targets and pattern.")
+    ls = add_verb(rules, "ls", parents=[connection, bus], help="list rules",
+                  description="List a bus's rules: name, state, number of targets and pattern.")
     ls.add_argument("--prefix", metavar="P", help="only rules whose name starts with P")
     ls.set_defaults(run=cmd_ls)
 
-    rm = rules.add_parser("rm", parents=[connection, bus], help="delete a rule and its targets",
-                          description="Delete a rule with its targets (DeleteRule with Force).")
+    rm = add_verb(rules, "rm", parents=[connection, bus], help="delete a rule and its targets",
+                  description="Delete a rule with its targets (DeleteRule with Force).")
     rm.add_argument("name")
     rm.set_defaults(run=cmd_rm)
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from faas import settings as settings_module
 from faas.cli.build import build_zip
-from faas.cli.common import client_for, client_options, emit, print_error, print_json, print_to_stderr, table, \
-    wants_json
+from faas.cli.common import add_verb, client_for, client_options, emit, print_error, print_json, print_to_stderr, \
+    table, wants_json
 from faas.cli.handler_check import handler_warning
 from faas.cli.packaging import code_sha256, read_code
 from faas.cli.variables import VariableOptions, desired_variables
@@ -268,7 +268,7 @@ def cmd_url_create(args: argparse.Namespace) -> int:
                     print_error(f"the URL {config['FunctionUrl']} was created, but it answers 403 until the "
                                 f"function's policy allows it: adding statement {statement['statement_id']} failed")
                     raise
-                # An earlier URL of this function left it: keep it (faas permissions show prints it).
+                # An earlier URL of this function left it: keep it (faas permissions get prints it).
                 print_to_stderr(f"kept the statement {statement['statement_id']} already in the function's policy")
     _print_url(args, client, config)
     return 0
@@ -384,22 +384,21 @@ def add_function_commands(commands: argparse._SubParsersAction) -> None:
     url_create.add_argument("--cors-origin", action="append", metavar="ORIGIN",
                             help="allow browsers on ORIGIN (repeatable; '*' for any)")
     url_create.set_defaults(run=cmd_url_create)
-    url_get = url_commands.add_parser("get", parents=[connection], help="print a function's URL",
-                                      description="Print the function's URL and its path-style twin (-o json: "
-                                                  "the URL configuration with PathStyleUrl); how to call it goes "
-                                                  "to stderr.")
+    url_get = add_verb(url_commands, "get", parents=[connection], help="print a function's URL",
+                       description="Print the function's URL and its path-style twin (-o json: the URL "
+                                   "configuration with PathStyleUrl); how to call it goes to stderr.")
     url_get.add_argument("name", help="function name or ARN")
     url_get.set_defaults(run=cmd_url_get)
-    url_delete = url_commands.add_parser("delete", parents=[connection], help="remove a function's URL",
-                                         description="Delete the function's URL.")
+    url_delete = add_verb(url_commands, "rm", parents=[connection], help="remove a function's URL",
+                          description="Delete the function's URL.")
     url_delete.add_argument("name", help="function name or ARN")
     url_delete.set_defaults(run=cmd_url_delete)
 
-    ls = commands.add_parser("ls", parents=[connection], help="list functions",
-                             description="List the functions: name, runtime, memory, timeout, last modified.")
+    ls = add_verb(commands, "ls", parents=[connection], help="list functions",
+                  description="List the functions: name, runtime, memory, timeout, last modified.")
     ls.set_defaults(run=cmd_ls)
 
-    rm = commands.add_parser("rm", parents=[connection], help="delete a function",
-                             description="Delete a function.")
+    rm = add_verb(commands, "rm", parents=[connection], help="delete a function",
+                  description="Delete a function.")
     rm.add_argument("name", help="function name or ARN")
     rm.set_defaults(run=cmd_rm)

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from faas.cli.common import client_for, client_options, command_group, key_value_pairs, print_to_stderr, table
+from faas.cli.common import add_verb, client_for, client_options, command_group, emit, key_value_pairs, print_json, \
+    print_table, print_to_stderr, wants_json
 from faas.client.queues import QueueClient
 from faas.client.transport import ClientError
 from faas.errors import ConfigError
@@ -92,13 +93,14 @@ def cmd_create(args: argparse.Namespace) -> int:
         arn = args.dead_letter if args.dead_letter.startswith("arn:") else \
             client.attributes(resolve_url(client, args.dead_letter), ["QueueArn"])["QueueArn"]
         attributes["RedrivePolicy"] = redrive_policy(arn, args.max_receives)
-    print(client.create_queue(args.name, attributes))
+    url = client.create_queue(args.name, attributes)
+    emit(args, {"QueueUrl": url}, url)
     return 0
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
     client = _queues(args)
-    rows = [["NAME", "URL", "VISIBLE", "IN FLIGHT"]]
+    found = []
     for url in client.list_queues(args.prefix):
         try:
             counts = client.attributes(url, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
@@ -106,9 +108,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
             if exc.code == "QueueDoesNotExist":
                 continue  # deleted since it was listed
             raise
-        rows.append([url.rstrip("/").rsplit("/", 1)[-1], url, counts.get("ApproximateNumberOfMessages", ""),
-                     counts.get("ApproximateNumberOfMessagesNotVisible", "")])
-    print(table(rows))
+        found.append({"Name": url.rstrip("/").rsplit("/", 1)[-1], "QueueUrl": url, **counts})
+    emit(args, found, lambda: print_table(found, {
+        "NAME": "Name", "URL": "QueueUrl", "VISIBLE": "ApproximateNumberOfMessages",
+        "IN FLIGHT": "ApproximateNumberOfMessagesNotVisible"}))
     return 0
 
 
@@ -118,25 +121,32 @@ def cmd_send(args: argparse.Namespace) -> int:
     client = _queues(args)
     sent = client.send_message(resolve_url(client, args.name), body, delay_s=args.delay, attributes=attributes,
                                group_id=args.group, deduplication_id=args.dedup_id)
-    print(sent["MessageId"])
+    emit(args, sent, sent["MessageId"])
     return 0
 
 
+def shown_message(message: dict[str, Any]) -> dict[str, Any]:
+    """What a developer looks at in a received message, and the handle to act on it."""
+    return {"MessageId": message.get("MessageId"), "Body": message.get("Body"),
+            "Attributes": message.get("Attributes") or {},
+            "MessageAttributes": message.get("MessageAttributes") or {},
+            "ReceiptHandle": message.get("ReceiptHandle")}
+
+
 def message_line(message: dict[str, Any]) -> str:
-    """One received message as a line of JSON: what a developer looks at, and the handle to act on it."""
-    shown = {"MessageId": message.get("MessageId"), "Body": message.get("Body"),
-             "Attributes": message.get("Attributes") or {},
-             "MessageAttributes": message.get("MessageAttributes") or {},
-             "ReceiptHandle": message.get("ReceiptHandle")}
-    return json.dumps(shown, ensure_ascii=False)
+    """One received message as a line of JSON."""
+    return json.dumps(shown_message(message), ensure_ascii=False)
 
 
 def cmd_receive(args: argparse.Namespace) -> int:
     client = _queues(args)
     url = resolve_url(client, args.name)
     messages = client.receive_messages(url, max_messages=args.max, wait_s=args.wait)
+    if wants_json(args):  # one array, printed whole before any message is deleted: never lost unseen
+        print_json([shown_message(message) for message in messages])
     for message in messages:
-        print(message_line(message), flush=True)  # printed before it is deleted: never lost unseen
+        if not wants_json(args):
+            print(message_line(message), flush=True)  # printed before it is deleted: never lost unseen
         if args.delete:
             client.delete_message(url, message["ReceiptHandle"])
     if not messages:
@@ -149,7 +159,7 @@ def cmd_receive(args: argparse.Namespace) -> int:
 def cmd_rm(args: argparse.Namespace) -> int:
     client = _queues(args)
     client.delete_queue(resolve_url(client, args.name))
-    print(f"deleted queue {args.name}")
+    emit(args, {"Name": args.name, "Deleted": True}, f"deleted queue {args.name}")
     return 0
 
 
@@ -198,9 +208,9 @@ def add_queue_commands(commands: argparse._SubParsersAction) -> None:
                         help="maxReceiveCount of the RedrivePolicy (1-1000); needs --dead-letter")
     create.set_defaults(run=cmd_create)
 
-    ls = queues.add_parser("ls", parents=[connection], help="list queues",
-                           description="List the queues: name, URL, and the approximate numbers of visible "
-                                       "messages and of messages in flight (received, not yet deleted).")
+    ls = add_verb(queues, "ls", parents=[connection], help="list queues",
+                  description="List the queues: name, URL, and the approximate numbers of visible "
+                              "messages and of messages in flight (received, not yet deleted).")
     ls.add_argument("--prefix", metavar="P", help="only queues whose name starts with P")
     ls.set_defaults(run=cmd_ls)
 
@@ -235,7 +245,7 @@ def add_queue_commands(commands: argparse._SubParsersAction) -> None:
     receive.add_argument("--delete", action="store_true", help="delete each message after printing it")
     receive.set_defaults(run=cmd_receive)
 
-    rm = queues.add_parser("rm", parents=[connection], help="delete a queue",
-                           description="Delete a queue and the messages in it (DeleteQueue).")
+    rm = add_verb(queues, "rm", parents=[connection], help="delete a queue",
+                  description="Delete a queue and the messages in it (DeleteQueue).")
     rm.add_argument("name", help="queue name or URL")
     rm.set_defaults(run=cmd_rm)

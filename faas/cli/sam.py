@@ -10,7 +10,7 @@ from typing import Any
 
 from faas import settings as settings_module
 from faas.cli import sam_sources
-from faas.cli.common import client_for, print_error, print_to_stderr
+from faas.cli.common import client_for, print_error, print_json, print_to_stderr, wants_json
 from faas.cli.functions import DEFAULT_ROLE_NAME, PUBLIC_URL_STATEMENTS, _wait_until_ready
 from faas.cli.packaging import code_sha256, read_code
 from faas.client.api import Client
@@ -182,22 +182,31 @@ def cmd_deploy_template(args: argparse.Namespace) -> int:
                                  queue_url_base=f"{client.endpoint_url.rstrip('/')}/{config.account_id}/")
     for skipped in template.skipped:
         print_to_stderr(f"warning: not deployed: {skipped}")
+    # With -o json the lines below are progress on stderr, and `summary` is the one document on stdout.
+    say = print_to_stderr if wants_json(args) else print
+    summary: dict[str, Any] = {"Stack": template.stack_name, "Template": str(path), "Skipped": list(template.skipped),
+                               "Queues": [], "Topics": [], "HttpApi": None, "Functions": [], "Vanished": []}
     default_role = f"arn:aws:iam::{config.account_id}:role/{DEFAULT_ROLE_NAME}"
-    print(f"stack {template.stack_name} ({path})")
+    say(f"stack {template.stack_name} ({path})")
     if template.queues:
         queues = client_for(args, config, client_class=QueueClient)
         for queue in template.queues:
-            print(f"  {sam_sources.deploy_queue(queues, queue)} queue {queue.name} ({queue.logical_id})")
+            verb = sam_sources.deploy_queue(queues, queue)
+            summary["Queues"].append({"Name": queue.name, "LogicalId": queue.logical_id, "Result": verb})
+            say(f"  {verb} queue {queue.name} ({queue.logical_id})")
     topics = client_for(args, config, client_class=TopicClient)
     for topic in template.topics:
         arn = f"arn:aws:sns:{config.region}:{config.account_id}:{topic.name}"
-        print(f"  {sam_sources.deploy_topic(topics, topic, arn)} topic {topic.name} ({topic.logical_id})")
+        verb = sam_sources.deploy_topic(topics, topic, arn)
+        summary["Topics"].append({"Name": topic.name, "LogicalId": topic.logical_id, "TopicArn": arn, "Result": verb})
+        say(f"  {verb} topic {topic.name} ({topic.logical_id})")
     apis = client_for(args, config, client_class=HttpApiClient)
     api_id = None
     if any(event.kind == "HttpApi" for spec in template.functions for event in spec.events):
         api, verb = sam_sources.stack_api(apis, template.stack_name)
         api_id = api["apiId"]
-        print(f"  {verb} HTTP API {api_id} ({template.stack_name}): {api.get('apiEndpoint')}")
+        summary["HttpApi"] = {"ApiId": api_id, "ApiEndpoint": api.get("apiEndpoint"), "Result": verb}
+        say(f"  {verb} HTTP API {api_id} ({template.stack_name}): {api.get('apiEndpoint')}")
     mappings = client_for(args, config, client_class=MappingClient)
     schedules = client_for(args, config, client_class=ScheduleClient)
     events_client = client_for(args, config, client_class=EventsClient)
@@ -209,23 +218,31 @@ def cmd_deploy_template(args: argparse.Namespace) -> int:
             print_error(f"{spec.logical_id} ({spec.name}) failed; the functions before it are deployed")
             raise
         detail = f": {', '.join(changed)}" if changed and verb == "updated" else ""
-        print(f"  {verb} {spec.name} ({spec.logical_id}){detail}")
+        say(f"  {verb} {spec.name} ({spec.logical_id}){detail}")
+        deployed: dict[str, Any] = {"Name": spec.name, "LogicalId": spec.logical_id, "Result": verb,
+                                    "Changed": changed}
         if spec.url is not None:
-            print(f"    FunctionUrl: {client.get_url(spec.name)['FunctionUrl']}")
+            deployed["FunctionUrl"] = client.get_url(spec.name)["FunctionUrl"]
+            say(f"    FunctionUrl: {deployed['FunctionUrl']}")
         function_arn = f"arn:aws:lambda:{config.region}:{config.account_id}:function:{spec.name}"
-        for line in (sam_sources.deploy_sqs_events(mappings, spec)
-                     + sam_sources.deploy_rule_events(events_client, client, spec, function_arn)
-                     + sam_sources.deploy_scheduler_events(schedules, client, spec, function_arn)
-                     + sam_sources.deploy_sns_events(topics, client, spec, function_arn)
-                     + (sam_sources.deploy_http_api_events(apis, api_id, spec, function_arn, config.region,
-                                                           config.account_id) if api_id else [])):
-            print(f"    {line}")
+        deployed["Events"] = (sam_sources.deploy_sqs_events(mappings, spec)
+                              + sam_sources.deploy_rule_events(events_client, client, spec, function_arn)
+                              + sam_sources.deploy_scheduler_events(schedules, client, spec, function_arn)
+                              + sam_sources.deploy_sns_events(topics, client, spec, function_arn)
+                              + (sam_sources.deploy_http_api_events(apis, api_id, spec, function_arn, config.region,
+                                                                    config.account_id) if api_id else []))
+        for line in deployed["Events"]:
+            say(f"    {line}")
+        summary["Functions"].append(deployed)
     for name in vanished_functions(client, template):
         if args.prune:
             client.delete_function(name)
-            print(f"  deleted {name} (no longer in the template)")
+            say(f"  deleted {name} (no longer in the template)")
         else:
-            print(f"  kept {name}: no longer in the template; --prune deletes it")
+            say(f"  kept {name}: no longer in the template; --prune deletes it")
+        summary["Vanished"].append({"Name": name, "Result": "deleted" if args.prune else "kept"})
+    if wants_json(args):
+        print_json(summary)
     return 0
 
 

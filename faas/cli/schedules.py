@@ -8,7 +8,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from faas.cli.common import client_for, client_options, command_group, table
+from faas.cli.common import add_verb, client_for, client_options, command_group, emit, table
 from faas.client.schedules import ScheduleClient
 from faas.errors import ConfigError
 
@@ -56,26 +56,29 @@ def _schedules(args: argparse.Namespace) -> ScheduleClient:
 
 def cmd_create(args: argparse.Namespace) -> int:
     settings = create_settings(args)  # bad options are refused before any request
-    print(_schedules(args).create_schedule(args.name, settings))
+    arn = _schedules(args).create_schedule(args.name, settings)
+    emit(args, {"ScheduleArn": arn}, arn)
     return 0
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
     client = _schedules(args)
-    rows = [["NAME", "GROUP", "STATE", "EXPRESSION", "TARGET"]]
+    found = []
     for summary in client.list_schedules(args.group, args.prefix):
         try:
             expression = client.get_schedule(summary["Name"], summary["GroupName"])["ScheduleExpression"]
         except Exception:  # noqa: BLE001 — deleted since it was listed: show what the listing said
             expression = ""
-        rows.append([summary["Name"], summary["GroupName"], summary["State"], expression, summary["Target"]["Arn"]])
-    print(table(rows))
+        found.append({**summary, "ScheduleExpression": expression})
+    rows = [["NAME", "GROUP", "STATE", "EXPRESSION", "TARGET"]]
+    rows += [[s["Name"], s["GroupName"], s["State"], s["ScheduleExpression"], s["Target"]["Arn"]] for s in found]
+    emit(args, found, table(rows))
     return 0
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
     _schedules(args).delete_schedule(args.name, args.group)
-    print(f"deleted schedule {args.name}")
+    emit(args, {"Name": args.name, "Deleted": True}, f"deleted schedule {args.name}")
     return 0
 
 
@@ -83,7 +86,7 @@ def _set_state(args: argparse.Namespace, state: str) -> int:
     client = _schedules(args)
     current = client.get_schedule(args.name, args.group)
     client.update_schedule(args.name, {**{key: current[key] for key in UPDATABLE if key in current}, "State": state})
-    print(f"{state.lower()} schedule {args.name}")
+    emit(args, {"Name": args.name, "State": state}, f"{state.lower()} schedule {args.name}")
     return 0
 
 
@@ -120,13 +123,13 @@ def add_schedule_commands(commands: argparse._SubParsersAction) -> None:
     create.add_argument("--disabled", action="store_true", help="create it DISABLED")
     create.set_defaults(run=cmd_create)
 
-    ls = schedules.add_parser("ls", parents=[connection, group_option], help="list schedules",
-                              description="List the schedules of every group (or of --group).")
+    ls = add_verb(schedules, "ls", parents=[connection, group_option], help="list schedules",
+                  description="List the schedules of every group (or of --group).")
     ls.add_argument("--prefix", metavar="P", help="only schedules whose name starts with P")
     ls.set_defaults(run=cmd_ls)
 
-    rm = schedules.add_parser("rm", parents=[connection, group_option], help="delete a schedule",
-                              description="Delete a schedule (DeleteSchedule).")
+    rm = add_verb(schedules, "rm", parents=[connection, group_option], help="delete a schedule",
+                  description="Delete a schedule (DeleteSchedule).")
     rm.add_argument("name")
     rm.set_defaults(run=cmd_rm)
 

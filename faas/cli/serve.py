@@ -10,7 +10,7 @@ import textwrap
 from collections.abc import Sequence
 
 from faas import settings as settings_module
-from faas.cli.common import escape_help, print_to_stderr, usage
+from faas.cli.common import add_output_option, emit, escape_help, print_to_stderr, usage
 from faas.errors import FaasError, StartupError
 
 
@@ -45,8 +45,7 @@ def cmd_images_build(args: argparse.Namespace) -> int:
                                     runtimes=runtimes, mirror=config.debian_mirror or None)
     except docker.errors.DockerException as exc:
         raise FaasError(f"building runtime images failed: {exc}") from exc
-    for runtime, ref in sorted(refs.items()):
-        print(f"{runtime}\t{ref}")
+    emit(args, dict(sorted(refs.items())), "\n".join(f"{runtime}\t{ref}" for runtime, ref in sorted(refs.items())))
     return 0
 
 
@@ -55,7 +54,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     from faas import rotation  # lazily: it brings the store, which the client verbs do without
 
     new_key_id = asyncio.run(rotation.rotate_master_key(config, print_to_stderr))
-    print(f"new master key: {new_key_id}")
+    emit(args, {"MasterKeyId": new_key_id}, f"new master key: {new_key_id}")
     return 0
 
 
@@ -105,5 +104,6 @@ def add_serve_commands(commands: argparse._SubParsersAction) -> None:
                     "reused) and print their references. Needs a running Docker engine; reads "
                     "FAAS_IMAGE_PREFIX.")
     build.add_argument("--runtime", metavar="R", help="only this runtime, e.g. python3.13 (default: all)")
+    add_output_option(build)
     build.set_defaults(run=cmd_images_build)
     images.set_defaults(run=lambda args: usage(images))

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from faas.cli.common import add_output_option, emit
 from faas.errors import ConfigError
 
 TEST_EVENT = json.dumps({"name": "faas"}, indent=2) + "\n"
@@ -57,9 +58,11 @@ def cmd_init(args: argparse.Namespace) -> int:
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)
-    print(f"wrote {folder}/: {', '.join(sorted(files))}")
-    print(f"deploy:  faas deploy {folder} --name {args.name} --runtime {args.runtime} --handler {handler} --build")
-    print(f"invoke:  faas invoke {args.name} --payload-file {folder / 'events' / 'event.json'}")
+    deploy = f"faas deploy {folder} --name {args.name} --runtime {args.runtime} --handler {handler} --build"
+    invoke = f"faas invoke {args.name} --payload-file {folder / 'events' / 'event.json'}"
+    emit(args, {"Directory": str(folder), "Files": sorted(files), "Runtime": args.runtime, "Handler": handler,
+                "Deploy": deploy, "Invoke": invoke},
+         f"wrote {folder}/: {', '.join(sorted(files))}\ndeploy:  {deploy}\ninvoke:  {invoke}")
     return 0
 
 
@@ -73,4 +76,5 @@ def add_init_command(commands: argparse._SubParsersAction) -> None:
     init.add_argument("name", help="function name (and the folder's, unless --dir is given)")
     init.add_argument("--runtime", required=True, choices=RUNTIMES, help="the function's runtime")
     init.add_argument("--dir", dest="directory", metavar="DIR", help="folder to write (default: NAME)")
+    add_output_option(init)
     init.set_defaults(run=cmd_init)

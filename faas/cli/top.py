@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from faas.cli.common import client_for, client_options
+from faas.cli.common import client_for, client_options, print_json, wants_json
 from faas.errors import ConfigError
 
 
@@ -125,6 +125,12 @@ def cmd_top(args: argparse.Namespace) -> int:
         return parse(client.metrics(), time.monotonic())
 
     before = scrape()
+    if wants_json(args):  # one snapshot: the rates over one interval, as one document
+        time.sleep(args.interval)
+        after = scrape()
+        print_json({"Endpoint": client.endpoint_url, "IntervalSeconds": round(after.at - before.at, 3),
+                    "Functions": [dataclasses.asdict(row) for row in rows(before, after)]})
+        return 0
     refreshes = 0
     view = Live(console=console, auto_refresh=False) if console.is_terminal else _Printed(console)
     with view:
@@ -157,7 +163,8 @@ def add_top_command(commands: argparse._SubParsersAction) -> None:
         "top", parents=[client_options()], help="live invocations/s, errors, p99 and concurrency per function",
         description="Scrape GET /metrics every --interval seconds and show, per function, invocations and errors "
                     "per second, throttles per second and the p99 duration over the interval, and invocations "
-                    "running now. Needs faas:GetMetrics. Ctrl-C stops it; --count stops after N refreshes.")
+                    "running now. Needs faas:GetMetrics. Ctrl-C stops it; --count stops after N refreshes. "
+                    "With -o json it prints one snapshot (the rates over one interval) as JSON and exits.")
     top.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between refreshes (default 2)")
     top.add_argument("--count", type=int, metavar="N", help="stop after N refreshes (default: run until Ctrl-C)")
     top.set_defaults(run=cmd_top)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from faas.cli.common import client_for, client_options, command_group, table
+from faas.cli.common import add_verb, client_for, client_options, command_group, emit, print_table
 from faas.cli.queues import parse_message_attributes, parse_queue_attributes, read_body
 from faas.client.topics import TopicClient
 from faas.client.transport import ClientError
@@ -71,13 +71,14 @@ def cmd_create(args: argparse.Namespace) -> int:
         attributes["FifoTopic"] = "true"
     if args.content_based_dedup:
         attributes["ContentBasedDeduplication"] = "true"
-    print(_topics(args).create_topic(args.name, attributes))
+    arn = _topics(args).create_topic(args.name, attributes)
+    emit(args, {"TopicArn": arn}, arn)
     return 0
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
     client = _topics(args)
-    rows = [["NAME", "ARN", "SUBSCRIPTIONS", "PENDING"]]
+    found = []
     for arn in client.list_topics():
         try:
             attributes = client.topic_attributes(arn)
@@ -85,9 +86,12 @@ def cmd_ls(args: argparse.Namespace) -> int:
             if exc.code == "NotFound":
                 continue  # deleted since it was listed
             raise
-        rows.append([arn.rsplit(":", 1)[-1], arn, attributes.get("SubscriptionsConfirmed", ""),
-                     attributes.get("SubscriptionsPending", "")])
-    print(table(rows))
+        found.append({"Name": arn.rsplit(":", 1)[-1], "TopicArn": arn,
+                      "SubscriptionsConfirmed": attributes.get("SubscriptionsConfirmed", ""),
+                      "SubscriptionsPending": attributes.get("SubscriptionsPending", "")})
+    emit(args, found, lambda: print_table(found, {"NAME": "Name", "ARN": "TopicArn",
+                                                  "SUBSCRIPTIONS": "SubscriptionsConfirmed",
+                                                  "PENDING": "SubscriptionsPending"}))
     return 0
 
 
@@ -97,7 +101,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     client = _topics(args)
     published = client.publish(resolve_arn(client, args.name), message, subject=args.subject, attributes=attributes,
                                group_id=args.group, deduplication_id=args.dedup_id)
-    print(published["MessageId"])
+    emit(args, published, published["MessageId"])
     return 0
 
 
@@ -107,23 +111,22 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
     arn = resolve_arn(client, args.name)
     protocol, endpoint = endpoint_of(args, arn)
     subscription = client.subscribe(arn, protocol, endpoint, attributes)
-    print(subscription)
+    emit(args, {"SubscriptionArn": subscription}, subscription)
     return 0
 
 
 def cmd_subscriptions(args: argparse.Namespace) -> int:
     client = _topics(args)
-    rows = [["PROTOCOL", "ENDPOINT", "SUBSCRIPTION"]]
-    for found in client.subscriptions(resolve_arn(client, args.name)):
-        rows.append([found.get("Protocol", ""), found.get("Endpoint", ""), found.get("SubscriptionArn", "")])
-    print(table(rows))
+    found = client.subscriptions(resolve_arn(client, args.name))
+    emit(args, found, lambda: print_table(found, {"PROTOCOL": "Protocol", "ENDPOINT": "Endpoint",
+                                                  "SUBSCRIPTION": "SubscriptionArn"}))
     return 0
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
     client = _topics(args)
     client.delete_topic(resolve_arn(client, args.name))
-    print(f"deleted topic {args.name}")
+    emit(args, {"Name": args.name, "Deleted": True}, f"deleted topic {args.name}")
     return 0
 
 
@@ -151,9 +154,9 @@ def add_topic_commands(commands: argparse._SubParsersAction) -> None:
                              "of its body unless publish --dedup-id gives one")
     create.set_defaults(run=cmd_create)
 
-    ls = topics.add_parser("ls", parents=[connection], help="list topics",
-                           description="List the topics: name, ARN, and the numbers of confirmed and pending "
-                                       "subscriptions.")
+    ls = add_verb(topics, "ls", parents=[connection], help="list topics",
+                  description="List the topics: name, ARN, and the numbers of confirmed and pending "
+                              "subscriptions.")
     ls.set_defaults(run=cmd_ls)
 
     publish = topics.add_parser("publish", parents=[connection], help="publish a message and print its MessageId",
@@ -200,8 +203,8 @@ def add_topic_commands(commands: argparse._SubParsersAction) -> None:
     subscriptions.add_argument("name", help="topic name or ARN")
     subscriptions.set_defaults(run=cmd_subscriptions)
 
-    rm = topics.add_parser("rm", parents=[connection], help="delete a topic",
-                           description="Delete a topic and its subscriptions (DeleteTopic); messages already "
-                                       "published are still delivered.")
+    rm = add_verb(topics, "rm", parents=[connection], help="delete a topic",
+                  description="Delete a topic and its subscriptions (DeleteTopic); messages already "
+                              "published are still delivered.")
     rm.add_argument("name", help="topic name or ARN")
     rm.set_defaults(run=cmd_rm)

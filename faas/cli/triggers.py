@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from faas.cli.common import client_for, client_options, command_group, table
+from faas.cli.common import add_verb, client_for, client_options, command_group, emit, table
 from faas.cli.queues import resolve_url
 from faas.cli.topics import resolve_arn
 from faas.client.queues import QueueClient
@@ -103,10 +103,12 @@ def _topics(args: argparse.Namespace) -> TopicClient:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
+    mappings = _mappings(args).list_mappings(args.function)
+    subscriptions = [found for found in _topics(args).subscriptions() if subscribes(found, args.function)]
     rows = [["ID", "KIND", "SOURCE", "STATE", "BATCH", "WINDOW", "FILTERS", "LAST RESULT"]]
-    rows += [mapping_row(mapping) for mapping in _mappings(args).list_mappings(args.function)]
-    rows += [subscription_row(found) for found in _topics(args).subscriptions() if subscribes(found, args.function)]
-    print(table(rows))
+    rows += [mapping_row(mapping) for mapping in mappings]
+    rows += [subscription_row(found) for found in subscriptions]
+    emit(args, {"EventSourceMappings": mappings, "Subscriptions": subscriptions}, table(rows))
     return 0
 
 
@@ -115,7 +117,7 @@ def cmd_add(args: argparse.Namespace) -> int:
         return add_topic(args)
     settings = mapping_settings(args)  # bad options are refused before any request
     mapping = _mappings(args).create_mapping(args.function, queue_arn(args, args.queue), **settings)
-    print(mapping["UUID"])
+    emit(args, mapping, mapping["UUID"])
     return 0
 
 
@@ -134,7 +136,9 @@ def add_topic(args: argparse.Namespace) -> int:
     except ClientError as exc:
         if exc.code != "ResourceConflictException":  # granted already, by an earlier add
             raise
-    print(topics.subscribe(topic_arn, "lambda", f"arn:aws:lambda:{region}:{account}:function:{function}", attributes))
+    subscription = topics.subscribe(topic_arn, "lambda", f"arn:aws:lambda:{region}:{account}:function:{function}",
+                                    attributes)
+    emit(args, {"SubscriptionArn": subscription}, subscription)
     return 0
 
 
@@ -143,7 +147,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
         _topics(args).unsubscribe(args.id)
     else:
         _mappings(args).delete_mapping(args.id)
-    print(f"deleted trigger {args.id}")
+    emit(args, {"Id": args.id, "Deleted": True}, f"deleted trigger {args.id}")
     return 0
 
 
@@ -151,7 +155,7 @@ def cmd_enable(args: argparse.Namespace) -> int:
     if args.id.startswith(SUBSCRIPTION):
         raise ConfigError("a topic trigger is on while it exists: remove it with 'faas triggers rm'")
     mapping = _mappings(args).update_mapping(args.id, Enabled=args.enabled)
-    print(f"trigger {args.id}: {mapping['State']}")
+    emit(args, mapping, f"trigger {args.id}: {mapping['State']}")
     return 0
 
 
@@ -174,9 +178,9 @@ def add_trigger_commands(commands: argparse._SubParsersAction) -> None:
                                          "subscriptions (boto3's lambda and sns clients and the AWS CLI see the "
                                          "same ones).")
 
-    ls = triggers.add_parser("ls", parents=[connection], help="list a function's triggers",
-                             description="List a function's triggers: id, kind, source, state, batch size, "
-                                         "batching window, number of filters and the last processing result.")
+    ls = add_verb(triggers, "ls", parents=[connection], help="list a function's triggers",
+                  description="List a function's triggers: id, kind, source, state, batch size, "
+                              "batching window, number of filters and the last processing result.")
     ls.add_argument("function", help="function name or ARN")
     ls.set_defaults(run=cmd_ls)
 
@@ -210,9 +214,9 @@ def add_trigger_commands(commands: argparse._SubParsersAction) -> None:
     add.add_argument("--disabled", action="store_true", help="create it disabled (Enabled=false)")
     add.set_defaults(run=cmd_add)
 
-    rm = triggers.add_parser("rm", parents=[connection], help="remove a trigger",
-                             description="Delete an event source mapping (batches being processed finish) or "
-                                         "unsubscribe a topic subscription (the function policy's grant stays).")
+    rm = add_verb(triggers, "rm", parents=[connection], help="remove a trigger",
+                  description="Delete an event source mapping (batches being processed finish) or "
+                              "unsubscribe a topic subscription (the function policy's grant stays).")
     rm.add_argument("id", help="the trigger's id (a mapping's UUID or a subscription's ARN), as 'faas triggers "
                                "ls' shows it")
     rm.set_defaults(run=cmd_rm)

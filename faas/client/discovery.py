@@ -1,5 +1,8 @@
 """Where the faas client finds the platform and its credentials: the endpoint URL, how HTTPS is
-verified, and the AWS shared-credentials profile to sign with."""
+verified, the AWS shared-credentials profile to sign with, and the region to sign for.
+
+Every client verb finds each the same way, the AWS CLI's way: an option, else an environment variable,
+else a file in the data dir (FAAS_DATA_DIR) that `faas serve` writes, else a default."""
 
 from __future__ import annotations
 
@@ -14,18 +17,23 @@ from faas.errors import ConfigError
 from faas.security import sigv4
 
 ENDPOINT_ENV = "FAAS_ENDPOINT_URL"
+AWS_ENDPOINT_ENV = "AWS_ENDPOINT_URL"  # as the AWS CLI and SDKs read it; FAAS_ENDPOINT_URL is the more specific
 CREDENTIALS_FILE_ENV = "AWS_SHARED_CREDENTIALS_FILE"
+PROFILE_ENV = "AWS_PROFILE"
+REGION_ENVS = ("AWS_REGION", "AWS_DEFAULT_REGION")  # the SDKs' order
 CA_BUNDLE_ENV = "AWS_CA_BUNDLE"  # as the AWS CLI and SDKs read it
 DEFAULT_PROFILE = "default"
 
 
 def discover_endpoint(data_dir: Path, env: Mapping[str, str], explicit: str | None = None,
                       fallback: str | None = None) -> tuple[str, str]:
-    """(endpoint URL, where it came from): the option, FAAS_ENDPOINT_URL, `<data-dir>/endpoint`, fallback."""
+    """(endpoint URL, where it came from): the option, FAAS_ENDPOINT_URL, AWS_ENDPOINT_URL,
+    `<data-dir>/endpoint`, fallback."""
     if explicit:
         return explicit.rstrip("/"), "--endpoint-url"
-    if env.get(ENDPOINT_ENV):
-        return env[ENDPOINT_ENV].strip().rstrip("/"), ENDPOINT_ENV
+    for name in (ENDPOINT_ENV, AWS_ENDPOINT_ENV):
+        if env.get(name, "").strip():
+            return env[name].strip().rstrip("/"), name
     path = data_dir / "endpoint"
     try:
         lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
@@ -63,8 +71,14 @@ def tls_context(env: Mapping[str, str], explicit: str | None = None) -> ssl.SSLC
                           f"{getattr(exc, 'strerror', None) or exc}") from exc
 
 
-def read_shared_credentials(path: Path, profile: str) -> sigv4.Credentials | None:
-    """A profile of an AWS shared-credentials file; None when the file does not exist."""
+def signing_region(env: Mapping[str, str], explicit: str | None, configured: str) -> str:
+    """The region requests are signed for: the option, AWS_REGION, AWS_DEFAULT_REGION, else FAAS_REGION's."""
+    return explicit or next((env[name].strip() for name in REGION_ENVS if env.get(name, "").strip()), configured)
+
+
+def read_shared_credentials(path: Path, profile: str, chosen_by: str = "") -> sigv4.Credentials | None:
+    """A profile of an AWS shared-credentials file; None when the file does not exist. `chosen_by` says
+    where the profile's name came from, for the error when the file lacks it."""
     parser = configparser.ConfigParser(interpolation=None)
     try:
         with open(path, encoding="utf-8") as handle:
@@ -75,7 +89,8 @@ def read_shared_credentials(path: Path, profile: str) -> sigv4.Credentials | Non
         raise ConfigError(f"cannot read credentials from {path}: {exc}") from exc
     if not parser.has_section(profile):
         known = ", ".join(parser.sections()) or "none"
-        raise ConfigError(f"profile {profile!r} is not in {path} (profiles: {known})")
+        raise ConfigError(f"profile {profile!r}{f' ({chosen_by})' if chosen_by else ''} is not in {path} "
+                          f"(profiles: {known})")
     section = parser[profile]
     key_id = section.get("aws_access_key_id", "").strip()
     secret = section.get("aws_secret_access_key", "").strip()
@@ -92,16 +107,25 @@ def credentials_file(data_dir: Path, env: Mapping[str, str]) -> Path:
     return data_dir / "credentials"
 
 
-def discover_credentials(data_dir: Path, env: Mapping[str, str], profile: str | None = None) -> sigv4.Credentials:
-    """AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else the credentials file; an explicit profile reads the file."""
+def discover_credentials(data_dir: Path, env: Mapping[str, str],
+                         profile: str | None = None) -> tuple[sigv4.Credentials, str]:
+    """(credentials, where they came from), in the AWS CLI's order: the --profile given, else
+    AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else the profile AWS_PROFILE names, else 'default'; a profile
+    is read from credentials_file()."""
     if profile is None and env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
-        return sigv4.Credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"],
-                                 env.get("AWS_SESSION_TOKEN") or None)
+        return (sigv4.Credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"],
+                                  env.get("AWS_SESSION_TOKEN") or None), "AWS_ACCESS_KEY_ID from the environment")
+    if profile is not None:
+        chosen_by = "--profile"
+    elif env.get(PROFILE_ENV):
+        profile, chosen_by = env[PROFILE_ENV], PROFILE_ENV
+    else:
+        profile, chosen_by = DEFAULT_PROFILE, ""
     path = credentials_file(data_dir, env)
-    credentials = read_shared_credentials(path, profile or DEFAULT_PROFILE)
+    credentials = read_shared_credentials(path, profile, chosen_by)
     if credentials is None:
         if env.get(CREDENTIALS_FILE_ENV):
             raise ConfigError(f"no credentials: {path} ({CREDENTIALS_FILE_ENV}) does not exist")
         raise ConfigError(f"no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or start "
                           f"'faas serve' once with this data dir (it writes {path})")
-    return credentials
+    return credentials, f"profile {profile} in {path}"

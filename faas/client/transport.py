@@ -17,7 +17,7 @@ from xml.etree import ElementTree
 
 from faas import settings as settings_module
 from faas.client.discovery import (CA_BUNDLE_ENV, default_endpoint, discover_credentials, discover_endpoint,
-                                   tls_context)
+                                   signing_region, tls_context)
 from faas.errors import ConfigError, FaasError
 from faas.security import sigv4
 
@@ -33,10 +33,11 @@ Progress = Callable[[int, int], None]  # (bytes sent, bytes in total)
 class ClientError(FaasError):
     """The platform answered with an error in Lambda's format."""
 
-    def __init__(self, code: str, message: str, status: int) -> None:
+    def __init__(self, code: str, message: str, status: int, credentials_source: str = "") -> None:
         self.code = code
         self.message = message
         self.status = status
+        self.credentials_source = credentials_source  # on a refusal (403): whose credentials were refused
         super().__init__(f"{code}: {message}")
 
 
@@ -114,7 +115,7 @@ def _query(params: Mapping[str, Any]) -> str:
     return "&".join(f"{quote_segment(k)}={quote_segment(str(v))}" for k, v in params.items() if v is not None)
 
 
-def _error_from(response: Response) -> ClientError:
+def _error_from(response: Response, credentials_source: str) -> ClientError:
     code = response.headers.get("x-amzn-errortype", "").split(":", 1)[0]
     message = ""
     try:
@@ -130,7 +131,8 @@ def _error_from(response: Response) -> ClientError:
     elif response.body:
         message = response.body[:500].decode("utf-8", "replace").strip()
     reason = http.client.responses.get(response.status, "error")
-    return ClientError(code or f"HTTP{response.status}", message or reason, response.status)
+    return ClientError(code or f"HTTP{response.status}", message or reason, response.status,
+                       credentials_source if response.status == 403 else "")
 
 
 def _xml_error(body: bytes) -> dict[str, str]:
@@ -146,7 +148,7 @@ class Transport:
     """Signed, synchronous requests to one faas endpoint. One connection per call: it is a CLI."""
 
     def __init__(self, endpoint_url: str, credentials: sigv4.Credentials, region: str, *,
-                 progress: Progress | None = None, endpoint_source: str = "",
+                 progress: Progress | None = None, endpoint_source: str = "", credentials_source: str = "",
                  tls: ssl.SSLContext | None = None) -> None:
         parts = urlsplit(endpoint_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -154,6 +156,7 @@ class Transport:
         self.endpoint_url = endpoint_url
         self.endpoint_source = endpoint_source
         self.credentials = credentials
+        self.credentials_source = credentials_source  # e.g. "profile dev in ~/.aws/credentials", for refusals
         self.region = region
         self.progress = progress
         self.tls = tls  # None: the system's CAs
@@ -162,22 +165,25 @@ class Transport:
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None, *, endpoint_url: str | None = None,
-                         data_dir: str | None = None, profile: str | None = None,
+                         data_dir: str | None = None, profile: str | None = None, region: str | None = None,
                          progress: Progress | None = None, ca_bundle: str | None = None) -> Self:
-        """A client for the platform this environment points at (see discover_endpoint/credentials)."""
+        """A client for the platform this environment points at (see faas.client.discovery)."""
         env = os.environ if env is None else env
         config = settings_module.load(env, data_dir=data_dir)
-        return cls.from_settings(config, env, endpoint_url=endpoint_url, profile=profile, progress=progress,
-                                 ca_bundle=ca_bundle)
+        return cls.from_settings(config, env, endpoint_url=endpoint_url, profile=profile, region=region,
+                                 progress=progress, ca_bundle=ca_bundle)
 
     @classmethod
     def from_settings(cls, config: settings_module.Settings, env: Mapping[str, str], *,
-                      endpoint_url: str | None = None, profile: str | None = None,
+                      endpoint_url: str | None = None, profile: str | None = None, region: str | None = None,
                       progress: Progress | None = None, ca_bundle: str | None = None) -> Self:
+        """Each of the endpoint, the credentials and the region from the option given, else the environment,
+        else the data dir's files, else the default (faas.client.discovery)."""
         url, source = discover_endpoint(config.data_dir, env, endpoint_url, fallback=default_endpoint(config))
-        credentials = discover_credentials(config.data_dir, env, profile)
+        credentials, credentials_source = discover_credentials(config.data_dir, env, profile)
         tls = tls_context(env, ca_bundle) if url.startswith("https://") else None
-        return cls(url, credentials, config.region, progress=progress, endpoint_source=source, tls=tls)
+        return cls(url, credentials, signing_region(env, region, config.region), progress=progress,
+                   endpoint_source=source, credentials_source=credentials_source, tls=tls)
 
     # -- transport --
 
@@ -199,7 +205,7 @@ class Transport:
             send_headers["Content-Length"] = str(len(body or b""))
         response = self._send(method, target, send_headers, body or b"", timeout)
         if response.status >= 300:
-            raise _error_from(response)
+            raise _error_from(response, self.credentials_source)
         return response
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:

@@ -62,7 +62,7 @@ IDENTITY_COMMANDS = [
     ["keys"], ["keys", "create"], ["keys", "ls"], ["keys", "disable"], ["keys", "enable"], ["keys", "rm"],
     ["keys", "rotate"], ["roles"], ["roles", "create"], ["roles", "ls"], ["roles", "rm"],
     ["policies"], ["policies", "put"], ["policies", "ls"], ["policies", "rm"],
-    ["permissions"], ["permissions", "add"], ["permissions", "rm"], ["permissions", "show"], ["token"], ["audit"],
+    ["permissions"], ["permissions", "add"], ["permissions", "rm"], ["permissions", "get"], ["token"], ["audit"],
 ]
 
 
@@ -245,12 +245,12 @@ def test_credentials_discovery(tmp_path):
         discovery.discover_credentials(tmp_path, {})
     write_credentials(tmp_path)
     write_credentials(tmp_path, "other", "AKIDOTHER", "s2", token="tok")
-    assert discovery.discover_credentials(tmp_path, {}) == sigv4.Credentials(KEY_ID, SECRET)
-    assert discovery.discover_credentials(tmp_path, {}, "other") == sigv4.Credentials("AKIDOTHER", "s2", "tok")
+    assert discovery.discover_credentials(tmp_path, {})[0] == sigv4.Credentials(KEY_ID, SECRET)
+    assert discovery.discover_credentials(tmp_path, {}, "other")[0] == sigv4.Credentials("AKIDOTHER", "s2", "tok")
     env = {"AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "senv", "AWS_SESSION_TOKEN": "t"}
-    assert discovery.discover_credentials(tmp_path, env) == sigv4.Credentials("AKIDENV", "senv", "t")
+    assert discovery.discover_credentials(tmp_path, env)[0] == sigv4.Credentials("AKIDENV", "senv", "t")
     # An explicit profile wins over the environment, as in the AWS CLI.
-    assert discovery.discover_credentials(tmp_path, env, "other").access_key_id == "AKIDOTHER"
+    assert discovery.discover_credentials(tmp_path, env, "other")[0].access_key_id == "AKIDOTHER"
     with pytest.raises(ConfigError, match="profiles: default, other"):
         discovery.discover_credentials(tmp_path, {}, "missing")
 
@@ -535,7 +535,8 @@ def test_wrong_credentials_are_rejected_by_signature(fake_api, data_dir, monkeyp
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
     assert cli.main(["ls"]) == 1
-    assert capsys.readouterr().err == "error: InvalidSignatureException: signature mismatch\n"
+    assert capsys.readouterr().err == ("error: InvalidSignatureException: signature mismatch "
+                                       "(credentials: AWS_ACCESS_KEY_ID from the environment)\n")
 
 
 def test_refused_connection_prints_a_hint(data_dir, capsys):
@@ -602,11 +603,12 @@ def test_missing_credentials_exit_2(data_dir, capsys):
 
 def test_error_body_without_header_or_json():
     response = transport.Response(502, {}, b"<html>bad gateway</html>")
-    error = transport._error_from(response)
+    error = transport._error_from(response, "profile default in /x")
     assert (error.code, error.message, error.status) == ("HTTP502", "<html>bad gateway</html>", 502)
+    assert error.credentials_source == ""  # named on refusals (403) only
     response = transport.Response(400, {"x-amzn-errortype": "InvalidParameterValueException:http://x"},
                                b'{"Message": "bad"}')
-    error = transport._error_from(response)
+    error = transport._error_from(response, "profile default in /x")
     assert (error.code, error.message) == ("InvalidParameterValueException", "bad")
 
 
@@ -633,7 +635,7 @@ def test_identity_verbs_take_the_connection_options(capsys):
     args = parse("principals", "ls", "--endpoint-url", "http://h:1", "--data-dir", "/d", "--profile", "dev")
     assert (args.endpoint_url, args.data_dir, args.profile) == ("http://h:1", "/d", "dev")
     for argv in (["principals", "create", "--help"], ["keys", "disable", "--help"], ["policies", "put", "--help"],
-                 ["permissions", "show", "--help"], ["token", "--help"], ["audit", "--help"]):
+                 ["permissions", "get", "--help"], ["token", "--help"], ["audit", "--help"]):
         assert cli.main(argv) == 0
         out = capsys.readouterr().out
         assert "--endpoint-url URL" in out and "--profile NAME" in out and "AWS_SHARED_CREDENTIALS_FILE" in out
@@ -717,7 +719,7 @@ def test_parse_permissions_token_audit():
                                                                          "arn:aws:s3:::b")
     args = parse("permissions", "rm", "fn", "s1")
     assert (args.function, args.statement_id) == ("fn", "s1")
-    assert parse("permissions", "show", "fn").function == "fn"
+    assert parse("permissions", "get", "fn").function == "fn"
     assert parse("token").ttl == 3600 and parse("token", "--ttl", "120").ttl == 120
     args = parse("audit")
     assert (args.principal, args.action, args.since, args.limit) == (None, None, None, None)
@@ -790,12 +792,12 @@ def test_shared_credentials_file_env_replaces_the_data_dir_file(tmp_path):
     shared = tmp_path / "shared"
     shared.write_text(profiles.profile_text("dev", "AKIADEV", "sdev"))
     env = {"AWS_SHARED_CREDENTIALS_FILE": str(shared)}
-    assert discovery.discover_credentials(tmp_path, env, "dev") == sigv4.Credentials("AKIADEV", "sdev")
+    assert discovery.discover_credentials(tmp_path, env, "dev")[0] == sigv4.Credentials("AKIADEV", "sdev")
     with pytest.raises(ConfigError, match=f"not in {shared}"):
         discovery.discover_credentials(tmp_path, env)  # no 'default' profile in that file
     with pytest.raises(ConfigError, match="AWS_SHARED_CREDENTIALS_FILE"):
         discovery.discover_credentials(tmp_path, {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")})
-    assert discovery.discover_credentials(tmp_path, {}) == sigv4.Credentials(KEY_ID, SECRET)
+    assert discovery.discover_credentials(tmp_path, {})[0] == sigv4.Credentials(KEY_ID, SECRET)
 
 
 # --- identity verbs against a fake of the API --------------------------------------------------

@@ -152,7 +152,6 @@ async def test_a_bad_budget_is_refused_before_anything_is_stored(params, error, 
 
 def test_usage_cli_options():
     args = build_parser().parse_args(["usage", "--month", "2026-11", "--by", "owner", "--csv"])
-    assert (args.month, args.by, args.format) == ("2026-11", "owner", "csv")
-    assert build_parser().parse_args(["usage"]).format == "table"
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["usage", "--json", "--csv"])
+    assert (args.month, args.by, args.output) == ("2026-11", "owner", "csv")
+    assert build_parser().parse_args(["usage"]).output is None  # text, unless FAAS_OUTPUT says otherwise
+    assert build_parser().parse_args(["usage", "--json", "--csv"]).output == "csv"  # the last wins, as with -o
