@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from faas import settings as settings_module
-from faas.cli import sam_sources
+from faas.cli import sam_apis, sam_sources
 from faas.cli.common import client_for, print_error, print_to_stderr
 from faas.cli.functions import DEFAULT_ROLE_NAME, PUBLIC_URL_STATEMENTS, _wait_until_ready
 from faas.cli.packaging import code_sha256, read_code
@@ -25,7 +26,7 @@ from faas.errors import StackConflict
 from faas.sam import template as sam_template
 
 DEFAULT_TEMPLATE = "template.yaml"
-STACK_TAG = "faas:stack"  # the tag naming the stack that deployed a function
+STACK_TAG = sam_sources.STACK_TAG
 # What AWS::Serverless::Function gives a function that does not say (SAM's and Lambda's defaults).
 DEFAULT_MEMORY_MB = 128
 DEFAULT_TIMEOUT_S = 3
@@ -78,13 +79,17 @@ def _url(client: Client, name: str) -> dict[str, Any] | None:
 
 def configuration_changes(spec: sam_template.FunctionSpec, role: str, current: dict[str, Any]) -> dict[str, Any]:
     """The configuration fields (as Client.update_function_configuration names them) that differ."""
+    logging = spec.logging or {"LogFormat": "Text"}  # Text: Lambda's default
     desired = {"runtime": spec.runtime, "handler": spec.handler, "role": role,
                "memory_size": spec.memory_size or DEFAULT_MEMORY_MB, "timeout": spec.timeout or DEFAULT_TIMEOUT_S,
-               "description": spec.description, "environment": spec.environment}
+               "description": spec.description, "environment": spec.environment,
+               "logging_config": logging}
     deployed = {"runtime": current.get("Runtime"), "handler": current.get("Handler"), "role": current.get("Role"),
                 "memory_size": current.get("MemorySize"), "timeout": current.get("Timeout"),
                 "description": current.get("Description") or "",
-                "environment": (current.get("Environment") or {}).get("Variables") or {}}
+                "environment": (current.get("Environment") or {}).get("Variables") or {},
+                "logging_config": {key: (current.get("LoggingConfig") or {}).get(key)
+                                   for key in logging}}
     return {key: value for key, value in desired.items() if deployed[key] != value}
 
 
@@ -135,7 +140,8 @@ def deploy_function(client: Client, spec: sam_template.FunctionSpec, default_rol
         result = client.create_function(spec.name, runtime=spec.runtime, handler=spec.handler, role=role,
                                         zip_file=zip_bytes, memory_size=spec.memory_size or DEFAULT_MEMORY_MB,
                                         timeout=spec.timeout or DEFAULT_TIMEOUT_S, environment=spec.environment,
-                                        description=spec.description, tags=tags)
+                                        description=spec.description, tags=tags,
+                                        logging_config=spec.logging or None)
         _wait_until_ready(client, spec.name, result)
         verb, deployed_reserved = "created", None
     else:
@@ -179,32 +185,36 @@ def cmd_deploy_template(args: argparse.Namespace) -> int:
                                  overrides=sam_template.parse_overrides(args.parameter_overrides or []),
                                  region=config.region, account_id=config.account_id,
                                  skip_unsupported=args.skip_unsupported,
-                                 queue_url_base=f"{client.endpoint_url.rstrip('/')}/{config.account_id}/")
+                                 queue_url_base=f"{client.endpoint_url.rstrip('/')}/{config.account_id}/",
+                                 default_role=DEFAULT_ROLE_NAME)
     for skipped in template.skipped:
         print_to_stderr(f"warning: not deployed: {skipped}")
+    stack = template.stack_name
     default_role = f"arn:aws:iam::{config.account_id}:role/{DEFAULT_ROLE_NAME}"
-    print(f"stack {template.stack_name} ({path})")
-    if template.queues:
-        queues = client_for(args, config, client_class=QueueClient)
-        for queue in template.queues:
-            print(f"  {sam_sources.deploy_queue(queues, queue)} queue {queue.name} ({queue.logical_id})")
+    print(f"stack {stack} ({path})")
+    queues = client_for(args, config, client_class=QueueClient)
+    for queue in template.queues:
+        print(f"  {sam_sources.deploy_queue(queues, queue, stack)} queue {queue.name} ({queue.logical_id})")
     topics = client_for(args, config, client_class=TopicClient)
     for topic in template.topics:
         arn = f"arn:aws:sns:{config.region}:{config.account_id}:{topic.name}"
-        print(f"  {sam_sources.deploy_topic(topics, topic, arn)} topic {topic.name} ({topic.logical_id})")
+        print(f"  {sam_sources.deploy_topic(topics, topic, arn, stack)} topic {topic.name} ({topic.logical_id})")
     apis = client_for(args, config, client_class=HttpApiClient)
-    api_id = None
-    if any(event.kind == "HttpApi" for spec in template.functions for event in spec.events):
-        api, verb = sam_sources.stack_api(apis, template.stack_name)
-        api_id = api["apiId"]
-        print(f"  {verb} HTTP API {api_id} ({template.stack_name}): {api.get('apiEndpoint')}")
-    mappings = client_for(args, config, client_class=MappingClient)
-    schedules = client_for(args, config, client_class=ScheduleClient)
-    events_client = client_for(args, config, client_class=EventsClient)
+    deployed_apis: dict[str, tuple[sam_template.ApiSpec, str]] = {}
+    endpoints: dict[str, str] = {}  # API id: its endpoint on faas
+    for api_spec in template.apis:
+        api, verb = sam_apis.deploy_api(apis, api_spec, stack)
+        deployed_apis[api_spec.logical_id] = (api_spec, api["apiId"])
+        endpoints[api["apiId"]] = str(api["apiEndpoint"])
+        print(f"  {verb} HTTP API {api['apiId']} ({api_spec.name}): {sam_apis.api_url(api, api_spec.stage)}")
+        if api_spec.logical_id == sam_template.IMPLICIT_REST_API:
+            print_to_stderr(f"note: faas has no REST APIs: the Api events are routes of the HTTP API {api['apiId']} "
+                            f"with payload format 1.0 (the event a REST API sends), at the stage "
+                            f"{sam_template.REST_STAGE}")
     for spec in template.functions:
         try:
             role = sam_sources.implicit_role(client, spec) or default_role
-            verb, changed = deploy_function(client, spec, role, template.stack_name)
+            verb, changed = deploy_function(client, spec, role, stack)
         except (ClientError, StackConflict):
             print_error(f"{spec.logical_id} ({spec.name}) failed; the functions before it are deployed")
             raise
@@ -213,20 +223,94 @@ def cmd_deploy_template(args: argparse.Namespace) -> int:
         if spec.url is not None:
             print(f"    FunctionUrl: {client.get_url(spec.name)['FunctionUrl']}")
         function_arn = f"arn:aws:lambda:{config.region}:{config.account_id}:function:{spec.name}"
-        for line in (sam_sources.deploy_sqs_events(mappings, spec)
-                     + sam_sources.deploy_rule_events(events_client, client, spec, function_arn)
-                     + sam_sources.deploy_scheduler_events(schedules, client, spec, function_arn)
-                     + sam_sources.deploy_sns_events(topics, client, spec, function_arn)
-                     + (sam_sources.deploy_http_api_events(apis, api_id, spec, function_arn, config.region,
-                                                           config.account_id) if api_id else [])):
+        for line in (_deploy_events(args, config, client, spec, function_arn)
+                     + sam_apis.deploy_routes(apis, deployed_apis, spec, function_arn, config.region,
+                                              config.account_id)):
             print(f"    {line}")
-    for name in vanished_functions(client, template):
-        if args.prune:
-            client.delete_function(name)
-            print(f"  deleted {name} (no longer in the template)")
-        else:
-            print(f"  kept {name}: no longer in the template; --prune deletes it")
+    for api_spec, api_id in deployed_apis.values():
+        for line in sam_apis.remove_dropped_routes(apis, api_spec, api_id, template.functions):
+            print(f"  {line}")
+    _prune(args, config, client, template)
+    _print_outputs(template, deployed_apis, endpoints, client, config.region)
     return 0
+
+
+def _deploy_events(args: argparse.Namespace, config: settings_module.Settings, client: Client,
+                   spec: sam_template.FunctionSpec, function_arn: str) -> list[str]:
+    """The function's SQS, SNS, Schedule, ScheduleV2 and EventBridgeRule events deployed (and those it no
+    longer has removed); a line for each."""
+    events_client = client_for(args, config, client_class=EventsClient)
+    topics = client_for(args, config, client_class=TopicClient)
+    return (sam_sources.deploy_sqs_events(client_for(args, config, client_class=MappingClient), spec)
+            + sam_sources.deploy_rule_events(events_client, client, spec, function_arn)
+            + sam_sources.deploy_scheduler_events(client_for(args, config, client_class=ScheduleClient), client,
+                                                  spec, function_arn)
+            + sam_sources.deploy_sns_events(topics, client, spec, function_arn))
+
+
+def _prune(args: argparse.Namespace, config: settings_module.Settings, client: Client,
+           template: sam_template.Template) -> None:
+    """What the stack deployed earlier (tagged faas:stack=<stack>) and its template no longer has: deleted
+    with --prune, else listed."""
+    stack = template.stack_name
+    queues = client_for(args, config, client_class=QueueClient)
+    topics = client_for(args, config, client_class=TopicClient)
+    apis = client_for(args, config, client_class=HttpApiClient)
+    named_queues = {queue.name for queue in template.queues}
+    named_topics = {topic.name for topic in template.topics}
+    vanished: list[tuple[str, str, Callable[[], list[str] | None]]] = []  # (kind, name, delete: what it did)
+    for name in vanished_functions(client, template):
+        vanished.append(("function", name, lambda name=name: _delete_function(args, config, client, name)))
+    for url in queues.list_queues():
+        name = url.rsplit("/", 1)[-1]
+        if name not in named_queues and queues.tags(url).get(sam_sources.STACK_TAG) == stack:
+            vanished.append(("queue", name, lambda url=url: queues.delete_queue(url)))
+    for arn in topics.list_topics():
+        name = arn.rsplit(":", 1)[-1]
+        if name not in named_topics and topics.tags(arn).get(sam_sources.STACK_TAG) == stack:
+            vanished.append(("topic", name, lambda arn=arn: topics.delete_topic(arn)))
+    for api in sam_apis.vanished_apis(apis, stack, template.apis):
+        vanished.append(("HTTP API", f"{api['apiId']} ({api.get('name')})",
+                         lambda api_id=api["apiId"]: apis.delete_api(api_id)))
+    for kind, name, delete in vanished:
+        if args.prune:
+            lines = delete() or []
+            print(f"  deleted {kind} {name} (no longer in the template)")
+            for line in lines:
+                print(f"    {line}")
+        else:
+            print(f"  kept {kind} {name}: no longer in the template; --prune deletes it")
+
+
+def _delete_function(args: argparse.Namespace, config: settings_module.Settings, client: Client,
+                     name: str) -> list[str]:
+    """Delete the function, and first its events (rules, schedules, subscriptions, mappings), as a
+    deploy of it with no events would."""
+    arn = f"arn:aws:lambda:{config.region}:{config.account_id}:function:{name}"
+    # no logical id: any rule target of the function counts as its own
+    stub = sam_template.FunctionSpec(logical_id="", name=name, code_uri=Path(), handler="", runtime="")
+    lines = _deploy_events(args, config, client, stub, arn)
+    client.delete_function(name)
+    return lines
+
+
+def _print_outputs(template: sam_template.Template, deployed_apis: dict[str, tuple[sam_template.ApiSpec, str]],
+                   endpoints: dict[str, str], client: Client, region: str) -> None:
+    """The template's Outputs, resolved; an API's AWS URL (https://<id>.execute-api.<region>.amazonaws.com)
+    is followed by where faas serves it."""
+    urls = {(f"{spec.logical_id}Url", "FunctionUrl"): client.get_url(spec.name)["FunctionUrl"]
+            for spec in template.functions if spec.url is not None}
+    outputs = template.resolved_outputs({logical_id: api_id for logical_id, (_, api_id) in deployed_apis.items()},
+                                        urls)
+    if not outputs:
+        return
+    print("Outputs:")
+    for name, description, value in outputs:
+        print(f"  {name}: {value}" + (f"  ({description})" if description else ""))
+        for api_id, endpoint in endpoints.items():
+            aws_url = f"https://{api_id}.execute-api.{region}.amazonaws.com"
+            if isinstance(value, str) and value.startswith(aws_url):
+                print(f"    on faas: {endpoint.rstrip('/')}{value[len(aws_url):]}")
 
 
 def vanished_functions(client: Client, template: sam_template.Template) -> list[str]:

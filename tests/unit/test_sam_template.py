@@ -50,28 +50,26 @@ def test_not_yaml_or_no_resources_is_a_clear_error(tmp_path):
         sam.load(tmp_path / "missing.yaml")
 
 
-def test_hello_world_python_is_refused_with_everything_it_lacks_listed():
-    with pytest.raises(sam.UnsupportedTemplate) as caught:
-        sam.read(SAMPLES / "hello-python" / "template.yaml")
-    assert caught.value.problems == [
-        "Globals.Function.LoggingConfig: the property is not supported",
-        "Resources.HelloWorldFunction.Properties.Events.HelloWorld: events of type Api are not supported (supported: SQS, Schedule, SNS, EventBridgeRule, ScheduleV2, HttpApi)",
-    ]
-    assert str(caught.value).endswith("asks for what faas does not deploy:\n"
-                                      "  - Globals.Function.LoggingConfig: the property is not supported\n"
-                                      "  - Resources.HelloWorldFunction.Properties.Events.HelloWorld: "
-                                      "events of type Api are not supported (supported: SQS, Schedule, SNS, EventBridgeRule, ScheduleV2, HttpApi)")
-
-
-def test_hello_world_python_with_skip_unsupported():
-    template = sam.read(SAMPLES / "hello-python" / "template.yaml", skip_unsupported=True)
+def test_hello_world_python_maps_its_api_event_to_a_route_of_an_http_api_at_stage_prod():
+    template = sam.read(SAMPLES / "hello-python" / "template.yaml")
     assert template.stack_name == "hello-python"  # the template's folder
-    assert len(template.skipped) == 2
+    assert template.skipped == []
     (spec,) = template.functions
     assert spec == sam.FunctionSpec(
         logical_id="HelloWorldFunction", name="hello-python-HelloWorldFunction",
         code_uri=(SAMPLES / "hello-python" / "hello_world").resolve(), handler="app.lambda_handler",
-        runtime="python3.13", memory_size=128, timeout=3)
+        runtime="python3.13", memory_size=128, timeout=3, logging={"LogFormat": "JSON"},
+        events=[sam.EventSpec("HelloWorld", "Api", {"Path": "/hello", "Method": "get", "ApiId": "ServerlessRestApi"})])
+    # SAM's implicit ServerlessRestApi: an HTTP API with payload format 1.0 and SAM's stage Prod
+    assert template.apis == [sam.ApiSpec("ServerlessRestApi", "hello-python-ServerlessRestApi", "Prod", "1.0")]
+    assert template.resolved_outputs({"ServerlessRestApi": "abc123"}, {}) == [
+        ("HelloWorldApi", "API Gateway endpoint URL for Prod stage for Hello World function",
+         "https://abc123.execute-api.us-east-1.amazonaws.com/Prod/hello/"),
+        ("HelloWorldFunction", "Hello World Lambda Function ARN",
+         "arn:aws:lambda:us-east-1:000000000000:function:hello-python-HelloWorldFunction"),
+        # SAM's implicit role: the role the function runs under
+        ("HelloWorldFunctionIamRole", "Implicit IAM Role created for Hello World function",
+         "arn:aws:iam::000000000000:role/faas-default")]
 
 
 def test_parameters_globals_and_intrinsics_resolve(tmp_path):
@@ -168,10 +166,10 @@ def test_every_unsupported_thing_is_listed_at_once(tmp_path):
         "Conditions: the template section is not supported",
         "Globals.Api: only Globals.Function is supported",
         "Resources.Table: the resource type AWS::Serverless::SimpleTable is not supported "
-        "(supported: AWS::Serverless::Function, AWS::SQS::Queue, AWS::SNS::Topic)",
+        "(supported: AWS::Serverless::Function, AWS::SQS::Queue, AWS::SNS::Topic, AWS::Serverless::HttpApi)",
         "Resources.Fn.DependsOn: not supported",
         "Resources.Fn.Properties.VpcConfig: the property is not supported",
-        "Resources.Fn.Properties.Events.Stream: events of type Kinesis are not supported (supported: SQS, Schedule, SNS, EventBridgeRule, ScheduleV2, HttpApi)",
+        "Resources.Fn.Properties.Events.Stream: events of type Kinesis are not supported (supported: SQS, Schedule, SNS, EventBridgeRule, ScheduleV2, HttpApi, Api)",
         "Resources.Fn.Properties.Events.Tick.Properties.RetryPolicy: not supported for Schedule events",
     ]
     # what leaves a function undeployable is refused even with --skip-unsupported
@@ -220,7 +218,8 @@ def test_unknown_references_and_a_missing_transform_are_named(tmp_path):
     assert caught.value.problems == [
         "Transform: None is not supported: faas reads SAM templates (Transform: AWS::Serverless-2016-10-31)",
         "Resources.Fn.Properties.Role: Fn::GetAtt FnRole.Arn is not known to faas "
-        "(known: <Function>.Arn, <Queue>.Arn, <Queue>.QueueName, <Queue>.QueueUrl, "
+        "(known: <Function>.Arn, <Function>Role.Arn, <Function>Url.FunctionUrl in Outputs, <Queue>.Arn, "
+        "<Queue>.QueueName, <Queue>.QueueUrl, "
         "<Topic>.TopicName, <Topic>.TopicArn)",
         "Resources.Fn.Properties.Description: Ref 'Nothing' names no parameter, pseudo parameter or resource "
         "faas deploys",
