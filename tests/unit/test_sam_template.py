@@ -315,3 +315,132 @@ def test_a_schedule_v2_event():
     (function,) = template.functions
     assert function.events == [sam.EventSpec("EveryMinute", "ScheduleV2", {
         "ScheduleExpression": "rate(1 minute)", "Input": '{"report": "minutely"}'})]
+
+
+def test_an_http_api_resource_with_its_stage_cors_and_jwt_authorizer(tmp_path):
+    path = write(tmp_path, HEADER + """\
+        Resources:
+          MyApi:
+            Type: AWS::Serverless::HttpApi
+            Properties:
+              StageName: v1
+              FailOnWarnings: true
+              CorsConfiguration:
+                AllowOrigins: ["https://example.com"]
+                AllowMethods: [GET]
+              Auth:
+                DefaultAuthorizer: OAuth
+                Authorizers:
+                  OAuth:
+                    IdentitySource: $request.header.Authorization
+                    JwtConfiguration:
+                      issuer: https://issuer.example.com
+                      audience: [my-app]
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: src/
+              Handler: app.handler
+              Runtime: python3.13
+              Events:
+                Private: {Type: HttpApi, Properties: {ApiId: !Ref MyApi, Path: /me, Method: get}}
+                Open:
+                  Type: HttpApi
+                  Properties: {ApiId: !Ref MyApi, Path: /health, Method: get, Auth: {Authorizer: NONE}}
+        Outputs:
+          Url:
+            Value: !Sub "https://${MyApi}.execute-api.${AWS::Region}.amazonaws.com/v1/"
+    """)
+    template = sam.read(path, stack_name="shop")
+    assert template.apis == [sam.ApiSpec(
+        "MyApi", "shop-MyApi", "v1", "2.0", {"allowOrigins": ["https://example.com"], "allowMethods": ["GET"]},
+        {"OAuth": {"name": "OAuth", "authorizerType": "JWT", "identitySource": ["$request.header.Authorization"],
+                   "jwtConfiguration": {"issuer": "https://issuer.example.com", "audience": ["my-app"]}}}, "OAuth")]
+    (spec,) = template.functions
+    assert [event.properties for event in spec.events] == [
+        {"Path": "/me", "Method": "get", "ApiId": "MyApi"},
+        {"Path": "/health", "Method": "get", "ApiId": "MyApi", "Auth": {"Authorizer": "NONE"}}]
+    assert template.resolved_outputs({"MyApi": "x1"}, {}) == [
+        ("Url", "", "https://x1.execute-api.us-east-1.amazonaws.com/v1/")]
+
+
+def test_what_a_rest_api_or_an_http_api_has_beyond_faas_is_listed(tmp_path):
+    path = write(tmp_path, HEADER + """\
+        Resources:
+          RestApi:
+            Type: AWS::Serverless::Api
+            Properties: {StageName: prod}
+          MyApi:
+            Type: AWS::Serverless::HttpApi
+            Properties:
+              AccessLogSettings: {}
+              Auth:
+                Authorizers:
+                  Custom: {FunctionArn: arn}
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: src/
+              Handler: app.handler
+              Runtime: python3.13
+              Events:
+                Keyed:
+                  Type: Api
+                  Properties: {Path: /k, Method: post, RestApiId: !Ref RestApi}
+                Validated:
+                  Type: Api
+                  Properties: {Path: /v, Method: post, RequestModel: {Model: M}, Auth: {ApiKeyRequired: true}}
+                Unknown: {Type: HttpApi, Properties: {ApiId: !Ref Nowhere, Path: /n}}
+                WrongAuth: {Type: HttpApi, Properties: {ApiId: !Ref MyApi, Auth: {Authorizer: Missing}}}
+                NoMethod: {Type: Api, Properties: {Path: /m}}
+                Upload: {Type: S3, Properties: {Bucket: !Ref RestApi, Events: s3:ObjectCreated:*}}
+    """)
+    with pytest.raises(sam.UnsupportedTemplate) as caught:
+        sam.read(path, stack_name="s")
+    where = "Resources.Fn.Properties.Events"
+    assert caught.value.problems == [
+        f"{where}.WrongAuth.Properties.Auth.Authorizer: 'Missing' is not an authorizer of MyApi (its Auth.Authorizers)",
+        f"{where}.NoMethod.Properties.Method missing",
+        "Resources.RestApi: the resource type AWS::Serverless::Api is not supported (a REST API: faas serves Api "
+        "events' routes on an HTTP API) (supported: AWS::Serverless::Function, AWS::SQS::Queue, AWS::SNS::Topic, "
+        "AWS::Serverless::HttpApi)",
+        "Resources.MyApi.Properties.AccessLogSettings: the property is not supported",
+        "Resources.MyApi.Properties.Auth.Authorizers.Custom: only JWT authorizers (JwtConfiguration, "
+        "IdentitySource) are supported",
+        f"{where}.Keyed.Properties.RestApiId: {{'Ref': 'RestApi'}} is not supported: faas deploys routes of the "
+        "AWS::Serverless::HttpApi resources of the template (!Ref MyApi) and of the implicit ServerlessRestApi",
+        f"{where}.Validated.Properties.RequestModel: not supported for Api events",
+        f"{where}.Validated.Properties.Auth: {{'ApiKeyRequired': True}} is not supported: a REST Api event's route "
+        "is open (Auth: {Authorizer: NONE})",
+        f"{where}.Unknown.Properties.ApiId: {{'Ref': 'Nowhere'}} is not supported: faas deploys routes of the "
+        "AWS::Serverless::HttpApi resources of the template (!Ref MyApi) and of the implicit ServerlessHttpApi",
+        f"{where}.Upload: events of type S3 are not supported: faas has no S3 notifications "
+        "(supported: SQS, Schedule, SNS, EventBridgeRule, ScheduleV2, HttpApi, Api)",
+    ]
+    # with --skip-unsupported the routes faas can serve are deployed, the others left out
+    fixed = path.read_text().replace("Auth: {Authorizer: Missing}", "Path: /ok").replace(
+        "Properties: {Path: /m}", "Properties: {Path: /m, Method: get}")
+    path.write_text(fixed)
+    template = sam.read(path, stack_name="s", skip_unsupported=True)
+    assert [(event.event_id, event.properties.get("ApiId")) for event in template.functions[0].events] == [
+        ("Validated", "ServerlessRestApi"), ("WrongAuth", "MyApi"), ("NoMethod", "ServerlessRestApi")]
+    assert [api.logical_id for api in template.apis] == ["ServerlessRestApi", "MyApi"]
+
+
+def test_layers_are_refused_even_with_skip_unsupported(tmp_path):
+    path = write(tmp_path, HEADER + """\
+        Globals:
+          Function:
+            Layers: [!Ref Shared]
+        Resources:
+          Shared:
+            Type: AWS::Serverless::LayerVersion
+            Properties: {ContentUri: layer/}
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: src/, Handler: app.handler, Runtime: python3.13}
+    """)
+    with pytest.raises(sam.UnsupportedTemplate) as caught:
+        sam.read(path, skip_unsupported=True)
+    assert "  - Resources.Fn.Properties.Layers: [None] is not supported: faas has no layers (only [])" \
+        in str(caught.value).splitlines()
