@@ -48,8 +48,9 @@ def add_template_options(deploy: argparse.ArgumentParser) -> None:
                        help="deploy what faas supports and warn about the rest (resources, properties, events) "
                             "instead of refusing the template")
     group.add_argument("--prune", action="store_true",
-                       help="delete the functions this stack deployed before that the template no longer names "
-                            "(they carry the tag faas:stack=<stack name>)")
+                       help="delete the functions, queues, topics and HTTP APIs this stack deployed before that "
+                            "the template no longer has (they carry the tag faas:stack=<stack name>); without it "
+                            "they are listed. Routes an event no longer names are removed either way")
     deploy_folder = deploy.get_default("run")
     deploy.set_defaults(run=lambda args: cmd_deploy_template(args) if wants_template(args) else deploy_folder(args))
 
@@ -297,7 +298,8 @@ def _delete_function(args: argparse.Namespace, config: settings_module.Settings,
 def _print_outputs(template: sam_template.Template, deployed_apis: dict[str, tuple[sam_template.ApiSpec, str]],
                    endpoints: dict[str, str], client: Client, region: str) -> None:
     """The template's Outputs, resolved; an API's AWS URL (https://<id>.execute-api.<region>.amazonaws.com)
-    is followed by where faas serves it."""
+    is followed by where faas serves it (without a trailing slash: a REST API ignores it, an HTTP API's
+    route does not match it)."""
     urls = {(f"{spec.logical_id}Url", "FunctionUrl"): client.get_url(spec.name)["FunctionUrl"]
             for spec in template.functions if spec.url is not None}
     outputs = template.resolved_outputs({logical_id: api_id for logical_id, (_, api_id) in deployed_apis.items()},
@@ -310,7 +312,8 @@ def _print_outputs(template: sam_template.Template, deployed_apis: dict[str, tup
         for api_id, endpoint in endpoints.items():
             aws_url = f"https://{api_id}.execute-api.{region}.amazonaws.com"
             if isinstance(value, str) and value.startswith(aws_url):
-                print(f"    on faas: {endpoint.rstrip('/')}{value[len(aws_url):]}")
+                path = value[len(aws_url):]
+                print(f"    on faas: {endpoint.rstrip('/')}{path.rstrip('/') if path.count('/') > 1 else path}")
 
 
 def vanished_functions(client: Client, template: sam_template.Template) -> list[str]:

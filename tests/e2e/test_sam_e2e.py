@@ -73,7 +73,7 @@ def hello_world_outputs(api_id: str, endpoint: str, name: str) -> list[str]:
     return ["Outputs:",
             f"  HelloWorldApi: https://{api_id}.execute-api.us-east-1.amazonaws.com/Prod/hello/  "
             f"(API Gateway endpoint URL for Prod stage for Hello World function)",
-            f"    on faas: {endpoint}/Prod/hello/",
+            f"    on faas: {endpoint}/Prod/hello",
             f"  HelloWorldFunction: arn:aws:lambda:us-east-1:000000000000:function:{name}  "
             f"(Hello World Lambda Function ARN)",
             "  HelloWorldFunctionIamRole: arn:aws:iam::000000000000:role/faas-default  "
@@ -409,7 +409,7 @@ def test_an_http_api_resource_with_a_jwt_authorizer_and_what_leaves_the_template
                          "    created HttpApi event Health (GET /health)",
                          "Outputs:",
                          f"  ApiUrl: https://{api_id}.execute-api.us-east-1.amazonaws.com/v1/  (The API's URL)",
-                         f"    on faas: {endpoint}/v1/"]
+                         f"    on faas: {endpoint}/v1"]
     status, headers, body = server.request("GET", f"/execute-api/{api_id}/v1/health", sign=False,
                                            headers={"Origin": "https://example.com"})
     assert (status, json.loads(body)) == (200, {"route": "GET /health"})
