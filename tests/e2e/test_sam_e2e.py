@@ -151,6 +151,31 @@ def test_a_url_function_with_parameters_globals_concurrency_and_a_public_url(run
     assert json.loads(body) == {"message": "Howdy, web!", "stage": "prod", "region": "us-east-1", "memory": "256"}
 
 
+def test_layers_and_s3_events_are_refused_by_name_and_nothing_is_deployed(run, lam, tmp_path):  # type: ignore[no-untyped-def]
+    folder = sample(tmp_path, "hello-python")
+    stack = unique("s3")
+    template = folder / "template.yaml"
+    template.write_text(template.read_text().replace("      Events:\n", """      Layers:
+        - arn:aws:lambda:us-east-1:000000000000:layer:shared:1
+      Events:
+        Upload:
+          Type: S3
+          Properties:
+            Bucket: uploads
+            Events: s3:ObjectCreated:*
+"""))
+    refused = run("deploy", "--stack-name", stack, cwd=folder)
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines()[1:] == [
+        "  - Resources.HelloWorldFunction.Properties.Layers: ['arn:aws:lambda:us-east-1:000000000000:layer:shared:1'] "
+        "is not supported: faas has no layers (only [])",
+        "  - Resources.HelloWorldFunction.Properties.Events.Upload: events of type S3 are not supported: faas has no "
+        "S3 notifications (supported: SQS, Schedule, SNS, EventBridgeRule, ScheduleV2, HttpApi, Api)"]
+    # layers would leave the function wrong: refused even with --skip-unsupported
+    assert run("deploy", "--stack-name", stack, "--skip-unsupported", cwd=folder).returncode == 2
+    assert not any(name.startswith(stack) for name in function_names(lam))
+
+
 def test_bad_parameter_overrides_are_refused_before_anything_is_deployed(run, lam, tmp_path):  # type: ignore[no-untyped-def]
     folder = sample(tmp_path, "url-function")
     stack = unique("web")
