@@ -370,6 +370,17 @@ def test_an_eventbridge_consumer_gets_the_events_its_rule_matches(run, lam, tmp_
     changed = summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))
     assert changed[-1] == f"    updated EventBridgeRule event Trigger (rule {rule})"
 
+    # the function renamed in the template: the old one is pruned with its rule
+    template.write_text(template.read_text().replace("ConsumerFunction", "HandlerFunction"))
+    renamed = f"{stack}-HandlerFunction"
+    pruned = summary(ok(run("deploy", "--stack-name", stack, "--prune", cwd=folder)))
+    assert pruned[1:] == [f"  created {renamed} (HandlerFunction)",
+                          f"    created EventBridgeRule event Trigger (rule {renamed}-Trigger)",
+                          f"  deleted function {name} (no longer in the template)",
+                          f"    removed rule {rule} (no longer an event of the function)"]
+    rules = ok(run("rules", "ls")).stdout
+    assert rule not in rules and f"{renamed}-Trigger" in rules
+
 
 def test_an_http_api_routes_to_its_function(run, lam, server, tmp_path):  # type: ignore[no-untyped-def]
     folder = sample(tmp_path, "http-api")
