@@ -308,7 +308,8 @@ def _print_outputs(template: sam_template.Template, deployed_apis: dict[str, tup
         return
     print("Outputs:")
     for name, description, value in outputs:
-        print(f"  {name}: {value}" + (f"  ({description})" if description else ""))
+        shown = "(not known to faas: see the warning above)" if value is None else value
+        print(f"  {name}: {shown}" + (f"  ({description})" if description else ""))
         for api_id, endpoint in endpoints.items():
             aws_url = f"https://{api_id}.execute-api.{region}.amazonaws.com"
             if isinstance(value, str) and value.startswith(aws_url):
