@@ -1,5 +1,6 @@
-"""`faas deploy -f template.yaml`: the functions of an AWS SAM template (read by faas.sam.template) created or
-brought up to date through the Lambda API, changing only what differs from what is deployed."""
+"""`faas deploy -f template.yaml`: the resources of an AWS SAM template (read by faas.sam.template) created or
+brought up to date through the platform's AWS APIs, changing only what differs from what is deployed, then
+what the stack deployed before and the template no longer has listed or, with --prune, deleted."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def add_template_options(deploy: argparse.ArgumentParser) -> None:
     """Teach `faas deploy` (faas.cli.functions) the template options, and to deploy a template when given one."""
     group = deploy.add_argument_group("SAM template")
     group.add_argument("-f", "--template", metavar="FILE",
-                       help="deploy the AWS::Serverless::Function resources of this AWS SAM template "
+                       help="deploy this AWS SAM template: its functions, queues, topics and HTTP APIs and the "
+                            "functions' events (REST Api events become routes of an HTTP API, payload format 1.0) "
                             "(default, with no DIR and no --name: ./template.yaml when it exists)")
     group.add_argument("--stack-name", metavar="NAME",
                        help="the stack's name: functions without a FunctionName are named <stack>-<LogicalId> "
