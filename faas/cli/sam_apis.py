@@ -54,7 +54,7 @@ def deploy_api(apis: HttpApiClient, spec: ApiSpec, stack_name: str) -> tuple[dic
             changed = True
     current = apis.list_authorizers(api_id)
     for authorizer in spec.authorizers.values():
-        if not any(_same(found, authorizer) for found in current):
+        if not any(_same(existing, authorizer) for existing in current):
             # no update in API Gateway: a changed authorizer is replaced once its routes use the new one
             apis.create_authorizer(api_id, authorizer)
             changed = True
