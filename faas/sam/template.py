@@ -556,6 +556,8 @@ def _http_api(logical_id: str, name: str, resource: Mapping[str, Any], resolver:
     default = auth.get("DefaultAuthorizer")
     if default is not None and default not in authorizers:
         problems.append(f"{where}.Properties.Auth.DefaultAuthorizer: {default!r} is not one of its Authorizers")
+    if cors and isinstance(cors.get("AllowMethods"), list):  # as the API keeps them, so a redeploy compares equal
+        cors = {**cors, "AllowMethods": [str(method).upper() for method in cors["AllowMethods"]]}
     return ApiSpec(logical_id, name, str(properties.get("StageName") or DEFAULT_STAGE), "2.0",
                    {_camel(key): value for key, value in cors.items()} if cors else None, authorizers, default)
 

@@ -327,7 +327,7 @@ def test_an_http_api_resource_with_its_stage_cors_and_jwt_authorizer(tmp_path):
               FailOnWarnings: true
               CorsConfiguration:
                 AllowOrigins: ["https://example.com"]
-                AllowMethods: [GET]
+                AllowMethods: [get]
               Auth:
                 DefaultAuthorizer: OAuth
                 Authorizers:
