@@ -12,7 +12,7 @@ from typing import Any
 
 from faas import settings as settings_module
 from faas.cli import sam_apis, sam_sources
-from faas.cli.common import client_for, print_error, print_to_stderr
+from faas.cli.common import client_for, print_error, print_json, print_to_stderr, wants_json
 from faas.cli.functions import DEFAULT_ROLE_NAME, PUBLIC_URL_STATEMENTS, _wait_until_ready
 from faas.cli.packaging import code_sha256, read_code
 from faas.client.api import Client
@@ -194,14 +194,15 @@ def cmd_deploy_template(args: argparse.Namespace) -> int:
         print_to_stderr(f"warning: not deployed: {skipped}")
     stack = template.stack_name
     default_role = f"arn:aws:iam::{config.account_id}:role/{DEFAULT_ROLE_NAME}"
-    print(f"stack {stack} ({path})")
+    say = Progress(wants_json(args))
+    say(f"stack {stack} ({path})")
     queues = client_for(args, config, client_class=QueueClient)
     for queue in template.queues:
-        print(f"  {sam_sources.deploy_queue(queues, queue, stack)} queue {queue.name} ({queue.logical_id})")
+        say(f"  {sam_sources.deploy_queue(queues, queue, stack)} queue {queue.name} ({queue.logical_id})")
     topics = client_for(args, config, client_class=TopicClient)
     for topic in template.topics:
         arn = f"arn:aws:sns:{config.region}:{config.account_id}:{topic.name}"
-        print(f"  {sam_sources.deploy_topic(topics, topic, arn, stack)} topic {topic.name} ({topic.logical_id})")
+        say(f"  {sam_sources.deploy_topic(topics, topic, arn, stack)} topic {topic.name} ({topic.logical_id})")
     apis = client_for(args, config, client_class=HttpApiClient)
     deployed_apis: dict[str, tuple[sam_template.ApiSpec, str]] = {}
     endpoints: dict[str, str] = {}  # API id: its endpoint on faas
@@ -209,7 +210,7 @@ def cmd_deploy_template(args: argparse.Namespace) -> int:
         api, verb = sam_apis.deploy_api(apis, api_spec, stack)
         deployed_apis[api_spec.logical_id] = (api_spec, api["apiId"])
         endpoints[api["apiId"]] = str(api["apiEndpoint"])
-        print(f"  {verb} HTTP API {api['apiId']} ({api_spec.name}): {sam_apis.api_url(api, api_spec.stage)}")
+        say(f"  {verb} HTTP API {api['apiId']} ({api_spec.name}): {sam_apis.api_url(api, api_spec.stage)}")
         if api_spec.logical_id == sam_template.IMPLICIT_REST_API:
             print_to_stderr(f"note: faas has no REST APIs: the Api events are routes of the HTTP API {api['apiId']} "
                             f"with payload format 1.0 (the event a REST API sends), at the stage "
@@ -222,20 +223,43 @@ def cmd_deploy_template(args: argparse.Namespace) -> int:
             print_error(f"{spec.logical_id} ({spec.name}) failed; the functions before it are deployed")
             raise
         detail = f": {', '.join(changed)}" if changed and verb == "updated" else ""
-        print(f"  {verb} {spec.name} ({spec.logical_id}){detail}")
+        say(f"  {verb} {spec.name} ({spec.logical_id}){detail}")
         if spec.url is not None:
-            print(f"    FunctionUrl: {client.get_url(spec.name)['FunctionUrl']}")
+            say(f"    FunctionUrl: {client.get_url(spec.name)['FunctionUrl']}")
         function_arn = f"arn:aws:lambda:{config.region}:{config.account_id}:function:{spec.name}"
         for line in (_deploy_events(args, config, client, spec, function_arn)
                      + sam_apis.deploy_routes(apis, deployed_apis, spec, function_arn, config.region,
                                               config.account_id)):
-            print(f"    {line}")
+            say(f"    {line}")
     for api_spec, api_id in deployed_apis.values():
         for line in sam_apis.remove_dropped_routes(apis, api_spec, api_id, template.functions):
-            print(f"  {line}")
-    _prune(args, config, client, template)
-    _print_outputs(template, deployed_apis, endpoints, client, config.region)
+            say(f"  {line}")
+    _prune(args, config, client, template, say)
+    changes = say.lines[1:]  # after the stack's line, before the Outputs
+    outputs = _print_outputs(template, deployed_apis, endpoints, client, config.region, say)
+    if wants_json(args):
+        print_json({"StackName": stack, "Template": str(path), "Changes": changes,
+                    "Apis": [{"LogicalId": spec.logical_id, "ApiId": api_id,
+                              "Url": sam_apis.api_url({"apiEndpoint": endpoints[api_id]}, spec.stage)}
+                             for spec, api_id in deployed_apis.values()],
+                    "Outputs": [{"OutputKey": name, "OutputValue": value, "Description": description}
+                                for name, description, value in outputs]})
     return 0
+
+
+class Progress:
+    """The deploy's lines: on stdout, or with -o json on stderr (stdout holds the one JSON document)."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.lines: list[str] = []
+
+    def __call__(self, text: str) -> None:
+        self.lines.append(text.strip())
+        if self.as_json:
+            print_to_stderr(text)
+        else:
+            print(text)
 
 
 def _deploy_events(args: argparse.Namespace, config: settings_module.Settings, client: Client,
@@ -252,7 +276,7 @@ def _deploy_events(args: argparse.Namespace, config: settings_module.Settings, c
 
 
 def _prune(args: argparse.Namespace, config: settings_module.Settings, client: Client,
-           template: sam_template.Template) -> None:
+           template: sam_template.Template, say: Progress) -> None:
     """What the stack deployed earlier (tagged faas:stack=<stack>) and its template no longer has: deleted
     with --prune, else listed."""
     stack = template.stack_name
@@ -278,11 +302,11 @@ def _prune(args: argparse.Namespace, config: settings_module.Settings, client: C
     for kind, name, delete in vanished:
         if args.prune:
             lines = delete() or []
-            print(f"  deleted {kind} {name} (no longer in the template)")
+            say(f"  deleted {kind} {name} (no longer in the template)")
             for line in lines:
-                print(f"    {line}")
+                say(f"    {line}")
         else:
-            print(f"  kept {kind} {name}: no longer in the template; --prune deletes it")
+            say(f"  kept {kind} {name}: no longer in the template; --prune deletes it")
 
 
 def _delete_function(args: argparse.Namespace, config: settings_module.Settings, client: Client,
@@ -298,7 +322,8 @@ def _delete_function(args: argparse.Namespace, config: settings_module.Settings,
 
 
 def _print_outputs(template: sam_template.Template, deployed_apis: dict[str, tuple[sam_template.ApiSpec, str]],
-                   endpoints: dict[str, str], client: Client, region: str) -> None:
+                   endpoints: dict[str, str], client: Client, region: str,
+                   say: Progress) -> list[tuple[str, str, Any]]:
     """The template's Outputs, resolved; an API's AWS URL (https://<id>.execute-api.<region>.amazonaws.com)
     is followed by where faas serves it (without a trailing slash: a REST API ignores it, an HTTP API's
     route does not match it)."""
@@ -307,16 +332,17 @@ def _print_outputs(template: sam_template.Template, deployed_apis: dict[str, tup
     outputs = template.resolved_outputs({logical_id: api_id for logical_id, (_, api_id) in deployed_apis.items()},
                                         urls)
     if not outputs:
-        return
-    print("Outputs:")
+        return outputs
+    say("Outputs:")
     for name, description, value in outputs:
         shown = "(not known to faas: see the warning above)" if value is None else value
-        print(f"  {name}: {shown}" + (f"  ({description})" if description else ""))
+        say(f"  {name}: {shown}" + (f"  ({description})" if description else ""))
         for api_id, endpoint in endpoints.items():
             aws_url = f"https://{api_id}.execute-api.{region}.amazonaws.com"
             if isinstance(value, str) and value.startswith(aws_url):
                 path = value[len(aws_url):]
-                print(f"    on faas: {endpoint.rstrip('/')}{path.rstrip('/') if path.count('/') > 1 else path}")
+                say(f"    on faas: {endpoint.rstrip('/')}{path.rstrip('/') if path.count('/') > 1 else path}")
+    return outputs
 
 
 def vanished_functions(client: Client, template: sam_template.Template) -> list[str]:

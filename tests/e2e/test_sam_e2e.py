@@ -108,6 +108,22 @@ def test_hello_world_python_deploys_as_sam_init_wrote_it_and_answers_through_its
                          "    unchanged Api event HelloWorld (GET /hello)",
                          *hello_world_outputs(api_id, endpoint, name)]
 
+    # -o json: one document on stdout, the lines on stderr
+    as_json = ok(run("deploy", "-f", str(folder / "template.yaml"), "--stack-name", stack, "-o", "json"))
+    assert json.loads(as_json.stdout) == {
+        "StackName": stack, "Template": str(folder / "template.yaml"),
+        "Changes": [f"unchanged HTTP API {api_id} ({stack}-ServerlessRestApi): {endpoint}/Prod",
+                    f"unchanged {name} (HelloWorldFunction)", "unchanged Api event HelloWorld (GET /hello)"],
+        "Apis": [{"LogicalId": "ServerlessRestApi", "ApiId": api_id, "Url": f"{endpoint}/Prod"}],
+        "Outputs": [
+            {"OutputKey": "HelloWorldApi", "OutputValue": f"https://{api_id}.execute-api.us-east-1.amazonaws.com/Prod/hello/",
+             "Description": "API Gateway endpoint URL for Prod stage for Hello World function"},
+            {"OutputKey": "HelloWorldFunction", "OutputValue": f"arn:aws:lambda:us-east-1:000000000000:function:{name}",
+             "Description": "Hello World Lambda Function ARN"},
+            {"OutputKey": "HelloWorldFunctionIamRole", "OutputValue": "arn:aws:iam::000000000000:role/faas-default",
+             "Description": "Implicit IAM Role created for Hello World function"}]}
+    assert [line for line in as_json.stderr.splitlines() if not line.startswith("note: ")] == again
+
 
 def test_hello_world_nodejs_deploys_from_the_template_in_the_current_folder(run, lam, server, tmp_path):  # type: ignore[no-untyped-def]
     folder = sample(tmp_path, "hello-node")
