@@ -192,6 +192,8 @@ def cmd_deploy_template(args: argparse.Namespace) -> int:
                                  default_role=DEFAULT_ROLE_NAME)
     for skipped in template.skipped:
         print_to_stderr(f"warning: not deployed: {skipped}")
+    for note in template.notes:
+        print_to_stderr(f"note: {note}")
     stack = template.stack_name
     default_role = f"arn:aws:iam::{config.account_id}:role/{DEFAULT_ROLE_NAME}"
     say = Progress(wants_json(args))

@@ -158,6 +158,7 @@ class Template:
     skipped: list[str]  # what faas does not deploy, when the caller chose to go on without it
     apis: list[ApiSpec] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)  # the Outputs section, unresolved
+    notes: list[str] = field(default_factory=list)  # what is accepted but means nothing on faas
     resolver: _Resolver | None = field(default=None, compare=False, repr=False)
 
     def resolved_outputs(self, refs: Mapping[str, str],
@@ -700,7 +701,11 @@ def read(path: Path, *, stack_name: str | None = None, overrides: Mapping[str, s
     if problems or (skippable and not skip_unsupported):
         raise UnsupportedTemplate(path, problems + ([] if skip_unsupported else skippable))
     return Template(path=path, stack_name=stack_name, functions=specs, queues=queue_specs, topics=topic_specs,
-                    skipped=skippable, apis=list(apis.values()), outputs=outputs, resolver=resolver)
+                    skipped=skippable, apis=list(apis.values()), outputs=outputs, resolver=resolver,
+                    notes=[f"Resources.{logical_id}.Properties.FailOnWarnings has no effect: it tunes CloudFormation's "
+                           f"import of an OpenAPI definition, which faas does not do"
+                           for logical_id, resource in http_apis.items()
+                           if "FailOnWarnings" in (resource.get("Properties") or {})])
 
 
 def implicit_role_name(function_name: str) -> str:

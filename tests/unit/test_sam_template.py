@@ -362,6 +362,8 @@ def test_an_http_api_resource_with_its_stage_cors_and_jwt_authorizer(tmp_path):
         {"Path": "/health", "Method": "get", "ApiId": "MyApi", "Auth": {"Authorizer": "NONE"}}]
     assert template.resolved_outputs({"MyApi": "x1"}, {}) == [
         ("Url", "", "https://x1.execute-api.us-east-1.amazonaws.com/v1/")]
+    assert template.notes == ["Resources.MyApi.Properties.FailOnWarnings has no effect: it tunes CloudFormation's "
+                              "import of an OpenAPI definition, which faas does not do"]
 
 
 def test_what_a_rest_api_or_an_http_api_has_beyond_faas_is_listed(tmp_path):
