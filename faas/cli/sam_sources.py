@@ -1,8 +1,8 @@
 """What `faas deploy -f` makes of a SAM template besides functions: its AWS::SQS::Queue and
 AWS::SNS::Topic resources, and each function's SQS events (event source mappings), Schedule and
 EventBridgeRule events (EventBridge rules), ScheduleV2 events (EventBridge Scheduler schedules), SNS
-events (subscriptions) and HttpApi events (routes of the stack's HTTP API), changing only what differs
-from what is deployed."""
+events (subscriptions), changing only what differs from what is deployed (HttpApi and Api events are
+faas.cli.sam_apis's)."""
 
 from __future__ import annotations
 
@@ -10,30 +10,29 @@ import json
 import re
 from typing import Any
 
-from faas.cli.apis import allow_api
 from faas.client.api import Client
 from faas.client.events import EventsClient
-from faas.client.http_apis import HttpApiClient
 from faas.client.queues import QueueClient
 from faas.client.schedules import ScheduleClient
 from faas.client.topics import TopicClient
 from faas.client.transport import ClientError
 from faas.client.triggers import MappingClient
-from faas.errors import StackConflict
-from faas.sam.template import EventSpec, FunctionSpec, QueueSpec, TopicSpec
+from faas.sam.template import EventSpec, FunctionSpec, QueueSpec, TopicSpec, implicit_role_name
 
 MAX_RULE_NAME = 64
+STACK_TAG = "faas:stack"  # the tag naming the stack that deployed a resource
 ACTIVE_MAPPING_STATES = frozenset({"Creating", "Enabling", "Enabled", "Updating"})
 
 
-def deploy_queue(queues: QueueClient, queue: QueueSpec) -> str:
-    """Create the queue, or set the attributes that differ; returns created/updated/unchanged."""
+def deploy_queue(queues: QueueClient, queue: QueueSpec, stack_name: str) -> str:
+    """Create the queue (tagged with the stack, what --prune finds it by), or set the attributes that differ;
+    returns created/updated/unchanged."""
     try:
         url = queues.queue_url(queue.name)
     except ClientError as exc:
         if "NonExistentQueue" not in exc.code and "QueueDoesNotExist" not in exc.code:
             raise
-        queues.create_queue(queue.name, queue.attributes)
+        queues.create_queue(queue.name, queue.attributes, {STACK_TAG: stack_name})
         return "created"
     current = queues.attributes(url, list(queue.attributes)) if queue.attributes else {}
     changed = {key: value for key, value in queue.attributes.items() if current.get(key) != value}
@@ -168,7 +167,7 @@ def implicit_role(client: Client, function: FunctionSpec) -> str | None:
     queues = sorted({str(event.properties["Queue"]) for event in function.events if event.kind == "SQS"})
     if function.role is not None or not queues:
         return None
-    return _role(client, f"{function.name}-role", f"made by faas deploy -f for {function.name}", IMPLICIT_POLICY,
+    return _role(client, implicit_role_name(function.name), f"made by faas deploy -f for {function.name}", IMPLICIT_POLICY,
                  {"Version": "2012-10-17", "Statement": [
                      {"Effect": "Allow", "Action": SQS_POLLER_ACTIONS, "Resource": queues}]})
 
@@ -238,10 +237,11 @@ def deploy_scheduler_events(schedules: ScheduleClient, client: Client, function:
     return lines
 
 
-def deploy_topic(topics: TopicClient, topic: TopicSpec, arn: str) -> str:
-    """Create the topic, or set the attributes that differ; returns created/updated/unchanged."""
+def deploy_topic(topics: TopicClient, topic: TopicSpec, arn: str, stack_name: str) -> str:
+    """Create the topic (tagged with the stack), or set the attributes that differ; returns
+    created/updated/unchanged."""
     if arn not in topics.list_topics():
-        topics.create_topic(topic.name, topic.attributes)
+        topics.create_topic(topic.name, topic.attributes, {STACK_TAG: stack_name})
         return "created"
     current = topics.topic_attributes(arn)
     changed = {key: value for key, value in topic.attributes.items() if current.get(key) != value}
@@ -299,52 +299,4 @@ def deploy_sns_events(topics: TopicClient, client: Client, function: FunctionSpe
             topics.unsubscribe(found["SubscriptionArn"])
             lines.append(f"removed the subscription to {str(found.get('TopicArn')).rsplit(':', 1)[-1]} "
                          f"(no longer an event of the function)")
-    return lines
-
-
-def route_key(event: EventSpec) -> str:
-    """SAM's route of an HttpApi event: METHOD /path (method `any` is ANY), or $default without either."""
-    path, method = event.properties.get("Path"), event.properties.get("Method")
-    if path is None and method is None:
-        return "$default"
-    return f"{str(method or 'any').upper()} {path or '/'}"
-
-
-def stack_api(apis: HttpApiClient, stack_name: str) -> tuple[dict[str, Any], str]:
-    """The stack's implicit HTTP API (SAM's ServerlessHttpApi, named after the stack): (the API, created or
-    unchanged)."""
-    found = next((api for api in apis.list_apis() if api.get("name") == stack_name), None)
-    if found is not None:
-        return found, "unchanged"
-    api = apis.create_api(stack_name)
-    apis.create_stage(api["apiId"], "$default")  # served at once, as SAM's $default stage with auto-deploy
-    return api, "created"
-
-
-def deploy_http_api_events(apis: HttpApiClient, api_id: str, function: FunctionSpec, function_arn: str,
-                           region: str, account: str) -> list[str]:
-    """A route per HttpApi event to an integration of the function, which API Gateway may invoke."""
-    events = [event for event in function.events if event.kind == "HttpApi"]
-    if not events:
-        return []
-    allow_api(apis, function_arn, api_id, region, account)
-    integrations = apis.list_integrations(api_id)
-    routes = {route["routeKey"]: route for route in apis.list_routes(api_id)}
-    lines = []
-    for event in events:
-        version = str(event.properties.get("PayloadFormatVersion") or "2.0")
-        integration = next((i for i in integrations if i.get("integrationUri") == function_arn
-                            and i.get("payloadFormatVersion") == version), None)
-        if integration is None:
-            integration = apis.create_integration(api_id, function_arn, version)
-            integrations.append(integration)
-        key = route_key(event)
-        target = f"integrations/{integration['integrationId']}"
-        current = routes.get(key)
-        if current is not None and current.get("target") != target:
-            raise StackConflict(f"{function.logical_id}.Events.{event.event_id}: the route {key} of the stack's "
-                                f"API goes to another integration ({current.get('target')})")
-        if current is None:
-            apis.create_route(api_id, key, integration["integrationId"])
-        lines.append(f"{'created' if current is None else 'unchanged'} HttpApi event {event.event_id} ({key})")
     return lines

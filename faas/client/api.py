@@ -49,19 +49,21 @@ class Client(Transport):
     def _configuration(runtime: str | None = None, handler: str | None = None, role: str | None = None,
                        memory_size: int | None = None, timeout: int | None = None,
                        environment: Mapping[str, str] | None = None,
-                       description: str | None = None) -> dict[str, Any]:
+                       description: str | None = None,
+                       logging_config: Mapping[str, str] | None = None) -> dict[str, Any]:
         fields = {"Runtime": runtime, "Handler": handler, "Role": role, "MemorySize": memory_size,
-                  "Timeout": timeout, "Description": description,
+                  "Timeout": timeout, "Description": description, "LoggingConfig": logging_config,
                   "Environment": None if environment is None else {"Variables": dict(environment)}}
         return {key: value for key, value in fields.items() if value is not None}
 
     def create_function(self, name: str, *, runtime: str, handler: str, role: str, zip_file: bytes,
                         memory_size: int | None = None, timeout: int | None = None,
                         environment: Mapping[str, str] | None = None,
-                        description: str | None = None, tags: Mapping[str, str] | None = None) -> dict[str, Any]:
+                        description: str | None = None, tags: Mapping[str, str] | None = None,
+                        logging_config: Mapping[str, str] | None = None) -> dict[str, Any]:
         """CreateFunction; returns the FunctionConfiguration."""
         payload = {"FunctionName": name, **self._configuration(runtime, handler, role, memory_size, timeout,
-                                                              environment, description),
+                                                              environment, description, logging_config),
                    "Code": {"ZipFile": base64.b64encode(zip_file).decode("ascii")}}
         if tags:
             payload["Tags"] = dict(tags)
@@ -73,7 +75,7 @@ class Client(Transport):
 
     def update_function_configuration(self, name: str, **configuration: Any) -> dict[str, Any]:
         """UpdateFunctionConfiguration with only the given fields (runtime, handler, role, memory_size,
-        timeout, environment, description)."""
+        timeout, environment, description, logging_config)."""
         return self._json("PUT", f"{LAMBDA_PREFIX}/functions/{quote_segment(name)}/configuration",
                           self._configuration(**configuration))
 

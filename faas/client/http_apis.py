@@ -30,10 +30,13 @@ class HttpApiClient(Client):
         return answer
 
     def create_api(self, name: str, *, target: str | None = None, route_key: str | None = None,
-                   cors: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                   cors: Mapping[str, Any] | None = None, tags: Mapping[str, str] | None = None) -> dict[str, Any]:
         """CreateApi (HTTP); with `target` (a function ARN) the quick-create form."""
         return self._call("POST", APIS, {"name": name, "protocolType": "HTTP", "target": target,
-                                         "routeKey": route_key, "corsConfiguration": cors})
+                                         "routeKey": route_key, "corsConfiguration": cors, "tags": tags})
+
+    def update_cors(self, api_id: str, cors: Mapping[str, Any]) -> dict[str, Any]:
+        return self._call("PATCH", f"{APIS}/{quote_segment(api_id)}", {"corsConfiguration": cors})
 
     def list_apis(self) -> list[dict[str, Any]]:
         return list(self._call("GET", APIS).get("items") or [])
@@ -55,10 +58,30 @@ class HttpApiClient(Client):
         self._call("DELETE", f"{APIS}/{quote_segment(api_id)}/integrations/{quote_segment(integration_id)}")
 
     def create_route(self, api_id: str, route_key: str, integration_id: str, *,
-                     authorization_type: str | None = None) -> dict[str, Any]:
+                     authorization_type: str | None = None, authorizer_id: str | None = None,
+                     authorization_scopes: list[str] | None = None) -> dict[str, Any]:
         return self._call("POST", f"{APIS}/{quote_segment(api_id)}/routes", {
             "routeKey": route_key, "target": f"integrations/{integration_id}",
-            "authorizationType": authorization_type})
+            "authorizationType": authorization_type, "authorizerId": authorizer_id,
+            "authorizationScopes": authorization_scopes})
+
+    def update_route(self, api_id: str, route_id: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+        return self._call("PATCH", f"{APIS}/{quote_segment(api_id)}/routes/{quote_segment(route_id)}", settings)
+
+    def delete_route(self, api_id: str, route_id: str) -> None:
+        self._call("DELETE", f"{APIS}/{quote_segment(api_id)}/routes/{quote_segment(route_id)}")
+
+    def list_authorizers(self, api_id: str) -> list[dict[str, Any]]:
+        return list(self._call("GET", f"{APIS}/{quote_segment(api_id)}/authorizers").get("items") or [])
+
+    def create_authorizer(self, api_id: str, authorizer: Mapping[str, Any]) -> dict[str, Any]:
+        return self._call("POST", f"{APIS}/{quote_segment(api_id)}/authorizers", authorizer)
+
+    def delete_authorizer(self, api_id: str, authorizer_id: str) -> None:
+        self._call("DELETE", f"{APIS}/{quote_segment(api_id)}/authorizers/{quote_segment(authorizer_id)}")
+
+    def delete_stage(self, api_id: str, name: str) -> None:
+        self._call("DELETE", f"{APIS}/{quote_segment(api_id)}/stages/{quote_segment(name)}")
 
     def list_stages(self, api_id: str) -> list[dict[str, Any]]:
         return list(self._call("GET", f"{APIS}/{quote_segment(api_id)}/stages").get("items") or [])

@@ -18,9 +18,13 @@ class QueueClient(JsonProtocolClient):
     TARGET_PREFIX = "AmazonSQS"
     CONTENT_TYPE = "application/x-amz-json-1.0"
 
-    def create_queue(self, name: str, attributes: Mapping[str, str]) -> str:
+    def create_queue(self, name: str, attributes: Mapping[str, str], tags: Mapping[str, str] | None = None) -> str:
         """CreateQueue; returns the queue's URL."""
-        return str(self.call("CreateQueue", {"QueueName": name, "Attributes": dict(attributes) or None})["QueueUrl"])
+        return str(self.call("CreateQueue", {"QueueName": name, "Attributes": dict(attributes) or None,
+                                             "tags": dict(tags or {}) or None})["QueueUrl"])
+
+    def tags(self, url: str) -> dict[str, str]:
+        return dict(self.call("ListQueueTags", {"QueueUrl": url}).get("Tags") or {})
 
     def queue_url(self, name: str) -> str:
         return str(self.call("GetQueueUrl", {"QueueName": name})["QueueUrl"])

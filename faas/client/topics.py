@@ -77,9 +77,14 @@ class TopicClient(Transport):
             raise ClientError("InvalidResponse", f"the platform answered {operation} with {answer.body[:200]!r}",
                               answer.status) from exc
 
-    def create_topic(self, name: str, attributes: Mapping[str, str]) -> str:
-        return str(_text(self.call("CreateTopic", {"Name": name, "Attributes": dict(attributes) or None}),
-                         "TopicArn"))
+    def create_topic(self, name: str, attributes: Mapping[str, str], tags: Mapping[str, str] | None = None) -> str:
+        tag_list = [{"Key": key, "Value": value} for key, value in (tags or {}).items()]
+        return str(_text(self.call("CreateTopic", {"Name": name, "Attributes": dict(attributes) or None,
+                                                   "Tags": tag_list or None}), "TopicArn"))
+
+    def tags(self, arn: str) -> dict[str, str]:
+        return {tag["Key"]: tag["Value"] for tag in _members(self.call("ListTagsForResource", {"ResourceArn": arn}),
+                                                             "Tags")}
 
     def list_topics(self) -> list[str]:
         """Every topic ARN, following NextToken."""

@@ -23,13 +23,25 @@ TRANSFORM = "AWS::Serverless-2016-10-31"
 FUNCTION = "AWS::Serverless::Function"
 QUEUE = "AWS::SQS::Queue"
 TOPIC = "AWS::SNS::Topic"
+HTTP_API = "AWS::Serverless::HttpApi"
+# The APIs SAM makes for events that name none: HttpApi events' ServerlessHttpApi (served at its $default
+# stage) and Api events' ServerlessRestApi (a REST API, served at its stage Prod). faas has no REST APIs: an
+# Api event is a route of an HTTP API with payload format 1.0, the event REST APIs send.
+IMPLICIT_HTTP_API = "ServerlessHttpApi"
+IMPLICIT_REST_API = "ServerlessRestApi"
+REST_STAGE = "Prod"
+DEFAULT_STAGE = "$default"
+# AWS::Serverless::HttpApi's properties faas deploys (FailOnWarnings only tunes CloudFormation's import).
+HTTP_API_PROPERTIES = frozenset({"StageName", "CorsConfiguration", "Auth", "FailOnWarnings"})
+# LoggingConfig's fields faas honours; LogGroup is always /aws/lambda/<function>.
+LOGGING_FIELDS = frozenset({"LogFormat", "ApplicationLogLevel", "SystemLogLevel"})
 MAX_NAME = 64  # Lambda's limit on a function name
 
 # The properties of AWS::Serverless::Function that faas deploys; a Globals.Function may set any of them.
 FUNCTION_PROPERTIES = frozenset({
     "CodeUri", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "Role", "FunctionName",
     "Description", "ReservedConcurrentExecutions", "FunctionUrlConfig", "Layers", "Architectures", "Tracing",
-    "PackageType", "Tags",
+    "PackageType", "Tags", "LoggingConfig",
 })
 # Properties that are accepted only with the value that means "nothing to do" on faas, and why.
 NO_OP_VALUES: dict[str, tuple[Any, str]] = {
@@ -48,10 +60,12 @@ EVENT_PROPERTIES: dict[str, tuple[str, ...]] = {
     "EventBridgeRule": ("Pattern", "EventBusName", "Input", "InputPath", "State", "RuleName"),
     "ScheduleV2": ("ScheduleExpression", "Input", "Name", "Description", "State", "ScheduleExpressionTimezone",
                    "GroupName", "RoleArn"),
-    "HttpApi": ("Path", "Method", "PayloadFormatVersion"),  # a route on the stack's implicit HTTP API
+    "HttpApi": ("Path", "Method", "PayloadFormatVersion", "ApiId", "Auth"),  # a route of an HTTP API
+    "Api": ("Path", "Method", "RestApiId", "Auth"),  # a route of an HTTP API with payload format 1.0
 }
 # An HttpApi event without Path and Method is the API's $default route: it needs nothing.
 OPTIONAL_ONLY = frozenset({"HttpApi"})
+ROUTE_EVENTS = frozenset({"HttpApi", "Api"})
 # AWS::SQS::Queue's properties that are queue attributes of the same name.
 QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds",
                     "MaximumMessageSize")
@@ -101,6 +115,19 @@ class TopicSpec:
 
 
 @dataclass(frozen=True)
+class ApiSpec:
+    """An HTTP API of the stack: an AWS::Serverless::HttpApi, or one SAM makes implicitly for events."""
+
+    logical_id: str
+    name: str  # <stack>-<LogicalId>; the implicit ServerlessHttpApi is named after the stack
+    stage: str
+    payload_version: str  # of its routes, unless an HttpApi event says otherwise
+    cors: dict[str, Any] | None = None  # CreateApi's corsConfiguration
+    authorizers: dict[str, dict[str, Any]] = field(default_factory=dict)  # name: CreateAuthorizer's body
+    default_authorizer: str | None = None
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     """One function as the template describes it, every value resolved."""
 
@@ -117,6 +144,7 @@ class FunctionSpec:
     reserved_concurrency: int | None = None
     url: dict[str, Any] | None = None  # FunctionUrlConfig: AuthType, Cors
     tags: dict[str, str] = field(default_factory=dict)
+    logging: dict[str, str] = field(default_factory=dict)  # LoggingConfig: LogFormat and levels
     events: list[EventSpec] = field(default_factory=list)
 
 
@@ -128,6 +156,21 @@ class Template:
     queues: list[QueueSpec]
     topics: list[TopicSpec]
     skipped: list[str]  # what faas does not deploy, when the caller chose to go on without it
+    apis: list[ApiSpec] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)  # the Outputs section, unresolved
+    notes: list[str] = field(default_factory=list)  # what is accepted but means nothing on faas
+    resolver: _Resolver | None = field(default=None, compare=False, repr=False)
+
+    def resolved_outputs(self, refs: Mapping[str, str],
+                         attributes: Mapping[tuple[str, str], str]) -> list[tuple[str, str, Any]]:
+        """(name, description, value) of each output, with what is known only once deployed: `refs` of the
+        stack's APIs (logical id: API id), `attributes` such as (<Function>Url, FunctionUrl)."""
+        assert self.resolver is not None
+        resolver = dataclasses.replace(self.resolver, refs={**self.resolver.refs, **refs},
+                                       attributes={**self.resolver.attributes, **attributes}, problems=[])
+        return [(name, str((output or {}).get("Description") or ""),
+                 resolver.resolve((output or {}).get("Value"), f"Outputs.{name}.Value"))
+                for name, output in self.outputs.items()]
 
 
 class _Loader(yaml.SafeLoader):
@@ -186,16 +229,15 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
     return values
 
 
+@dataclass
 class _Resolver:
-    """Resolves intrinsic functions against the parameters, pseudo parameters and the template's functions."""
+    """Resolves intrinsic functions against the parameters, pseudo parameters and the template's resources."""
 
-    def __init__(self, parameters: Mapping[str, Any], pseudo: Mapping[str, str], refs: Mapping[str, str],
-                 attributes: Mapping[tuple[str, str], str], problems: list[str]) -> None:
-        self.parameters = parameters
-        self.pseudo = pseudo
-        self.refs = refs  # what Ref of a resource gives: a function's name, a queue's URL, a topic's ARN
-        self.attributes = attributes  # what Fn::GetAtt of (resource, attribute) gives
-        self.problems = problems
+    parameters: Mapping[str, Any]
+    pseudo: Mapping[str, str]
+    refs: Mapping[str, str]  # what Ref of a resource gives: a function's name, a queue's URL, a topic's ARN
+    attributes: Mapping[tuple[str, str], str]  # what Fn::GetAtt of (resource, attribute) gives
+    problems: list[str]
 
     def resolve(self, value: Any, where: str) -> Any:
         if isinstance(value, list):
@@ -238,7 +280,7 @@ class _Resolver:
         if (logical_id, attribute) in self.attributes:
             return self.attributes[logical_id, attribute]
         self.problems.append(f"{where}: Fn::GetAtt {logical_id}.{attribute} is not known to faas "
-                             f"(known: <Function>.Arn, <Queue>.Arn, <Queue>.QueueName, <Queue>.QueueUrl, "
+                             f"(known: <Function>.Arn, <Function>Role.Arn, <Function>Url.FunctionUrl in Outputs, <Queue>.Arn, <Queue>.QueueName, <Queue>.QueueUrl, "
                              f"<Topic>.TopicName, <Topic>.TopicArn)")
         return None
 
@@ -366,6 +408,12 @@ def _function(logical_id: str, name: str, properties: Mapping[str, Any], base_di
     if not isinstance(tags, dict):
         problems.append(f"{where}.Tags: expected a map of keys to values, not {tags!r}")
         tags = {}
+    logging = properties.get("LoggingConfig") or {}
+    if not isinstance(logging, dict):
+        problems.append(f"{where}.LoggingConfig: expected a map (LogFormat, ApplicationLogLevel, SystemLogLevel)")
+        logging = {}
+    for key in sorted(set(logging) - LOGGING_FIELDS):
+        problems.append(f"{where}.LoggingConfig.{key} is not supported (a function's log is /aws/lambda/<name>)")
     url = properties.get("FunctionUrlConfig")
     if url is not None:
         unknown_url = sorted(set(url) - {"AuthType", "Cors"})
@@ -384,7 +432,8 @@ def _function(logical_id: str, name: str, properties: Mapping[str, Any], base_di
         reserved_concurrency=_integer(properties.get("ReservedConcurrentExecutions"),
                                       f"{where}.ReservedConcurrentExecutions", problems),
         url=None if url is None else {key: url[key] for key in ("AuthType", "Cors") if key in url},
-        tags={str(k): "" if v is None else str(v) for k, v in tags.items()})
+        tags={str(k): "" if v is None else str(v) for k, v in tags.items()},
+        logging={key: str(value) for key, value in logging.items() if key in LOGGING_FIELDS})
 
 
 def _of_type(resources: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -418,34 +467,130 @@ def _queue(logical_id: str, name: str, resolver: _Resolver, resource: Mapping[st
     return QueueSpec(logical_id, name, attributes)
 
 
+def _route_api(properties: dict[str, Any], kind: str, apis: Mapping[str, ApiSpec], where: str,
+               problems: list[str], skippable: list[str]) -> bool:
+    """Whether the route can be deployed. An HttpApi or Api event's API, as the logical id of one of `apis`, in properties["ApiId"] (read before
+    resolving: Ref of an API gives its id, known only once deployed); its Auth checked against the API's."""
+    key, implicit = ("ApiId", IMPLICIT_HTTP_API) if kind == "HttpApi" else ("RestApiId", IMPLICIT_REST_API)
+    named = properties.pop(key, None)
+    if named is None:
+        properties["ApiId"] = implicit
+    elif isinstance(named, dict) and named.get("Ref") in apis and kind == "HttpApi":
+        properties["ApiId"] = named["Ref"]
+    else:
+        skippable.append(f"{where}.{key}: {named!r} is not supported: faas deploys routes of the "
+                         f"{HTTP_API} resources of the template (!Ref MyApi) and of the implicit {implicit}")
+        return False
+    auth = properties.get("Auth") or {}
+    authorizer = auth.get("Authorizer") if isinstance(auth, dict) else None
+    unknown = sorted(set(auth) - {"Authorizer", "AuthorizationScopes"}) if isinstance(auth, dict) else ["Auth"]
+    if kind == "Api" and (authorizer not in (None, "NONE") or unknown or "AuthorizationScopes" in auth):
+        skippable.append(f"{where}.Auth: {auth!r} is not supported: a REST Api event's route is open "
+                         f"(Auth: {{Authorizer: NONE}})")
+        properties.pop("Auth", None)
+    elif unknown:
+        skippable.append(f"{where}.Auth: {', '.join(unknown)} not supported (only Authorizer, AuthorizationScopes)")
+    elif authorizer not in (None, "NONE") and properties["ApiId"] in apis \
+            and authorizer not in apis[properties["ApiId"]].authorizers:
+        problems.append(f"{where}.Auth.Authorizer: {authorizer!r} is not an authorizer of "
+                        f"{properties['ApiId']} (its Auth.Authorizers)")
+    return True
+
+
 def _events(events: Mapping[str, Any], resolver: _Resolver, where: str, problems: list[str],
-            skippable: list[str]) -> list[EventSpec]:
+            skippable: list[str], apis: Mapping[str, ApiSpec]) -> list[EventSpec]:
     specs = []
     for event_id, event in events.items():
         kind = event.get("Type") if isinstance(event, dict) else None
         if kind not in EVENT_PROPERTIES:
-            skippable.append(f"{where}.{event_id}: events of type {kind} are not supported "
-                             f"(supported: {', '.join(EVENT_PROPERTIES)})")
+            why = {"S3": "faas has no S3 notifications"}.get(str(kind), "")
+            skippable.append(f"{where}.{event_id}: events of type {kind} are not supported{': ' if why else ''}"
+                             f"{why} (supported: {', '.join(EVENT_PROPERTIES)})")
             continue
-        properties = resolver.resolve(event.get("Properties") or {}, f"{where}.{event_id}.Properties")
+        raw = dict(event.get("Properties") or {})
+        api = {key: raw.pop(key) for key in ("ApiId", "RestApiId") if key in raw and kind in ROUTE_EVENTS}
+        properties = {**resolver.resolve(raw, f"{where}.{event_id}.Properties"), **api}
         required, *_ = EVENT_PROPERTIES[kind]
         for key in sorted(set(properties) - set(EVENT_PROPERTIES[kind])):
             skippable.append(f"{where}.{event_id}.Properties.{key}: not supported for {kind} events")
-        if kind not in OPTIONAL_ONLY and properties.get(required) is None:
-            problems.append(f"{where}.{event_id}.Properties.{required} missing")
+        missing = [key for key in (["Path", "Method"] if kind == "Api" else [required]) if properties.get(key) is None]
+        if kind not in OPTIONAL_ONLY and missing:
+            problems.append(f"{where}.{event_id}.Properties.{' and '.join(missing)} missing")
             continue
-        specs.append(EventSpec(event_id, kind, {key: properties[key] for key in EVENT_PROPERTIES[kind]
-                                                if key in properties}))
+        kept = {key: properties[key] for key in EVENT_PROPERTIES[kind] if key in properties}
+        if kind in ROUTE_EVENTS and not _route_api(kept, kind, apis, f"{where}.{event_id}.Properties", problems,
+                                                   skippable):
+            continue
+        specs.append(EventSpec(event_id, kind, kept))
     return specs
+
+
+def _http_api(logical_id: str, name: str, resource: Mapping[str, Any], resolver: _Resolver, problems: list[str],
+              skippable: list[str]) -> ApiSpec:
+    """An AWS::Serverless::HttpApi: its stage, CORS and JWT authorizers."""
+    where = f"Resources.{logical_id}"
+    for key in sorted(set(resource) - {"Type", "Properties", "Metadata"}):
+        skippable.append(f"{where}.{key}: not supported")
+    properties = resolver.resolve(resource.get("Properties") or {}, f"{where}.Properties")
+    for key in sorted(set(properties) - HTTP_API_PROPERTIES):
+        skippable.append(f"{where}.Properties.{key}: the property is not supported")
+    cors = properties.get("CorsConfiguration")
+    if cors is True:  # SAM's shorthand: any origin
+        cors = {"AllowOrigins": ["*"], "AllowMethods": ["*"], "AllowHeaders": ["*"]}
+    if cors is not None and not isinstance(cors, dict):
+        problems.append(f"{where}.Properties.CorsConfiguration: expected true or a map, not {cors!r}")
+        cors = None
+    auth = properties.get("Auth") or {}
+    for key in sorted(set(auth) - {"Authorizers", "DefaultAuthorizer"}):
+        skippable.append(f"{where}.Properties.Auth.{key}: not supported (only Authorizers, DefaultAuthorizer)")
+    authorizers = {}
+    for authorizer_name, authorizer in (auth.get("Authorizers") or {}).items():
+        jwt = (authorizer or {}).get("JwtConfiguration")
+        if not isinstance(jwt, dict):
+            skippable.append(f"{where}.Properties.Auth.Authorizers.{authorizer_name}: only JWT authorizers "
+                             f"(JwtConfiguration, IdentitySource) are supported")
+            continue
+        source = authorizer.get("IdentitySource") or "$request.header.Authorization"
+        authorizers[authorizer_name] = {
+            "name": authorizer_name, "authorizerType": "JWT", "identitySource": [str(source)],
+            "jwtConfiguration": {"issuer": jwt.get("issuer"), "audience": list(jwt.get("audience") or [])}}
+    default = auth.get("DefaultAuthorizer")
+    if default is not None and default not in authorizers:
+        problems.append(f"{where}.Properties.Auth.DefaultAuthorizer: {default!r} is not one of its Authorizers")
+    if cors and isinstance(cors.get("AllowMethods"), list):  # as the API keeps them, so a redeploy compares equal
+        cors = {**cors, "AllowMethods": [str(method).upper() for method in cors["AllowMethods"]]}
+    return ApiSpec(logical_id, name, str(properties.get("StageName") or DEFAULT_STAGE), "2.0",
+                   {_camel(key): value for key, value in cors.items()} if cors else None, authorizers, default)
+
+
+def _camel(key: str) -> str:
+    """CloudFormation's AllowOrigins is the API's allowOrigins."""
+    return key[:1].lower() + key[1:]
+
+
+def _implicit_apis(stack_name: str, functions: Mapping[str, Any]) -> list[ApiSpec]:
+    """The APIs SAM makes for HttpApi events and Api events that name none."""
+    kinds = {event.get("Type") for resource in functions.values()
+             for event in ((resource.get("Properties") or {}).get("Events") or {}).values()
+             if isinstance(event, dict) and not (event.get("Properties") or {}).get(
+                 "ApiId" if event.get("Type") == "HttpApi" else "RestApiId")}
+    apis = []
+    if "HttpApi" in kinds:
+        apis.append(ApiSpec(IMPLICIT_HTTP_API, stack_name, DEFAULT_STAGE, "2.0"))
+    if "Api" in kinds:
+        apis.append(ApiSpec(IMPLICIT_REST_API, default_function_name(stack_name, IMPLICIT_REST_API), REST_STAGE,
+                            "1.0"))
+    return apis
 
 
 def read(path: Path, *, stack_name: str | None = None, overrides: Mapping[str, str] | None = None,
          region: str = "us-east-1", account_id: str = "000000000000", skip_unsupported: bool = False,
-         queue_url_base: str | None = None) -> Template:
+         queue_url_base: str | None = None, default_role: str = "faas-default") -> Template:
     """The template's functions, resolved. Raises UnsupportedTemplate listing everything faas would not
     deploy; with `skip_unsupported`, only problems that leave a function undeployable raise, and the rest
     come back in `Template.skipped`. A queue's URL (its Ref) is `queue_url_base` + its name (default: AWS's
-    form; the CLI gives the platform's)."""
+    form; the CLI gives the platform's). A function without a Role runs under the role `default_role`, or,
+    with SQS events, a role of its own (<function>-role): SAM's implicit <LogicalId>Role."""
     document = load(path)
     stack_name = stack_name or path.resolve().parent.name
     problems: list[str] = []   # what faas cannot deploy: always fatal
@@ -473,11 +618,14 @@ def read(path: Path, *, stack_name: str | None = None, overrides: Mapping[str, s
     functions = _of_type(resources, FUNCTION)
     queues = _of_type(resources, QUEUE)
     topics = _of_type(resources, TOPIC)
+    http_apis = _of_type(resources, HTTP_API)
     for logical_id, resource in resources.items():
-        if logical_id not in functions and logical_id not in queues and logical_id not in topics:
+        if not any(logical_id in known for known in (functions, queues, topics, http_apis)):
             kind = resource.get("Type") if isinstance(resource, dict) else None
-            skippable.append(f"Resources.{logical_id}: the resource type {kind} is not supported "
-                             f"(supported: {FUNCTION}, {QUEUE}, {TOPIC})")
+            why = " (a REST API: faas serves Api events' routes on an HTTP API)" if kind == "AWS::Serverless::Api" \
+                else ""
+            skippable.append(f"Resources.{logical_id}: the resource type {kind} is not supported{why} "
+                             f"(supported: {FUNCTION}, {QUEUE}, {TOPIC}, {HTTP_API})")
 
     # Names first: a resource's properties may Ref or GetAtt another resource, or itself.
     bootstrap = _Resolver(parameters, pseudo, {}, {}, problems)
@@ -497,7 +645,19 @@ def read(path: Path, *, stack_name: str | None = None, overrides: Mapping[str, s
     for logical_id, name in topic_names.items():
         refs[logical_id] = f"arn:aws:sns:{region}:{account_id}:{name}"  # a topic's Ref is its ARN
         attributes.update({(logical_id, "TopicName"): name, (logical_id, "TopicArn"): refs[logical_id]})
+    for logical_id, resource in functions.items():  # SAM's implicit role, where the function names none
+        properties = resource.get("Properties") or {}
+        if "Role" not in properties and "Role" not in global_function:
+            sqs = any(isinstance(event, dict) and event.get("Type") == "SQS"
+                      for event in (properties.get("Events") or {}).values())
+            role = implicit_role_name(names[logical_id]) if sqs else default_role
+            refs[f"{logical_id}Role"] = role
+            attributes[f"{logical_id}Role", "Arn"] = f"arn:aws:iam::{account_id}:role/{role}"
     resolver = _Resolver(parameters, pseudo, refs, attributes, problems)
+    apis = {spec.logical_id: spec for spec in _implicit_apis(stack_name, functions)}
+    for logical_id, resource in http_apis.items():
+        apis[logical_id] = _http_api(logical_id, default_function_name(stack_name, logical_id), resource, resolver,
+                                     problems, skippable)
 
     queue_specs = [_queue(logical_id, queue_names[logical_id], resolver, resource, problems, skippable)
                    for logical_id, resource in queues.items()]
@@ -519,7 +679,8 @@ def read(path: Path, *, stack_name: str | None = None, overrides: Mapping[str, s
         properties = resource.get("Properties") or {}
         for key in sorted(set(properties) - FUNCTION_PROPERTIES - {"Events"}):
             skippable.append(f"{where}.Properties.{key}: the property is not supported")
-        events = _events(properties.get("Events") or {}, resolver, f"{where}.Properties.Events", problems, skippable)
+        events = _events(properties.get("Events") or {}, resolver, f"{where}.Properties.Events", problems, skippable,
+                         apis)
         merged = _merge_globals(global_function, {k: v for k, v in properties.items() if k in FUNCTION_PROPERTIES})
         resolved = resolver.resolve(merged, f"{where}.Properties")
         spec = _function(logical_id, names[logical_id], resolved, path.resolve().parent, problems)
@@ -527,7 +688,26 @@ def read(path: Path, *, stack_name: str | None = None, overrides: Mapping[str, s
             specs.append(dataclasses.replace(spec, events=events))
     if not functions:
         problems.append(f"Resources: no {FUNCTION} to deploy")
+    outputs = document.get("Outputs") or {}
+    # Checked now, printed after the deploy: the APIs' ids are known only then.
+    url_functions = [logical_id for logical_id, resource in functions.items()
+                     if (resource.get("Properties") or {}).get("FunctionUrlConfig") or global_function.get(
+                         "FunctionUrlConfig")]
+    dataclasses.replace(resolver, refs={**refs, **{logical_id: "api" for logical_id in apis}},
+                        attributes={**attributes, **{(f"{logical_id}Url", "FunctionUrl"): "url"
+                                                     for logical_id in url_functions}},
+                        problems=skippable).resolve({name: (output or {}).get("Value") for name, output
+                                                     in outputs.items()}, "Outputs")
     if problems or (skippable and not skip_unsupported):
         raise UnsupportedTemplate(path, problems + ([] if skip_unsupported else skippable))
-    return Template(path=path, stack_name=stack_name, functions=specs, queues=queue_specs,
-                    topics=topic_specs, skipped=skippable)
+    return Template(path=path, stack_name=stack_name, functions=specs, queues=queue_specs, topics=topic_specs,
+                    skipped=skippable, apis=list(apis.values()), outputs=outputs, resolver=resolver,
+                    notes=[f"Resources.{logical_id}.Properties.FailOnWarnings has no effect: it tunes CloudFormation's "
+                           f"import of an OpenAPI definition, which faas does not do"
+                           for logical_id, resource in http_apis.items()
+                           if "FailOnWarnings" in (resource.get("Properties") or {})])
+
+
+def implicit_role_name(function_name: str) -> str:
+    """The role SAM would make for a function consuming queues: <function>-role."""
+    return f"{function_name}-role"[:MAX_NAME]

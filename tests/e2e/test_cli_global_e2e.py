@@ -68,8 +68,8 @@ def function(run, home: Path) -> str:  # type: ignore[no-untyped-def]
         f"    Properties:\n      FunctionName: {name}\n      CodeUri: hello/\n      Handler: app.handler\n"
         "      Runtime: python3.13\n")
     summary = document(run("deploy", "-f", str(folder / "template.yaml"), "-o", "json"))
-    assert summary["Stack"] == "stack"
-    assert [(f["Name"], f["LogicalId"], f["Result"]) for f in summary["Functions"]] == [(name, "Hello", "created")]
+    assert summary["StackName"] == "stack" and summary["Outputs"] == [] and summary["Apis"] == []
+    assert [line.strip() for line in summary["Changes"]] == [f"created {name} (Hello)"]
     return name
 
 

@@ -41,6 +41,11 @@ def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[
     return result
 
 
+def summary(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """What a deploy did: its lines before the template's Outputs."""
+    return result.stdout.split("Outputs:\n", 1)[0].splitlines()
+
+
 def sample(tmp_path: Path, name: str) -> Path:
     folder = tmp_path / name
     shutil.copytree(SAMPLES / name, folder)
@@ -51,43 +56,88 @@ def function_names(lam) -> set[str]:  # type: ignore[no-untyped-def]
     return {f["FunctionName"] for f in lam.list_functions()["Functions"]}
 
 
-def test_hello_world_python_is_refused_then_deployed_without_its_api_event(run, lam, tmp_path):  # type: ignore[no-untyped-def]
+def api_line(line: str, verb: str, name: str, stage: str) -> tuple[str, str]:
+    """(API id, endpoint) from `  <verb> HTTP API <id> (<name>): <endpoint>/<stage>`."""
+    prefix = f"  {verb} HTTP API "
+    assert line.startswith(prefix) and line.endswith(f"/{stage}"), line
+    api_id, described, url = line.removeprefix(prefix).split(" ")
+    assert described == f"({name}):" and url.startswith("http") and f"{api_id}.execute-api." in url, line
+    return api_id, url.removesuffix(f"/{stage}")
+
+
+REST_NOTE = ("note: faas has no REST APIs: the Api events are routes of the HTTP API {} with payload format 1.0 "
+             "(the event a REST API sends), at the stage Prod")
+
+
+def hello_world_outputs(api_id: str, endpoint: str, name: str) -> list[str]:
+    return ["Outputs:",
+            f"  HelloWorldApi: https://{api_id}.execute-api.us-east-1.amazonaws.com/Prod/hello/  "
+            f"(API Gateway endpoint URL for Prod stage for Hello World function)",
+            f"    on faas: {endpoint}/Prod/hello",
+            f"  HelloWorldFunction: arn:aws:lambda:us-east-1:000000000000:function:{name}  "
+            f"(Hello World Lambda Function ARN)",
+            "  HelloWorldFunctionIamRole: arn:aws:iam::000000000000:role/faas-default  "
+            "(Implicit IAM Role created for Hello World function)"]
+
+
+def test_hello_world_python_deploys_as_sam_init_wrote_it_and_answers_through_its_api(run, lam, server, tmp_path):  # type: ignore[no-untyped-def]
     folder = sample(tmp_path, "hello-python")
     stack = unique("hello-py")
-    refused = run("deploy", "-f", str(folder / "template.yaml"), "--stack-name", stack)
-    assert refused.returncode == 2, refused
-    assert refused.stderr.splitlines() == [
-        f"error: {folder / 'template.yaml'} asks for what faas does not deploy:",
-        "  - Globals.Function.LoggingConfig: the property is not supported",
-        "  - Resources.HelloWorldFunction.Properties.Events.HelloWorld: events of type Api are not supported (supported: SQS, Schedule, SNS, EventBridgeRule, ScheduleV2, HttpApi)",
-    ]
-    assert f"{stack}-HelloWorldFunction" not in function_names(lam)  # nothing was touched
-
-    deployed = ok(run("deploy", "-f", str(folder / "template.yaml"), "--stack-name", stack, "--skip-unsupported"))
     name = f"{stack}-HelloWorldFunction"
-    assert deployed.stdout.splitlines() == [f"stack {stack} ({folder / 'template.yaml'})",
-                                            f"  created {name} (HelloWorldFunction)"]
-    assert deployed.stderr.splitlines() == [
-        "warning: not deployed: Globals.Function.LoggingConfig: the property is not supported",
-        "warning: not deployed: Resources.HelloWorldFunction.Properties.Events.HelloWorld: "
-        "events of type Api are not supported (supported: SQS, Schedule, SNS, EventBridgeRule, ScheduleV2, HttpApi)",
-    ]
+    deployed = ok(run("deploy", "-f", str(folder / "template.yaml"), "--stack-name", stack))
+    lines = deployed.stdout.splitlines()
+    assert lines[0] == f"stack {stack} ({folder / 'template.yaml'})"
+    api_id, endpoint = api_line(lines[1], "created", f"{stack}-ServerlessRestApi", "Prod")
+    assert lines[2:] == [f"  created {name} (HelloWorldFunction)",
+                         "    created Api event HelloWorld (GET /hello)",
+                         *hello_world_outputs(api_id, endpoint, name)]
+    assert deployed.stderr.splitlines() == [REST_NOTE.format(api_id)]
     configuration = lam.get_function(FunctionName=name)["Configuration"]
     assert (configuration["Runtime"], configuration["Handler"]) == ("python3.13", "app.lambda_handler")
     assert (configuration["MemorySize"], configuration["Timeout"]) == (128, 3)
-    result = json.loads(ok(run("invoke", name)).stdout)
-    assert result == {"statusCode": 200, "body": json.dumps({"message": "hello world"})}
+    assert configuration["LoggingConfig"]["LogFormat"] == "JSON"  # Globals.Function.LoggingConfig
+
+    # what `curl <HelloWorldApi>` does on AWS: GET /Prod/hello through the API, a REST-shaped (1.0) event
+    status, _, body = server.request("GET", f"/execute-api/{api_id}/Prod/hello", sign=False)
+    assert status == 200, body
+    assert json.loads(body) == {"message": "hello world"}
+
+    again = ok(run("deploy", "-f", str(folder / "template.yaml"), "--stack-name", stack)).stdout.splitlines()
+    assert again[1:] == [f"  unchanged HTTP API {api_id} ({stack}-ServerlessRestApi): {endpoint}/Prod",
+                         f"  unchanged {name} (HelloWorldFunction)",
+                         "    unchanged Api event HelloWorld (GET /hello)",
+                         *hello_world_outputs(api_id, endpoint, name)]
+
+    # -o json: one document on stdout, the lines on stderr
+    as_json = ok(run("deploy", "-f", str(folder / "template.yaml"), "--stack-name", stack, "-o", "json"))
+    assert json.loads(as_json.stdout) == {
+        "StackName": stack, "Template": str(folder / "template.yaml"),
+        "Changes": [f"unchanged HTTP API {api_id} ({stack}-ServerlessRestApi): {endpoint}/Prod",
+                    f"unchanged {name} (HelloWorldFunction)", "unchanged Api event HelloWorld (GET /hello)"],
+        "Apis": [{"LogicalId": "ServerlessRestApi", "ApiId": api_id, "Url": f"{endpoint}/Prod"}],
+        "Outputs": [
+            {"OutputKey": "HelloWorldApi", "OutputValue": f"https://{api_id}.execute-api.us-east-1.amazonaws.com/Prod/hello/",
+             "Description": "API Gateway endpoint URL for Prod stage for Hello World function"},
+            {"OutputKey": "HelloWorldFunction", "OutputValue": f"arn:aws:lambda:us-east-1:000000000000:function:{name}",
+             "Description": "Hello World Lambda Function ARN"},
+            {"OutputKey": "HelloWorldFunctionIamRole", "OutputValue": "arn:aws:iam::000000000000:role/faas-default",
+             "Description": "Implicit IAM Role created for Hello World function"}]}
+    assert [line for line in as_json.stderr.splitlines() if not line.startswith("note: ")] == again
 
 
-def test_hello_world_nodejs_deploys_from_the_template_in_the_current_folder(run, lam, tmp_path):  # type: ignore[no-untyped-def]
+def test_hello_world_nodejs_deploys_from_the_template_in_the_current_folder(run, lam, server, tmp_path):  # type: ignore[no-untyped-def]
     folder = sample(tmp_path, "hello-node")
     stack = unique("hello-node")
-    deployed = ok(run("deploy", "--stack-name", stack, "--skip-unsupported", cwd=folder))
+    deployed = summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))
     name = f"{stack}-HelloWorldFunction"
-    assert f"  created {name} (HelloWorldFunction)" in deployed.stdout.splitlines()
+    api_id, _ = api_line(deployed[1], "created", f"{stack}-ServerlessRestApi", "Prod")
+    assert deployed[2:] == [f"  created {name} (HelloWorldFunction)", "    created Api event HelloWorld (GET /hello)"]
     assert lam.get_function(FunctionName=name)["Configuration"]["Runtime"] == "nodejs20.x"
-    result = json.loads(ok(run("invoke", name, "--payload", '{"httpMethod": "GET", "path": "/hello"}')).stdout)
-    assert result == {"statusCode": 200, "body": json.dumps({"message": "hello world"}, separators=(",", ":"))}
+    status, _, body = server.request("GET", f"/execute-api/{api_id}/Prod/hello?name=x", sign=False)
+    assert status == 200, body
+    assert json.loads(body) == {"message": "hello world"}
+    status, _, body = server.request("POST", f"/execute-api/{api_id}/Prod/hello", sign=False)
+    assert status == 404, body  # the route is GET /hello only
 
 
 def test_a_url_function_with_parameters_globals_concurrency_and_a_public_url(run, lam, server, tmp_path):  # type: ignore[no-untyped-def]
@@ -117,6 +167,31 @@ def test_a_url_function_with_parameters_globals_concurrency_and_a_public_url(run
     assert json.loads(body) == {"message": "Howdy, web!", "stage": "prod", "region": "us-east-1", "memory": "256"}
 
 
+def test_layers_and_s3_events_are_refused_by_name_and_nothing_is_deployed(run, lam, tmp_path):  # type: ignore[no-untyped-def]
+    folder = sample(tmp_path, "hello-python")
+    stack = unique("s3")
+    template = folder / "template.yaml"
+    template.write_text(template.read_text().replace("      Events:\n", """      Layers:
+        - arn:aws:lambda:us-east-1:000000000000:layer:shared:1
+      Events:
+        Upload:
+          Type: S3
+          Properties:
+            Bucket: uploads
+            Events: s3:ObjectCreated:*
+"""))
+    refused = run("deploy", "--stack-name", stack, cwd=folder)
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines()[1:] == [
+        "  - Resources.HelloWorldFunction.Properties.Layers: ['arn:aws:lambda:us-east-1:000000000000:layer:shared:1'] "
+        "is not supported: faas has no layers (only [])",
+        "  - Resources.HelloWorldFunction.Properties.Events.Upload: events of type S3 are not supported: faas has no "
+        "S3 notifications (supported: SQS, Schedule, SNS, EventBridgeRule, ScheduleV2, HttpApi, Api)"]
+    # layers would leave the function wrong: refused even with --skip-unsupported
+    assert run("deploy", "--stack-name", stack, "--skip-unsupported", cwd=folder).returncode == 2
+    assert not any(name.startswith(stack) for name in function_names(lam))
+
+
 def test_bad_parameter_overrides_are_refused_before_anything_is_deployed(run, lam, tmp_path):  # type: ignore[no-untyped-def]
     folder = sample(tmp_path, "url-function")
     stack = unique("web")
@@ -135,9 +210,11 @@ def test_a_redeploy_changes_only_what_changed_and_prune_removes_what_vanished(ru
     ok(run("deploy", "--stack-name", other_stack, "--skip-unsupported", cwd=sample(tmp_path, "hello-node")))
     stack = unique("redeploy")
     name = f"{stack}-HelloWorldFunction"
+    template = folder / "template.yaml"
+    template.write_text(template.read_text().split("      Events:")[0])  # the function alone
 
     def deploy(*extra: str) -> list[str]:
-        return ok(run("deploy", "--stack-name", stack, "--skip-unsupported", *extra, cwd=folder)).stdout.splitlines()[1:]
+        return summary(ok(run("deploy", "--stack-name", stack, *extra, cwd=folder)))[1:]
 
     assert deploy() == [f"  created {name} (HelloWorldFunction)"]
     first = lam.get_function(FunctionName=name)
@@ -153,7 +230,6 @@ def test_a_redeploy_changes_only_what_changed_and_prune_removes_what_vanished(ru
     assert deploy() == [f"  updated {name} (HelloWorldFunction): code"]
     assert json.loads(json.loads(ok(run("invoke", name)).stdout)["body"]) == {"message": "hello again"}
 
-    template = folder / "template.yaml"
     template.write_text(template.read_text().replace("Timeout: 3", "Timeout: 7"))
     assert deploy() == [f"  updated {name} (HelloWorldFunction): configuration (timeout)"]
     assert lam.get_function(FunctionName=name)["Configuration"]["Timeout"] == 7
@@ -162,9 +238,9 @@ def test_a_redeploy_changes_only_what_changed_and_prune_removes_what_vanished(ru
     template.write_text(template.read_text().replace("HelloWorldFunction:", "GreetingFunction:"))
     renamed = f"{stack}-GreetingFunction"
     assert deploy() == [f"  created {renamed} (GreetingFunction)",
-                        f"  kept {name}: no longer in the template; --prune deletes it"]
+                        f"  kept function {name}: no longer in the template; --prune deletes it"]
     assert deploy("--prune") == [f"  unchanged {renamed} (GreetingFunction)",
-                                 f"  deleted {name} (no longer in the template)"]
+                                 f"  deleted function {name} (no longer in the template)"]
     names = function_names(lam)
     assert renamed in names and name not in names
     assert f"{other_stack}-HelloWorldFunction" in names  # another stack's function is not this stack's to prune
@@ -199,7 +275,7 @@ def wait_for_log(run, name: str, text: str, timeout: float) -> str:  # type: ign
 def test_an_sqs_consumer_gets_its_queue_and_its_messages(run, lam, server, tmp_path):  # type: ignore[no-untyped-def]
     folder = sample(tmp_path, "sqs-consumer")
     stack = unique("sqs")
-    deployed = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    deployed = summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))
     queue, name = f"{stack}-MySqsQueue", f"{stack}-MySQSQueueFunction"
     assert deployed[1:] == [f"  created queue {queue} (MySqsQueue)",
                             f"  created {name} (MySQSQueueFunction)",
@@ -219,14 +295,14 @@ def test_an_sqs_consumer_gets_its_queue_and_its_messages(run, lam, server, tmp_p
     ok(run("queues", "send", queue, "--body", "order 42"))
     wait_for_log(run, name, ": order 42", timeout=60)
 
-    again = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    again = summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))
     assert again[1:] == [f"  unchanged queue {queue} (MySqsQueue)",
                          f"  unchanged {name} (MySQSQueueFunction)",
                          f"    unchanged SQS event MySQSEvent ({queue})"]
     template = folder / "template.yaml"
     template.write_text(template.read_text().replace("BatchSize: 10", "BatchSize: 5")
                         .replace("VisibilityTimeout: 60", "VisibilityTimeout: 90"))
-    changed = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    changed = summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))
     assert changed[1:] == [f"  updated queue {queue} (MySqsQueue)",
                            f"  unchanged {name} (MySQSQueueFunction)",
                            f"    updated SQS event MySQSEvent ({queue})"]
@@ -238,22 +314,22 @@ def test_a_scheduled_job_runs_on_its_schedule(run, lam, tmp_path):  # type: igno
     folder = sample(tmp_path, "scheduled-job")
     stack = unique("cron")
     name = f"{stack}-ScheduledFunction"
-    deployed = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    deployed = summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))
     assert deployed[1:] == [f"  created {name} (ScheduledFunction)",
                             f"    created Schedule event CloudWatchEvent (rule {name}-CloudWatchEvent)"]
     # rate(1 minute): the rule's first run comes within a minute of its creation
     wait_for_log(run, name, "running scheduled job cleanup", timeout=150)
-    again = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    again = summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))
     assert again[1:] == [f"  unchanged {name} (ScheduledFunction)",
                          f"    unchanged Schedule event CloudWatchEvent (rule {name}-CloudWatchEvent)"]
     # the event dropped from the template: its rule goes too
     template = folder / "template.yaml"
     template.write_text(template.read_text().split("      Events:")[0])
-    dropped = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    dropped = summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))
     assert dropped[1:] == [f"  unchanged {name} (ScheduledFunction)",
                            f"    removed rule {name}-CloudWatchEvent (no longer an event of the function)"]
     assert f"{name}-CloudWatchEvent" not in ok(run("rules", "ls")).stdout
-    assert ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()[1:] == [
+    assert summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))[1:] == [
         f"  unchanged {name} (ScheduledFunction)"]
 
 
@@ -261,14 +337,14 @@ def test_an_sns_consumer_gets_its_topic_and_its_notifications(run, lam, tmp_path
     folder = sample(tmp_path, "sns-consumer")
     stack = unique("sns")
     topic, name = f"{stack}-MySnsTopic", f"{stack}-TopicConsumerFunction"
-    deployed = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    deployed = summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))
     assert deployed[1:] == [f"  created topic {topic} (MySnsTopic)",
                             f"  created {name} (TopicConsumerFunction)",
                             f"    created SNS event SNSEvent ({topic})"]
     ok(run("topics", "publish", topic, "--message", "disk full"))
     wait_for_log(run, name, "received notification: disk full", timeout=60)
 
-    again = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    again = summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))
     assert again[1:] == [f"  unchanged topic {topic} (MySnsTopic)",
                          f"  unchanged {name} (TopicConsumerFunction)",
                          f"    unchanged SNS event SNSEvent ({topic})"]
@@ -277,14 +353,14 @@ def test_an_sns_consumer_gets_its_topic_and_its_notifications(run, lam, tmp_path
     template.write_text(template.read_text().replace(
         "            Topic: !Ref MySnsTopic\n",
         "            Topic: !Ref MySnsTopic\n            FilterPolicy:\n              level: [error]\n"))
-    changed = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    changed = summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))
     assert changed[1:] == [f"  unchanged topic {topic} (MySnsTopic)",
                            f"  unchanged {name} (TopicConsumerFunction)",
                            f"    updated SNS event SNSEvent ({topic})"]
-    again = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    again = summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))
     assert again[-1] == f"    unchanged SNS event SNSEvent ({topic})"
     template.write_text(template.read_text().split("      Events:")[0])
-    dropped = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    dropped = summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))
     assert dropped[1:] == [f"  unchanged topic {topic} (MySnsTopic)",
                            f"  unchanged {name} (TopicConsumerFunction)",
                            f"    removed the subscription to {topic} (no longer an event of the function)"]
@@ -296,27 +372,38 @@ def test_an_eventbridge_consumer_gets_the_events_its_rule_matches(run, lam, tmp_
     stack = unique("bus")
     name = f"{stack}-ConsumerFunction"
     rule = f"{name}-Trigger"
-    deployed = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    deployed = summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))
     assert deployed[1:] == [f"  created {name} (ConsumerFunction)",
                             f"    created EventBridgeRule event Trigger (rule {rule})"]
     ok(run("events", "put", "--source", "demo.orders", "--detail-type", "Order Placed", "--detail", '{"id": 7}'))
     wait_for_log(run, name, "order 7 from demo.orders", timeout=60)
 
-    again = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    again = summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))
     assert again[1:] == [f"  unchanged {name} (ConsumerFunction)",
                          f"    unchanged EventBridgeRule event Trigger (rule {rule})"]
     template = folder / "template.yaml"
     template.write_text(template.read_text().replace("- Order Placed", "- Order Shipped"))
-    changed = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    changed = summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))
     assert changed[-1] == f"    updated EventBridgeRule event Trigger (rule {rule})"
+
+    # the function renamed in the template: the old one is pruned with its rule
+    template.write_text(template.read_text().replace("ConsumerFunction", "HandlerFunction"))
+    renamed = f"{stack}-HandlerFunction"
+    pruned = summary(ok(run("deploy", "--stack-name", stack, "--prune", cwd=folder)))
+    assert pruned[1:] == [f"  created {renamed} (HandlerFunction)",
+                          f"    created EventBridgeRule event Trigger (rule {renamed}-Trigger)",
+                          f"  deleted function {name} (no longer in the template)",
+                          f"    removed rule {rule} (no longer an event of the function)"]
+    rules = ok(run("rules", "ls")).stdout
+    assert rule not in rules and f"{renamed}-Trigger" in rules
 
 
 def test_an_http_api_routes_to_its_function(run, lam, server, tmp_path):  # type: ignore[no-untyped-def]
     folder = sample(tmp_path, "http-api")
     stack = unique("api")
     name = f"{stack}-AppFunction"
-    deployed = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
-    assert deployed[1].startswith(f"  created HTTP API ") and f"({stack}): http://" in deployed[1]
+    deployed = summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))
+    assert deployed[1].startswith("  created HTTP API ") and f"({stack}): http://" in deployed[1]
     api_id = deployed[1].split()[3]
     assert deployed[2:] == [f"  created {name} (AppFunction)",
                             "    created HttpApi event GetItem (GET /items/{id})"]
@@ -324,7 +411,7 @@ def test_an_http_api_routes_to_its_function(run, lam, server, tmp_path):  # type
     assert status == 200, body
     assert json.loads(body) == {"id": "7", "route": "GET /items/{id}"}
 
-    again = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    again = summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))
     assert again[1:] == [f"  unchanged HTTP API {api_id} ({stack}): {deployed[1].rsplit(' ', 1)[-1]}",
                          f"  unchanged {name} (AppFunction)",
                          "    unchanged HttpApi event GetItem (GET /items/{id})"]
@@ -335,7 +422,7 @@ def test_a_scheduler_job_runs_under_a_role_of_its_own(run, lam, server, tmp_path
     stack = unique("sched")
     name = f"{stack}-ReportFunction"
     schedule = f"{name}-EveryMinute"
-    deployed = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    deployed = summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))
     assert deployed[1:] == [f"  created {name} (ReportFunction)",
                             f"    created ScheduleV2 event EveryMinute (schedule {schedule})"]
     # No RoleArn: as SAM does, the schedule gets a role allowed to invoke the function, and only that
@@ -343,12 +430,84 @@ def test_a_scheduler_job_runs_under_a_role_of_its_own(run, lam, server, tmp_path
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["lambda:InvokeFunction"],
                                                 "Resource": [f"arn:aws:lambda:us-east-1:000000000000:function:{name}"]}]}}
     wait_for_log(run, name, "building the minutely report", timeout=150)
-    again = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    again = summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))
     assert again[1:] == [f"  unchanged {name} (ReportFunction)",
                          f"    unchanged ScheduleV2 event EveryMinute (schedule {schedule})"]
     template = folder / "template.yaml"
     template.write_text(template.read_text().split("      Events:")[0])
-    dropped = ok(run("deploy", "--stack-name", stack, cwd=folder)).stdout.splitlines()
+    dropped = summary(ok(run("deploy", "--stack-name", stack, cwd=folder)))
     assert dropped[1:] == [f"  unchanged {name} (ReportFunction)",
                            f"    removed schedule {schedule} (no longer an event of the function)"]
     assert schedule not in ok(run("schedules", "ls")).stdout
+
+
+def test_an_http_api_resource_with_a_jwt_authorizer_and_what_leaves_the_template(run, lam, server, tmp_path):  # type: ignore[no-untyped-def]
+    folder = sample(tmp_path, "http-api-jwt")
+    stack = unique("jwt")
+    name, queue, topic = f"{stack}-ItemsFunction", f"{stack}-OrdersQueue", f"{stack}-AlertsTopic"
+    ok(run("queues", "create", f"{stack}-OrdersQueueOfMine"))  # not the stack's: never pruned
+    template = folder / "template.yaml"
+
+    def deploy(*extra: str) -> subprocess.CompletedProcess[str]:
+        return ok(run("deploy", "--stack-name", stack, "--parameter-overrides", "IssuerUrl=http://127.0.0.1:9/",
+                      *extra, cwd=folder))
+
+    first = deploy()
+    assert first.stderr.splitlines() == [
+        "note: Resources.MyHttpApi.Properties.FailOnWarnings has no effect: it tunes CloudFormation's import of an "
+        "OpenAPI definition, which faas does not do"]
+    lines = first.stdout.splitlines()
+    api_id, endpoint = api_line(lines[3], "created", f"{stack}-MyHttpApi", "v1")
+    assert lines[1:3] + lines[4:] == [f"  created queue {queue} (OrdersQueue)",
+                                      f"  created topic {topic} (AlertsTopic)",
+                                      f"  created {name} (ItemsFunction)",
+                         "    created HttpApi event ListItems (GET /items)",
+                         "    created HttpApi event Health (GET /health)",
+                         "Outputs:",
+                         f"  ApiUrl: https://{api_id}.execute-api.us-east-1.amazonaws.com/v1/  (The API's URL)",
+                         f"    on faas: {endpoint}/v1"]
+    status, headers, body = server.request("GET", f"/execute-api/{api_id}/v1/health", sign=False,
+                                           headers={"Origin": "https://example.com"})
+    assert (status, json.loads(body)) == (200, {"route": "GET /health"})
+    assert dict(headers).get("Access-Control-Allow-Origin") == "https://example.com"  # its CorsConfiguration
+    status, _, body = server.request("GET", f"/execute-api/{api_id}/v1/items", sign=False)
+    assert status == 401, body  # the DefaultAuthorizer: no token, no answer
+
+    again = summary(deploy())
+    assert again[1:] == [f"  unchanged queue {queue} (OrdersQueue)",
+                         f"  unchanged topic {topic} (AlertsTopic)",
+                         f"  unchanged HTTP API {api_id} ({stack}-MyHttpApi): {endpoint}/v1",
+                         f"  unchanged {name} (ItemsFunction)",
+                         "    unchanged HttpApi event ListItems (GET /items)",
+                         "    unchanged HttpApi event Health (GET /health)"]
+
+    # The Health event, the queue and the topic leave the template: the route goes at once (the API is the
+    # stack's), the queue and the topic with --prune
+    text = template.read_text()
+    text = text.replace(text[text.index("        Health:"):text.index("  OrdersQueue:")], "\n")
+    template.write_text(text.split("  OrdersQueue:")[0] + "Outputs:" + text.split("Outputs:")[1])
+    dropped = summary(deploy())
+    assert dropped[4:] == ["  removed route GET /health of MyHttpApi (no longer in the template)",
+                           f"  kept queue {queue}: no longer in the template; --prune deletes it",
+                           f"  kept topic {topic}: no longer in the template; --prune deletes it"]
+    status, _, _ = server.request("GET", f"/execute-api/{api_id}/v1/health", sign=False)
+    assert status == 404
+    assert queue in ok(run("queues", "ls")).stdout
+    pruned = summary(deploy("--prune"))
+    assert pruned[4:] == [f"  deleted queue {queue} (no longer in the template)",
+                          f"  deleted topic {topic} (no longer in the template)"]
+    queues = ok(run("queues", "ls")).stdout
+    assert queue not in queues.split() and f"{stack}-OrdersQueueOfMine" in queues
+    assert topic not in ok(run("topics", "ls")).stdout
+
+    # the API itself leaves: kept, then deleted with --prune
+    text = template.read_text()
+    template.write_text(text[:text.index("  MyHttpApi:")] + text[text.index("  ItemsFunction:"):text.index(
+        "      Events:")])
+    kept = summary(deploy())
+    assert kept[1:] == [f"  unchanged {name} (ItemsFunction)",
+                        f"  kept HTTP API {api_id} ({stack}-MyHttpApi): no longer in the template; --prune deletes it"]
+    assert summary(deploy("--prune"))[2:] == [f"  deleted HTTP API {api_id} ({stack}-MyHttpApi) (no longer in the "
+                                              "template)"]
+    status, _, _ = server.request("GET", f"/execute-api/{api_id}/v1/items", sign=False)
+    assert status == 404
