@@ -172,7 +172,7 @@ def _complete(script: Path, *words: str) -> list[str]:
 def test_bash_completion_offers_verbs_options_and_choices(run, home: Path) -> None:  # type: ignore[no-untyped-def]
     script = home / "faas.bash"
     script.write_text(ok(run("completion", "bash")).stdout)
-    assert _complete(script, "faas", "de") == ["deploy"]
+    assert _complete(script, "faas", "de") == ["deploy", "describe"]
     assert _complete(script, "faas", "deploy", "--ru") == ["--runtime"]
     assert _complete(script, "faas", "url", "") == ["create", "get", "rm"]
     assert _complete(script, "faas", "queues", "list", "-o", "j") == ["json"]  # an alias leads there too
@@ -192,7 +192,7 @@ def test_zsh_completion_script(run, home: Path) -> None:  # type: ignore[no-unty
 
 def test_old_verb_names_still_work(run, function: str) -> None:  # type: ignore[no-untyped-def]
     ok(run("url", "create", function, "--auth-type", "NONE"))  # adds two statements to the function's policy
-    assert json.loads(ok(run("url", "show", function)).stdout)["AuthType"] == "NONE"
+    assert json.loads(ok(run("url", "show", function, "-o", "json")).stdout)["AuthType"] == "NONE"
     statements = json.loads(ok(run("permissions", "show", function)).stdout)["Statement"]
     assert {"FunctionURLAllowPublicAccess", "FunctionURLAllowInvokeAction"} <= {s["Sid"] for s in statements}
     ok(run("url", "delete", function))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from faas.cli import sam
-from faas.cli.sam_sources import route_key
+from faas.cli.sam_apis import route_key
 from faas.sam.template import EventSpec, FunctionSpec
 
 ROLE = "arn:aws:iam::000000000000:role/faas-default"
@@ -13,7 +13,8 @@ ROLE = "arn:aws:iam::000000000000:role/faas-default"
 
 def deployed(**fields: object) -> dict[str, object]:
     configuration = {"Runtime": "python3.13", "Handler": "app.handler", "Role": ROLE, "MemorySize": 128,
-                     "Timeout": 3, "Description": "", "Environment": {"Variables": {"A": "1"}}}
+                     "Timeout": 3, "Description": "", "Environment": {"Variables": {"A": "1"}},
+                     "LoggingConfig": {"LogFormat": "Text", "LogGroup": "/aws/lambda/s-Fn"}}
     configuration.update(fields)
     return configuration
 
