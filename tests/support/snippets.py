@@ -5,7 +5,9 @@ second machine) is skipped only by a visible marker on the line before its fence
 
     <!-- not tested: why -->
 
-and a marker without a reason is an error, so every skip says why.
+and a marker without a reason is an error, so every skip says why. A Python snippet that goes on with the
+names of the one before it says so with `<!-- continues the snippet above -->`: it runs in one process
+after that snippet, which runs again first (so that snippet must be safe to run twice).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ SHELL = ("sh", "bash", "console")
 PYTHON = ("python",)
 FENCE = re.compile(r"^ *```(?P<lang>[\w-]*)\s*$")
 MARKER = re.compile(r"^\s*<!--\s*not tested:(?P<reason>.*?)-->\s*$")
+CONTINUES = re.compile(r"^\s*<!--\s*continues the snippet above\s*-->\s*$")
 # Snippets are written for a server at the default address; the test server listens elsewhere.
 DEFAULT_ENDPOINT = "http://127.0.0.1:9000"
 
@@ -34,6 +37,7 @@ class Snippet:
     lang: str
     text: str
     skip_reason: str | None  # None: run it; "" is a marker without a reason
+    continues: bool = False  # runs after the snippet before it, in the same process
 
     @property
     def where(self) -> str:
@@ -56,8 +60,10 @@ def snippets(path: Path) -> list[Snippet]:
             end += 1
         if lang in SHELL + PYTHON:
             body = textwrap.dedent("\n".join(lines[index + 1:end])) + "\n"
-            marker = MARKER.match(lines[index - 1]) if index else None
-            found.append(Snippet(path, index + 1, lang, body, marker["reason"].strip() if marker else None))
+            before = lines[index - 1] if index else ""
+            marker = MARKER.match(before)
+            found.append(Snippet(path, index + 1, lang, body, marker["reason"].strip() if marker else None,
+                                 bool(CONTINUES.match(before))))
         index = end + 1
     return found
 
@@ -83,6 +89,7 @@ class Terminal:
         aws.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m awscli "$@"\n')
         aws.chmod(0o755)
         self.env_file = root / "env"
+        self.last_python = ""  # what a snippet that continues the one above runs first
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FAAS_"))}
         self.env.update({"HOME": str(self.home), "FAAS_DATA_DIR": str(data_dir), "PYTHONPATH": str(repo),
                          "PATH": os.pathsep.join([str(tools), str(Path(sys.executable).parent),
@@ -93,7 +100,9 @@ class Terminal:
 
     def run(self, snippet: Snippet, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         if snippet.lang in PYTHON:
-            command = [sys.executable, "-c", self.script(snippet)]
+            code = (self.last_python if snippet.continues else "") + self.script(snippet)
+            self.last_python = code
+            command = [sys.executable, "-c", code]
         else:  # `set -e` for each line; variables set (-a exports them) are kept for the next snippet
             command = ["bash", "-e", "-a", "-o", "pipefail", "-c",
                        self.script(snippet) + f'\nenv -0 > "{self.env_file}"\n']
