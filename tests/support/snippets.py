@@ -91,7 +91,10 @@ class Terminal:
         self.env_file = root / "env"
         self.last_python = ""  # what a snippet that continues the one above runs first
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FAAS_"))}
-        self.env.update({"HOME": str(self.home), "FAAS_DATA_DIR": str(data_dir), "PYTHONPATH": str(repo),
+        # The HOME is new, but `faas build`'s dependency cache stays the runner's: PyPI is asked once, not each run.
+        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        self.env.update({"HOME": str(self.home), "XDG_CACHE_HOME": cache, "FAAS_DATA_DIR": str(data_dir),
+                         "PYTHONPATH": str(repo),
                          "PATH": os.pathsep.join([str(tools), str(Path(sys.executable).parent),
                                                   os.environ.get("PATH", "")])})
 
