@@ -4,6 +4,8 @@ This module wires the verbs' modules into one parser and turns their errors into
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import importlib.metadata
 from collections.abc import Sequence
 
@@ -97,3 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print_to_stderr("interrupted")
         return 130
+    except BrokenPipeError:
+        # The reader of stdout stopped reading (`faas url create NAME | head -n 1`): what it wanted, it has.
+        # Later writes (and the interpreter's final flush) go nowhere instead of ending in a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Server, unique
+from tests.e2e.conftest import REPO, Server, unique
 
 pytestmark = pytest.mark.docker
 
 SAMPLES = Path(__file__).resolve().parent / "sam"
+# `sam init`'s Python hello-world is an example too, which README.md deploys.
+SOURCES = {"hello-python": REPO / "examples" / "sam-init-hello"}
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,7 @@ def summary(result: subprocess.CompletedProcess[str]) -> list[str]:
 
 def sample(tmp_path: Path, name: str) -> Path:
     folder = tmp_path / name
-    shutil.copytree(SAMPLES / name, folder)
+    shutil.copytree(SOURCES.get(name, SAMPLES / name), folder)
     return folder
 
 

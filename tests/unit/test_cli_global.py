@@ -168,3 +168,15 @@ def test_ready_line_exports_a_data_dir_that_is_not_the_default(tmp_path: Path) -
     assert server.ready_line(custom, "http://127.0.0.1:1").endswith(
         f"; for the faas CLI: export FAAS_DATA_DIR='{tmp_path / 'my data'}'")
     assert "FAAS_DATA_DIR" not in server.ready_line(settings.load({}), "http://127.0.0.1:1")
+
+
+def test_a_reader_that_stops_reading_is_no_error(tmp_path) -> None:
+    """`faas ... | head -n 1`: the rest of the output goes nowhere, with no traceback and exit status 0."""
+    import subprocess
+    import sys
+    script = ("import sys\nfrom faas.cli import main\nimport faas.cli.functions as f\n"
+              "def run(args):\n    for _ in range(100000):\n        print('line')\n    return 0\n"
+              "f.cmd_ls = run\nsys.exit(main(['ls']))\n")  # a verb with more output than a pipe holds
+    result = subprocess.run(f"{sys.executable} -c \"{script}\" | head -n 1", shell=True, capture_output=True,
+                            text=True, timeout=60, executable="/bin/bash")
+    assert result.stdout == "line\n" and "Traceback" not in result.stderr, result.stderr

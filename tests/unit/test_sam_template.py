@@ -50,23 +50,26 @@ def test_not_yaml_or_no_resources_is_a_clear_error(tmp_path):
         sam.load(tmp_path / "missing.yaml")
 
 
+HELLO_PYTHON = Path(__file__).resolve().parents[2] / "examples" / "sam-init-hello"  # sam init's, as it is
+
+
 def test_hello_world_python_maps_its_api_event_to_a_route_of_an_http_api_at_stage_prod():
-    template = sam.read(SAMPLES / "hello-python" / "template.yaml")
-    assert template.stack_name == "hello-python"  # the template's folder
+    template = sam.read(HELLO_PYTHON / "template.yaml")
+    assert template.stack_name == "sam-init-hello"  # the template's folder
     assert template.skipped == []
     (spec,) = template.functions
     assert spec == sam.FunctionSpec(
-        logical_id="HelloWorldFunction", name="hello-python-HelloWorldFunction",
-        code_uri=(SAMPLES / "hello-python" / "hello_world").resolve(), handler="app.lambda_handler",
+        logical_id="HelloWorldFunction", name="sam-init-hello-HelloWorldFunction",
+        code_uri=(HELLO_PYTHON / "hello_world").resolve(), handler="app.lambda_handler",
         runtime="python3.13", memory_size=128, timeout=3, logging={"LogFormat": "JSON"},
         events=[sam.EventSpec("HelloWorld", "Api", {"Path": "/hello", "Method": "get", "ApiId": "ServerlessRestApi"})])
     # SAM's implicit ServerlessRestApi: an HTTP API with payload format 1.0 and SAM's stage Prod
-    assert template.apis == [sam.ApiSpec("ServerlessRestApi", "hello-python-ServerlessRestApi", "Prod", "1.0")]
+    assert template.apis == [sam.ApiSpec("ServerlessRestApi", "sam-init-hello-ServerlessRestApi", "Prod", "1.0")]
     assert template.resolved_outputs({"ServerlessRestApi": "abc123"}, {}) == [
         ("HelloWorldApi", "API Gateway endpoint URL for Prod stage for Hello World function",
          "https://abc123.execute-api.us-east-1.amazonaws.com/Prod/hello/"),
         ("HelloWorldFunction", "Hello World Lambda Function ARN",
-         "arn:aws:lambda:us-east-1:000000000000:function:hello-python-HelloWorldFunction"),
+         "arn:aws:lambda:us-east-1:000000000000:function:sam-init-hello-HelloWorldFunction"),
         # SAM's implicit role: the role the function runs under
         ("HelloWorldFunctionIamRole", "Implicit IAM Role created for Hello World function",
          "arn:aws:iam::000000000000:role/faas-default")]
