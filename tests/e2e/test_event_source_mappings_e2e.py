@@ -464,12 +464,13 @@ def sigkill_with_messages_in_flight(server: Server) -> None:
     with_reader_role(server.start())
     try:
         lam, sqs = server.client(), sqs_client(server)
-        name = deploy(lam, timeout=3)
-        url, arn = queue(sqs, VisibilityTimeout="3")
+        # A batch runs 3 s (2 messages of 1.5 s), so the kill lands while one runs even on a loaded machine.
+        name = deploy(lam, timeout=5)
+        url, arn = queue(sqs, VisibilityTimeout="5")
         mapping = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=arn, BatchSize=2,
                                                   ScalingConfig={"MaximumConcurrency": 2})
         enabled(lam, mapping["UUID"])
-        sent = {sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": i, "sleep": 0.5}))["MessageId"]
+        sent = {sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": i, "sleep": 1.5}))["MessageId"]
                 for i in range(10)}
         wait_for(lambda: depth(sqs, url)[1] > 0)  # batches in flight
         server.stop(signal.SIGKILL)
