@@ -150,7 +150,7 @@ case "$verb" in
         # Two workers, each taking whole test files (their module-scoped servers stay in one worker): the
         # end-to-end tests mostly wait on containers and clocks, so two halve the wall time on two cores.
         # FAAS_TEST_WORKERS=0 runs everything in one process.
-        "$VENV/bin/python" -m pytest -n "${FAAS_TEST_WORKERS:-2}" --dist loadfile "$@" || status=$?
+        "$VENV/bin/python" -m pytest -n "${FAAS_TEST_WORKERS:-2}" --dist loadfile --durations=30 "$@" || status=$?
         if [ "$status" -eq 5 ]; then
             die "pytest collected no tests (exit status 5): nothing was tested"
         fi
