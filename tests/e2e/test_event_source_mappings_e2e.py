@@ -18,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import Server, make_zip, unique, wait_for
-from tests.e2e.test_postgres_e2e import psql
+from tests.e2e.test_postgres_e2e import drop_database, psql
 from tests.e2e.test_security_e2e import audit, lambda_as, make_principal
 from tests.e2e.test_sqs_e2e import md5_of_attributes, sqs_client
 
@@ -86,7 +86,7 @@ def database(store: str) -> Iterator[str | None]:
     try:
         yield admin.rsplit("/", 1)[0] + "/" + name
     finally:
-        psql(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        drop_database(admin, name)
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -19,6 +20,20 @@ def psql(url: str, sql: str) -> None:
     subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-qc", sql], check=True, capture_output=True)
 
 
+def drop_database(admin: str, database: str) -> None:
+    """DROP ... WITH (FORCE) cannot end an autovacuum worker that happens to be in the database (the test role
+    may only end its own sessions): it finishes within moments, so try again until then (as
+    tests/support/postgres.py does for the unit tests)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return psql(admin, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        except subprocess.CalledProcessError as exc:
+            if time.monotonic() > deadline or b"pg_signal_backend" not in exc.stderr + exc.stdout:
+                raise
+            time.sleep(0.2)
+
+
 @pytest.fixture
 def postgres_url():  # type: ignore[no-untyped-def]
     admin = os.environ.get("FAAS_TEST_POSTGRES_URL")
@@ -29,7 +44,7 @@ def postgres_url():  # type: ignore[no-untyped-def]
     database = f"faas_e2e_{uuid.uuid4().hex[:10]}"
     psql(admin, f"CREATE DATABASE {database}")
     yield admin.rsplit("/", 1)[0] + "/" + database
-    psql(admin, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    drop_database(admin, database)
 
 
 def test_functions_and_invocations_on_postgres(tmp_path, postgres_url: str) -> None:

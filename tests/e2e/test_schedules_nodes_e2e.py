@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Server
-from tests.e2e.test_postgres_e2e import psql
+from tests.e2e.test_postgres_e2e import drop_database, psql
 from tests.e2e.test_schedules_e2e import create, queue, receive, scheduler_client, set_clock, stamp, utc, \
     with_runner_role
 from tests.e2e.test_sqs_e2e import sqs_client
@@ -59,7 +59,7 @@ def test_two_nodes_on_one_database_fire_each_due_time_once(tmp_path: Path):
     finally:
         for node in nodes:
             node.stop()
-        psql(admin, f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        drop_database(admin, database)
 
 
 def test_a_rate_schedule_fires_on_the_real_clock(tmp_path: Path):
