@@ -120,8 +120,10 @@ SETTINGS: tuple[Setting, ...] = (
             _positive_int),
     Setting("max_concurrency", 1000, "invocations this node runs at once, over all functions (429 beyond)",
             _positive_int),
-    Setting("prewarm_per_runtime", 2, "generic environments kept running per runtime to cut cold starts (0: none)",
-            _positive_int),
+    Setting("prewarm_per_runtime", 2, "generic environments kept running per runtime to cut cold starts (0: none); "
+            "the pool grows past this while bursts of cold starts ask for more", _positive_int),
+    Setting("prewarm_memory_mb", 4096, "memory the prewarmed pool may hold, counted at each environment's limit "
+            "(128 MB unless bursts asked for a larger size); 0 keeps it at prewarm_per_runtime", _positive_int),
     Setting("credentials_ttl_s", 3600, "lifetime of the role credentials each environment receives; an "
             "environment is replaced once half of it has passed", _positive_int),
     Setting("token_max_ttl_s", 7 * 86400, "the longest lifetime a bearer token may be given (and has: lowering "
@@ -202,6 +204,7 @@ class Settings:
     keep_alive_s: int
     max_concurrency: int
     prewarm_per_runtime: int
+    prewarm_memory_mb: int
     credentials_ttl_s: int
     token_max_ttl_s: int
     console_session_ttl_s: int

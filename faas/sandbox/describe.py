@@ -19,6 +19,7 @@ def describe(envs: Iterable[Environment], idle: Iterable[Environment]) -> list[d
     return [{
         "ContainerId": env.container_id,
         "Runtime": env.runtime,
+        "MemorySize": env.memory_mb,
         "FunctionName": env.function.name if env.function else None,
         "RevisionId": env.function.revision_id if env.function else None,
         "State": state(env, parked),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import docker
@@ -21,6 +23,10 @@ from faas.sandbox.spec import ContainerSpec, cpu_shares, vcpus
 log = logging.getLogger(__name__)
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+# Docker API calls in flight at once, each on a thread and a connection of its own: a burst of cold starts
+# runs its creates and starts side by side (the event loop's default executor has only cores + 4 threads,
+# shared with everything else, and the SDK keeps 10 connections).
+DOCKER_THREADS = 64
 CPU_PERIOD_US = 100_000  # the CFS period Docker's --cpus uses; the quota is a share of it
 # The container's entry with its stdout and stderr sent to the platform's pipe. A shell is the one thing it
 # needs of the image (every runtime image has one); an image without /bin/sh starts unwrapped instead.
@@ -30,7 +36,7 @@ OUTPUT_WRAPPER = ["/bin/sh", "-c", f'exec "$@" >{OUTPUT_PATH} 2>&1', "faas-outpu
 def connect() -> docker.DockerClient:
     """A client for the local engine, or a start-up error that says how to start one."""
     try:
-        client = docker.from_env(timeout=120)
+        client = docker.from_env(timeout=120, max_pool_size=DOCKER_THREADS)
         client.ping()
         return client
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
@@ -122,13 +128,18 @@ class DockerBackend:
         self._host_cpus: int | None = None  # the engine's, learnt at the first start
         self._runtime_images: dict[str, dict] = {}  # `docker inspect` of the runtime images, by reference
         self._has_shell: dict[str, bool] = {}  # by image id (image functions): whether their output can be redirected
+        self._threads = ThreadPoolExecutor(DOCKER_THREADS, thread_name_prefix="faas-docker")
+
+    def _call(self, blocking: Callable[..., object], *args: object, **kwargs: object) -> asyncio.Future:
+        """Run a blocking SDK call on the backend's own threads."""
+        return asyncio.get_running_loop().run_in_executor(self._threads, functools.partial(blocking, *args, **kwargs))
 
     async def prepare(self) -> Network:
-        return await asyncio.to_thread(self._ensure_network)
+        return await self._call(self._ensure_network)
 
     async def architecture(self) -> str:
         try:
-            info = await asyncio.to_thread(self._client.info)
+            info = await self._call(self._client.info)
         except docker.errors.DockerException as exc:
             raise StartupError(f"cannot ask the Docker engine for its architecture: {exc}") from exc
         return str(info.get("Architecture") or "")
@@ -156,7 +167,7 @@ class DockerBackend:
         return Network(gateway=gateway, interface=interface, ipv6=bool(network.attrs.get("EnableIPv6")))
 
     async def start(self, spec: ContainerSpec) -> Started:
-        work = asyncio.ensure_future(asyncio.to_thread(self._start, spec))
+        work = self._call(self._start, spec)
         try:
             return await asyncio.shield(work)
         except asyncio.CancelledError:
@@ -228,14 +239,14 @@ class DockerBackend:
     async def set_memory(self, container_id: str, memory_mb: int) -> None:
         limit = memory_mb * 1024 * 1024
         try:
-            await asyncio.to_thread(self._api.update_container, container_id, mem_limit=limit, memswap_limit=limit,
+            await self._call(self._api.update_container, container_id, mem_limit=limit, memswap_limit=limit,
                                     cpu_shares=cpu_shares(memory_mb), cpu_period=CPU_PERIOD_US,
                                     cpu_quota=cpu_quota_us(vcpus(memory_mb), self._host_cpus))
         except docker.errors.DockerException as exc:
             raise ResourceNotReady("The execution environment could not be resized") from exc
 
     async def kill(self, container_id: str) -> None:
-        await asyncio.to_thread(self._kill, container_id)
+        await self._call(self._kill, container_id)
 
     def _kill(self, container_id: str) -> None:
         try:
@@ -247,7 +258,7 @@ class DockerBackend:
                 log.warning("killing container %s failed: %s", container_id[:12], exc)
 
     async def remove_leftovers(self) -> int:
-        return await asyncio.to_thread(self._remove_leftovers)
+        return await self._call(self._remove_leftovers)
 
     def _remove_leftovers(self) -> int:
         leftovers = self._api.containers(all=True, filters={"label": f"faas.node={self._node_id}"})
@@ -270,7 +281,7 @@ class DockerBackend:
                 return False
             return repositories.is_named(ref, found.get("RepoTags") or [], found.get("RepoDigests") or [])
 
-        return await asyncio.to_thread(check)
+        return await self._call(check)
 
     def watch(self, on_exit: Callable[[Exited], None]) -> None:
         loop = asyncio.get_running_loop()
@@ -302,4 +313,5 @@ class DockerBackend:
             self._events.close()
         if self._watcher is not None:
             await asyncio.to_thread(self._watcher.join, 5)
+        self._threads.shutdown(wait=False, cancel_futures=True)
         self._client.close()

@@ -94,7 +94,7 @@ class Environment:
 
     def __init__(self, container_id: str, ip: str, memory_peak_file: Path | None, started_at: float,
                  function: Function | None = None, runtime: str | None = None, slot: Path | None = None,
-                 prewarmed: bool = False, output: OutputPipe | None = None) -> None:
+                 prewarmed: bool = False, output: OutputPipe | None = None, memory_mb: int | None = None) -> None:
         self.container_id = container_id
         self.ip = ip
         self.memory_peak_file = memory_peak_file
@@ -105,6 +105,7 @@ class Environment:
         self.runtime = runtime or (function.runtime if function else None)
         self.slot = slot  # host directory mounted at /var/task (none for image functions)
         self.prewarmed = prewarmed  # started generic, for whichever function of its runtime comes first
+        self.memory_mb = memory_mb if memory_mb is not None else (function.memory_size if function else 0)
         self.init_duration_ms: float | None = None  # set when the runtime first asks for work
         self.session_key: str | None = None  # the role credentials this environment holds
         self.retire_at = float("inf")  # monotonic: stop at the next release after this (credentials age)

@@ -137,7 +137,7 @@ class Launcher:
         self._credentials.hold(env, session_key)
         return env
 
-    async def start_generic(self, runtime: str) -> Environment:
+    async def start_generic(self, runtime: str, memory_mb: int = PREWARM_MEMORY_MB) -> Environment:
         """A prewarmed environment of `runtime`, waiting on the Runtime API to be bound to a function."""
         created_at = time.monotonic()
         slot = new_slot(self._slots)
@@ -145,14 +145,14 @@ class Launcher:
         try:
             spec = prewarmed_spec(runtime, image=self.images[runtime], region=self._region,
                                   runtime_api=self.runtime_api, node_id=self._node_id, slot=str(slot),
-                                  output_pipe=str(output.path))
+                                  output_pipe=str(output.path), memory_mb=memory_mb)
             started = await self._backend.start(spec)
         except BaseException:
             output.close()
             shutil.rmtree(slot, ignore_errors=True)
             raise
         env = Environment(started.container_id, started.ip, started.memory_peak_file, created_at,
-                          runtime=runtime, slot=slot, prewarmed=True, output=output)
+                          runtime=runtime, slot=slot, prewarmed=True, output=output, memory_mb=memory_mb)
         self._registry.register(env, created_at)
         return env
 
@@ -164,8 +164,9 @@ class Launcher:
         async def prepare() -> None:
             code_dir = await self._code.directory(fn.code_sha256)
             await asyncio.to_thread(link_tree, code_dir, slot)
-            if fn.memory_size != PREWARM_MEMORY_MB:
+            if fn.memory_size != env.memory_mb:
                 await self._backend.set_memory(env.container_id, fn.memory_size)
+                env.memory_mb = fn.memory_size
 
         # the code, the limits and the credentials, side by side
         _, (environment, session_key) = await asyncio.gather(prepare(), self.function_environment(fn))

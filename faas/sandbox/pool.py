@@ -26,7 +26,7 @@ class Pool:
     their AWS_ENDPOINT_URL) are where environments find the platform."""
 
     def __init__(self, backend: Backend, code: CodeCache, *, images: dict[str, str], region: str, node_id: str,
-                 keep_alive_s: float, max_environments: int, prewarm: int, slots: Path,
+                 keep_alive_s: float, max_environments: int, prewarm: int, slots: Path, prewarm_budget_mb: int = 4096,
                  issue_credentials: IssueCredentials | None = None, revoke_credentials: RevokeCredentials | None = None,
                  credentials_ttl_s: float = 3600, runtime_api: str = "", platform_endpoint: str = "",
                  image_repositories: tuple[str, ...] = ("faas/",), registry: Registry | None = None) -> None:
@@ -38,7 +38,8 @@ class Pool:
                                  node_id=node_id, slots=slots, image_repositories=image_repositories,
                                  runtime_api=runtime_api, platform_endpoint=platform_endpoint)
         self.scheduler = Scheduler(self._start_for, self.discard)
-        self.prewarm = Prewarm(self.launcher, prewarm, self.discard)
+        self.prewarm = Prewarm(self.launcher, prewarm, self.discard, budget_mb=prewarm_budget_mb,
+                               room=self._prewarm_room)
         self.reaper = Reaper(self.scheduler, keep_alive_s, self.discard)
 
     @property
@@ -89,7 +90,19 @@ class Pool:
 
     async def _start_for(self, fn: Function) -> Environment:
         await self._make_room()
-        return await self.prewarm.take(fn) or await self.launcher.start_cold(fn)
+        try:
+            return await self.prewarm.take(fn) or await self.launcher.start_cold(fn)
+        finally:
+            # Refills wait until no request waits for a start (see _prewarm_room): this one stops counting
+            # once the scheduler has it, so look again right after.
+            asyncio.get_running_loop().call_soon(self.prewarm.fill)
+
+    def _prewarm_room(self) -> int:
+        """How many environments the prewarmed pool may start now: none while a request waits for a start
+        of its own (a refill would only slow it down), and never past the node's cap."""
+        if self.scheduler.starting:
+            return 0
+        return self._max_environments - len(self.registry)
 
     async def _make_room(self) -> None:
         """At the node's environment cap, stop the idle environment that has waited longest."""

@@ -118,15 +118,15 @@ def generic_environment(*, region: str, runtime_api: str) -> dict[str, str]:
 
 
 def prewarmed_spec(runtime: str, *, image: str, region: str, runtime_api: str, node_id: str,
-                   slot: str, output_pipe: str | None = None) -> ContainerSpec:
+                   slot: str, output_pipe: str | None = None, memory_mb: int = PREWARM_MEMORY_MB) -> ContainerSpec:
     """A generic environment of a runtime: it waits on the Runtime API to be bound to a function."""
     return ContainerSpec(
         image=image,
         environment=generic_environment(region=region, runtime_api=runtime_api),
         labels={"faas.node": node_id, "faas.prewarmed": runtime},
-        memory_mb=PREWARM_MEMORY_MB,
-        cpu_shares=cpu_shares(PREWARM_MEMORY_MB),
-        cpus=vcpus(PREWARM_MEMORY_MB),
+        memory_mb=memory_mb,
+        cpu_shares=cpu_shares(memory_mb),
+        cpus=vcpus(memory_mb),
         pids_limit=PIDS_LIMIT,
         tmp_size_mb=PREWARM_TMP_MB,
         shm_size_mb=PREWARM_TMP_MB,

@@ -45,7 +45,10 @@ class Server:
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("FAAS_", "AWS_"))}
-        env.update({"FAAS_DATA_DIR": str(self.data_dir), "FAAS_PORT": "0", "FAAS_KEEP_ALIVE_S": "600"})
+        # The prewarmed pool stays at its floor unless a test asks for its growth (test_prewarm): grown after
+        # every burst a test sends, it would only add containers to a machine running two test workers.
+        env.update({"FAAS_DATA_DIR": str(self.data_dir), "FAAS_PORT": "0", "FAAS_KEEP_ALIVE_S": "600",
+                    "FAAS_PREWARM_MEMORY_MB": "0"})
         if self.database_url:
             env["FAAS_DATABASE_URL"] = self.database_url
         env.update(self.extra_env)

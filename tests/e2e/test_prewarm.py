@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -69,5 +70,45 @@ def test_functions_outside_the_prewarmed_shape_still_start(tmp_path) -> None:
         mine = [e for e in environments(server) if e["FunctionName"] == name]
         assert len(mine) == 1 and not mine[0]["Prewarmed"]  # /tmp size differs: a cold container of its own
         assert len(prewarmed(server, "python3.13")) == 1
+    finally:
+        assert server.stop() == 0
+
+
+SLOW = make_zip({"app.py": "import time\ndef handler(event, context):\n    time.sleep(1)\n    return 'ok'\n"})
+
+
+def test_the_pool_grows_to_a_burst_and_serves_the_next_functions_burst(tmp_path) -> None:
+    # A budget of ten 128 MB environments: one each for the floors of python3.13, nodejs20.x and
+    # provided.al2023, so python3.13 may grow to eight.
+    server = Server(tmp_path / "data", extra_env={"FAAS_PREWARM_PER_RUNTIME": "1",
+                                                  "FAAS_PREWARM_MEMORY_MB": str(10 * 128)}).start()
+    try:
+        wait_for(lambda: len(prewarmed(server, "python3.13")) == 1)
+        lam = server.client()
+
+        def burst(size: int) -> list[float]:
+            """A burst to a never-invoked function, each request held 1 s: the Init Duration of each."""
+            name = unique("burst")
+            lam.create_function(FunctionName=name, Runtime="python3.13", Role=ROLE, Handler="app.handler",
+                                Code={"ZipFile": SLOW})
+            with ThreadPoolExecutor(size) as pool:
+                logs = list(pool.map(lambda _: base64.b64decode(lam.invoke(
+                    FunctionName=name, Payload=b"{}", LogType="Tail")["LogResult"]).decode(), range(size)))
+            return [float(m.group(1)) for log in logs if (m := re.search(r"Init Duration: ([\d.]+) ms", log))]
+
+        # One start per request: the prewarmed environment and five cold starts (a loaded machine may serve
+        # the last request with the first environment to finish, but all six starts were asked for).
+        burst(6)
+        # Then the pool grows to the burst it saw (within its budget), and the next function's
+        # burst finds every environment running.
+        ready = wait_for(lambda: len(prewarmed(server, "python3.13")) == 6 and prewarmed(server, "python3.13"), 60)
+        generic = {e["ContainerId"] for e in ready}
+        inits = burst(6)
+        assert len(inits) == 6 and max(inits) < 1000, inits
+        assert generic <= {e["ContainerId"] for e in environments(server) if e["Prewarmed"] and e["FunctionName"]}
+
+        burst(8)
+        wait_for(lambda: len(prewarmed(server, "python3.13")) == 8, 60)  # the budget's eight, not more
+        assert all(e["MemorySize"] == 128 for e in prewarmed(server, "python3.13"))
     finally:
         assert server.stop() == 0

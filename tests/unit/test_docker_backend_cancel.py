@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -21,6 +22,7 @@ class GatedBackend(DockerBackend):
         self.entered = threading.Event()
         self.killed: list[str] = []
         self.fail = False
+        self._threads = ThreadPoolExecutor(4)
 
     def _start(self, spec) -> Started:  # type: ignore[no-untyped-def]
         self.entered.set()
