@@ -345,7 +345,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     pool = Pool(backend, CodeCache(sandbox / "code", function_store.code), images=image_refs,
                 region=settings.region, node_id=node, keep_alive_s=settings.keep_alive_s,
                 max_environments=settings.max_concurrency, prewarm=settings.prewarm_per_runtime,
-                prewarm_budget_mb=settings.prewarm_memory_mb,
+                prewarm_budget_mb=settings.prewarm_memory_mb, parallel_starts=settings.parallel_starts,
                 slots=sandbox / "slots", issue_credentials=issue_credentials,
                 revoke_credentials=identities.revoke_session, credentials_ttl_s=settings.credentials_ttl_s,
                 image_repositories=settings.image_repositories, runtime_api=f"{network.gateway}:{port_of(runtime_socket)}",

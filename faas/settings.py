@@ -124,6 +124,9 @@ SETTINGS: tuple[Setting, ...] = (
             "the pool grows past this while bursts of cold starts ask for more", _positive_int),
     Setting("prewarm_memory_mb", 4096, "memory the prewarmed pool may hold, counted at each environment's limit "
             "(128 MB unless bursts asked for a larger size); 0 keeps it at prewarm_per_runtime", _positive_int),
+    Setting("parallel_starts", 0, "containers started at once (more wait in a queue, requests' before the "
+            "prewarmed pool's); 0: one per CPU core, about where the engine's start throughput stops growing",
+            _positive_int),
     Setting("credentials_ttl_s", 3600, "lifetime of the role credentials each environment receives; an "
             "environment is replaced once half of it has passed", _positive_int),
     Setting("token_max_ttl_s", 7 * 86400, "the longest lifetime a bearer token may be given (and has: lowering "
@@ -205,6 +208,7 @@ class Settings:
     max_concurrency: int
     prewarm_per_runtime: int
     prewarm_memory_mb: int
+    parallel_starts: int
     credentials_ttl_s: int
     token_max_ttl_s: int
     console_session_ttl_s: int

@@ -9,6 +9,7 @@ import os
 import secrets
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from faas.errors import ResourceNotReady
@@ -20,6 +21,7 @@ from faas.sandbox.credentials import Credentials
 from faas.sandbox.environment import Environment
 from faas.sandbox.output import OutputPipe
 from faas.sandbox.registry import Registry
+from faas.sandbox.start_slots import StartNotNeeded, StartSlots, default_parallel_starts
 from faas.sandbox.spec import PREWARM_MEMORY_MB, container_spec, generic_environment, lambda_environment, \
     log_stream_name, prewarmed_spec
 
@@ -51,7 +53,7 @@ class Launcher:
     def __init__(self, backend: Backend, code: CodeCache, registry: Registry, credentials: Credentials, *,
                  images: dict[str, str], region: str, node_id: str, slots: Path,
                  image_repositories: tuple[str, ...] = ("faas/",), runtime_api: str = "",
-                 platform_endpoint: str = "") -> None:
+                 platform_endpoint: str = "", parallel_starts: int = 0) -> None:
         self._backend = backend
         self._code = code
         self._registry = registry
@@ -64,6 +66,7 @@ class Launcher:
         self._image_repositories = image_repositories
         self.runtime_api = runtime_api
         self.platform_endpoint = platform_endpoint
+        self.start_slots = StartSlots(parallel_starts or default_parallel_starts())
 
     def clear_slots(self) -> None:
         for directory in (self._slots, self._outputs):
@@ -83,7 +86,15 @@ class Launcher:
         self._outputs.mkdir(mode=0o700, parents=True, exist_ok=True)
         return OutputPipe(self._outputs / secrets.token_hex(8))
 
-    async def start_cold(self, fn: Function) -> Environment:
+    async def start_cold(self, fn: Function, needed: Callable[[], bool] | None = None) -> Environment:
+        """A container of `fn`'s own, once a start slot is free and if `needed()` still says so (else
+        StartNotNeeded). Its Init Duration counts from the slot: the queue before is no environment's init."""
+        async with self.start_slots.slot(urgent=True):
+            if needed is not None and not needed():
+                raise StartNotNeeded()
+            return await self._start_cold(fn)
+
+    async def _start_cold(self, fn: Function) -> Environment:
         created_at = time.monotonic()
         slot: Path | None = None
         if fn.package_type == "Zip":
@@ -138,7 +149,12 @@ class Launcher:
         return env
 
     async def start_generic(self, runtime: str, memory_mb: int = PREWARM_MEMORY_MB) -> Environment:
-        """A prewarmed environment of `runtime`, waiting on the Runtime API to be bound to a function."""
+        """A prewarmed environment of `runtime`, waiting on the Runtime API to be bound to a function; its
+        start waits behind the starts requests wait for."""
+        async with self.start_slots.slot(urgent=False):
+            return await self._start_generic(runtime, memory_mb)
+
+    async def _start_generic(self, runtime: str, memory_mb: int) -> Environment:
         created_at = time.monotonic()
         slot = new_slot(self._slots)
         output = self.new_output()

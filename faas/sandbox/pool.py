@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from faas.model import Function
@@ -29,17 +30,21 @@ class Pool:
                  keep_alive_s: float, max_environments: int, prewarm: int, slots: Path, prewarm_budget_mb: int = 4096,
                  issue_credentials: IssueCredentials | None = None, revoke_credentials: RevokeCredentials | None = None,
                  credentials_ttl_s: float = 3600, runtime_api: str = "", platform_endpoint: str = "",
-                 image_repositories: tuple[str, ...] = ("faas/",), registry: Registry | None = None) -> None:
+                 image_repositories: tuple[str, ...] = ("faas/",), registry: Registry | None = None,
+                 parallel_starts: int = 0) -> None:
         self._backend = backend
         self._max_environments = max_environments
         self.registry = registry if registry is not None else Registry()
         self.credentials = Credentials(issue_credentials, revoke_credentials, credentials_ttl_s)
         self.launcher = Launcher(backend, code, self.registry, self.credentials, images=images, region=region,
                                  node_id=node_id, slots=slots, image_repositories=image_repositories,
-                                 runtime_api=runtime_api, platform_endpoint=platform_endpoint)
+                                 runtime_api=runtime_api, platform_endpoint=platform_endpoint,
+                                 parallel_starts=parallel_starts)
         self.scheduler = Scheduler(self._start_for, self.discard)
+        # Refills leave one start slot to the requests that may come meanwhile.
         self.prewarm = Prewarm(self.launcher, prewarm, self.discard, budget_mb=prewarm_budget_mb,
-                               room=self._prewarm_room)
+                               room=self._prewarm_room,
+                               parallel_refills=max(1, self.launcher.start_slots.size - 1))
         self.reaper = Reaper(self.scheduler, keep_alive_s, self.discard)
 
     @property
@@ -88,10 +93,10 @@ class Pool:
 
     # -- internals ---------------------------------------------------------------------------------
 
-    async def _start_for(self, fn: Function) -> Environment:
+    async def _start_for(self, fn: Function, needed: Callable[[], bool]) -> Environment:
         await self._make_room()
         try:
-            return await self.prewarm.take(fn) or await self.launcher.start_cold(fn)
+            return await self.prewarm.take(fn) or await self.launcher.start_cold(fn, needed)
         finally:
             # Refills wait until no request waits for a start (see _prewarm_room): this one stops counting
             # once the scheduler has it, so look again right after.

@@ -7,7 +7,8 @@ BURST_S) lately (within DEMAND_WINDOW_S), so the next burst of cold starts finds
 runtime's usual size (PREWARM_MEMORY_MB) never keeps fewer than the operator's floor (and a floor of 0
 turns prewarming off). Everything
 prewarmed fits in a memory budget (counted at the environments' limits, what they may use once bound),
-refills start a few at a time so they never crowd out the starts that requests wait for, and a shape
+refills start a few at a time, only while no request waits for a start, and behind requests' starts
+(start_slots.py), so they never crowd out the starts that requests wait for, and a shape
 whose demand has passed shrinks back."""
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 PREWARM_RETRY_S = 5.0
 BURST_S = 10.0  # asks this close together count as one burst
 DEMAND_WINDOW_S = 600.0  # how long a burst is remembered (the default keep-alive)
-PARALLEL_REFILLS = 4  # generic starts under way at once: refills must not slow the starts requests wait for
 TRIM_INTERVAL_S = 30.0
 
 Shape = tuple[str, int]  # (the runtime whose image it runs, memory in MB)
@@ -61,13 +61,14 @@ class Prewarm:
     everyone forget it)."""
 
     def __init__(self, launcher: Launcher, per_runtime: int, discard: Callable[[Environment], Awaitable[None]],
-                 *, budget_mb: int = 4096, room: Callable[[], int] = lambda: 1 << 30,
+                 *, budget_mb: int = 4096, room: Callable[[], int] = lambda: 1 << 30, parallel_refills: int = 1,
                  retry_s: float = PREWARM_RETRY_S, clock: Callable[[], float] = time.monotonic) -> None:
         self._launcher = launcher
         self._per_runtime = per_runtime
         self._discard = discard
         self._budget_mb = budget_mb
         self._room = room
+        self._parallel_refills = parallel_refills  # generic starts under way at once
         self.retry_s = retry_s
         self._clock = clock
         self._ready: dict[Shape, list[Environment]] = defaultdict(list)
@@ -143,10 +144,10 @@ class Prewarm:
         return targets
 
     def fill(self) -> None:
-        """Start what the targets ask for, at most PARALLEL_REFILLS at once and never past the node's room."""
+        """Start what the targets ask for, a few at once and never past the node's room."""
         if self._closing:
             return
-        free = min(PARALLEL_REFILLS, self._room()) - sum(self._starting.values())
+        free = min(self._parallel_refills, self._room()) - sum(self._starting.values())
         for shape, target in self.targets().items():
             missing = min(free, target - len(self._ready[shape]) - self._starting[shape])
             for _ in range(max(0, missing)):

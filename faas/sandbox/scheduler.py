@@ -10,16 +10,18 @@ from collections.abc import Awaitable, Callable
 
 from faas.model import Function
 from faas.sandbox.environment import Environment
+from faas.sandbox.start_slots import StartNotNeeded
 from faas.sandbox.tasks import Tasks
 
 Key = tuple[str, str]  # (function name, revision id)
 
 
 class Scheduler:
-    """`start` brings up a new environment for a function (from the prewarmed pool or cold); `discard`
+    """`start(fn, needed)` brings up a new environment for a function (from the prewarmed pool or cold),
+    asking `needed()` once a container may start, and raising StartNotNeeded when it says no; `discard`
     stops one (and makes everyone forget it)."""
 
-    def __init__(self, start: Callable[[Function], Awaitable[Environment]],
+    def __init__(self, start: Callable[[Function, Callable[[], bool]], Awaitable[Environment]],
                  discard: Callable[[Environment], Awaitable[None]]) -> None:
         self._start = start
         self._discard = discard
@@ -27,6 +29,7 @@ class Scheduler:
         self._waiting: dict[Key, deque[asyncio.Future[Environment]]] = defaultdict(deque)
         self._current: dict[str, str] = {}  # function -> the revision new invocations use
         self._starting_for: dict[Key, int] = defaultdict(int)
+        self._launching: dict[Key, int] = defaultdict(int)  # starts past their slot, each for a request
         self.starting = 0  # environments being started, counted against the node's cap before they exist
         self._tasks = Tasks()
 
@@ -119,10 +122,24 @@ class Scheduler:
 
     async def _start_for(self, fn: Function) -> None:
         key = (fn.name, fn.revision_id)
+        claimed = False
+
+        def needed() -> bool:
+            """A start queued for a slot goes ahead only for a request still waiting and not already
+            covered by a start that went ahead: under a burst, environments freed meanwhile serve many."""
+            nonlocal claimed
+            waiting = sum(1 for w in self._waiting.get(key, ()) if not w.done())
+            claimed = waiting > self._launching[key]
+            if claimed:
+                self._launching[key] += 1
+            return claimed
+
         self.starting += 1
         self._starting_for[key] += 1
         try:
-            env = await self._start(fn)
+            env = await self._start(fn, needed)
+        except StartNotNeeded:
+            return
         except Exception as exc:
             self._fail_one_waiter(key, exc)
             return
@@ -131,4 +148,8 @@ class Scheduler:
             self._starting_for[key] -= 1
             if not self._starting_for[key]:
                 del self._starting_for[key]
+            if claimed:
+                self._launching[key] -= 1
+                if not self._launching[key]:
+                    del self._launching[key]
         self._offer(env)

@@ -127,7 +127,7 @@ def slow(event: dict, context: Context) -> object:
 
 async def test_the_pool_grows_to_the_burst_it_saw_without_slowing_the_burst(tmp_path: Path) -> None:
     backend = FakeBackend(slow, start_delay_s=0.05)
-    async with harness(tmp_path, backend=backend, prewarm=1, node_limit=50) as h:
+    async with harness(tmp_path, backend=backend, prewarm=1, node_limit=50, parallel_starts=8) as h:
         now = [1000.0]
         h.pool.prewarm._clock = lambda: now[0]
         await wait_for(lambda: len(prewarmed(backend)) == 1)
