@@ -77,18 +77,29 @@ def test_concurrent_requests_scale_out_and_sequential_ones_reuse(server, lam) ->
         results = list(pool.map(lambda _: invoke(client, name, 1.0), range(5)))
     streams = {body["stream"] for status, body in results}
     assert [status for status, _ in results] == ["ok"] * 5
-    # One environment is started per concurrent request (counted below); a request may still be served
-    # sooner by one that another request freed meanwhile (on a loaded machine a cold start can outlast a
-    # 1 s invocation), so all that is certain of the answers is that some ran side by side.
+    # One environment is started per concurrent request, two starts at a time (two cores); a request may
+    # be served sooner by one another request freed meanwhile (a start queued for it is then not made), so
+    # all that is certain of the answers is that some ran side by side.
     assert len(streams) >= 2
     mine = lambda: [e for e in environments(server) if e["FunctionName"] == name]  # noqa: E731
-    deadline = time.monotonic() + 30
-    while len(mine()) < 5 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert len(mine()) == 5
+
+    def settled() -> int:
+        """How many environments the burst left, once every start under way has finished."""
+        deadline = time.monotonic() + 30
+        last = -1
+        while time.monotonic() < deadline:
+            envs = mine()
+            if len(envs) == last and all(e["State"] == "idle" for e in envs):
+                return last
+            last = len(envs)
+            time.sleep(1)
+        raise AssertionError("the burst's environments never settled")
+
+    count = settled()
+    assert len(streams) <= count <= 5
     after = {invoke(client, name)[1]["stream"] for _ in range(5)}
     assert len(after) >= 1
-    assert len(mine()) == 5  # warm environments are reused, none started
+    assert len(mine()) == count  # warm environments are reused, none started
 
 
 def test_reserved_concurrency_api_and_throttling(server, lam) -> None:  # type: ignore[no-untyped-def]
