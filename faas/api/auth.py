@@ -110,7 +110,7 @@ class Guard:
             raise InvalidSignature(f"Authorization header is malformed: {exc}") from exc
         stamp = request.headers.get("X-Amz-Date", "")
         try:
-            signed_at = dt.datetime.strptime(stamp, sigv4.AMZ_DATE_FORMAT).replace(tzinfo=dt.timezone.utc)
+            signed_at = sigv4.parse_amz_date(stamp)
         except ValueError as exc:
             raise InvalidSignature("X-Amz-Date is missing or malformed") from exc
         now = utcnow()
@@ -133,7 +133,7 @@ class Guard:
         except ValueError as exc:
             raise InvalidSignature(f"The presigned URL's X-Amz-* query parameters are malformed: {exc}") from exc
         auth, stamp = signed.authorization, signed.amz_date
-        signed_at = dt.datetime.strptime(stamp, sigv4.AMZ_DATE_FORMAT).replace(tzinfo=dt.timezone.utc)
+        signed_at = sigv4.parse_amz_date(stamp)  # parse_presigned checked it
         now = utcnow()
         if signed_at - now > MAX_CLOCK_SKEW:
             raise InvalidSignature(f"Signature not yet current: X-Amz-Date {stamp} is more than 15 minutes after "

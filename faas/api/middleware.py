@@ -32,7 +32,11 @@ def lambda_error_response(error: ApiError, request_id: str) -> web.Response:
 @web.middleware
 async def lambda_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = request[REQUEST_ID] = str(uuid.uuid4())
-    error_response = router.error_shape(request, lambda_error_response)
+
+    def error_response(error: ApiError, request_id: str) -> web.Response:
+        # Worked out only for an error: which protocol a request speaks costs a look at its headers and body.
+        return router.error_shape(request, lambda_error_response)(error, request_id)
+
     try:
         response = await handler(request)
     except ApiError as error:

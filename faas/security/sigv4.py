@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
@@ -69,6 +71,19 @@ def payload_hash(body: bytes | None) -> str:
 
 def amz_date(now: datetime.datetime) -> str:
     return now.astimezone(datetime.timezone.utc).strftime(AMZ_DATE_FORMAT)
+
+
+_AMZ_DATE = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})Z")
+
+
+@functools.lru_cache(maxsize=64)
+def parse_amz_date(stamp: str) -> datetime.datetime:
+    """X-Amz-Date (YYYYMMDDTHHMMSSZ) as a UTC datetime, or ValueError. On every signed request, and a stamp
+    repeats for every request signed within its second: cached, and parsed without strptime."""
+    found = _AMZ_DATE.fullmatch(stamp)
+    if found is None:
+        raise ValueError(f"X-Amz-Date {stamp!r} is not YYYYMMDDTHHMMSSZ")
+    return datetime.datetime(*map(int, found.groups()), tzinfo=datetime.timezone.utc)
 
 
 def _remove_dot_segments(path: str) -> str:
@@ -238,7 +253,7 @@ def parse_presigned(query_string: str) -> Presigned:
     authorization = parse_authorization(header)
     stamp, expires = found["X-Amz-Date"], found["X-Amz-Expires"]
     try:
-        datetime.datetime.strptime(stamp, AMZ_DATE_FORMAT)
+        parse_amz_date(stamp)
     except ValueError:
         raise ValueError(f"X-Amz-Date {stamp!r} is not YYYYMMDDTHHMMSSZ") from None
     if not expires.isdigit() or not 1 <= int(expires) <= MAX_PRESIGN_EXPIRES:

@@ -175,3 +175,12 @@ def test_pieces_verify_what_boto3_sends(token):
         assert sigv4.signatures_match(expected, auth.signature), request.url
         assert auth.region == "eu-central-1" and auth.service == "lambda"
         assert ("x-amz-security-token" in auth.signed_headers) == (token is not None)
+
+
+def test_amz_date_is_parsed_strictly_and_as_utc() -> None:
+    assert sigv4.parse_amz_date("20261202T013005Z") == datetime.datetime(2026, 12, 2, 1, 30, 5,
+                                                                         tzinfo=datetime.timezone.utc)
+    for bad in ("", "20261202T013005", "2026122T013005Z", "20261302T013005Z", "20261202T253005Z",
+                "２０２６1202T013005Z", "20261202t013005z", " 20261202T013005Z"):
+        with pytest.raises(ValueError):
+            sigv4.parse_amz_date(bad)
