@@ -23,6 +23,7 @@ import base64
 import configparser
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -154,6 +155,38 @@ async def bursts(sizes: list[int], **settings: str) -> list[dict]:
     return results
 
 
+def engine_starts(image: str, total: int, parallel: int) -> dict:
+    """`total` containers of the sandbox's spec (a generic python3.13 environment, every limit) started
+    `parallel` at a time through the Docker API: each start's create+start time and the throughput."""
+    import docker
+    from concurrent.futures import ThreadPoolExecutor
+
+    from faas.sandbox.docker_backend import create_kwargs
+    from faas.sandbox.spec import prewarmed_spec
+
+    api = docker.from_env(max_pool_size=64).api
+    spec = prewarmed_spec("python3.13", image=image, region="us-east-1", runtime_api="127.0.0.1:9", node_id="bench",
+                          slot="/nonexistent")
+    kwargs = create_kwargs(spec, "faas", os.cpu_count())
+    kwargs["host_config"]["binds"] = None  # no /var/task: the bootstrap is never reached, the process sleeps
+    kwargs.update(entrypoint=["/usr/bin/python3"], command=["-c", "import time; time.sleep(60)"])
+
+    def one() -> tuple[str, float]:
+        start = time.perf_counter()
+        created = api.create_container(host_config=api.create_host_config(**kwargs["host_config"]),
+                                       **{k: v for k, v in kwargs.items() if k != "host_config"})
+        api.start(created["Id"])
+        return created["Id"], (time.perf_counter() - start) * 1000
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(parallel) as threads:
+        started = list(threads.map(lambda _: one(), range(total)))
+    elapsed = time.perf_counter() - start
+    for container_id, _ in started:
+        api.kill(container_id)
+    return {"per_start": p50_p99([ms for _, ms in started]), "per_second": total / elapsed}
+
+
 # -- throughput and sequential overhead ------------------------------------------------------------------
 
 async def sequential(session: aiohttp.ClientSession, method: str, url: str, headers: dict[str, str], n: int
@@ -250,6 +283,8 @@ async def run(args: argparse.Namespace) -> dict:
         results["docker_parallel"] = {n: p50_p99(await docker_runs(image, n)) for n in args.bursts}
         results["bursts_plain"] = await bursts(args.bursts, FAAS_PREWARM_PER_RUNTIME="0")
         results["bursts_pool"] = await bursts(args.bursts)
+        # The platform's own network exists now (the platforms above made it).
+        results["engine"] = {k: engine_starts(image, 12, k) for k in (1, 2, 3, 4, 12)}
     if "warm" not in args.skip:
         results["warm"] = await warm_path(args)
     if "memory" not in args.skip:
@@ -259,6 +294,13 @@ async def run(args: argparse.Namespace) -> dict:
 
 def markdown(r: dict, args: argparse.Namespace) -> str:
     lines: list[str] = []
+    if "engine" in r:
+        lines += ["| 12 starts through the Docker API, k at once (create + start) | per start p50 / p99 | starts per s |",
+                  "| --- | --- | --- |"]
+        for k, e in r["engine"].items():
+            lines.append(f"| k = {k} | {e['per_start']['p50']:.0f} / {e['per_start']['p99']:.0f} ms "
+                         f"| {e['per_second']:.1f} |")
+        lines.append("")
     if "docker_one" in r:
         one = r["docker_one"]
         lines += [f"One `docker run --rm` of the runtime image: p50 {one['p50']:.0f} ms, p99 {one['p99']:.0f} ms "
