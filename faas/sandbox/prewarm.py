@@ -14,7 +14,6 @@ whose demand has passed shrinks back."""
 from __future__ import annotations
 
 import asyncio
-import bisect
 import logging
 import time
 from collections import defaultdict, deque
@@ -38,20 +37,27 @@ Shape = tuple[str, int]  # (the runtime whose image it runs, memory in MB)
 
 
 class Demand:
-    """When environments of one shape were asked for, over the last DEMAND_WINDOW_S."""
+    """How many environments of one shape were asked for at once lately: the largest number of asks within
+    BURST_S of each other over the last DEMAND_WINDOW_S. Kept as a sliding-window maximum, so an ask and a
+    look cost the same however many cold starts the window saw."""
 
     def __init__(self) -> None:
-        self._asked: deque[float] = deque()
+        self._burst: deque[float] = deque()  # the asks of the last BURST_S
+        self._peaks: deque[tuple[float, int]] = deque()  # (when, burst size then), sizes falling
 
     def ask(self, now: float) -> None:
-        self._asked.append(now)
+        self._burst.append(now)
+        while self._burst[0] < now - BURST_S:
+            self._burst.popleft()
+        size = len(self._burst)
+        while self._peaks and self._peaks[-1][1] <= size:
+            self._peaks.pop()  # a smaller burst before a larger one can never be the window's largest
+        self._peaks.append((now, size))
 
     def peak(self, now: float) -> int:
-        """The most asks within any BURST_S of the window."""
-        while self._asked and self._asked[0] < now - DEMAND_WINDOW_S:
-            self._asked.popleft()
-        asked = list(self._asked)
-        return max((i - bisect.bisect_left(asked, t - BURST_S) + 1 for i, t in enumerate(asked)), default=0)
+        while self._peaks and self._peaks[0][0] < now - DEMAND_WINDOW_S:
+            self._peaks.popleft()
+        return self._peaks[0][1] if self._peaks else 0
 
 
 class Prewarm:
