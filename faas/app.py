@@ -501,11 +501,9 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(invoker.wait_idle(), settings.shutdown_grace_s)
 
-    # handler_cancellation: a runtime that hangs up on /next must not leave its handler waiting forever. It
-    # listens until stop: environments finishing in-flight invocations (or starting for them) still call it.
-    runtime_app = runtime_api.create_app(pool.registry, settings.max_streamed_response_bytes)
-    runtime = Listener("Runtime API", runtime_app, sockets=(runtime_socket,),
-                       shutdown_timeout=RUNTIME_SHUTDOWN_S, handler_cancellation=True, listen_until_stop=True)
+    # It listens until stop: environments finishing in-flight invocations (or starting for them) still call it.
+    runtime = runtime_api.serve(pool.registry, (runtime_socket,), shutdown_timeout=RUNTIME_SHUTDOWN_S,
+                                max_streamed_response_bytes=settings.max_streamed_response_bytes)
     listener = Listener("Lambda API", api, host=settings.host, port=settings.port, ssl_context=tls,
                         sockets=(inside_socket,), shutdown_timeout=settings.shutdown_grace_s,
                         access_log=access_log.LOGGER, access_log_class=access_log.AccessLogger)

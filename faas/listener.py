@@ -33,12 +33,11 @@ def port_of(sock: socket.socket) -> int:
 
 class Listener:
     """`host`/`port`: an address bound at start (a name or "" may stand for several sockets); `sockets`:
-    sockets bound already (see bind()). `listen_until_stop`: keep accepting connections while draining.
+    sockets bound already (see bind()).
     `access_log`: where `access_log_class` writes a line per request (None: no access log)."""
 
     def __init__(self, name: str, app: web.Application, *, shutdown_timeout: float, host: str | None = None,
                  port: int = 0, ssl_context: ssl.SSLContext | None = None, sockets: tuple[socket.socket, ...] = (),
-                 handler_cancellation: bool = False, listen_until_stop: bool = False,
                  access_log: logging.Logger | None = None,
                  access_log_class: type[AbstractAccessLogger] = AbstractAccessLogger) -> None:
         self.name = name
@@ -46,10 +45,8 @@ class Listener:
         self._host, self._port, self._ssl = host, port, ssl_context
         self._sockets = sockets
         self._runner = web.AppRunner(app, access_log=access_log, access_log_class=access_log_class,
-                                     handle_signals=False,
-                                     handler_cancellation=handler_cancellation, shutdown_timeout=shutdown_timeout)
+                                     handle_signals=False, shutdown_timeout=shutdown_timeout)
         self._sites: list[web.BaseSite] = []
-        self._listen_until_stop = listen_until_stop
         self._started = False
 
     def __repr__(self) -> str:
@@ -76,10 +73,9 @@ class Listener:
             self._sites.append(site)
 
     async def drain(self) -> None:
-        if not self._listen_until_stop:
-            for site in self._sites:
-                await site.stop()
-            self._sites.clear()
+        for site in self._sites:
+            await site.stop()
+        self._sites.clear()
 
     async def stop(self) -> None:
         if self._started:

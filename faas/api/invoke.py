@@ -38,10 +38,11 @@ async def invoke(request: web.Request) -> web.Response:
             raise RequestTooLarge(f"{len(payload)} byte payload is too large for the Event invocation type "
                                   f"(limit {MAX_ASYNC_PAYLOAD} bytes)")
         # 202 only once the event is durably in the store.
-        request_id = await ctx.async_invoker.enqueue(fn.name, payload)
+        # As on Lambda, the call's request id is the invocation's (its context.aws_request_id).
+        request_id = await ctx.async_invoker.enqueue(fn.name, payload, request_id=request[REQUEST_ID])
         return web.Response(status=202, headers={"x-amzn-RequestId": request_id})
 
-    result = await ctx.invoker.invoke(fn, payload, client_context)
+    result = await ctx.invoker.invoke(fn, payload, client_context, request_id=request[REQUEST_ID])
     headers = {"X-Amz-Executed-Version": LATEST, "x-amzn-RequestId": result.request_id}
     if result.function_error:
         headers["X-Amz-Function-Error"] = result.function_error

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from faas.listener import bind
 
 from faas.dispatch.concurrency import Limiter
 from faas.dispatch.invoker import Invoker
@@ -91,12 +91,10 @@ async def harness(tmp_path: Path, *, backend: FakeBackend | None = None, node_li
     """The Runtime API listens first, then the pool is built knowing its address (as `faas serve` does)."""
     backend = backend or FakeBackend()
     registry = Registry()
-    runner = web.AppRunner(runtime_api.create_app(registry), access_log=None, handle_signals=False,
-                           handler_cancellation=True, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, await backend.prepare(), 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
+    host = await backend.prepare()
+    server = runtime_api.serve(registry, (bind(host, 0),), shutdown_timeout=0.1)
+    await server.start()
+    port = server.port
 
     async def load(sha256: str) -> bytes:
         assert sha256 == ZIP_SHA256
@@ -117,4 +115,4 @@ async def harness(tmp_path: Path, *, backend: FakeBackend | None = None, node_li
     finally:
         await pool.close()
         await backend.close()
-        await runner.cleanup()
+        await server.stop()

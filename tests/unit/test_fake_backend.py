@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
+from faas.listener import bind
 
 from faas.errors import ResourceNotReady
 from faas.sandbox import registry as registry_module
@@ -119,13 +119,10 @@ async def test_only_known_images_exist_and_nothing_is_left_over() -> None:
 @pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[tuple[Registry, str, Path]]:
     registry = Registry()
-    runner = web.AppRunner(runtime_api.create_app(registry), access_log=None, handle_signals=False,
-                           handler_cancellation=True, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield registry, f"127.0.0.1:{runner.addresses[0][1]}", tmp_path
-    await runner.cleanup()
+    server = runtime_api.serve(registry, (bind("127.0.0.1", 0),), shutdown_timeout=0.1)
+    await server.start()
+    yield registry, f"127.0.0.1:{server.port}", tmp_path
+    await server.stop()
 
 
 async def start_environment(backend: FakeBackend, runtime: tuple[Registry, str, Path],

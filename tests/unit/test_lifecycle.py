@@ -15,6 +15,8 @@ from faas.dispatch.recorder import Recorder
 from faas.errors import StartupError
 from faas.lifecycle import Hooks, Lifecycle
 from faas.listener import Listener, bind, port_of
+from faas.sandbox import runtime_api
+from faas.sandbox.registry import Registry
 from faas.services.retention import Pruner
 from faas.sources.async_events import AsyncInvoker
 
@@ -132,15 +134,15 @@ async def test_a_socket_bound_before_start_is_served_once_started_and_its_port_k
     assert await _refused(port)
 
 
-async def test_drain_stops_listening_unless_it_must_listen_until_stop():
+async def test_drain_stops_the_api_listening_but_not_the_runtime_api():
     draining = Listener("api", _app(), host="127.0.0.1", port=0, shutdown_timeout=1)
-    kept = Listener("runtime", _app(), sockets=(bind("127.0.0.1", 0),), shutdown_timeout=1, listen_until_stop=True)
+    kept = runtime_api.serve(Registry(), (bind("127.0.0.1", 0),), shutdown_timeout=1)
     lifecycle = Lifecycle([kept, draining])
     await lifecycle.start()
     api_port, runtime_port = draining.port, kept.port
     await lifecycle.drain()
     assert await _refused(api_port)
-    assert (await _get(runtime_port)).endswith(b"hello")  # environments still reach the Runtime API
+    assert (await _get(runtime_port)).startswith(b"HTTP/1.1 404 ")  # environments still reach the Runtime API
     await lifecycle.stop()
     assert await _refused(runtime_port)
 
