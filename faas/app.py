@@ -210,6 +210,12 @@ async def open_master_key(settings: Settings, meta: MetaStore) -> MasterKey:
     return master
 
 
+def shared_store(engine) -> bool:  # type: ignore[no-untyped-def]
+    """Whether other nodes may write the store too (PostgreSQL): SQLite's is this server's alone (faas.serve_lock),
+    so the sources that work off it need not look for others' work (faas.sources.pace)."""
+    return engine.dialect.name != "sqlite"
+
+
 async def _topics(settings: Settings, engine, master: MasterKey, node: str, queues: QueueService,  # type: ignore[no-untyped-def]
                   permissions: PermissionService, async_invoker: AsyncInvoker,
                   audit: Recorder) -> tuple[TopicService, TopicDeliveries]:
@@ -235,7 +241,7 @@ async def _topics(settings: Settings, engine, master: MasterKey, node: str, queu
                           lambda_work=lambda function, event: Work(ASYNC, str(uuid.uuid4()), encode_event(function, event)),
                           published=published, audit=audit.add, http_rule=http_rule)
     deliveries = TopicDeliveries(WorkStore(engine), topics, queues, node_id=node, http_rule=http_rule,
-                                 retry_s=settings.topic_http_retry_s)
+                                 retry_s=settings.topic_http_retry_s, shared_store=shared_store(engine))
     return topics, deliveries
 
 
@@ -409,7 +415,7 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
     async_invoker = AsyncInvoker(WorkStore(engine), event_configs, functions, invoker, node_id=node,
                                  function_arn=settings.function_arn, retry_base_s=settings.async_retry_base_s,
                                  destinations=destinations, audit=audit, failures=AsyncFailureStore(engine),
-                                 publish=publish)
+                                 publish=publish, shared_store=shared_store(engine))
     sealed = await functions.seal_plaintext_environments()
     if sealed:
         progress(f"encrypted the environment variables of {sealed} functions stored before encryption")
@@ -437,7 +443,8 @@ async def build(settings: Settings, progress: Callable[[str], None], tls: ssl.SS
                                                   identities, async_invoker, audit, clock)
     # PutEvents writes what each matched target is owed as leased work; this source delivers it.
     deliveries = EventDeliveries(WorkStore(engine), permissions, destinations, async_invoker.enqueue, audit,
-                                 node_id=node, account_id=settings.account_id, function_arn=settings.function_arn)
+                                 node_id=node, account_id=settings.account_id, function_arn=settings.function_arn,
+                                 shared_store=shared_store(engine))
     events = EventBusService(EventBusStore(engine), WorkStore(engine), destinations, region=settings.region,
                              account_id=settings.account_id, wake=deliveries.wake, clock=clock.now)
 

@@ -25,13 +25,13 @@ from faas.services.event_configs import EventConfigService
 from faas.services.functions import FunctionService
 from faas.store.async_failures import AsyncFailure, AsyncFailureStore
 from faas.store.audit import AuditEntry
+from faas.sources.pace import Pace
 from faas.store.work import WorkItem, WorkStore
 
 log = logging.getLogger(__name__)
 
 MAX_ASYNC_PAYLOAD = 1024 * 1024
 THROTTLE_RETRY_S = 1.0
-POLL_S = 0.5
 MAX_RUNNING = 64
 # A claimed event must finish within the longest function timeout, or another node takes it over.
 LEASE_S = 900 + 60
@@ -65,7 +65,7 @@ class AsyncInvoker:
     def __init__(self, work: WorkStore, configs: EventConfigService, functions: FunctionService,
                  invoker: Invoker, *, node_id: str, function_arn, retry_base_s: float,  # type: ignore[no-untyped-def]
                  destinations: Destinations, audit: Recorder, failures: AsyncFailureStore,
-                 publish: Publish | None = None) -> None:
+                 publish: Publish | None = None, shared_store: bool = True) -> None:
         self._work = work
         self._failures = failures
         self._configs = configs
@@ -77,7 +77,8 @@ class AsyncInvoker:
         self._destinations = destinations
         self._audit = audit
         self._publish = publish  # puts "Async Invocation Failed" on the event bus (faas.services.event_bus)
-        self._wake = asyncio.Event()
+        self._pace = Pace(work, ASYNC, shared=shared_store)
+        self._wake = self._pace.wake
         self._running: set[asyncio.Task] = set()
         self._loop_task: asyncio.Task | None = None
 
@@ -119,10 +120,10 @@ class AsyncInvoker:
         # Cancelled runs stay leased to this node: its next start hands them back at once.
 
     async def _loop(self) -> None:
+        drained = False
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_S)
-            self._wake.clear()
+            await self._pace.wait(drained=drained)
+            drained = False
             room = MAX_RUNNING - len(self._running)
             if room <= 0:
                 continue
@@ -131,6 +132,7 @@ class AsyncInvoker:
             except Exception:
                 log.exception("claiming asynchronous invocations failed")
                 continue
+            drained = len(items) < room
             for item in items:
                 task = asyncio.get_running_loop().create_task(self._run(decode_event(item)))
                 self._running.add(task)

@@ -28,12 +28,12 @@ from faas.services.destinations import INVOKE, Destinations, parse_target
 from faas.services.event_bus import DELIVERY, TARGET_KINDS, Delivery
 from faas.services.permissions import PermissionService
 from faas.store.audit import AuditEntry
+from faas.sources.pace import Pace
 from faas.store.work import WorkItem, WorkStore
 
 log = logging.getLogger(__name__)
 
 EVENTS_PRINCIPAL = "service:events.amazonaws.com"  # how function policies name EventBridge as a caller
-POLL_S = 0.5  # how often other nodes' PutEvents are looked for (this node's wake the source at once)
 LEASE_S = 60
 BATCH = 64  # deliveries claimed, made and completed together
 MAX_ATTEMPTS = 3
@@ -45,7 +45,7 @@ Enqueue = Callable[[str, bytes], Awaitable[str]]  # AsyncInvoker.enqueue: (funct
 class EventDeliveries:
     def __init__(self, work: WorkStore, permissions: PermissionService, destinations: Destinations,
                  enqueue: Enqueue, audit: Recorder, *, node_id: str, account_id: str,
-                 function_arn: Callable[[str], str]) -> None:
+                 function_arn: Callable[[str], str], shared_store: bool = True) -> None:
         self._work = work
         self._permissions = permissions
         self._destinations = destinations
@@ -54,7 +54,8 @@ class EventDeliveries:
         self._node = node_id
         self._account = account_id
         self._function_arn = function_arn
-        self._wake = asyncio.Event()
+        self._pace = Pace(work, DELIVERY, shared=shared_store)
+        self._wake = self._pace.wake
         self._loop_task: asyncio.Task | None = None
         self._batch_task: asyncio.Future | None = None  # the batch under way, which a drain lets finish
 
@@ -82,11 +83,10 @@ class EventDeliveries:
         await self.drain()
 
     async def _loop(self) -> None:
+        items: list[WorkItem] = []
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_S)
-            self._wake.clear()
-            items: list[WorkItem] = []
+            await self._pace.wait(drained=len(items) < BATCH)
+            items = []
             try:
                 items = await self._work.claim(DELIVERY, self._node, lease_s=LEASE_S, limit=BATCH, now=utcnow())
                 if items:

@@ -29,11 +29,11 @@ from faas.model import utcnow
 from faas.security.addresses import AddressRule, literal_address
 from faas.services.queues import QueueService
 from faas.services.topics import DELIVERY, TopicService
+from faas.sources.pace import Pace
 from faas.store.work import WorkItem, WorkStore
 
 log = logging.getLogger(__name__)
 
-POLL_S = 0.5
 MAX_RUNNING = 64
 LEASE_S = 60.0  # longer than one HTTP attempt (HTTP_TIMEOUT_S) and a queue send
 HTTP_TIMEOUT_S = 15.0  # SNS's own per-request timeout
@@ -96,7 +96,7 @@ class CheckedResolver(AbstractResolver):
 
 class TopicDeliveries:
     def __init__(self, work: WorkStore, topics: TopicService, queues: QueueService, *, node_id: str,
-                 http_rule: AddressRule, retry_s: float) -> None:
+                 http_rule: AddressRule, retry_s: float, shared_store: bool = True) -> None:
         self._work = work
         self._topics = topics
         self._queues = queues
@@ -105,7 +105,8 @@ class TopicDeliveries:
         self._owner = f"{node_id}-sns"
         self._rule = http_rule
         self._retry_s = retry_s
-        self._wake = asyncio.Event()
+        self._pace = Pace(work, DELIVERY, shared=shared_store)
+        self._wake = self._pace.wake
         self._running: set[asyncio.Task] = set()
         self._loop_task: asyncio.Task | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -136,10 +137,10 @@ class TopicDeliveries:
         # Cancelled deliveries stay leased to this node: its next start hands them back at once.
 
     async def _loop(self) -> None:
+        drained = False
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_S)
-            self._wake.clear()
+            await self._pace.wait(drained=drained)
+            drained = False
             room = MAX_RUNNING - len(self._running)
             if room <= 0:
                 continue
@@ -148,6 +149,7 @@ class TopicDeliveries:
             except Exception:
                 log.exception("claiming topic deliveries failed")
                 continue
+            drained = len(items) < room
             for batch in batches(items):
                 task = asyncio.get_running_loop().create_task(self._run(batch))
                 self._running.add(task)

@@ -239,6 +239,12 @@ class WorkStore:
         oldest_due_s = (now - as_utc(oldest)).total_seconds() if oldest is not None else 0.0
         return WorkDepth(int(due), int(delayed), int(held), oldest_due_s)
 
+    async def next_due(self, kind: str) -> dt.datetime | None:
+        """When the earliest item of a kind falls due (a held item's lease end included); None when there is none."""
+        async with self._engine.connect() as conn:
+            due = (await conn.execute(select(func.min(work_items.c.due_at)).where(work_items.c.kind == kind))).scalar()
+        return as_utc(due) if due is not None else None
+
     async def oldest_s(self, kind: str, *, now: dt.datetime) -> float:
         """How long ago the oldest item of a kind was first added (retries keep their first time); 0 when none."""
         async with self._engine.connect() as conn:

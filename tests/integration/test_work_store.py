@@ -290,3 +290,13 @@ async def test_a_claim_of_runs_takes_a_group_in_order_up_to_its_first_item_not_d
         assert await work.complete(item.id, "c")
     late = await work.claim("runs", "c", lease_s=LEASE_S, limit=10, now=at(600), runs=True)
     assert [i.key for i in late] == ["g-late", "g-after-late"]
+
+
+async def test_next_due_is_the_earliest_due_time_of_a_kind_leases_included(work):
+    assert await work.next_due("async") is None
+    await work.add("async", "later", b"", due_at=at(30))
+    await work.add("async", "sooner", b"", due_at=at(10))
+    await work.add("other", "soonest", b"", due_at=at(1))
+    assert await work.next_due("async") == at(10)
+    await work.claim("async", "n", lease_s=LEASE_S, limit=1, now=at(10))  # held until at(10 + LEASE_S)
+    assert await work.next_due("async") == at(30)
