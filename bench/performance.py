@@ -5,6 +5,7 @@
     (its default settings: the pool learns from each burst), beside one `docker run` and N parallel ones;
   - warm throughput with 1/8/64 keep-alive connections (wrk), beside the same server's `/health`, after a
     warm-up that started every environment the 64 connections need;
+  - the CPU each request costs the server process (and each invocation the containers) during those runs;
   - sequential warm overhead: a signed no-op invoke minus `/health`, p50 and p99, same client and server;
   - memory: one idle warm environment, and the platform process holding `--functions` functions and
     `--idle` idle environments.
@@ -12,6 +13,7 @@ Every platform request is SigV4-signed as boto3 signs; the timed loops replay on
 
 Usage:  .venv/bin/python bench/performance.py [--markdown] [--bursts 10 20 50] [--connections 1 8 64]
         [--seconds 10] [--sequential 3000] [--functions 5000] [--idle 500] [--skip memory ...]
+        [--server-from CHECKOUT]
 Needs: a running Docker engine, the runtime images (deploy/dev.sh does both) and wrk (apt-get install wrk).
 """
 
@@ -201,6 +203,33 @@ async def sequential(session: aiohttp.ClientSession, method: str, url: str, head
     return samples
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def containers_cpu_s() -> float:
+    """CPU seconds used by every Docker container so far (the environments, the runtimes in them): cgroup v1's
+    docker parent, or the sum of cgroup v2's scopes."""
+    v1 = Path("/sys/fs/cgroup/cpuacct/docker/cpuacct.usage")
+    if v1.exists():
+        return int(v1.read_text()) / 1e9
+    total = 0.0
+    for stat in Path("/sys/fs/cgroup/system.slice").glob("docker-*.scope/cpu.stat"):
+        for line in stat.read_text().splitlines():
+            if line.startswith("usage_usec "):
+                total += int(line.split()[1]) / 1e6
+    return total
+
+
+def cpu_during(pid: int, run):  # type: ignore[no-untyped-def]
+    """run()'s result, with the CPU the server process and the containers used meanwhile (seconds)."""
+    server, containers = process_cpu_s(pid), containers_cpu_s()
+    result = run()
+    return result, process_cpu_s(pid) - server, containers_cpu_s() - containers
+
+
 def wrk_get(url: str, connections: int, seconds: int) -> float:
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url], capture_output=True, text=True,
                          check=True).stdout
@@ -231,12 +260,19 @@ async def warm_path(args: argparse.Namespace) -> dict:
                 wrk_throughput(invoke, headers, most, 2)
             result["environments"] = sum(1 for e in await client.environments() if e["FunctionName"] == "warm")
             await quiet_pool(client)  # the warm-up's starts taught the pool a burst: let it refill first
+        pid = platform.proc.pid
         for connections in args.connections:
             wrk_get(health, connections, 2)
-            health_rate = wrk_get(health, connections, args.seconds)
+            health_rate, health_cpu, _ = cpu_during(pid, lambda: wrk_get(health, connections, args.seconds))
             wrk_throughput(invoke, headers, connections, 2)
-            rate, errors = wrk_throughput(invoke, headers, connections, args.seconds)
-            result["throughput"][connections] = {"health": health_rate, "invoke": rate, "errors": errors}
+            (rate, errors), server_cpu, containers_cpu = cpu_during(
+                pid, lambda: wrk_throughput(invoke, headers, connections, args.seconds))
+            # CPU per request: where an invocation's cost goes, beside a /health request's.
+            result["throughput"][connections] = {
+                "health": health_rate, "invoke": rate, "errors": errors,
+                "health_server_us": 1e6 * health_cpu / (health_rate * args.seconds),
+                "invoke_server_us": 1e6 * server_cpu / (rate * args.seconds),
+                "invoke_containers_us": 1e6 * containers_cpu / (rate * args.seconds)}
         result["idle_memory"] = idle_environment_memory(platform, "warm")
     return result
 
@@ -324,11 +360,13 @@ def markdown(r: dict, args: argparse.Namespace) -> str:
                   f"| warm signed no-op invoke | {s['invoke']['p50']:.3f} ms | {s['invoke']['p99']:.3f} ms |",
                   f"| **overhead** | **{s['overhead']['p50']:.3f} ms** | **{s['overhead']['p99']:.3f} ms** |", "",
                   f"| connections (wrk, {args.seconds} s; {r['warm']['environments']} environments warm) | `/health` "
-                  "per s | invoke per s | ratio | errors |",
-                  "| --- | --- | --- | --- | --- |"]
+                  "per s | invoke per s | ratio | errors | server CPU per request: `/health` / invoke "
+                  "| containers' CPU per invoke |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
         for c, t in r["warm"]["throughput"].items():
             lines.append(f"| {c} | {t['health']:.0f} | {t['invoke']:.0f} | {t['invoke'] / t['health']:.2f} "
-                         f"| {t['errors']} |")
+                         f"| {t['errors']} | {t['health_server_us']:.0f} / {t['invoke_server_us']:.0f} us "
+                         f"| {t['invoke_containers_us']:.0f} us |")
         m = r["warm"]["idle_memory"]
         lines += ["", f"One idle warm environment: {m['rss_mb']:.1f} MB resident ({m['usage_mb']:.1f} MB charged to "
                   "its cgroup, page cache included).", ""]
@@ -352,7 +390,14 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=500, help="idle environments for the memory figure")
     parser.add_argument("--skip", nargs="*", default=[], choices=["bursts", "warm", "memory"])
     parser.add_argument("--markdown", action="store_true", help="print markdown tables")
+    parser.add_argument("--server-from", metavar="CHECKOUT", type=Path,
+                        help="run `faas serve` from this checkout (a worktree of a baseline commit, say) to compare "
+                             "commits on one machine; this script and its client stay the same")
     args = parser.parse_args()
+    if args.server_from:
+        # `python -m faas` looks in its working directory first, then PYTHONPATH, then the installed package.
+        os.chdir(args.server_from.resolve())
+        os.environ["PYTHONPATH"] = str(args.server_from.resolve())
     if not shutil.which("wrk") and "warm" not in args.skip:
         raise SystemExit("wrk is needed for the throughput figures: apt-get install wrk (or --skip warm)")
     results = asyncio.run(run(args))

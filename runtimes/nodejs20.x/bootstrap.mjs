@@ -30,8 +30,8 @@
 //
 // Streaming handlers (awslambda.streamifyResponse, see streaming.mjs) are called as (event,
 // responseStream, context) and must return a promise; the invocation ends when it has settled and the
-// stream has ended. A failure is also POSTed to /error before the stream ends with AWS's error trailers: the platform's Runtime API cannot
-// read trailers (aiohttp drops them). A failure before anything was written is a plain /error.
+// stream has ended. A failure is POSTed to /error before the stream ends with AWS's error trailers (the Runtime API reads
+// either; faas's before 2026-12 read only the /error). A failure before anything was written is a plain /error.
 //
 // Output: console.* write AWS-style lines `<ISO time>\t<request id>\t<LEVEL>\t<message>`, and they
 // and process.stdout/stderr.write go synchronously to fds 1 and 2, as child processes' output does.
