@@ -16,7 +16,7 @@ import zipfile
 
 import pytest
 
-from tests.e2e.conftest import ROLE, Server, environments, prewarmed, unique, wait_for
+from tests.e2e.conftest import ROLE, environments, prewarmed, unique, wait_for
 
 pytestmark = pytest.mark.docker
 

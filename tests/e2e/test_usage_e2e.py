@@ -15,7 +15,6 @@ import subprocess
 import sys
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -245,8 +244,8 @@ def test_a_budget_throttles_its_owner_and_concurrency_slips_past_it_only_by_what
     ran = sum(status == 200 for status, _, _ in outcomes)
     raw = wait_for(lambda: (r := records(server, name)) and len(r) == ran and r, timeout=30)
     largest = max(128 * r["BilledDurationMs"] for r in raw) / 1024 / 1000
-    mine = wait_for(lambda: (r := row(usage(server, function=name), Function=name)) and
-                    r["Requests"] == ran and r["Throttles"] == len(refused) and r, timeout=30)
+    wait_for(lambda: (r := row(usage(server, function=name), Function=name)) and
+             r["Requests"] == ran and r["Throttles"] == len(refused) and r, timeout=30)
     spent = row(usage(server, by="owner"), Owner=owner)
     assert spent is not None and spent["GBSeconds"] < limit + wave * largest
     # Still refused, on any of the owner's functions; the admin's are not.

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 

@@ -259,7 +259,7 @@ def test_async_handler_that_never_settles_fails_with_nodejs_exit(api, tmp_path):
 def test_handler_modules_are_found_like_aws(api, tmp_path, files, handler):
     write_code(tmp_path, files)
     api.add({})
-    result = run_bootstrap(api, tmp_path, handler)
+    run_bootstrap(api, tmp_path, handler)
     [response] = api.posts("/response")
     expected = "esm" if "export " in "".join(files.values()) else "cjs"
     assert response.json() == expected, api.logs()

@@ -336,7 +336,7 @@ def test_sigterm_during_an_invocation_flushes_its_output_and_exits(api, tmp_path
             pathlib.Path({str(started)!r}).touch()
             time.sleep(60)
     """})
-    event = api.add({})
+    api.add({})
     process = run_bootstrap(api, tmp_path, wait=False)
     try:
         deadline = time.monotonic() + 20
