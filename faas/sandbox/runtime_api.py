@@ -49,20 +49,20 @@ class RuntimeApi:
             return error_reply(404, "NotFound", "Not found")
         route = path[len(PREFIX):]
         if route == "/invocation/next":
-            return await self._only("GET", request) or await self.next_invocation(request)
+            return self._only("GET", request) or await self.next_invocation(request)
         if route.startswith("/invocation/"):
             request_id, _, action = route[len("/invocation/"):].partition("/")
             if action in ("response", "error") and request_id:
-                return await self._only("POST", request) or await (
+                return self._only("POST", request) or await (
                     self.post_response if action == "response" else self.post_error)(request, unquote(request_id))
         elif route == "/init/error":
-            return await self._only("POST", request) or await self.init_error(request)
+            return self._only("POST", request) or await self.init_error(request)
         elif route == "/faas/specialize":
-            return await self._only("GET", request) or await self.specialize(request)
+            return self._only("GET", request) or await self.specialize(request)
         return error_reply(404, "NotFound", "Not found")
 
     @staticmethod
-    async def _only(method: str, request: Request) -> Reply | None:
+    def _only(method: str, request: Request) -> Reply | None:
         if request.method == method:
             return None
         return error_reply(405, "MethodNotAllowed", f"{request.method} is not allowed here: use {method}")

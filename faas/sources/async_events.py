@@ -78,7 +78,6 @@ class AsyncInvoker:
         self._audit = audit
         self._publish = publish  # puts "Async Invocation Failed" on the event bus (faas.services.event_bus)
         self._pace = Pace(work, ASYNC, shared=shared_store)
-        self._wake = self._pace.wake
         self._running: set[asyncio.Task] = set()
         self._loop_task: asyncio.Task | None = None
 
@@ -94,12 +93,12 @@ class AsyncInvoker:
         request_id = request_id or str(uuid.uuid4())
         now = utcnow()
         await self._work.add(ASYNC, request_id, encode_event(function_name, payload), due_at=now, created_at=now)
-        self._wake.set()
+        self._pace.wake.set()
         return request_id
 
     def wake(self) -> None:
         """Look for work now: another part (a topic's publish) just added some."""
-        self._wake.set()
+        self._pace.wake.set()
 
     # -- lifecycle (faas.lifecycle) ---------------------------------------------------------------
 
@@ -140,7 +139,7 @@ class AsyncInvoker:
 
     def _finished(self, task: asyncio.Task) -> None:
         self._running.discard(task)
-        self._wake.set()  # room for more
+        self._pace.wake.set()  # room for more
 
     async def _run(self, event: AsyncEvent) -> None:
         try:

@@ -55,12 +55,11 @@ class EventDeliveries:
         self._account = account_id
         self._function_arn = function_arn
         self._pace = Pace(work, DELIVERY, shared=shared_store)
-        self._wake = self._pace.wake
         self._loop_task: asyncio.Task | None = None
         self._batch_task: asyncio.Future | None = None  # the batch under way, which a drain lets finish
 
     def wake(self) -> None:
-        self._wake.set()
+        self._pace.wake.set()
 
     # -- lifecycle (faas.lifecycle) ---------------------------------------------------------------
 
@@ -98,7 +97,7 @@ class EventDeliveries:
             except Exception:
                 log.exception("delivering events failed")
             if len(items) == BATCH:
-                self._wake.set()  # there may be more waiting
+                self._pace.wake.set()  # there may be more waiting
 
     async def _batch(self, items: list[WorkItem]) -> None:
         """Deliver a claimed batch concurrently, then complete what is done in one transaction."""

@@ -106,13 +106,12 @@ class TopicDeliveries:
         self._rule = http_rule
         self._retry_s = retry_s
         self._pace = Pace(work, DELIVERY, shared=shared_store)
-        self._wake = self._pace.wake
         self._running: set[asyncio.Task] = set()
         self._loop_task: asyncio.Task | None = None
         self._session: aiohttp.ClientSession | None = None
 
     def wake(self) -> None:
-        self._wake.set()
+        self._pace.wake.set()
 
     # -- lifecycle (faas.lifecycle) ---------------------------------------------------------------
 
@@ -157,7 +156,7 @@ class TopicDeliveries:
 
     def _finished(self, task: asyncio.Task) -> None:
         self._running.discard(task)
-        self._wake.set()
+        self._pace.wake.set()
 
     async def _run(self, batch: list[tuple[WorkItem, dict[str, Any]]]) -> None:
         try:

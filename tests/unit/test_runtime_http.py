@@ -65,37 +65,41 @@ async def connect(server: HttpServer) -> tuple[asyncio.StreamReader, asyncio.Str
     return await asyncio.open_connection("127.0.0.1", server.port)
 
 
+async def exchange(server: HttpServer, pipelined: bytes, replies: int) -> list[tuple[int, dict[str, str], bytes]]:
+    """Send requests on one connection at once; their replies, in order."""
+    reader, writer = await connect(server)
+    writer.write(pipelined)
+    answers = [await read_reply(reader) for _ in range(replies)]
+    writer.close()
+    return answers
+
+
 async def test_keep_alive_answers_pipelined_requests_in_order(served):
     _, server = served
-    reader, writer = await connect(server)
-    writer.write(b"GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\n"
-                 b"POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
-                 b"GET /c HTTP/1.1\r\nHost: h\r\n\r\n")
-    answers = [await read_reply(reader) for _ in range(3)]
+    answers = await exchange(server, b"GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\n"
+                                     b"POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
+                                     b"GET /c HTTP/1.1\r\nHost: h\r\n\r\n", 3)
     assert [json.loads(body)["path"] for _, _, body in answers] == ["/a", "/b", "/c"]
     assert json.loads(answers[0][2])["query"] == "x=1"
     assert json.loads(answers[1][2])["body"] == "hello"
     assert [headers["x-seen"] for _, headers, _ in answers] == ["1", "2", "3"]
     assert all(headers["content-type"] == "application/json" for _, headers, _ in answers)
-    writer.close()
 
 
 def test_it_serves_on_uvloop_as_faas_serve_runs_it():
     uvloop = pytest.importorskip("uvloop")
 
-    async def exchange() -> list[int]:
+    async def statuses() -> list[int]:
         server = HttpServer("test", Recording(), (bind("127.0.0.1", 0),), shutdown_timeout=1)
         await server.start()
         try:
-            reader, writer = await connect(server)
-            writer.write(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nPOST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx")
-            statuses = [(await read_reply(reader))[0] for _ in range(2)]
-            writer.close()
-            return statuses
+            answers = await exchange(server, b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+                                             b"POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx", 2)
+            return [status for status, _, _ in answers]
         finally:
             await server.stop()
 
-    assert uvloop.run(exchange()) == [200, 200]
+    assert uvloop.run(statuses()) == [200, 200]
 
 
 async def test_a_chunked_body_arrives_whole_with_its_trailers(served):
@@ -231,14 +235,12 @@ async def runtime() -> AsyncIterator[tuple[Environment, HttpServer]]:
 
 async def test_unknown_routes_are_404_and_wrong_methods_405(runtime):
     _, server = runtime
-    reader, writer = await connect(server)
-    writer.write(b"GET /2018-06-01/runtime/nothing HTTP/1.1\r\nHost: h\r\n\r\n"
-                 b"POST /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"
-                 b"GET /elsewhere HTTP/1.1\r\nHost: h\r\n\r\n")
-    answers = [await read_reply(reader) for _ in range(3)]
+    answers = await exchange(
+        server, b"GET /2018-06-01/runtime/nothing HTTP/1.1\r\nHost: h\r\n\r\n"
+                b"POST /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"
+                b"GET /elsewhere HTTP/1.1\r\nHost: h\r\n\r\n", 3)
     assert [status for status, _, _ in answers] == [404, 405, 404]
     assert json.loads(answers[1][2])["errorType"] == "MethodNotAllowed"
-    writer.close()
 
 
 async def test_an_invocation_goes_out_on_next_and_its_answer_comes_back(runtime):
